@@ -1,0 +1,197 @@
+package archtest_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/uspkit/uspkit"
+
+// mtps are the concrete transports.
+var mtps = []string{"mtp/ws", "mtp/mqtt", "mtp/stomp", "mtp/uds"}
+
+// storeDrivers are the database drivers and their packages.
+var storeDrivers = []string{"store/sqlite", "store/postgres", "modernc.org/sqlite", "github.com/jackc/pgx"}
+
+// rule says which imports a package may not have. Forbidden entries are
+// module-relative paths ("agent"), "*" for every uspkit package, or a
+// third-party import path prefix (one with a dot in its first element).
+// A package path ending in "/*" applies to every package below it.
+type rule struct {
+	pkg       string
+	forbidden []string
+	allowed   []string // exceptions to "*"
+}
+
+// rules is the "must not import" column of docs/ARCHITECTURE.md.
+func rules() []rule {
+	all := func(xs ...[]string) []string {
+		var out []string
+		for _, x := range xs {
+			out = append(out, x...)
+		}
+		return out
+	}
+	upper := []string{"agent", "controller", "datamodel", "conformance", "sim", "controller/api", "webui", "internal/cli"}
+	return []rule{
+		{pkg: "wire", forbidden: []string{"*"}},
+		{pkg: "usperr", forbidden: []string{"*"}, allowed: []string{"wire"}},
+		{pkg: "pathname", forbidden: []string{"*"}},
+		{pkg: "endpoint", forbidden: []string{"*"}},
+		{pkg: "schema", forbidden: []string{"wire", "datamodel", "agent", "controller"}},
+		{pkg: "record", forbidden: []string{"mtp", "datamodel", "agent", "controller"}},
+		{pkg: "e2e", forbidden: []string{"mtp", "datamodel", "agent", "controller"}},
+		{pkg: "mtp", forbidden: all([]string{"wire", "record", "e2e", "store", "broker"}, mtps, upper)},
+		{pkg: "store", forbidden: all([]string{"agent", "controller"}, storeDrivers)},
+		{pkg: "mtp/ws", forbidden: all([]string{"wire", "record", "mtp/mqtt", "mtp/stomp", "mtp/uds"}, upper)},
+		{pkg: "mtp/mqtt", forbidden: all([]string{"wire", "record", "mtp/ws", "mtp/stomp", "mtp/uds"}, upper)},
+		{pkg: "mtp/stomp", forbidden: all([]string{"wire", "record", "mtp/ws", "mtp/mqtt", "mtp/uds"}, upper)},
+		{pkg: "mtp/uds", forbidden: all([]string{"wire", "record", "mtp/ws", "mtp/mqtt", "mtp/stomp"}, upper)},
+		{pkg: "mtp/mtptest", forbidden: all(mtps, upper)},
+		{pkg: "broker", forbidden: []string{"agent", "controller", "wire"}},
+		{pkg: "datamodel", forbidden: []string{"wire", "record", "mtp", "agent", "controller"}},
+		{pkg: "store/sqlite", forbidden: []string{"agent", "controller", "store/postgres", "github.com/jackc/pgx"}},
+		{pkg: "store/postgres", forbidden: []string{"agent", "controller", "store/sqlite", "modernc.org/sqlite"}},
+		{pkg: "tr181/*", forbidden: []string{"agent", "wire", "mtp", "controller"}},
+		{pkg: "agent", forbidden: all(mtps, []string{"tr181/*", "controller"}, storeDrivers)},
+		{pkg: "controller", forbidden: all([]string{"agent", "datamodel"}, mtps, storeDrivers)},
+		{pkg: "controller/api", forbidden: []string{"store", "mtp", "record", "e2e"}},
+		{pkg: "webui", forbidden: []string{"*"}},
+		{pkg: "conformance", forbidden: []string{"agent", "datamodel", "controller"}},
+		{pkg: "sim", forbidden: []string{"controller"}},
+	}
+}
+
+// deps lists every package of the module with its transitive imports, as
+// module-relative paths where they are the module's own.
+func deps(t *testing.T) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, module+"/...")
+	cmd.Dir = "../.."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	m := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		m[rel(f[0])] = mapRel(f[1:])
+	}
+	return m
+}
+
+func rel(p string) string {
+	if p == module {
+		return "."
+	}
+	if r, ok := strings.CutPrefix(p, module+"/"); ok {
+		return r
+	}
+	return p
+}
+
+func mapRel(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = rel(p)
+	}
+	return out
+}
+
+func matches(pattern, p string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/*"); ok {
+		return strings.HasPrefix(p, base+"/")
+	}
+	if strings.Contains(strings.SplitN(pattern, "/", 2)[0], ".") {
+		return p == pattern || strings.HasPrefix(p, pattern+"/")
+	}
+	return p == pattern
+}
+
+func TestLayers(t *testing.T) {
+	pkgs := deps(t)
+	checked := 0
+	for _, r := range rules() {
+		for pkg, ds := range pkgs {
+			if !matches(r.pkg, pkg) {
+				continue
+			}
+			checked++
+			for _, d := range ds {
+				if violates(r, pkgs, pkg, d) {
+					t.Errorf("%s must not import %s (docs/ARCHITECTURE.md)", pkg, d)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package matched any rule")
+	}
+}
+
+func violates(r rule, pkgs map[string][]string, pkg, dep string) bool {
+	_, isOurs := pkgs[dep]
+	isOurs = isOurs && dep != pkg && !strings.HasPrefix(dep, pkg+"/internal/")
+	for _, f := range r.forbidden {
+		if f == "*" {
+			if isOurs && !contains(r.allowed, dep) {
+				return true
+			}
+			continue
+		}
+		if matches(f, dep) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTestenvOnlyInTests checks that internal/testenv is never a dependency
+// of non-test code.
+func TestTestenvOnlyInTests(t *testing.T) {
+	for pkg, ds := range deps(t) {
+		if path.Base(pkg) == "testenv" {
+			continue
+		}
+		if contains(ds, "internal/testenv") {
+			t.Errorf("%s imports internal/testenv outside its tests", pkg)
+		}
+	}
+}
+
+// TestRulesMatchSomething guards the table against typos: every rule names a
+// package of the architecture, and the packages that exist are checked.
+func TestRulesMatchSomething(t *testing.T) {
+	pkgs := deps(t)
+	for _, must := range []string{"wire", "record"} {
+		found := false
+		for _, r := range rules() {
+			if r.pkg == must {
+				found = true
+			}
+		}
+		if _, ok := pkgs[must]; !ok || !found {
+			t.Errorf("package %s missing from the module or the rules", must)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/uspkit/uspkit/record"
+)
+
+// env is what a command sees of the process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"decode":  {"print a binary USP Record (or Msg) as JSON", runDecode},
+		"encode":  {"turn JSON into a binary USP Record (or Msg)", runEncode},
+		"version": {"print the version", runVersion},
+	}
+}
+
+// errUsage marks an error caused by how the command was called.
+var errUsage = errors.New("usage")
+
+// errFlags marks a flag error the flag package has already printed.
+var errFlags = errors.New("bad flags")
+
+// Main runs the usp command line args and returns the exit status: 0 on
+// success, 1 on failure, 2 on a usage error. Errors are printed to stderr as
+// one line prefixed by the command's name.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "usp: unknown command %q (run \"usp help\")\n", args[0])
+		return 2
+	}
+	err := cmd.run(ctx, e, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFlags), errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
+		return 2
+	}
+	fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usp: a TR-369 User Services Platform toolkit")
+	fmt.Fprintln(w, "\nUsage: usp COMMAND [flags] [args]\n\nCommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun \"usp COMMAND -h\" for a command's flags.")
+}
+
+// newFlags returns a flag set that reports errors to e.stderr and does not
+// exit.
+func newFlags(e *env, name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet("usp "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: usp %s [flags] %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and wraps a failure as errFlags.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errFlags, err)
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "version", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	v := "devel"
+	goVersion := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+	}
+	fmt.Fprintf(e.stdout, "usp %s (USP %s; reads %s) %s\n", v, record.Version, record.SupportedVersions, goVersion)
+	return nil
+}

@@ -1,0 +1,45 @@
+package mtp_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/mtp"
+)
+
+// TestRetryRanges checks the default table of [R-WS.19].
+func TestRetryRanges(t *testing.T) {
+	var r mtp.Retry
+	want := []int{5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120}
+	for n := 1; n <= 12; n++ {
+		lo, hi := r.Range(n)
+		i := min(n, 10)
+		if lo != time.Duration(want[i-1])*time.Second || hi != time.Duration(want[i])*time.Second {
+			t.Errorf("retry #%d: range %v-%v, want %ds-%ds", n, lo, hi, want[i-1], want[i])
+		}
+	}
+	custom := mtp.Retry{MinWait: time.Second, Multiplier: 1500}
+	if lo, hi := custom.Range(3); lo != 2250*time.Millisecond || hi != 3375*time.Millisecond {
+		t.Errorf("m=1s k=1500 #3: %v-%v", lo, hi)
+	}
+}
+
+func TestRetryNext(t *testing.T) {
+	for _, f := range []float64{0, 0.5, 0.999} {
+		r := mtp.Retry{Rand: func() float64 { return f }}
+		for n := 1; n <= 12; n++ {
+			lo, hi := r.Range(n)
+			d := r.Next()
+			if d < lo || d > hi {
+				t.Fatalf("retry #%d waited %v outside %v-%v", n, d, lo, hi)
+			}
+		}
+		if r.Count() != 10 {
+			t.Errorf("count = %d, want 10 (capped)", r.Count())
+		}
+		r.Reset()
+		if lo, _ := r.Range(r.Count() + 1); r.Next() < lo {
+			t.Error("after Reset the first range is not used")
+		}
+	}
+}
