@@ -92,7 +92,7 @@ func Decode(b []byte, r *Record, o *DecodeOptions) error {
 
 func (d *decoder) record(b []byte) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
@@ -327,7 +327,7 @@ func (d *decoder) strings() {
 
 func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte) (int, error)) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
@@ -339,6 +339,16 @@ func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte) (int, 
 		b = b[n:]
 	}
 	return nil
+}
+
+// consumeTag is protowire.ConsumeTag that, like protobuf's decoder, also
+// rejects field numbers above protowire.MaxValidNumber.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -2 // protowire's code for an invalid field number
+	}
+	return num, typ, n
 }
 
 func skip(num protowire.Number, typ protowire.Type, b []byte) (int, error) {

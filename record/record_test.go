@@ -92,6 +92,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"oversize", valid, &record.DecodeOptions{MaxSize: len(valid) - 1}},
 		{"truncated varint", []byte{0x20, 0x80}, nil},
 		{"bad body", []byte{0x3a, 0x02, 0x12, 0x05}, nil},
+		// Found by FuzzDecode: a tag whose field number exceeds 2^29-1.
+		{"field number above max", []byte("\xa8\xa8\xa8\xa80\xa8\xa8\xa80"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
