@@ -1,0 +1,149 @@
+package datamodel
+
+import (
+	"context"
+	"strings"
+
+	"github.com/uspkit/uspkit/pathname"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// SupportedOptions select what Supported reports.
+type SupportedOptions struct {
+	FirstLevelOnly bool
+	Commands       bool
+	Events         bool
+	Params         bool
+}
+
+// SupportedResult is the result of one path of a GetSupportedDM request.
+type SupportedResult struct {
+	Path    string
+	Err     error
+	URI     string
+	Objects []SupportedObject
+}
+
+// SupportedObject is one object of the supported data model, with the
+// items the caller may see.
+type SupportedObject struct {
+	Path     string // "Device.Fan.{i}."
+	Access   schema.ObjAccess
+	Multi    bool
+	Params   []*schema.Param
+	Commands []*schema.Command
+	Events   []*schema.Event
+	// UniqueKeySets are the object's unique keys (USP 1.4).
+	UniqueKeySets [][]string
+	// Divergent lists instances whose supported data model differs; the
+	// engine's model never diverges, so it is always empty.
+	Divergent []string
+}
+
+// DataModelURI is the URI reported for our data model in GetSupportedDM.
+const DataModelURI = "urn:broadband-forum-org:tr-181-2-16-0-usp"
+
+// Supported describes the supported data model at and below each path
+// (TR-369 "The GetSupportedDM Message"). Paths may be in supported form
+// ("Device.Fan.{i}.", "Device.Fan.") or name existing instances
+// ("Device.Fan.1.").
+func (e *Engine) Supported(ctx context.Context, c Caller, paths []string, o SupportedOptions) []SupportedResult {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t := e.begin(c)
+	out := make([]SupportedResult, 0, len(paths))
+	for _, p := range paths {
+		r := SupportedResult{Path: p, URI: DataModelURI}
+		in, err := t.supportedObject(ctx, p)
+		if err == nil {
+			r.Objects = e.describe(c, in, o, r.Objects, true)
+		} else {
+			r.Err, r.URI = err, ""
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// supportedObject finds the object a GetSupportedDM path names.
+func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, error) {
+	p, err := pathname.Parse(path)
+	if err != nil {
+		return nil, usperr.Errorf(usperr.CodeInvalidPathSyntax, "%v", err).WithPath(path)
+	}
+	if p.Kind != pathname.KindObject || p.IsSearch() {
+		return nil, errInvalidPath(path, "GetSupportedDM takes object paths")
+	}
+	for _, s := range p.Segments {
+		if s.Kind == pathname.TokenInstance {
+			res, err := t.resolveParsed(ctx, path, p)
+			if err != nil {
+				return nil, err
+			}
+			if res.missing || len(res.targets) == 0 {
+				return nil, usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", path).WithPath(path)
+			}
+			return res.targets[0].in, nil
+		}
+		if s.Kind.IsRef() {
+			return nil, errInvalidPath(path, "GetSupportedDM takes object paths")
+		}
+	}
+	pat := p.Pattern()
+	in := t.e.info[pat]
+	if in == nil && !strings.HasSuffix(pat, "{i}.") {
+		in = t.e.info[pat+"{i}."]
+	}
+	if in == nil {
+		return nil, errInvalidPath(path, "%s is not in the supported data model", path)
+	}
+	return in, nil
+}
+
+// describe appends in and the objects below it (only the next level, and
+// without their items, with FirstLevelOnly).
+func (e *Engine) describe(c Caller, in *objInfo, o SupportedOptions, out []SupportedObject, top bool) []SupportedObject {
+	path := in.obj.Path
+	if !c.perms(path).Has(ObjRead) { // [R-GSP.0]
+		return out
+	}
+	so := SupportedObject{Path: path, Access: in.obj.Access, Multi: in.obj.Multi, Divergent: []string{}}
+	if !in.served {
+		so.Access = schema.ObjReadOnly
+	}
+	items := top || !o.FirstLevelOnly
+	if items && o.Params {
+		for _, p := range in.obj.Params {
+			_, counted := in.numEntries[p.Name]
+			if (in.served || counted) && c.perms(path+p.Name).Has(ParamRead) {
+				so.Params = append(so.Params, p)
+			}
+		}
+	}
+	if items && o.Commands {
+		for _, cmd := range in.obj.Commands {
+			if in.commands[cmd.Name] != nil && c.perms(path+cmd.Name).Has(CmdRead) {
+				so.Commands = append(so.Commands, cmd)
+			}
+		}
+	}
+	if items && o.Events {
+		for _, ev := range in.obj.Events {
+			if c.perms(path + ev.Name).Has(CmdRead) {
+				so.Events = append(so.Events, ev)
+			}
+		}
+	}
+	for _, k := range in.obj.UniqueKeys {
+		so.UniqueKeySets = append(so.UniqueKeySets, k.Params)
+	}
+	out = append(out, so)
+	if o.FirstLevelOnly && !top {
+		return out
+	}
+	for _, ch := range in.children {
+		out = e.describe(c, ch, o, out, false)
+	}
+	return out
+}
