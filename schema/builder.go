@@ -220,3 +220,50 @@ func ListOf(maxItems, maxLen int) Facet {
 
 // Ref marks the type as a path or instance reference.
 func Ref() Facet { return func(t *Type) { t.Reference = true } }
+
+// Named records the named data type a Type derives from ("Alias",
+// "IPAddress").
+func Named(name string) Facet { return func(t *Type) { t.Name = name } }
+
+// MinLen bounds the length from below.
+func MinLen(n int) Facet { return func(t *Type) { t.Sizes = append(t.Sizes, Size{Min: &n}) } }
+
+// Bounds bounds a number by decimal strings; "" leaves a side open. It
+// panics on a malformed bound.
+func Bounds(min, max string) Facet { return BoundsStep(min, max, "") }
+
+// BoundsStep is Bounds with a step ("" for none).
+func BoundsStep(min, max, step string) Facet {
+	rat := func(s string) *big.Rat {
+		if s == "" {
+			return nil
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			panic(fmt.Sprintf("schema: range bound %q is not a number", s))
+		}
+		return r
+	}
+	r := Range{Min: rat(min), Max: rat(max), Step: rat(step)}
+	return func(t *Type) { t.Ranges = append(t.Ranges, r) }
+}
+
+// MinItems bounds a list's number of items from below; it applies after
+// ListOf.
+func MinItems(n int) Facet {
+	return func(t *Type) {
+		if t.List == nil {
+			t.List = &List{}
+		}
+		t.List.MinItems = &n
+	}
+}
+
+// NonFunctionalKeys adds a unique key that names a row rather than
+// describing it, such as Alias.
+func NonFunctionalKeys(params ...string) ObjOption {
+	return objFunc(func(o *Object) { o.UniqueKeys = append(o.UniqueKeys, UniqueKey{Params: params}) })
+}
+
+// WriteOnce makes a parameter writable only until it has a value.
+var WriteOnce ParamOption = paramFunc(func(p *Param) { p.Access, p.WriteOnce = ReadWrite, true })

@@ -1,0 +1,141 @@
+package agent
+
+import "github.com/uspkit/uspkit/schema"
+
+// Define adds to m the objects the Agent itself implements: the root
+// object's lifecycle items (Reboot(), FactoryReset(),
+// SelfTestDiagnostics(), Boot!) and Device.LocalAgent with its MTP,
+// Controller, Certificate, ControllerTrust, Subscription and Request
+// tables. Names, types, access, unique keys and defaults are those of
+// TR-181 Device:2.16; a test checks them against BBF's document.
+//
+// Call Define before other packages add objects below Device., and before
+// building the datamodel.Mux the Agent is given.
+func Define(m *schema.Model) {
+	m.Define("Device.").
+		Param("RootDataModelVersion", schema.String(schema.MaxLen(32), schema.Pattern(`2\.\d+`))).
+		Command("Reboot()", false, nil, nil).
+		Command("FactoryReset()", false, nil, nil).
+		Command("SelfTestDiagnostics()", true, nil, []*schema.Param{schema.Arg("Status", schema.String(schema.Enum("Complete", "Error_Internal", "Error_Other"))), schema.Arg("Results", schema.String(schema.MaxLen(1024)))}).
+		Event("Boot!", schema.Arg("CommandKey", schema.String()), schema.Arg("Cause", schema.String(schema.Enum("LocalReboot", "RemoteReboot", "FactoryReset", "LocalFactoryReset", "RemoteFactoryReset"))), schema.Arg("FirmwareUpdated", schema.Boolean()), schema.Arg("ParameterMap", schema.String(schema.Named("JSONObject"))))
+	m.Define("Device.LocalAgent.").
+		Param("EndpointID", schema.String()).
+		Param("SoftwareVersion", schema.String(schema.MaxLen(64))).
+		Param("UpTime", schema.UnsignedInt(), schema.ValueChangeWillIgnore).
+		Param("SupportedProtocols", schema.String(schema.Enum("CoAP", "WebSocket", "STOMP", "MQTT", "UDS"), schema.ListOf(0, 0), schema.MinItems(1))).
+		Param("MTPNumberOfEntries", schema.UnsignedInt()).
+		Param("ControllerNumberOfEntries", schema.UnsignedInt()).
+		Param("CertificateNumberOfEntries", schema.UnsignedInt()).
+		Param("SubscriptionNumberOfEntries", schema.UnsignedInt()).
+		Param("RequestNumberOfEntries", schema.UnsignedInt()).
+		Event("Periodic!")
+	m.Define("Device.LocalAgent.MTP.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NumEntries("MTPNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Status", schema.String(schema.Enum("Up", "Down", "Error"))).
+		Param("Protocol", schema.String(), schema.ReadWrite).
+		Param("EnableMDNS", schema.Boolean(), schema.ReadWrite, schema.Default("true"))
+	m.Define("Device.LocalAgent.MTP.{i}.STOMP.").
+		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("Destination", schema.String(), schema.ReadWrite, schema.Default("")).
+		Param("DestinationFromServer", schema.String(), schema.Default(""))
+	m.Define("Device.LocalAgent.MTP.{i}.WebSocket.").
+		Param("Interfaces", schema.String(schema.ListOf(0, 0), schema.Ref()), schema.ReadWrite).
+		Param("Port", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("5683")).
+		Param("Path", schema.String(), schema.ReadWrite).
+		Param("EnableEncryption", schema.Boolean(), schema.ReadWrite, schema.Default("true")).
+		Param("KeepAliveInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("60"))
+	m.Define("Device.LocalAgent.MTP.{i}.MQTT.").
+		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("ResponseTopicConfigured", schema.String(schema.MaxLen(65535)), schema.ReadWrite).
+		Param("ResponseTopicDiscovered", schema.String(schema.MaxLen(65535))).
+		Param("PublishQoS", schema.UnsignedInt(schema.Bounds("0", "2")), schema.ReadWrite)
+	m.Define("Device.LocalAgent.MTP.{i}.UDS.").
+		Param("UnixDomainSocketRef", schema.String(schema.Ref()), schema.ReadWrite, schema.Default(""))
+	m.Define("Device.LocalAgent.Controller.{i}.", schema.ObjAddDelete, schema.Keys("EndpointID"), schema.AliasKey(), schema.NumEntries("ControllerNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("EndpointID", schema.String(), schema.ReadWrite, schema.Default("")).
+		Param("ProvisioningCode", schema.String(schema.MaxLen(64)), schema.ReadWrite, schema.Default("")).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("AssignedRole", schema.String(schema.ListOf(0, 0), schema.Ref()), schema.ReadWrite).
+		Param("PeriodicNotifInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite).
+		Param("PeriodicNotifTime", schema.DateTime(), schema.ReadWrite).
+		Param("USPNotifRetryMinimumWaitInterval", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("5")).
+		Param("USPNotifRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
+		Param("MTPNumberOfEntries", schema.UnsignedInt()).
+		Param("BootParameterNumberOfEntries", schema.UnsignedInt()).
+		Command("SendOnBoardRequest()", false, nil, nil)
+	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.", schema.ObjAddDelete, schema.Keys("Protocol"), schema.AliasKey(), schema.NumEntries("MTPNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Protocol", schema.String(), schema.ReadWrite).
+		Param("Order", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite)
+	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP.").
+		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("Destination", schema.String(), schema.ReadWrite, schema.Default(""))
+	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.WebSocket.").
+		Param("Host", schema.String(schema.MaxLen(256)), schema.ReadWrite).
+		Param("Port", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite).
+		Param("Path", schema.String(), schema.ReadWrite).
+		Param("IsEncrypted", schema.Boolean()).
+		Param("EnableEncryption", schema.Boolean(), schema.ReadWrite, schema.Default("true")).
+		Param("KeepAliveInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite).
+		Param("CurrentRetryCount", schema.UnsignedInt()).
+		Param("SessionRetryMinimumWaitInterval", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("5")).
+		Param("SessionRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
+		Command("Reset()", false, nil, nil)
+	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.MQTT.").
+		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("Topic", schema.String(schema.MaxLen(65535)), schema.ReadWrite).
+		Param("PublishRetainResponse", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("PublishRetainNotify", schema.Boolean(), schema.ReadWrite, schema.Default("false"))
+	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.UDS.").
+		Param("UnixDomainSocketRef", schema.String(schema.Ref()), schema.ReadWrite, schema.Default(""))
+	m.Define("Device.LocalAgent.Controller.{i}.BootParameter.{i}.", schema.ObjAddDelete, schema.Keys("ParameterName"), schema.AliasKey(), schema.NumEntries("BootParameterNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("ParameterName", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Default(""))
+	m.Define("Device.LocalAgent.Certificate.{i}.", schema.Keys("SerialNumber", "Issuer"), schema.AliasKey(), schema.NumEntries("CertificateNumberOfEntries")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite).
+		Param("SerialNumber", schema.String(schema.MaxLen(64))).
+		Param("Issuer", schema.String(schema.MaxLen(256))).
+		Command("GetFingerprint()", false, []*schema.Param{schema.Arg("FingerprintAlgorithm", schema.String(schema.Enum("SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512")), schema.Mandatory)}, []*schema.Param{schema.Arg("Fingerprint", schema.HexBinary(schema.MaxLen(128)))})
+	m.Define("Device.LocalAgent.ControllerTrust.").
+		Param("UntrustedRole", schema.String(schema.ListOf(1, 0), schema.Ref()), schema.ReadWrite).
+		Param("BannedRole", schema.String(schema.Ref()), schema.ReadWrite).
+		Param("RoleNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.LocalAgent.ControllerTrust.Role.{i}.", schema.ObjAddDelete, schema.Keys("Name"), schema.AliasKey(), schema.NumEntries("RoleNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Name", schema.String(), schema.ReadWrite).
+		Param("PermissionNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", schema.ObjAddDelete, schema.Keys("Order"), schema.AliasKey(), schema.NumEntries("PermissionNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Order", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
+		Param("Targets", schema.String(schema.ListOf(0, 0)), schema.ReadWrite, schema.Default("")).
+		Param("Param", schema.String(schema.Len(4, 4)), schema.ReadWrite, schema.Default("----")).
+		Param("Obj", schema.String(schema.Len(4, 4)), schema.ReadWrite, schema.Default("----")).
+		Param("InstantiatedObj", schema.String(schema.Len(4, 4)), schema.ReadWrite, schema.Default("----")).
+		Param("CommandEvent", schema.String(schema.Len(4, 4)), schema.ReadWrite, schema.Default("----"))
+	m.Define("Device.LocalAgent.Subscription.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NonFunctionalKeys("Recipient", "ID"), schema.NumEntries("SubscriptionNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Recipient", schema.String(schema.Ref())).
+		Param("ID", schema.String(schema.Len(1, 64)), schema.ReadWrite).
+		Param("CreationDate", schema.DateTime()).
+		Param("NotifType", schema.String(schema.Enum("ValueChange", "ObjectCreation", "ObjectDeletion", "OperationComplete", "Event")), schema.ReadWrite).
+		Param("ReferenceList", schema.String(schema.MaxLen(256), schema.ListOf(0, 0)), schema.ReadWrite).
+		Param("Persistent", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("TimeToLive", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
+		Param("NotifRetry", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("NotifExpiration", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0"))
+	m.Define("Device.LocalAgent.Request.{i}.", schema.Keys("Originator", "Command", "CommandKey"), schema.AliasKey(), schema.NumEntries("RequestNumberOfEntries")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Originator", schema.String()).
+		Param("Command", schema.String()).
+		Param("CommandKey", schema.String()).
+		Param("Status", schema.String(schema.Enum("Requested", "Active", "Canceling", "Canceled", "Success", "Error"))).
+		Command("Cancel()", false, nil, nil)
+}
