@@ -139,6 +139,9 @@ func (t *txn) addOne(ctx context.Context, tg target, co CreateObject) (CreatedOb
 		path := tg.path + itoa(n) + "."
 		params := t.createStored(in, path, own)
 		t.assignKeys(in, tg.path, n, params, own)
+		if err := t.checkStored(ctx, in, OpAdd, path, params); err != nil {
+			return r, err
+		}
 		t.addInstance(tg.path, n)
 		t.touched[tg.path] = in
 		t.changes = append(t.changes, Change{Op: OpAdd, Path: path, Object: in.obj, Params: maps.Clone(params), Caller: t.caller})

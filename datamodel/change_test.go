@@ -437,11 +437,11 @@ func TestPersistence(t *testing.T) {
 
 func TestMuxPanics(t *testing.T) {
 	for name, f := range map[string]func(*datamodel.Mux){
-		"unknown object":  func(m *datamodel.Mux) { m.Store("Device.Nope.") },
+		"unknown object":  func(m *datamodel.Mux) { m.Store("Device.Nope.", nil) },
 		"unknown command": func(m *datamodel.Mux) { m.HandleFunc("Device.Nope()", nil) },
-		"twice":           func(m *datamodel.Mux) { m.Store("Device.Fan.{i}."); m.Store("Device.Fan.{i}.") },
+		"twice":           func(m *datamodel.Mux) { m.Store("Device.Fan.{i}.", nil); m.Store("Device.Fan.{i}.", nil) },
 		"nil handler":     func(m *datamodel.Mux) { m.Handle("Device.", nil) },
-		"store command":   func(m *datamodel.Mux) { m.Store("Device.Echo()") },
+		"store command":   func(m *datamodel.Mux) { m.Store("Device.Echo()", nil) },
 	} {
 		func() {
 			defer func() {
@@ -451,5 +451,43 @@ func TestMuxPanics(t *testing.T) {
 			}()
 			f(datamodel.NewMux(testModel()))
 		}()
+	}
+}
+
+// TestStoreCheck checks that a stored object's CheckFunc sees every
+// change, may fill in values, and fails the change with its error.
+func TestStoreCheck(t *testing.T) {
+	ctx := context.Background()
+	mux := datamodel.NewMux(testModel())
+	var seen []string
+	mux.Store("Device.Fan.{i}.", func(ctx context.Context, r *datamodel.Request) error {
+		seen = append(seen, r.Op.String()+" "+r.Path+" "+r.Caller.EndpointID)
+		switch {
+		case r.Op == datamodel.OpAdd:
+			r.Values["Serial"] = "S-" + r.Values["Name"]
+		case r.Op == datamodel.OpSet && r.Values["Speed"] == "13":
+			return usperr.Errorf(usperr.CodeInvalidValue, "unlucky")
+		case r.Op == datamodel.OpDelete && r.Values["Name"] == "keep":
+			return usperr.Errorf(usperr.CodeDeleteFailure, "kept")
+		}
+		return nil
+	})
+	eng, err := datamodel.New(ctx, mux, datamodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{eng: eng}
+	p := f.addFan(t, "Name", "keep")
+	if got, _ := f.get(t, admin, p+"Serial", 0); got[p+"Serial"] != "S-keep" {
+		t.Errorf("value filled in by the check: %v", got)
+	}
+	if _, err := eng.Set(ctx, admin, false, []datamodel.UpdateObject{set(p, "Speed", "13")}); code(err) != usperr.CodeInvalidValue {
+		t.Errorf("set refused by the check: %v", err)
+	}
+	if _, err := eng.Delete(ctx, admin, false, []string{p}); code(err) != usperr.CodeDeleteFailure {
+		t.Errorf("delete refused by the check: %v", err)
+	}
+	if want := []string{"add Device.Fan.1. proto::ctrl", "set Device.Fan.1. proto::ctrl", "delete Device.Fan.1. proto::ctrl"}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("checks: %v", seen)
 	}
 }

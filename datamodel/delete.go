@@ -2,6 +2,7 @@ package datamodel
 
 import (
 	"context"
+	"maps"
 
 	"github.com/uspkit/uspkit/pathname"
 	"github.com/uspkit/uspkit/usperr"
@@ -93,8 +94,12 @@ func (t *txn) deleteOne(ctx context.Context, tg target) error {
 		return usperr.Errorf(usperr.CodePermissionDenied, "no permission to delete %s", tg.path).WithPath(tg.path)
 	}
 	if in.stored {
-		if t.storedParams(tg.path) == nil {
+		cur := t.storedParams(tg.path)
+		if cur == nil {
 			return nil // deleted earlier in this message
+		}
+		if err := t.checkStored(ctx, in, OpDelete, tg.path, maps.Clone(cur)); err != nil {
+			return err
 		}
 		t.deleteStored(tg.path)
 		t.changes = append(t.changes, Change{Op: OpDelete, Path: tg.path, Object: in.obj, Caller: t.caller})

@@ -27,7 +27,7 @@
 //	m := schema.New() // or schema.LoadXML, schema.Model.Subset
 //	mux := datamodel.NewMux(m)
 //	mux.HandleFunc("Device.DeviceInfo.", deviceInfo)
-//	mux.Store("Device.LocalAgent.Controller.{i}.")
+//	mux.Store("Device.LocalAgent.Controller.{i}.", nil)
 //	eng, err := datamodel.New(ctx, mux, datamodel.Options{Store: st})
 //	res := eng.Get(ctx, caller, []string{"Device.DeviceInfo."}, 0)
 //

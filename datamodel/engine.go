@@ -13,6 +13,7 @@ import (
 
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/usperr"
 )
 
 // Store persists stored objects; store.Memory and store/sqlite.DB are
@@ -75,6 +76,7 @@ type objInfo struct {
 	child    map[string]*objInfo
 	h        Handler // provided objects
 	stored   bool
+	check    CheckFunc
 	// served says the object's own parameters and commands are served.
 	served bool
 	// numEntries maps a parameter of this object to the child table whose
@@ -152,6 +154,9 @@ func (e *Engine) compile() {
 		in.served = true
 		if b.stored {
 			in.stored = true
+			if b.pattern == o.Path {
+				in.check = b.check
+			}
 		} else {
 			in.h = e.mux.wrap(b.h)
 		}
@@ -331,6 +336,20 @@ func (t *txn) dropStored(p string) {
 			t.tables[table] = slices.Delete(slices.Clone(ns), i, i+1)
 		}
 	}
+}
+
+// checkStored runs the object's CheckFunc, if any.
+func (t *txn) checkStored(ctx context.Context, in *objInfo, op Op, path string, values map[string]string) error {
+	if in.check == nil {
+		return nil
+	}
+	err := in.check(ctx, &Request{Op: op, Path: path, Object: in.obj, Instances: instancesOf(path), Values: values, Caller: t.caller})
+	if err != nil && usperr.Code(err) == usperr.CodeInternal {
+		if _, ok := err.(interface{ USPErrorCode() uint32 }); !ok {
+			err = usperr.Errorf(usperr.CodeInvalidValue, "%v", err)
+		}
+	}
+	return err
 }
 
 // onRollback registers an undo action for a provided change.

@@ -141,7 +141,7 @@ func TestGetPermissions(t *testing.T) {
 // to supported ones, whose counts they still report.
 func TestUnservedObjects(t *testing.T) {
 	mux := datamodel.NewMux(testModel())
-	mux.Store("Device.Fan.{i}.")
+	mux.Store("Device.Fan.{i}.", nil)
 	eng, err := datamodel.New(context.Background(), mux, datamodel.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func newFixture(t testing.TB, st datamodel.Store) *fixture {
 	f := &fixture{lights: newLights("kitchen", "hall"), dev: &device{name: "box"}, store: st}
 	mux := datamodel.NewMux(testModel())
 	mux.Handle("Device.", f.dev)
-	mux.Store("Device.Fan.{i}.")
+	mux.Store("Device.Fan.{i}.", nil)
 	mux.Handle("Device.Light.{i}.", f.lights)
 	eng, err := datamodel.New(context.Background(), mux, datamodel.Options{Store: st, OnChange: func(ctx context.Context, cs []datamodel.Change) {
 		f.mu.Lock()

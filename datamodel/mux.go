@@ -27,7 +27,16 @@ type binding struct {
 	pattern string
 	h       Handler // nil for stored objects
 	stored  bool
+	check   CheckFunc
 }
+
+// CheckFunc checks a change to a stored object before the engine makes it.
+// r.Op is OpAdd, OpSet or OpDelete; r.Path the object instance; r.Values
+// the whole row as it will be (OpAdd, OpSet) or as it is (OpDelete). For
+// OpAdd and OpSet the function may change r.Values, to fill in values the
+// Agent assigns. An error fails the change with its USP code. It runs
+// with the engine locked and must not call the Engine.
+type CheckFunc func(ctx context.Context, r *Request) error
 
 // NewMux returns an empty Mux over the supported data model m.
 func NewMux(m *schema.Model) *Mux {
@@ -52,12 +61,13 @@ func (mx *Mux) HandleFunc(pattern string, f func(ctx context.Context, w Response
 }
 
 // Store marks the object at pattern, and every object below it that has no
-// binding of its own, as stored by the engine.
-func (mx *Mux) Store(pattern string) {
+// binding of its own, as stored by the engine. check, if not nil, checks
+// every change to the object itself (not to the objects below it).
+func (mx *Mux) Store(pattern string, check CheckFunc) {
 	if strings.HasSuffix(pattern, "()") {
 		panic(fmt.Sprintf("datamodel: Store(%q): a command cannot be stored", pattern))
 	}
-	mx.bind(pattern, &binding{pattern: pattern, stored: true})
+	mx.bind(pattern, &binding{pattern: pattern, stored: true, check: check})
 }
 
 // Use adds middleware around every Handler, the first outermost.

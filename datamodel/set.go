@@ -220,6 +220,14 @@ func (t *txn) apply(ctx context.Context, g *change) error {
 			}
 			next[n] = v
 		}
+		if err := t.checkStored(ctx, in, OpSet, g.tg.path, next); err != nil {
+			return err
+		}
+		for n, v := range next {
+			if old[n] != v {
+				changed[n] = v
+			}
+		}
 		t.setStored(g.tg.path, next)
 		if table, _, ok := splitInstance(g.tg.path); ok && keysTouched(in, g.values) {
 			t.touched[table] = in
