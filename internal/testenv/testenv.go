@@ -97,6 +97,7 @@ func leaks(before int) string {
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		if strings.Contains(g, "testing.(*M).Run") || strings.Contains(g, "testenv.leaks") ||
+			strings.Contains(g, "os/signal.signal_recv") || strings.Contains(g, "created by os/signal.Notify") ||
 			strings.Contains(g, "runtime.goexit") && strings.Contains(g, "signal.") {
 			continue
 		}
