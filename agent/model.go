@@ -13,7 +13,6 @@ import "github.com/uspkit/uspkit/schema"
 // building the datamodel.Mux the Agent is given.
 func Define(m *schema.Model) {
 	m.Define("Device.").
-		Param("RootDataModelVersion", schema.String(schema.MaxLen(32), schema.Pattern(`2\.\d+`))).
 		Command("Reboot()", false, nil, nil).
 		Command("FactoryReset()", false, nil, nil).
 		Command("SelfTestDiagnostics()", true, nil, []*schema.Param{schema.Arg("Status", schema.String(schema.Enum("Complete", "Error_Internal", "Error_Other"))), schema.Arg("Results", schema.String(schema.MaxLen(1024)))}).

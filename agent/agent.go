@@ -1,0 +1,379 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/endpoint"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/usperr"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// SupportedVersions are the USP versions the Agent speaks, as
+// GetSupportedProtocol reports them.
+const SupportedVersions = "1.0,1.1,1.2,1.3"
+
+// Store persists the Agent's stored objects and pending notifications;
+// store.Memory and store/sqlite.DB are Stores.
+type Store interface {
+	Load(ctx context.Context) (*store.Snapshot, error)
+	Apply(ctx context.Context, b *store.Batch) error
+}
+
+// MTP is one transport the Agent serves, with the TR-181 name of its
+// protocol ("WebSocket", "MQTT", "STOMP" or "UDS").
+type MTP struct {
+	Protocol  string
+	Transport mtp.Transport
+	// Connect, if set, builds the connect Record to send after the
+	// transport reports a connection up [R-MTP.6] (an MQTTConnect with the
+	// Agent's topic, say); nil sends none.
+	Connect func(peer mtp.Peer) *record.Record
+}
+
+// Options configure an Agent.
+type Options struct {
+	// EndpointID is the Agent's USP Endpoint ID.
+	EndpointID string
+	// Mux serves the vendor's objects. Its model must hold the Agent's own
+	// objects (see Define); the Agent adds its handlers to it.
+	Mux *datamodel.Mux
+	// Store persists configuration and pending notifications; nil keeps
+	// them in memory.
+	Store Store
+	// MTPs are the transports to serve.
+	MTPs []MTP
+	// Factory seeds a fresh Agent (an empty Store), and is what
+	// FactoryReset() returns to.
+	Factory *Config
+	// Certificates are the trusted certificates listed in
+	// Device.LocalAgent.Certificate.
+	Certificates []*x509.Certificate
+	// SoftwareVersion is reported in Device.LocalAgent.SoftwareVersion.
+	SoftwareVersion string
+	// MaxRecordSize bounds inbound Records; 0 means record.DefaultMaxSize.
+	MaxRecordSize int
+	// PollInterval is how often provided parameters under a ValueChange
+	// subscription are read to detect changes; 0 means 5 seconds.
+	PollInterval time.Duration
+	// Logger receives the Agent's log lines; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// OnReboot is called by Device.Reboot() and FactoryReset() after the
+	// response is sent; it should restart the process. nil only logs.
+	OnReboot func(cause string)
+	// BootCause is the Boot! cause of this start ("LocalReboot",
+	// "RemoteReboot", "RemoteFactoryReset", …); "" means LocalReboot.
+	BootCause string
+	// BootCommandKey is the command key of the Reboot() that caused this
+	// start, if any.
+	BootCommandKey string
+}
+
+// Agent is a USP Agent. Create it with New and run it with Run.
+type Agent struct {
+	opt   Options
+	log   *slog.Logger
+	eng   *datamodel.Engine
+	start time.Time
+	now   func() time.Time
+
+	acl  *acl
+	subs *subscriptions
+	reqs *requests
+
+	mu       sync.Mutex
+	inflight map[string]bool            // from_id + msg_id of requests being processed [R-MSG.4]
+	routes   map[string]route           // controller endpoint ID → where it was last heard
+	ctrls    map[string]*controller     // enabled controllers by endpoint ID
+	ctrlRefs map[string]*controller     // every controller by instance path
+	mtps     map[string]mtp.Transport   // by protocol
+	peers    map[string]map[string]bool // protocol → peer addresses up
+	wg       sync.WaitGroup
+}
+
+// route is how to reach a controller: a transport and an address on it.
+type route struct {
+	protocol string
+	addr     string
+}
+
+// New builds an Agent: it registers Device.LocalAgent's handlers on
+// opt.Mux, loads stored objects, and seeds a fresh store from
+// opt.Factory.
+func New(ctx context.Context, opt Options) (*Agent, error) {
+	if err := endpoint.Validate(opt.EndpointID); err != nil {
+		return nil, fmt.Errorf("agent: endpoint ID: %w", err)
+	}
+	if opt.Mux == nil || opt.Mux.Model().Object("Device.LocalAgent.") == nil {
+		return nil, errors.New("agent: the Mux's model has no Device.LocalAgent (call agent.Define)")
+	}
+	if opt.Store == nil {
+		opt.Store = store.NewMemory()
+	}
+	a := &Agent{opt: opt, log: opt.Logger, now: opt.Now, inflight: map[string]bool{}, routes: map[string]route{},
+		mtps: map[string]mtp.Transport{}, peers: map[string]map[string]bool{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.start = a.now()
+	for _, m := range opt.MTPs {
+		a.mtps[m.Protocol] = m.Transport
+	}
+	a.acl = newACL()
+	a.subs = newSubscriptions(a)
+	a.reqs = newRequests(a)
+	a.register(opt.Mux)
+	snap, err := opt.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	fresh := len(snap.Objects) == 0
+	a.eng, err = datamodel.New(ctx, opt.Mux, datamodel.Options{Store: opt.Store, Logger: a.log, OnChange: a.onChange})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if fresh {
+		if err := a.seed(ctx); err != nil {
+			return nil, fmt.Errorf("agent: factory configuration: %w", err)
+		}
+	}
+	if err := a.reload(ctx); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.subs.dropVolatile(ctx) // subscriptions without Persistent end with the process
+	a.subs.reload(ctx)
+	if err := a.subs.loadPending(ctx, snap); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return a, nil
+}
+
+// Engine returns the Agent's data-model engine, for local management
+// (a web UI or CLI on the device) with a Caller of its choice.
+func (a *Agent) Engine() *datamodel.Engine { return a.eng }
+
+// EndpointID returns the Agent's Endpoint ID.
+func (a *Agent) EndpointID() string { return a.opt.EndpointID }
+
+// Run serves every MTP and runs the Agent's timers until ctx is done, then
+// closes the transports. It sends Boot! to subscribed Controllers first.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(a.opt.MTPs))
+	for _, m := range a.opt.MTPs {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
+				a.handleRecord(ctx, m.Protocol, m.Transport, in)
+			}))
+			if err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("agent: %s: %w", m.Protocol, err)
+			}
+		}()
+	}
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); a.subs.run(ctx) }()
+	go func() { defer a.wg.Done(); a.periodic(ctx) }()
+	a.boot(ctx)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	a.reqs.cancelAll()
+	for _, m := range a.opt.MTPs {
+		m.Transport.Close()
+	}
+	a.wg.Wait()
+	return err
+}
+
+// OnState is an mtp.StateFunc to hand to transports: it sends the
+// protocol's connect Record when a connection comes up [R-MTP.6] and
+// notes which peers are reachable.
+func (a *Agent) OnState(protocol string) mtp.StateFunc {
+	return func(ctx context.Context, peer mtp.Peer, s mtp.State, err error) {
+		a.mu.Lock()
+		if a.peers[protocol] == nil {
+			a.peers[protocol] = map[string]bool{}
+		}
+		a.peers[protocol][peer.Address] = s == mtp.StateUp
+		a.mu.Unlock()
+		if s != mtp.StateUp {
+			a.log.InfoContext(ctx, "connection down", "mtp", protocol, "peer", peer.Address, "err", err)
+			return
+		}
+		a.log.InfoContext(ctx, "connection up", "mtp", protocol, "peer", peer.Address)
+		for _, m := range a.opt.MTPs {
+			if m.Protocol == protocol && m.Connect != nil {
+				if rec := m.Connect(peer); rec != nil {
+					a.sendRecord(ctx, m.Transport, peer.Address, rec)
+				}
+			}
+		}
+		a.subs.kick()
+	}
+}
+
+// handleRecord processes one inbound Record.
+func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transport, in mtp.Inbound) {
+	var rec record.Record
+	if err := record.Decode(in.Record, &rec, &record.DecodeOptions{MaxSize: a.opt.MaxRecordSize}); err != nil {
+		a.log.WarnContext(ctx, "record dropped", "mtp", protocol, "from", in.From.Address, "err", err)
+		return
+	}
+	if err := rec.Validate(); err != nil {
+		a.replyError(ctx, t, in, &rec, err)
+		return
+	}
+	if rec.ToID != a.opt.EndpointID {
+		a.log.WarnContext(ctx, "record for another endpoint dropped", "to", rec.ToID, "from", rec.FromID)
+		return
+	}
+	if in.From.EndpointID != "" && in.From.EndpointID != rec.FromID {
+		a.log.WarnContext(ctx, "record from_id does not match the connection's endpoint", "from", rec.FromID, "peer", in.From.EndpointID)
+		return
+	}
+	switch rec.Type {
+	case record.TypeNoSessionContext:
+	case record.TypeSessionContext:
+		a.replyError(ctx, t, in, &rec, usperr.Errorf(usperr.CodeSessionContextNotAllowed, "this Agent does not use E2E sessions"))
+		return
+	case record.TypeDisconnect:
+		a.log.InfoContext(ctx, "disconnect record", "from", rec.FromID, "code", rec.Disconnect.Code, "reason", rec.Disconnect.Reason)
+		return
+	default:
+		return // connect records carry nothing for the Agent
+	}
+	if rec.PayloadSecurity != record.PayloadSecurityPlaintext {
+		a.replyError(ctx, t, in, &rec, usperr.Errorf(usperr.CodeSecureSessionNotSupported, "payload security needs an E2E session"))
+		return
+	}
+	var msg wire.Msg
+	if err := proto.Unmarshal(rec.Payload, &msg); err != nil {
+		a.log.WarnContext(ctx, "msg could not be parsed", "from", rec.FromID, "err", err)
+		return
+	}
+	a.mu.Lock()
+	a.routes[rec.FromID] = route{protocol: protocol, addr: in.From.Address}
+	a.mu.Unlock()
+	reply := a.dispatch(ctx, rec.FromID, &msg)
+	if reply == nil {
+		return
+	}
+	payload, err := proto.Marshal(reply)
+	if err != nil {
+		a.log.ErrorContext(ctx, "response could not be encoded", "err", err)
+		return
+	}
+	a.sendRecord(ctx, t, in.From.Address, record.NewNoSession(rec.FromID, a.opt.EndpointID, payload))
+}
+
+// replyError answers a Record that cannot be processed with an Error
+// [R-MTP.5], when the Record can be answered at all.
+func (a *Agent) replyError(ctx context.Context, t mtp.Transport, in mtp.Inbound, rec *record.Record, err error) {
+	a.log.WarnContext(ctx, "record rejected", "from", rec.FromID, "err", err)
+	if reply := record.ErrorReply(rec, a.opt.EndpointID, err); reply != nil {
+		a.sendRecord(ctx, t, in.From.Address, reply)
+	}
+}
+
+func (a *Agent) sendRecord(ctx context.Context, t mtp.Transport, addr string, rec *record.Record) bool {
+	b, err := rec.MarshalBinary()
+	if err == nil {
+		err = t.Send(ctx, addr, b)
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "record not sent", "to", rec.ToID, "addr", addr, "err", err)
+		return false
+	}
+	return true
+}
+
+// dispatch runs one Msg from a Controller and returns the reply, or nil.
+func (a *Agent) dispatch(ctx context.Context, from string, msg *wire.Msg) *wire.Msg {
+	id := msg.GetHeader().GetMsgId()
+	body := msg.GetBody()
+	switch {
+	case body.GetResponse() != nil:
+		if nr := body.GetResponse().GetNotifyResp(); nr != nil {
+			a.subs.acked(ctx, from, id, nr.GetSubscriptionId())
+		}
+		return nil
+	case body.GetError() != nil:
+		a.log.WarnContext(ctx, "error from controller", "from", from, "msg_id", id, "code", body.GetError().GetErrCode(), "msg", body.GetError().GetErrMsg())
+		a.subs.failed(ctx, from, id)
+		return nil
+	}
+	req := body.GetRequest()
+	if req == nil || id == "" {
+		a.log.WarnContext(ctx, "msg without request or msg_id dropped", "from", from)
+		return nil
+	}
+	key := from + "\x00" + id
+	a.mu.Lock()
+	dup := a.inflight[key]
+	a.inflight[key] = true
+	a.mu.Unlock()
+	if dup {
+		return nil // [R-MSG.4]
+	}
+	defer func() {
+		a.mu.Lock()
+		delete(a.inflight, key)
+		a.mu.Unlock()
+	}()
+	c := a.caller(from)
+	defer func() {
+		if v := recover(); v != nil {
+			a.log.ErrorContext(ctx, "request handling panicked", "from", from, "msg_id", id, "panic", fmt.Sprint(v))
+		}
+	}()
+	switch r := req.GetReqType().(type) {
+	case *wire.Request_Get:
+		return a.get(ctx, c, id, r.Get)
+	case *wire.Request_Set:
+		return a.set(ctx, c, id, r.Set)
+	case *wire.Request_Add:
+		return a.add(ctx, c, id, r.Add)
+	case *wire.Request_Delete:
+		return a.delete(ctx, c, id, r.Delete)
+	case *wire.Request_Operate:
+		return a.operate(ctx, c, id, r.Operate)
+	case *wire.Request_GetInstances:
+		return a.instances(ctx, c, id, r.GetInstances)
+	case *wire.Request_GetSupportedDm:
+		return a.supported(ctx, c, id, r.GetSupportedDm)
+	case *wire.Request_GetSupportedProtocol:
+		return respMsg(id, wire.Header_GET_SUPPORTED_PROTO_RESP, &wire.Response{RespType: &wire.Response_GetSupportedProtocolResp{
+			GetSupportedProtocolResp: &wire.GetSupportedProtocolResp{AgentSupportedProtocolVersions: SupportedVersions}}})
+	case *wire.Request_Notify:
+		return errMsg(id, usperr.Errorf(usperr.CodeMessageNotSupported, "an Agent does not accept Notify"))
+	}
+	return errMsg(id, usperr.Errorf(usperr.CodeMessageNotSupported, "message type not supported"))
+}
+
+// caller describes the Controller a message came from, with its
+// permissions.
+func (a *Agent) caller(from string) datamodel.Caller {
+	return datamodel.Caller{EndpointID: from, Access: a.acl.forController(from)}
+}

@@ -1,0 +1,266 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/usperr"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// onChange follows committed changes: configuration changes refresh the
+// Agent's view, and every change is matched against subscriptions.
+func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
+	cfg, subs := false, false
+	for _, c := range changes {
+		if strings.HasPrefix(c.Path, pathControllers) || strings.HasPrefix(c.Path, pathTrust) {
+			cfg = true
+		}
+		if strings.HasPrefix(c.Path, pathSubs) {
+			subs = true
+		}
+	}
+	if cfg {
+		if err := a.reload(ctx); err != nil {
+			a.log.ErrorContext(ctx, "reloading configuration", "err", err)
+		}
+	}
+	if subs || cfg {
+		a.subs.reload(ctx)
+	}
+	a.subs.onChange(ctx, changes)
+}
+
+// operate runs an Operate message.
+func (a *Agent) operate(ctx context.Context, c datamodel.Caller, id string, m *wire.Operate) *wire.Msg {
+	res, err := a.eng.Operate(ctx, c, m.GetCommand(), m.GetCommandKey(), m.GetInputArgs())
+	if err != nil {
+		return errMsg(id, err)
+	}
+	out := &wire.OperateResp{}
+	for _, r := range res {
+		or := &wire.OperateResp_OperationResult{ExecutedCommand: r.Command}
+		switch {
+		case r.Async != nil:
+			p := a.reqs.start(ctx, c.EndpointID, r.Command, m.GetCommandKey(), r.Async)
+			or.OperationResp = &wire.OperateResp_OperationResult_ReqObjPath{ReqObjPath: p}
+		case r.Err != nil:
+			or.OperationResp = &wire.OperateResp_OperationResult_CmdFailure{CmdFailure: &wire.OperateResp_OperationResult_CommandFailure{
+				ErrCode: usperr.Code(r.Err), ErrMsg: usperr.Message(r.Err)}}
+		default:
+			or.OperationResp = &wire.OperateResp_OperationResult_ReqOutputArgs{ReqOutputArgs: &wire.OperateResp_OperationResult_OutputArgs{OutputArgs: r.Output}}
+		}
+		out.OperationResults = append(out.OperationResults, or)
+	}
+	if !m.GetSendResp() {
+		return nil
+	}
+	return respMsg(id, wire.Header_OPERATE_RESP, &wire.Response{RespType: &wire.Response_OperateResp{OperateResp: out}})
+}
+
+// bootMarker is stored before a restart the Agent causes, so that the
+// next start reports why in Boot!.
+type bootMarker struct {
+	Cause      string `json:"cause"`
+	CommandKey string `json:"command_key"`
+}
+
+// boot sends Boot! to each subscribed Controller with its
+// BootParameters, with the cause recorded before the restart.
+func (a *Agent) boot(ctx context.Context) {
+	cause, key := a.opt.BootCause, a.opt.BootCommandKey
+	if snap, err := a.opt.Store.Load(ctx); err == nil {
+		for _, it := range snap.Items {
+			if it.Kind == "agent" && it.ID == "boot" {
+				var m bootMarker
+				if json.Unmarshal(it.Data, &m) == nil {
+					cause, key = m.Cause, m.CommandKey
+				}
+				a.opt.Store.Apply(ctx, &store.Batch{DeleteItems: []store.Item{it}})
+			}
+		}
+	}
+	if cause == "" {
+		cause = "LocalReboot"
+	}
+	a.emitBoot(ctx, cause, key)
+}
+
+func (a *Agent) emitBoot(ctx context.Context, cause, key string) {
+	a.Emit(ctx, "Device.Boot!", func(recipient string) map[string]string {
+		params := map[string]string{}
+		if c := a.controllerByEndpoint(recipient); c != nil && len(c.bootParams) > 0 {
+			for _, r := range a.eng.Get(ctx, agentCaller, c.bootParams, 0) {
+				for _, o := range r.Objects {
+					for n, v := range o.Params {
+						params[o.Path+n] = v
+					}
+				}
+			}
+		}
+		pm, _ := json.Marshal(params)
+		return map[string]string{"CommandKey": key, "Cause": cause, "FirmwareUpdated": "false", "ParameterMap": string(pm)}
+	})
+}
+
+// periodic sends Device.LocalAgent.Periodic! to each Controller at its
+// PeriodicNotifInterval, aligned on PeriodicNotifTime.
+func (a *Agent) periodic(ctx context.Context) {
+	next := map[string]time.Time{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := a.now()
+		a.mu.Lock()
+		var ctrls []*controller
+		for _, c := range a.ctrls {
+			ctrls = append(ctrls, c)
+		}
+		a.mu.Unlock()
+		for _, c := range ctrls {
+			if c.periodic == 0 {
+				delete(next, c.ref)
+				continue
+			}
+			iv := time.Duration(c.periodic) * time.Second
+			at, ok := next[c.ref]
+			if !ok {
+				at = alignPeriodic(now, iv, c.periodicAt)
+				next[c.ref] = at
+			}
+			if now.Before(at) {
+				continue
+			}
+			next[c.ref] = alignPeriodic(now.Add(time.Millisecond), iv, c.periodicAt)
+			a.subs.send(ctx, notifEvent, "Device.LocalAgent.Periodic!", datamodel.CmdNotify, func(x *sub) bool {
+				return x.recipient == c.ref && a.subs.matchesAny(x.refs, "Device.LocalAgent.Periodic!")
+			}, func(*controller) *wire.Notify {
+				return &wire.Notify{Notification: &wire.Notify_Event_{Event: &wire.Notify_Event{ObjPath: pathLocalAgent, EventName: "Periodic!", Params: map[string]string{}}}}
+			})
+		}
+	}
+}
+
+// alignPeriodic returns the first time after now on the grid of interval
+// iv through the reference time ref (TR-181 PeriodicNotifTime); an unset
+// reference means the grid starts now.
+func alignPeriodic(now time.Time, iv time.Duration, ref string) time.Time {
+	t, err := time.Parse(time.RFC3339, ref)
+	if err != nil || t.Year() <= 1 {
+		return now.Add(iv)
+	}
+	d := now.Sub(t) % iv
+	if d < 0 {
+		d += iv
+	}
+	return now.Add(iv - d)
+}
+
+// reboot is Device.Reboot(): it records the cause and asks the process to
+// restart once the response is on its way.
+func (a *Agent) reboot(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	return a.restart(ctx, "RemoteReboot", r.CommandKey)
+}
+
+// factoryReset is Device.FactoryReset(): configuration returns to the
+// factory configuration, then the Agent restarts.
+func (a *Agent) factoryReset(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	var paths []string
+	for _, p := range []string{pathControllers, pathSubs, pathRoles, pathLocalAgentMT} {
+		for _, res := range a.eng.Instances(ctx, agentCaller, []string{p}, true) {
+			for _, in := range res.Instances {
+				paths = append(paths, in.Path)
+			}
+		}
+	}
+	if len(paths) > 0 {
+		if _, err := a.eng.Delete(ctx, agentCaller, false, paths); err != nil {
+			return err
+		}
+	}
+	if err := a.seed(ctx); err != nil {
+		return usperr.Errorf(usperr.CodeCommandFailure, "restoring the factory configuration: %v", err)
+	}
+	return a.restart(ctx, "RemoteFactoryReset", r.CommandKey)
+}
+
+func (a *Agent) restart(ctx context.Context, cause, key string) error {
+	data, _ := json.Marshal(bootMarker{Cause: cause, CommandKey: key})
+	if err := a.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "agent", ID: "boot", Data: data}}}); err != nil {
+		return usperr.Errorf(usperr.CodeCommandFailure, "recording the restart: %v", err)
+	}
+	a.log.InfoContext(ctx, "restart requested", "cause", cause)
+	go func() {
+		time.Sleep(200 * time.Millisecond) // let the response go out first
+		if a.opt.OnReboot != nil {
+			a.opt.OnReboot(cause)
+			return
+		}
+		// Without a process to restart, act out the restart in place.
+		bctx := context.WithoutCancel(ctx)
+		a.subs.dropVolatile(bctx)
+		a.boot(bctx)
+	}()
+	return nil
+}
+
+// selfTest is Device.SelfTestDiagnostics(): it checks that the store
+// takes writes and the data model answers.
+func (a *Agent) selfTest(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	var problems []string
+	probe := store.Item{Kind: "agent", ID: "selftest", Data: []byte(a.now().UTC().Format(time.RFC3339Nano))}
+	if err := a.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{probe}}); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	} else {
+		a.opt.Store.Apply(ctx, &store.Batch{DeleteItems: []store.Item{probe}})
+	}
+	if res := a.eng.Get(ctx, agentCaller, []string{"Device.LocalAgent.EndpointID"}, 0); res[0].Err != nil {
+		problems = append(problems, "data model: "+res[0].Err.Error())
+	}
+	if len(problems) > 0 {
+		w.SetValue("Status", "Error_Internal")
+		w.SetValue("Results", strings.Join(problems, "; "))
+		return nil
+	}
+	w.SetValue("Status", "Complete")
+	w.SetValue("Results", "store ok; data model ok; "+strconv.Itoa(len(a.opt.MTPs))+" MTPs")
+	return nil
+}
+
+// sendOnBoardRequest is Controller.{i}.SendOnBoardRequest(): a Notify of
+// type OnBoardRequest to that Controller, asking for a response.
+func (a *Agent) sendOnBoardRequest(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	c := a.controllerByRef(r.Path)
+	if c == nil || !c.enabled {
+		return usperr.Errorf(usperr.CodeCommandFailure, "%s is not an enabled Controller", r.Path)
+	}
+	a.onBoard(ctx, c)
+	return nil
+}
+
+func (a *Agent) onBoard(ctx context.Context, c *controller) {
+	info := map[string]string{}
+	if a.eng.Model().Object("Device.DeviceInfo.") != nil {
+		for _, res := range a.eng.Get(ctx, agentCaller, []string{"Device.DeviceInfo.ManufacturerOUI", "Device.DeviceInfo.ProductClass", "Device.DeviceInfo.SerialNumber"}, 0) {
+			for _, o := range res.Objects {
+				for n, v := range o.Params {
+					info[n] = v
+				}
+			}
+		}
+	}
+	n := &wire.Notify{SendResp: true, Notification: &wire.Notify_OnBoardReq{OnBoardReq: &wire.Notify_OnBoardRequest{
+		Oui: info["ManufacturerOUI"], ProductClass: info["ProductClass"], SerialNumber: info["SerialNumber"],
+		AgentSupportedProtocolVersions: SupportedVersions}}}
+	a.subs.notify(ctx, c, "", n, time.Time{})
+}

@@ -1,0 +1,177 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/hex"
+	"hash"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// Paths of the Agent's own objects.
+const (
+	pathLocalAgent   = "Device.LocalAgent."
+	pathControllers  = "Device.LocalAgent.Controller."
+	pathSubs         = "Device.LocalAgent.Subscription."
+	pathRoles        = "Device.LocalAgent.ControllerTrust.Role."
+	pathTrust        = "Device.LocalAgent.ControllerTrust."
+	pathRequests     = "Device.LocalAgent.Request."
+	pathLocalAgentMT = "Device.LocalAgent.MTP."
+)
+
+// register binds the Agent's objects and commands on mux.
+func (a *Agent) register(mux *datamodel.Mux) {
+	mux.HandleFunc(pathLocalAgent, a.serveLocalAgent)
+	mux.Store("Device.LocalAgent.MTP.{i}.", nil)
+	mux.Store("Device.LocalAgent.Controller.{i}.", a.checkController)
+	mux.HandleFunc("Device.LocalAgent.Controller.{i}.SendOnBoardRequest()", a.sendOnBoardRequest)
+	mux.HandleFunc("Device.LocalAgent.Certificate.{i}.", a.serveCertificates)
+	mux.Store(pathTrust, nil)
+	mux.Store("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", checkPermission)
+	mux.Store("Device.LocalAgent.Subscription.{i}.", a.subs.check)
+	mux.Handle("Device.LocalAgent.Request.{i}.", a.reqs)
+	m := mux.Model()
+	if m.Command("Device.Reboot()") != nil {
+		mux.HandleFunc("Device.Reboot()", a.reboot)
+	}
+	if m.Command("Device.FactoryReset()") != nil {
+		mux.HandleFunc("Device.FactoryReset()", a.factoryReset)
+	}
+	if m.Command("Device.SelfTestDiagnostics()") != nil {
+		mux.HandleFunc("Device.SelfTestDiagnostics()", a.selfTest)
+	}
+}
+
+// serveLocalAgent provides Device.LocalAgent.'s own parameters.
+func (a *Agent) serveLocalAgent(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	if r.Op != datamodel.OpGet {
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s cannot be changed", r.Path)
+	}
+	for _, n := range r.Names {
+		switch n {
+		case "EndpointID":
+			w.SetValue(n, a.opt.EndpointID)
+		case "SoftwareVersion":
+			w.SetValue(n, a.opt.SoftwareVersion)
+		case "UpTime":
+			w.SetValue(n, strconv.FormatInt(int64(a.now().Sub(a.start).Seconds()), 10))
+		case "SupportedProtocols":
+			var ps []string
+			for _, m := range a.opt.MTPs {
+				if !slices.Contains(ps, m.Protocol) {
+					ps = append(ps, m.Protocol)
+				}
+			}
+			w.SetValue(n, strings.Join(ps, ","))
+		}
+	}
+	return nil
+}
+
+// checkController keeps Endpoint IDs of Controllers valid, and refreshes
+// the Agent's view of its Controllers after a change.
+func (a *Agent) checkController(ctx context.Context, r *datamodel.Request) error {
+	if r.Op == datamodel.OpDelete {
+		return nil
+	}
+	if id := r.Values["EndpointID"]; id != "" {
+		if err := validateEndpoint(id); err != nil {
+			return usperr.Errorf(usperr.CodeInvalidValue, "EndpointID: %v", err)
+		}
+	}
+	return nil
+}
+
+// checkPermission accepts only permission strings of the form "rwxn" with
+// '-' for a missing right.
+func checkPermission(ctx context.Context, r *datamodel.Request) error {
+	if r.Op == datamodel.OpDelete {
+		return nil
+	}
+	for _, name := range []string{"Param", "Obj", "InstantiatedObj", "CommandEvent"} {
+		v := r.Values[name]
+		if len(v) != 4 {
+			return usperr.Errorf(usperr.CodeInvalidValue, "%s: %q is not 4 characters", name, v)
+		}
+		for i, c := range []byte(v) {
+			if c != '-' && c != "rwxn"[i] {
+				return usperr.Errorf(usperr.CodeInvalidValue, "%s: %q: position %d must be %q or '-'", name, v, i+1, "rwxn"[i])
+			}
+		}
+	}
+	return nil
+}
+
+// serveCertificates provides Device.LocalAgent.Certificate.{i}. from the
+// certificates the Agent was configured with.
+func (a *Agent) serveCertificates(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	certs := a.opt.Certificates
+	switch r.Op {
+	case datamodel.OpList:
+		for i := range certs {
+			w.AddInstance(uint32(i + 1))
+		}
+		return nil
+	case datamodel.OpGet, datamodel.OpOperate:
+	default:
+		return usperr.Errorf(usperr.CodeRequestDenied, "certificates are configured on the device")
+	}
+	n := int(r.Instances[len(r.Instances)-1])
+	if n < 1 || n > len(certs) {
+		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
+	}
+	c := certs[n-1]
+	if r.Op == datamodel.OpOperate {
+		return fingerprint(c, w, r)
+	}
+	for _, name := range r.Names {
+		switch name {
+		case "Alias":
+			w.SetValue(name, "cpe-"+strconv.Itoa(n))
+		case "Enable":
+			w.SetValue(name, "true")
+		case "SerialNumber":
+			w.SetValue(name, hexColon(c.SerialNumber.Bytes()))
+		case "Issuer":
+			w.SetValue(name, c.Issuer.String())
+		}
+	}
+	return nil
+}
+
+func fingerprint(c *x509.Certificate, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	var h hash.Hash
+	switch r.Values["FingerprintAlgorithm"] {
+	case "SHA-1":
+		h = sha1.New()
+	case "SHA-224":
+		h = sha256.New224()
+	case "SHA-256":
+		h = sha256.New()
+	case "SHA-384":
+		h = sha512.New384()
+	case "SHA-512":
+		h = sha512.New()
+	default:
+		return usperr.Errorf(usperr.CodeInvalidCommandArgs, "unknown algorithm")
+	}
+	h.Write(c.Raw)
+	w.SetValue("Fingerprint", hex.EncodeToString(h.Sum(nil)))
+	return nil
+}
+
+func hexColon(b []byte) string {
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = hex.EncodeToString([]byte{x})
+	}
+	return strings.ToUpper(strings.Join(parts, ":"))
+}
