@@ -1,0 +1,102 @@
+package ws
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/uspkit/uspkit/mtp"
+)
+
+// Subprotocol is the Sec-WebSocket-Protocol value for USP Records in
+// protocol-buffers encoding [R-WS.9].
+const Subprotocol = "v1.usp"
+
+// Defaults used for zero Options fields.
+const (
+	DefaultMaxRecord    = 64 << 10
+	DefaultPingInterval = 30 * time.Second
+	DefaultQueueLen     = 1024
+)
+
+// handshakeTimeout bounds a client's TCP, TLS and HTTP handshake and a
+// server's TLS handshake and request headers.
+const handshakeTimeout = 30 * time.Second
+
+// Options configure a Client or a Server. A nil *Options means all
+// defaults. Fields a role does not use are ignored.
+type Options struct {
+	// EndpointID is this side's USP Endpoint ID. A Client puts it in the
+	// eid query parameter of its request URI [R-WS.10b] and, for servers
+	// older than USP 1.3, in the bbf-usp-protocol extension [R-WS.10a]. A
+	// Server answers a request that offers that extension with its own
+	// Endpoint ID in it [R-WS.11a]. Empty: a Client sends neither and a
+	// Server answers without the extension.
+	EndpointID string
+
+	// URL is where a Client connects: ws://host:port/path or wss://…, the
+	// path naming the USP Endpoint's resource [R-WS.2]. A Server ignores it.
+	URL string
+
+	// Path, for a Server made by Listen, is the one request path it
+	// accepts [R-WS.2]; other paths get 404. Empty accepts every path.
+	Path string
+
+	// TLS, for a Client, configures wss:// connections (nil: the system
+	// roots and no client certificate). For Listen it turns TLS on (nil:
+	// plaintext); ClientAuth tls.RequireAndVerifyClientCert gives mutual
+	// TLS. Either way the peer's verified chain is Peer.Certs. A Server
+	// from NewServer ignores it: the http.Server that mounts it does TLS.
+	TLS *tls.Config
+
+	// MaxRecord is the largest Record sent or accepted, in bytes. Send
+	// refuses larger ones with mtp.ErrTooLarge; a larger inbound message
+	// closes the connection with status 1009. Zero means DefaultMaxRecord.
+	MaxRecord int
+
+	// PingInterval is how often a Ping control frame goes to the peer
+	// [R-WS.17], [R-WS.18]; a connection whose Pong has not come back one
+	// interval (and at least a second) later is dropped. Zero means
+	// DefaultPingInterval; negative turns pings off (received Pings are
+	// always answered).
+	PingInterval time.Duration
+
+	// MinWait and Multiplier are a Client's reconnect back-off, m and k of
+	// [R-WS.19] (see mtp.Retry); zero means 5 seconds and 2000.
+	MinWait    time.Duration
+	Multiplier uint32
+
+	// QueueLen is how many Records a Client holds while disconnected;
+	// Send beyond it returns mtp.ErrQueueFull. Zero means DefaultQueueLen.
+	QueueLen int
+
+	// OnState, if not nil, is told when a connection comes up or goes
+	// down. A Client's Records sent from within the StateUp call, with the
+	// ctx it is given, go out before the Records queued while it was
+	// disconnected, so that a connect Record [R-MTP.6] comes first.
+	OnState mtp.StateFunc
+
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with zero fields set to their defaults.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.MaxRecord <= 0 {
+		c.MaxRecord = DefaultMaxRecord
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = DefaultQueueLen
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
