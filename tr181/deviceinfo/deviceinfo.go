@@ -1,0 +1,224 @@
+package deviceinfo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// Define adds Device.DeviceInfo with the parameters this package
+// provides; names and types are those of TR-181 Device:2.16.
+func Define(m *schema.Model) {
+	m.Define("Device.DeviceInfo.").
+		Param("Manufacturer", schema.String(schema.MaxLen(64))).
+		Param("ManufacturerOUI", schema.String(schema.Len(6, 6), schema.Pattern(`[0-9A-F]{6}`))).
+		Param("ModelName", schema.String(schema.MaxLen(64))).
+		Param("Description", schema.String(schema.MaxLen(256))).
+		Param("ProductClass", schema.String(schema.MaxLen(64))).
+		Param("SerialNumber", schema.String(schema.MaxLen(64))).
+		Param("HardwareVersion", schema.String(schema.MaxLen(64))).
+		Param("SoftwareVersion", schema.String(schema.MaxLen(64))).
+		Param("UpTime", schema.UnsignedInt(), schema.ValueChangeWillIgnore)
+	m.Define("Device.DeviceInfo.MemoryStatus.").
+		Param("Total", schema.UnsignedInt()).
+		Param("Free", schema.UnsignedInt(), schema.ValueChangeWillIgnore)
+	m.Define("Device.DeviceInfo.ProcessStatus.").
+		Param("CPUUsage", schema.UnsignedInt(schema.Bounds("", "100")), schema.ValueChangeWillIgnore)
+}
+
+// Info is the device's identity.
+type Info struct {
+	Manufacturer    string
+	ManufacturerOUI string // six upper-case hex digits
+	ModelName       string
+	Description     string
+	ProductClass    string
+	SerialNumber    string
+	HardwareVersion string
+	SoftwareVersion string
+	// Proc is the proc file system to read live figures from; "" means
+	// "/proc".
+	Proc string
+}
+
+// Host returns the identity of the machine: manufacturer and model from
+// DMI where the kernel exposes them, the serial number from the machine
+// ID, and the given product name and software version.
+func Host(product, version string) Info {
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	i := Info{
+		Manufacturer:    read("/sys/class/dmi/id/sys_vendor"),
+		ModelName:       read("/sys/class/dmi/id/product_name"),
+		HardwareVersion: read("/sys/class/dmi/id/product_version"),
+		SerialNumber:    read("/etc/machine-id"),
+		ProductClass:    product,
+		Description:     product + " USP Agent",
+		SoftwareVersion: version,
+		ManufacturerOUI: "000000",
+	}
+	if i.Manufacturer == "" {
+		i.Manufacturer = "unknown"
+	}
+	if i.ModelName == "" {
+		i.ModelName = product
+	}
+	if len(i.SerialNumber) > 64 {
+		i.SerialNumber = i.SerialNumber[:64]
+	}
+	return i
+}
+
+// Register serves Device.DeviceInfo. and its sub-objects on mux.
+func Register(mux *datamodel.Mux, info Info) {
+	if info.Proc == "" {
+		info.Proc = "/proc"
+	}
+	mux.Handle("Device.DeviceInfo.", &handler{info: info})
+}
+
+type handler struct {
+	info Info
+
+	mu       sync.Mutex
+	lastCPU  cpuTimes
+	lastAt   time.Time
+	cpuUsage uint64
+}
+
+func (h *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	if r.Op != datamodel.OpGet {
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s is read-only", r.Path)
+	}
+	switch r.Path {
+	case "Device.DeviceInfo.":
+		vals := map[string]string{
+			"Manufacturer": h.info.Manufacturer, "ManufacturerOUI": h.info.ManufacturerOUI, "ModelName": h.info.ModelName,
+			"Description": h.info.Description, "ProductClass": h.info.ProductClass, "SerialNumber": h.info.SerialNumber,
+			"HardwareVersion": h.info.HardwareVersion, "SoftwareVersion": h.info.SoftwareVersion,
+		}
+		for _, n := range r.Names {
+			if n == "UpTime" {
+				up, err := h.upTime()
+				if err != nil {
+					return err
+				}
+				w.SetValue(n, strconv.FormatUint(up, 10))
+				continue
+			}
+			w.SetValue(n, vals[n])
+		}
+	case "Device.DeviceInfo.MemoryStatus.":
+		total, free, err := h.memory()
+		if err != nil {
+			return err
+		}
+		for _, n := range r.Names {
+			switch n {
+			case "Total":
+				w.SetValue(n, strconv.FormatUint(total, 10))
+			case "Free":
+				w.SetValue(n, strconv.FormatUint(free, 10))
+			}
+		}
+	case "Device.DeviceInfo.ProcessStatus.":
+		u, err := h.cpu()
+		if err != nil {
+			return err
+		}
+		w.SetValue("CPUUsage", strconv.FormatUint(u, 10))
+	}
+	return nil
+}
+
+// upTime is the seconds since the host booted, from /proc/uptime.
+func (h *handler) upTime() (uint64, error) {
+	b, err := os.ReadFile(h.info.Proc + "/uptime")
+	if err != nil {
+		return 0, usperr.Errorf(usperr.CodeInternal, "reading uptime: %v", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, usperr.Errorf(usperr.CodeInternal, "empty uptime")
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, usperr.Errorf(usperr.CodeInternal, "uptime: %v", err)
+	}
+	return min(uint64(secs), 1<<32-1), nil
+}
+
+// memory returns total and available memory in KiB, from /proc/meminfo.
+func (h *handler) memory() (total, free uint64, err error) {
+	b, err := os.ReadFile(h.info.Proc + "/meminfo")
+	if err != nil {
+		return 0, 0, usperr.Errorf(usperr.CodeInternal, "reading meminfo: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseUint(f[1], 10, 64)
+		switch f[0] {
+		case "MemTotal:":
+			total = v
+		case "MemAvailable:":
+			free = v
+		}
+	}
+	return min(total, 1<<32-1), min(free, 1<<32-1), nil
+}
+
+type cpuTimes struct{ busy, total uint64 }
+
+// cpu returns the CPU usage in percent since the previous reading (or
+// since boot, the first time), from /proc/stat.
+func (h *handler) cpu() (uint64, error) {
+	b, err := os.ReadFile(h.info.Proc + "/stat")
+	if err != nil {
+		return 0, usperr.Errorf(usperr.CodeInternal, "reading stat: %v", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, usperr.Errorf(usperr.CodeInternal, "unexpected /proc/stat")
+	}
+	var cur cpuTimes
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		cur.total += v
+		if i != 3 && i != 4 { // idle and iowait
+			cur.busy += v
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.lastAt) < time.Second && !h.lastAt.IsZero() {
+		return h.cpuUsage, nil
+	}
+	d := cur
+	if cur.total > h.lastCPU.total {
+		d = cpuTimes{busy: cur.busy - h.lastCPU.busy, total: cur.total - h.lastCPU.total}
+	}
+	if d.total > 0 {
+		h.cpuUsage = min(100, d.busy*100/d.total)
+	}
+	h.lastCPU, h.lastAt = cur, time.Now()
+	return h.cpuUsage, nil
+}

@@ -1,0 +1,10 @@
+// Package deviceinfo provides TR-181 Device.DeviceInfo from the host the
+// Agent runs on: identity (manufacturer, model, serial number, versions),
+// UpTime, memory and CPU usage.
+//
+//	m := schema.New()
+//	agent.Define(m)
+//	deviceinfo.Define(m)
+//	mux := datamodel.NewMux(m)
+//	deviceinfo.Register(mux, deviceinfo.Host("uspkit", "1.0.0"))
+package deviceinfo
