@@ -1,0 +1,24 @@
+package stomp_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/uspkit/uspkit/internal/testenv"
+)
+
+// TestMain checks for leaked goroutines. The RabbitMQ broker the tests
+// share is started on first use and killed, process group and all, when
+// this process exits (see rabbit_test.go).
+//
+// Under -fuzz the leak check is skipped: the fuzzing engine leaves its
+// os/signal goroutine running, which testenv.Main reports as a leak.
+func TestMain(m *testing.M) {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz=") && a != "-test.fuzz=" || strings.HasPrefix(a, "-test.fuzzworker") {
+			os.Exit(m.Run())
+		}
+	}
+	testenv.Main(m)
+}
