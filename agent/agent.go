@@ -36,10 +36,12 @@ type Store interface {
 type MTP struct {
 	Protocol  string
 	Transport mtp.Transport
-	// Connect, if set, builds the connect Record to send after the
-	// transport reports a connection up [R-MTP.6] (an MQTTConnect with the
-	// Agent's topic, say); nil sends none.
-	Connect func(peer mtp.Peer) *record.Record
+	// Connect, if set, builds the connect Record for the Controller toID,
+	// sent after the transport reports a connection up [R-MTP.6] (an
+	// MQTTConnect with the Agent's topic, say): to the peer of the
+	// connection when the MTP names it, else to every Controller
+	// configured with this protocol. nil sends none.
+	Connect func(toID string) *record.Record
 }
 
 // Options configure an Agent.
@@ -224,10 +226,27 @@ func (a *Agent) OnState(protocol string) mtp.StateFunc {
 		}
 		a.log.InfoContext(ctx, "connection up", "mtp", protocol, "peer", peer.Address)
 		for _, m := range a.opt.MTPs {
-			if m.Protocol == protocol && m.Connect != nil {
-				if rec := m.Connect(peer); rec != nil {
-					a.sendRecord(ctx, m.Transport, peer.Address, rec)
+			if m.Protocol != protocol || m.Connect == nil {
+				continue
+			}
+			if peer.EndpointID != "" {
+				a.sendRecord(ctx, m.Transport, peer.Address, m.Connect(peer.EndpointID))
+				continue
+			}
+			a.mu.Lock()
+			var targets []controllerMTP
+			var ids []string
+			for _, c := range a.ctrls {
+				for _, cm := range c.mtps {
+					if cm.protocol == protocol {
+						targets, ids = append(targets, cm), append(ids, c.endpointID)
+						break
+					}
 				}
+			}
+			a.mu.Unlock()
+			for i, cm := range targets {
+				a.sendRecord(ctx, m.Transport, cm.addr, m.Connect(ids[i]))
 			}
 		}
 		a.subs.kick()

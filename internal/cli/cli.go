@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/uspkit/uspkit/endpoint"
 	"github.com/uspkit/uspkit/record"
 )
 
@@ -26,6 +27,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"agent":   {"run a USP Agent (--config FILE)", runAgent},
 		"decode":  {"print a binary USP Record (or Msg) as JSON", runDecode},
 		"encode":  {"turn JSON into a binary USP Record (or Msg)", runEncode},
 		"version": {"print the version", runVersion},
@@ -113,14 +115,21 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	v := "devel"
 	goVersion := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
 		goVersion = bi.GoVersion
 	}
-	fmt.Fprintf(e.stdout, "usp %s (USP %s; reads %s) %s\n", v, record.Version, record.SupportedVersions, goVersion)
+	fmt.Fprintf(e.stdout, "usp %s (USP %s; reads %s) %s\n", buildVersion(), record.Version, record.SupportedVersions, goVersion)
 	return nil
 }
+
+// buildVersion is the module version the binary was built from, or
+// "devel".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func validateEndpointID(id string) error { return endpoint.Validate(id) }

@@ -1,0 +1,299 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/stomp"
+	"github.com/uspkit/uspkit/mtp/uds"
+	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/store/sqlite"
+	"github.com/uspkit/uspkit/tr181/deviceinfo"
+)
+
+// agentConfig is the file `usp agent --config` reads.
+type agentConfig struct {
+	EndpointID string      `yaml:"endpoint_id"`
+	Data       string      `yaml:"data"`
+	LogLevel   string      `yaml:"log_level"`
+	MTPs       []mtpConfig `yaml:"mtps"`
+	// Factory is the factory configuration: controllers and roles.
+	Factory agent.Config `yaml:"factory"`
+}
+
+// mtpConfig is one transport of the agent.
+type mtpConfig struct {
+	// Protocol is WebSocket, STOMP or UDS.
+	Protocol string `yaml:"protocol"`
+	// WebSocket: Listen makes the agent a server; URL a client.
+	Listen string `yaml:"listen"`
+	URL    string `yaml:"url"`
+	Path   string `yaml:"path"`
+	// STOMP: the server, destination and credentials.
+	Addr        string `yaml:"addr"`
+	Destination string `yaml:"destination"`
+	VirtualHost string `yaml:"vhost"`
+	Username    string `yaml:"username"`
+	Password    string `yaml:"password"`
+	// UDS: the socket path.
+	Socket string `yaml:"socket"`
+	// TLS: certificate and key of this side, CA to verify the peer.
+	TLS *tlsConfig `yaml:"tls"`
+}
+
+type tlsConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
+	// ClientAuth, for a server, requires and verifies client certificates.
+	ClientAuth bool `yaml:"client_auth"`
+}
+
+// loadAgentConfig reads and checks a configuration file; an error names
+// the line and key at fault.
+func loadAgentConfig(r io.Reader) (*agentConfig, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var c agentConfig
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if c.EndpointID == "" {
+		return nil, errors.New("endpoint_id: missing")
+	}
+	if err := validateEndpointID(c.EndpointID); err != nil {
+		return nil, fmt.Errorf("endpoint_id: %w", err)
+	}
+	if err := c.Factory.Validate(); err != nil {
+		return nil, fmt.Errorf("factory.%w", err)
+	}
+	for i, m := range c.MTPs {
+		where := fmt.Sprintf("mtps[%d]", i)
+		switch m.Protocol {
+		case "WebSocket":
+			if (m.Listen == "") == (m.URL == "") {
+				return nil, fmt.Errorf("%s: a WebSocket MTP has either listen or url", where)
+			}
+		case "STOMP":
+			if m.Addr == "" {
+				return nil, fmt.Errorf("%s.addr: missing", where)
+			}
+		case "UDS":
+			if m.Socket == "" {
+				return nil, fmt.Errorf("%s.socket: missing", where)
+			}
+		default:
+			return nil, fmt.Errorf("%s.protocol: %q is not WebSocket, STOMP or UDS", where, m.Protocol)
+		}
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return &c, nil
+}
+
+func (t *tlsConfig) build(server bool) (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca: no certificate in %s", t.CA)
+		}
+		if server {
+			cfg.ClientCAs = pool
+		} else {
+			cfg.RootCAs = pool
+		}
+	}
+	if server && t.ClientAuth {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	if level == "" {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func runAgent(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "agent", "")
+	config := fs.String("config", "", "configuration `file` (YAML)")
+	data := fs.String("data", "", "data `directory`, overriding the file's")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *config == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	b, err := os.ReadFile(*config)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadAgentConfig(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *config, err)
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	reboot := make(chan string, 1)
+	ra, err := startAgent(ctx, cfg, log, func(cause string) { reboot <- cause })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "agent %s ready\n", cfg.EndpointID)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ra.run(rctx) }()
+	select {
+	case err = <-done:
+		ra.close()
+		return err
+	case cause := <-reboot:
+		cancel()
+		<-done
+		ra.close()
+		log.Info("restarting", "cause", cause)
+		return restartSelf()
+	}
+}
+
+// runningAgent is an Agent with the resources it owns.
+type runningAgent struct {
+	a     *agent.Agent
+	db    *sqlite.DB
+	close func()
+}
+
+func (r *runningAgent) run(ctx context.Context) error { return r.a.Run(ctx) }
+
+// startAgent builds an Agent from its configuration: the data model
+// (Device.LocalAgent and Device.DeviceInfo), SQLite in the data
+// directory, and the transports.
+func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboot func(string)) (*runningAgent, error) {
+	dir := cfg.Data
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "agent.db"))
+	if err != nil {
+		return nil, err
+	}
+	m := schema.New()
+	agent.Define(m)
+	deviceinfo.Define(m)
+	mux := datamodel.NewMux(m)
+	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
+	var ag atomic.Pointer[agent.Agent]
+	onState := func(protocol string) mtp.StateFunc {
+		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+			if a := ag.Load(); a != nil {
+				a.OnState(protocol)(ctx, p, s, err)
+			}
+		}
+	}
+	var mtps []agent.MTP
+	for i, mc := range cfg.MTPs {
+		m, err := buildMTP(ctx, cfg.EndpointID, mc, onState(mc.Protocol), log)
+		if err != nil {
+			for _, x := range mtps {
+				x.Transport.Close()
+			}
+			db.Close()
+			return nil, fmt.Errorf("mtps[%d]: %w", i, err)
+		}
+		mtps = append(mtps, m)
+	}
+	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: db, MTPs: mtps, Factory: &cfg.Factory,
+		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot})
+	if err != nil {
+		for _, x := range mtps {
+			x.Transport.Close()
+		}
+		db.Close()
+		return nil, err
+	}
+	ag.Store(a)
+	return &runningAgent{a: a, db: db, close: func() { db.Close() }}, nil
+}
+
+func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {
+	m := agent.MTP{Protocol: mc.Protocol}
+	switch mc.Protocol {
+	case "WebSocket":
+		tc, err := mc.TLS.build(mc.Listen != "")
+		if err != nil {
+			return m, err
+		}
+		o := &ws.Options{EndpointID: self, URL: mc.URL, Path: mc.Path, TLS: tc, OnState: onState, Logger: log}
+		if mc.Listen != "" {
+			srv, err := ws.Listen(ctx, mc.Listen, o)
+			if err != nil {
+				return m, err
+			}
+			log.Info("websocket server", "addr", srv.Addr().String())
+			m.Transport = srv
+		} else {
+			m.Transport = ws.NewClient(o)
+			m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
+		}
+	case "STOMP":
+		tc, err := mc.TLS.build(false)
+		if err != nil {
+			return m, err
+		}
+		m.Transport = stomp.NewClient(&stomp.Options{Addr: mc.Addr, TLS: tc, VirtualHost: mc.VirtualHost, Username: mc.Username,
+			Password: mc.Password, EndpointID: self, Destination: mc.Destination, OnState: onState, Logger: log,
+			OutgoingHeartbeat: 30 * time.Second, IncomingHeartbeat: 30 * time.Second})
+		dest := mc.Destination
+		m.Connect = func(to string) *record.Record { return record.NewSTOMPConnect(to, self, dest) }
+	case "UDS":
+		m.Transport = uds.NewClient(&uds.Options{Path: mc.Socket, EndpointID: self, OnState: onState, Logger: log})
+		m.Connect = func(to string) *record.Record { return record.NewUDSConnect(to, self) }
+	}
+	return m, nil
+}
