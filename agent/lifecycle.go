@@ -29,11 +29,35 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 		if err := a.reload(ctx); err != nil {
 			a.log.ErrorContext(ctx, "reloading configuration", "err", err)
 		}
+		a.dropOrphans(ctx, changes)
 	}
 	if subs || cfg {
 		a.subs.reload(ctx)
 	}
 	a.subs.onChange(ctx, changes)
+}
+
+// dropOrphans deletes the subscriptions whose recipient Controller was
+// deleted (TP-469 1.78).
+func (a *Agent) dropOrphans(ctx context.Context, changes []datamodel.Change) {
+	for _, c := range changes {
+		rest, ok := strings.CutPrefix(c.Path, pathControllers)
+		if c.Op != datamodel.OpDelete || !ok || strings.Count(rest, ".") != 1 {
+			continue
+		}
+		ref := strings.TrimSuffix(c.Path, ".")
+		var paths []string
+		for path, p := range a.rows(ctx, pathSubs) {
+			if strings.TrimSuffix(p["Recipient"], ".") == ref {
+				paths = append(paths, path)
+			}
+		}
+		if len(paths) > 0 {
+			if _, err := a.eng.Delete(ctx, agentCaller, true, paths); err != nil {
+				a.log.WarnContext(ctx, "deleting the subscriptions of a deleted controller", "err", err)
+			}
+		}
+	}
 }
 
 // operate runs an Operate message.
@@ -212,6 +236,20 @@ func (a *Agent) restart(ctx context.Context, cause, key string) error {
 		a.boot(bctx)
 	}()
 	return nil
+}
+
+// scheduleTimer is Device.ScheduleTimer(): it completes after
+// DelaySeconds, or fails when cancelled first.
+func (a *Agent) scheduleTimer(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	d, _ := strconv.ParseUint(r.Values["DelaySeconds"], 10, 32)
+	t := time.NewTimer(time.Duration(d) * time.Second)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return usperr.Errorf(usperr.CodeCommandCanceled, "timer cancelled")
+	}
 }
 
 // selfTest is Device.SelfTestDiagnostics(): it checks that the store

@@ -45,6 +45,9 @@ func (a *Agent) register(mux *datamodel.Mux) {
 	if m.Command("Device.FactoryReset()") != nil {
 		mux.HandleFunc("Device.FactoryReset()", a.factoryReset)
 	}
+	if m.Command("Device.ScheduleTimer()") != nil {
+		mux.HandleFunc("Device.ScheduleTimer()", a.scheduleTimer)
+	}
 	if m.Command("Device.SelfTestDiagnostics()") != nil {
 		mux.HandleFunc("Device.SelfTestDiagnostics()", a.selfTest)
 	}

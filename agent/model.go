@@ -15,6 +15,7 @@ func Define(m *schema.Model) {
 	m.Define("Device.").
 		Command("Reboot()", false, nil, nil).
 		Command("FactoryReset()", false, nil, nil).
+		Command("ScheduleTimer()", true, []*schema.Param{schema.Arg("DelaySeconds", schema.UnsignedInt(schema.Bounds("1", "")), schema.Mandatory)}, nil).
 		Command("SelfTestDiagnostics()", true, nil, []*schema.Param{schema.Arg("Status", schema.String(schema.Enum("Complete", "Error_Internal", "Error_Other"))), schema.Arg("Results", schema.String(schema.MaxLen(1024)))}).
 		Event("Boot!", schema.Arg("CommandKey", schema.String()), schema.Arg("Cause", schema.String(schema.Enum("LocalReboot", "RemoteReboot", "FactoryReset", "LocalFactoryReset", "RemoteFactoryReset"))), schema.Arg("FirmwareUpdated", schema.Boolean()), schema.Arg("ParameterMap", schema.String(schema.Named("JSONObject"))))
 	m.Define("Device.LocalAgent.").

@@ -101,9 +101,6 @@ func (s *subscriptions) check(ctx context.Context, r *datamodel.Request) error {
 			return usperr.Errorf(usperr.CodeInvalidValue, "ReferenceList: %v", err)
 		}
 	}
-	if r.Values["Enable"] == "true" && r.Values["ReferenceList"] == "" && r.Values["NotifType"] != notifOperationComplete {
-		return usperr.Errorf(usperr.CodeInvalidValue, "an enabled subscription needs a ReferenceList")
-	}
 	return nil
 }
 

@@ -31,6 +31,9 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 			t = e.begin(c)
 		}
 		rs, err := t.add(ctx, co)
+		if err != nil && len(rs) == 0 {
+			rs = []CreatedObjectResult{{RequestedPath: co.Path, ParamErrs: []ParamError{{Code: usperr.Code(err), Msg: usperr.Message(err)}}}}
+		}
 		if err == nil && allowPartial {
 			err = t.commit(ctx)
 			if err == nil {
@@ -43,13 +46,13 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 				var perrs []ParamError
 				for _, r := range rs {
 					for _, pe := range r.ParamErrs {
-						pe.Param = r.Path + pe.Param
+						pe.Param = co.Path + pe.Param
 						perrs = append(perrs, pe)
 					}
 				}
 				return nil, messageError(err, perrs)
 			}
-			rs = []CreatedObjectResult{{RequestedPath: co.Path, Err: err, ParamErrs: paramErrsOf(rs)}}
+			rs = []CreatedObjectResult{{RequestedPath: co.Path, Err: err}}
 		}
 		out = append(out, rs...)
 	}
@@ -60,14 +63,6 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 		published = msg.changes
 	}
 	return out, nil
-}
-
-func paramErrsOf(rs []CreatedObjectResult) []ParamError {
-	var out []ParamError
-	for _, r := range rs {
-		out = append(out, r.ParamErrs...)
-	}
-	return out
 }
 
 // add creates one instance in each table co.Path resolves to. On error the

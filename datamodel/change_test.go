@@ -382,7 +382,6 @@ func TestOperate(t *testing.T) {
 		in   map[string]string
 		code uint32
 	}{
-		"Device.Echo()":          {map[string]string{}, usperr.CodeInvalidCommandArgs},
 		"Device.Echo() ":         {nil, usperr.CodeInvalidPathSyntax},
 		"Device.Nope()":          {nil, usperr.CodeInvalidPath},
 		"Device.UpTime":          {nil, usperr.CodeInvalidPath},
@@ -392,10 +391,17 @@ func TestOperate(t *testing.T) {
 			t.Errorf("%s: %v, want %d", path, err, c.code)
 		}
 	}
-	for _, in := range []map[string]string{{"Text": "x", "Times": "4"}, {"Text": "x", "Colour": "red"}} {
-		if _, err := f.eng.Operate(ctx, admin, "Device.Echo()", "", in); code(err) != usperr.CodeInvalidCommandArgs {
-			t.Errorf("input %v: %v", in, err)
+	// Bad input fails the command with 7027; unknown arguments are
+	// ignored.
+	for _, in := range []map[string]string{{"Text": "x", "Times": "4"}, {}, {"Times": "1"}} {
+		res, err := f.eng.Operate(ctx, admin, "Device.Echo()", "", in)
+		if err != nil || len(res) != 1 || code(res[0].Err) != usperr.CodeInvalidCommandArgs {
+			t.Errorf("input %v: %+v %v", in, res, err)
 		}
+	}
+	res, err = f.eng.Operate(ctx, admin, "Device.Echo()", "k", map[string]string{"Text": "x", "Colour": "red"})
+	if err != nil || res[0].Err != nil || res[0].Output["Result"] != "x/k" {
+		t.Errorf("unknown argument not ignored: %+v %v", res, err)
 	}
 	// A panicking handler fails its command, not the agent.
 	res, err = f.eng.Operate(ctx, admin, "Device.Crash()", "", nil)
@@ -489,5 +495,35 @@ func TestStoreCheck(t *testing.T) {
 	}
 	if want := []string{"add Device.Fan.1. proto::ctrl", "set Device.Fan.1. proto::ctrl", "delete Device.Fan.1. proto::ctrl"}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("checks: %v", seen)
+	}
+}
+
+func TestSupportedItems(t *testing.T) {
+	f := newFixture(t, nil)
+	all := datamodel.SupportedOptions{Params: true, Commands: true, Events: true}
+	res := f.eng.Supported(context.Background(), admin, []string{"Device.Echo()", "Device.Boot!", "Device.UpTime", "Device.Fan", "Device.Nope()", "Device.FanNumberOfEntries"}, all)
+	one := func(i int) datamodel.SupportedObject {
+		if res[i].Err != nil || len(res[i].Objects) != 1 {
+			t.Fatalf("%s: %+v", res[i].Path, res[i])
+		}
+		return res[i].Objects[0]
+	}
+	if o := one(0); o.Path != "Device." || len(o.Commands) != 1 || o.Commands[0].Name != "Echo()" || len(o.Params)+len(o.Events) != 0 {
+		t.Errorf("command: %+v", o)
+	}
+	if o := one(1); len(o.Events) != 1 || o.Events[0].Name != "Boot!" || len(o.Params)+len(o.Commands) != 0 {
+		t.Errorf("event: %+v", o)
+	}
+	if o := one(2); len(o.Params) != 1 || o.Params[0].Name != "UpTime" || len(o.Events)+len(o.Commands) != 0 {
+		t.Errorf("param: %+v", o)
+	}
+	if res[3].Err != nil || res[3].Objects[0].Path != "Device.Fan.{i}." {
+		t.Errorf("object without its dot: %+v", res[3])
+	}
+	if code(res[4].Err) != usperr.CodeInvalidPath {
+		t.Errorf("unknown command: %+v", res[4])
+	}
+	if o := one(5); len(o.Params) != 1 {
+		t.Errorf("counted param: %+v", o)
 	}
 }

@@ -30,7 +30,7 @@ func (e *Engine) Delete(ctx context.Context, c Caller, allowPartial bool, paths 
 		}
 		if err != nil {
 			if !allowPartial {
-				return nil, messageError(err, nil)
+				return nil, messageError(err, []ParamError{{Param: p, Code: usperr.Code(err), Msg: usperr.Message(err)}})
 			}
 			r.Err = err
 			out = append(out, r)

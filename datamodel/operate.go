@@ -29,9 +29,10 @@ type OperationResult struct {
 
 // Operate runs the command that path names on every object it resolves to
 // (TR-369 "The Operate Message"), with the input arguments given. A path
-// that does not name a supported command, or input the command does not
-// accept, fails the request with a *MessageError; a search path that
-// matches nothing returns no results [R-MSG.4a].
+// that does not name a supported command fails the request with a
+// *MessageError; input the command does not accept fails that command
+// (OperationResult.Err, 7027); a search path that matches nothing returns
+// no results [R-MSG.4a].
 func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string, input map[string]string) ([]OperationResult, error) {
 	type job struct {
 		tg target
@@ -64,10 +65,16 @@ func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string,
 	var out []OperationResult
 	for _, j := range jobs {
 		cmd := j.tg.in.obj.Command(res.elem + "()")
-		if err := checkInput(cmd.Input, input); err != nil {
-			return nil, messageError(err, nil)
-		}
 		r := OperationResult{Command: j.tg.path + cmd.Name}
+		input := maps.Clone(input)
+		if input == nil {
+			input = map[string]string{}
+		}
+		if err := checkInput(cmd.Input, input); err != nil {
+			r.Err = err
+			out = append(out, r)
+			continue
+		}
 		req := &Request{Op: OpOperate, Path: j.tg.path, Object: j.tg.in.obj, Instances: j.tg.insts, Values: maps.Clone(input),
 			Command: cmd, CommandKey: commandKey, Caller: c}
 		run := func(ctx context.Context) (map[string]string, error) {
@@ -90,8 +97,10 @@ func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string,
 	return out, nil
 }
 
-// checkInput checks input arguments: every mandatory argument given, none
-// unknown, and every value of its type (Invalid command arguments, 7027).
+// checkInput checks input arguments: every mandatory argument given and
+// every value of its type (Invalid command arguments, 7027). Unknown
+// arguments are ignored, as TP-469 1.91 expects; the handler does not see
+// them.
 func checkInput(args []*schema.Param, input map[string]string) error {
 	for _, a := range args {
 		v, ok := input[a.Name]
@@ -107,7 +116,7 @@ func checkInput(args []*schema.Param, input map[string]string) error {
 	}
 	for name := range input {
 		if !knownArg(args, name) {
-			return usperr.Errorf(usperr.CodeInvalidCommandArgs, "unknown argument %s", name)
+			delete(input, name)
 		}
 	}
 	return nil

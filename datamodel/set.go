@@ -3,6 +3,7 @@ package datamodel
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/uspkit/uspkit/pathname"
@@ -57,6 +58,9 @@ func (e *Engine) Set(ctx context.Context, c Caller, allowPartial bool, objs []Up
 // and every failed parameter with its full path.
 func setMessageError(r UpdatedObjectResult) *MessageError {
 	me := messageError(r.Err, nil)
+	if len(r.Failures) == 0 {
+		me.ParamErrs = []ParamError{{Param: r.RequestedPath, Code: me.Code, Msg: me.Msg}}
+	}
 	for _, f := range r.Failures {
 		for _, pe := range f.ParamErrs {
 			pe.Param = f.Path + pe.Param
@@ -197,7 +201,23 @@ func (t *txn) checkValue(tg target, name, v string, add bool) error {
 	if err := p.Type.Validate(v); err != nil {
 		return usperr.Errorf(usperr.Code(err), "%s%s: %v", tg.path, name, err)
 	}
+	if !add && in.stored && isNonFunctionalKey(in, name) {
+		if cur := t.storedParams(tg.path); cur != nil && cur[name] != v {
+			return usperr.Errorf(usperr.CodeParamReadOnly, "%s%s is a non-functional unique key and cannot change [R-KEY.1]", tg.path, name)
+		}
+	}
 	return nil
+}
+
+// isNonFunctionalKey reports whether name is part of a non-functional
+// unique key of in's object, such as Alias.
+func isNonFunctionalKey(in *objInfo, name string) bool {
+	for _, k := range in.obj.UniqueKeys {
+		if !k.Functional && slices.Contains(k.Params, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // apply writes the values of g: to the stored object, or through the

@@ -55,26 +55,53 @@ func (e *Engine) Supported(ctx context.Context, c Caller, paths []string, o Supp
 	out := make([]SupportedResult, 0, len(paths))
 	for _, p := range paths {
 		r := SupportedResult{Path: p, URI: DataModelURI}
-		in, err := t.supportedObject(ctx, p)
-		if err == nil {
-			r.Objects = e.describe(c, in, o, r.Objects, true)
-		} else {
+		in, item, err := t.supportedObject(ctx, p)
+		switch {
+		case err != nil:
 			r.Err, r.URI = err, ""
+		case item != "":
+			r.Objects, r.Err = e.describeItem(c, in, item, o)
+		default:
+			r.Objects = e.describe(c, in, o, r.Objects, true)
+		}
+		if r.Err != nil {
+			r.URI = ""
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
-// supportedObject finds the object a GetSupportedDM path names.
-func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, error) {
+// supportedObject finds the object a GetSupportedDM path names and, for
+// a path to a parameter, command or event, the item's name. A path to an
+// object may omit its final '.'.
+func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, string, error) {
 	p, err := pathname.Parse(path)
 	if err != nil {
-		return nil, usperr.Errorf(usperr.CodeInvalidPathSyntax, "%v", err).WithPath(path)
+		return nil, "", usperr.Errorf(usperr.CodeInvalidPathSyntax, "%v", err).WithPath(path)
 	}
-	if p.Kind != pathname.KindObject || p.IsSearch() {
-		return nil, errInvalidPath(path, "GetSupportedDM takes object paths")
+	if p.IsSearch() {
+		return nil, "", errInvalidPath(path, "GetSupportedDM takes paths of the supported data model")
 	}
+	if p.Kind != pathname.KindObject {
+		if in, _, err := t.supportedObject(ctx, path+"."); err == nil && p.Kind == pathname.KindParameter {
+			return in, "", nil
+		}
+		objPath, elem := p.Split()
+		in, _, err := t.supportedObject(ctx, objPath.String())
+		if err != nil {
+			return nil, "", err
+		}
+		if err := checkElem(path, in, strings.TrimSuffix(strings.TrimSuffix(elem, "()"), "!"), p.Kind); err != nil {
+			return nil, "", err
+		}
+		return in, elem, nil
+	}
+	in, err := t.supportedObjectPath(ctx, path, p)
+	return in, "", err
+}
+
+func (t *txn) supportedObjectPath(ctx context.Context, path string, p pathname.Path) (*objInfo, error) {
 	for _, s := range p.Segments {
 		if s.Kind == pathname.TokenInstance {
 			res, err := t.resolveParsed(ctx, path, p)
@@ -99,6 +126,34 @@ func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, error
 		return nil, errInvalidPath(path, "%s is not in the supported data model", path)
 	}
 	return in, nil
+}
+
+// describeItem describes one parameter, command or event of in.
+func (e *Engine) describeItem(c Caller, in *objInfo, item string, o SupportedOptions) ([]SupportedObject, error) {
+	path := in.obj.Path
+	if !c.perms(path + item).Has(ObjRead) {
+		return nil, errInvalidPath(path+item, "%s%s is not in the supported data model", path, item)
+	}
+	so := SupportedObject{Path: path, Access: in.obj.Access, Multi: in.obj.Multi, Divergent: []string{}}
+	switch {
+	case strings.HasSuffix(item, "()"):
+		if o.Commands {
+			so.Commands = append(so.Commands, in.obj.Command(item))
+		}
+	case strings.HasSuffix(item, "!"):
+		if o.Events {
+			so.Events = append(so.Events, in.obj.Event(item))
+		}
+	default:
+		if o.Params {
+			if p := in.obj.Param(item); p != nil {
+				so.Params = append(so.Params, p)
+			} else {
+				so.Params = append(so.Params, &schema.Param{Name: item, Type: schema.UnsignedInt()})
+			}
+		}
+	}
+	return []SupportedObject{so}, nil
 }
 
 // describe appends in and the objects below it (only the next level, and

@@ -284,6 +284,9 @@ func (t *Type) validateString(v string) error {
 	if err := checkSizes(v, utf8.RuneCountInString(v), t.Sizes); err != nil {
 		return err
 	}
+	if t.Name == "Alias" && (v == "" || !isLetter(v[0])) {
+		return badValue(v, "an Alias is not empty and starts with a letter")
+	}
 	if len(t.Enums) > 0 {
 		ok := false
 		for _, e := range t.Enums {
@@ -335,3 +338,5 @@ func bounds(lo, hi *int) string {
 func compilePattern(p string) (*regexp.Regexp, error) {
 	return regexp.Compile(`^(?:` + p + `)$`)
 }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
