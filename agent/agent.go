@@ -268,6 +268,10 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 		a.log.WarnContext(ctx, "record for another endpoint dropped", "to", rec.ToID, "from", rec.FromID)
 		return
 	}
+	if rec.FromID == a.opt.EndpointID {
+		a.log.WarnContext(ctx, "record from the agent's own endpoint ID dropped")
+		return
+	}
 	if in.From.EndpointID != "" && in.From.EndpointID != rec.FromID {
 		a.log.WarnContext(ctx, "record from_id does not match the connection's endpoint", "from", rec.FromID, "peer", in.From.EndpointID)
 		return
@@ -294,7 +298,11 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	a.mu.Lock()
 	a.routes[rec.FromID] = route{protocol: protocol, addr: in.From.Address}
+	_, known := a.ctrls[rec.FromID]
 	a.mu.Unlock()
+	if !known && msg.GetBody().GetRequest() != nil {
+		a.registerUnknown(ctx, rec.FromID, protocol)
+	}
 	reply := a.dispatch(ctx, rec.FromID, &msg)
 	if reply == nil {
 		return

@@ -234,6 +234,44 @@ func (a *Agent) seed(ctx context.Context) error {
 	return nil
 }
 
+// maxUnknown bounds the Controller entries the Agent creates for unknown
+// Controllers.
+const maxUnknown = 64
+
+// registerUnknown adds a Controller entry for an unknown Controller that sent a
+// request, with the UntrustedRole (TR-181 ControllerTrust.UntrustedRole),
+// unless an entry for it exists, disabled.
+func (a *Agent) registerUnknown(ctx context.Context, id, protocol string) {
+	rows := a.rows(ctx, pathControllers)
+	for _, p := range rows {
+		if p["EndpointID"] == id {
+			return
+		}
+	}
+	if len(rows) >= maxUnknown+len(a.opt.factory().Controllers) {
+		return
+	}
+	untrusted := a.rows(ctx, pathTrust)[pathTrust]["UntrustedRole"]
+	res, err := a.eng.Add(ctx, agentCaller, false, []datamodel.CreateObject{{Path: pathControllers,
+		Params: ps("EndpointID", id, "Enable", "true", "AssignedRole", untrusted)}})
+	if err != nil {
+		a.log.WarnContext(ctx, "registering an unknown controller", "controller", id, "err", err)
+		return
+	}
+	if _, err := a.eng.Add(ctx, agentCaller, false, []datamodel.CreateObject{{Path: res[0].Path + "MTP.",
+		Params: ps("Enable", "true", "Protocol", protocol)}}); err != nil {
+		a.log.WarnContext(ctx, "registering an unknown controller's MTP", "controller", id, "err", err)
+	}
+	a.log.InfoContext(ctx, "unknown controller registered with the untrusted role", "controller", id, "path", res[0].Path)
+}
+
+func (o *Options) factory() *Config {
+	if o.Factory == nil {
+		return &Config{}
+	}
+	return o.Factory
+}
+
 // controller is the Agent's view of one Controller entry.
 type controller struct {
 	ref        string // "Device.LocalAgent.Controller.1"

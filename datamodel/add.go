@@ -26,35 +26,45 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 	var out []CreatedObjectResult
 	msg := e.begin(c)
 	for _, co := range objs {
-		t := msg
-		if allowPartial {
-			t = e.begin(c)
-		}
-		rs, err := t.add(ctx, co)
-		if err != nil && len(rs) == 0 {
-			rs = []CreatedObjectResult{{RequestedPath: co.Path, ParamErrs: []ParamError{{Code: usperr.Code(err), Msg: usperr.Message(err)}}}}
-		}
-		if err == nil && allowPartial {
-			err = t.commit(ctx)
-			if err == nil {
-				published = append(published, t.changes...)
-			}
-		}
+		targets, err := msg.addTargets(ctx, co.Path)
 		if err != nil {
-			t.rollback(ctx)
 			if !allowPartial {
-				var perrs []ParamError
-				for _, r := range rs {
+				msg.rollback(ctx)
+				return nil, messageError(err, []ParamError{{Param: co.Path, Code: usperr.Code(err), Msg: usperr.Message(err)}})
+			}
+			out = append(out, CreatedObjectResult{RequestedPath: co.Path, Err: err})
+			continue
+		}
+		// With allow_partial each table a search path matches succeeds or
+		// fails on its own.
+		for _, tg := range targets {
+			t := msg
+			if allowPartial {
+				t = e.begin(c)
+			}
+			r, err := t.addOne(ctx, tg, co)
+			if err == nil && allowPartial {
+				if err = t.commit(ctx); err == nil {
+					published = append(published, t.changes...)
+				}
+			}
+			if err != nil {
+				t.rollback(ctx)
+				if !allowPartial {
+					var perrs []ParamError
 					for _, pe := range r.ParamErrs {
-						pe.Param = co.Path + pe.Param
+						pe.Param = tg.path + pe.Param
 						perrs = append(perrs, pe)
 					}
+					if len(perrs) == 0 {
+						perrs = []ParamError{{Param: tg.path, Code: usperr.Code(err), Msg: usperr.Message(err)}}
+					}
+					return nil, messageError(err, perrs)
 				}
-				return nil, messageError(err, perrs)
+				r = CreatedObjectResult{RequestedPath: co.Path, Err: err}
 			}
-			rs = []CreatedObjectResult{{RequestedPath: co.Path, Err: err}}
+			out = append(out, r)
 		}
-		out = append(out, rs...)
 	}
 	if !allowPartial {
 		if err := msg.commit(ctx); err != nil {
@@ -65,31 +75,30 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 	return out, nil
 }
 
-// add creates one instance in each table co.Path resolves to. On error the
-// results carry the parameter errors found so far.
-func (t *txn) add(ctx context.Context, co CreateObject) ([]CreatedObjectResult, error) {
-	res, err := t.resolve(ctx, co.Path)
+// addTargets resolves the tables an Add path names. A path to a table may
+// omit its final '.'.
+func (t *txn) addTargets(ctx context.Context, path string) ([]target, error) {
+	res, err := t.resolve(ctx, path)
+	if err != nil || res.kind != pathname.KindObject {
+		if r2, err2 := t.resolve(ctx, path+"."); err2 == nil && (err == nil || usperr.Code(err) == usperr.CodeInvalidPath) {
+			res, err = r2, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	if res.kind != pathname.KindObject {
-		return nil, errInvalidPath(co.Path, "%s is not an object path", co.Path)
+		return nil, errInvalidPath(path, "%s is not an object path", path)
 	}
-	var out []CreatedObjectResult
 	for _, tg := range res.targets {
 		if !tg.table {
 			if tg.in.obj.Multi {
-				return nil, errInvalidPath(co.Path, "%s is an object instance; Add takes the table path", tg.path)
+				return nil, errInvalidPath(path, "%s is an object instance; Add takes the table path", tg.path)
 			}
 			return nil, usperr.Errorf(usperr.CodeNotATable, "%s is not a table", tg.path)
 		}
-		r, err := t.addOne(ctx, tg, co)
-		out = append(out, r)
-		if err != nil {
-			return out, err
-		}
 	}
-	return out, nil
+	return res.targets, nil
 }
 
 func (t *txn) addOne(ctx context.Context, tg target, co CreateObject) (CreatedObjectResult, error) {
@@ -112,8 +121,13 @@ func (t *txn) addOne(ctx context.Context, tg target, co CreateObject) (CreatedOb
 	if limit > 0 && len(ns) >= limit {
 		return r, usperr.Errorf(usperr.CodeResourcesExceeded, "%s already has %d entries", tg.path, len(ns))
 	}
-	// Validate against the instance to be; the path is fixed below.
-	probe := target{in: in, path: tg.path + "0.", insts: append(tg.insts[:len(tg.insts):len(tg.insts)], 0)}
+	// Validate against the instance to be (for a provided table, whose
+	// next number only the handler knows, a stand-in).
+	next := uint32(1<<32 - 1)
+	if in.stored {
+		next = t.counter(tg.path) + 1
+	}
+	probe := target{in: in, path: tg.path + itoa(next) + ".", insts: append(tg.insts[:len(tg.insts):len(tg.insts)], next)}
 	groups, perrs, reqErr := t.checkSettings(probe, co.Params, true)
 	r.ParamErrs = perrs
 	if reqErr != nil {

@@ -527,3 +527,35 @@ func TestSupportedItems(t *testing.T) {
 		t.Errorf("counted param: %+v", o)
 	}
 }
+
+type denyAdd string
+
+func (d denyAdd) Perms(path string) datamodel.Perms {
+	if path == string(d) {
+		return datamodel.AllPerms &^ datamodel.ObjWrite
+	}
+	return datamodel.AllPerms
+}
+
+// TestAddSearchPath: an Add on a search path creates one instance per
+// table; with allow_partial each table succeeds or fails alone, without
+// it one failure fails all (TP-469 2.23, 2.24).
+func TestAddSearchPath(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	f.addFan(t, "Name", "a")
+	f.addFan(t, "Name", "b")
+	c := datamodel.Caller{EndpointID: "proto::limited", Access: denyAdd("Device.Fan.2.Blade.")}
+	res, err := f.eng.Add(ctx, c, true, []datamodel.CreateObject{{Path: "Device.Fan.*.Blade"}})
+	if err != nil || len(res) != 2 || res[0].Path != "Device.Fan.1.Blade.1." || code(res[1].Err) != usperr.CodePermissionDenied {
+		t.Fatalf("allow_partial=true: %+v %v", res, err)
+	}
+	_, err = f.eng.Add(ctx, c, false, []datamodel.CreateObject{{Path: "Device.Fan.*.Blade."}})
+	me, _ := err.(*datamodel.MessageError)
+	if me == nil || me.Code != usperr.CodePermissionDenied || len(me.ParamErrs) != 1 || me.ParamErrs[0].Param != "Device.Fan.2.Blade." {
+		t.Fatalf("allow_partial=false: %+v", err)
+	}
+	if got, _ := f.get(t, admin, "Device.Fan.1.BladeNumberOfEntries", 0); got["Device.Fan.1.BladeNumberOfEntries"] != "1" {
+		t.Errorf("failed Add left a row: %v", got)
+	}
+}

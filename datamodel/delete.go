@@ -30,6 +30,7 @@ func (e *Engine) Delete(ctx context.Context, c Caller, allowPartial bool, paths 
 		}
 		if err != nil {
 			if !allowPartial {
+				msg.rollback(ctx)
 				return nil, messageError(err, []ParamError{{Param: p, Code: usperr.Code(err), Msg: usperr.Message(err)}})
 			}
 			r.Err = err
@@ -41,7 +42,8 @@ func (e *Engine) Delete(ctx context.Context, c Caller, allowPartial bool, paths 
 			if tg.table || !tg.in.obj.Multi {
 				err = errInvalidPath(p, "%s is not an object instance", tg.path)
 				if !allowPartial {
-					return nil, messageError(err, nil)
+					msg.rollback(ctx)
+					return nil, messageError(err, []ParamError{{Param: p, Code: usperr.Code(err), Msg: usperr.Message(err)}})
 				}
 				r.Err = err
 				break
