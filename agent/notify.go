@@ -214,7 +214,7 @@ func (s *subscriptions) onChange(ctx context.Context, changes []datamodel.Change
 					keys[kp] = c.Params[kp]
 				}
 			}
-			s.send(ctx, notifObjectCreation, c.Path, datamodel.ObjNotify, func(x *sub) bool { return s.matchesTable(ctx, x, c.Path, true) },
+			s.send(ctx, notifObjectCreation, c.Path, datamodel.ObjNotify, func(x *sub) bool { return x.path != c.Path && s.matchesTable(ctx, x, c.Path, true) },
 				func(*controller) *wire.Notify {
 					return &wire.Notify{Notification: &wire.Notify_ObjCreation{ObjCreation: &wire.Notify_ObjectCreation{ObjPath: c.Path, UniqueKeys: keys}}}
 				})

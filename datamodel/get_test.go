@@ -53,7 +53,7 @@ func TestGet(t *testing.T) {
 			"Device.Fan.1.BladeNumberOfEntries", "Device.Fan.1.Enable", "Device.Fan.1.Light", "Device.Fan.1.Name", "Device.Fan.1.Serial", "Device.Fan.1.Speed", "Device.Fan.1.Stats.Hours", "Device.Fan.1.Zones"}},
 		{path: "Device.Fan.3.", code: usperr.CodeInvalidPath},
 		{path: "Device.Fan.3.Speed", code: usperr.CodeInvalidPath},
-		{path: `Device.Fan.[Name=="west"].Speed`, code: usperr.CodeInvalidPath},
+		{path: `Device.Fan.[Name=="west"].Speed`, want: map[string]string{}},
 		{path: "Device.Fan.1.Bogus", code: usperr.CodeInvalidPath},
 		{path: "Device.Bogus.", code: usperr.CodeInvalidPath},
 		{path: "Bogus.", code: usperr.CodeInvalidPath},

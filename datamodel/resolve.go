@@ -139,8 +139,10 @@ func checkElem(path string, in *objInfo, elem string, k pathname.Kind) error {
 // table targets.
 func (t *txn) selectInstances(ctx context.Context, path string, cur []target, seg pathname.Segment, res *resolution) ([]target, error) {
 	var next []target
-	keyed := seg.Kind == pathname.TokenExpr && isKeyExpr(cur, seg.Terms)
-	if seg.Kind == pathname.TokenWildcard || seg.Kind == pathname.TokenExpr && !keyed {
+	// Unique-key addressing and search expressions share one syntax; both
+	// count as searches, so that matching nothing is not an error (the
+	// reading of TP-469 1.83 and 1.23).
+	if seg.Kind == pathname.TokenWildcard || seg.Kind == pathname.TokenExpr {
 		res.search = true
 	}
 	for _, tg := range cur {
@@ -173,39 +175,8 @@ func (t *txn) selectInstances(ctx context.Context, path string, cur []target, se
 			matched++
 			next = append(next, inst)
 		}
-		if keyed && matched == 0 {
-			res.missing = true
-		}
 	}
 	return next, nil
-}
-
-// isKeyExpr reports whether terms address by a whole unique key: every
-// term is "==" on a key parameter and one key is fully given.
-func isKeyExpr(cur []target, terms []pathname.Term) bool {
-	if len(cur) == 0 {
-		return false
-	}
-	for _, tm := range terms {
-		if tm.Op != pathname.OpEq {
-			return false
-		}
-	}
-	for _, k := range cur[0].in.obj.UniqueKeys {
-		if len(k.Params) != len(terms) {
-			continue
-		}
-		all := true
-		for _, kp := range k.Params {
-			if !slices.ContainsFunc(terms, func(tm pathname.Term) bool { return tm.Param == kp }) {
-				all = false
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
 }
 
 // matches evaluates a search expression on one instance.

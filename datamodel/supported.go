@@ -190,8 +190,10 @@ func (e *Engine) describe(c Caller, in *objInfo, o SupportedOptions, out []Suppo
 			}
 		}
 	}
-	for _, k := range in.obj.UniqueKeys {
-		so.UniqueKeySets = append(so.UniqueKeySets, k.Params)
+	if items {
+		for _, k := range in.obj.UniqueKeys {
+			so.UniqueKeySets = append(so.UniqueKeySets, k.Params)
+		}
 	}
 	out = append(out, so)
 	if o.FirstLevelOnly && !top {

@@ -1,0 +1,131 @@
+package conformance
+
+import (
+	"strings"
+	"time"
+)
+
+// Case is one test case of TP-469.
+type Case struct {
+	ID, Title, Tag string
+	run            func(*T)
+	skip           string        // why the runner never runs it, when run is nil
+	wait           time.Duration // extra time the case needs
+}
+
+// Runnable reports whether the runner implements the case, and if not,
+// why.
+func (c Case) Runnable() (bool, string) { return c.run != nil, c.skip }
+
+// caseFunc is a case implementation with the extra time it may need.
+type caseFunc struct {
+	run  func(*T)
+	wait time.Duration
+	long bool // waits long: only with Options.Long
+	boot bool // reboots the Agent: only with Options.Reboot
+}
+
+// Cases returns every case of the plan, in order.
+func Cases() []Case {
+	impl := implementations()
+	out := make([]Case, 0, len(plan))
+	for _, p := range plan {
+		c := Case{ID: p.id, Title: p.title, Tag: p.tag}
+		if f, ok := impl[p.id]; ok {
+			c.run, c.wait = f.run, f.wait
+			if f.long {
+				c.run = longCase(f.run)
+			}
+			if f.boot {
+				c.run = bootCase(c.run)
+			}
+		} else {
+			c.skip = skipReason(p.id, p.tag)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func longCase(f func(*T)) func(*T) {
+	return func(t *T) {
+		if !t.r.o.Long {
+			t.Skipf("waits longer than 20 seconds (run with long waits enabled)")
+		}
+		f(t)
+	}
+}
+
+func bootCase(f func(*T)) func(*T) {
+	return func(t *T) {
+		if !t.r.o.Reboot {
+			t.Skipf("reboots the agent (run with reboots enabled)")
+		}
+		f(t)
+	}
+}
+
+func implementations() map[string]caseFunc {
+	m := map[string]caseFunc{}
+	for id, f := range section1() {
+		m[id] = f
+	}
+	for id, f := range section2() {
+		m[id] = f
+	}
+	for id, f := range sectionsOther() {
+		m[id] = f
+	}
+	return m
+}
+
+// skipReason says why a case is not run.
+func skipReason(id, tag string) string {
+	switch tag {
+	case "Deprecated":
+		return "deprecated in the test plan"
+	case "Deleted":
+		return "deleted from the test plan"
+	case "Future":
+		return "left for future work in the test plan"
+	}
+	if r, ok := reasons[id]; ok {
+		return r
+	}
+	sec, _, _ := strings.Cut(id, ".")
+	if r, ok := sectionReasons[sec]; ok {
+		return r
+	}
+	return "not implemented by this runner"
+}
+
+var sectionReasons = map[string]string{
+	"3":  "needs an E2E session context or TLS payload security, which the runner does not negotiate",
+	"4":  "needs control of the MTP's TLS handshake",
+	"5":  "CoAP is obsolete in USP 1.3",
+	"6":  "needs control of the STOMP server (frames, heart-beats, destinations); the STOMP binding is tested in package mtp/stomp",
+	"7":  "needs control of the WebSocket connection's frames; the WebSocket binding is tested in package mtp/ws",
+	"8":  "needs a DHCP server or mDNS on the agent's network",
+	"10": "needs the BulkData profile and an HTTP collector",
+	"11": "needs control of the MQTT broker (CONNACK properties, SUBSCRIBE packets); the MQTT binding is tested in package mtp/mqtt",
+}
+
+var reasons = map[string]string{
+	"1.92":  "needs Device.IP.Diagnostics.TraceRoute() and a capture of its probes",
+	"1.93":  "needs Subscription.{i}.TriggerAction (feature 37)",
+	"1.94":  "needs Subscription.{i}.TriggerAction (feature 37)",
+	"1.101": "needs Controller.{i}.OnBoardingComplete (feature 42, USP 1.4)",
+	"1.102": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
+	"1.103": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
+	"2.6":   "needs an agent without absolute time and an expired controller certificate",
+	"2.7":   "needs an E2E session context with Record signatures",
+	"2.8":   "needs an E2E session context with an expired certificate",
+	"2.27":  "needs ControllerTrust.SecuredRoles (feature 40) and a second controller",
+	"9.2":   "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
+	"9.3":   "needs Firmware:1 and a firmware image server",
+	"9.4":   "needs Firmware:1 with Activate()",
+	"9.5":   "needs Firmware:1 with Activate()",
+	"9.6":   "needs Firmware:1 and a firmware image server",
+	"9.7":   "needs Firmware:1 and a firmware image server",
+	"9.8":   "needs Firmware:1 with Activate()",
+}

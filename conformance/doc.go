@@ -1,0 +1,21 @@
+// Package conformance runs the Broadband Forum's TP-469 conformance test
+// plan for USP Agents as a black box: it acts as a scripted Controller,
+// sends what each test case says over any MTP, and checks what comes back
+// to the letter of the plan.
+//
+// Every case of the plan (sections 1 to 11) is a row keyed by its id, with
+// its title and functionality tag. Cases that need what the run does not
+// have — a second Controller, a reboot, an E2E session, control of a
+// broker, a DHCP server, an optional data-model feature the Agent does not
+// support — are skipped with the reason.
+//
+//	res, err := conformance.Run(ctx, conformance.Options{
+//		AgentID: "os::012345-CPE1", ControllerID: "proto::runner",
+//		Transport: t, AgentAddr: "os::012345-CPE1",
+//	}, conformance.Match("1.*"))
+//	conformance.WriteTable(os.Stdout, res)
+//
+// The package knows nothing of uspkit's own Agent: it speaks USP through
+// the wire, record and mtp packages only, so that a bug in the Agent
+// cannot hide itself in the judge.
+package conformance
