@@ -27,10 +27,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"agent":   {"run a USP Agent (--config FILE)", runAgent},
-		"decode":  {"print a binary USP Record (or Msg) as JSON", runDecode},
-		"encode":  {"turn JSON into a binary USP Record (or Msg)", runEncode},
-		"version": {"print the version", runVersion},
+		"agent":       {"run a USP Agent (--config FILE)", runAgent},
+		"conformance": {"run the TP-469 conformance test plan against an agent", runConformance},
+		"decode":      {"print a binary USP Record (or Msg) as JSON", runDecode},
+		"encode":      {"turn JSON into a binary USP Record (or Msg)", runEncode},
+		"version":     {"print the version", runVersion},
 	}
 }
 
@@ -63,6 +64,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
 		return 2
+	}
+	var failed errFailed
+	if errors.As(err, &failed) {
+		return 1
 	}
 	fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
 	return 1

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/uspkit/uspkit/conformance"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/stomp"
+	"github.com/uspkit/uspkit/mtp/uds"
+	"github.com/uspkit/uspkit/mtp/ws"
+)
+
+// errFailed marks a conformance run with failures: exit status 1 without
+// a second message.
+type errFailed struct{ summary string }
+
+func (e errFailed) Error() string { return e.summary }
+
+func runConformance(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "conformance", "")
+	list := fs.Bool("list", false, "list every TP-469 case and exit")
+	agentID := fs.String("agent", "", "the agent's Endpoint `ID`")
+	selfID := fs.String("id", "proto::uspkit-conformance", "the runner's Endpoint `ID` (the agent must trust it with full access)")
+	second := fs.String("second-id", "", "a second controller's Endpoint `ID`, for cases that need one (WebSocket and STOMP)")
+	proto := fs.String("mtp", "ws", "how to reach the agent: ws (agent is a WebSocket server), ws-server (agent connects to us), stomp, uds")
+	url := fs.String("url", "", "ws: the agent's WebSocket `URL`")
+	listen := fs.String("listen", "127.0.0.1:0", "ws-server: `address` to listen on")
+	addr := fs.String("addr", "", "stomp: the STOMP server `host:port`")
+	dest := fs.String("dest", "/queue/usp.conformance", "stomp: the runner's `destination`")
+	agentDest := fs.String("agent-dest", "", "stomp: the agent's `destination`")
+	user := fs.String("user", "", "stomp: login")
+	pass := fs.String("pass", "", "stomp: passcode")
+	socket := fs.String("socket", "", "uds: the socket `path` the agent connects to")
+	ca := fs.String("ca", "", "CA `file` to verify the peer (TLS)")
+	cert := fs.String("cert", "", "certificate `file` of the runner (TLS)")
+	key := fs.String("key", "", "key `file` of the runner (TLS)")
+	pattern := fs.String("run", "", "run only the cases matching these comma-separated `patterns` (\"1.*,2.1\")")
+	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
+	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
+	reboot := fs.Bool("reboot", false, "run the cases that reboot the agent")
+	jsonOut := fs.String("json", "", "write a JSON report to `file`")
+	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *list {
+		return conformance.WriteList(e.stdout)
+	}
+	if *agentID == "" {
+		return fmt.Errorf("%w: --agent is required", errUsage)
+	}
+	var tc *tlsConfig
+	if *ca != "" || *cert != "" {
+		tc = &tlsConfig{CA: *ca, Cert: *cert, Key: *key}
+	}
+	build := func(id string, destination string) (mtp.Transport, string, error) {
+		switch *proto {
+		case "ws":
+			cfg, err := tc.build(false)
+			if err != nil {
+				return nil, "", err
+			}
+			return ws.NewClient(&ws.Options{URL: *url, EndpointID: id, TLS: cfg, MinWait: time.Second}), "", nil
+		case "ws-server":
+			cfg, err := tc.build(true)
+			if err != nil {
+				return nil, "", err
+			}
+			srv, err := ws.Listen(ctx, *listen, &ws.Options{EndpointID: id, TLS: cfg})
+			if err != nil {
+				return nil, "", err
+			}
+			fmt.Fprintf(e.stderr, "listening on %s\n", srv.Addr())
+			return srv, *agentID, nil
+		case "stomp":
+			cfg, err := tc.build(false)
+			if err != nil {
+				return nil, "", err
+			}
+			return stomp.NewClient(&stomp.Options{Addr: *addr, TLS: cfg, EndpointID: id, Destination: destination, Username: *user, Password: *pass,
+				MinWait: time.Second}), *agentDest, nil
+		case "uds":
+			return uds.NewServer(&uds.Options{Path: *socket, EndpointID: id}), *agentID, nil
+		}
+		return nil, "", fmt.Errorf("%w: --mtp %q is not ws, ws-server, stomp or uds", errUsage, *proto)
+	}
+	tr, agentAddr, err := build(*selfID, *dest)
+	if err != nil {
+		return err
+	}
+	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, CaseTimeout: *timeout,
+		Long: *long, Reboot: *reboot, Logger: newLogger(e.stderr, "warn")}
+	if *second != "" && *proto != "uds" && *proto != "ws-server" {
+		tr2, addr2, err := build(*second, *dest+".second")
+		if err != nil {
+			return err
+		}
+		o.Second = &conformance.Peer{ID: *second, Transport: tr2, AgentAddr: addr2}
+	}
+	res, err := conformance.Run(ctx, o, conformance.Match(*pattern))
+	if err != nil {
+		return err
+	}
+	if err := conformance.WriteTable(e.stdout, res); err != nil {
+		return err
+	}
+	for _, out := range []struct {
+		path  string
+		write func(*os.File) error
+	}{
+		{*jsonOut, func(f *os.File) error { return conformance.WriteJSON(f, res) }},
+		{*junitOut, func(f *os.File) error { return conformance.WriteJUnit(f, "TP-469", res) }},
+	} {
+		if out.path == "" {
+			continue
+		}
+		f, err := os.Create(out.path)
+		if err != nil {
+			return err
+		}
+		if err := out.write(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if _, failed, _ := conformance.Counts(res); failed > 0 {
+		return errFailed{summary: strings.TrimSpace(conformance.Summary(res))}
+	}
+	return nil
+}

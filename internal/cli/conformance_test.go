@@ -1,0 +1,94 @@
+package cli_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uspkit/uspkit/internal/testenv"
+)
+
+// startAgentProcess runs `usp agent` with the given MTP configuration and
+// factory controllers, and waits for its ready line.
+func startAgentProcess(t *testing.T, bin, id, mtps, protocol string, controllers ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	var ctrls strings.Builder
+	for _, c := range controllers {
+		fmt.Fprintf(&ctrls, "    - endpoint_id: %s\n      mtps:\n        - protocol: %s\n", c, protocol)
+	}
+	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n%sfactory:\n  controllers:\n%s", id, dir, mtps, ctrls.String())
+	cfg := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "agent", "--config", cfg)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, "ready") {
+		t.Fatalf("agent: %q %v", line, err)
+	}
+}
+
+type report struct {
+	Results []struct {
+		ID, Status, Reason string
+	} `json:"results"`
+	Passed, Failed, Skipped int
+}
+
+// runConformanceProcess runs `usp conformance` and returns its report.
+func runConformanceProcess(t *testing.T, bin string, args ...string) report {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command(bin, append([]string{"conformance", "--json", out, "--run", "1.*,2.*,3.1,9.*"}, args...)...)
+	stdout, err := cmd.Output()
+	var r report
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		t.Fatalf("no report (%v): %s", err, stdout)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	if last := lines[len(lines)-1]; last != fmt.Sprintf("%d passed, %d failed, %d skipped", r.Passed, r.Failed, r.Skipped) {
+		t.Errorf("last line %q", last)
+	}
+	for _, c := range r.Results {
+		if c.Status == "fail" {
+			t.Errorf("%s failed: %s", c.ID, c.Reason)
+		}
+	}
+	if (err != nil) != (r.Failed > 0) {
+		t.Errorf("exit %v with %d failures", err, r.Failed)
+	}
+	t.Logf("%d passed, %d failed, %d skipped", r.Passed, r.Failed, r.Skipped)
+	return r
+}
+
+// TestConformanceWebSocket runs the TP-469 runner, as its own process,
+// against `usp agent` over the WebSocket MTP.
+func TestConformanceWebSocket(t *testing.T) {
+	bin := buildUSP(t)
+	port := testenv.FreePort(t)
+	startAgentProcess(t, bin, "os::012345-CONF1", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", port),
+		"WebSocket", "proto::uspkit-conformance")
+	r := runConformanceProcess(t, bin, "--agent", "os::012345-CONF1", "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", port),
+		"--second-id", "proto::second")
+	if r.Passed < 100 {
+		t.Errorf("only %d cases passed", r.Passed)
+	}
+}
