@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/stomp"
 )
@@ -13,7 +14,7 @@ import (
 // BenchmarkRoundTrip sends a Record from A to B through RabbitMQ and waits
 // for B's echo, sent to the reply-to-dest of the Record.
 func BenchmarkRoundTrip(b *testing.B) {
-	r := rabbit(b)
+	r := testenv.RabbitMQ(b)
 	for _, useTLS := range []bool{false, true} {
 		for _, size := range []int{256, 4 << 10, 64 << 10} {
 			name := map[bool]string{false: "tcp", true: "tls"}[useTLS] + "/" + strconv.Itoa(size)
@@ -22,10 +23,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 }
 
-func benchRoundTrip(b *testing.B, r *rabbitMQ, useTLS bool, size int) {
+func benchRoundTrip(b *testing.B, r *testenv.Rabbit, useTLS bool, size int) {
 	id := randID()
 	da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
-	oa, ob := r.options(useTLS, da), r.options(useTLS, db)
+	oa, ob := rabbitOptions(r, useTLS, da), rabbitOptions(r, useTLS, db)
 	sa, sb := newStates(), newStates()
 	oa.OnState, ob.OnState = sa.onState, sb.onState
 	a, echo := stomp.NewClient(oa), stomp.NewClient(ob)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"os"
 	"syscall"
 	"testing"
@@ -16,13 +17,13 @@ import (
 
 // TestSuite runs the MTP behaviour suite over RabbitMQ's STOMP plugin.
 func TestSuite(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	mtptest.Run(t, func(t *testing.T) *mtptest.Pair { return rabbitPair(t, r, false) })
 }
 
 // TestSuiteTLS runs the suite over the TLS listener, with heart-beats.
 func TestSuiteTLS(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	mtptest.Run(t, func(t *testing.T) *mtptest.Pair { return rabbitPair(t, r, true) })
 }
 
@@ -30,15 +31,15 @@ func TestSuiteTLS(t *testing.T) {
 // destination as Peer.Address [R-STOMP.21], [R-STOMP.23], and, over TLS,
 // the broker's verified chain as Peer.Certs [R-STOMP.36].
 func TestReplyToDest(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
 			id := randID()
 			da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
 			sa := newStates()
-			oa := r.options(useTLS, da)
+			oa := rabbitOptions(r, useTLS, da)
 			oa.OnState = sa.onState
-			a, b := stomp.NewClient(oa), stomp.NewClient(r.options(useTLS, db))
+			a, b := stomp.NewClient(oa), stomp.NewClient(rabbitOptions(r, useTLS, db))
 			atA, atB := newInbox(), newInbox()
 			serve(t, a, atA)
 			serve(t, b, atB)
@@ -79,7 +80,7 @@ func TestReplyToDest(t *testing.T) {
 // [R-STOMP.7], [R-STOMP.25]; the unknown virtual host shows that the host
 // header is sent [R-STOMP.5].
 func TestRefused(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	cases := []struct {
 		name string
 		set  func(*stomp.Options)
@@ -91,7 +92,7 @@ func TestRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &logs{}
 			st := newStates()
-			o := r.options(false, "/queue/usp."+randID())
+			o := rabbitOptions(r, false, "/queue/usp."+randID())
 			o.Logger, o.OnState, o.MinWait, o.Multiplier = newLogger(l), st.onState, 20*time.Millisecond, 1500
 			tc.set(o)
 			serve(t, stomp.NewClient(o), newInbox())
@@ -130,13 +131,13 @@ func TestRefused(t *testing.T) {
 // down with a *stomp.ServerError and that the client comes back
 // [R-STOMP.25].
 func TestErrorFrame(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	id := randID()
 	da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
 	st := newStates()
-	oa := r.options(false, da)
+	oa := rabbitOptions(r, false, da)
 	oa.OnState = st.onState
-	a, b := stomp.NewClient(oa), stomp.NewClient(r.options(false, db))
+	a, b := stomp.NewClient(oa), stomp.NewClient(rabbitOptions(r, false, db))
 	atB := newInbox()
 	serve(t, a, newInbox())
 	serve(t, b, atB)
@@ -165,14 +166,14 @@ func TestErrorFrame(t *testing.T) {
 // found dead after twice the incoming interval and the client reconnects
 // once it thaws.
 func TestHeartbeat(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	id := randID()
 	da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
 	l, st := &logs{}, newStates()
-	oa := r.options(false, da)
+	oa := rabbitOptions(r, false, da)
 	oa.OutgoingHeartbeat, oa.IncomingHeartbeat = time.Second, time.Second
 	oa.Logger, oa.OnState = newLogger(l), st.onState
-	a, b := stomp.NewClient(oa), stomp.NewClient(r.options(false, db))
+	a, b := stomp.NewClient(oa), stomp.NewClient(rabbitOptions(r, false, db))
 	atB := newInbox()
 	serve(t, a, newInbox())
 	serve(t, b, atB)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"log/slog"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ func randID() string {
 }
 
 // options returns Options for a client of r subscribed to dest.
-func (r *rabbitMQ) options(useTLS bool, dest string) *stomp.Options {
+func rabbitOptions(r *testenv.Rabbit, useTLS bool, dest string) *stomp.Options {
 	o := &stomp.Options{
 		Addr: r.Stomp, VirtualHost: "/", Username: "guest", Password: "guest",
 		EndpointID: "proto::uspkit-" + randID(), Destination: dest,
@@ -38,17 +39,17 @@ func (r *rabbitMQ) options(useTLS bool, dest string) *stomp.Options {
 
 // rabbitPair is an mtptest.Pair of two clients of r with their own
 // destinations; RestartB restarts B's client.
-func rabbitPair(t *testing.T, r *rabbitMQ, useTLS bool) *mtptest.Pair {
+func rabbitPair(t *testing.T, r *testenv.Rabbit, useTLS bool) *mtptest.Pair {
 	id := randID()
 	da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
-	b := stomp.NewClient(r.options(useTLS, db))
+	b := stomp.NewClient(rabbitOptions(r, useTLS, db))
 	p := &mtptest.Pair{
-		A: stomp.NewClient(r.options(useTLS, da)), B: b, AddrOfB: db,
+		A: stomp.NewClient(rabbitOptions(r, useTLS, da)), B: b, AddrOfB: db,
 		Limit: stomp.DefaultMaxRecord, Timeout: 20 * time.Second,
 	}
 	p.RestartB = func(t *testing.T) mtp.Transport {
 		b.Close()
-		b = stomp.NewClient(r.options(useTLS, db))
+		b = stomp.NewClient(rabbitOptions(r, useTLS, db))
 		return b
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,11 +21,11 @@ import (
 // down (queued, then flushed) or come back must reach the other client,
 // in order.
 func TestKill9(t *testing.T) {
-	r := rabbit(t)
+	r := testenv.RabbitMQ(t)
 	id := randID()
 	da, db := "/queue/usp."+id+".a", "/queue/usp."+id+".b"
 	la, sa, sb := &logs{}, newStates(), newStates()
-	oa, ob := r.options(false, da), r.options(false, db)
+	oa, ob := rabbitOptions(r, false, da), rabbitOptions(r, false, db)
 	oa.MinWait, oa.Multiplier, oa.QueueLen = 100*time.Millisecond, 2000, 100000
 	ob.MinWait, ob.Multiplier = 100*time.Millisecond, 2000
 	oa.Logger, oa.OnState, ob.OnState = newLogger(la), sa.onState, sb.onState

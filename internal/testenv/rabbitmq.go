@@ -1,4 +1,4 @@
-package stomp_test
+package testenv
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uspkit/uspkit/internal/testenv"
 )
 
 // One RabbitMQ with the STOMP plugin serves every test of this binary. It
@@ -27,18 +26,18 @@ import (
 // goroutine, so the leak check of testenv.Main is not disturbed.
 var shared struct {
 	mu  sync.Mutex
-	r   *rabbitMQ
+	r   *Rabbit
 	err error
 }
 
-// rabbitMQ is the running broker and how to restart it.
-type rabbitMQ struct {
+// Rabbit is the running broker and how to restart it.
+type Rabbit struct {
 	bin      string
 	dir      string
 	env      []string
 	Stomp    string // plaintext STOMP listener, 127.0.0.1:port
 	StompTLS string // TLS STOMP listener
-	PKI      *testenv.PKI
+	PKI      *PKI
 	Startup  time.Duration // how long the first start took
 
 	mu     sync.Mutex
@@ -46,9 +45,9 @@ type rabbitMQ struct {
 	server *group
 }
 
-// rabbit returns the shared broker, starting it if need be; it skips the
+// RabbitMQ returns the shared broker, starting it if need be; it skips the
 // test when rabbitmq-server is not installed.
-func rabbit(t testing.TB) *rabbitMQ {
+func RabbitMQ(t testing.TB) *Rabbit {
 	t.Helper()
 	bin := rabbitBinary(t)
 	shared.mu.Lock()
@@ -70,23 +69,23 @@ func rabbit(t testing.TB) *rabbitMQ {
 // is a wrapper that switches to the rabbitmq user; the real script sits
 // next to the wrapper's target.
 func rabbitBinary(t testing.TB) string {
-	bin := testenv.LookPath(t, "rabbitmq-server", "rabbitmq-server", "/usr/lib/rabbitmq/bin", "/usr/sbin")
+	bin := LookPath(t, "rabbitmq-server", "rabbitmq-server", "/usr/lib/rabbitmq/bin", "/usr/sbin")
 	if real, err := filepath.EvalSymlinks(bin); err == nil && filepath.Base(real) == "rabbitmq-script-wrapper" {
 		bin = filepath.Join(filepath.Dir(real), "rabbitmq-server")
 	}
 	return bin
 }
 
-func startRabbit(t testing.TB, bin string) (*rabbitMQ, error) {
+func startRabbit(t testing.TB, bin string) (*Rabbit, error) {
 	dir, err := os.MkdirTemp("", "uspkit-rabbit-")
 	if err != nil {
 		return nil, err
 	}
-	r := &rabbitMQ{bin: bin, dir: dir, PKI: testenv.NewPKI(t, "proto::uspkit-stomp-test")}
+	r := &Rabbit{bin: bin, dir: dir, PKI: NewPKI(t, "proto::uspkit-stomp-test")}
 	r.PKI.WriteFiles(t, dir)
 	ports := make([]int, 5)
 	for i := range ports {
-		ports[i] = testenv.FreePort(t)
+		ports[i] = FreePort(t)
 	}
 	amqp, dist, epmdPort, stomp, stompTLS := ports[0], ports[1], ports[2], ports[3], ports[4]
 	r.Stomp = "127.0.0.1:" + strconv.Itoa(stomp)
@@ -117,7 +116,7 @@ func startRabbit(t testing.TB, bin string) (*rabbitMQ, error) {
 	return r, nil
 }
 
-func (r *rabbitMQ) writeConfig(amqp, stomp, stompTLS int) error {
+func (r *Rabbit) writeConfig(amqp, stomp, stompTLS int) error {
 	conf := fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
 stomp.listeners.tcp.1 = 127.0.0.1:%d
 stomp.listeners.ssl.1 = 127.0.0.1:%d
@@ -174,7 +173,7 @@ func rabbitEnv(dir string, amqp, dist, epmd, stomp int) []string {
 
 // start starts the broker in a new process group and waits until both
 // STOMP listeners accept connections.
-func (r *rabbitMQ) start() error {
+func (r *Rabbit) start() error {
 	g, err := startGroup(filepath.Join(r.dir, "server.log"), r.env, `"$@" & read _; kill -KILL 0`, r.bin)
 	if err != nil {
 		return err
@@ -192,7 +191,7 @@ func (r *rabbitMQ) start() error {
 
 // Kill SIGKILLs the broker's whole process group, reaps its leader and
 // waits until the dying VM has let go of its listeners.
-func (r *rabbitMQ) Kill(t testing.TB) {
+func (r *Rabbit) Kill(t testing.TB) {
 	t.Helper()
 	r.mu.Lock()
 	g := r.server
@@ -210,7 +209,7 @@ func (r *rabbitMQ) Kill(t testing.TB) {
 }
 
 // Restart starts the broker again on the same ports and data directory.
-func (r *rabbitMQ) Restart(t testing.TB) {
+func (r *Rabbit) Restart(t testing.TB) {
 	t.Helper()
 	if err := r.start(); err != nil {
 		t.Fatalf("restart RabbitMQ: %v", err)
@@ -218,7 +217,7 @@ func (r *rabbitMQ) Restart(t testing.TB) {
 }
 
 // Signal sends sig to the broker's process group (SIGSTOP, SIGCONT).
-func (r *rabbitMQ) Signal(t testing.TB, sig syscall.Signal) {
+func (r *Rabbit) Signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -227,7 +226,7 @@ func (r *rabbitMQ) Signal(t testing.TB, sig syscall.Signal) {
 	}
 }
 
-func (r *rabbitMQ) logTail() string {
+func (r *Rabbit) logTail() string {
 	var b bytes.Buffer
 	for _, name := range []string{"server.log", "log/usp*.log"} {
 		matches, _ := filepath.Glob(filepath.Join(r.dir, name))
