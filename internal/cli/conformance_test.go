@@ -92,3 +92,18 @@ func TestConformanceWebSocket(t *testing.T) {
 		t.Errorf("only %d cases passed", r.Passed)
 	}
 }
+
+// TestConformanceSTOMP runs the TP-469 runner against `usp agent` over
+// STOMP through RabbitMQ.
+func TestConformanceSTOMP(t *testing.T) {
+	r := testenv.RabbitMQ(t)
+	bin := buildUSP(t)
+	agentDest := "/queue/usp.agent.conf"
+	startAgentProcess(t, bin, "os::012345-CONF2", fmt.Sprintf("  - protocol: STOMP\n    addr: %s\n    vhost: /\n    username: guest\n    password: guest\n    destination: %s\n",
+		r.Stomp, agentDest), "STOMP", "proto::uspkit-conformance")
+	rep := runConformanceProcess(t, bin, "--agent", "os::012345-CONF2", "--mtp", "stomp", "--addr", r.Stomp, "--user", "guest", "--pass", "guest",
+		"--dest", "/queue/usp.conformance", "--agent-dest", agentDest, "--second-id", "proto::second")
+	if rep.Passed < 100 {
+		t.Errorf("only %d cases passed", rep.Passed)
+	}
+}
