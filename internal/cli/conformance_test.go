@@ -44,9 +44,45 @@ func startAgentProcess(t *testing.T, bin, id, mtps, protocol string, controllers
 
 type report struct {
 	Results []struct {
-		ID, Status, Reason string
+		ID, Title, Tag, Status, Reason string
 	} `json:"results"`
 	Passed, Failed, Skipped int
+}
+
+// checkDoc compares the section of docs/conformance.md for one MTP with a
+// run's results; USP_UPDATE_DOCS=1 rewrites the section instead.
+func checkDoc(t *testing.T, section string, r report) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n%d passed, %d failed, %d skipped.\n\n| Case | Title | Tag | Result | Reason |\n|---|---|---|---|---|\n",
+		section, r.Passed, r.Failed, r.Skipped)
+	for _, c := range r.Results {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", c.ID, strings.ReplaceAll(c.Title, "|", "\\|"), c.Tag, c.Status, c.Reason)
+	}
+	want := b.String()
+	const path = "../../docs/conformance.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "## "+section+"\n")
+	if start < 0 {
+		t.Fatalf("docs/conformance.md has no section %q", section)
+	}
+	end := strings.Index(text[start+3:], "\n## ")
+	if end < 0 {
+		end = len(text)
+	} else {
+		end += start + 3 + 1
+	}
+	if got := text[start:end]; strings.TrimSpace(got) != strings.TrimSpace(want) {
+		if os.Getenv("USP_UPDATE_DOCS") == "1" {
+			os.WriteFile(path, []byte(text[:start]+want+"\n"+text[end:]), 0o644)
+			return
+		}
+		t.Errorf("docs/conformance.md section %q does not match this run (USP_UPDATE_DOCS=1 rewrites it)", section)
+	}
 }
 
 // runConformanceProcess runs `usp conformance` and returns its report.
@@ -91,6 +127,7 @@ func TestConformanceWebSocket(t *testing.T) {
 	if r.Passed < 100 {
 		t.Errorf("only %d cases passed", r.Passed)
 	}
+	checkDoc(t, "WebSocket", r)
 }
 
 // TestConformanceSTOMP runs the TP-469 runner against `usp agent` over
@@ -106,4 +143,5 @@ func TestConformanceSTOMP(t *testing.T) {
 	if rep.Passed < 100 {
 		t.Errorf("only %d cases passed", rep.Passed)
 	}
+	checkDoc(t, "STOMP", rep)
 }
