@@ -96,6 +96,8 @@ type Agent struct {
 	subs *subscriptions
 	reqs *requests
 
+	reloadMu sync.Mutex // serialises reload
+
 	mu       sync.Mutex
 	inflight map[string]bool            // from_id + msg_id of requests being processed [R-MSG.4]
 	routes   map[string]route           // controller endpoint ID → where it was last heard

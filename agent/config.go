@@ -294,6 +294,10 @@ type controllerMTP struct {
 // reload refreshes the Agent's view of its Controllers and the access
 // control configuration from the data model.
 func (a *Agent) reload(ctx context.Context) error {
+	// One reload at a time, so that a slower one with an older view
+	// cannot overwrite a newer one.
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	rows := a.rows(ctx, pathLocalAgent)
 	ctrls := map[string]*controller{}
 	var order []*controller

@@ -42,6 +42,8 @@ type subscriptions struct {
 	kickc chan struct{}
 	seq   atomic.Uint64
 
+	reloadMu sync.Mutex // serialises reload
+
 	mu      sync.Mutex
 	subs    map[string]*sub              // by instance path
 	pending map[string]*pending          // by msg_id
@@ -106,6 +108,8 @@ func (s *subscriptions) check(ctx context.Context, r *datamodel.Request) error {
 
 // reload rebuilds the subscription list from the data model.
 func (s *subscriptions) reload(ctx context.Context) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	rows := s.a.rows(ctx, pathSubs)
 	subs := map[string]*sub{}
 	for path, p := range rows {
