@@ -1,0 +1,472 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/uspkit/uspkit/endpoint"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// Store persists the registry, queued requests and events.
+type Store interface {
+	Load(ctx context.Context) (*store.Snapshot, error)
+	Apply(ctx context.Context, b *store.Batch) error
+}
+
+// MTP is one transport the Controller serves.
+type MTP struct {
+	Protocol  string // "WebSocket", "MQTT", "STOMP", "UDS"
+	Transport mtp.Transport
+}
+
+// Options configure a Controller.
+type Options struct {
+	EndpointID string
+	// Store persists state; nil keeps it in memory.
+	Store Store
+	MTPs  []MTP
+	// RequestTimeout bounds a request without a deadline of its own; 0
+	// means 30 seconds.
+	RequestTimeout time.Duration
+	// QueueTTL is how long a request for an offline Agent waits; 0 means
+	// 24 hours.
+	QueueTTL time.Duration
+	// MaxEvents bounds the stored events; 0 means 10000.
+	MaxEvents int
+	Logger    *slog.Logger
+}
+
+// Errors callers branch on.
+var (
+	// ErrUnknownAgent is returned for an Agent never heard from.
+	ErrUnknownAgent = errors.New("controller: unknown agent")
+	// ErrQueued is returned by Do when the Agent is offline and the
+	// request was queued, to be sent when it connects; its response
+	// arrives as an event.
+	ErrQueued = errors.New("controller: agent offline, request queued")
+	// ErrTimeout is returned when no response came in time.
+	ErrTimeout = errors.New("controller: no response in time")
+)
+
+// Agent is what the Controller knows of one Agent.
+type Agent struct {
+	ID       string            `json:"id"`
+	Online   bool              `json:"online"`
+	LastSeen time.Time         `json:"last_seen"`
+	Protocol string            `json:"mtp"`
+	Address  string            `json:"address"`
+	Info     map[string]string `json:"device_info,omitempty"`
+}
+
+// Event is a Notify from an Agent, a late response, or an Agent coming
+// and going.
+type Event struct {
+	Seq   uint64          `json:"seq"`
+	Time  time.Time       `json:"time"`
+	Agent string          `json:"agent"`
+	Kind  string          `json:"kind"` // "notify", "response", "online", "offline"
+	MsgID string          `json:"msg_id,omitempty"`
+	Msg   json.RawMessage `json:"msg,omitempty"`
+}
+
+// Controller is a running USP Controller. Create it with New.
+type Controller struct {
+	opt Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	agents   map[string]*Agent
+	pending  map[string]chan *wire.Msg // msg_id → waiter
+	queued   map[string][]queuedReq    // agent → requests in order
+	seen     map[string]time.Time      // agent+msg_id of Notifies handled
+	events   []Event
+	seq      uint64
+	subs     map[chan Event]struct{}
+	mtps     map[string]mtp.Transport
+	inflight int
+}
+
+type queuedReq struct {
+	ID      string    `json:"id"`
+	Agent   string    `json:"agent"`
+	Payload []byte    `json:"payload"`
+	Expires time.Time `json:"expires"`
+}
+
+// New builds a Controller and loads its state.
+func New(ctx context.Context, o Options) (*Controller, error) {
+	if err := endpoint.Validate(o.EndpointID); err != nil {
+		return nil, fmt.Errorf("controller: endpoint ID: %w", err)
+	}
+	if o.Store == nil {
+		o.Store = store.NewMemory()
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.QueueTTL <= 0 {
+		o.QueueTTL = 24 * time.Hour
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 10000
+	}
+	c := &Controller{opt: o, log: o.Logger, agents: map[string]*Agent{}, pending: map[string]chan *wire.Msg{},
+		queued: map[string][]queuedReq{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	for _, m := range o.MTPs {
+		c.mtps[m.Protocol] = m.Transport
+	}
+	snap, err := o.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controller: %w", err)
+	}
+	for _, it := range snap.Items {
+		switch it.Kind {
+		case "agent":
+			var a Agent
+			if json.Unmarshal(it.Data, &a) == nil {
+				a.Online = false
+				c.agents[a.ID] = &a
+			}
+		case "queue":
+			var q queuedReq
+			if json.Unmarshal(it.Data, &q) == nil {
+				c.queued[q.Agent] = append(c.queued[q.Agent], q)
+			}
+		case "event":
+			var e Event
+			if json.Unmarshal(it.Data, &e) == nil {
+				c.events = append(c.events, e)
+				c.seq = max(c.seq, e.Seq)
+			}
+		}
+	}
+	slices.SortFunc(c.events, func(a, b Event) int { return int(a.Seq) - int(b.Seq) })
+	return c, nil
+}
+
+// EndpointID returns the Controller's Endpoint ID.
+func (c *Controller) EndpointID() string { return c.opt.EndpointID }
+
+// Run serves the MTPs until ctx is done.
+func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(c.opt.MTPs))
+	for _, m := range c.opt.MTPs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) { c.handle(ctx, m.Protocol, in) }))
+			if err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("controller: %s: %w", m.Protocol, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); c.expire(ctx) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	for _, m := range c.opt.MTPs {
+		m.Transport.Close()
+	}
+	wg.Wait()
+	return err
+}
+
+// OnState is an mtp.StateFunc for the Controller's transports: an Agent
+// whose connection goes down is offline.
+func (c *Controller) OnState(protocol string) mtp.StateFunc {
+	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		if s != mtp.StateDown {
+			return
+		}
+		c.mu.Lock()
+		var gone []string
+		for _, a := range c.agents {
+			if a.Online && a.Protocol == protocol && a.Address == p.Address {
+				a.Online = false
+				gone = append(gone, a.ID)
+			}
+		}
+		c.mu.Unlock()
+		for _, id := range gone {
+			c.event(ctx, Event{Agent: id, Kind: "offline"})
+		}
+	}
+}
+
+// handle processes one inbound Record.
+func (c *Controller) handle(ctx context.Context, protocol string, in mtp.Inbound) {
+	var rec record.Record
+	if err := record.Decode(in.Record, &rec, nil); err != nil {
+		c.log.WarnContext(ctx, "record dropped", "err", err)
+		return
+	}
+	if err := rec.Validate(); err != nil || rec.ToID != c.opt.EndpointID || endpoint.Validate(rec.FromID) != nil {
+		c.log.WarnContext(ctx, "record rejected", "from", rec.FromID, "to", rec.ToID, "err", err)
+		return
+	}
+	c.seenAgent(ctx, rec.FromID, protocol, in.From.Address)
+	if rec.Type != record.TypeNoSessionContext {
+		return // connect records only announce the Agent
+	}
+	var m wire.Msg
+	if err := proto.Unmarshal(rec.Payload, &m); err != nil {
+		c.log.WarnContext(ctx, "msg dropped", "from", rec.FromID, "err", err)
+		return
+	}
+	if n := m.GetBody().GetRequest().GetNotify(); n != nil {
+		c.notify(ctx, rec.FromID, &m, n)
+		return
+	}
+	if m.GetBody().GetRequest() != nil {
+		c.reply(ctx, rec.FromID, errorMsg(m.GetHeader().GetMsgId(), 7001, "a controller accepts only Notify"))
+		return
+	}
+	id := m.GetHeader().GetMsgId()
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- &m
+		return
+	}
+	raw, _ := record.MsgJSON(&m)
+	c.event(ctx, Event{Agent: rec.FromID, Kind: "response", MsgID: id, Msg: raw})
+}
+
+// seenAgent records contact from an Agent; a first contact or a return
+// flushes its queue.
+func (c *Controller) seenAgent(ctx context.Context, id, protocol, addr string) {
+	c.mu.Lock()
+	a := c.agents[id]
+	isNew := a == nil
+	if isNew {
+		a = &Agent{ID: id}
+		c.agents[id] = a
+	}
+	back := !a.Online
+	a.Online, a.LastSeen, a.Protocol, a.Address = true, time.Now().UTC(), protocol, addr
+	snapshot := *a
+	c.mu.Unlock()
+	if back {
+		c.persistAgent(ctx, &snapshot)
+		c.event(ctx, Event{Agent: id, Kind: "online"})
+		go c.flush(context.WithoutCancel(ctx), id)
+	}
+	if isNew {
+		go c.fetchInfo(context.WithoutCancel(ctx), id)
+	}
+}
+
+func (c *Controller) persistAgent(ctx context.Context, a *Agent) {
+	data, _ := json.Marshal(a)
+	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "agent", ID: a.ID, Data: data}}}); err != nil {
+		c.log.WarnContext(ctx, "agent not persisted", "agent", a.ID, "err", err)
+	}
+}
+
+// fetchInfo reads Device.DeviceInfo of a new Agent.
+func (c *Controller) fetchInfo(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.RequestTimeout)
+	defer cancel()
+	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.DeviceInfo."}, MaxDepth: 1}}})
+	if err != nil {
+		return
+	}
+	info := map[string]string{}
+	for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		for _, r := range rp.GetResolvedPathResults() {
+			for k, v := range r.GetResultParams() {
+				info[k] = v
+			}
+		}
+	}
+	c.mu.Lock()
+	a := c.agents[id]
+	if a != nil {
+		a.Info = info
+	}
+	var snapshot Agent
+	if a != nil {
+		snapshot = *a
+	}
+	c.mu.Unlock()
+	if a != nil {
+		c.persistAgent(ctx, &snapshot)
+	}
+}
+
+// notify stores a Notify, then acknowledges it when asked to; a repeated
+// msg_id is acknowledged again but stored once.
+func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wire.Notify) {
+	key := from + "\x00" + m.GetHeader().GetMsgId()
+	c.mu.Lock()
+	_, dup := c.seen[key]
+	c.seen[key] = time.Now()
+	c.mu.Unlock()
+	if !dup {
+		raw, _ := record.MsgJSON(m)
+		if err := c.event(ctx, Event{Agent: from, Kind: "notify", MsgID: m.GetHeader().GetMsgId(), Msg: raw}); err != nil {
+			c.log.ErrorContext(ctx, "notify not stored, not acknowledged", "agent", from, "err", err)
+			return
+		}
+	}
+	if n.GetSendResp() {
+		resp := &wire.Msg{Header: &wire.Header{MsgId: m.GetHeader().GetMsgId(), MsgType: wire.Header_NOTIFY_RESP},
+			Body: &wire.Body{MsgBody: &wire.Body_Response{Response: &wire.Response{RespType: &wire.Response_NotifyResp{
+				NotifyResp: &wire.NotifyResp{SubscriptionId: n.GetSubscriptionId()}}}}}}
+		c.reply(ctx, from, resp)
+	}
+}
+
+// event stores and publishes an event.
+func (c *Controller) event(ctx context.Context, e Event) error {
+	c.mu.Lock()
+	c.seq++
+	e.Seq, e.Time = c.seq, time.Now().UTC()
+	var drop []store.Item
+	c.events = append(c.events, e)
+	if over := len(c.events) - c.opt.MaxEvents; over > 0 {
+		for _, old := range c.events[:over] {
+			drop = append(drop, store.Item{Kind: "event", ID: fmt.Sprintf("%020d", old.Seq)})
+		}
+		c.events = slices.Clone(c.events[over:])
+	}
+	subs := make([]chan Event, 0, len(c.subs))
+	for ch := range c.subs {
+		subs = append(subs, ch)
+	}
+	c.mu.Unlock()
+	data, _ := json.Marshal(e)
+	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "event", ID: fmt.Sprintf("%020d", e.Seq), Data: data}}, DeleteItems: drop}); err != nil {
+		return err
+	}
+	for _, ch := range subs {
+		select {
+		case ch <- e:
+		default: // a slow subscriber misses events rather than stalling the Controller
+		}
+	}
+	return nil
+}
+
+// Subscribe returns a channel of new events and a function to stop.
+func (c *Controller) Subscribe() (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	c.mu.Lock()
+	c.subs[ch] = struct{}{}
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		delete(c.subs, ch)
+		c.mu.Unlock()
+	}
+}
+
+// Events returns stored events after seq, of one Agent or all ("").
+func (c *Controller) Events(agent string, after uint64) []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Event
+	for _, e := range c.events {
+		if e.Seq > after && (agent == "" || e.Agent == agent) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Agents returns every Agent, sorted by ID.
+func (c *Controller) Agents() []Agent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Agent, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b Agent) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Agent returns one Agent.
+func (c *Controller) Agent(id string) (Agent, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.agents[id]
+	if !ok {
+		return Agent{}, false
+	}
+	return *a, true
+}
+
+// DeleteAgent forgets an Agent and its queued requests.
+func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
+	c.mu.Lock()
+	_, ok := c.agents[id]
+	delete(c.agents, id)
+	q := c.queued[id]
+	delete(c.queued, id)
+	c.mu.Unlock()
+	if !ok {
+		return ErrUnknownAgent
+	}
+	b := &store.Batch{DeleteItems: []store.Item{{Kind: "agent", ID: id}}}
+	for _, r := range q {
+		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "queue", ID: r.ID})
+	}
+	return c.opt.Store.Apply(ctx, b)
+}
+
+// Stats are figures for metrics.
+type Stats struct {
+	Agents, Online, InFlight, Queued, Events int
+}
+
+// Stats returns current figures.
+func (c *Controller) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Stats{Agents: len(c.agents), InFlight: c.inflight, Events: len(c.events)}
+	for _, a := range c.agents {
+		if a.Online {
+			s.Online++
+		}
+	}
+	for _, q := range c.queued {
+		s.Queued += len(q)
+	}
+	return s
+}
+
+func newMsgID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func errorMsg(id string, code uint32, msg string) *wire.Msg {
+	return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR},
+		Body: &wire.Body{MsgBody: &wire.Body_Error{Error: &wire.Error{ErrCode: code, ErrMsg: msg}}}}
+}

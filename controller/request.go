@@ -1,0 +1,198 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// Do sends a request to an Agent and returns its response or Error Msg.
+// Many requests may be in flight to one Agent at a time. When the Agent
+// is offline the request is queued durably, to be sent when it connects,
+// and Do waits for the response until ctx ends; it then returns
+// ErrQueued, and the response comes later as a "response" event.
+func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) (*wire.Msg, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opt.RequestTimeout)
+		defer cancel()
+	}
+	c.mu.Lock()
+	a, known := c.agents[agentID]
+	online := known && a.Online
+	c.mu.Unlock()
+	if !known {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownAgent, agentID)
+	}
+	id := newMsgID()
+	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: msgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *wire.Msg, 1)
+	c.mu.Lock()
+	c.pending[id] = ch
+	c.inflight++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inflight--
+		c.mu.Unlock()
+	}()
+	queued := false
+	if !online || !c.send(ctx, agentID, payload) {
+		if err := c.enqueue(ctx, queuedReq{ID: id, Agent: agentID, Payload: payload, Expires: time.Now().Add(c.opt.QueueTTL)}); err != nil {
+			c.forget(id)
+			return nil, err
+		}
+		queued = true
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		c.forget(id) // a later response becomes a "response" event
+		if queued {
+			return nil, fmt.Errorf("%w (msg_id %s)", ErrQueued, id)
+		}
+		return nil, fmt.Errorf("%w (msg_id %s)", ErrTimeout, id)
+	}
+}
+
+func (c *Controller) forget(id string) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// send delivers a Msg payload to an Agent over its last route.
+func (c *Controller) send(ctx context.Context, agentID string, payload []byte) bool {
+	c.mu.Lock()
+	a := c.agents[agentID]
+	var protocol, addr string
+	if a != nil {
+		protocol, addr = a.Protocol, a.Address
+	}
+	c.mu.Unlock()
+	t := c.mtps[protocol]
+	if t == nil {
+		return false
+	}
+	b, err := record.NewNoSession(agentID, c.opt.EndpointID, payload).MarshalBinary()
+	if err == nil {
+		err = t.Send(ctx, addr, b)
+	}
+	if err != nil {
+		c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
+		return false
+	}
+	return true
+}
+
+func (c *Controller) reply(ctx context.Context, agentID string, m *wire.Msg) {
+	payload, err := proto.Marshal(m)
+	if err == nil {
+		c.send(ctx, agentID, payload)
+	}
+}
+
+func (c *Controller) enqueue(ctx context.Context, q queuedReq) error {
+	data, _ := json.Marshal(q)
+	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "queue", ID: q.ID, Data: data}}}); err != nil {
+		return fmt.Errorf("controller: queueing: %w", err)
+	}
+	c.mu.Lock()
+	c.queued[q.Agent] = append(c.queued[q.Agent], q)
+	c.mu.Unlock()
+	return nil
+}
+
+// flush sends an Agent's queued requests, in order, dropping expired ones.
+func (c *Controller) flush(ctx context.Context, agentID string) {
+	c.mu.Lock()
+	q := c.queued[agentID]
+	delete(c.queued, agentID)
+	c.mu.Unlock()
+	var done []store.Item
+	for i, r := range q {
+		if time.Now().Before(r.Expires) && !c.send(ctx, agentID, r.Payload) {
+			c.mu.Lock()
+			c.queued[agentID] = append(q[i:], c.queued[agentID]...)
+			c.mu.Unlock()
+			break
+		}
+		done = append(done, store.Item{Kind: "queue", ID: r.ID})
+	}
+	if len(done) > 0 {
+		if err := c.opt.Store.Apply(ctx, &store.Batch{DeleteItems: done}); err != nil {
+			c.log.WarnContext(ctx, "sent requests not removed from the queue", "err", err)
+		}
+	}
+}
+
+// expire drops queued requests past their TTL and forgets old Notify
+// msg_ids, once a minute.
+func (c *Controller) expire(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		var drop []store.Item
+		c.mu.Lock()
+		for agent, q := range c.queued {
+			kept := q[:0]
+			for _, r := range q {
+				if now.After(r.Expires) {
+					drop = append(drop, store.Item{Kind: "queue", ID: r.ID})
+				} else {
+					kept = append(kept, r)
+				}
+			}
+			c.queued[agent] = kept
+		}
+		for k, at := range c.seen {
+			if now.Sub(at) > time.Hour {
+				delete(c.seen, k)
+			}
+		}
+		c.mu.Unlock()
+		if len(drop) > 0 {
+			c.opt.Store.Apply(ctx, &store.Batch{DeleteItems: drop})
+		}
+	}
+}
+
+func msgType(req *wire.Request) wire.Header_MsgType {
+	switch req.GetReqType().(type) {
+	case *wire.Request_Get:
+		return wire.Header_GET
+	case *wire.Request_Set:
+		return wire.Header_SET
+	case *wire.Request_Add:
+		return wire.Header_ADD
+	case *wire.Request_Delete:
+		return wire.Header_DELETE
+	case *wire.Request_Operate:
+		return wire.Header_OPERATE
+	case *wire.Request_GetInstances:
+		return wire.Header_GET_INSTANCES
+	case *wire.Request_GetSupportedDm:
+		return wire.Header_GET_SUPPORTED_DM
+	case *wire.Request_GetSupportedProtocol:
+		return wire.Header_GET_SUPPORTED_PROTO
+	}
+	return wire.Header_ERROR
+}
