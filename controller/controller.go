@@ -99,6 +99,7 @@ type Controller struct {
 	subs     map[chan Event]struct{}
 	mtps     map[string]mtp.Transport
 	inflight int
+	notifies int
 }
 
 type queuedReq struct {
@@ -323,6 +324,7 @@ func (c *Controller) fetchInfo(ctx context.Context, id string) {
 func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wire.Notify) {
 	key := from + "\x00" + m.GetHeader().GetMsgId()
 	c.mu.Lock()
+	c.notifies++
 	_, dup := c.seen[key]
 	c.seen[key] = time.Now()
 	c.mu.Unlock()
@@ -441,14 +443,14 @@ func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 
 // Stats are figures for metrics.
 type Stats struct {
-	Agents, Online, InFlight, Queued, Events int
+	Agents, Online, InFlight, Queued, Events, Notifies int
 }
 
 // Stats returns current figures.
 func (c *Controller) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Agents: len(c.agents), InFlight: c.inflight, Events: len(c.events)}
+	s := Stats{Agents: len(c.agents), InFlight: c.inflight, Events: len(c.events), Notifies: c.notifies}
 	for _, a := range c.agents {
 		if a.Online {
 			s.Online++
@@ -470,3 +472,13 @@ func errorMsg(id string, code uint32, msg string) *wire.Msg {
 	return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR},
 		Body: &wire.Body{MsgBody: &wire.Body_Error{Error: &wire.Error{ErrCode: code, ErrMsg: msg}}}}
 }
+
+// SupportedVersions are the USP versions the Controller speaks.
+const SupportedVersions = record.SupportedVersions
+
+// MsgJSON encodes a Msg as protobuf JSON, with its fields named as in
+// the .proto files.
+func MsgJSON(m *wire.Msg) ([]byte, error) { return record.MsgJSON(m) }
+
+// ParseMsgJSON decodes a Msg from protobuf JSON.
+func ParseMsgJSON(b []byte) (*wire.Msg, error) { return record.ParseMsgJSON(b) }

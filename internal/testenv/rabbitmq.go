@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // One RabbitMQ with the STOMP plugin serves every test of this binary. It

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// Options configure the API.
+type Options struct {
+	Controller *controller.Controller
+	Tokens     *Tokens
+	// Timeout bounds a request to an Agent unless the call says
+	// otherwise (?timeout=5s); 0 means 30 seconds.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	opt     Options
+	mux     *http.ServeMux
+	metrics *metrics
+	routes  []route
+}
+
+// route is one operation, for the mux and the OpenAPI document.
+type route struct {
+	method, path, summary string
+	role                  Role
+	body                  string // name of the request schema, if any
+	handler               http.HandlerFunc
+}
+
+// New builds the API.
+func New(o Options) *Server {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opt: o, mux: http.NewServeMux(), metrics: newMetrics()}
+	s.routes = []route{
+		{"GET", "/api/v1/agents", "List agents (filters: online, q; paging: limit, offset)", Viewer, "", s.listAgents},
+		{"GET", "/api/v1/agents/{id}", "One agent", Viewer, "", s.getAgent},
+		{"DELETE", "/api/v1/agents/{id}", "Forget an agent", Admin, "", s.deleteAgent},
+		{"POST", "/api/v1/agents/{id}/get", "USP Get", Operator, "GetBody", s.usp(getReq)},
+		{"POST", "/api/v1/agents/{id}/set", "USP Set", Operator, "SetBody", s.usp(setReq)},
+		{"POST", "/api/v1/agents/{id}/add", "USP Add", Operator, "AddBody", s.usp(addReq)},
+		{"POST", "/api/v1/agents/{id}/delete", "USP Delete", Operator, "DeleteBody", s.usp(deleteReq)},
+		{"POST", "/api/v1/agents/{id}/operate", "USP Operate", Operator, "OperateBody", s.usp(operateReq)},
+		{"POST", "/api/v1/agents/{id}/instances", "USP GetInstances", Operator, "InstancesBody", s.usp(instancesReq)},
+		{"POST", "/api/v1/agents/{id}/supported", "USP GetSupportedDM", Operator, "SupportedBody", s.usp(supportedReq)},
+		{"POST", "/api/v1/agents/{id}/protocol", "USP GetSupportedProtocol", Operator, "", s.usp(protocolReq)},
+		{"POST", "/api/v1/agents/{id}/msg", "Any USP request Msg, in protobuf JSON", Operator, "Msg", s.usp(rawReq)},
+		{"GET", "/api/v1/events", "Stored events (after, agent)", Viewer, "", s.listEvents},
+		{"GET", "/api/v1/events/stream", "Live events as Server-Sent Events", Viewer, "", s.streamEvents},
+		{"GET", "/api/v1/openapi.json", "This document", Viewer, "", s.openAPI},
+		{"GET", "/metrics", "Prometheus metrics", Viewer, "", s.serveMetrics},
+	}
+	for _, r := range s.routes {
+		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// auth checks the bearer token against the route's role.
+func (s *Server) auth(need Role, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		role, known := s.opt.Tokens.role(strings.TrimSpace(tok))
+		switch {
+		case !ok || !known:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="uspkit"`)
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+		case !role.allows(need):
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not do this (needs %s)", role, need))
+		default:
+			next(w, r)
+		}
+	})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	// Code and Message are the USP error, for a USP Error response.
+	Code    uint32          `json:"code,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Msg     json.RawMessage `json:"msg,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var out []controller.Agent
+	for _, a := range s.opt.Controller.Agents() {
+		if v := q.Get("online"); v != "" && strconv.FormatBool(a.Online) != v {
+			continue
+		}
+		if v := q.Get("q"); v != "" && !strings.Contains(a.ID, v) {
+			continue
+		}
+		out = append(out, a)
+	}
+	total := len(out)
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 100
+	}
+	offset = min(max(offset, 0), len(out))
+	out = out[offset:min(offset+limit, len(out))]
+	if out == nil {
+		out = []controller.Agent{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": out, "total": total, "offset": offset, "limit": limit})
+}
+
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.opt.Controller.Agent(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown agent")
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
+	if err := s.opt.Controller.DeleteAgent(r.Context(), r.PathValue("id")); err != nil {
+		if errors.Is(err, controller.ErrUnknownAgent) {
+			writeError(w, http.StatusNotFound, "unknown agent")
+			return
+		}
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// usp runs one USP request built from the JSON body and answers with the
+// response Msg in protobuf JSON; a USP Error answers 422 with its code and
+// message.
+func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		req, err := build(body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		timeout := s.opt.Timeout
+		if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+			timeout = d
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		start := time.Now()
+		m, err := s.opt.Controller.Do(ctx, r.PathValue("id"), req)
+		s.metrics.observe(time.Since(start), err)
+		switch {
+		case errors.Is(err, controller.ErrUnknownAgent):
+			writeError(w, http.StatusNotFound, "unknown agent")
+			return
+		case errors.Is(err, controller.ErrQueued):
+			writeJSON(w, http.StatusAccepted, map[string]any{"queued": true, "error": err.Error()})
+			return
+		case errors.Is(err, controller.ErrTimeout):
+			writeError(w, http.StatusGatewayTimeout, err.Error())
+			return
+		case err != nil:
+			writeError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		raw, err := controller.MsgJSON(m)
+		if err != nil {
+			writeError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		if e := m.GetBody().GetError(); e != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "USP error", Code: e.GetErrCode(), Message: e.GetErrMsg(), Msg: raw})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(raw)
+	}
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	ev := s.opt.Controller.Events(r.URL.Query().Get("agent"), after)
+	if ev == nil {
+		ev = []controller.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": ev})
+}
+
+// streamEvents sends events as they happen (text/event-stream), after
+// the stored ones newer than ?after.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	ch, stop := s.opt.Controller.Subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	agent := r.URL.Query().Get("agent")
+	send := func(e controller.Event) {
+		b, _ := json.Marshal(e)
+		fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, b)
+	}
+	if v := r.URL.Query().Get("after"); v != "" {
+		after, _ := strconv.ParseUint(v, 10, 64)
+		for _, e := range s.opt.Controller.Events(agent, after) {
+			send(e)
+		}
+	}
+	fl.Flush()
+	keep := time.NewTicker(15 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keep.C:
+			io.WriteString(w, ": keep-alive\n\n")
+			fl.Flush()
+		case e := <-ch:
+			if agent == "" || e.Agent == agent {
+				send(e)
+				fl.Flush()
+			}
+		}
+	}
+}
