@@ -27,7 +27,19 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"add":         {"add an object instance: add OBJECT. [PARAM=VALUE...]", runAdd},
 		"agent":       {"run a USP Agent (--config FILE)", runAgent},
+		"agents":      {"list the agents the controller knows", runAgents},
+		"controller":  {"run a USP Controller with its REST API (--config FILE)", runController},
+		"delete":      {"delete object instances: delete OBJECT...", runDelete},
+		"events":      {"print the controller's events (--follow)", runEvents},
+		"get":         {"read parameters: get PATH...", runGet},
+		"instances":   {"list object instances: instances OBJECT...", runInstances},
+		"operate":     {"run a command: operate 'CMD()' [ARG=VALUE...]", runOperate},
+		"proto":       {"the USP versions the agent supports", runProto},
+		"set":         {"set parameters: set PATH=VALUE...", runSet},
+		"supported":   {"the agent's supported data model: supported [OBJECT...]", runSupported},
+		"up":          {"run a controller, its API and a local agent, for a first run", runUp},
 		"conformance": {"run the TP-469 conformance test plan against an agent", runConformance},
 		"decode":      {"print a binary USP Record (or Msg) as JSON", runDecode},
 		"encode":      {"turn JSON into a binary USP Record (or Msg)", runEncode},

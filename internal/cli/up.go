@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/controller/api"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/store/sqlite"
+)
+
+// controllerConfig is the file `usp controller --config` reads.
+type controllerConfig struct {
+	EndpointID string `yaml:"endpoint_id"`
+	Data       string `yaml:"data"`
+	LogLevel   string `yaml:"log_level"`
+	// HTTP is the address of the REST API.
+	HTTP string `yaml:"http"`
+	// WebSocket is the address agents connect to, with optional TLS.
+	WebSocket string     `yaml:"websocket"`
+	TLS       *tlsConfig `yaml:"tls"`
+}
+
+func loadControllerConfig(b []byte) (*controllerConfig, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	c := controllerConfig{EndpointID: "proto::uspkit-controller", HTTP: "127.0.0.1:8080", WebSocket: "127.0.0.1:8081"}
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if err := validateEndpointID(c.EndpointID); err != nil {
+		return nil, fmt.Errorf("endpoint_id: %w", err)
+	}
+	return &c, nil
+}
+
+// runningController is a Controller with its API and listeners.
+type runningController struct {
+	c      *controller.Controller
+	api    string // http://host:port
+	ws     string // ws://host:port/usp
+	token  string // path of the admin token
+	fresh  bool
+	run    func(ctx context.Context) error
+	closer func()
+}
+
+func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logger) (*runningController, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, err
+	}
+	tokens, tokenPath, fresh, err := api.LoadTokens(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "controller.db"))
+	if err != nil {
+		return nil, err
+	}
+	var c *controller.Controller
+	onState := func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		if c != nil {
+			c.OnState("WebSocket")(ctx, p, s, err)
+		}
+	}
+	tc, err := cfg.TLS.build(true)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	srv, err := ws.Listen(ctx, cfg.WebSocket, &ws.Options{EndpointID: cfg.EndpointID, TLS: tc, OnState: onState, Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: []controller.MTP{{Protocol: "WebSocket", Transport: srv}}, Logger: log})
+	if err != nil {
+		srv.Close()
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		srv.Close()
+		db.Close()
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	hs := &http.Server{Handler: api.New(api.Options{Controller: c, Tokens: tokens, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+	scheme := "ws"
+	if tc != nil {
+		scheme = "wss"
+	}
+	rc := &runningController{c: c, api: "http://" + ln.Addr().String(), ws: scheme + "://" + srv.Addr().String() + "/usp", token: tokenPath, fresh: fresh}
+	rc.run = func(ctx context.Context) error {
+		errc := make(chan error, 2)
+		go func() { errc <- c.Run(ctx) }()
+		go func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		return <-errc
+	}
+	rc.closer = func() { db.Close() }
+	return rc, nil
+}
+
+func runController(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "controller", "")
+	config := fs.String("config", "", "configuration `file` (YAML)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var b []byte
+	if *config != "" {
+		var err error
+		if b, err = os.ReadFile(*config); err != nil {
+			return err
+		}
+	}
+	cfg, err := loadControllerConfig(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *config, err)
+	}
+	if cfg.Data == "" {
+		cfg.Data = dataDir()
+	}
+	rc, err := startController(ctx, cfg, newLogger(e.stderr, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer rc.closer()
+	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\ntoken %s\nready\n", cfg.EndpointID, rc.api, rc.ws, rc.token)
+	return rc.run(ctx)
+}
+
+// runUp runs the controller, its API, the WebSocket MTP and a local agent
+// in one process, with everything in one data directory.
+func runUp(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "up", "")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "`address` of the REST API (127.0.0.1:0 picks a port)")
+	wsAddr := fs.String("ws", "127.0.0.1:8081", "`address` of the WebSocket MTP")
+	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
+	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir := *data
+	if dir == "" {
+		dir = dataDir()
+	}
+	log := newLogger(e.stderr, *level)
+	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr}
+	rc, err := startController(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rc.closer()
+	agentID := "os::000000-" + hostSerial()
+	ra, err := startAgent(ctx, &agentConfig{EndpointID: agentID, Data: filepath.Join(dir, "agent"),
+		MTPs:    []mtpConfig{{Protocol: "WebSocket", URL: rc.ws}},
+		Factory: agentFactory(cfg.EndpointID)}, log, func(string) {})
+	if err != nil {
+		return err
+	}
+	defer ra.close()
+	if err := os.WriteFile(filepath.Join(dir, serverFile), []byte(rc.api+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(dir, serverFile))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- rc.run(ctx) }()
+	go func() { errc <- ra.run(ctx) }()
+	// Ready when the agent has reached the controller.
+	deadline := time.After(15 * time.Second)
+	for {
+		if a, ok := rc.c.Agent(agentID); ok && a.Online {
+			break
+		}
+		select {
+		case err := <-errc:
+			return err
+		case <-deadline:
+			return errors.New("the local agent did not reach the controller")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	created := ""
+	if rc.fresh {
+		created = " (created)"
+	}
+	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nagent %s (WebSocket)\ntoken %s%s\ndata %s\nready\n",
+		cfg.EndpointID, rc.api, rc.ws, agentID, rc.token, created, dir)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	}
+	cancel()
+	return nil
+}
+
+// hostSerial derives a serial number for the local agent's Endpoint ID
+// from the machine ID.
+func hostSerial() string {
+	b, _ := os.ReadFile("/etc/machine-id")
+	s := strings.ToUpper(strings.TrimSpace(string(b)))
+	if len(s) > 12 {
+		s = s[:12]
+	}
+	if s == "" {
+		s = "LOCAL"
+	}
+	return s
+}
+
+// agentFactory is the local agent's factory configuration: the local
+// controller, trusted with full access, over WebSocket.
+func agentFactory(ctrl string) agent.Config {
+	return agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: ctrl, Alias: "local",
+		MTPs: []agent.ControllerMTPConf{{Protocol: "WebSocket"}}}}}
+}
