@@ -606,7 +606,9 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s\n", b)
 			return
 		}
-		fmt.Fprintf(e.stdout, "%d %s %s %s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Agent, ev.Kind, ev.Msg)
+		var msg bytes.Buffer
+		json.Compact(&msg, ev.Msg)
+		fmt.Fprintf(e.stdout, "%d %s %s %s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Agent, ev.Kind, msg.String())
 	}
 	if !*follow {
 		b, err := c.do(ctx, "GET", "/api/v1/events", nil)

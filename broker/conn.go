@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// conn is every connection handed to mochi: it carries what the hooks
+// need to know about the client, since mochi's Client has no place for
+// it, and lets Close end the connection at once.
+type conn struct {
+	net.Conn
+	certs []*x509.Certificate     // verified client chain, leaf first
+	sess  atomic.Pointer[session] // set by a successful CONNECT
+	kill  func()                  // closes without ceremony
+}
+
+// Listener IDs, as mochi and the logs see them.
+const (
+	listenerTCP = "tcp"
+	listenerWS  = "ws"
+)
+
+// acceptRetry is the pause after a failed Accept.
+const acceptRetry = 50 * time.Millisecond
+
+// acceptLoop accepts TCP connections until ln is closed.
+func (b *Broker) acceptLoop(ln net.Listener) {
+	defer b.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if b.closing() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			b.log.Warn("accept failed", "listener", listenerTCP, "error", err)
+			time.Sleep(acceptRetry) // e.g. out of file descriptors
+			continue
+		}
+		c := &conn{Conn: nc, kill: func() { nc.Close() }}
+		if !b.track(c) {
+			nc.Close()
+			return
+		}
+		go func() {
+			defer b.untrack(c)
+			b.serveTCP(c)
+		}()
+	}
+}
+
+// serveTCP runs the TLS handshake, if any, and then the MQTT session.
+func (b *Broker) serveTCP(c *conn) {
+	remote := c.RemoteAddr().String()
+	_ = c.SetDeadline(time.Now().Add(b.cfg.ConnectTimeout)) // until CONNECT; mochi then sets keep-alive deadlines
+	if b.cfg.TLS != nil {
+		tc := tls.Server(c.Conn, b.cfg.TLS)
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.ConnectTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			b.log.Info("TLS handshake failed", "remote", remote, "error", err)
+			tc.Close()
+			return
+		}
+		c.Conn = tc
+		c.certs = verifiedChain(tc.ConnectionState())
+	}
+	b.establish(listenerTCP, c)
+}
+
+// establish runs one MQTT session in mochi. A panic in mochi's packet
+// decoding (mochi-mqtt/server#501: a truncated MQTT 5 SUBSCRIBE indexes
+// past its buffer) would otherwise end the whole process; it ends only
+// this connection.
+func (b *Broker) establish(listener string, c *conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("panic in MQTT session; connection dropped", "listener", listener,
+				"remote", c.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
+			c.kill()
+			b.forget(c)
+		}
+	}()
+	if err := b.srv.EstablishConnection(listener, c); err != nil && !b.closing() {
+		b.log.Debug("connection ended", "listener", listener, "remote", c.RemoteAddr().String(), "error", err)
+	}
+}
+
+// forget does the clean-up mochi skips when a session panics: it drops
+// the client on c and its subscriptions.
+func (b *Broker) forget(c *conn) {
+	for id, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Conn != net.Conn(c) {
+			continue
+		}
+		b.srv.UnsubscribeClient(cl)
+		cl.ClearInflights()
+		if cur, ok := b.srv.Clients.Get(id); ok && cur == cl {
+			b.srv.Clients.Delete(id)
+		}
+	}
+}
+
+func verifiedChain(st tls.ConnectionState) []*x509.Certificate {
+	if len(st.VerifiedChains) == 0 {
+		return nil
+	}
+	return st.VerifiedChains[0]
+}
+
+// serveWS upgrades a request to an MQTT-over-WebSocket connection
+// (subprotocol "mqtt", binary messages) and runs the session on it.
+func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
+	if err != nil {
+		b.log.Info("WebSocket upgrade failed", "remote", r.RemoteAddr, "error", err)
+		return
+	}
+	if wc.Subprotocol() != "mqtt" { // [MQTT-6.0.0-3]
+		wc.Close(websocket.StatusPolicyViolation, `subprotocol "mqtt" required`)
+		return
+	}
+	nc := websocket.NetConn(b.ctx, wc, websocket.MessageBinary)
+	wc.SetReadLimit(int64(b.cfg.MaxPacketSize) + 1024) // NetConn lifts the limit; put one back
+	c := &conn{Conn: nc, kill: func() { wc.CloseNow() }}
+	if r.TLS != nil {
+		c.certs = verifiedChain(*r.TLS)
+	}
+	if !b.track(c) {
+		wc.CloseNow()
+		return
+	}
+	defer b.untrack(c)
+	_ = c.SetDeadline(time.Now().Add(b.cfg.ConnectTimeout))
+	b.establish(listenerWS, c)
+}
+
+// sessionOf returns the session of a mochi client's connection, or nil.
+func sessionOf(nc net.Conn) *session {
+	if c, ok := nc.(*conn); ok {
+		return c.sess.Load()
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package broker is uspkit's embedded MQTT broker: github.com/mochi-mqtt/server
+// (MQTT 5 [R-MQTT.39] and 3.1.1 [R-MQTT.40], QoS 0–2 [R-MQTT.46]) behind
+// a small API, with the authentication and topic ACLs a USP deployment
+// needs (TR-369 "MQTT Server Requirements").
+//
+// It owns: the listeners (TCP [R-MQTT.41] with optional TLS or mutual
+// TLS, and optional MQTT over WebSocket), authentication by user name and
+// password (compared in constant time), by verified client certificate
+// (the Endpoint ID of its urn:bbf:usp:id: URI SAN, else its Common Name)
+// or by a caller's AuthFunc [R-MQTT.42], [R-MQTT.43]; and a topic ACL.
+// Anonymous clients are refused unless Options.AllowAnonymous.
+//
+// With Options.USPPolicy an Agent may subscribe only within its own topic
+// (Options.AgentTopicPattern, "usp/agent/{user}/#" by default) and publish
+// only to Controller topics ("usp/controller/#"); a Controller account
+// subscribes within its own Controller topic and may publish to Agent
+// topics too. Denials are logged. A successful MQTT 5 CONNACK carries one
+// "subscribe-topic" user property per filter the client may subscribe to
+// [R-MQTT.44] and, when the client requested it, its own topic as
+// Response Information [R-MQTT.12], [R-MQTT.21]; so an Agent with no
+// configured topic learns where to listen [R-MQTT.15], [R-MQTT.16].
+//
+//	b, err := broker.New(&broker.Options{
+//		Addr:      "127.0.0.1:0",
+//		TLS:       serverTLS, // ClientAuth: tls.RequireAndVerifyClientCert
+//		Users:     map[string]string{"controller": secret},
+//		Controllers: []string{"controller"},
+//		USPPolicy: true,
+//	})
+//	if err := b.Start(ctx); err != nil { ... }
+//	defer b.Close()
+//	addr := b.Addrs().TCP
+//
+// The broker never looks inside messages: it moves USP Records as opaque
+// MQTT payloads and imports no other uspkit package.
+package broker

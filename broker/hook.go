@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"context"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// subscribeTopicProperty names the CONNACK user property that tells an
+// MQTT 5 client a Topic Filter to subscribe to [R-MQTT.15], [R-MQTT.44].
+const subscribeTopicProperty = "subscribe-topic"
+
+// hook plugs authentication, ACLs and the USP CONNACK properties into
+// mochi. mochi calls it from each client's goroutine.
+type hook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *hook) ID() string { return "uspkit-broker" }
+
+// Provides is asked for every event of every packet, so it is a switch.
+func (h *hook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode:
+		return true
+	}
+	return false
+}
+
+// OnConnect authenticates the client and works out its rights
+// [R-MQTT.42]; on refusal it sends the CONNACK itself, with a reason that
+// tells "who are you" (bad user name or password) from "you may not"
+// (not authorized).
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok {
+		return packets.ErrNotAuthorized
+	}
+	cfg := h.b.cfg
+	cr := creds{clientID: cl.ID, username: string(pk.Connect.Username), password: pk.Connect.Password,
+		hasPass: pk.Connect.PasswordFlag, certs: c.certs}
+	log := h.b.log.With("client", cl.ID, "user", cr.username, "remote", cl.Net.Remote, "listener", cl.Net.Listener)
+	ctx, cancel := context.WithTimeout(h.b.ctx, cfg.ConnectTimeout)
+	acct, err := cfg.authenticate(ctx, cr)
+	cancel()
+	if err != nil {
+		log.Warn("connect refused", "reason", err)
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword)
+	}
+	s, err := cfg.newSession(acct, cl.ID)
+	if err != nil {
+		log.Warn("connect refused", "account", acct.Name, "reason", err)
+		return h.refuse(cl, packets.ErrNotAuthorized)
+	}
+	if pk.Connect.WillFlag && !s.mayPublish(pk.Connect.WillTopic) {
+		log.Warn("connect refused: ACL denies the Will topic", "account", s.name, "topic", pk.Connect.WillTopic)
+		return h.refuse(cl, packets.ErrNotAuthorized)
+	}
+	// mochi hands an existing session, subscriptions included, to a new
+	// connection with the same ClientId; only the same account may take it.
+	if old, ok := h.b.srv.Clients.Get(cl.ID); ok {
+		if prev := sessionOf(old.Net.Conn); prev == nil || prev.name != s.name {
+			log.Warn("connect refused: client id in use by another account", "account", s.name)
+			return h.refuse(cl, packets.ErrNotAuthorized)
+		}
+	}
+	c.sess.Store(s)
+	log.Debug("client authenticated", "account", s.name, "controller", s.controller)
+	return nil
+}
+
+// refuse sends a failure CONNACK and returns the code as the error that
+// ends the connection. MQTT 3.1.1 has only "not authorized" (5) for both.
+func (h *hook) refuse(cl *mqtt.Client, code packets.Code) error {
+	send := code
+	if cl.Properties.ProtocolVersion < 5 {
+		send = packets.ErrBadUsernameOrPassword // mochi maps it to the 3.1.1 code 5
+	}
+	_ = h.b.srv.SendConnack(cl, send, false, nil)
+	return code
+}
+
+// OnConnectAuthenticate admits the clients OnConnect accepted.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return sessionOf(cl.Net.Conn) != nil
+}
+
+// OnACLCheck enforces the topic ACL on SUBSCRIBE filters and PUBLISH
+// topics [R-MQTT.42]. An empty PUBLISH topic is an MQTT 5 topic alias,
+// which mochi resolves only later: OnPublish checks it then.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	s := sessionOf(cl.Net.Conn)
+	var ok bool
+	switch {
+	case s == nil:
+	case write && topic == "":
+		return true
+	case write:
+		ok = s.mayPublish(topic)
+	default:
+		ok = s.maySubscribe(topic)
+	}
+	if !ok {
+		h.deny(cl, s, topic, write)
+	}
+	return ok
+}
+
+func (h *hook) deny(cl *mqtt.Client, s *session, topic string, write bool) {
+	action, name := "subscribe", ""
+	if write {
+		action = "publish"
+	}
+	if s != nil {
+		name = s.name
+	}
+	h.b.log.Warn("ACL denied", "action", action, "topic", topic, "client", cl.ID, "account", name, "remote", cl.Net.Remote)
+}
+
+// OnPublish checks the topic of a PUBLISH that used a topic alias, once
+// mochi has resolved it.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || !pk.Properties.TopicAliasFlag && pk.TopicName != "" {
+		return pk, nil
+	}
+	s := sessionOf(cl.Net.Conn)
+	if s != nil && s.mayPublish(pk.TopicName) {
+		return pk, nil
+	}
+	h.deny(cl, s, pk.TopicName, true)
+	if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5 {
+		return pk, packets.ErrNotAuthorized // PUBACK/PUBREC with 0x87
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// OnPacketEncode adds to a successful MQTT 5 CONNACK the broker's Maximum
+// Packet Size, one "subscribe-topic" user property per filter the client
+// may subscribe to [R-MQTT.44], and, if the client asked for it, its own
+// topic as Response Information [R-MQTT.12].
+func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != packets.CodeSuccess.Code || pk.ProtocolVersion != 5 {
+		return pk
+	}
+	pk.Properties.MaximumPacketSize = h.b.cfg.MaxPacketSize
+	// Request Problem Information 0 forbids user properties on packets
+	// other than PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]; mochi
+	// drops them from CONNACK too, and paho sends 0 by default.
+	pk.Mods.DisallowProblemInfo = false
+	s := sessionOf(cl.Net.Conn)
+	if s == nil {
+		return pk
+	}
+	user := make([]packets.UserProperty, 0, len(pk.Properties.User)+len(s.subscribe))
+	user = append(user, pk.Properties.User...)
+	for _, f := range s.subscribe {
+		user = append(user, packets.UserProperty{Key: subscribeTopicProperty, Val: f})
+	}
+	pk.Properties.User = user
+	if s.reply != "" && pk.Properties.ResponseInfo == "" {
+		pk.Properties.ResponseInfo = s.reply
+	}
+	return pk
+}

@@ -1,0 +1,236 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults used for zero Options fields.
+const (
+	DefaultAddr                   = "127.0.0.1:1883"
+	DefaultAgentTopicPattern      = "usp/agent/{user}/#"
+	DefaultControllerTopicPattern = "usp/controller/{user}/#"
+	DefaultMaxPacketSize          = 256 << 10
+	DefaultConnectTimeout         = 10 * time.Second
+	DefaultMaxQueued              = 1024
+)
+
+// Placeholders in topic patterns.
+const (
+	PlaceholderClient = "{client}" // the MQTT ClientId of the connection
+	PlaceholderUser   = "{user}"   // the authenticated name (Account.Name)
+)
+
+// AuthFunc decides whether a client may connect and with which rights. It
+// is called once per CONNECT, from the connection's goroutine, so it may
+// block (ctx ends at the connect timeout or when the broker closes), and
+// it must be safe for concurrent use. certs holds the client's certificate
+// chain, leaf first, only when crypto/tls verified it; otherwise nil. A
+// non-nil error refuses the connection with "bad user name or password".
+type AuthFunc func(ctx context.Context, clientID, username string, password []byte, certs []*x509.Certificate) (Account, error)
+
+// Account is what an authenticated client may do.
+type Account struct {
+	// Name is the authenticated identity: the user name, or the Endpoint
+	// ID (else the Common Name) of a client certificate. It replaces
+	// {user} in topic patterns and shows in logs. Empty for anonymous
+	// clients, which then have no {user} topic.
+	Name string
+
+	// Controller marks a USP Controller. With Options.USPPolicy only a
+	// Controller may publish to Agent topics.
+	Controller bool
+
+	// Subscribe lists the topic filters the client may subscribe to; a
+	// SUBSCRIBE filter is allowed when every topic it matches is matched
+	// by one of these. Each entry is also announced to MQTT 5 clients in a
+	// "subscribe-topic" CONNACK user property [R-MQTT.44]. Placeholders
+	// {client} and {user} are expanded. With USPPolicy these are added to
+	// the client's own topic; without it, nil Subscribe and nil Publish
+	// mean the client may subscribe and publish anywhere.
+	Subscribe []string
+
+	// Publish lists the topic filters the client may publish to (and use
+	// as its Will topic). Placeholders as for Subscribe.
+	Publish []string
+}
+
+// Options configure a Broker. A nil *Options means all defaults, which
+// are: one plain TCP listener on DefaultAddr and no way to log in.
+type Options struct {
+	// Addr is the TCP listener's address [R-MQTT.41]; port 0 picks a free
+	// one (see Broker.Addrs). Empty means DefaultAddr (loopback only).
+	Addr string
+
+	// TLS, if not nil, turns on TLS for the TCP listener. A ClientAuth of
+	// tls.RequireAndVerifyClientCert gives mutual TLS, and a verified
+	// client certificate then authenticates the client [R-MQTT.43]. Nil
+	// means plain TCP.
+	TLS *tls.Config
+
+	// WebSocketAddr, if not empty, adds an MQTT-over-WebSocket listener
+	// (subprotocol "mqtt", any request path). Empty means none.
+	WebSocketAddr string
+
+	// WebSocketTLS, if not nil, serves the WebSocket listener over TLS
+	// (wss), with client certificates as for TLS. Nil means plain ws.
+	WebSocketTLS *tls.Config
+
+	// Users maps user names to passwords for MQTT username/password
+	// authentication [R-MQTT.42]. Passwords are compared in constant
+	// time. Nil means no password logins.
+	//
+	// Without Authenticate a CONNECT is decided in this order: one with a
+	// password by Users alone; else one over a connection with a verified
+	// client certificate by the certificate (a user name, if sent, must
+	// equal its identity); else one without a user name by AllowAnonymous.
+	Users map[string]string
+
+	// Controllers names the accounts (user names from Users, or client
+	// certificate identities) that are USP Controllers. Nil means none.
+	// Authenticate sets Account.Controller itself instead.
+	Controllers []string
+
+	// Authenticate, if not nil, replaces Users, certificate and anonymous
+	// authentication: it alone decides every CONNECT.
+	Authenticate AuthFunc
+
+	// AllowAnonymous lets clients that present neither a user name nor a
+	// verified client certificate connect. False (the default) refuses
+	// them.
+	AllowAnonymous bool
+
+	// USPPolicy turns on the USP topic policy: a client may subscribe only
+	// within its own topic (AgentTopicPattern, or ControllerTopicPattern
+	// for a Controller) plus Account.Subscribe; it may publish to
+	// Controller topics, to Agent topics only if it is a Controller, and to
+	// Account.Publish. Everything else is refused and logged. A client for
+	// whom the pattern cannot be filled in (say, an anonymous client and a
+	// {user} pattern) is refused at CONNECT. False means Account lists
+	// alone decide (nil lists allow everything).
+	USPPolicy bool
+
+	// AgentTopicPattern is an Agent's own topic filter under USPPolicy,
+	// with {client} and {user} placeholders; the levels before the first
+	// placeholder, plus "#", are "the Agent topics" that only Controllers
+	// may publish to. Empty means DefaultAgentTopicPattern. The default
+	// uses {user} because a client chooses its own ClientId: a {client}
+	// pattern lets any authenticated client take any Agent's topic.
+	AgentTopicPattern string
+
+	// ControllerTopicPattern is a Controller's own topic filter under
+	// USPPolicy, as AgentTopicPattern. Empty means
+	// DefaultControllerTopicPattern.
+	ControllerTopicPattern string
+
+	// MaxPacketSize is the largest MQTT packet accepted, in bytes; larger
+	// ones close the connection. It is announced in MQTT 5 CONNACKs. Zero
+	// means DefaultMaxPacketSize.
+	MaxPacketSize uint32
+
+	// MaxClients caps connected clients; further CONNECTs are refused with
+	// "server busy" (MQTT 5) or "server unavailable" (3.1.1). Zero means
+	// no limit.
+	MaxClients int
+
+	// MaxQueued is how many outbound packets may wait for one slow client
+	// before further messages to it are dropped. Zero means
+	// DefaultMaxQueued.
+	MaxQueued int
+
+	// ConnectTimeout bounds the TLS handshake, WebSocket upgrade and
+	// arrival of CONNECT on a new connection, and a call to Authenticate.
+	// Zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+
+	// Logger receives connection, authentication and ACL events; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// config is Options with defaults applied and patterns checked.
+type config struct {
+	Options
+	agentPrefix, controllerPrefix string // "usp/agent/#", "usp/controller/#"
+	controllers                   map[string]bool
+	users                         map[string][32]byte // SHA-256 of passwords
+}
+
+func newConfig(o *Options) (*config, error) {
+	c := &config{}
+	if o != nil {
+		c.Options = *o
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.AgentTopicPattern == "" {
+		c.AgentTopicPattern = DefaultAgentTopicPattern
+	}
+	if c.ControllerTopicPattern == "" {
+		c.ControllerTopicPattern = DefaultControllerTopicPattern
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = DefaultMaxQueued
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxClients < 0 {
+		return nil, fmt.Errorf("broker: MaxClients %d is negative", c.MaxClients)
+	}
+	var err error
+	if c.agentPrefix, err = patternPrefix(c.AgentTopicPattern); err != nil {
+		return nil, fmt.Errorf("broker: AgentTopicPattern: %w", err)
+	}
+	if c.controllerPrefix, err = patternPrefix(c.ControllerTopicPattern); err != nil {
+		return nil, fmt.Errorf("broker: ControllerTopicPattern: %w", err)
+	}
+	if c.agentPrefix == c.controllerPrefix {
+		return nil, fmt.Errorf("broker: Agent and Controller topic patterns share the prefix %q", c.agentPrefix)
+	}
+	c.controllers = make(map[string]bool, len(c.Controllers))
+	for _, n := range c.Controllers {
+		c.controllers[n] = true
+	}
+	c.users = make(map[string][32]byte, len(c.Users))
+	for u, p := range c.Users {
+		c.users[u] = hashPassword([]byte(p))
+	}
+	return c, nil
+}
+
+var errPattern = errors.New("invalid topic pattern")
+
+// patternPrefix checks a topic pattern and returns the filter of all
+// topics it can expand to: its constant leading levels plus "#".
+func patternPrefix(p string) (string, error) {
+	probe := strings.NewReplacer(PlaceholderClient, "x", PlaceholderUser, "x").Replace(p)
+	if strings.Contains(probe, "{") || strings.Contains(probe, "}") {
+		return "", fmt.Errorf("%w %q: unknown placeholder", errPattern, p)
+	}
+	if !validFilter(probe) {
+		return "", fmt.Errorf("%w %q: not a topic filter", errPattern, p)
+	}
+	levels := strings.Split(p, "/")
+	n := 0
+	for n < len(levels) && !strings.ContainsAny(levels[n], "{+#") {
+		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("%w %q: the first level must be constant", errPattern, p)
+	}
+	return strings.Join(levels[:n], "/") + "/#", nil
+}
