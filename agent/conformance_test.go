@@ -18,7 +18,7 @@ import (
 // TestTP469 holds the Agent to TP-469 sections 1, 2, 3 and 9 over the
 // in-memory transport: each case is a subtest named by its TP-469 id, run
 // by the conformance runner as a black box. Cases that wait long or reboot
-// run only with USP_CONFORMANCE_LONG=1.
+// (here the Agent restarts in place) run only with USP_CONFORMANCE_LONG=1.
 func TestTP469(t *testing.T) {
 	m := schema.New()
 	agent.Define(m)
@@ -29,13 +29,11 @@ func TestTP469(t *testing.T) {
 	agentEnd, runnerEnd := mtptest.NewPipe(agentID, ctrlID, nil)
 	agentEnd2, secondEnd := mtptest.NewPipe(agentID, "proto::second-controller", nil)
 	st := store.NewMemory()
-	rebooted := make(chan string, 4)
 	a, err := agent.New(context.Background(), agent.Options{EndpointID: agentID, Mux: mux, Store: st, SoftwareVersion: "test",
 		MTPs: []agent.MTP{{Protocol: "UDS", Transport: agentEnd}, {Protocol: "WebSocket", Transport: agentEnd2}},
 		Factory: &agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: ctrlID, Alias: "runner",
 			MTPs: []agent.ControllerMTPConf{{Protocol: "UDS"}}}}},
 		PollInterval: 200 * time.Millisecond,
-		OnReboot:     func(c string) { rebooted <- c },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +48,7 @@ func TestTP469(t *testing.T) {
 	long := os.Getenv("USP_CONFORMANCE_LONG") == "1"
 	res, err := conformance.Run(ctx, conformance.Options{AgentID: agentID, ControllerID: ctrlID, Transport: runnerEnd, AgentAddr: agentID,
 		Second: &conformance.Peer{ID: "proto::second-controller", Transport: secondEnd, AgentAddr: agentID},
-		Long:   long, ReplyTimeout: 5 * time.Second}, conformance.Match("1.*,2.*,3.1,9.*"))
+		Long:   long, Reboot: long, ReplyTimeout: 5 * time.Second}, conformance.Match("1.*,2.*,3.1,9.*"))
 	if err != nil {
 		t.Fatal(err)
 	}
