@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"operate":     {"run a command: operate 'CMD()' [ARG=VALUE...]", runOperate},
 		"proto":       {"the USP versions the agent supports", runProto},
 		"set":         {"set parameters: set PATH=VALUE...", runSet},
+		"sim":         {"connect a fleet of simulated agents to a controller", runSim},
 		"supported":   {"the agent's supported data model: supported [OBJECT...]", runSupported},
 		"up":          {"run a controller, its API and a local agent, for a first run", runUp},
 		"conformance": {"run the TP-469 conformance test plan against an agent", runConformance},
