@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +50,20 @@ type Options struct {
 	QueueTTL time.Duration
 	// MaxEvents bounds the stored events; 0 means 10000.
 	MaxEvents int
-	Logger    *slog.Logger
+	// Subscriptions are created on every Agent that lacks them, at first
+	// contact and after each Boot!, so that the Controller hears of what
+	// it needs without asking.
+	Subscriptions []Subscription
+	// Webhooks receive every event as a JSON POST.
+	Webhooks []string
+	Logger   *slog.Logger
+}
+
+// Subscription is a subscription the Controller wants on every Agent.
+type Subscription struct {
+	ID            string
+	NotifType     string // ValueChange, ObjectCreation, ObjectDeletion, OperationComplete, Event
+	ReferenceList string
 }
 
 // Errors callers branch on.
@@ -71,6 +86,9 @@ type Agent struct {
 	Protocol string            `json:"mtp"`
 	Address  string            `json:"address"`
 	Info     map[string]string `json:"device_info,omitempty"`
+	// Supported lists the objects of the Agent's supported data model,
+	// read with GetSupportedDM at first contact.
+	Supported []string `json:"supported,omitempty"`
 }
 
 // Event is a Notify from an Agent, a late response, or an Agent coming
@@ -100,6 +118,12 @@ type Controller struct {
 	mtps     map[string]mtp.Transport
 	inflight int
 	notifies int
+
+	// bg bounds the Controller's own goroutines (webhooks, first-contact
+	// reads); Run cancels it and waits for them.
+	bg     context.Context
+	stopBG context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type queuedReq struct {
@@ -131,6 +155,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.bg, c.stopBG = context.WithCancel(context.Background())
 	for _, m := range o.MTPs {
 		c.mtps[m.Protocol] = m.Transport
 	}
@@ -191,7 +216,18 @@ func (c *Controller) Run(ctx context.Context) error {
 		m.Transport.Close()
 	}
 	wg.Wait()
+	c.stopBG()
+	c.wg.Wait()
 	return err
+}
+
+// goBG runs f in the background, bounded by the Controller's life.
+func (c *Controller) goBG(f func(ctx context.Context)) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f(c.bg)
+	}()
 }
 
 // OnState is an mtp.StateFunc for the Controller's transports: an Agent
@@ -274,10 +310,10 @@ func (c *Controller) seenAgent(ctx context.Context, id, protocol, addr string) {
 	if back {
 		c.persistAgent(ctx, &snapshot)
 		c.event(ctx, Event{Agent: id, Kind: "online"})
-		go c.flush(context.WithoutCancel(ctx), id)
+		c.goBG(func(ctx context.Context) { c.flush(ctx, id) })
 	}
 	if isNew {
-		go c.fetchInfo(context.WithoutCancel(ctx), id)
+		c.goBG(func(ctx context.Context) { c.fetchInfo(ctx, id) })
 	}
 }
 
@@ -304,10 +340,19 @@ func (c *Controller) fetchInfo(ctx context.Context, id string) {
 			}
 		}
 	}
+	var supported []string
+	if m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_GetSupportedDm{GetSupportedDm: &wire.GetSupportedDM{ObjPaths: []string{"Device."}}}}); err == nil {
+		for _, r := range m.GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults() {
+			for _, o := range r.GetSupportedObjs() {
+				supported = append(supported, o.GetSupportedObjPath())
+			}
+		}
+	}
+	c.ensureSubscriptions(ctx, id)
 	c.mu.Lock()
 	a := c.agents[id]
 	if a != nil {
-		a.Info = info
+		a.Info, a.Supported = info, supported
 	}
 	var snapshot Agent
 	if a != nil {
@@ -333,6 +378,9 @@ func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wi
 		if err := c.event(ctx, Event{Agent: from, Kind: "notify", MsgID: m.GetHeader().GetMsgId(), Msg: raw}); err != nil {
 			c.log.ErrorContext(ctx, "notify not stored, not acknowledged", "agent", from, "err", err)
 			return
+		}
+		if ev := n.GetEvent(); ev != nil && ev.GetObjPath() == "Device." && ev.GetEventName() == "Boot!" {
+			c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, from) })
 		}
 	}
 	if n.GetSendResp() {
@@ -371,7 +419,70 @@ func (c *Controller) event(ctx context.Context, e Event) error {
 		default: // a slow subscriber misses events rather than stalling the Controller
 		}
 	}
+	for _, url := range c.opt.Webhooks {
+		c.goBG(func(ctx context.Context) { c.webhook(ctx, url, data) })
+	}
 	return nil
+}
+
+// webhook posts an event, retrying a few times on failure.
+func (c *Controller) webhook(ctx context.Context, url string, data []byte) {
+	for attempt := range 3 {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(data))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+			var resp *http.Response
+			if resp, err = http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode < 300 {
+					cancel()
+					return
+				}
+				err = fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+		}
+		cancel()
+		c.log.WarnContext(ctx, "webhook failed", "url", url, "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * time.Second):
+		}
+	}
+}
+
+// ensureSubscriptions creates the configured subscriptions an Agent lacks
+// (matched by ID).
+func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
+	if len(c.opt.Subscriptions) == 0 {
+		return
+	}
+	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Subscription.*.ID"}}}})
+	if err != nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		for _, r := range rp.GetResolvedPathResults() {
+			have[r.GetResultParams()["ID"]] = true
+		}
+	}
+	add := &wire.Add{AllowPartial: true}
+	for _, s := range c.opt.Subscriptions {
+		if have[s.ID] {
+			continue
+		}
+		add.CreateObjs = append(add.CreateObjs, &wire.Add_CreateObject{ObjPath: "Device.LocalAgent.Subscription.", ParamSettings: []*wire.Add_CreateParamSetting{
+			{Param: "ID", Value: s.ID, Required: true}, {Param: "NotifType", Value: s.NotifType, Required: true},
+			{Param: "ReferenceList", Value: s.ReferenceList, Required: true}, {Param: "Enable", Value: "true", Required: true},
+			{Param: "Persistent", Value: "true"}, {Param: "NotifRetry", Value: "true"}}})
+	}
+	if len(add.CreateObjs) > 0 {
+		if _, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Add{Add: add}}); err != nil {
+			c.log.WarnContext(ctx, "subscriptions not created", "agent", id, "err", err)
+		}
+	}
 }
 
 // Subscribe returns a channel of new events and a function to stop.

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +40,10 @@ type rig struct {
 
 // startController runs a Controller with a WebSocket server.
 func startController(t *testing.T, st controller.Store) *rig {
+	return startControllerWith(t, st, controller.Options{})
+}
+
+func startControllerWith(t *testing.T, st controller.Store, o controller.Options) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var c *controller.Controller
@@ -48,8 +55,8 @@ func startController(t *testing.T, st controller.Store) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = controller.New(ctx, controller.Options{EndpointID: ctrlID, Store: st, MTPs: []controller.MTP{{Protocol: "WebSocket", Transport: srv}},
-		RequestTimeout: 5 * time.Second})
+	o.EndpointID, o.Store, o.MTPs, o.RequestTimeout = ctrlID, st, []controller.MTP{{Protocol: "WebSocket", Transport: srv}}, 5*time.Second
+	c, err = controller.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +261,44 @@ func TestOfflineQueue(t *testing.T) {
 			}
 		case <-timeout:
 			t.Fatal("queued request not delivered")
+		}
+	}
+}
+
+// TestDesiredSubscriptionsAndWebhooks: the Controller creates its
+// subscriptions on a new Agent, gets Boot! through them after a restart,
+// and posts every event to its webhook.
+func TestDesiredSubscriptionsAndWebhooks(t *testing.T) {
+	hooks := make(chan controller.Event, 100)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e controller.Event
+		json.NewDecoder(r.Body).Decode(&e)
+		hooks <- e
+	}))
+	defer hook.Close()
+	r := startControllerWith(t, nil, controller.Options{Webhooks: []string{hook.URL},
+		Subscriptions: []controller.Subscription{{ID: "ctl-boot", NotifType: "Event", ReferenceList: "Device.Boot!"}}})
+	ast := store.NewMemory()
+	stop := startAgent(t, r.url, ast)
+	a := waitOnline(t, r.c, true)
+	if len(a.Supported) < 10 {
+		t.Errorf("supported data model not cached: %v", a.Supported)
+	}
+	m, err := r.c.Do(context.Background(), agentID, get("Device.LocalAgent.Subscription.*.ID"))
+	if err != nil || !strings.Contains(m.String(), "ctl-boot") {
+		t.Fatalf("subscription not created: %v %v", m, err)
+	}
+	stop()
+	startAgent(t, r.url, ast)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-hooks:
+			if e.Kind == "notify" && strings.Contains(string(e.Msg), "Boot!") {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no Boot! through the webhook")
 		}
 	}
 }
