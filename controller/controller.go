@@ -231,10 +231,15 @@ func (c *Controller) goBG(f func(ctx context.Context)) {
 }
 
 // OnState is an mtp.StateFunc for the Controller's transports: an Agent
-// whose connection goes down is offline.
+// whose connection goes down is offline; a connection up to a peer that
+// names itself (the Controller as a WebSocket client of an Agent) makes
+// that Agent known.
 func (c *Controller) OnState(protocol string) mtp.StateFunc {
 	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
-		if s != mtp.StateDown {
+		if s == mtp.StateUp {
+			if p.EndpointID != "" && endpoint.Validate(p.EndpointID) == nil {
+				c.seenAgent(ctx, p.EndpointID, protocol, p.Address)
+			}
 			return
 		}
 		c.mu.Lock()

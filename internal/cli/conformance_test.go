@@ -8,37 +8,67 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/uspkit/uspkit/internal/testenv"
 )
 
 // startAgentProcess runs `usp agent` with the given MTP configuration and
-// factory controllers, and waits for its ready line.
+// factory controllers reached over protocol, and waits for its ready line.
 func startAgentProcess(t *testing.T, bin, id, mtps, protocol string, controllers ...string) {
 	t.Helper()
-	dir := t.TempDir()
+	startAgentProcessStoppable(t, bin, id, mtps, protocol, controllers...)
+}
+
+// startAgentProcessStoppable is startAgentProcess returning a function
+// that stops the agent (SIGINT) and returns one that starts it again on
+// the same data directory.
+func startAgentProcessStoppable(t *testing.T, bin, id, mtps, protocol string, controllers ...string) func() func() {
+	t.Helper()
 	var ctrls strings.Builder
 	for _, c := range controllers {
 		fmt.Fprintf(&ctrls, "    - endpoint_id: %s\n      mtps:\n        - protocol: %s\n", c, protocol)
 	}
-	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n%sfactory:\n  controllers:\n%s", id, dir, mtps, ctrls.String())
+	return startAgentProcessWith(t, bin, id, mtps, ctrls.String())
+}
+
+// startAgentProcessWith runs `usp agent` with YAML for its MTPs and its
+// factory controllers.
+func startAgentProcessWith(t *testing.T, bin, id, mtps, controllers string) func() func() {
+	t.Helper()
+	dir := t.TempDir()
+	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n%sfactory:\n  controllers:\n%s", id, dir, mtps, controllers)
 	cfg := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "agent", "--config", cfg)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "agent", "--config", cfg)
+		stdout, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, "ready") {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("agent: %q %v", line, err)
+		}
+		return cmd
 	}
+	cmd := start()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		if cmd != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 	})
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, "ready") {
-		t.Fatalf("agent: %q %v", line, err)
+	return func() func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		cmd = nil
+		return func() { cmd = start() }
 	}
 }
 
