@@ -118,6 +118,7 @@ type Controller struct {
 	mtps     map[string]mtp.Transport
 	inflight int
 	notifies int
+	ops      operations
 
 	// bg bounds the Controller's own goroutines (webhooks, first-contact
 	// reads); Run cancels it and waits for them.
@@ -384,6 +385,9 @@ func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wi
 			c.log.ErrorContext(ctx, "notify not stored, not acknowledged", "agent", from, "err", err)
 			return
 		}
+		if oc := n.GetOperComplete(); oc != nil {
+			c.ops.completed(from, oc)
+		}
 		if ev := n.GetEvent(); ev != nil && ev.GetObjPath() == "Device." && ev.GetEventName() == "Boot!" {
 			c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, from) })
 		}
@@ -460,7 +464,7 @@ func (c *Controller) webhook(ctx context.Context, url string, data []byte) {
 // ensureSubscriptions creates the configured subscriptions an Agent lacks
 // (matched by ID).
 func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
-	if len(c.opt.Subscriptions) == 0 {
+	if len(c.DesiredSubscriptions()) == 0 {
 		return
 	}
 	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Subscription.*.ID"}}}})
@@ -474,7 +478,7 @@ func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
 		}
 	}
 	add := &wire.Add{AllowPartial: true}
-	for _, s := range c.opt.Subscriptions {
+	for _, s := range c.DesiredSubscriptions() {
 		if have[s.ID] {
 			continue
 		}

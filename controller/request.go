@@ -57,6 +57,7 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 	}
 	select {
 	case r := <-ch:
+		c.ops.started(agentID, req, r)
 		return r, nil
 	case <-ctx.Done():
 		c.forget(id) // a later response becomes a "response" event

@@ -66,6 +66,9 @@ func New(o Options) *Server {
 		{"POST", "/api/v1/agents/{id}/msg", "Any USP request Msg, in protobuf JSON", Operator, "Msg", s.usp(rawReq)},
 		{"GET", "/api/v1/events", "Stored events (after, agent)", Viewer, "", s.listEvents},
 		{"GET", "/api/v1/events/stream", "Live events as Server-Sent Events", Viewer, "", s.streamEvents},
+		{"GET", "/api/v1/subscriptions", "Subscriptions the controller keeps on every agent", Viewer, "", s.listSubscriptions},
+		{"POST", "/api/v1/subscriptions", "Add a subscription to keep on every agent", Operator, "SubscriptionBody", s.addSubscription},
+		{"GET", "/api/v1/operations", "Asynchronous operations and their outcome (agent)", Viewer, "", s.listOperations},
 		{"GET", "/api/v1/openapi.json", "This document", Viewer, "", s.openAPI},
 		{"GET", "/metrics", "Prometheus metrics", Viewer, "", s.serveMetrics},
 	}
@@ -264,4 +267,47 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// SubscriptionBody is the body of POST /api/v1/subscriptions.
+type SubscriptionBody struct {
+	ID            string `json:"id"`
+	NotifType     string `json:"notif_type"`
+	ReferenceList string `json:"reference_list"`
+}
+
+func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) {
+	var out []SubscriptionBody
+	for _, x := range s.opt.Controller.DesiredSubscriptions() {
+		out = append(out, SubscriptionBody{ID: x.ID, NotifType: x.NotifType, ReferenceList: x.ReferenceList})
+	}
+	if out == nil {
+		out = []SubscriptionBody{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
+}
+
+func (s *Server) addSubscription(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	var sb SubscriptionBody
+	if err == nil {
+		err = decode(b, &sb)
+	}
+	if err == nil && (sb.ID == "" || sb.NotifType == "") {
+		err = errors.New("request body: id and notif_type are required")
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.opt.Controller.AddSubscription(r.Context(), controller.Subscription{ID: sb.ID, NotifType: sb.NotifType, ReferenceList: sb.ReferenceList})
+	writeJSON(w, http.StatusCreated, sb)
+}
+
+func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
+	ops := s.opt.Controller.Operations(r.URL.Query().Get("agent"))
+	if ops == nil {
+		ops = []controller.Operation{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"operations": ops})
 }

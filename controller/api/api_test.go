@@ -228,3 +228,31 @@ func TestTokens(t *testing.T) {
 		t.Errorf("second load: created %v, %v", created, err)
 	}
 }
+
+// TestOperationsTracked: a subscription added through the API reaches the
+// agent, and an asynchronous command is followed to its end.
+func TestOperationsTracked(t *testing.T) {
+	srv := rig(t)
+	if code, body := call(t, srv, oper, "POST", "/api/v1/subscriptions", `{"id":"ops","notif_type":"OperationComplete","reference_list":"Device."}`); code != 201 {
+		t.Fatalf("add subscription: %d %s", code, body)
+	}
+	for range 100 {
+		_, body := call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/get", `{"paths":["Device.LocalAgent.Subscription.*.ID"]}`)
+		if strings.Contains(string(body), `"ops"`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/operate", `{"command":"Device.SelfTestDiagnostics()","command_key":"k1"}`); code != 200 {
+		t.Fatalf("operate: %d %s", code, body)
+	}
+	for range 200 {
+		_, body := call(t, srv, viewer, "GET", "/api/v1/operations?agent="+agentID, "")
+		if strings.Contains(string(body), `"status": "complete"`) && strings.Contains(string(body), `"Status": "Complete"`) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, body := call(t, srv, viewer, "GET", "/api/v1/operations", "")
+	t.Fatalf("operation not completed: %s", body)
+}

@@ -1,0 +1,113 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/wire"
+)
+
+// Operation is an asynchronous command followed to its end: started by an
+// Operate whose response named a Request object, finished by the
+// OperationComplete notification.
+type Operation struct {
+	Agent       string            `json:"agent"`
+	Command     string            `json:"command"`
+	CommandKey  string            `json:"command_key"`
+	RequestPath string            `json:"request_path"`
+	Status      string            `json:"status"` // running, complete, failed
+	Started     time.Time         `json:"started"`
+	Ended       time.Time         `json:"ended,omitzero"`
+	Output      map[string]string `json:"output,omitempty"`
+	ErrCode     uint32            `json:"err_code,omitempty"`
+	ErrMsg      string            `json:"err_msg,omitempty"`
+}
+
+// operations keeps recent operations in memory.
+type operations struct {
+	mu  sync.Mutex
+	ops []*Operation
+}
+
+const maxOperations = 10000
+
+// started records the asynchronous commands an OperateResp reports.
+func (o *operations) started(agent string, req *wire.Request, resp *wire.Msg) {
+	op := req.GetOperate()
+	if op == nil {
+		return
+	}
+	for _, r := range resp.GetBody().GetResponse().GetOperateResp().GetOperationResults() {
+		if r.GetReqObjPath() == "" {
+			continue
+		}
+		o.mu.Lock()
+		o.ops = append(o.ops, &Operation{Agent: agent, Command: r.GetExecutedCommand(), CommandKey: op.GetCommandKey(),
+			RequestPath: r.GetReqObjPath(), Status: "running", Started: time.Now().UTC()})
+		if len(o.ops) > maxOperations {
+			o.ops = slices.Clone(o.ops[len(o.ops)-maxOperations:])
+		}
+		o.mu.Unlock()
+	}
+}
+
+// completed closes the operation an OperationComplete notification ends.
+func (o *operations) completed(agent string, oc *wire.Notify_OperationComplete) {
+	cmd := oc.GetObjPath() + oc.GetCommandName()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.ops) - 1; i >= 0; i-- {
+		op := o.ops[i]
+		if op.Agent != agent || op.Command != cmd || op.CommandKey != oc.GetCommandKey() || op.Status != "running" {
+			continue
+		}
+		op.Ended = time.Now().UTC()
+		if f := oc.GetCmdFailure(); f != nil {
+			op.Status, op.ErrCode, op.ErrMsg = "failed", f.GetErrCode(), f.GetErrMsg()
+		} else {
+			op.Status, op.Output = "complete", oc.GetReqOutputArgs().GetOutputArgs()
+		}
+		return
+	}
+}
+
+// Operations returns the asynchronous operations of one Agent, or of all
+// (""), oldest first.
+func (c *Controller) Operations(agent string) []Operation {
+	c.ops.mu.Lock()
+	defer c.ops.mu.Unlock()
+	var out []Operation
+	for _, op := range c.ops.ops {
+		if agent == "" || op.Agent == agent {
+			out = append(out, *op)
+		}
+	}
+	return out
+}
+
+// DesiredSubscriptions returns the subscriptions the Controller keeps on
+// every Agent.
+func (c *Controller) DesiredSubscriptions() []Subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.opt.Subscriptions)
+}
+
+// AddSubscription adds a subscription to keep on every Agent and creates
+// it on those online now.
+func (c *Controller) AddSubscription(ctx context.Context, s Subscription) {
+	c.mu.Lock()
+	c.opt.Subscriptions = append(slices.DeleteFunc(slices.Clone(c.opt.Subscriptions), func(x Subscription) bool { return x.ID == s.ID }), s)
+	var online []string
+	for _, a := range c.agents {
+		if a.Online {
+			online = append(online, a.ID)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range online {
+		c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, id) })
+	}
+}
