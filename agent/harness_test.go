@@ -212,31 +212,7 @@ func (c *ctl) prepare(req *wire.Request) (*wire.Msg, chan *wire.Msg) {
 	c.mu.Lock()
 	c.waiting[id] = ch
 	c.mu.Unlock()
-	return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: msgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}, ch
-}
-
-func msgType(req *wire.Request) wire.Header_MsgType {
-	switch req.GetReqType().(type) {
-	case *wire.Request_Get:
-		return wire.Header_GET
-	case *wire.Request_Set:
-		return wire.Header_SET
-	case *wire.Request_Add:
-		return wire.Header_ADD
-	case *wire.Request_Delete:
-		return wire.Header_DELETE
-	case *wire.Request_Operate:
-		return wire.Header_OPERATE
-	case *wire.Request_GetInstances:
-		return wire.Header_GET_INSTANCES
-	case *wire.Request_GetSupportedDm:
-		return wire.Header_GET_SUPPORTED_DM
-	case *wire.Request_GetSupportedProtocol:
-		return wire.Header_GET_SUPPORTED_PROTO
-	case *wire.Request_Notify:
-		return wire.Header_NOTIFY
-	}
-	return wire.Header_ERROR
+	return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}, ch
 }
 
 // notification waits for the next Notify.

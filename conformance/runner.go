@@ -373,7 +373,7 @@ func (c *client) do(ctx context.Context, req *wire.Request, timeout time.Duratio
 		delete(c.waiting, id)
 		c.mu.Unlock()
 	}()
-	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: msgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
+	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
 	if err := c.send(ctx, m); err != nil {
 		return nil, err
 	}
@@ -439,30 +439,6 @@ func (c *client) ack(ctx context.Context, m *wire.Msg) {
 	if err := c.send(ctx, resp); err != nil {
 		c.log.Warn("NotifyResp not sent", "err", err)
 	}
-}
-
-func msgType(req *wire.Request) wire.Header_MsgType {
-	switch req.GetReqType().(type) {
-	case *wire.Request_Get:
-		return wire.Header_GET
-	case *wire.Request_Set:
-		return wire.Header_SET
-	case *wire.Request_Add:
-		return wire.Header_ADD
-	case *wire.Request_Delete:
-		return wire.Header_DELETE
-	case *wire.Request_Operate:
-		return wire.Header_OPERATE
-	case *wire.Request_GetInstances:
-		return wire.Header_GET_INSTANCES
-	case *wire.Request_GetSupportedDm:
-		return wire.Header_GET_SUPPORTED_DM
-	case *wire.Request_GetSupportedProtocol:
-		return wire.Header_GET_SUPPORTED_PROTO
-	case *wire.Request_Notify:
-		return wire.Header_NOTIFY
-	}
-	return wire.Header_ERROR
 }
 
 func describe(req *wire.Request) string {

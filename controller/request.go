@@ -32,7 +32,7 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 		return nil, fmt.Errorf("%w: %s", ErrUnknownAgent, agentID)
 	}
 	id := newMsgID()
-	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: msgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
+	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
 	payload, err := proto.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -174,26 +174,4 @@ func (c *Controller) expire(ctx context.Context) {
 			c.opt.Store.Apply(ctx, &store.Batch{DeleteItems: drop})
 		}
 	}
-}
-
-func msgType(req *wire.Request) wire.Header_MsgType {
-	switch req.GetReqType().(type) {
-	case *wire.Request_Get:
-		return wire.Header_GET
-	case *wire.Request_Set:
-		return wire.Header_SET
-	case *wire.Request_Add:
-		return wire.Header_ADD
-	case *wire.Request_Delete:
-		return wire.Header_DELETE
-	case *wire.Request_Operate:
-		return wire.Header_OPERATE
-	case *wire.Request_GetInstances:
-		return wire.Header_GET_INSTANCES
-	case *wire.Request_GetSupportedDm:
-		return wire.Header_GET_SUPPORTED_DM
-	case *wire.Request_GetSupportedProtocol:
-		return wire.Header_GET_SUPPORTED_PROTO
-	}
-	return wire.Header_ERROR
 }

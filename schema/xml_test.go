@@ -2,45 +2,13 @@ package schema_test
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/schema/schematest"
 )
 
-// sharedFile finds a file of the shared data-model directory beside the
-// repository, or skips the test naming it.
-func sharedFile(t testing.TB, name string) string {
-	t.Helper()
-	dir, _ := filepath.Abs(".")
-	for range 6 {
-		p := filepath.Join(dir, "shared", "datamodel", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		p = filepath.Join(dir, "..", "shared", "datamodel", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		dir = filepath.Dir(dir)
-	}
-	t.Skipf("SKIP: %s not found in a shared/datamodel directory beside the repository", name)
-	return ""
-}
-
-func loadTR181(t testing.TB) *schema.Model {
-	t.Helper()
-	f, err := os.Open(sharedFile(t, "tr-181-2-16-0-usp-full.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := schema.LoadXML(f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
+func loadTR181(t testing.TB) *schema.Model { return schematest.LoadTR181(t) }
 
 func TestLoadTR181(t *testing.T) {
 	m := loadTR181(t)
@@ -102,7 +70,7 @@ func TestLoadTR181(t *testing.T) {
 }
 
 func BenchmarkLoadTR181(b *testing.B) {
-	data, err := os.ReadFile(sharedFile(b, "tr-181-2-16-0-usp-full.xml"))
+	data, err := os.ReadFile(schematest.SharedFile(b, "tr-181-2-16-0-usp-full.xml"))
 	if err != nil {
 		b.Fatal(err)
 	}
