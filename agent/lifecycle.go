@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,14 @@ import (
 // onChange follows committed changes: configuration changes refresh the
 // Agent's view, and every change is matched against subscriptions.
 func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
-	cfg, subs := false, false
+	cfg := false
+	var subs []string
 	for _, c := range changes {
 		if strings.HasPrefix(c.Path, pathControllers) || strings.HasPrefix(c.Path, pathTrust) {
 			cfg = true
 		}
-		if strings.HasPrefix(c.Path, pathSubs) {
-			subs = true
+		if rest, ok := strings.CutPrefix(c.Path, pathSubs); ok && strings.Count(rest, ".") == 1 && !slices.Contains(subs, c.Path) {
+			subs = append(subs, c.Path)
 		}
 	}
 	if cfg {
@@ -31,8 +33,8 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 		}
 		a.dropOrphans(ctx, changes)
 	}
-	if subs || cfg {
-		a.subs.reload(ctx)
+	if len(subs) > 0 {
+		a.subs.reload(ctx, subs...)
 	}
 	a.subs.onChange(ctx, changes)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,38 +107,46 @@ func (s *subscriptions) check(ctx context.Context, r *datamodel.Request) error {
 	return nil
 }
 
-// reload rebuilds the subscription list from the data model.
-func (s *subscriptions) reload(ctx context.Context) {
+// reload rebuilds the subscription list from the data model: all of it,
+// or only the rows at the given instance paths.
+func (s *subscriptions) reload(ctx context.Context, only ...string) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	rows := s.a.rows(ctx, pathSubs)
-	subs := map[string]*sub{}
+	var rows map[string]map[string]string
+	if only == nil {
+		rows = s.a.rows(ctx, pathSubs)
+	} else {
+		rows = map[string]map[string]string{}
+		for _, path := range only {
+			maps.Copy(rows, s.a.rows(ctx, path))
+		}
+	}
+	read := map[string]*sub{}
 	for path, p := range rows {
-		if p["Enable"] != "true" {
-			continue
+		if p["Enable"] == "true" {
+			read[path] = newSub(path, p)
 		}
-		x := &sub{path: path, id: p["ID"], recipient: strings.TrimSuffix(p["Recipient"], "."), notifType: p["NotifType"],
-			persistent: p["Persistent"] == "true", retry: p["NotifRetry"] == "true"}
-		x.ttl = time.Duration(atou(p["TimeToLive"])) * time.Second
-		x.expiration = time.Duration(atou(p["NotifExpiration"])) * time.Second
-		x.created, _ = time.Parse(time.RFC3339, p["CreationDate"])
-		for ref := range strings.SplitSeq(p["ReferenceList"], ",") {
-			if ref = strings.TrimSpace(ref); ref != "" {
-				x.refs = append(x.refs, ref)
-			}
-		}
-		subs[path] = x
 	}
 	s.mu.Lock()
 	old := s.subs
-	s.subs = subs
+	next := read
+	if only != nil {
+		next = maps.Clone(old)
+		for _, path := range only {
+			delete(next, path)
+			if x := read[path]; x != nil {
+				next[path] = x
+			}
+		}
+	}
+	s.subs = next
 	for path := range s.values {
-		if subs[path] == nil || subs[path].notifType != notifValueChange {
+		if next[path] == nil || next[path].notifType != notifValueChange {
 			delete(s.values, path)
 		}
 	}
 	s.mu.Unlock()
-	for path, x := range subs {
+	for path, x := range read {
 		if x.notifType == notifValueChange && (old[path] == nil || !slices.Equal(old[path].refs, x.refs)) {
 			base := s.read(ctx, x)
 			s.mu.Lock()
@@ -145,6 +154,21 @@ func (s *subscriptions) reload(ctx context.Context) {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// newSub reads one Subscription row.
+func newSub(path string, p map[string]string) *sub {
+	x := &sub{path: path, id: p["ID"], recipient: strings.TrimSuffix(p["Recipient"], "."), notifType: p["NotifType"],
+		persistent: p["Persistent"] == "true", retry: p["NotifRetry"] == "true"}
+	x.ttl = time.Duration(atou(p["TimeToLive"])) * time.Second
+	x.expiration = time.Duration(atou(p["NotifExpiration"])) * time.Second
+	x.created, _ = time.Parse(time.RFC3339, p["CreationDate"])
+	for ref := range strings.SplitSeq(p["ReferenceList"], ",") {
+		if ref = strings.TrimSpace(ref); ref != "" {
+			x.refs = append(x.refs, ref)
+		}
+	}
+	return x
 }
 
 // dropVolatile deletes the subscriptions that do not persist across a
