@@ -20,6 +20,7 @@ import (
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/mtp/ws"
@@ -55,6 +56,12 @@ type mtpConfig struct {
 	Password    string `yaml:"password"`
 	// UDS: the socket path.
 	Socket string `yaml:"socket"`
+	// MQTT: the broker (url: tcp://, ssl:// or ws://), the agent's own
+	// topic, the MQTT version ("5", the default, or "3.1.1"), and the topic
+	// to answer a controller that names none.
+	Topic           string `yaml:"topic"`
+	MQTTVersion     string `yaml:"mqtt_version"`
+	ControllerTopic string `yaml:"controller_topic"`
 	// TLS: certificate and key of this side, CA to verify the peer.
 	TLS *tlsConfig `yaml:"tls"`
 }
@@ -100,8 +107,15 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 			if m.Socket == "" {
 				return nil, fmt.Errorf("%s.socket: missing", where)
 			}
+		case "MQTT":
+			if m.URL == "" {
+				return nil, fmt.Errorf("%s.url: missing", where)
+			}
+			if m.MQTTVersion != "" && m.MQTTVersion != "5" && m.MQTTVersion != "3.1.1" {
+				return nil, fmt.Errorf("%s.mqtt_version: %q is not 5 or 3.1.1", where, m.MQTTVersion)
+			}
 		default:
-			return nil, fmt.Errorf("%s.protocol: %q is not WebSocket, STOMP or UDS", where, m.Protocol)
+			return nil, fmt.Errorf("%s.protocol: %q is not WebSocket, MQTT, STOMP or UDS", where, m.Protocol)
 		}
 	}
 	switch c.LogLevel {
@@ -294,6 +308,19 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 	case "UDS":
 		m.Transport = uds.NewClient(&uds.Options{Path: mc.Socket, EndpointID: self, OnState: onState, Logger: log})
 		m.Connect = func(to string) *record.Record { return record.NewUDSConnect(to, self) }
+	case "MQTT":
+		tc, err := mc.TLS.build(false)
+		if err != nil {
+			return m, err
+		}
+		v, rv := mqtt.V5, record.MQTTVersion5
+		if mc.MQTTVersion == "3.1.1" {
+			v, rv = mqtt.V311, record.MQTTVersion311
+		}
+		cli := mqtt.NewClient(&mqtt.Options{URL: mc.URL, TLS: tc, Version: v, EndpointID: self, Username: mc.Username, Password: mc.Password,
+			Topic: mc.Topic, DefaultPeerTopic: mc.ControllerTopic, OnState: onState, Logger: log})
+		m.Transport = cli
+		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
 	}
 	return m, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/uspkit/uspkit/controller/api"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/store/postgres"
 	"github.com/uspkit/uspkit/store/sqlite"
 )
 
@@ -34,6 +35,10 @@ type controllerConfig struct {
 	// WebSocket is the address agents connect to, with optional TLS.
 	WebSocket string     `yaml:"websocket"`
 	TLS       *tlsConfig `yaml:"tls"`
+	// Postgres, if set, is the DSN of the PostgreSQL database to keep the
+	// registry, queues and events in, instead of SQLite in the data
+	// directory.
+	Postgres string `yaml:"postgres"`
 }
 
 func loadControllerConfig(b []byte) (*controllerConfig, error) {
@@ -68,7 +73,15 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "controller.db"))
+	var db interface {
+		controller.Store
+		Close() error
+	}
+	if cfg.Postgres != "" {
+		db, err = postgres.Open(ctx, cfg.Postgres)
+	} else {
+		db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "controller.db"))
+	}
 	if err != nil {
 		return nil, err
 	}
