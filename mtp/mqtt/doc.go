@@ -1,0 +1,49 @@
+// Package mqtt is the MQTT Message Transfer Protocol of TR-369 (USP 1.3),
+// for the Agent and the Controller alike: an endpoint connects to an MQTT
+// server (a broker such as mosquitto), subscribes to its own Topic and
+// exchanges USP Records with other endpoints through the server.
+//
+// The MQTT protocol clients are Eclipse Paho's: paho.golang for MQTT 5.0
+// [R-MQTT.1] and paho.mqtt.golang for MQTT 3.1.1 [R-MQTT.2], each used for
+// one connection at a time with its own reconnection turned off. On top of
+// them the Client, an mtp.Transport:
+//
+//   - dials tcp://, ssl:// (TLS 1.2 or later [R-MQTT.48]) or ws:// URLs
+//     [R-MQTT.3] and sends CONNECT [R-MQTT.6] with the configured
+//     credentials [R-MQTT.7] and Keep Alive [R-MQTT.14]; its ClientId is
+//     the configured one, else empty on 5.0 (the server assigns one, kept
+//     for later connections [R-MQTT.9], [R-MQTT.11]) and the Endpoint ID
+//     on 3.1.1 [R-MQTT.8]; on 5.0 it asks for Response Information and
+//     names its Endpoint ID in the "usp-endpoint-id" User Property
+//     [R-MQTT.12], [R-MQTT.13];
+//   - subscribes after every CONNACK to the configured filters, the
+//     CONNACK's "subscribe-topic" User Properties and its own "reply to"
+//     Topic [R-MQTT.15], and disconnects when nothing is granted
+//     [R-MQTT.17] or there is no "reply to" Topic [R-MQTT.16];
+//   - publishes each Record [R-MQTT.18] with its "reply to" Topic
+//     [R-MQTT.22]: on 5.0 in the Response Topic property, with Content
+//     Type application/vnd.bbf.usp.msg [R-MQTT.23], [R-MQTT.27]; on 3.1.1
+//     after "/reply-to=" in the Topic Name [R-MQTT.24] (see ReplyTopic);
+//   - hands each received Record to the Handler with the sender's "reply
+//     to" Topic as Peer.Address [R-MQTT.25], [R-MQTT.26], or
+//     Options.DefaultPeerTopic when the sender gave none;
+//   - reconnects with the retry algorithm of TR-369 [R-MQTT.10],
+//     [R-MQTT.33], queues Records while disconnected, and says DISCONNECT
+//     when closed [R-MQTT.35].
+//
+// Records are carried whole: the Client never looks inside them. The
+// MQTTConnectRecord that TR-369 asks for after a connection comes up is
+// the business of the layer above, which learns of the connection through
+// Options.OnState and of the Topic to put in it through Client.Topic.
+//
+//	c := mqtt.NewClient(&mqtt.Options{
+//		URL:        "ssl://broker.example:8883",
+//		TLS:        &tls.Config{Certificates: []tls.Certificate{cert}},
+//		EndpointID: "os::012345-0001",
+//		Topic:      "usp/agent/os::012345-0001",
+//	})
+//	go c.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
+//		// decode in.Record; answer with c.Send(ctx, in.From.Address, reply)
+//	}))
+//	err := c.Send(ctx, "usp/controller", record)
+package mqtt

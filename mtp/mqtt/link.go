@@ -1,0 +1,209 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/mtp"
+)
+
+// errLink marks a publication that failed because its connection broke
+// or stalled: the Record may be sent again on the next connection.
+var errLink = errors.New("mqtt: connection lost")
+
+// byeTimeout bounds the write of DISCONNECT when closing.
+const byeTimeout = 250 * time.Millisecond
+
+// inboxLen is how many received Records wait for the handler before the
+// MQTT library's receiving goroutine waits too.
+const inboxLen = 256
+
+// session is one MQTT connection with its protocol client, MQTT 5.0 or
+// 3.1.1.
+type session interface {
+	// link returns what both versions share.
+	link() *link
+	// publish sends rec to the Topic dest with our "reply to" Topic and
+	// waits for its acknowledgement at QoS 1 and 2. An error wrapping
+	// errLink means the connection is gone; it is closed then.
+	publish(ctx context.Context, dest string, rec []byte) error
+	// close says DISCONNECT [R-MQTT.35] if the connection is up, closes
+	// it and waits for the protocol client's goroutines. It may be
+	// called more than once and from any goroutine.
+	close()
+}
+
+// link is the part of a connection both versions share: the network
+// connection, the plan, and the hand-over of received Records to the
+// Client's dispatcher.
+type link struct {
+	o    *Options // the Client's, read only
+	log  *slog.Logger
+	nc   net.Conn
+	peer mtp.Peer // the URL and the server's chain
+	plan plan     // set once connected, before the link is shared
+
+	inbox    chan mtp.Inbound
+	stop     chan struct{} // closed when closing starts
+	stopOnce sync.Once
+	done     chan struct{} // closed when the connection has ended
+	doneOnce sync.Once
+	err      error // why it ended; written before done is closed
+	// ctx is done when done is closed, to cut short library calls that
+	// take a context.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// gate is held shared while a packet is handed to the MQTT 3.1.1
+	// library and exclusively to shut it (see enter).
+	gate sync.RWMutex
+	shut bool // guarded by gate
+}
+
+func newLink(o *Options, log *slog.Logger, nc net.Conn, peer mtp.Peer) *link {
+	l := &link{o: o, log: log, peer: peer, inbox: make(chan mtp.Inbound, inboxLen),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.nc = watchConn{Conn: nc, l: l}
+	return l
+}
+
+// finish records why the connection ended, the first time it is called.
+func (l *link) finish(err error) {
+	l.doneOnce.Do(func() {
+		l.err = err
+		close(l.done)
+		l.cancel()
+	})
+}
+
+// stopping tells receiving goroutines to give up waiting for the inbox.
+func (l *link) stopping() { l.stopOnce.Do(func() { close(l.stop) }) }
+
+// enter reports whether a packet may still be handed to the protocol
+// client; if so the caller calls leave once it has. The MQTT 3.1.1 library
+// hands packets to its writer over a channel that nobody reads once it has
+// stopped, and then keeps the sender waiting for its WriteTimeout: the
+// link shuts the gate, waiting for the hand-overs under way, before the
+// library can learn that the connection ended (see watchConn) or is told
+// to disconnect.
+func (l *link) enter() bool {
+	l.gate.RLock()
+	if l.shut {
+		l.gate.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (l *link) leave() { l.gate.RUnlock() }
+
+// shutGate waits for the hand-overs under way and stops new ones.
+func (l *link) shutGate() {
+	l.gate.Lock()
+	l.shut = true
+	l.gate.Unlock()
+}
+
+// broken ends a connection that failed under a publication and returns
+// the error to give the publisher.
+func (l *link) broken(err error) error {
+	l.finish(fmt.Errorf("mqtt: publish: %w", err))
+	l.nc.Close()
+	return fmt.Errorf("%w: %w", errLink, err)
+}
+
+// lost waits for the end of the connection and returns an error wrapping
+// errLink and why it ended.
+func (l *link) lost() error {
+	<-l.done
+	if l.err == nil {
+		return fmt.Errorf("%w: closed", errLink)
+	}
+	return fmt.Errorf("%w: %w", errLink, l.err)
+}
+
+// received is one inbound PUBLISH, whatever the MQTT version.
+type received struct {
+	topic         string
+	responseTopic string // MQTT 5.0 Response Topic property
+	contentType   string // MQTT 5.0 Content Type property
+	payload       []byte
+}
+
+// accept checks a received PUBLISH and queues its Record for the handler.
+// A Content Type other than a USP Record's [R-MQTT.27a] or an oversize
+// payload drops it.
+func (l *link) accept(r received) {
+	if r.contentType != "" && !isUSP(r.contentType) {
+		l.log.Debug("mqtt: dropping non-USP message", "topic", r.topic, "content_type", r.contentType)
+		return
+	}
+	if len(r.payload) > l.o.MaxRecord {
+		l.log.Warn("mqtt: dropping oversize record", "topic", r.topic, "size", len(r.payload), "max", l.o.MaxRecord)
+		return
+	}
+	in := mtp.Inbound{Record: r.payload, From: mtp.Peer{Address: l.replyAddress(r), Certs: l.peer.Certs}}
+	if in.Record == nil {
+		in.Record = []byte{}
+	}
+	select {
+	case l.inbox <- in:
+	case <-l.stop:
+	case <-l.done:
+	}
+}
+
+// replyAddress is where to answer a received PUBLISH: its Response
+// Topic [R-MQTT.26], else the "reply to" Topic in its Topic Name
+// [R-MQTT.25], else the configured DefaultPeerTopic.
+func (l *link) replyAddress(r received) string {
+	if validTopicName(r.responseTopic) {
+		return r.responseTopic
+	}
+	if _, replyTo, ok := ParseReplyTopic(r.topic); ok {
+		return replyTo
+	}
+	l.log.Debug("mqtt: message without reply-to topic", "topic", r.topic, "default", l.o.DefaultPeerTopic)
+	return l.o.DefaultPeerTopic
+}
+
+// isUSP reports whether a Content Type names a USP Record: "usp.msg" or
+// the registered media type [R-MQTT.27a], whatever its parameters.
+func isUSP(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(ct, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+	}
+	return mt == ContentType || mt == contentTypeShort
+}
+
+// watchConn ends its link as soon as a read fails: the protocol clients'
+// readers are always reading, so this is the first sign of a lost
+// connection, before the clients have stopped their goroutines. It shuts
+// the link's gate before the client sees the error.
+type watchConn struct {
+	net.Conn
+	l *link
+}
+
+func (w watchConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil {
+		select {
+		case <-w.l.stop: // we are closing it
+		default:
+			w.l.shutGate()
+			w.l.finish(fmt.Errorf("mqtt: connection: %w", err))
+		}
+	}
+	return n, err
+}
