@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +19,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/controller/api"
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/store/postgres"
 	"github.com/uspkit/uspkit/store/sqlite"
@@ -65,7 +69,7 @@ type runningController struct {
 	closer func()
 }
 
-func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logger) (*runningController, error) {
+func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logger, extra ...func(onState func(string) mtp.StateFunc) controller.MTP) (*runningController, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
 	}
@@ -101,7 +105,17 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 		db.Close()
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: []controller.MTP{{Protocol: "WebSocket", Transport: srv}}, Logger: log})
+	mtps := []controller.MTP{{Protocol: "WebSocket", Transport: srv}}
+	for _, mk := range extra {
+		mtps = append(mtps, mk(func(protocol string) mtp.StateFunc {
+			return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+				if c != nil {
+					c.OnState(protocol)(ctx, p, s, err)
+				}
+			}
+		}))
+	}
+	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Logger: log})
 	if err != nil {
 		srv.Close()
 		db.Close()
@@ -172,6 +186,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "up", "")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "`address` of the REST API (127.0.0.1:0 picks a port)")
 	wsAddr := fs.String("ws", "127.0.0.1:8081", "`address` of the WebSocket MTP")
+	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "`address` of the embedded MQTT broker")
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -182,16 +197,37 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		dir = dataDir()
 	}
 	log := newLogger(e.stderr, *level)
+	// The embedded broker: the controller and the local agent log in with
+	// passwords made for this run; the USP topic policy keeps the agent in
+	// its own topic.
+	ctlPass, agentPass := randomToken(), randomToken()
+	brk, err := broker.New(&broker.Options{Addr: *mqttAddr, Users: map[string]string{"controller": ctlPass, "agent": agentPass},
+		Controllers: []string{"controller"}, USPPolicy: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := brk.Start(ctx); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	defer brk.Close()
+	mqttURL := "tcp://" + brk.Addrs().TCP
+	const ctlTopic = "usp/controller/controller/uspkit"
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr}
-	rc, err := startController(ctx, cfg, log)
+	rc, err := startController(ctx, cfg, log, func(onState func(string) mtp.StateFunc) controller.MTP {
+		return controller.MTP{Protocol: "MQTT", Transport: mqtt.NewClient(&mqtt.Options{URL: mqttURL, EndpointID: cfg.EndpointID,
+			Username: "controller", Password: ctlPass, Topic: ctlTopic, OnState: onState("MQTT"), Logger: log, MinWait: 200 * time.Millisecond})}
+	})
 	if err != nil {
 		return err
 	}
 	defer rc.closer()
 	agentID := "os::000000-" + hostSerial()
+	factory := agentFactory(cfg.EndpointID)
+	factory.Controllers[0].MTPs = []agent.ControllerMTPConf{{Protocol: "MQTT", Topic: ctlTopic}, {Protocol: "WebSocket"}}
 	ra, err := startAgent(ctx, &agentConfig{EndpointID: agentID, Data: filepath.Join(dir, "agent"),
-		MTPs:    []mtpConfig{{Protocol: "WebSocket", URL: rc.ws}},
-		Factory: agentFactory(cfg.EndpointID)}, log, func(string) {})
+		MTPs: []mtpConfig{{Protocol: "MQTT", URL: mqttURL, Username: "agent", Password: agentPass, Topic: "usp/agent/agent/" + agentID,
+			ControllerTopic: ctlTopic}},
+		Factory: factory}, log, func(string) {})
 	if err != nil {
 		return err
 	}
@@ -223,8 +259,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if rc.fresh {
 		created = " (created)"
 	}
-	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nagent %s (WebSocket)\ntoken %s%s\ndata %s\nready\n",
-		cfg.EndpointID, rc.api, rc.ws, agentID, rc.token, created, dir)
+	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\nagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
+		cfg.EndpointID, rc.api, rc.ws, mqttURL, agentID, rc.token, created, dir)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -234,6 +270,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	}
 	cancel()
 	return nil
+}
+
+// randomToken returns 24 random bytes in hex.
+func randomToken() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // hostSerial derives a serial number for the local agent's Endpoint ID

@@ -17,7 +17,7 @@ import (
 func TestUp(t *testing.T) {
 	bin := buildUSP(t)
 	data := t.TempDir()
-	cmd := exec.Command(bin, "up", "--data", data, "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0")
+	cmd := exec.Command(bin, "up", "--data", data, "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -46,7 +46,7 @@ func TestUp(t *testing.T) {
 			break
 		}
 	}
-	for _, k := range []string{"controller", "api", "websocket", "agent", "token", "ready"} {
+	for _, k := range []string{"controller", "api", "websocket", "mqtt", "agent", "token", "ready"} {
 		if _, ok := lines[k]; !ok {
 			t.Fatalf("no %q line: %v", k, lines)
 		}

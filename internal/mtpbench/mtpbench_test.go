@@ -20,10 +20,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // pair is a client transport and an echoing server transport.
 type pair struct {
-	name      string
-	a, b      mtp.Transport
-	addrOfB   string
-	setupWait time.Duration
+	name    string
+	a, b    mtp.Transport
+	addrOfB string
 }
 
 // roundTrips measures n sequential round trips of a size-byte Record.
