@@ -9,6 +9,7 @@ import (
 
 	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/mtp/ws"
@@ -26,14 +27,17 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	agentID := fs.String("agent", "", "the agent's Endpoint `ID`")
 	selfID := fs.String("id", "proto::uspkit-conformance", "the runner's Endpoint `ID` (the agent must trust it with full access)")
 	second := fs.String("second-id", "", "a second controller's Endpoint `ID`, for cases that need one (WebSocket and STOMP)")
-	proto := fs.String("mtp", "ws", "how to reach the agent: ws (agent is a WebSocket server), ws-server (agent connects to us), stomp, uds")
-	url := fs.String("url", "", "ws: the agent's WebSocket `URL`")
+	proto := fs.String("mtp", "ws", "how to reach the agent: ws (agent is a WebSocket server), ws-server (agent connects to us), mqtt, stomp, uds")
+	topic := fs.String("topic", "usp/controller/conformance", "mqtt: the runner's `topic`")
+	agentTopic := fs.String("agent-topic", "", "mqtt: the agent's `topic`")
+	mqttVersion := fs.String("mqtt-version", "5", "mqtt: 5 or 3.1.1")
+	url := fs.String("url", "", "ws: the agent's WebSocket `URL`; mqtt: the broker's (tcp://host:port)")
 	listen := fs.String("listen", "127.0.0.1:0", "ws-server: `address` to listen on")
 	addr := fs.String("addr", "", "stomp: the STOMP server `host:port`")
 	dest := fs.String("dest", "/queue/usp.conformance", "stomp: the runner's `destination`")
 	agentDest := fs.String("agent-dest", "", "stomp: the agent's `destination`")
-	user := fs.String("user", "", "stomp: login")
-	pass := fs.String("pass", "", "stomp: passcode")
+	user := fs.String("user", "", "stomp, mqtt: login")
+	pass := fs.String("pass", "", "stomp, mqtt: password")
 	socket := fs.String("socket", "", "uds: the socket `path` the agent connects to")
 	ca := fs.String("ca", "", "CA `file` to verify the peer (TLS)")
 	cert := fs.String("cert", "", "certificate `file` of the runner (TLS)")
@@ -85,8 +89,23 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 				MinWait: time.Second}), *agentDest, nil
 		case "uds":
 			return uds.NewServer(&uds.Options{Path: *socket, EndpointID: id}), *agentID, nil
+		case "mqtt":
+			cfg, err := tc.build(false)
+			if err != nil {
+				return nil, "", err
+			}
+			v := mqtt.V5
+			if *mqttVersion == "3.1.1" {
+				v = mqtt.V311
+			}
+			t := *topic
+			if id != *selfID {
+				t += "/second"
+			}
+			return mqtt.NewClient(&mqtt.Options{URL: *url, TLS: cfg, Version: v, EndpointID: id, Username: *user, Password: *pass, Topic: t,
+				MinWait: time.Second}), *agentTopic, nil
 		}
-		return nil, "", fmt.Errorf("%w: --mtp %q is not ws, ws-server, stomp or uds", errUsage, *proto)
+		return nil, "", fmt.Errorf("%w: --mtp %q is not ws, ws-server, mqtt, stomp or uds", errUsage, *proto)
 	}
 	tr, agentAddr, err := build(*selfID, *dest)
 	if err != nil {
@@ -95,6 +114,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, CaseTimeout: *timeout,
 		Long: *long, Reboot: *reboot, Logger: newLogger(e.stderr, "warn")}
 	if *second != "" && *proto != "uds" && *proto != "ws-server" {
+		// A second controller gets its own connection (and, on MQTT, topic).
 		tr2, addr2, err := build(*second, *dest+".second")
 		if err != nil {
 			return err

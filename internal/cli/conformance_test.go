@@ -175,3 +175,25 @@ func TestConformanceSTOMP(t *testing.T) {
 	}
 	checkDoc(t, "STOMP", rep)
 }
+
+// TestConformanceMQTT runs the TP-469 runner against `usp agent` over MQTT
+// 5 and 3.1.1 through mosquitto.
+func TestConformanceMQTT(t *testing.T) {
+	bin := buildUSP(t)
+	for _, v := range []string{"5", "3.1.1"} {
+		t.Run(v, func(t *testing.T) {
+			addr := testenv.Mosquitto(t)
+			agentTopic := "usp/agent/conf"
+			id := "os::012345-CONFMQ" + strings.ReplaceAll(v, ".", "")
+			startAgentProcessWith(t, bin, id,
+				fmt.Sprintf("  - protocol: MQTT\n    url: tcp://%s\n    topic: %s\n    mqtt_version: \"%s\"\n    controller_topic: usp/controller/conformance\n", addr, agentTopic, v),
+				"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: MQTT\n          topic: usp/controller/conformance\n")
+			rep := runConformanceProcess(t, bin, "--agent", id, "--mtp", "mqtt", "--url", "tcp://"+addr, "--mqtt-version", v,
+				"--agent-topic", agentTopic, "--second-id", "proto::second")
+			if rep.Passed < 100 {
+				t.Errorf("only %d cases passed", rep.Passed)
+			}
+			checkDoc(t, "MQTT "+v+" via mosquitto", rep)
+		})
+	}
+}
