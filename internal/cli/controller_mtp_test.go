@@ -10,6 +10,7 @@ import (
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/store"
@@ -165,4 +166,30 @@ func TestControllerOverSTOMP(t *testing.T) {
 	startAgentProcessWith(t, bin, "os::012345-STOMP1", conf, fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: STOMP\n          destination: %s\n", mtpCtrlID, ctrlDest))
 	waitAgent(t, c, "os::012345-STOMP1", true)
 	exercise(t, c, "os::012345-STOMP1")
+}
+
+// TestControllerOverMQTT: agent and controller meet at mosquitto, over
+// MQTT 5 and 3.1.1.
+func TestControllerOverMQTT(t *testing.T) {
+	bin := buildUSP(t)
+	for _, v := range []string{"5", "3.1.1"} {
+		t.Run(v, func(t *testing.T) {
+			addr := testenv.Mosquitto(t)
+			version := mqtt.V5
+			if v == "3.1.1" {
+				version = mqtt.V311
+			}
+			const ctlTopic = "usp/controller/mtp-test"
+			c := runController(t, "MQTT", func(onState mtp.StateFunc) mtp.Transport {
+				return mqtt.NewClient(&mqtt.Options{URL: "tcp://" + addr, Version: version, EndpointID: mtpCtrlID, Topic: ctlTopic, OnState: onState,
+					MinWait: 100 * time.Millisecond})
+			})
+			id := "os::012345-MQ" + strings.ReplaceAll(v, ".", "")
+			startAgentProcessWith(t, bin, id,
+				fmt.Sprintf("  - protocol: MQTT\n    url: tcp://%s\n    topic: usp/agent/%s\n    mqtt_version: \"%s\"\n", addr, id, v),
+				fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: MQTT\n          topic: %s\n", mtpCtrlID, ctlTopic))
+			waitAgent(t, c, id, true)
+			exercise(t, c, id)
+		})
+	}
 }
