@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/sim"
 )
 
@@ -16,18 +18,38 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sim", "")
 	n := fs.Int("n", 100, "number of agents")
 	url := fs.String("ws", "", "the controller's WebSocket `URL`")
+	broker := fs.String("mqtt", "", "or the MQTT broker's `URL` (tcp://host:port)")
+	user := fs.String("user", "", "mqtt: user name")
+	pass := fs.String("pass", "", "mqtt: password")
+	ctlTopic := fs.String("controller-topic", "", "mqtt: the controller's topic")
+	topicPrefix := fs.String("topic-prefix", "usp/agent/", "mqtt: each agent's topic is this prefix and its Endpoint ID")
+	v311 := fs.Bool("v311", false, "mqtt: speak MQTT 3.1.1 rather than 5")
 	ctrl := fs.String("controller", "proto::uspkit-controller", "the controller's Endpoint `ID`")
 	prefix := fs.String("prefix", "os::012345-SIM", "Endpoint ID prefix (an index is appended)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *url == "" {
-		return fmt.Errorf("%w: --ws is required", errUsage)
-	}
-	f, err := sim.Start(ctx, sim.Options{N: *n, Prefix: *prefix, Controller: *ctrl, ControllerAddr: *ctrl,
-		Dial: func(id string, onState mtp.StateFunc) mtp.Transport {
+	o := sim.Options{N: *n, Prefix: *prefix, Controller: *ctrl, ControllerAddr: *ctrl}
+	switch {
+	case *url != "":
+		o.Dial = func(id string, onState mtp.StateFunc) mtp.Transport {
 			return ws.NewClient(&ws.Options{URL: *url, EndpointID: id, OnState: onState, PingInterval: 5 * time.Minute, QueueLen: 16, MinWait: time.Second})
-		}})
+		}
+	case *broker != "":
+		version, rv := mqtt.V5, record.MQTTVersion5
+		if *v311 {
+			version, rv = mqtt.V311, record.MQTTVersion311
+		}
+		o.ControllerAddr = *ctlTopic
+		o.Connect = func(to, from string) *record.Record { return record.NewMQTTConnect(to, from, rv, *topicPrefix+from) }
+		o.Dial = func(id string, onState mtp.StateFunc) mtp.Transport {
+			return mqtt.NewClient(&mqtt.Options{URL: *broker, Version: version, EndpointID: id, Username: *user, Password: *pass, Topic: *topicPrefix + id,
+				DefaultPeerTopic: *ctlTopic, OnState: onState, QueueLen: 16, MinWait: time.Second, KeepAlive: 5 * time.Minute})
+		}
+	default:
+		return fmt.Errorf("%w: give --ws or --mqtt", errUsage)
+	}
+	f, err := sim.Start(ctx, o)
 	if err != nil {
 		return err
 	}
