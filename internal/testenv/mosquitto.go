@@ -20,7 +20,7 @@ func Mosquitto(t testing.TB) string {
 	dir := t.TempDir()
 	port := FreePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file %s\n", port, filepath.Join(dir, "log"))
+	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nlog_dest file %s\n", port, filepath.Join(dir, "log"))
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
