@@ -71,8 +71,12 @@ type pending struct {
 	Sub     string    `json:"sub"`
 	Payload []byte    `json:"payload"`
 	Expires time.Time `json:"expires"`
-	next    time.Time
-	retry   mtp.Retry
+	// Once marks a Notify without send_resp that could not be sent (its
+	// Controller not connected): it is sent once when a connection comes
+	// up, then forgotten.
+	Once  bool `json:"once,omitempty"`
+	next  time.Time
+	retry mtp.Retry
 }
 
 func newSubscriptions(a *Agent) *subscriptions {
@@ -407,8 +411,35 @@ func (s *subscriptions) notify(ctx context.Context, c *controller, subPath strin
 		s.mu.Unlock()
 		s.persist(ctx, p)
 	}
-	s.a.sendTo(ctx, c, payload)
+	if !s.a.sendTo(ctx, c, payload) && !n.SendResp {
+		// Not connected (an Agent whose Controllers connect to it, just
+		// started): keep it for the next connection, for a while.
+		p := &pending{MsgID: id, To: c.endpointID, Sub: subPath, Payload: payload, Expires: s.a.now().Add(unsentTTL), Once: true,
+			next: s.a.now().Add(unsentTTL)}
+		s.mu.Lock()
+		if s.unsent() < maxUnsent {
+			s.pending[id] = p
+		}
+		s.mu.Unlock()
+	}
 	return id
+}
+
+// Bounds of the notifications kept for a Controller not connected.
+const (
+	unsentTTL = 10 * time.Minute
+	maxUnsent = 1000
+)
+
+// unsent counts the Once entries; s.mu is held.
+func (s *subscriptions) unsent() int {
+	n := 0
+	for _, p := range s.pending {
+		if p.Once {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *subscriptions) persist(ctx context.Context, p *pending) {
@@ -528,6 +559,18 @@ func (s *subscriptions) resend(ctx context.Context, now time.Time) {
 		c := s.a.controllerByEndpoint(p.To)
 		if c == nil {
 			s.forget(ctx, p.MsgID)
+			continue
+		}
+		if p.Once {
+			if s.a.sendTo(ctx, c, p.Payload) {
+				s.mu.Lock()
+				delete(s.pending, p.MsgID)
+				s.mu.Unlock()
+			} else {
+				s.mu.Lock()
+				p.next = p.Expires
+				s.mu.Unlock()
+			}
 			continue
 		}
 		s.mu.Lock()
@@ -654,23 +697,25 @@ func cutInstance(path string) (table string, n uint32, ok bool) {
 }
 
 // sendTo delivers a Msg to a Controller: over the connection it was last
-// heard on, else over its configured MTPs in order.
-func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) {
+// heard on, else over its configured MTPs in order. It reports whether a
+// transport took the Record.
+func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) bool {
 	rec := record.NewNoSession(c.endpointID, a.opt.EndpointID, payload)
 	a.mu.Lock()
 	r, heard := a.routes[c.endpointID]
 	a.mu.Unlock()
 	if heard {
 		if t := a.mtps[r.protocol]; t != nil && a.sendRecord(ctx, t, r.addr, rec) {
-			return
+			return true
 		}
 	}
 	for _, m := range c.mtps {
 		if t := a.mtps[m.protocol]; t != nil && a.sendRecord(ctx, t, m.addr, rec) {
-			return
+			return true
 		}
 	}
 	a.log.WarnContext(ctx, "no way to reach controller", "controller", c.endpointID)
+	return false
 }
 
 func (a *Agent) controllerByEndpoint(id string) *controller {

@@ -26,11 +26,12 @@ import (
 // wsController is a minimal Controller over a WebSocket client, for
 // process tests.
 type wsController struct {
-	cli     *ws.Client
-	id, to  string
-	seq     atomic.Int64
-	replies chan *wire.Msg
-	cancel  context.CancelFunc
+	cli      *ws.Client
+	id, to   string
+	seq      atomic.Int64
+	replies  chan *wire.Msg
+	cancel   context.CancelFunc
+	onNotify func(*wire.Msg) // set before the first Notify arrives
 }
 
 func dialController(t *testing.T, url, id, to string) *wsController {
@@ -43,7 +44,23 @@ func dialController(t *testing.T, url, id, to string) *wsController {
 			return
 		}
 		var m wire.Msg
-		if proto.Unmarshal(rec.Payload, &m) == nil && m.GetBody().GetRequest() == nil {
+		if proto.Unmarshal(rec.Payload, &m) != nil {
+			return
+		}
+		if n := m.GetBody().GetRequest().GetNotify(); n != nil {
+			if c.onNotify != nil {
+				c.onNotify(&m)
+			}
+			if n.GetSendResp() {
+				ack := &wire.Msg{Header: &wire.Header{MsgId: m.GetHeader().GetMsgId(), MsgType: wire.Header_NOTIFY_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{
+					Response: &wire.Response{RespType: &wire.Response_NotifyResp{NotifyResp: &wire.NotifyResp{SubscriptionId: n.GetSubscriptionId()}}}}}}
+				payload, _ := proto.Marshal(ack)
+				b, _ := record.NewNoSession(c.to, c.id, payload).MarshalBinary()
+				c.cli.Send(ctx, "", b)
+			}
+			return
+		}
+		if m.GetBody().GetRequest() == nil {
 			c.replies <- &m
 		}
 	}))
