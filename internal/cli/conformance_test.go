@@ -197,3 +197,22 @@ func TestConformanceMQTT(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceWebSocketTLS runs the runner against `usp agent` over
+// WebSocket with mutual TLS: the agent verifies the runner's certificate
+// and the runner the agent's.
+func TestConformanceWebSocketTLS(t *testing.T) {
+	bin := buildUSP(t)
+	pkiDir := t.TempDir()
+	testenv.NewPKI(t, "proto::uspkit-conformance").WriteFiles(t, pkiDir)
+	port := testenv.FreePort(t)
+	tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n", pkiDir, pkiDir, pkiDir)
+	startAgentProcess(t, bin, "os::012345-CONFTLS", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
+		"WebSocket", "proto::uspkit-conformance")
+	r := runConformanceProcess(t, bin, "--agent", "os::012345-CONFTLS", "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
+		"--ca", pkiDir+"/ca.pem", "--cert", pkiDir+"/client.pem", "--key", pkiDir+"/client.key")
+	if r.Passed < 100 {
+		t.Errorf("only %d cases passed", r.Passed)
+	}
+	checkDoc(t, "WebSocket with mutual TLS", r)
+}
