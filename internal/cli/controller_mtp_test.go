@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
+	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/wire"
@@ -192,4 +194,17 @@ func TestControllerOverMQTT(t *testing.T) {
 			exercise(t, c, id)
 		})
 	}
+}
+
+// TestControllerOverUDS: the controller serves a Unix domain socket that
+// the agent connects to.
+func TestControllerOverUDS(t *testing.T) {
+	bin := buildUSP(t)
+	sock := filepath.Join(t.TempDir(), "controller.sock")
+	c := runController(t, "UDS", func(onState mtp.StateFunc) mtp.Transport {
+		return uds.NewServer(&uds.Options{Path: sock, EndpointID: mtpCtrlID, OnState: onState})
+	})
+	startAgentProcess(t, bin, "os::012345-UDS1", fmt.Sprintf("  - protocol: UDS\n    socket: %s\n", sock), "UDS", mtpCtrlID)
+	waitAgent(t, c, "os::012345-UDS1", true)
+	exercise(t, c, "os::012345-UDS1")
 }
