@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Connect builds the connect Record an Agent sends when its connection
 	// comes up; nil sends a WebSocketConnect.
 	Connect func(to, from string) *record.Record
+	// Pace is a pause between starting one Agent and the next, to spare
+	// the server a storm of connections; 0 starts them all at once.
+	Pace time.Duration
 }
 
 // Fleet is a running set of light Agents.
@@ -67,6 +71,12 @@ func Start(ctx context.Context, o Options) (*Fleet, error) {
 			return nil, fmt.Errorf("sim: no transport for %s", l.id)
 		}
 		f.agents = append(f.agents, l)
+		if o.Pace > 0 && i > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.Pace):
+			}
+		}
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()

@@ -24,12 +24,13 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	ctlTopic := fs.String("controller-topic", "", "mqtt: the controller's topic")
 	topicPrefix := fs.String("topic-prefix", "usp/agent/", "mqtt: each agent's topic is this prefix and its Endpoint ID")
 	v311 := fs.Bool("v311", false, "mqtt: speak MQTT 3.1.1 rather than 5")
+	pace := fs.Duration("pace", 0, "pause between starting one agent and the next")
 	ctrl := fs.String("controller", "proto::uspkit-controller", "the controller's Endpoint `ID`")
 	prefix := fs.String("prefix", "os::012345-SIM", "Endpoint ID prefix (an index is appended)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := sim.Options{N: *n, Prefix: *prefix, Controller: *ctrl, ControllerAddr: *ctrl}
+	o := sim.Options{N: *n, Prefix: *prefix, Controller: *ctrl, ControllerAddr: *ctrl, Pace: *pace}
 	switch {
 	case *url != "":
 		o.Dial = func(id string, onState mtp.StateFunc) mtp.Transport {

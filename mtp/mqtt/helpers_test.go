@@ -43,7 +43,7 @@ func (m *mosquitto) options(t testing.TB, v mqtt.Version, lis listener, topic st
 		ConnectTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 	}
 	if os.Getenv("USP_TEST_LOG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("who", topic)
 	}
 	switch lis {
 	case plain:

@@ -89,11 +89,11 @@ func (l *link) stopping() { l.stopOnce.Do(func() { close(l.stop) }) }
 
 // enter reports whether a packet may still be handed to the protocol
 // client; if so the caller calls leave once it has. The MQTT 3.1.1 library
-// hands packets to its writer over a channel that nobody reads once it has
-// stopped, and then keeps the sender waiting for its WriteTimeout: the
-// link shuts the gate, waiting for the hand-overs under way, before the
-// library can learn that the connection ended (see watchConn) or is told
-// to disconnect.
+// hands PUBLISH and SUBSCRIBE packets to its writer over a channel that
+// nobody reads once it has stopped, and then keeps the sender waiting for
+// its WriteTimeout: the link shuts the gate, waiting for the hand-overs
+// under way, before the library can learn that the connection ended (see
+// watchConn) or is told to disconnect.
 func (l *link) enter() bool {
 	l.gate.RLock()
 	if l.shut {

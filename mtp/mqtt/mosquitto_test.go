@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -167,6 +168,12 @@ func (m *mosquitto) start() error {
 			m.kill()
 			return fmt.Errorf("%w\n%s", err, m.logTail())
 		}
+	}
+	// Another process may have taken a port between FreePort and the
+	// bind: then mosquitto says so and exits, and what listens is not it.
+	if log := m.logTail(); strings.Contains(log, "Address already in use") || strings.Contains(log, "Unable to start") {
+		m.kill()
+		return fmt.Errorf("mosquitto failed to start\n%s", log)
 	}
 	return nil
 }

@@ -97,7 +97,11 @@ func (s *conn311) subscribe(ctx context.Context) error {
 	for _, f := range s.l.plan.filters {
 		filters[f] = s.l.o.SubscribeQoS.level()
 	}
+	if !s.l.enter() {
+		return fmt.Errorf("mqtt: SUBSCRIBE: %w", s.l.lost())
+	}
 	tok := s.cli.SubscribeMultiple(filters, nil)
+	s.l.leave()
 	if err := s.wait(ctx, tok); err != nil {
 		return fmt.Errorf("mqtt: SUBSCRIBE: %w", err)
 	}
