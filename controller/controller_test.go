@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,8 @@ import (
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/store/postgres"
+	"github.com/uspkit/uspkit/store/sqlite"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/wire"
 )
@@ -63,7 +66,8 @@ func startControllerWith(t *testing.T, st controller.Store, o controller.Options
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	r := &rig{c: c, url: "ws://" + srv.Addr().String() + "/usp"}
-	r.stop = func() { cancel(); <-done }
+	var once sync.Once
+	r.stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(r.stop)
 	return r
 }
@@ -127,8 +131,33 @@ func get(paths ...string) *wire.Request {
 	return &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: paths}}}
 }
 
-func TestRegistryAndRequests(t *testing.T) {
-	r := startController(t, nil)
+// eachStore runs f with the Controller on every store: in memory, SQLite
+// and PostgreSQL.
+func eachStore(t *testing.T, f func(t *testing.T, st controller.Store)) {
+	t.Run("memory", func(t *testing.T) { f(t, store.NewMemory()) })
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		f(t, db)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s := testenv.Postgres(t)
+		db, err := postgres.Open(context.Background(), s.DSN(s.NewDatabase(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		f(t, db)
+	})
+}
+
+func TestRegistryAndRequests(t *testing.T) { eachStore(t, testRegistryAndRequests) }
+
+func testRegistryAndRequests(t *testing.T, st controller.Store) {
+	r := startController(t, st)
 	startAgent(t, r.url, store.NewMemory())
 	a := waitOnline(t, r.c, true)
 	if a.Protocol != "WebSocket" || a.Info["Manufacturer"] != "uspkit" {
@@ -223,9 +252,11 @@ func countKind(s *store.Snapshot, kind string) int {
 }
 
 // TestOfflineQueue: a request for an offline Agent is queued and
-// delivered when it comes back; its response arrives as an event.
-func TestOfflineQueue(t *testing.T) {
-	cst := store.NewMemory()
+// delivered when it comes back; its response arrives as an event. The
+// registry survives a restart of the Controller.
+func TestOfflineQueue(t *testing.T) { eachStore(t, testOfflineQueue) }
+
+func testOfflineQueue(t *testing.T, cst controller.Store) {
 	r := startController(t, cst)
 	ast := store.NewMemory()
 	stopAgent := startAgent(t, r.url, ast)
@@ -256,6 +287,14 @@ func TestOfflineQueue(t *testing.T) {
 				}
 				if s := r.c.Stats(); s.Queued != 0 {
 					t.Errorf("queue not emptied: %+v", s)
+				}
+				r.stop()
+				again, err := controller.New(context.Background(), controller.Options{EndpointID: ctrlID, Store: cst})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, ok := again.Agent(agentID); !ok || a.Info["Manufacturer"] != "uspkit" || len(again.Events(agentID, 0)) == 0 {
+					t.Errorf("after a restart the registry has %+v (%v), %d events", a, ok, len(again.Events(agentID, 0)))
 				}
 				return
 			}

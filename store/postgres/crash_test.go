@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,8 +27,8 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		crashWriter(dsn)
 		return
 	}
-	s := ownServer(t)
-	dsn := s.dsn(s.newDatabase(t))
+	s := testenv.OwnPostgres(t)
+	dsn := s.DSN(s.NewDatabase(t))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLosesNothingAcknowledged$")
 	cmd.Env = append(os.Environ(), "USP_POSTGRES_CRASH_WRITER="+dsn)
 	cmd.Stderr = os.Stderr
@@ -51,7 +52,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	if acked < 200 {
 		t.Fatalf("the writer acknowledged only %d batches", acked)
 	}
-	if err := s.kill(); err != nil {
+	if err := s.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
@@ -61,7 +62,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 	cmd.Wait()
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatalf("restart after the crash: %v", err)
 	}
 	t.Logf("%d batches acknowledged before the crash; the restart, with recovery, took %v",

@@ -34,8 +34,8 @@ func open(t testing.TB, dsn string) *postgres.DB {
 // fresh opens a new, empty database on the shared server.
 func fresh(t testing.TB) (*postgres.DB, string) {
 	t.Helper()
-	s := sharedServer(t)
-	dsn := s.dsn(s.newDatabase(t))
+	s := testenv.Postgres(t)
+	dsn := s.DSN(s.NewDatabase(t))
 	return open(t, dsn), dsn
 }
 
@@ -60,7 +60,7 @@ type testDB struct {
 }
 
 func TestSuite(t *testing.T) {
-	sharedServer(t) // skips here, once, when PostgreSQL is missing
+	testenv.Postgres(t) // skips here, once, when PostgreSQL is missing
 	storetest.Run(t,
 		func(t *testing.T) storetest.Store {
 			db, dsn := fresh(t)
@@ -74,30 +74,30 @@ func TestSuite(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	s := sharedServer(t)
+	s := testenv.Postgres(t)
 	ctx := context.Background()
 	tests := []struct {
 		name    string
 		dsn     func(t *testing.T) string // prepares a database
 		wantErr string                    // "" for success
 	}{
-		{"fresh database", func(t *testing.T) string { return s.dsn(s.newDatabase(t)) }, ""},
+		{"fresh database", func(t *testing.T) string { return s.DSN(s.NewDatabase(t)) }, ""},
 		{"migrated before", func(t *testing.T) string {
-			dsn := s.dsn(s.newDatabase(t))
+			dsn := s.DSN(s.NewDatabase(t))
 			open(t, dsn).Close()
 			return dsn
 		}, ""},
 		{"URL over the unix socket", func(t *testing.T) string {
-			return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d", s.newDatabase(t), s.sockDir(), s.port)
+			return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d", s.NewDatabase(t), s.SockDir(), s.Port())
 		}, ""},
 		{"schema from the future", func(t *testing.T) string {
-			dsn := s.dsn(s.newDatabase(t))
+			dsn := s.DSN(s.NewDatabase(t))
 			open(t, dsn).Close()
 			execSQL(t, dsn, "UPDATE schema_version SET version = 99")
 			return dsn
 		}, "schema version 99 is newer"},
 		{"malformed", func(t *testing.T) string { return "host=127.0.0.1 port=none" }, "cannot parse"},
-		{"no such database", func(t *testing.T) string { return s.dsn("usp_absent") }, `database "usp_absent" does not exist`},
+		{"no such database", func(t *testing.T) string { return s.DSN("usp_absent") }, `database "usp_absent" does not exist`},
 		{"nothing listening", func(t *testing.T) string {
 			return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres connect_timeout=5", testenv.FreePort(t))
 		}, "connect"},
@@ -126,8 +126,8 @@ func TestOpen(t *testing.T) {
 
 // TestSearchPath keeps the tables in a schema of their own.
 func TestSearchPath(t *testing.T) {
-	s := sharedServer(t)
-	dsn := s.dsn(s.newDatabase(t))
+	s := testenv.Postgres(t)
+	dsn := s.DSN(s.NewDatabase(t))
 	execSQL(t, dsn, "CREATE SCHEMA uspkit")
 	db := open(t, dsn+" search_path=uspkit")
 	if err := db.Apply(context.Background(), &store.Batch{Put: []store.Object{{Path: "Device.X."}}}); err != nil {
@@ -158,8 +158,8 @@ func TestSearchPath(t *testing.T) {
 // TestOpenConcurrently opens a new database from many goroutines at once:
 // the first migrates it, the others wait for the advisory lock.
 func TestOpenConcurrently(t *testing.T) {
-	s := sharedServer(t)
-	dsn := s.dsn(s.newDatabase(t))
+	s := testenv.Postgres(t)
+	dsn := s.DSN(s.NewDatabase(t))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {

@@ -1,4 +1,4 @@
-package postgres_test
+package testenv
 
 import (
 	"bytes"
@@ -17,32 +17,30 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/uspkit/uspkit/internal/testenv"
 )
 
 // One PostgreSQL serves the tests of this binary, each test in a database
 // of its own. It starts on first use (a run of tests that need none
 // starts none) and stops with the test process, however that exits
-// (testenv.Main's os.Exit, a panic, a -timeout): the server is the child
+// (Main's os.Exit, a panic, a -timeout): the server is the child
 // of a small reaper shell, in a process group of its own, whose stdin is
 // a pipe whose write end only this process holds. When the kernel closes
 // that pipe, at our exit, the reaper sends the server SIGINT (a fast
 // shutdown), SIGKILLs its process group if it is not gone within ten
 // seconds, and removes its directory. Nothing here starts a goroutine, so
-// the leak check of testenv.Main is not disturbed.
+// the leak check of Main is not disturbed.
 //
 // PostgreSQL refuses to run as root: when the tests do, the reaper, initdb
 // and the server run as the user "nobody", in a directory of theirs.
-var shared struct {
+var sharedPG struct {
 	mu  sync.Mutex
-	s   *server
+	s   *PostgresServer
 	err error
 }
 
 // server is a PostgreSQL server listening on 127.0.0.1 and on a unix
 // socket in its directory, with trust authentication for "postgres".
-type server struct {
+type PostgresServer struct {
 	bin  string              // directory of initdb and postgres
 	dir  string              // data/, sock/, server.log; owned by cred
 	cred *syscall.Credential // whom the server runs as; nil: as we do
@@ -65,31 +63,31 @@ type reaper struct {
 	pipe *os.File // the write end of its stdin
 }
 
-// sharedServer returns the shared server, starting it if need be; it
+// Postgres returns the sharedPG server, starting it if need be; it
 // skips the test when PostgreSQL is not installed (fails it when
 // USP_REQUIRE_EXTERNAL=1).
-func sharedServer(t testing.TB) *server {
+func Postgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	bin := postgresBin(t)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.s == nil && shared.err == nil {
-		shared.s, shared.err = newServer(t, bin)
-		if shared.err == nil {
+	sharedPG.mu.Lock()
+	defer sharedPG.mu.Unlock()
+	if sharedPG.s == nil && sharedPG.err == nil {
+		sharedPG.s, sharedPG.err = newServer(t, bin)
+		if sharedPG.err == nil {
 			t.Logf("PostgreSQL: initdb took %v, the server started in %v; 127.0.0.1:%d, socket %s",
-				shared.s.Initdb.Round(time.Millisecond), shared.s.Startup.Round(time.Millisecond),
-				shared.s.port, shared.s.sockDir())
+				sharedPG.s.Initdb.Round(time.Millisecond), sharedPG.s.Startup.Round(time.Millisecond),
+				sharedPG.s.port, sharedPG.s.SockDir())
 		}
 	}
-	if shared.err != nil {
-		t.Fatalf("PostgreSQL: %v", shared.err)
+	if sharedPG.err != nil {
+		t.Fatalf("PostgreSQL: %v", sharedPG.err)
 	}
-	return shared.s
+	return sharedPG.s
 }
 
-// ownServer starts a server for t alone, stopped and removed at its end,
+// OwnPostgres starts a server for t alone, stopped and removed at its end,
 // for tests that kill it.
-func ownServer(t testing.TB) *server {
+func OwnPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	s, err := newServer(t, postgresBin(t))
 	if err != nil {
@@ -110,7 +108,7 @@ func postgresBin(t testing.TB) string {
 	dirs := []string{"/usr/lib/postgresql/15/bin"}
 	more, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.Reverse(more) // newest first, as the names sort
-	initdb := testenv.LookPath(t, "initdb", "postgresql", append(dirs, more...)...)
+	initdb := LookPath(t, "initdb", "postgresql", append(dirs, more...)...)
 	if real, err := filepath.EvalSymlinks(initdb); err == nil {
 		initdb = real
 	}
@@ -123,8 +121,8 @@ func postgresBin(t testing.TB) string {
 
 // newServer runs initdb in a new directory and starts the server on a
 // free port.
-func newServer(t testing.TB, bin string) (*server, error) {
-	s := &server{bin: bin, env: serverEnv(), port: testenv.FreePort(t)}
+func newServer(t testing.TB, bin string) (*PostgresServer, error) {
+	s := &PostgresServer{bin: bin, env: serverEnv(), port: FreePort(t)}
 	var err error
 	if s.cred, err = serverUser(); err != nil {
 		return nil, err
@@ -136,7 +134,7 @@ func newServer(t testing.TB, bin string) (*server, error) {
 		os.RemoveAll(s.dir)
 		return nil, err
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		os.RemoveAll(s.dir)
 		return nil, err
 	}
@@ -176,20 +174,20 @@ func serverEnv() []string {
 	return append(env, "LC_ALL=C")
 }
 
-func (s *server) dataDir() string { return filepath.Join(s.dir, "data") }
-func (s *server) sockDir() string { return filepath.Join(s.dir, "sock") }
-func (s *server) logPath() string { return filepath.Join(s.dir, "server.log") }
+func (s *PostgresServer) dataDir() string { return filepath.Join(s.dir, "data") }
+func (s *PostgresServer) SockDir() string { return filepath.Join(s.dir, "sock") }
+func (s *PostgresServer) logPath() string { return filepath.Join(s.dir, "server.log") }
 
 // initdb hands the directory to the server's user and creates the
 // cluster: superuser "postgres", trust authentication, UTF-8, C locale.
 // --no-sync only skips flushing the new files, which a crash of the
 // server (as opposed to the machine) does not need.
-func (s *server) initdb() error {
-	if err := os.Mkdir(s.sockDir(), 0o700); err != nil {
+func (s *PostgresServer) initdb() error {
+	if err := os.Mkdir(s.SockDir(), 0o700); err != nil {
 		return err
 	}
 	if s.cred != nil {
-		for _, d := range []string{s.dir, s.sockDir()} {
+		for _, d := range []string{s.dir, s.SockDir()} {
 			if err := os.Chown(d, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
 				return err
 			}
@@ -209,7 +207,7 @@ func (s *server) initdb() error {
 
 // reaperScript runs the server ("$@") in a session and process group of
 // its own (setsid), so that it can be killed apart from the shell, which
-// then reaps it; see the comment on shared. At end of input it asks the
+// then reaps it; see the comment on sharedPG. At end of input it asks the
 // server for a fast shutdown, gives it ten seconds to remove its lock
 // file (the last thing it does), SIGKILLs whatever is left of its group
 // and removes the directory. A line "killed" says the server's group was
@@ -232,7 +230,7 @@ wait $pg
 
 // start starts the server on the directory and waits until it accepts
 // connections; a restart after kill uses the same port.
-func (s *server) start() error {
+func (s *PostgresServer) Start() error {
 	log, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -249,7 +247,7 @@ func (s *server) start() error {
 	defer pr.Close()
 	begin := time.Now()
 	cmd := exec.Command("/bin/sh", "-c", reaperScript, "sh", filepath.Join(s.bin, "postgres"), "-D", s.dataDir(),
-		"-p", strconv.Itoa(s.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.sockDir(),
+		"-p", strconv.Itoa(s.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.SockDir(),
 		"-c", "max_connections=200", "-c", "lc_messages=C")
 	cmd.Dir, cmd.Env = s.dir, append(s.env, "USPKIT_POSTGRES_DIR="+s.dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, log, log
@@ -281,7 +279,7 @@ func (s *server) start() error {
 
 // waitReady waits until the server logs, after offset, that it accepts
 // connections, and fails as soon as it logs a FATAL or PANIC error.
-func (s *server) waitReady(offset int64, timeout time.Duration) error {
+func (s *PostgresServer) waitReady(offset int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		data, err := os.ReadFile(s.logPath())
@@ -303,7 +301,7 @@ func (s *server) waitReady(offset int64, timeout time.Duration) error {
 
 // postmasterPID reads the postmaster's PID, the first line of its lock
 // file.
-func (s *server) postmasterPID() (int, error) {
+func (s *PostgresServer) postmasterPID() (int, error) {
 	data, err := os.ReadFile(filepath.Join(s.dataDir(), "postmaster.pid"))
 	if err != nil {
 		return 0, err
@@ -314,7 +312,7 @@ func (s *server) postmasterPID() (int, error) {
 
 // kill SIGKILLs every process of the server, as a crash would, and waits
 // until they are gone; the directory stays for a restart with start.
-func (s *server) kill() error {
+func (s *PostgresServer) Kill() error {
 	s.mu.Lock()
 	g, pid := s.g, s.pid
 	s.g = nil
@@ -330,7 +328,7 @@ func (s *server) kill() error {
 
 // stop stops the server (SIGINT, a fast shutdown) and removes its
 // directory.
-func (s *server) stop() error {
+func (s *PostgresServer) stop() error {
 	s.mu.Lock()
 	g, pid := s.g, s.pid
 	s.g = nil
@@ -395,13 +393,13 @@ func groupRunning(pgid int) bool {
 }
 
 // dsn is the connection string for database db over TCP.
-func (s *server) dsn(db string) string {
+func (s *PostgresServer) DSN(db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
 }
 
 // newDatabase creates an empty database for t, dropped at its end, and
 // returns its name.
-func (s *server) newDatabase(t testing.TB) string {
+func (s *PostgresServer) NewDatabase(t testing.TB) string {
 	t.Helper()
 	s.mu.Lock()
 	s.dbs++
@@ -420,11 +418,11 @@ func (s *server) newDatabase(t testing.TB) string {
 }
 
 // admin runs sql in the postgres database.
-func (s *server) admin(t testing.TB, sql string) {
+func (s *PostgresServer) admin(t testing.TB, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.dsn("postgres"))
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 	if err != nil {
 		t.Fatalf("PostgreSQL: %v", err)
 	}
@@ -433,3 +431,7 @@ func (s *server) admin(t testing.TB, sql string) {
 		t.Fatalf("PostgreSQL: %s: %v", sql, err)
 	}
 }
+
+// Port returns the server's TCP port (its unix socket uses the same
+// number).
+func (s *PostgresServer) Port() int { return s.port }
