@@ -228,7 +228,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
 		if rp.GetErrCode() != 0 {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", rp.GetRequestedPath(), rp.GetErrCode(), rp.GetErrMsg())
+			e.uspError(rp.GetRequestedPath(), rp.GetErrCode(), rp.GetErrMsg())
 			bad++
 			continue
 		}
@@ -238,10 +238,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 				lines = append(lines, r.GetResolvedPath()+k+" = "+v)
 			}
 		}
-		slices.Sort(lines)
-		for _, l := range lines {
-			fmt.Fprintln(e.stdout, l)
-		}
+		printSorted(e.stdout, lines)
 	}
 	if bad > 0 {
 		return pathErrors(bad)
@@ -290,7 +287,7 @@ func runSet(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, r := range m.GetBody().GetResponse().GetSetResp().GetUpdatedObjResults() {
 		if f := r.GetOperStatus().GetOperFailure(); f != nil {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
+			e.uspError(r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
 			bad++
 			continue
 		}
@@ -299,12 +296,9 @@ func runSet(ctx context.Context, e *env, args []string) error {
 			for k, v := range u.GetUpdatedParams() {
 				lines = append(lines, u.GetAffectedPath()+k+" = "+v)
 			}
-			slices.Sort(lines)
-			for _, l := range lines {
-				fmt.Fprintln(e.stdout, l)
-			}
+			printSorted(e.stdout, lines)
 			for _, pe := range u.GetParamErrs() {
-				fmt.Fprintf(e.stderr, "%s%s: USP error %d: %s\n", u.GetAffectedPath(), pe.GetParam(), pe.GetErrCode(), pe.GetErrMsg())
+				e.uspError(u.GetAffectedPath()+pe.GetParam(), pe.GetErrCode(), pe.GetErrMsg())
 				bad++
 			}
 		}
@@ -339,7 +333,7 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, r := range m.GetBody().GetResponse().GetAddResp().GetCreatedObjResults() {
 		if f := r.GetOperStatus().GetOperFailure(); f != nil {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
+			e.uspError(r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
 			bad++
 			continue
 		}
@@ -349,10 +343,7 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 		for k, v := range ok.GetUniqueKeys() {
 			keys = append(keys, "  "+k+" = "+v)
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintln(e.stdout, k)
-		}
+		printSorted(e.stdout, keys)
 	}
 	if bad > 0 {
 		return pathErrors(bad)
@@ -381,7 +372,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, r := range m.GetBody().GetResponse().GetDeleteResp().GetDeletedObjResults() {
 		if f := r.GetOperStatus().GetOperFailure(); f != nil {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
+			e.uspError(r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
 			bad++
 			continue
 		}
@@ -389,7 +380,7 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout, "deleted "+p)
 		}
 		for _, u := range r.GetOperStatus().GetOperSuccess().GetUnaffectedPathErrs() {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", u.GetUnaffectedPath(), u.GetErrCode(), u.GetErrMsg())
+			e.uspError(u.GetUnaffectedPath(), u.GetErrCode(), u.GetErrMsg())
 			bad++
 		}
 	}
@@ -425,7 +416,7 @@ func runOperate(ctx context.Context, e *env, args []string) error {
 	for _, r := range m.GetBody().GetResponse().GetOperateResp().GetOperationResults() {
 		switch {
 		case r.GetCmdFailure() != nil:
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", r.GetExecutedCommand(), r.GetCmdFailure().GetErrCode(), r.GetCmdFailure().GetErrMsg())
+			e.uspError(r.GetExecutedCommand(), r.GetCmdFailure().GetErrCode(), r.GetCmdFailure().GetErrMsg())
 			bad++
 		case r.GetReqObjPath() != "":
 			fmt.Fprintf(e.stdout, "%s started: %s\n", r.GetExecutedCommand(), r.GetReqObjPath())
@@ -468,7 +459,7 @@ func runInstances(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, rp := range m.GetBody().GetResponse().GetGetInstancesResp().GetReqPathResults() {
 		if rp.GetErrCode() != 0 {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", rp.GetRequestedPath(), rp.GetErrCode(), rp.GetErrMsg())
+			e.uspError(rp.GetRequestedPath(), rp.GetErrCode(), rp.GetErrMsg())
 			bad++
 			continue
 		}
@@ -509,7 +500,7 @@ func runSupported(ctx context.Context, e *env, args []string) error {
 	bad := 0
 	for _, r := range m.GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults() {
 		if r.GetErrCode() != 0 {
-			fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", r.GetReqObjPath(), r.GetErrCode(), r.GetErrMsg())
+			e.uspError(r.GetReqObjPath(), r.GetErrCode(), r.GetErrMsg())
 			bad++
 			continue
 		}
@@ -647,4 +638,17 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return sc.Err()
+}
+
+// uspError prints one failed path with its USP error.
+func (e *env) uspError(path string, code uint32, msg string) {
+	fmt.Fprintf(e.stderr, "%s: USP error %d: %s\n", path, code, msg)
+}
+
+// printSorted prints lines in order.
+func printSorted(w io.Writer, lines []string) {
+	slices.Sort(lines)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
 }
