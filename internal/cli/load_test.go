@@ -74,7 +74,10 @@ func TestLoadMQTT(t *testing.T) {
 	if err := brk.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer brk.Close()
+	// Closed after the controller has stopped (cleanups run last first):
+	// closing the broker while a client reconnects can deadlock inside
+	// mochi.
+	t.Cleanup(func() { brk.Close() })
 	url := "tcp://" + brk.Addrs().TCP
 	const ctlTopic = "usp/controller/controller/load"
 	var c *controller.Controller

@@ -261,15 +261,23 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\nagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
 		cfg.EndpointID, rc.api, rc.ws, mqttURL, agentID, rc.token, created, dir)
+	running := 2
+	err = nil
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil {
-			return err
+	case err = <-errc:
+		running--
+	}
+	// Stop the controller and the agent before the broker they use.
+	cancel()
+	for ; running > 0; running-- {
+		select {
+		case <-errc:
+		case <-time.After(10 * time.Second):
+			return errors.New("the controller or the agent did not stop")
 		}
 	}
-	cancel()
-	return nil
+	return err
 }
 
 // randomToken returns 24 random bytes in hex.
