@@ -180,6 +180,9 @@ func (a *Agent) EndpointID() string { return a.opt.EndpointID }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Boot! first, before any request is served: notifications for
+	// Controllers not yet connected wait for their connection.
+	a.boot(ctx)
 	errc := make(chan error, len(a.opt.MTPs))
 	for _, m := range a.opt.MTPs {
 		a.wg.Add(1)
@@ -196,7 +199,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.subs.run(ctx) }()
 	go func() { defer a.wg.Done(); a.periodic(ctx) }()
-	a.boot(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
