@@ -54,8 +54,15 @@ type Options struct {
 	// Store persists configuration and pending notifications; nil keeps
 	// them in memory.
 	Store Store
-	// MTPs are the transports to serve.
+	// MTPs are transports to serve whatever the data model says: each
+	// gets a Device.LocalAgent.MTP row at the first start, with the Alias
+	// "cpe-fixed-N", that the Dialer is never asked to open.
 	MTPs []MTP
+	// Dialer opens the transports the data model configures
+	// (Device.LocalAgent.MTP.{i} with Device.MQTT.Client.{i} and
+	// Device.STOMP.Connection.{i}, and WebSocket connections to
+	// Controllers), and again when they change; nil serves MTPs only.
+	Dialer Dialer
 	// Factory seeds a fresh Agent (an empty Store), and is what
 	// FactoryReset() returns to.
 	Factory *Config
@@ -99,18 +106,26 @@ type Agent struct {
 	reloadMu sync.Mutex // serialises reload
 
 	mu       sync.Mutex
-	inflight map[string]bool            // from_id + msg_id of requests being processed [R-MSG.4]
-	routes   map[string]route           // controller endpoint ID → where it was last heard
-	ctrls    map[string]*controller     // enabled controllers by endpoint ID
-	ctrlRefs map[string]*controller     // every controller by instance path
-	mtps     map[string]mtp.Transport   // by protocol
-	peers    map[string]map[string]bool // protocol → peer addresses up
+	inflight map[string]bool        // from_id + msg_id of requests being processed [R-MSG.4]
+	routes   map[string]route       // controller endpoint ID → where it was last heard
+	ctrls    map[string]*controller // enabled controllers by endpoint ID
+	ctrlRefs map[string]*controller // every controller by instance path
+	linkList []*link                // transports being served
 	wg       sync.WaitGroup
+
+	linkMu   sync.Mutex // serialises reconcile
+	linkKick chan struct{}
+	statusq  chan statusUpdate
+	// netMu is held for reading while a request is processed and
+	// answered, so that a transport is closed only after the response to
+	// the request that reconfigured it went out.
+	netMu sync.RWMutex
 }
 
 // route is how to reach a controller: a transport and an address on it.
 type route struct {
 	protocol string
+	t        mtp.Transport
 	addr     string
 }
 
@@ -128,7 +143,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 		opt.Store = store.NewMemory()
 	}
 	a := &Agent{opt: opt, log: opt.Logger, now: opt.Now, inflight: map[string]bool{}, routes: map[string]route{},
-		mtps: map[string]mtp.Transport{}, peers: map[string]map[string]bool{}}
+		linkKick: make(chan struct{}, 1), statusq: make(chan statusUpdate, 1024)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -137,7 +152,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	a.start = a.now()
 	for _, m := range opt.MTPs {
-		a.mtps[m.Protocol] = m.Transport
+		a.linkList = append(a.linkList, &link{MTP: m, peers: map[string]bool{}, done: make(chan struct{})})
 	}
 	a.acl = newACL()
 	a.subs = newSubscriptions(a)
@@ -184,17 +199,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Controllers not yet connected wait for their connection.
 	a.boot(ctx)
 	errc := make(chan error, len(a.opt.MTPs))
-	for _, m := range a.opt.MTPs {
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.runStatus(ctx) }()
+	for _, l := range a.links() {
 		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
-				a.handleRecord(ctx, m.Protocol, m.Transport, in)
-			}))
-			if err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("agent: %s: %w", m.Protocol, err)
-			}
-		}()
+		go func() { defer a.wg.Done(); a.serveLink(ctx, l, errc) }()
+	}
+	if err := a.runLinks(ctx, errc); err != nil {
+		cancel()
+		for _, l := range a.links() {
+			l.Transport.Close()
+		}
+		a.wg.Wait()
+		return err
 	}
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.subs.run(ctx) }()
@@ -206,43 +223,52 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	cancel()
 	a.reqs.cancelAll()
-	for _, m := range a.opt.MTPs {
-		m.Transport.Close()
+	a.linkMu.Lock() // no reconcile after this
+	for _, l := range a.links() {
+		l.Transport.Close()
 	}
 	a.wg.Wait()
+	a.linkMu.Unlock()
 	return err
 }
 
-// OnState is an mtp.StateFunc to hand to transports: it sends the
-// protocol's connect Record when a connection comes up [R-MTP.6] and
-// notes which peers are reachable.
+// OnState is an mtp.StateFunc to hand to the transports of Options.MTPs:
+// it sends the protocol's connect Record when a connection comes up
+// [R-MTP.6] and notes which peers are reachable. Transports opened by the
+// Dialer get theirs in Connection.OnState.
 func (a *Agent) OnState(protocol string) mtp.StateFunc {
 	return func(ctx context.Context, peer mtp.Peer, s mtp.State, err error) {
-		a.mu.Lock()
-		if a.peers[protocol] == nil {
-			a.peers[protocol] = map[string]bool{}
-		}
-		a.peers[protocol][peer.Address] = s == mtp.StateUp
-		a.mu.Unlock()
-		if s != mtp.StateUp {
-			a.log.InfoContext(ctx, "connection down", "mtp", protocol, "peer", peer.Address, "err", err)
-			return
-		}
-		a.log.InfoContext(ctx, "connection up", "mtp", protocol, "peer", peer.Address)
-		for _, m := range a.opt.MTPs {
-			if m.Protocol != protocol || m.Connect == nil {
-				continue
+		for _, l := range a.links() {
+			if l.path == "" && l.Protocol == protocol {
+				l.mu.Lock()
+				l.peers[peer.Address] = s == mtp.StateUp
+				l.mu.Unlock()
+				a.connectionState(ctx, l, peer, s, err)
+				return
 			}
-			if peer.EndpointID != "" {
-				a.sendRecord(ctx, m.Transport, peer.Address, m.Connect(peer.EndpointID))
-				continue
-			}
+		}
+	}
+}
+
+// connectionState logs a connection going up or down and, when up, sends
+// the connect Record: to the peer when the transport names it, else to
+// every Controller reached over the protocol.
+func (a *Agent) connectionState(ctx context.Context, l *link, peer mtp.Peer, s mtp.State, err error) {
+	if s != mtp.StateUp {
+		a.log.InfoContext(ctx, "connection down", "mtp", l.Protocol, "peer", peer.Address, "err", err)
+		return
+	}
+	a.log.InfoContext(ctx, "connection up", "mtp", l.Protocol, "peer", peer.Address)
+	if l.Connect != nil {
+		if peer.EndpointID != "" {
+			a.sendRecord(ctx, l.Transport, peer.Address, l.Connect(peer.EndpointID))
+		} else {
 			a.mu.Lock()
 			var targets []controllerMTP
 			var ids []string
 			for _, c := range a.ctrls {
 				for _, cm := range c.mtps {
-					if cm.protocol == protocol {
+					if cm.protocol == l.Protocol {
 						targets, ids = append(targets, cm), append(ids, c.endpointID)
 						break
 					}
@@ -250,15 +276,17 @@ func (a *Agent) OnState(protocol string) mtp.StateFunc {
 			}
 			a.mu.Unlock()
 			for i, cm := range targets {
-				a.sendRecord(ctx, m.Transport, cm.addr, m.Connect(ids[i]))
+				a.sendRecord(ctx, l.Transport, cm.addr, l.Connect(ids[i]))
 			}
 		}
-		a.subs.kick()
 	}
+	a.subs.kick()
 }
 
 // handleRecord processes one inbound Record.
 func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transport, in mtp.Inbound) {
+	a.netMu.RLock()
+	defer a.netMu.RUnlock()
 	var rec record.Record
 	if err := record.Decode(in.Record, &rec, &record.DecodeOptions{MaxSize: a.opt.MaxRecordSize}); err != nil {
 		a.log.WarnContext(ctx, "record dropped", "mtp", protocol, "from", in.From.Address, "err", err)
@@ -301,8 +329,13 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 		return
 	}
 	a.mu.Lock()
-	a.routes[rec.FromID] = route{protocol: protocol, addr: in.From.Address}
-	_, known := a.ctrls[rec.FromID]
+	c, known := a.ctrls[rec.FromID]
+	if in.From.Address == "" && known {
+		// A sender that gave no reply-to address is answered at the one
+		// configured for it [R-MQTT.26].
+		in.From.Address = c.addrFor(protocol)
+	}
+	a.routes[rec.FromID] = route{protocol: protocol, t: t, addr: in.From.Address}
 	a.mu.Unlock()
 	if !known && msg.GetBody().GetRequest() != nil {
 		a.registerUnknown(ctx, rec.FromID, protocol)

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +22,24 @@ type Config struct {
 	// UntrustedRole names the role of unknown Controllers; "" means
 	// "Untrusted".
 	UntrustedRole string `yaml:"untrusted_role"`
+	// MTPs are the Agent's transports, opened by Options.Dialer.
+	MTPs []MTPConfig `yaml:"-"`
+}
+
+// MTPConfig is one Device.LocalAgent.MTP.{i} entry of the factory
+// configuration, with the broker connection it references. Parameters are
+// named as in TR-181, relative to their object.
+type MTPConfig struct {
+	Alias    string
+	Protocol string
+	Disabled bool
+	// Params are the MTP row's own parameters below it
+	// ("MQTT.ResponseTopicConfigured", "WebSocket.Port").
+	Params map[string]string
+	// Connection, for MQTT and STOMP, are the parameters of the
+	// Device.MQTT.Client.{i} or Device.STOMP.Connection.{i} row that the
+	// MTP references.
+	Connection map[string]string
 }
 
 // ControllerConfig is one Device.LocalAgent.Controller entry.
@@ -134,7 +154,8 @@ func (c *Config) roles() []RoleConfig {
 	return c.Roles
 }
 
-var agentCaller = datamodel.Caller{}
+// agentCaller is the Agent itself: every right, secured values readable.
+var agentCaller = datamodel.Caller{ReadSecured: true}
 
 func ps(kv ...string) []datamodel.ParamSetting {
 	var out []datamodel.ParamSetting
@@ -142,6 +163,15 @@ func ps(kv ...string) []datamodel.ParamSetting {
 		out = append(out, datamodel.ParamSetting{Param: kv[i], Value: kv[i+1], Required: true})
 	}
 	return out
+}
+
+// sortedSettings turns parameter values into settings, in name order.
+func sortedSettings(values map[string]string) []datamodel.ParamSetting {
+	var kv []string
+	for _, n := range slices.Sorted(maps.Keys(values)) {
+		kv = append(kv, n, values[n])
+	}
+	return ps(kv...)
 }
 
 // seed writes the factory configuration into a fresh data model.
@@ -222,8 +252,34 @@ func (a *Agent) seed(ctx context.Context) error {
 			}
 		}
 	}
-	for _, m := range a.opt.MTPs {
-		p, err := add(pathLocalAgentMT, ps("Enable", "true", "Protocol", m.Protocol))
+	for _, m := range cfg.MTPs {
+		settings := ps("Enable", strconv.FormatBool(!m.Disabled), "Protocol", m.Protocol)
+		if m.Alias != "" {
+			settings = append(settings, ps("Alias", m.Alias)...)
+		}
+		if m.Connection != nil {
+			table := map[string]string{"MQTT": pathMQTTClients, "STOMP": pathSTOMPConns}[m.Protocol]
+			if table == "" {
+				return fmt.Errorf("mtps: a %s MTP has no connection table", m.Protocol)
+			}
+			conn := ps("Enable", "true")
+			if m.Alias != "" {
+				conn = append(conn, ps("Alias", m.Alias)...)
+			}
+			conn = append(conn, sortedSettings(m.Connection)...)
+			p, err := add(table, conn)
+			if err != nil {
+				return err
+			}
+			settings = append(settings, ps(m.Protocol+".Reference", strings.TrimSuffix(p, "."))...)
+		}
+		settings = append(settings, sortedSettings(m.Params)...)
+		if _, err := add(pathLocalAgentMT, settings); err != nil {
+			return err
+		}
+	}
+	for i, m := range a.opt.MTPs {
+		p, err := add(pathLocalAgentMT, ps("Enable", "true", "Protocol", m.Protocol, "Alias", fixedAlias+strconv.Itoa(i+1)))
 		if err != nil {
 			return err
 		}
@@ -289,6 +345,17 @@ type controller struct {
 type controllerMTP struct {
 	protocol string
 	addr     string
+}
+
+// addrFor returns the Controller's configured address over protocol (its
+// MQTT topic, STOMP destination), or "".
+func (c *controller) addrFor(protocol string) string {
+	for _, m := range c.mtps {
+		if m.protocol == protocol {
+			return m.addr
+		}
+	}
+	return ""
 }
 
 // reload refreshes the Agent's view of its Controllers and the access

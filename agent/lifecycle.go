@@ -20,6 +20,9 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 	cfg := false
 	var subs []string
 	for _, c := range changes {
+		if configuresLinks(c) {
+			a.kickLinks()
+		}
 		if strings.HasPrefix(c.Path, pathControllers) || strings.HasPrefix(c.Path, pathTrust) {
 			cfg = true
 		}
@@ -37,6 +40,27 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 		a.subs.reload(ctx, subs...)
 	}
 	a.subs.onChange(ctx, changes)
+}
+
+// configuresLinks reports whether a change may open, close or change a
+// transport: a change to the MTP, MQTT client, STOMP connection or
+// Controller tables other than the status the Agent reports.
+func configuresLinks(c datamodel.Change) bool {
+	if !strings.HasPrefix(c.Path, pathLocalAgentMT) && !strings.HasPrefix(c.Path, pathMQTTClients) &&
+		!strings.HasPrefix(c.Path, pathSTOMPConns) && !strings.HasPrefix(c.Path, pathControllers) {
+		return false
+	}
+	if c.Op != datamodel.OpSet {
+		return true
+	}
+	for n := range c.Params {
+		switch n {
+		case "Status", "IsEncrypted", "CurrentRetryCount", "ResponseTopicDiscovered", "DestinationFromServer", "LastChangeDate":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // dropOrphans deletes the subscriptions whose recipient Controller was
@@ -273,7 +297,7 @@ func (a *Agent) selfTest(ctx context.Context, w datamodel.ResponseWriter, r *dat
 		return nil
 	}
 	w.SetValue("Status", "Complete")
-	w.SetValue("Results", "store ok; data model ok; "+strconv.Itoa(len(a.opt.MTPs))+" MTPs")
+	w.SetValue("Results", "store ok; data model ok; "+strconv.Itoa(len(a.links()))+" MTPs")
 	return nil
 }
 

@@ -25,12 +25,16 @@ const (
 	pathTrust        = "Device.LocalAgent.ControllerTrust."
 	pathRequests     = "Device.LocalAgent.Request."
 	pathLocalAgentMT = "Device.LocalAgent.MTP."
+	pathMQTTClients  = "Device.MQTT.Client."
+	pathSTOMPConns   = "Device.STOMP.Connection."
 )
 
 // register binds the Agent's objects and commands on mux.
 func (a *Agent) register(mux *datamodel.Mux) {
 	mux.HandleFunc(pathLocalAgent, a.serveLocalAgent)
-	mux.Store("Device.LocalAgent.MTP.{i}.", nil)
+	mux.Store("Device.LocalAgent.MTP.{i}.", checkMTP)
+	mux.Store("Device.MQTT.Client.{i}.", checkMQTTClient)
+	mux.Store("Device.STOMP.Connection.{i}.", nil)
 	mux.Store("Device.LocalAgent.Controller.{i}.", a.checkController)
 	mux.HandleFunc("Device.LocalAgent.Controller.{i}.SendOnBoardRequest()", a.sendOnBoardRequest)
 	mux.HandleFunc("Device.LocalAgent.Certificate.{i}.", a.serveCertificates)
@@ -71,6 +75,13 @@ func (a *Agent) serveLocalAgent(ctx context.Context, w datamodel.ResponseWriter,
 			for _, m := range a.opt.MTPs {
 				if !slices.Contains(ps, m.Protocol) {
 					ps = append(ps, m.Protocol)
+				}
+			}
+			if a.opt.Dialer != nil {
+				for _, p := range []string{"WebSocket", "MQTT", "STOMP", "UDS"} {
+					if !slices.Contains(ps, p) {
+						ps = append(ps, p)
+					}
 				}
 			}
 			w.SetValue(n, strings.Join(ps, ","))

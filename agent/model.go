@@ -131,6 +131,7 @@ func Define(m *schema.Model) {
 		Param("TimeToLive", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
 		Param("NotifRetry", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
 		Param("NotifExpiration", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0"))
+	defineConnections(m)
 	m.Define("Device.LocalAgent.Request.{i}.", schema.Keys("Originator", "Command", "CommandKey"), schema.AliasKey(), schema.NumEntries("RequestNumberOfEntries")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Originator", schema.String()).
@@ -138,4 +139,50 @@ func Define(m *schema.Model) {
 		Param("CommandKey", schema.String()).
 		Param("Status", schema.String(schema.Enum("Requested", "Active", "Canceling", "Canceled", "Success", "Error"))).
 		Command("Cancel()", false, nil, nil)
+}
+
+// defineConnections adds the MQTT client and STOMP connection tables that
+// Device.LocalAgent.MTP.{i}.MQTT.Reference and .STOMP.Reference point to:
+// the Agent opens its broker connections from them.
+func defineConnections(m *schema.Model) {
+	m.Define("Device.MQTT.").
+		Param("ClientNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.MQTT.Client.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NonFunctionalKeys("Name"), schema.NumEntries("ClientNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Name", schema.String(schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite).
+		Param("Status", schema.String(schema.Enum("Disabled", "Connecting", "Connected", "Error_Misconfigured", "Error_BrokerUnreachable", "Error"))).
+		Param("ProtocolVersion", schema.String(), schema.ReadWrite).
+		Param("EnableEncryption", schema.Boolean(), schema.ReadWrite, schema.Default("true")).
+		Param("BrokerAddress", schema.String(schema.MaxLen(256)), schema.ReadWrite).
+		Param("BrokerPort", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("1883")).
+		Param("TransportProtocol", schema.String(), schema.ReadWrite, schema.Default("TCP/IP")).
+		Param("CleanSession", schema.Boolean(), schema.ReadWrite, schema.Default("true")).
+		Param("CleanStart", schema.Boolean(), schema.ReadWrite, schema.Default("true")).
+		Param("KeepAliveTime", schema.UnsignedInt(schema.Bounds("", "65535")), schema.ReadWrite, schema.Default("60")).
+		Param("ClientID", schema.String(schema.Len(0, 65535)), schema.ReadWrite).
+		Param("Username", schema.String(schema.MaxLen(256)), schema.ReadWrite).
+		Param("Password", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Secured).
+		Param("ConnectRetryTime", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("5")).
+		Param("ConnectRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
+		Param("ConnectRetryMaxInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("30720"))
+	m.Define("Device.STOMP.").
+		Param("ConnectionNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.STOMP.Connection.{i}.", schema.ObjAddDelete, schema.Keys("Host", "Username", "VirtualHost"), schema.AliasKey(), schema.NumEntries("ConnectionNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("Status", schema.String(schema.Enum("Enabled", "Disabled", "Unknown", "Connecting", "ServerNotPresent", "Error_Misconfigured", "Error_AuthenticationFailure", "Error"))).
+		Param("Host", schema.String(schema.MaxLen(256)), schema.ReadWrite).
+		Param("Port", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("61613")).
+		Param("Username", schema.String(schema.MaxLen(256)), schema.ReadWrite).
+		Param("Password", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Secured).
+		Param("VirtualHost", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Default("")).
+		Param("EnableHeartbeats", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("OutgoingHeartbeat", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
+		Param("IncomingHeartbeat", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
+		Param("ServerRetryInitialInterval", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("60")).
+		Param("ServerRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
+		Param("ServerRetryMaxInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("30720")).
+		Param("IsEncrypted", schema.Boolean()).
+		Param("EnableEncryption", schema.Boolean(), schema.ReadWrite, schema.Default("true"))
 }

@@ -704,13 +704,16 @@ func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) bool 
 	a.mu.Lock()
 	r, heard := a.routes[c.endpointID]
 	a.mu.Unlock()
-	if heard {
-		if t := a.mtps[r.protocol]; t != nil && a.sendRecord(ctx, t, r.addr, rec) {
+	if heard && r.addr != "" {
+		if a.linked(r.t) && a.sendRecord(ctx, r.t, r.addr, rec) {
+			return true
+		}
+		if t := a.transport(r.protocol, r.addr); t != nil && t != r.t && a.sendRecord(ctx, t, r.addr, rec) {
 			return true
 		}
 	}
 	for _, m := range c.mtps {
-		if t := a.mtps[m.protocol]; t != nil && a.sendRecord(ctx, t, m.addr, rec) {
+		if t := a.transport(m.protocol, m.addr); t != nil && a.sendRecord(ctx, t, m.addr, rec) {
 			return true
 		}
 	}

@@ -116,7 +116,7 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 		}
 	}
 	for _, n := range ask {
-		if p := in.obj.Param(n); p != nil && p.Secured {
+		if p := in.obj.Param(n); p != nil && p.Secured && !t.caller.ReadSecured {
 			out[n] = ""
 		}
 	}

@@ -105,6 +105,10 @@ type Caller struct {
 	EndpointID string
 	// Access decides what the caller may do; nil allows everything.
 	Access Access
+	// ReadSecured reads secured parameters (passwords) as they are, not
+	// as the empty string: for the device's own use, never for a
+	// Controller.
+	ReadSecured bool
 }
 
 // Access is a caller's permissions, as an Agent derives them from its

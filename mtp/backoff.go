@@ -13,7 +13,9 @@ import (
 //	[ m·(k/1000)^(n-1), m·(k/1000)^n ]
 //
 // where m is MinWait and k is Multiplier, and every retry from the tenth on
-// uses the tenth's range. A successful connection resets the count.
+// uses the tenth's range. MaxWait, when set, caps both ends (the
+// ConnectRetryMaxInterval of MQTT and ServerRetryMaxInterval of STOMP). A
+// successful connection resets the count.
 //
 // The zero value uses the spec's defaults, 5 seconds and 2000. A Retry is
 // not safe for concurrent use.
@@ -22,8 +24,10 @@ type Retry struct {
 	MinWait time.Duration
 	// Multiplier is k, in thousandths; zero means 2000.
 	Multiplier uint32
+	// MaxWait caps the wait; zero means no cap beyond the tenth retry's.
+	MaxWait time.Duration
 	// Rand returns a float in [0,1); nil means math/rand/v2.
-	Rand func() float64
+	Rand func() float64 `json:"-"`
 
 	count int
 }
@@ -61,6 +65,9 @@ func (r *Retry) Range(n int) (lo, hi time.Duration) {
 	ratio := k / 1000
 	lo = scale(m, math.Pow(ratio, float64(n-1)))
 	hi = scale(m, math.Pow(ratio, float64(n)))
+	if r.MaxWait > 0 {
+		lo, hi = min(lo, r.MaxWait), min(hi, r.MaxWait)
+	}
 	return lo, hi
 }
 

@@ -22,6 +22,13 @@ func TestRetryRanges(t *testing.T) {
 	if lo, hi := custom.Range(3); lo != 2250*time.Millisecond || hi != 3375*time.Millisecond {
 		t.Errorf("m=1s k=1500 #3: %v-%v", lo, hi)
 	}
+	// ConnectRetryMaxInterval / ServerRetryMaxInterval cap the wait.
+	capped := mtp.Retry{MinWait: 5 * time.Second, MaxWait: 30 * time.Second}
+	for n, want := range map[int][2]time.Duration{1: {5 * time.Second, 10 * time.Second}, 3: {20 * time.Second, 30 * time.Second}, 5: {30 * time.Second, 30 * time.Second}} {
+		if lo, hi := capped.Range(n); lo != want[0] || hi != want[1] {
+			t.Errorf("max 30s #%d: %v-%v, want %v-%v", n, lo, hi, want[0], want[1])
+		}
+	}
 }
 
 func TestRetryNext(t *testing.T) {

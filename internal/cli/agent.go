@@ -42,8 +42,12 @@ type agentConfig struct {
 
 // mtpConfig is one transport of the agent.
 type mtpConfig struct {
-	// Protocol is WebSocket, STOMP or UDS.
+	// Protocol is WebSocket, MQTT, STOMP or UDS.
 	Protocol string `yaml:"protocol"`
+	// Alias names the Device.LocalAgent.MTP entry this becomes at the
+	// first start ("cpe-mtp-N" by default); the settings of this file that
+	// TR-181 does not hold (tls, listen address, socket) stay bound to it.
+	Alias string `yaml:"alias"`
 	// WebSocket: Listen makes the agent a server; URL a client.
 	Listen string `yaml:"listen"`
 	URL    string `yaml:"url"`
@@ -251,8 +255,21 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		}
 	}
 	var mtps []agent.MTP
-	for i, mc := range cfg.MTPs {
-		m, err := buildMTP(ctx, cfg.EndpointID, mc, onState(mc.Protocol), log)
+	factory := cfg.Factory
+	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}}
+	for i := range cfg.MTPs {
+		mc := &cfg.MTPs[i]
+		fm, dialled, err := factoryMTP(i, mc)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("mtps[%d].%w", i, err)
+		}
+		if dialled {
+			factory.MTPs = append(factory.MTPs, fm)
+			d.local[mc.Alias] = *mc
+			continue
+		}
+		m, err := buildMTP(ctx, cfg.EndpointID, *mc, onState(mc.Protocol), log)
 		if err != nil {
 			for _, x := range mtps {
 				x.Transport.Close()
@@ -262,7 +279,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		}
 		mtps = append(mtps, m)
 	}
-	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: db, MTPs: mtps, Factory: &cfg.Factory,
+	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: db, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot})
 	if err != nil {
 		for _, x := range mtps {

@@ -116,7 +116,7 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 
-	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier}
+	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier, MaxWait: c.o.MaxWait}
 	for sctx.Err() == nil {
 		err := c.session(sctx, h, &retry)
 		if errors.Is(err, ErrNoTopic) {

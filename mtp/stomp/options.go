@@ -75,6 +75,8 @@ type Options struct {
 	// means 5 seconds and 2000.
 	MinWait    time.Duration
 	Multiplier uint32
+	// MaxWait caps the back-off; zero means no cap.
+	MaxWait time.Duration
 	// ConnectTimeout bounds one connection attempt, from dialing to the
 	// receipt of the subscription; zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
