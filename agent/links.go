@@ -120,14 +120,21 @@ const fixedAlias = "cpe-fixed-"
 // or dialled from the data model.
 type link struct {
 	MTP
-	path  string // "" for a fixed transport
-	key   string // the Connection it was dialled from, as JSON
-	mqtt  string // the Device.MQTT.Client row, if any
-	stomp string // the Device.STOMP.Connection row, if any
+	path  string      // "" for a fixed transport
+	conn  *Connection // what it was dialled from
+	mqtt  string      // the Device.MQTT.Client row, if any
+	stomp string      // the Device.STOMP.Connection row, if any
 
 	mu    sync.Mutex
+	key   string          // conn as JSON, with what the Agent wrote back
 	peers map[string]bool // peer addresses up
 	done  chan struct{}   // closed when Serve returns
+}
+
+func (l *link) currentKey() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.key
 }
 
 func (l *link) up() bool {
@@ -269,9 +276,9 @@ func (a *Agent) reconcile(ctx context.Context, errc chan<- error, strict bool) e
 		switch {
 		case l.path == "":
 			keep = append(keep, l)
-		case byKey[l.path+"\x00"+l.key] != nil:
+		case byKey[l.path+"\x00"+l.currentKey()] != nil:
 			keep = append(keep, l)
-			have[l.path+"\x00"+l.key] = true
+			have[l.path+"\x00"+l.currentKey()] = true
 		default:
 			drop = append(drop, l)
 		}
@@ -293,7 +300,7 @@ func (a *Agent) reconcile(ctx context.Context, errc chan<- error, strict bool) e
 		if have[k] {
 			continue
 		}
-		l := &link{path: c.Path, key: connKey(c), peers: map[string]bool{}, done: make(chan struct{})}
+		l := &link{path: c.Path, conn: c, key: connKey(c), peers: map[string]bool{}, done: make(chan struct{})}
 		if c.MQTT != nil {
 			l.mqtt = c.MQTT.Client
 		}
@@ -363,6 +370,11 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 		switch {
 		case l.up():
 			a.linkStatus(l, "Up")
+			if id, ok := l.Transport.(interface{ ClientID() string }); ok && l.mqtt != "" && id.ClientID() != l.conn.MQTT.ClientID {
+				// The ClientID generated or assigned by the server is
+				// kept, for the next connection [R-MQTT.11].
+				a.statusq <- statusUpdate{l: l, clientID: id.ClientID()}
+			}
 		case l.Protocol == "WebSocket" && strings.HasPrefix(l.path, pathLocalAgentMT):
 			// a server stays up without clients
 		default:
@@ -378,8 +390,9 @@ func (a *Agent) linkStatus(l *link, s string) {
 }
 
 type statusUpdate struct {
-	l      *link
-	status string
+	l        *link
+	status   string
+	clientID string // an MQTT ClientID to write back, instead of a status
 }
 
 // runStatus writes Status changes in order, away from the transports'
@@ -402,6 +415,10 @@ func (a *Agent) runStatus(ctx context.Context) {
 			return
 		case u = <-a.statusq:
 		}
+		if u.clientID != "" {
+			a.keepClientID(ctx, u.l, u.clientID)
+			continue
+		}
 		mtpStatus, mqttStatus, stompStatus := "Down", "Disabled", "Disabled"
 		switch u.status {
 		case "Up":
@@ -416,6 +433,21 @@ func (a *Agent) runStatus(ctx context.Context) {
 		}
 		set(u.l.mqtt, mqttStatus)
 		set(u.l.stomp, stompStatus)
+	}
+}
+
+// keepClientID writes the ClientID an MQTT connection uses into its
+// Device.MQTT.Client row, without reconnecting for it.
+func (a *Agent) keepClientID(ctx context.Context, l *link, id string) {
+	c := *l.conn
+	m := *c.MQTT
+	m.ClientID = id
+	c.MQTT = &m
+	l.mu.Lock()
+	l.key = connKey(&c)
+	l.mu.Unlock()
+	if err := a.eng.Update(ctx, l.mqtt, map[string]string{"ClientID": id}); err != nil {
+		a.log.WarnContext(ctx, "MQTT ClientID not kept", "path", l.mqtt, "err", err)
 	}
 }
 

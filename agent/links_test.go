@@ -53,6 +53,9 @@ type statePipe struct {
 	onState mtp.StateFunc
 }
 
+// ClientID is the MQTT ClientID the "server" assigned.
+func (p *statePipe) ClientID() string { return "assigned-1" }
+
 func (p *statePipe) Serve(ctx context.Context, h mtp.Handler) error {
 	peer := mtp.Peer{Address: ctrlID, EndpointID: ctrlID}
 	p.onState(ctx, peer, mtp.StateUp, nil)
@@ -144,6 +147,8 @@ func TestDataModelConnections(t *testing.T) {
 	}
 	eventually(t, e, "Device.LocalAgent.MTP.1.Status", "Up")
 	eventually(t, e, "Device.MQTT.Client.1.Status", "Connected")
+	// The assigned ClientID is kept, without a reconnection for it.
+	eventually(t, e, "Device.MQTT.Client.1.ClientID", "assigned-1")
 	// A secured parameter reads as empty to a Controller [TR-106].
 	if v := value(t, e.ctl.do(get("Device.MQTT.Client.1.Password")), "Device.MQTT.Client.1.Password"); v != "" {
 		t.Errorf("Password reads %q", v)

@@ -49,6 +49,18 @@ func TestAgentBrokerFromDataModel(t *testing.T) {
 		}
 	}
 
+	// The ClientID the broker assigned is kept in the data model [R-MQTT.11].
+	var clientID string
+	for range 50 {
+		if clientID = getParams(t, ctlA, agentID, "Device.MQTT.Client.1.ClientID")["Device.MQTT.Client.1.ClientID"]; clientID != "" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if clientID == "" {
+		t.Error("Device.MQTT.Client.1.ClientID stays empty after connecting")
+	}
+
 	// Move it: the response comes back over broker A, then the agent
 	// reconnects to broker B.
 	ctlB := onBroker(brokerB)
@@ -84,6 +96,10 @@ func TestAgentBrokerFromDataModel(t *testing.T) {
 			t.Fatal("the restarted agent did not answer on broker B")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	if id := getParams(t, ctlB, agentID, "Device.MQTT.Client.1.ClientID")["Device.MQTT.Client.1.ClientID"]; id != clientID {
+		t.Errorf("ClientID after restart %q, want %q (TP-469 11.5)", id, clientID)
 	}
 
 	// Disabling the MTP cuts the agent off; the response still comes.

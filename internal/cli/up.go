@@ -22,6 +22,7 @@ import (
 	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/controller/api"
+	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/ws"
@@ -232,6 +233,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ra.close()
+	// The broker's address and the agent's password are this run's, and
+	// the agent's data directory may come from an earlier run: point its
+	// stored MQTT client at them.
+	if err := pinBroker(ctx, ra.a, brk.Addrs().TCP, "agent", agentPass); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, serverFile), []byte(rc.api+"\n"), 0o600); err != nil {
 		return err
 	}
@@ -306,4 +313,22 @@ func hostSerial() string {
 func agentFactory(ctrl string) agent.Config {
 	return agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: ctrl, Alias: "local",
 		MTPs: []agent.ControllerMTPConf{{Protocol: "WebSocket"}}}}}
+}
+
+// pinBroker sets the local agent's first MQTT client (the factory one,
+// Alias cpe-mtp-1) to reach addr with these credentials.
+func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	var settings []datamodel.ParamSetting
+	for _, kv := range [][2]string{{"BrokerAddress", host}, {"BrokerPort", port}, {"Username", user}, {"Password", pass}} {
+		settings = append(settings, datamodel.ParamSetting{Param: kv[0], Value: kv[1], Required: true})
+	}
+	_, err = a.Engine().Set(ctx, datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: `Device.MQTT.Client.[Alias=="cpe-mtp-1"].`, Params: settings}})
+	if err != nil {
+		return fmt.Errorf("local agent's MQTT client: %w", err)
+	}
+	return nil
 }

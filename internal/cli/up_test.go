@@ -133,3 +133,34 @@ func TestUp(t *testing.T) {
 	out, errs, code = usp("get", "--agent", "os::012345-NOBODY", "Device.")
 	check("unknown agent", code != 0 && strings.Contains(errs, "unknown agent"), out, errs)
 }
+
+// TestUpAgain: a second `usp up` on the same data directory, with a new
+// broker port and new broker passwords, reaches its agent again (the agent's
+// stored Device.MQTT.Client is pointed at this run's broker).
+func TestUpAgain(t *testing.T) {
+	bin := buildUSP(t)
+	data := t.TempDir()
+	for run := range 2 {
+		cmd := exec.Command(bin, "up", "--data", data, "--http", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+		stdout, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ready := false
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready = true
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("run %d: %v", run+1, err)
+		}
+		if !ready {
+			t.Fatalf("run %d: usp up never ready", run+1)
+		}
+	}
+}
