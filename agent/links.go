@@ -56,7 +56,7 @@ type MQTTConnection struct {
 	Client            string // "Device.MQTT.Client.1."
 	BrokerAddress     string
 	BrokerPort        uint32
-	TransportProtocol string // "TCP/IP", "TLS" or "WebSocket"
+	TransportProtocol string // "TCP/IP", "TLS", "WebSocket" or "WebSocketTLS"
 	ProtocolVersion   string // "3.1.1" or "5.0"
 	EnableEncryption  bool
 	ClientID          string
@@ -73,6 +73,10 @@ type MQTTConnection struct {
 	ResponseTopic string
 	// PublishQoS is the QoS of the Agent's publications; 1 unless set.
 	PublishQoS uint32
+	// Subscriptions are the Topics of the client's enabled
+	// Device.MQTT.Client.{i}.Subscription.{i} rows, to subscribe to besides
+	// the Agent's own topic.
+	Subscriptions []string `json:",omitempty"`
 }
 
 // STOMPConnection is a Device.STOMP.Connection.{i} with the Agent's MTP
@@ -432,6 +436,16 @@ func (a *Agent) runStatus(ctx context.Context) {
 			set(u.l.path, mtpStatus)
 		}
 		set(u.l.mqtt, mqttStatus)
+		if u.l.mqtt != "" {
+			rows := a.rows(ctx, u.l.mqtt+"Subscription.")
+			for _, sp := range sortedInstances(rows, u.l.mqtt+"Subscription.") {
+				v := "Unsubscribed"
+				if mqttStatus == "Connected" && rows[sp]["Enable"] == "true" {
+					v = "Subscribed"
+				}
+				set(sp, v)
+			}
+		}
 		set(u.l.stomp, stompStatus)
 	}
 }
@@ -478,6 +492,11 @@ func (a *Agent) wantedConnections(ctx context.Context) []*Connection {
 				ResponseTopic: sub["ResponseTopicConfigured"], PublishQoS: 1}
 			if q := sub["PublishQoS"]; q != "" {
 				c.MQTT.PublishQoS = atou(q)
+			}
+			for _, sp := range sortedInstances(rows, ref+"Subscription.") {
+				if sub := rows[sp]; sub["Enable"] == "true" && sub["Topic"] != "" {
+					c.MQTT.Subscriptions = append(c.MQTT.Subscriptions, sub["Topic"])
+				}
 			}
 			c.MQTT.CleanSession = cl["CleanSession"] == "true"
 			if c.MQTT.ProtocolVersion == "5.0" {
@@ -588,8 +607,27 @@ func checkMQTTClient(ctx context.Context, r *datamodel.Request) error {
 	if v, ok := r.Values["ProtocolVersion"]; ok && v != "" && v != "3.1.1" && v != "5.0" {
 		return usperr.Errorf(usperr.CodeInvalidValue, "ProtocolVersion: %q is not 3.1.1 or 5.0", v)
 	}
-	if v, ok := r.Values["TransportProtocol"]; ok && v != "TCP/IP" && v != "TLS" && v != "WebSocket" {
-		return usperr.Errorf(usperr.CodeInvalidValue, "TransportProtocol: %q is not TCP/IP, TLS or WebSocket", v)
+	if v, ok := r.Values["TransportProtocol"]; ok && !slices.Contains([]string{"TCP/IP", "TLS", "WebSocket", "WebSocketTLS"}, v) {
+		return usperr.Errorf(usperr.CodeInvalidValue, "TransportProtocol: %q is not TCP/IP, TLS, WebSocket or WebSocketTLS", v)
+	}
+	return nil
+}
+
+// serveMQTTCapabilities provides Device.MQTT.Capabilities.: the MQTT
+// versions and transports a Dialer maps onto the MQTT MTP.
+func serveMQTTCapabilities(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	if r.Op != datamodel.OpGet {
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s cannot be changed", r.Path)
+	}
+	for _, n := range r.Names {
+		switch n {
+		case "ProtocolVersionsSupported":
+			w.SetValue(n, "3.1.1,5.0")
+		case "TransportProtocolSupported":
+			w.SetValue(n, "TCP/IP,TLS,WebSocket,WebSocketTLS")
+		case "MaxNumberOfClientSubscriptions":
+			w.SetValue(n, "0") // no limit
+		}
 	}
 	return nil
 }

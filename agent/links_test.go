@@ -227,6 +227,24 @@ func TestDataModelConnections(t *testing.T) {
 		t.Errorf("WebSocket connection %+v %+v", wsd.conn, w)
 	}
 
+	// Topics of Device.MQTT.Client.{i}.Subscription.{i} are subscribed to
+	// (TP-469 11.9): a new row reconnects with it.
+	setOK(t, e, "Device.MQTT.Client.1.", "Enable", "true")
+	fourth := d.next(t)
+	if len(fourth.conn.MQTT.Subscriptions) != 0 {
+		t.Errorf("subscriptions %v", fourth.conn.MQTT.Subscriptions)
+	}
+	r = e.ctl.do(addReq("Device.MQTT.Client.1.Subscription.", "Enable", "true", "Topic", "newTopic-11-9", "QoS", "1"))
+	if r.GetBody().GetResponse().GetAddResp() == nil {
+		t.Fatalf("add subscription: %v", r)
+	}
+	closed(t, fourth)
+	fifth := d.next(t)
+	if s := fifth.conn.MQTT.Subscriptions; len(s) != 1 || s[0] != "newTopic-11-9" {
+		t.Errorf("subscriptions %v, want [newTopic-11-9]", s)
+	}
+	eventually(t, e, "Device.MQTT.Client.1.Subscription.1.Status", "Subscribed")
+
 	// A dial that fails leaves the row in Error.
 	d.mu.Lock()
 	d.fail["cpe-bad"] = true

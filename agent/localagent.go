@@ -33,7 +33,11 @@ const (
 func (a *Agent) register(mux *datamodel.Mux) {
 	mux.HandleFunc(pathLocalAgent, a.serveLocalAgent)
 	mux.Store("Device.LocalAgent.MTP.{i}.", checkMTP)
+	mux.Store("Device.MQTT.", nil)
+	mux.HandleFunc("Device.MQTT.Capabilities.", serveMQTTCapabilities)
 	mux.Store("Device.MQTT.Client.{i}.", checkMQTTClient)
+	mux.Store("Device.MQTT.Client.{i}.Subscription.{i}.", nil)
+	mux.Store("Device.STOMP.", nil)
 	mux.Store("Device.STOMP.Connection.{i}.", nil)
 	mux.Store("Device.LocalAgent.Controller.{i}.", a.checkController)
 	mux.HandleFunc("Device.LocalAgent.Controller.{i}.SendOnBoardRequest()", a.sendOnBoardRequest)

@@ -147,6 +147,10 @@ func Define(m *schema.Model) {
 func defineConnections(m *schema.Model) {
 	m.Define("Device.MQTT.").
 		Param("ClientNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.MQTT.Capabilities.").
+		Param("ProtocolVersionsSupported", schema.String(schema.Enum("3.1", "3.1.1", "5.0"), schema.ListOf(0, 0))).
+		Param("TransportProtocolSupported", schema.String(schema.Enum("TCP/IP", "TLS", "WebSocket", "WebSocketTLS"), schema.ListOf(0, 0))).
+		Param("MaxNumberOfClientSubscriptions", schema.UnsignedInt())
 	m.Define("Device.MQTT.Client.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NonFunctionalKeys("Name"), schema.NumEntries("ClientNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Name", schema.String(schema.MaxLen(64)), schema.ReadWrite).
@@ -165,7 +169,16 @@ func defineConnections(m *schema.Model) {
 		Param("Password", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Secured).
 		Param("ConnectRetryTime", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("5")).
 		Param("ConnectRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
-		Param("ConnectRetryMaxInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("30720"))
+		Param("ConnectRetryMaxInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("30720")).
+		Param("MessageRetryTime", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("5")).
+		Param("ResponseInformation", schema.String(schema.MaxLen(65535))).
+		Param("SubscriptionNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.MQTT.Client.{i}.Subscription.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.Keys("Topic"), schema.NumEntries("SubscriptionNumberOfEntries"), schema.EnableParam("Enable")).
+		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
+		Param("Enable", schema.Boolean(), schema.ReadWrite).
+		Param("Status", schema.String(schema.Enum("Unsubscribed", "Subscribed", "Subscribing", "Unsubscribing", "Error"))).
+		Param("Topic", schema.String(schema.MaxLen(65535)), schema.ReadWrite).
+		Param("QoS", schema.UnsignedInt(schema.Bounds("0", "2")), schema.ReadWrite)
 	m.Define("Device.STOMP.").
 		Param("ConnectionNumberOfEntries", schema.UnsignedInt())
 	m.Define("Device.STOMP.Connection.{i}.", schema.ObjAddDelete, schema.Keys("Host", "Username", "VirtualHost"), schema.AliasKey(), schema.NumEntries("ConnectionNumberOfEntries"), schema.EnableParam("Enable")).

@@ -42,7 +42,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		cm := c.MQTT
 		scheme := "tcp"
 		switch {
-		case cm.TransportProtocol == "WebSocket" && cm.EnableEncryption:
+		case cm.TransportProtocol == "WebSocketTLS", cm.TransportProtocol == "WebSocket" && cm.EnableEncryption:
 			scheme = "wss"
 		case cm.TransportProtocol == "WebSocket":
 			scheme = "ws"
@@ -67,7 +67,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			v, rv = mqtt.V311, record.MQTTVersion311
 		}
 		cli := mqtt.NewClient(&mqtt.Options{URL: u.String(), TLS: tc, Version: v, EndpointID: self, ClientID: cm.ClientID,
-			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic,
+			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic, Subscriptions: cm.Subscriptions,
 			KeepAlive: cm.KeepAlive, KeepSession: !cm.CleanSession, PublishQoS: mqtt.QoS(min(cm.PublishQoS, 2) + 1),
 			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, OnState: c.OnState, Logger: d.log})
 		m.Transport = cli
@@ -188,7 +188,7 @@ func factoryMTP(i int, mc *mtpConfig) (m agent.MTPConfig, ok bool, err error) {
 		case "ws":
 			transport, port = "WebSocket", "80"
 		case "wss":
-			transport, enc, port = "WebSocket", "true", "443"
+			transport, enc, port = "WebSocketTLS", "true", "443"
 		default:
 			return m, false, fmt.Errorf("url: scheme %q is not tcp, ssl, ws or wss", u.Scheme)
 		}
