@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +35,18 @@ func startAgentProcessStoppable(t *testing.T, bin, id, mtps, protocol string, co
 }
 
 // startAgentProcessWith runs `usp agent` with YAML for its MTPs and its
-// factory controllers.
+// factory controllers, logging errors to our stderr.
 func startAgentProcessWith(t *testing.T, bin, id, mtps, controllers string) func() func() {
 	t.Helper()
+	return startAgentProcessLogged(t, bin, id, mtps, controllers, "error", os.Stderr)
+}
+
+// startAgentProcessLogged is startAgentProcessWith with the agent's
+// log_level and where its stderr goes.
+func startAgentProcessLogged(t *testing.T, bin, id, mtps, controllers, level string, stderr io.Writer) func() func() {
+	t.Helper()
 	dir := t.TempDir()
-	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n%sfactory:\n  controllers:\n%s", id, dir, mtps, controllers)
+	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: %s\nmtps:\n%sfactory:\n  controllers:\n%s", id, dir, level, mtps, controllers)
 	cfg := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -46,7 +54,7 @@ func startAgentProcessWith(t *testing.T, bin, id, mtps, controllers string) func
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "agent", "--config", cfg)
 		stdout, _ := cmd.StdoutPipe()
-		cmd.Stderr = os.Stderr
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,57 +153,67 @@ func runConformanceProcess(t *testing.T, bin string, args ...string) report {
 	return r
 }
 
-// TestConformanceWebSocket runs the TP-469 runner, as its own process,
-// against `usp agent` over the WebSocket MTP.
-func TestConformanceWebSocket(t *testing.T) {
-	bin := buildUSP(t)
-	port := testenv.FreePort(t)
-	startAgentProcess(t, bin, "os::012345-CONF1", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", port),
-		"WebSocket", "proto::uspkit-conformance")
-	r := runConformanceProcess(t, bin, "--agent", "os::012345-CONF1", "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", port),
-		"--second-id", "proto::second")
-	if r.Passed < 100 {
-		t.Errorf("only %d cases passed", r.Passed)
+// conformanceSections names, for each MTP of testenv.EachMTP that the
+// runner is tested over, its section of docs/conformance.md.
+func conformanceSections() map[string]string {
+	return map[string]string{
+		"WebSocket-AgentServer": "WebSocket",
+		"MQTT5":                 "MQTT 5 via mosquitto",
+		"MQTT311":               "MQTT 3.1.1 via mosquitto",
+		"MQTT5-TLS":             "MQTT 5 over mutual TLS via mosquitto",
+		"MQTT311-TLS":           "MQTT 3.1.1 over mutual TLS via mosquitto",
+		"STOMP":                 "STOMP",
+		"STOMP-TLS":             "STOMP over TLS",
 	}
-	checkDoc(t, "WebSocket", r)
 }
 
-// TestConformanceSTOMP runs the TP-469 runner against `usp agent` over
-// STOMP through RabbitMQ.
-func TestConformanceSTOMP(t *testing.T) {
-	r := testenv.RabbitMQ(t)
+// TestConformance runs the TP-469 runner, as its own process, against
+// `usp agent` over the MTPs of testenv.EachMTP where the runner reaches
+// the agent: WebSocket with the agent as server, MQTT 5 and 3.1.1 through
+// mosquitto and STOMP through RabbitMQ, each over TCP and over TLS (the
+// brokers' certificates verified against their CA; the agent and the
+// runner present client certificates).
+func TestConformance(t *testing.T) {
 	bin := buildUSP(t)
-	agentDest := "/queue/usp.agent.conf"
-	startAgentProcess(t, bin, "os::012345-CONF2", fmt.Sprintf("  - protocol: STOMP\n    addr: %s\n    vhost: /\n    username: guest\n    password: guest\n    destination: %s\n",
-		r.Stomp, agentDest), "STOMP", "proto::uspkit-conformance")
-	rep := runConformanceProcess(t, bin, "--agent", "os::012345-CONF2", "--mtp", "stomp", "--addr", r.Stomp, "--user", "guest", "--pass", "guest",
-		"--dest", "/queue/usp.conformance", "--agent-dest", agentDest, "--second-id", "proto::second")
-	if rep.Passed < 100 {
-		t.Errorf("only %d cases passed", rep.Passed)
+	sections := conformanceSections()
+	var names []string
+	for _, n := range testenv.MTPNames() {
+		if sections[n] != "" {
+			names = append(names, n)
+		}
 	}
-	checkDoc(t, "STOMP", rep)
+	testenv.EachMTP(t, func(t *testing.T, m testenv.MTP) {
+		e := newMTPEnds(m, "proto::uspkit-conformance")
+		mtps, ctrls := agentMTPYAML(m, e)
+		startAgentProcessWith(t, bin, e.agentID, mtps, ctrls)
+		r := runConformanceProcess(t, bin, conformanceArgs(t, m, e)...)
+		if r.Passed < 100 {
+			t.Errorf("only %d cases passed", r.Passed)
+		}
+		checkDoc(t, sections[m.Name], r)
+	}, names...)
 }
 
-// TestConformanceMQTT runs the TP-469 runner against `usp agent` over MQTT
-// 5 and 3.1.1 through mosquitto.
-func TestConformanceMQTT(t *testing.T) {
-	bin := buildUSP(t)
-	for _, v := range []string{"5", "3.1.1"} {
-		t.Run(v, func(t *testing.T) {
-			addr := testenv.Mosquitto(t)
-			agentTopic := "usp/agent/conf"
-			id := "os::012345-CONFMQ" + strings.ReplaceAll(v, ".", "")
-			startAgentProcessWith(t, bin, id,
-				fmt.Sprintf("  - protocol: MQTT\n    url: tcp://%s\n    topic: %s\n    mqtt_version: \"%s\"\n    controller_topic: usp/controller/conformance\n", addr, agentTopic, v),
-				"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: MQTT\n          topic: usp/controller/conformance\n")
-			rep := runConformanceProcess(t, bin, "--agent", id, "--mtp", "mqtt", "--url", "tcp://"+addr, "--mqtt-version", v,
-				"--agent-topic", agentTopic, "--second-id", "proto::second")
-			if rep.Passed < 100 {
-				t.Errorf("only %d cases passed", rep.Passed)
-			}
-			checkDoc(t, "MQTT "+v+" via mosquitto", rep)
-		})
+// conformanceArgs returns the arguments of `usp conformance` that reach
+// the agent of e over m.
+func conformanceArgs(t *testing.T, m testenv.MTP, e mtpEnds) []string {
+	t.Helper()
+	args := []string{"--agent", e.agentID, "--id", e.ctrlID, "--second-id", "proto::second"}
+	switch {
+	case m.Protocol == "WebSocket" && m.AgentListens:
+		args = append(args, "--mtp", "ws", "--url", m.URL)
+	case m.Protocol == "MQTT":
+		args = append(args, "--mtp", "mqtt", "--url", m.URL, "--mqtt-version", m.MQTTVersion, "--topic", e.ctrlAddr, "--agent-topic", e.agentAddr)
+	case m.Protocol == "STOMP":
+		args = append(args, "--mtp", "stomp", "--addr", m.Addr, "--user", m.Username, "--pass", m.Password,
+			"--dest", e.ctrlAddr, "--agent-dest", e.agentAddr)
+	default:
+		t.Fatalf("no conformance run over %s", m.Name)
 	}
+	if f := m.TLS; f != nil {
+		args = append(args, "--ca", f.CA, "--cert", f.ClientCert, "--key", f.ClientKey)
+	}
+	return args
 }
 
 // TestConformanceWebSocketTLS runs the runner against `usp agent` over

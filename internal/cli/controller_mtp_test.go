@@ -3,17 +3,12 @@ package cli_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
-	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
-	"github.com/uspkit/uspkit/mtp/mqtt"
-	"github.com/uspkit/uspkit/mtp/stomp"
-	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/wire"
@@ -102,10 +97,11 @@ func exercise(t *testing.T, c *controller.Controller, agentID string) {
 	}
 }
 
-// TestControllerOverWebSocket: the agent connects to the controller's
-// WebSocket server; a request queued while it is away is delivered when
-// it comes back.
-func TestControllerOverWebSocket(t *testing.T) {
+// TestControllerQueuesForAgentAway: the agent connects to the
+// controller's WebSocket server; a request queued while it is away is
+// delivered when it comes back. (TestControllerEachMTP covers the
+// exchanges themselves over every MTP.)
+func TestControllerQueuesForAgentAway(t *testing.T) {
 	bin := buildUSP(t)
 	var srv *ws.Server
 	c := runController(t, "WebSocket", func(onState mtp.StateFunc) mtp.Transport {
@@ -119,7 +115,6 @@ func TestControllerOverWebSocket(t *testing.T) {
 	url := "ws://" + srv.Addr().String() + "/usp"
 	stop := startAgentProcessStoppable(t, bin, "os::012345-WSC1", fmt.Sprintf("  - protocol: WebSocket\n    url: %s\n", url), "WebSocket", mtpCtrlID)
 	waitAgent(t, c, "os::012345-WSC1", true)
-	exercise(t, c, "os::012345-WSC1")
 
 	restart := stop()
 	waitAgent(t, c, "os::012345-WSC1", false)
@@ -140,71 +135,4 @@ func TestControllerOverWebSocket(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the queued Set was not delivered")
-}
-
-// TestControllerToAgentWebSocket: the controller connects to the agent's
-// WebSocket server.
-func TestControllerToAgentWebSocket(t *testing.T) {
-	bin := buildUSP(t)
-	port := testenv.FreePort(t)
-	startAgentProcess(t, bin, "os::012345-WSS1", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n", port), "WebSocket", mtpCtrlID)
-	c := runController(t, "WebSocket", func(onState mtp.StateFunc) mtp.Transport {
-		return ws.NewClient(&ws.Options{URL: fmt.Sprintf("ws://127.0.0.1:%d/", port), EndpointID: mtpCtrlID, OnState: onState, MinWait: 100 * time.Millisecond})
-	})
-	waitAgent(t, c, "os::012345-WSS1", true)
-	exercise(t, c, "os::012345-WSS1")
-}
-
-// TestControllerOverSTOMP: agent and controller meet at RabbitMQ.
-func TestControllerOverSTOMP(t *testing.T) {
-	r := testenv.RabbitMQ(t)
-	bin := buildUSP(t)
-	ctrlDest := "/queue/usp.ctl." + fmt.Sprint(time.Now().UnixNano())
-	c := runController(t, "STOMP", func(onState mtp.StateFunc) mtp.Transport {
-		return stomp.NewClient(&stomp.Options{Addr: r.Stomp, Username: "guest", Password: "guest", EndpointID: mtpCtrlID, Destination: ctrlDest,
-			OnState: onState, MinWait: 100 * time.Millisecond})
-	})
-	conf := fmt.Sprintf("  - protocol: STOMP\n    addr: %s\n    username: guest\n    password: guest\n    destination: /queue/usp.agent.stomp1\n", r.Stomp)
-	startAgentProcessWith(t, bin, "os::012345-STOMP1", conf, fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: STOMP\n          destination: %s\n", mtpCtrlID, ctrlDest))
-	waitAgent(t, c, "os::012345-STOMP1", true)
-	exercise(t, c, "os::012345-STOMP1")
-}
-
-// TestControllerOverMQTT: agent and controller meet at mosquitto, over
-// MQTT 5 and 3.1.1.
-func TestControllerOverMQTT(t *testing.T) {
-	bin := buildUSP(t)
-	for _, v := range []string{"5", "3.1.1"} {
-		t.Run(v, func(t *testing.T) {
-			addr := testenv.Mosquitto(t)
-			version := mqtt.V5
-			if v == "3.1.1" {
-				version = mqtt.V311
-			}
-			const ctlTopic = "usp/controller/mtp-test"
-			c := runController(t, "MQTT", func(onState mtp.StateFunc) mtp.Transport {
-				return mqtt.NewClient(&mqtt.Options{URL: "tcp://" + addr, Version: version, EndpointID: mtpCtrlID, Topic: ctlTopic, OnState: onState,
-					MinWait: 100 * time.Millisecond})
-			})
-			id := "os::012345-MQ" + strings.ReplaceAll(v, ".", "")
-			startAgentProcessWith(t, bin, id,
-				fmt.Sprintf("  - protocol: MQTT\n    url: tcp://%s\n    topic: usp/agent/%s\n    mqtt_version: \"%s\"\n", addr, id, v),
-				fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: MQTT\n          topic: %s\n", mtpCtrlID, ctlTopic))
-			waitAgent(t, c, id, true)
-			exercise(t, c, id)
-		})
-	}
-}
-
-// TestControllerOverUDS: the controller serves a Unix domain socket that
-// the agent connects to.
-func TestControllerOverUDS(t *testing.T) {
-	bin := buildUSP(t)
-	sock := filepath.Join(t.TempDir(), "controller.sock")
-	c := runController(t, "UDS", func(onState mtp.StateFunc) mtp.Transport {
-		return uds.NewServer(&uds.Options{Path: sock, EndpointID: mtpCtrlID, OnState: onState})
-	})
-	startAgentProcess(t, bin, "os::012345-UDS1", fmt.Sprintf("  - protocol: UDS\n    socket: %s\n", sock), "UDS", mtpCtrlID)
-	waitAgent(t, c, "os::012345-UDS1", true)
-	exercise(t, c, "os::012345-UDS1")
 }

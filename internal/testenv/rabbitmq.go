@@ -37,6 +37,7 @@ type Rabbit struct {
 	Stomp    string // plaintext STOMP listener, 127.0.0.1:port
 	StompTLS string // TLS STOMP listener
 	PKI      *PKI
+	Files    TLSFiles      // PKI's files: the CA for clients of StompTLS, a client certificate
 	Startup  time.Duration // how long the first start took
 
 	mu     sync.Mutex
@@ -82,6 +83,7 @@ func startRabbit(t testing.TB, bin string) (*Rabbit, error) {
 	}
 	r := &Rabbit{bin: bin, dir: dir, PKI: NewPKI(t, "proto::uspkit-stomp-test")}
 	r.PKI.WriteFiles(t, dir)
+	r.Files = filesIn(r.PKI, dir)
 	ports := make([]int, 5)
 	for i := range ports {
 		ports[i] = FreePort(t)
@@ -189,7 +191,8 @@ func (r *Rabbit) start() error {
 }
 
 // Kill SIGKILLs the broker's whole process group, reaps its leader and
-// waits until the dying VM has let go of its listeners.
+// waits until the dying VM has let go of its listeners. The broker serves
+// other tests: if t ends with it still down, it is restarted then.
 func (r *Rabbit) Kill(t testing.TB) {
 	t.Helper()
 	r.mu.Lock()
@@ -200,6 +203,16 @@ func (r *Rabbit) Kill(t testing.TB) {
 		return
 	}
 	g.kill()
+	t.Cleanup(func() {
+		r.mu.Lock()
+		down := r.server == nil
+		r.mu.Unlock()
+		if down {
+			if err := r.start(); err != nil {
+				t.Errorf("restart RabbitMQ after the test: %v", err)
+			}
+		}
+	})
 	for _, addr := range []string{r.Stomp, r.StompTLS} {
 		if err := waitRefused(addr, 10*time.Second); err != nil {
 			t.Fatal(err)
