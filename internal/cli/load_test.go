@@ -58,16 +58,29 @@ func TestLoadWebSocket(t *testing.T) {
 	measureLoad(t, c, "WebSocket", n, requests, exec.Command(bin, "sim", "--n", strconv.Itoa(n), "--ws", "ws://"+srv.Addr().String()+"/usp", "--controller", "proto::load-ctl"))
 }
 
-// TestLoadMQTT does the same through the embedded MQTT broker, with MQTT
-// 3.1.1 on every connection (MQTT 5 is slower under concurrency; see
-// docs/perf.md).
+// TestLoadMQTT does the same through the embedded MQTT broker, once with
+// MQTT 5.0 and once with MQTT 3.1.1 on every connection, in the same run.
 func TestLoadMQTT(t *testing.T) {
 	n, requests := loadSize()
 	bin := buildUSP(t)
+	for _, v := range []mqtt.Version{mqtt.V5, mqtt.V311} {
+		name := map[mqtt.Version]string{mqtt.V5: "v5", mqtt.V311: "v311"}[v]
+		t.Run(name, func(t *testing.T) { loadMQTT(t, bin, v, n, requests) })
+	}
+}
+
+func loadMQTT(t *testing.T, bin string, v mqtt.Version, n, requests int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The agents share one account, so their topic pattern has the
+	// ClientId in it: with the default, "usp/agent/{user}/#", an MQTT 5.0
+	// CONNACK would give every agent the same Response Information and
+	// "subscribe-topic", which it must use [R-MQTT.21], [R-MQTT.15], and
+	// every agent would receive, and answer, every request. An MQTT 3.1.1
+	// agent's ClientId is its Endpoint ID, and its topic the prefix and
+	// the Endpoint ID, so the pattern fits it as well.
 	brk, err := broker.New(&broker.Options{Addr: "127.0.0.1:0", Users: map[string]string{"controller": "ctl-secret-0123456789", "sim": "sim-secret-0123456789"},
-		Controllers: []string{"controller"}, USPPolicy: true, MaxClients: n + 10})
+		Controllers: []string{"controller"}, USPPolicy: true, AgentTopicPattern: "usp/agent/{user}/{client}/#", MaxClients: n + 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +94,19 @@ func TestLoadMQTT(t *testing.T) {
 	url := "tcp://" + brk.Addrs().TCP
 	const ctlTopic = "usp/controller/controller/load"
 	var c *controller.Controller
-	cli := mqtt.NewClient(&mqtt.Options{URL: url, Version: mqtt.V311, EndpointID: "proto::load-ctl", Username: "controller", Password: "ctl-secret-0123456789", Topic: ctlTopic,
+	cli := mqtt.NewClient(&mqtt.Options{URL: url, Version: v, EndpointID: "proto::load-ctl", Username: "controller", Password: "ctl-secret-0123456789", Topic: ctlTopic,
 		OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if c != nil {
 				c.OnState("MQTT")(ctx, p, s, err)
 			}
 		}})
 	c = loadController(t, ctx, controller.MTP{Protocol: "MQTT", Transport: cli})
-	measureLoad(t, c, "MQTT 3.1.1 via the embedded broker", n, requests, exec.Command(bin, "sim", "--n", strconv.Itoa(n), "--mqtt", url, "--user", "sim",
-		"--pass", "sim-secret-0123456789", "--topic-prefix", "usp/agent/sim/", "--controller-topic", ctlTopic, "--controller", "proto::load-ctl", "--v311", "--pace", "300us"))
+	args := []string{"sim", "--n", strconv.Itoa(n), "--mqtt", url, "--user", "sim", "--pass", "sim-secret-0123456789",
+		"--topic-prefix", "usp/agent/sim/", "--controller-topic", ctlTopic, "--controller", "proto::load-ctl", "--pace", "300us"}
+	if v == mqtt.V311 {
+		args = append(args, "--v311")
+	}
+	measureLoad(t, c, "MQTT "+v.String()+" via the embedded broker", n, requests, exec.Command(bin, args...))
 }
 
 func loadController(t *testing.T, ctx context.Context, m controller.MTP) *controller.Controller {

@@ -112,6 +112,15 @@ func (l *link) shutGate() {
 	l.gate.Unlock()
 }
 
+// writeFailed ends the link after a failed write, unless it is closing.
+func (l *link) writeFailed(err error) {
+	select {
+	case <-l.stop:
+	default:
+		l.finish(fmt.Errorf("mqtt: connection: %w", err))
+	}
+}
+
 // broken ends a connection that failed under a publication and returns
 // the error to give the publisher.
 func (l *link) broken(err error) error {

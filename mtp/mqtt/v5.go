@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/uspkit/uspkit/mtp"
@@ -28,7 +27,7 @@ type conn5 struct {
 func (c *Client) connect5(ctx context.Context, l *link) (*conn5, error) {
 	s := &conn5{l: l, qos: c.o.PublishQoS.level()}
 	s.cli = paho.NewClient(paho.ClientConfig{
-		Conn:              packets.NewThreadSafeConn(l.nc),
+		Conn:              newPacketConn(l.nc, l.writeFailed),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){s.received},
 		OnClientError:     func(err error) { l.finish(fmt.Errorf("mqtt: connection: %w", err)) },
 		OnServerDisconnect: func(d *paho.Disconnect) {
@@ -66,7 +65,8 @@ func (c *Client) connect5(ctx context.Context, l *link) (*conn5, error) {
 
 // connectPacket builds the CONNECT [R-MQTT.6]: ClientId [R-MQTT.8],
 // credentials [R-MQTT.7], Keep Alive [R-MQTT.14], Request Response
-// Information [R-MQTT.12] and the Endpoint ID User Property [R-MQTT.13].
+// Information [R-MQTT.12], the Endpoint ID User Property [R-MQTT.13] and
+// Options.ReceiveMaximum, if set.
 func (c *Client) connectPacket() *paho.Connect {
 	c.mu.Lock()
 	id := c.clientID
@@ -86,6 +86,9 @@ func (c *Client) connectPacket() *paho.Connect {
 			MaximumPacketSize:   &maxPacket,
 			User:                paho.UserProperties{{Key: userEndpointID, Value: c.o.EndpointID}},
 		},
+	}
+	if c.o.ReceiveMaximum > 0 {
+		cp.Properties.ReceiveMaximum = paho.Uint16(c.o.ReceiveMaximum)
 	}
 	if c.o.SessionExpiry > 0 {
 		cp.Properties.SessionExpiryInterval = paho.Uint32(uint32(c.o.SessionExpiry / time.Second))
