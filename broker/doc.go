@@ -31,6 +31,15 @@
 //	defer b.Close()
 //	addr := b.Addrs().TCP
 //
+// A client whose session ends with its connection (Clean Session in
+// 3.1.1, Session Expiry Interval 0 in MQTT 5: every uspkit endpoint by
+// default) is granted QoS 0 for its subscriptions, whatever it asks: a
+// QoS 1 PUBLISH still unacknowledged when such a connection drops is
+// discarded with the session, so QoS 1 would deliver nothing more, and
+// keeping these deliveries out of mochi-mqtt's in-flight table avoids its
+// v2.7.9 deadlock under load. Clients that keep a session, and every
+// client with Options.KeepQoS, get the QoS they ask for.
+//
 // The broker never looks inside messages: it moves USP Records as opaque
 // MQTT payloads and imports no other uspkit package.
 package broker

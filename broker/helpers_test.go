@@ -82,6 +82,7 @@ type dial5 struct {
 	pass     string
 	will     string // Will topic
 	respInfo bool   // Request Response Information
+	expiry   uint32 // Session Expiry Interval, seconds
 }
 
 // connect5 connects an MQTT 5 client; the client is disconnected at
@@ -116,6 +117,9 @@ func connect5(t testing.TB, d dial5) (*client5, error) {
 	})
 	cp := &paho.Connect{ClientID: d.id, KeepAlive: 30, CleanStart: true,
 		Properties: &paho.ConnectProperties{RequestResponseInfo: d.respInfo}}
+	if d.expiry > 0 {
+		cp.Properties.SessionExpiryInterval = paho.Uint32(d.expiry)
+	}
 	if d.user != "" {
 		cp.Username, cp.UsernameFlag = d.user, true
 	}

@@ -23,7 +23,7 @@ func (h *hook) ID() string { return "uspkit-broker" }
 // Provides is asked for every event of every packet, so it is a switch.
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode:
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnSubscribe:
 		return true
 	}
 	return false
@@ -117,6 +117,38 @@ func (h *hook) deny(cl *mqtt.Client, s *session, topic string, write bool) {
 		name = s.name
 	}
 	h.b.log.Warn("ACL denied", "action", action, "topic", topic, "client", cl.ID, "account", name, "remote", cl.Net.Remote)
+}
+
+// OnSubscribe grants QoS 0 to the subscriptions of a client whose session
+// ends with its connection (MQTT 3.1.1 Clean Session, MQTT 5 Session
+// Expiry Interval 0). For such a client QoS 1 adds nothing to what TCP
+// gives: a PUBLISH not acknowledged when the connection drops is discarded
+// with the session, never sent again. Granting QoS 0 keeps those
+// deliveries out of mochi-mqtt's in-flight table, whose v2.7.9 locking can
+// deadlock a client's connection under load (a read lock taken twice in
+// Inflight.NextImmediate with a writer waiting between) and whose packet
+// identifiers can clash with the client's own. Clients that keep their
+// session get the QoS they ask for, up to 2 [R-MQTT.46].
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if h.b.cfg.KeepQoS || !sessionEndsWithConnection(cl) {
+		return pk
+	}
+	filters := make(packets.Subscriptions, len(pk.Filters))
+	copy(filters, pk.Filters)
+	for i := range filters {
+		filters[i].Qos = 0
+	}
+	pk.Filters = filters
+	return pk
+}
+
+// sessionEndsWithConnection reports whether the server discards cl's
+// session when its connection closes.
+func sessionEndsWithConnection(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval == 0
+	}
+	return cl.Properties.Clean
 }
 
 // OnPublish checks the topic of a PUBLISH that used a topic alias, once

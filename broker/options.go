@@ -144,6 +144,12 @@ type Options struct {
 	// DefaultMaxQueued.
 	MaxQueued int
 
+	// KeepQoS grants every subscription the QoS asked for, also to
+	// clients whose session ends with their connection; by default those
+	// get QoS 0, which gives them the same delivery (see the package
+	// documentation).
+	KeepQoS bool
+
 	// ConnectTimeout bounds the TLS handshake, WebSocket upgrade and
 	// arrival of CONNECT on a new connection, and a call to Authenticate.
 	// Zero means DefaultConnectTimeout.
