@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -206,14 +207,40 @@ func (b *Broker) Close() error {
 		if ws != nil {
 			ws.Close()
 		}
-		if started {
-			b.srv.Close() // disconnects clients via listenerRef.Close
+		if started && !b.closeServer() {
+			// mochi is stuck; the connections are cut below, and its
+			// goroutines are left to the process's end.
+			b.killAll()
+			b.log.Error("MQTT broker did not close within the time limit; connections cut", "limit", closeLimit)
+			return
 		}
 		b.killAll()
 		b.wg.Wait()
 		b.log.Info("MQTT broker closed")
 	})
 	return nil
+}
+
+// closeLimit bounds mochi's Close. mochi-mqtt v2.7.9 can deadlock there
+// when a client is being added while Close lists the listener's clients
+// (a read lock taken twice in Clients.GetByListener with a writer waiting
+// between, mochi-mqtt/server#488).
+const closeLimit = 5 * time.Second
+
+// closeServer closes mochi, which disconnects the clients (MQTT 5 ones
+// with "server shutting down"); false if it did not return in closeLimit.
+func (b *Broker) closeServer() bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.srv.Close()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(closeLimit):
+		return false
+	}
 }
 
 func (b *Broker) closing() bool {
