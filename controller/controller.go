@@ -407,7 +407,10 @@ func (c *Controller) event(ctx context.Context, e Event) error {
 	e.Seq, e.Time = c.seq, time.Now().UTC()
 	var drop []store.Item
 	c.events = append(c.events, e)
-	if over := len(c.events) - c.opt.MaxEvents; over > 0 {
+	// The oldest events go in batches of an eighth of MaxEvents, so that
+	// a full list is not copied on every event; readers see the newest
+	// MaxEvents.
+	if over := len(c.events) - c.opt.MaxEvents; over > 0 && over >= max(1, c.opt.MaxEvents/8) {
 		for _, old := range c.events[:over] {
 			drop = append(drop, store.Item{Kind: "event", ID: fmt.Sprintf("%020d", old.Seq)})
 		}
@@ -507,12 +510,17 @@ func (c *Controller) Subscribe() (<-chan Event, func()) {
 	}
 }
 
+// retained returns the newest MaxEvents events; c.mu is held.
+func (c *Controller) retained() []Event {
+	return c.events[max(0, len(c.events)-c.opt.MaxEvents):]
+}
+
 // Events returns stored events after seq, of one Agent or all ("").
 func (c *Controller) Events(agent string, after uint64) []Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []Event
-	for _, e := range c.events {
+	for _, e := range c.retained() {
 		if e.Seq > after && (agent == "" || e.Agent == agent) {
 			out = append(out, e)
 		}
@@ -570,7 +578,7 @@ type Stats struct {
 func (c *Controller) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Agents: len(c.agents), InFlight: c.inflight, Events: len(c.events), Notifies: c.notifies}
+	s := Stats{Agents: len(c.agents), InFlight: c.inflight, Events: len(c.retained()), Notifies: c.notifies}
 	for _, a := range c.agents {
 		if a.Online {
 			s.Online++

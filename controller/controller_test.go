@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +340,62 @@ func TestDesiredSubscriptionsAndWebhooks(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no Boot! through the webhook")
 		}
+	}
+}
+
+// TestMaxEvents: the Controller keeps the newest MaxEvents events, in the
+// API and in the store, while events keep coming.
+func TestMaxEvents(t *testing.T) {
+	st := store.NewMemory()
+	r := startControllerWith(t, st, controller.Options{MaxEvents: 16, Subscriptions: []controller.Subscription{{ID: "max-events",
+		NotifType: "ValueChange", ReferenceList: "Device.LocalAgent.Controller.1.PeriodicNotifInterval"}}})
+	stop := startAgent(t, r.url, store.NewMemory())
+	defer stop()
+	ctx := context.Background()
+	waitOnline(t, r.c, true)
+	// Each Set makes a ValueChange Notify, each Notify an event.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m, err := r.c.Do(ctx, agentID, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Subscription.*.ID"}}}})
+		if err == nil && strings.Contains(m.String(), "max-events") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the controller's subscription was not created")
+		}
+	}
+	for i := range 100 {
+		set := &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{{ObjPath: "Device.LocalAgent.Controller.1.",
+			ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "PeriodicNotifInterval", Value: strconv.Itoa(100 + i), Required: true}}}}}}}
+		if _, err := r.c.Do(ctx, agentID, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); r.c.Stats().Notifies < 100 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ev := r.c.Events("", 0)
+	if len(ev) != 16 {
+		t.Fatalf("%d events, want the newest 16", len(ev))
+	}
+	for i := 1; i < len(ev); i++ {
+		if ev[i].Seq != ev[i-1].Seq+1 {
+			t.Fatalf("events not the newest in order: %d after %d", ev[i].Seq, ev[i-1].Seq)
+		}
+	}
+	if s := r.c.Stats(); s.Events != 16 {
+		t.Errorf("Stats.Events %d", s.Events)
+	}
+	snap, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, it := range snap.Items {
+		if it.Kind == "event" {
+			stored++
+		}
+	}
+	if stored < 16 || stored > 16+16/8 {
+		t.Errorf("%d events stored, want 16 to 18", stored)
 	}
 }
