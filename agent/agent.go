@@ -290,6 +290,9 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	var rec record.Record
 	if err := record.Decode(in.Record, &rec, &record.DecodeOptions{MaxSize: a.opt.MaxRecordSize}); err != nil {
 		a.log.WarnContext(ctx, "record dropped", "mtp", protocol, "from", in.From.Address, "err", err)
+		if in.Reject != nil {
+			in.Reject("USP Record cannot be extracted") // [R-WS.16]
+		}
 		return
 	}
 	if err := rec.Validate(); err != nil {

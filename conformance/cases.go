@@ -73,7 +73,13 @@ func implementations() map[string]caseFunc {
 	for id, f := range section2() {
 		m[id] = f
 	}
+	for id, f := range section7() {
+		m[id] = f
+	}
 	for id, f := range sectionsOther() {
+		m[id] = f
+	}
+	for id, f := range sectionsBroker() {
 		m[id] = f
 	}
 	return m
@@ -104,7 +110,6 @@ var sectionReasons = map[string]string{
 	"4":  "needs control of the MTP's TLS handshake",
 	"5":  "CoAP is obsolete in USP 1.3",
 	"6":  "needs control of the STOMP server (frames, heart-beats, destinations); the STOMP binding is tested in package mtp/stomp",
-	"7":  "needs control of the WebSocket connection's frames; the WebSocket binding is tested in package mtp/ws",
 	"8":  "needs a DHCP server or mDNS on the agent's network",
 	"10": "needs the BulkData profile and an HTTP collector",
 	"11": "needs control of the MQTT broker (CONNACK properties, SUBSCRIBE packets); the MQTT binding is tested in package mtp/mqtt",

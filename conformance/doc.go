@@ -7,7 +7,9 @@
 // its title and functionality tag. Cases that need what the run does not
 // have — a second Controller, a reboot, an E2E session, control of a
 // broker, a DHCP server, an optional data-model feature the Agent does not
-// support — are skipped with the reason.
+// support — are skipped with the reason. The WebSocket cases (section 7)
+// speak WebSocket frame by frame over connections of their own, through
+// the Gate of Options.WebSocket.
 //
 //	res, err := conformance.Run(ctx, conformance.Options{
 //		AgentID: "os::012345-CPE1", ControllerID: "proto::runner",

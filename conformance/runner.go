@@ -30,6 +30,9 @@ type Options struct {
 	// the Agent's address on it.
 	Transport mtp.Transport
 	AgentAddr string
+	// WebSocket, when the Agent is reached over WebSocket, lets the cases
+	// of section 7 open connections of their own; nil skips them.
+	WebSocket *WebSocketSetup
 	// Second, if set, is a second Controller for the cases that need one;
 	// the Agent need not know it.
 	Second *Peer
@@ -112,6 +115,9 @@ func Run(ctx context.Context, o Options, match func(id string) bool) ([]Result, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.WebSocket != nil && o.WebSocket.Gate != nil {
+		defer o.WebSocket.Gate.Close()
+	}
 	r := &runner{o: o}
 	r.primary = newClient(ctx, o.Logger, o.ControllerID, o.AgentID, o.Transport, o.AgentAddr)
 	defer r.primary.close()
@@ -144,8 +150,8 @@ type runner struct {
 }
 
 // runCase runs one case in its own goroutine, so that Fatalf can end it.
-func (r *runner) runCase(ctx context.Context, c Case) Result {
-	res := Result{ID: c.ID, Title: c.Title, Tag: c.Tag}
+func (r *runner) runCase(ctx context.Context, c Case) (res Result) {
+	res = Result{ID: c.ID, Title: c.Title, Tag: c.Tag}
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	if c.run == nil {
@@ -363,6 +369,12 @@ func (c *client) sendRecord(ctx context.Context, rec *record.Record) error {
 }
 
 func (c *client) do(ctx context.Context, req *wire.Request, timeout time.Duration) (*wire.Msg, error) {
+	return c.doTo(ctx, c.addr, req, timeout)
+}
+
+// doTo sends a request to addr on the client's transport and waits for
+// the response.
+func (c *client) doTo(ctx context.Context, addr string, req *wire.Request, timeout time.Duration) (*wire.Msg, error) {
 	id := fmt.Sprintf("%s-%d", strings.ReplaceAll(c.id, ":", ""), c.seq.Add(1))
 	ch := make(chan *wire.Msg, 1)
 	c.mu.Lock()
@@ -374,7 +386,15 @@ func (c *client) do(ctx context.Context, req *wire.Request, timeout time.Duratio
 		c.mu.Unlock()
 	}()
 	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
-	if err := c.send(ctx, m); err != nil {
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	b, err := record.NewNoSession(c.agentID, c.id, payload).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.tr.Send(ctx, addr, b); err != nil {
 		return nil, err
 	}
 	select {

@@ -47,6 +47,11 @@ func (f HandlerFunc) HandleRecord(ctx context.Context, in Inbound) { f(ctx, in) 
 type Inbound struct {
 	Record []byte
 	From   Peer
+	// Reject, when the MTP sets it, is for a Record that cannot be
+	// extracted for processing (it does not parse): the MTP then does what
+	// its binding asks, such as closing a WebSocket connection with status
+	// 1003 [R-WS.16]. Call it, if at all, before HandleRecord returns.
+	Reject func(reason string)
 }
 
 // Peer describes the far end of a connection or the sender of a message:

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	neturl "net/url"
 	"os"
 	"strings"
 	"time"
@@ -61,24 +64,48 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	if *ca != "" || *cert != "" {
 		tc = &tlsConfig{CA: *ca, Cert: *cert, Key: *key}
 	}
-	build := func(id string, destination string) (mtp.Transport, string, error) {
+	var wsSetup *conformance.WebSocketSetup
+	build := func(id string, destination string, primary bool) (mtp.Transport, string, error) {
 		switch *proto {
 		case "ws":
 			cfg, err := tc.build(false)
 			if err != nil {
 				return nil, "", err
 			}
-			return ws.NewClient(&ws.Options{URL: *url, EndpointID: id, TLS: cfg, MinWait: time.Second}), "", nil
+			if !primary {
+				return ws.NewClient(&ws.Options{URL: *url, EndpointID: id, TLS: cfg, MinWait: time.Second}), "", nil
+			}
+			// The runner reaches the agent through a gate that the
+			// WebSocket cases control.
+			gateURL, cfg, err := gateAgentURL(*url, cfg)
+			if err != nil {
+				return nil, "", err
+			}
+			gate, err := conformance.ListenGate(ctx, "127.0.0.1:0", gateURL.target)
+			if err != nil {
+				return nil, "", err
+			}
+			gateURL.u.Host = gate.Addr().String()
+			wsSetup = &conformance.WebSocketSetup{Gate: gate, URL: *url, TLS: cfg}
+			return ws.NewClient(&ws.Options{URL: gateURL.u.String(), EndpointID: id, TLS: cfg, MinWait: time.Second}), "", nil
 		case "ws-server":
 			cfg, err := tc.build(true)
 			if err != nil {
 				return nil, "", err
 			}
-			srv, err := ws.Listen(ctx, *listen, &ws.Options{EndpointID: id, TLS: cfg})
+			// The agent connects to a gate that the WebSocket cases
+			// control, which relays to the runner's server.
+			srv, err := ws.Listen(ctx, "127.0.0.1:0", &ws.Options{EndpointID: id, TLS: cfg})
 			if err != nil {
 				return nil, "", err
 			}
-			fmt.Fprintf(e.stderr, "listening on %s\n", srv.Addr())
+			gate, err := conformance.ListenGate(ctx, *listen, srv.Addr().String())
+			if err != nil {
+				srv.Close()
+				return nil, "", err
+			}
+			wsSetup = &conformance.WebSocketSetup{Gate: gate, TLS: cfg}
+			fmt.Fprintf(e.stderr, "listening on %s\n", gate.Addr())
 			return srv, *agentID, nil
 		case "stomp":
 			cfg, err := tc.build(false)
@@ -107,15 +134,15 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		}
 		return nil, "", fmt.Errorf("%w: --mtp %q is not ws, ws-server, mqtt, stomp or uds", errUsage, *proto)
 	}
-	tr, agentAddr, err := build(*selfID, *dest)
+	tr, agentAddr, err := build(*selfID, *dest, true)
 	if err != nil {
 		return err
 	}
-	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, CaseTimeout: *timeout,
-		Long: *long, Reboot: *reboot, Logger: newLogger(e.stderr, "warn")}
+	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
+		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, Logger: newLogger(e.stderr, "warn")}
 	if *second != "" && *proto != "uds" && *proto != "ws-server" {
 		// A second controller gets its own connection (and, on MQTT, topic).
-		tr2, addr2, err := build(*second, *dest+".second")
+		tr2, addr2, err := build(*second, *dest+".second", false)
 		if err != nil {
 			return err
 		}
@@ -154,4 +181,40 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		return errFailed{summary: strings.TrimSpace(conformance.Summary(res))}
 	}
 	return nil
+}
+
+// gatedURL is the agent's WebSocket URL to be rewritten to a gate's
+// address, and the agent's address the gate relays to.
+type gatedURL struct {
+	u      *neturl.URL
+	target string
+}
+
+// gateAgentURL parses the agent's WebSocket URL and returns it with the
+// host:port the gate relays to. The TLS configuration gets the agent's
+// host name as ServerName, since the client dials the gate.
+func gateAgentURL(raw string, cfg *tls.Config) (gatedURL, *tls.Config, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return gatedURL{}, nil, fmt.Errorf("--url: %w", err)
+	}
+	port := "80"
+	switch u.Scheme {
+	case "ws":
+	case "wss":
+		port = "443"
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = u.Hostname()
+		}
+	default:
+		return gatedURL{}, nil, fmt.Errorf("%w: --url %q is not ws:// or wss://", errUsage, raw)
+	}
+	if u.Port() != "" {
+		port = u.Port()
+	}
+	return gatedURL{u: u, target: net.JoinHostPort(u.Hostname(), port)}, cfg, nil
 }

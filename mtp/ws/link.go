@@ -23,6 +23,10 @@ var (
 	// ErrTextFrame: the peer sent a text message; the connection was
 	// closed with status 1003 [R-WS.14], [R-WS.16].
 	ErrTextFrame = errors.New("ws: text message; USP Records travel in binary messages")
+	// ErrRejected: the layer above could not extract a Record (see
+	// mtp.Inbound.Reject); the connection was closed with status 1003
+	// [R-WS.16].
+	ErrRejected = errors.New("record rejected")
 	// ErrPingTimeout: the peer did not answer a Ping in time [R-WS.17].
 	ErrPingTimeout = errors.New("ws: no pong from peer")
 	// ErrReplaced: the peer's Endpoint ID connected again and the new
@@ -36,12 +40,27 @@ type link struct {
 	peer mtp.Peer
 	o    *Options
 	log  *slog.Logger
+
+	rejectFn func(string) // l.reject, made once
+	rejected string       // why the last Record was rejected, if it was
 }
 
 func newLink(c *websocket.Conn, peer mtp.Peer, o *Options) *link {
 	c.SetReadLimit(int64(o.MaxRecord))
-	return &link{ws: c, peer: peer, o: o,
+	l := &link{ws: c, peer: peer, o: o,
 		log: o.Logger.With("peer", peer.EndpointID, "addr", peer.Address)}
+	l.rejectFn = l.reject
+	return l
+}
+
+// reject notes that the handler could not extract the Record; read then
+// closes the connection with 1003 [R-WS.16]. Only read's goroutine calls
+// it, through the handler.
+func (l *link) reject(reason string) {
+	if reason == "" {
+		reason = "USP Record cannot be extracted"
+	}
+	l.rejected = reason
 }
 
 // serve hands every Record read to h, with ctx, until the connection ends,
@@ -92,8 +111,20 @@ func (l *link) read(ctx context.Context, h mtp.Handler) error {
 			return fmt.Errorf("ws: read: %w", err)
 		}
 		l.handle(ctx, h, buf)
+		if reason := l.rejected; reason != "" {
+			// [R-WS.16]: a Record that cannot be extracted closes with 1003.
+			if len(reason) > maxCloseReason {
+				reason = reason[:maxCloseReason]
+			}
+			_ = l.ws.Close(websocket.StatusUnsupportedData, reason)
+			return fmt.Errorf("ws: %w: %s", ErrRejected, reason)
+		}
 	}
 }
+
+// maxCloseReason keeps a Close frame's reason within the 123 bytes a
+// control frame leaves it [RFC 6455 5.5].
+const maxCloseReason = 120
 
 // handle calls h, logging instead of crashing when it panics.
 func (l *link) handle(ctx context.Context, h mtp.Handler, rec []byte) {
@@ -102,7 +133,7 @@ func (l *link) handle(ctx context.Context, h mtp.Handler, rec []byte) {
 			l.log.Error("ws: handler panic", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	h.HandleRecord(ctx, mtp.Inbound{Record: rec, From: l.peer})
+	h.HandleRecord(ctx, mtp.Inbound{Record: rec, From: l.peer, Reject: l.rejectFn})
 }
 
 // readAll appends r's content to buf, reusing its backing array.

@@ -133,6 +133,40 @@ func TestServerTextFrame(t *testing.T) {
 	}
 }
 
+// TestServerRejectedRecord: a binary message the handler cannot extract a
+// Record from (it calls Inbound.Reject) closes the connection with 1003
+// [R-WS.16]; good Records before it are handled.
+func TestServerRejectedRecord(t *testing.T) {
+	onState, st := states()
+	got := make(chan string, 4)
+	h := mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
+		got <- string(in.Record)
+		if string(in.Record) == "garbage" {
+			in.Reject("USP Record cannot be extracted")
+		}
+	})
+	_, base := startServer(t, &ws.Options{OnState: onState}, h)
+	c, _, err := rawDial(t, base+"/?eid=doc::x", nil, nil, ws.Subprotocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, st, "StateUp")
+	for _, m := range []string{"good", "garbage"} {
+		if err := c.Write(context.Background(), websocket.MessageBinary, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := next(t, got, "first record"), next(t, got, "second record"); a != "good" || b != "garbage" {
+		t.Errorf("handled %q, %q", a, b)
+	}
+	if code := readClose(t, c); code != websocket.StatusUnsupportedData {
+		t.Errorf("close status %v, want 1003", code)
+	}
+	if ev := next(t, st, "StateDown"); !errors.Is(ev.err, ws.ErrRejected) {
+		t.Errorf("StateDown error %v, want ErrRejected", ev.err)
+	}
+}
+
 // TestServerOversize: a message of MaxRecord bytes is a Record; one byte
 // more closes the connection with 1009.
 func TestServerOversize(t *testing.T) {
