@@ -55,7 +55,7 @@ func configuresLinks(c datamodel.Change) bool {
 	}
 	for n := range c.Params {
 		switch n {
-		case "Status", "IsEncrypted", "CurrentRetryCount", "ResponseTopicDiscovered", "DestinationFromServer", "LastChangeDate":
+		case "Status", "IsEncrypted", "CurrentRetryCount", "ResponseTopicDiscovered", "DestinationFromServer", "LastChangeDate", "ResponseInformation":
 		default:
 			return true
 		}

@@ -379,6 +379,12 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 				// kept, for the next connection [R-MQTT.11].
 				a.statusq <- statusUpdate{l: l, clientID: id.ClientID()}
 			}
+			if tp, ok := l.Transport.(interface{ Topic() string }); ok && l.mqtt != "" && tp.Topic() != l.conn.MQTT.ResponseTopic {
+				// The topic the server gave in the CONNACK's Response
+				// Information [R-MQTT.21].
+				a.statusq <- statusUpdate{l: l, values: map[string]map[string]string{
+					l.path + "MQTT.": {"ResponseTopicDiscovered": tp.Topic()}, l.mqtt: {"ResponseInformation": tp.Topic()}}}
+			}
 		case l.Protocol == "WebSocket" && strings.HasPrefix(l.path, pathLocalAgentMT):
 			// a server stays up without clients
 		default:
@@ -396,7 +402,8 @@ func (a *Agent) linkStatus(l *link, s string) {
 type statusUpdate struct {
 	l        *link
 	status   string
-	clientID string // an MQTT ClientID to write back, instead of a status
+	clientID string                       // an MQTT ClientID to write back, instead of a status
+	values   map[string]map[string]string // or parameters learnt from the server, by object
 }
 
 // runStatus writes Status changes in order, away from the transports'
@@ -421,6 +428,14 @@ func (a *Agent) runStatus(ctx context.Context) {
 		}
 		if u.clientID != "" {
 			a.keepClientID(ctx, u.l, u.clientID)
+			continue
+		}
+		if u.values != nil {
+			for path, v := range u.values {
+				if err := a.eng.Update(ctx, path, v); err != nil {
+					a.log.DebugContext(ctx, "not updated", "path", path, "err", err)
+				}
+			}
 			continue
 		}
 		mtpStatus, mqttStatus, stompStatus := "Down", "Disabled", "Disabled"

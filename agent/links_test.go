@@ -56,6 +56,9 @@ type statePipe struct {
 // ClientID is the MQTT ClientID the "server" assigned.
 func (p *statePipe) ClientID() string { return "assigned-1" }
 
+// Topic is the MQTT "reply to" topic the "server" gave.
+func (p *statePipe) Topic() string { return "usp/agent/assigned" }
+
 func (p *statePipe) Serve(ctx context.Context, h mtp.Handler) error {
 	peer := mtp.Peer{Address: ctrlID, EndpointID: ctrlID}
 	p.onState(ctx, peer, mtp.StateUp, nil)
@@ -149,6 +152,9 @@ func TestDataModelConnections(t *testing.T) {
 	eventually(t, e, "Device.MQTT.Client.1.Status", "Connected")
 	// The assigned ClientID is kept, without a reconnection for it.
 	eventually(t, e, "Device.MQTT.Client.1.ClientID", "assigned-1")
+	// So is the topic the server gave in its Response Information.
+	eventually(t, e, "Device.LocalAgent.MTP.1.MQTT.ResponseTopicDiscovered", "usp/agent/assigned")
+	eventually(t, e, "Device.MQTT.Client.1.ResponseInformation", "usp/agent/assigned")
 	// A secured parameter reads as empty to a Controller [TR-106].
 	if v := value(t, e.ctl.do(get("Device.MQTT.Client.1.Password")), "Device.MQTT.Client.1.Password"); v != "" {
 		t.Errorf("Password reads %q", v)
