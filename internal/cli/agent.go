@@ -96,8 +96,18 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 	if err := c.Factory.Validate(); err != nil {
 		return nil, fmt.Errorf("factory.%w", err)
 	}
+	aliases := map[string]bool{}
 	for i, m := range c.MTPs {
 		where := fmt.Sprintf("mtps[%d]", i)
+		if m.Alias != "" {
+			if aliases[m.Alias] || strings.HasPrefix(m.Alias, "cpe-") {
+				return nil, fmt.Errorf("%s.alias: %q is used twice or starts with the reserved \"cpe-\"", where, m.Alias)
+			}
+			if err := checkAlias(m.Alias); err != nil {
+				return nil, fmt.Errorf("%s.alias: %w", where, err)
+			}
+			aliases[m.Alias] = true
+		}
 		switch m.Protocol {
 		case "WebSocket":
 			if (m.Listen == "") == (m.URL == "") {
@@ -128,6 +138,15 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
 	}
 	return &c, nil
+}
+
+// checkAlias applies TR-181's Alias rules: at most 64 characters, starting
+// with a letter.
+func checkAlias(a string) error {
+	if len(a) > 64 || a == "" || !(a[0] >= 'a' && a[0] <= 'z' || a[0] >= 'A' && a[0] <= 'Z') {
+		return fmt.Errorf("%q is not an Alias (a letter, then at most 63 more characters)", a)
+	}
+	return nil
 }
 
 func (t *tlsConfig) build(server bool) (*tls.Config, error) {

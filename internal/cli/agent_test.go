@@ -29,6 +29,8 @@ func TestAgentConfigErrors(t *testing.T) {
 		"mtps[0].protocol":    "endpoint_id: os::012345-A1\nmtps:\n  - protocol: CoAP\n",
 		"controllers[0].role": "endpoint_id: os::012345-A1\nfactory:\n  controllers:\n    - endpoint_id: proto::c\n      role: Boss\n",
 		"log_level":           "endpoint_id: os::012345-A1\nlog_level: loud\n",
+		"mtps[1].alias":       "endpoint_id: os::012345-A1\nmtps:\n  - protocol: UDS\n    socket: /tmp/x\n    alias: mine\n  - protocol: UDS\n    socket: /tmp/y\n    alias: mine\n",
+		"mtps[0].alias":       "endpoint_id: os::012345-A1\nmtps:\n  - protocol: UDS\n    socket: /tmp/x\n    alias: 1st\n",
 	}
 	for key, text := range cases {
 		p := filepath.Join(dir, "bad.yaml")
