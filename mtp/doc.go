@@ -13,6 +13,10 @@
 //		// decode in.Record, answer with t.Send(ctx, in.From.Address, reply)
 //	}))
 //
+// Redial and Retry are the connection retry state that every MTP's client
+// role shares: sessions one after the other, with the spec's back-off
+// between them.
+//
 // Package mtptest holds the behaviour suite every implementation passes and
 // an in-memory pipe transport for tests of the layers above.
 package mtp

@@ -20,5 +20,8 @@
 //	})
 //
 // StartMosquitto and RabbitMQ brokers can be SIGKILLed and restarted on
-// the same ports (MTP.Broker), for fault tests.
+// the same ports (MTP.Broker), for fault tests. StartMosquittoWith adds
+// listeners (TLS without a client certificate, a password) and
+// persistence; SharedMosquitto serves every test of a binary, like
+// RabbitMQ.
 package testenv

@@ -183,7 +183,7 @@ func (e *mtpEnv) mosquitto(t *testing.T) *MosquittoServer {
 			t.Fatal("mosquitto failed to start in an earlier subtest")
 		}
 		e.mosqTried = true
-		m, err := newMosquitto(t, e.parent.TempDir())
+		m, err := newMosquitto(t, nil, e.parent.TempDir(), "")
 		if err != nil {
 			t.Fatalf("mosquitto: %v", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
-	"time"
 
 	"github.com/uspkit/uspkit/mtp"
 )
@@ -117,40 +116,28 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 	defer stop()
 
 	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier, MaxWait: c.o.MaxWait}
-	for sctx.Err() == nil {
-		err := c.session(sctx, h, &retry)
-		if errors.Is(err, ErrNoTopic) {
-			c.log.Error("mqtt: no reply-to topic; MTP disabled", "url", c.b.url.Redacted(), "err", err)
-			c.Close()
-			<-c.closeDone
-			return err
-		}
-		if sctx.Err() != nil {
-			break
-		}
-		wait := retry.Next()
-		c.log.Warn("mqtt: not connected; retrying", "url", c.b.url.Redacted(),
-			"attempt", retry.Count(), "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-sctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+	log := c.log.With("url", c.b.url.Redacted())
+	err := mtp.Redial(sctx, &retry, func(ctx context.Context) (bool, error) { return c.session(ctx, h) },
+		&mtp.RedialOptions{Logger: log, Level: slog.LevelWarn, Msg: "mqtt: not connected; retrying",
+			Fatal: func(err error) bool { return errors.Is(err, ErrNoTopic) }})
+	if err != nil {
+		log.Error("mqtt: no reply-to topic; MTP disabled", "err", err)
+		c.Close()
 	}
 	<-c.closeDone
-	return nil
+	return err
 }
 
 // session runs one connection from dial to its end: the StateUp call,
 // the flush of the queue, then the wait for the end. Received Records go
-// to h from a goroutine of their own.
-func (c *Client) session(ctx context.Context, h mtp.Handler, retry *mtp.Retry) error {
+// to h from a goroutine of their own. up reports whether the CONNACK
+// accepted the connection.
+func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error) {
 	cctx, cancel := context.WithTimeout(ctx, c.o.ConnectTimeout)
 	defer cancel()
 	nc, certs, err := dial(cctx, c.b, c.o.TLS, c.o.ConnectTimeout)
 	if err != nil {
-		return err
+		return false, err
 	}
 	l := newLink(&c.o, c.log, nc, mtp.Peer{Address: c.o.URL, Certs: certs})
 	var dispatching sync.WaitGroup
@@ -165,9 +152,8 @@ func (c *Client) session(ctx context.Context, h mtp.Handler, retry *mtp.Retry) e
 	if err != nil {
 		l.finish(err)
 		nc.Close()
-		return err
+		return false, err
 	}
-	retry.Reset()
 	c.mu.Lock()
 	c.topic = l.plan.replyTo
 	c.mu.Unlock()
@@ -195,7 +181,7 @@ func (c *Client) session(ctx context.Context, h mtp.Handler, retry *mtp.Retry) e
 		err = errLink
 	}
 	c.state(ctx, l.peer, mtp.StateDown, err)
-	return err
+	return true, err
 }
 
 // flush publishes the queued Records on s, then makes s the connection

@@ -80,7 +80,7 @@ func BenchmarkConcurrentRoundTrip(b *testing.B) {
 
 // TestConcurrentRoundTrips sends the same load through one MQTT 5.0 and
 // one MQTT 3.1.1 controller connection, one after the other in the same
-// process, and fails when 5.0 manages less than half of 3.1.1's round
+// process, and fails when 5.0 manages less than a quarter of 3.1.1's round
 // trips per second (the better of two rounds of each, as the machine may
 // be busy); the rates are logged. With each packet written in pieces,
 // MQTT 5.0 made 40 to 70% of 3.1.1's rate; TestV5PacketPerWrite checks
@@ -110,8 +110,10 @@ func TestConcurrentRoundTrips(t *testing.T) {
 			t.Logf("%s, %d round trips each, %d agents, %d callers on one controller connection:%s MQTT 3.1.1/5.0 %.2f",
 				srv, n, fleetAgents, fleetCallers, line.String(), rate[v311Kind.name]/rate[v5Kind.name])
 			for _, k := range fleetKinds(srv) {
-				if k.v == mqtt.V5 && rate[k.name] < rate[v311Kind.name]/2 {
-					t.Errorf("%s: %.0f round trips/s, under half of MQTT 3.1.1's %.0f", k.name, rate[k.name], rate[v311Kind.name])
+				// A quarter, not parity: the figure is a timing on a
+				// shared machine, and what it guards against was 1%.
+				if k.v == mqtt.V5 && rate[k.name] < rate[v311Kind.name]/4 {
+					t.Errorf("%s: %.0f round trips/s, under a quarter of MQTT 3.1.1's %.0f", k.name, rate[k.name], rate[v311Kind.name])
 				}
 			}
 		})

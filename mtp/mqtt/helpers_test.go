@@ -49,9 +49,9 @@ func (m *mosquitto) options(t testing.TB, v mqtt.Version, lis listener, topic st
 	case plain:
 		o.URL = "tcp://" + m.Plain
 	case mutualTLS:
-		o.URL, o.TLS = "ssl://"+m.MTLS, m.PKI.ClientConfig()
+		o.URL, o.TLS = "ssl://"+m.TLS, m.PKI.ClientConfig()
 	case serverTLS:
-		o.URL = "ssl://" + m.TLS
+		o.URL = "ssl://" + m.ServerTLS
 		o.TLS = m.PKI.ClientConfig()
 		o.TLS.Certificates = nil
 	case password:

@@ -10,7 +10,7 @@ import (
 
 // TestMain checks for leaked goroutines. The mosquitto the tests share is
 // started on first use and killed by PID when this process exits (see
-// mosquitto_test.go).
+// testenv.SharedMosquitto).
 //
 // Under -fuzz the leak check is skipped: the fuzzing engine leaves its
 // os/signal goroutine running, which testenv.Main reports as a leak.

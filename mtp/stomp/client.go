@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/uspkit/uspkit/mtp"
 )
@@ -78,35 +77,22 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 	defer stop()
 
 	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier, MaxWait: c.o.MaxWait}
-	for sctx.Err() == nil {
-		err := c.session(sctx, h, &retry)
-		if sctx.Err() != nil {
-			break
-		}
-		wait := retry.Next()
-		c.log.Warn("stomp: not connected; retrying", "addr", c.o.Addr,
-			"attempt", retry.Count(), "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-sctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	_ = mtp.Redial(sctx, &retry, func(ctx context.Context) (bool, error) { return c.session(ctx, h) },
+		&mtp.RedialOptions{Logger: c.log.With("addr", c.o.Addr), Level: slog.LevelWarn, Msg: "stomp: not connected; retrying"})
 	<-c.closeDone
 	return nil
 }
 
 // session runs one connection from dial to its end: the StateUp call,
-// the flush of the queue, then the read loop.
-func (c *Client) session(ctx context.Context, h mtp.Handler, retry *mtp.Retry) error {
+// the flush of the queue, then the read loop. up reports whether the
+// connection was made.
+func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error) {
 	cn, early, err := open(ctx, &c.o)
 	if err != nil {
-		return err
+		return false, err
 	}
 	stop := context.AfterFunc(ctx, func() { cn.nc.Close() })
 	defer stop()
-	retry.Reset()
 	c.log.Info("stomp: connected", "addr", c.o.Addr, "destination", cn.dest,
 		"heartbeat_out", cn.out, "heartbeat_in", cn.in)
 	var beats sync.WaitGroup
@@ -133,7 +119,7 @@ func (c *Client) session(ctx context.Context, h mtp.Handler, retry *mtp.Retry) e
 		err = nil
 	}
 	c.state(ctx, cn.peer, mtp.StateDown, err)
-	return err
+	return true, err
 }
 
 // flush sends the queued Records on cn, then makes cn the connection

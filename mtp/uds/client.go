@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/uspkit/uspkit/mtp"
 )
@@ -73,26 +72,13 @@ func (cl *Client) Serve(ctx context.Context, h mtp.Handler) error {
 		cl.mu.Unlock()
 	}()
 
+	// [R-UDS.5] wait a random time, then connect again; without Grow
+	// every wait is drawn from the first interval, as after a connection.
 	retry := mtp.Retry{MinWait: cl.cfg.MinWait, Multiplier: cl.cfg.Multiplier}
-	for {
+	return mtp.Redial(ctx, &retry, func(ctx context.Context) (bool, error) {
 		up, err := cl.session(ctx, h)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if up || !cl.cfg.Grow {
-			retry.Reset()
-		}
-		// [R-UDS.5] wait a random time, then connect again.
-		wait := retry.Next()
-		cl.cfg.log.Info("uds: reconnecting", "path", cl.cfg.Path, "err", err, "in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+		return up || !cl.cfg.Grow, err
+	}, &mtp.RedialOptions{Logger: cl.cfg.log.With("path", cl.cfg.Path), Msg: "uds: reconnecting"})
 }
 
 // session runs one connection to its end; up reports whether its

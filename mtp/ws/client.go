@@ -115,26 +115,15 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 	defer stop()
 	defer c.Close()
 
-	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier}
-	for {
+	retry := mtp.Retry{MinWait: c.o.MinWait, Multiplier: c.o.Multiplier} // [R-WS.19]
+	return mtp.Redial(ctx, &retry, func(ctx context.Context) (bool, error) {
 		l, err := c.dial(ctx)
-		if err == nil {
-			retry.Reset() // [R-WS.20]
-			err = c.session(ctx, h, l)
+		if err != nil {
+			return false, err
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := retry.Next() // [R-WS.19]
-		c.log.Info("ws: reconnecting", "retry", retry.Count(), "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		}
-	}
+		// An established session resets the retry count [R-WS.20].
+		return true, c.session(ctx, h, l)
+	}, &mtp.RedialOptions{Logger: c.log, Msg: "ws: reconnecting"})
 }
 
 // dial performs the opening handshake [R-WS.7] and checks that the server
