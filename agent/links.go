@@ -379,6 +379,15 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 				// kept, for the next connection [R-MQTT.11].
 				a.statusq <- statusUpdate{l: l, clientID: id.ClientID()}
 			}
+			if d, ok := l.Transport.(interface{ Destination() string }); ok && l.stomp != "" {
+				// The destination in use, which the server may have
+				// given in subscribe-dest [R-STOMP.12].
+				from := d.Destination()
+				if from == l.conn.STOMP.Destination {
+					from = ""
+				}
+				a.statusq <- statusUpdate{l: l, values: map[string]map[string]string{l.path + "STOMP.": {"DestinationFromServer": from}}}
+			}
 			if tp, ok := l.Transport.(interface{ Topic() string }); ok && l.mqtt != "" && tp.Topic() != l.conn.MQTT.ResponseTopic {
 				// The topic the server gave in the CONNACK's Response
 				// Information [R-MQTT.21].

@@ -56,6 +56,9 @@ type statePipe struct {
 // ClientID is the MQTT ClientID the "server" assigned.
 func (p *statePipe) ClientID() string { return "assigned-1" }
 
+// Destination is the STOMP destination the "server" gave.
+func (p *statePipe) Destination() string { return "/queue/from-server" }
+
 // Topic is the MQTT "reply to" topic the "server" gave.
 func (p *statePipe) Topic() string { return "usp/agent/assigned" }
 
@@ -213,6 +216,7 @@ func TestDataModelConnections(t *testing.T) {
 		t.Errorf("STOMP connection %+v", st.conn)
 	}
 	eventually(t, e, "Device.STOMP.Connection.1.Status", "Enabled")
+	eventually(t, e, st.conn.Path+"STOMP.DestinationFromServer", "/queue/from-server")
 	// Deleting the MTP row closes the connection.
 	r = e.ctl.do(&wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{ObjPaths: []string{"Device.LocalAgent.MTP.[Alias==\"cpe-stomp\"]."}}}})
 	if r.GetBody().GetResponse().GetDeleteResp() == nil {

@@ -29,6 +29,7 @@ type Client struct {
 	serving   bool
 	cur       *conn     // where Send writes; nil while disconnected
 	queue     []pending // Records waiting for a connection, in order
+	dest      string    // the destination of the current or last connection
 	cancel    context.CancelFunc
 	closeDone chan struct{} // closed when Close has finished
 }
@@ -83,6 +84,18 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 	return nil
 }
 
+// Destination returns the destination the Client subscribes to: the
+// server's subscribe-dest or Options.Destination [R-STOMP.12], of the
+// current or last connection; Options.Destination before the first.
+func (c *Client) Destination() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dest == "" {
+		return c.o.Destination
+	}
+	return c.dest
+}
+
 // session runs one connection from dial to its end: the StateUp call,
 // the flush of the queue, then the read loop. up reports whether the
 // connection was made.
@@ -95,6 +108,9 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	defer stop()
 	c.log.Info("stomp: connected", "addr", c.o.Addr, "destination", cn.dest,
 		"heartbeat_out", cn.out, "heartbeat_in", cn.in)
+	c.mu.Lock()
+	c.dest = cn.dest
+	c.mu.Unlock()
 	var beats sync.WaitGroup
 	stopBeats := make(chan struct{})
 	if cn.out > 0 {

@@ -163,6 +163,9 @@ func TestSessionFrames(t *testing.T) {
 				t.Errorf("%s frame with id %q, want SUBSCRIBE with an id", sub.Command, id)
 			}
 			st.wait(t, mtp.StateUp, 5*time.Second)
+			if d := c.Destination(); d != "/queue/from-server" {
+				t.Errorf("Destination() = %q, want the subscribe-dest", d)
+			}
 
 			rec := []byte{0x0a, 0x00, 0x3a, 0x5c, 0x0d}
 			if err := c.Send(context.Background(), "/queue/ctrl:1", rec); err != nil {
@@ -200,12 +203,16 @@ func TestSessionFrames(t *testing.T) {
 // comes before the subscription's receipt is not lost.
 func TestConfiguredDestination(t *testing.T) {
 	s, st, got := newFake(t), newStates(), newInbox()
-	serve(t, stomp.NewClient(fakeOptions(s, st)), got)
+	c := stomp.NewClient(fakeOptions(s, st))
+	serve(t, c, got)
 	fc := s.accept(t)
 	fc.read(t)
 	fc.write(t, connected12)
 	sub := fc.read(t)
 	wantHeaders(t, sub, "destination", "/queue/configured")
+	if d := c.Destination(); d != "/queue/configured" {
+		t.Errorf("Destination() = %q, want the configured one", d)
+	}
 	id, _ := sub.Get("receipt")
 	fc.write(t, "MESSAGE\nreply-to-dest:/queue/x\n\nearly\x00RECEIPT\nreceipt-id:"+id+"\n\n\x00")
 	st.wait(t, mtp.StateUp, 5*time.Second)
