@@ -223,12 +223,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	cancel()
 	a.reqs.cancelAll()
-	a.linkMu.Lock() // no reconcile after this
-	for _, l := range a.links() {
+	// A reconcile under way ends before the transports close; none starts
+	// after (ctx is done).
+	a.linkMu.Lock()
+	links := a.links()
+	a.linkMu.Unlock()
+	for _, l := range links {
 		l.Transport.Close()
 	}
 	a.wg.Wait()
-	a.linkMu.Unlock()
 	return err
 }
 

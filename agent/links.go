@@ -269,6 +269,9 @@ func (a *Agent) kickLinks() {
 func (a *Agent) reconcile(ctx context.Context, errc chan<- error, strict bool) error {
 	a.linkMu.Lock()
 	defer a.linkMu.Unlock()
+	if ctx.Err() != nil {
+		return nil // Run is ending
+	}
 	want := a.wantedConnections(ctx)
 	byKey := map[string]*Connection{}
 	for _, c := range want {
