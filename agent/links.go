@@ -380,7 +380,7 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 			if id, ok := l.Transport.(interface{ ClientID() string }); ok && l.mqtt != "" && id.ClientID() != l.conn.MQTT.ClientID {
 				// The ClientID generated or assigned by the server is
 				// kept, for the next connection [R-MQTT.11].
-				a.statusq <- statusUpdate{l: l, clientID: id.ClientID()}
+				a.queueStatus(statusUpdate{l: l, clientID: id.ClientID()})
 			}
 			if d, ok := l.Transport.(interface{ Destination() string }); ok && l.stomp != "" {
 				// The destination in use, which the server may have
@@ -389,13 +389,13 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 				if from == l.conn.STOMP.Destination {
 					from = ""
 				}
-				a.statusq <- statusUpdate{l: l, values: map[string]map[string]string{l.path + "STOMP.": {"DestinationFromServer": from}}}
+				a.queueStatus(statusUpdate{l: l, values: map[string]map[string]string{l.path + "STOMP.": {"DestinationFromServer": from}}})
 			}
 			if tp, ok := l.Transport.(interface{ Topic() string }); ok && l.mqtt != "" && tp.Topic() != l.conn.MQTT.ResponseTopic {
 				// The topic the server gave in the CONNACK's Response
 				// Information [R-MQTT.21].
-				a.statusq <- statusUpdate{l: l, values: map[string]map[string]string{
-					l.path + "MQTT.": {"ResponseTopicDiscovered": tp.Topic()}, l.mqtt: {"ResponseInformation": tp.Topic()}}}
+				a.queueStatus(statusUpdate{l: l, values: map[string]map[string]string{
+					l.path + "MQTT.": {"ResponseTopicDiscovered": tp.Topic()}, l.mqtt: {"ResponseInformation": tp.Topic()}}})
 			}
 		case l.Protocol == "WebSocket" && strings.HasPrefix(l.path, pathLocalAgentMT):
 			// a server stays up without clients
@@ -408,7 +408,18 @@ func (a *Agent) linkState(l *link) mtp.StateFunc {
 // linkStatus sets the Status parameters of a dialled transport's rows:
 // Up, Down, Error or Connecting, mapped onto each table's enumeration.
 func (a *Agent) linkStatus(l *link, s string) {
-	a.statusq <- statusUpdate{l: l, status: s}
+	a.queueStatus(statusUpdate{l: l, status: s})
+}
+
+// queueStatus hands an update to runStatus without ever blocking a
+// transport's goroutine; with the queue full (runStatus gone) it is
+// dropped.
+func (a *Agent) queueStatus(u statusUpdate) {
+	select {
+	case a.statusq <- u:
+	default:
+		a.log.Debug("status update dropped", "mtp", u.l.path)
+	}
 }
 
 type statusUpdate struct {
