@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -214,9 +215,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	mqttURL := "tcp://" + brk.Addrs().TCP
 	const ctlTopic = "usp/controller/controller/uspkit"
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr}
+	// The agent starts once the controller has subscribed, so that the
+	// agent's MQTTConnect record finds it listening.
+	ctlUp := make(chan struct{})
 	rc, err := startController(ctx, cfg, log, func(onState func(string) mtp.StateFunc) controller.MTP {
 		return controller.MTP{Protocol: "MQTT", Transport: mqtt.NewClient(&mqtt.Options{URL: mqttURL, EndpointID: cfg.EndpointID,
-			Username: "controller", Password: ctlPass, Topic: ctlTopic, OnState: onState("MQTT"), Logger: log, MinWait: 200 * time.Millisecond})}
+			Username: "controller", Password: ctlPass, Topic: ctlTopic, OnState: signalUp(onState("MQTT"), ctlUp), Logger: log, MinWait: 200 * time.Millisecond})}
 	})
 	if err != nil {
 		return err
@@ -247,6 +251,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- rc.run(ctx) }()
+	select {
+	case <-ctlUp:
+	case err := <-errc:
+		return err
+	case <-time.After(15 * time.Second):
+		return errors.New("the controller did not reach the MQTT broker")
+	}
 	go func() { errc <- ra.run(ctx) }()
 	// Ready when the agent has reached the controller.
 	deadline := time.After(15 * time.Second)
@@ -331,4 +342,15 @@ func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass string) err
 		return fmt.Errorf("local agent's MQTT client: %w", err)
 	}
 	return nil
+}
+
+// signalUp is f that also closes up the first time a connection comes up.
+func signalUp(f mtp.StateFunc, up chan struct{}) mtp.StateFunc {
+	var once sync.Once
+	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		f(ctx, p, s, err)
+		if s == mtp.StateUp {
+			once.Do(func() { close(up) })
+		}
+	}
 }
