@@ -170,7 +170,9 @@ func (a *Agent) linked(t mtp.Transport) bool {
 	if t == nil {
 		return false
 	}
-	for _, l := range a.links() {
+	a.mu.Lock() // lock order: a.mu, then a link's mu
+	defer a.mu.Unlock()
+	for _, l := range a.linkList {
 		if l.Transport == t {
 			return true
 		}
@@ -182,7 +184,9 @@ func (a *Agent) linked(t mtp.Transport) bool {
 // addr is connected, else one that is up, else any.
 func (a *Agent) transport(protocol, addr string) mtp.Transport {
 	var up, anyLink *link
-	for _, l := range a.links() {
+	a.mu.Lock() // lock order: a.mu, then a link's mu
+	defer a.mu.Unlock()
+	for _, l := range a.linkList {
 		if l.Protocol != protocol {
 			continue
 		}
@@ -491,6 +495,10 @@ func (a *Agent) runStatus(ctx context.Context) {
 // keepClientID writes the ClientID an MQTT connection uses into its
 // Device.MQTT.Client row, without reconnecting for it.
 func (a *Agent) keepClientID(ctx context.Context, l *link, id string) {
+	// Under linkMu, so that no reconcile sees the new key with the old
+	// value, or the reverse, and dials again.
+	a.linkMu.Lock()
+	defer a.linkMu.Unlock()
 	c := *l.conn
 	m := *c.MQTT
 	m.ClientID = id
