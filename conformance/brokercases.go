@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/uspkit/uspkit/wire"
 )
 
 // Cases of sections 6 (STOMP) and 11 (MQTT) that a Controller can judge
@@ -84,13 +82,13 @@ func sectionsBroker() map[string]caseFunc {
 		next := fmt.Sprintf("/queue/tp469-6.10-%d", time.Now().UnixNano()%1e9)
 		t.setOK(mtpRow+"STOMP.", p("Destination", next))
 		t.Cleanup(func() {
-			t.c.doAt(t.ctx, next, setReq(false, obj(mtpRow+"STOMP.", p("Destination", old))), t.r.o.ReplyTimeout)
+			t.c.doTo(t.ctx, next, setReq(false, obj(mtpRow+"STOMP.", p("Destination", old))), t.r.o.ReplyTimeout)
 			t.c.pingAt(t.ctx, old, 20*time.Second)
 		})
 		// The Agent now listens at the new destination (it subscribed to
 		// it) and no longer at the old one (it unsubscribed).
 		t.Check(t.c.pingAt(t.ctx, next, 20*time.Second) == nil, "the agent does not answer at its new destination %s", next)
-		_, err := t.c.doAt(t.ctx, old, getReq("Device.LocalAgent.EndpointID"), 3*time.Second)
+		_, err := t.c.doTo(t.ctx, old, getReq("Device.LocalAgent.EndpointID"), 3*time.Second)
 		t.Check(err != nil, "the agent still answers at its old destination %s", old)
 	}}
 	m["11.9"] = caseFunc{wait: 30 * time.Second, run: func(t *T) {
@@ -105,13 +103,13 @@ func sectionsBroker() map[string]caseFunc {
 		t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, sub), t.r.o.ReplyTimeout) })
 		// Subscribed: a Get published on the new topic is answered.
 		t.Check(t.c.pingAt(t.ctx, addr, 20*time.Second) == nil, "no answer to a Get published on %s", addr)
-		m, err := t.c.doAt(t.ctx, addr, getReq(sub), t.r.o.ReplyTimeout)
+		m, err := t.c.doTo(t.ctx, addr, getReq(sub), t.r.o.ReplyTimeout)
 		t.Check(err == nil && m.GetBody().GetResponse().GetGetResp() != nil, "Get of %s on %s: %v %v", sub, addr, brief(m), err)
 		t.setOK(sub, preq("Enable", "false"))
 		// Unsubscribed: the topic is no longer served.
 		time.Sleep(2 * time.Second)
 		t.Check(t.c.ping(t.ctx, 20*time.Second) == nil, "the agent stopped answering on its own topic")
-		_, err = t.c.doAt(t.ctx, addr, getReq("Device.LocalAgent.EndpointID"), 3*time.Second)
+		_, err = t.c.doTo(t.ctx, addr, getReq("Device.LocalAgent.EndpointID"), 3*time.Second)
 		t.Check(err != nil, "the agent still answers on %s after the subscription was disabled", addr)
 	}}
 	return m
@@ -190,12 +188,6 @@ func (t *T) mqttVersion() string {
 		return v
 	}
 	return ""
-}
-
-// doAt is do with the Record sent to addr (a topic or destination the
-// Agent subscribes to) instead of the Agent's own address.
-func (c *client) doAt(ctx context.Context, addr string, req *wire.Request, timeout time.Duration) (*wire.Msg, error) {
-	return c.doTo(ctx, addr, req, timeout)
 }
 
 // pingAt is ping at addr.
