@@ -1,0 +1,35 @@
+package endpoint_test
+
+import (
+	"crypto/x509"
+	"net/url"
+	"testing"
+
+	"github.com/uspkit/uspkit/endpoint"
+)
+
+func TestInCertificate(t *testing.T) {
+	uri := func(s string) *url.URL { u, _ := url.Parse(s); return u }
+	tests := []struct {
+		name string
+		cert *x509.Certificate
+		id   string
+		want bool
+	}{
+		{"urn match", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:proto::agent-a")}}, "proto::agent-a", true},
+		{"urn upper-case prefix", &x509.Certificate{URIs: []*url.URL{uri("URN:BBF:USP:ID:proto::agent-a")}}, "proto::agent-a", true},
+		{"urn other agent", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:proto::agent-b")}}, "proto::agent-a", false},
+		{"second urn", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:proto::x"), uri("urn:bbf:usp:id:proto::agent-a")}}, "proto::agent-a", true},
+		{"fqdn by dNSName", &x509.Certificate{DNSNames: []string{"Ctl.Example.com"}}, "fqdn::ctl.example.com", true},
+		{"dNSName for non-fqdn", &x509.Certificate{DNSNames: []string{"agent-a"}}, "proto::agent-a", false},
+		{"common name ignored", &x509.Certificate{}, "proto::agent-a", false},
+		{"nil", nil, "proto::agent-a", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := endpoint.InCertificate(tt.cert, tt.id); got != tt.want {
+				t.Errorf("InCertificate = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
