@@ -63,6 +63,11 @@ type Peer struct {
 	// EndpointID is the sender's USP Endpoint ID when the MTP tells it
 	// (the WebSocket endpoint-id header, a UDS handshake); else empty.
 	EndpointID string
+	// Authenticated is true only when the MTP itself verified that the
+	// peer is EndpointID: a client certificate whose subjectAltName names
+	// it [R-SEC.0a], a credential an authentication hook accepted for it,
+	// or a local socket handshake. False means EndpointID is only claimed.
+	Authenticated bool
 	// Certs is the peer's verified TLS certificate chain, leaf first, when
 	// the connection is TLS with a client or server certificate.
 	Certs []*x509.Certificate
