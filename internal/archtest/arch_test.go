@@ -43,6 +43,7 @@ func rules() []rule {
 		{pkg: "usperr", forbidden: []string{"*"}, allowed: []string{"wire"}},
 		{pkg: "pathname", forbidden: []string{"*"}},
 		{pkg: "endpoint", forbidden: []string{"*"}},
+		{pkg: "internal/netlimit", forbidden: []string{"*"}},
 		{pkg: "schema", forbidden: []string{"wire", "datamodel", "agent", "controller"}},
 		{pkg: "record", forbidden: []string{"mtp", "datamodel", "agent", "controller"}},
 		{pkg: "e2e", forbidden: []string{"mtp", "datamodel", "agent", "controller"}},
