@@ -102,6 +102,8 @@ type Agent struct {
 	acl  *acl
 	subs *subscriptions
 	reqs *requests
+	// periodic runs the Periodic! timers.
+	periodic *periodicTimers
 
 	reloadMu sync.Mutex // serialises reload
 
@@ -156,6 +158,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	a.acl = newACL()
 	a.subs = newSubscriptions(a)
+	a.periodic = newPeriodicTimers(a)
 	a.reqs = newRequests(a)
 	a.register(opt.Mux)
 	snap, err := opt.Store.Load(ctx)
@@ -215,7 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.subs.run(ctx) }()
-	go func() { defer a.wg.Done(); a.periodic(ctx) }()
+	go func() { defer a.wg.Done(); a.periodic.run(ctx) }()
 	var err error
 	select {
 	case <-ctx.Done():

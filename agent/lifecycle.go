@@ -35,6 +35,7 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 			a.log.ErrorContext(ctx, "reloading configuration", "err", err)
 		}
 		a.dropOrphans(ctx, changes)
+		a.periodic.kick()
 	}
 	if len(subs) > 0 {
 		a.subs.reload(ctx, subs...)
@@ -156,64 +157,6 @@ func (a *Agent) emitBoot(ctx context.Context, cause, key string) {
 		pm, _ := json.Marshal(params)
 		return map[string]string{"CommandKey": key, "Cause": cause, "FirmwareUpdated": "false", "ParameterMap": string(pm)}
 	})
-}
-
-// periodic sends Device.LocalAgent.Periodic! to each Controller at its
-// PeriodicNotifInterval, aligned on PeriodicNotifTime.
-func (a *Agent) periodic(ctx context.Context) {
-	next := map[string]time.Time{}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := a.now()
-		a.mu.Lock()
-		var ctrls []*controller
-		for _, c := range a.ctrls {
-			ctrls = append(ctrls, c)
-		}
-		a.mu.Unlock()
-		for _, c := range ctrls {
-			if c.periodic == 0 {
-				delete(next, c.ref)
-				continue
-			}
-			iv := time.Duration(c.periodic) * time.Second
-			at, ok := next[c.ref]
-			if !ok {
-				at = alignPeriodic(now, iv, c.periodicAt)
-				next[c.ref] = at
-			}
-			if now.Before(at) {
-				continue
-			}
-			next[c.ref] = alignPeriodic(now.Add(time.Millisecond), iv, c.periodicAt)
-			a.subs.send(ctx, notifEvent, "Device.LocalAgent.Periodic!", datamodel.CmdNotify, func(x *sub) bool {
-				return x.recipient == c.ref && a.subs.matchesAny(x.refs, "Device.LocalAgent.Periodic!")
-			}, func(*controller) *wire.Notify {
-				return &wire.Notify{Notification: &wire.Notify_Event_{Event: &wire.Notify_Event{ObjPath: pathLocalAgent, EventName: "Periodic!", Params: map[string]string{}}}}
-			})
-		}
-	}
-}
-
-// alignPeriodic returns the first time after now on the grid of interval
-// iv through the reference time ref (TR-181 PeriodicNotifTime); an unset
-// reference means the grid starts now.
-func alignPeriodic(now time.Time, iv time.Duration, ref string) time.Time {
-	t, err := time.Parse(time.RFC3339, ref)
-	if err != nil || t.Year() <= 1 {
-		return now.Add(iv)
-	}
-	d := now.Sub(t) % iv
-	if d < 0 {
-		d += iv
-	}
-	return now.Add(iv - d)
 }
 
 // reboot is Device.Reboot(): it records the cause and asks the process to

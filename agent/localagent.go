@@ -100,6 +100,11 @@ func (a *Agent) checkController(ctx context.Context, r *datamodel.Request) error
 	if r.Op == datamodel.OpDelete {
 		return nil
 	}
+	if v := r.Values["PeriodicNotifInterval"]; r.Op == datamodel.OpAdd && (v == "" || v == "0") {
+		// TR-181 gives no default and a minimum of 1: a new entry gets
+		// the Agent's factory value rather than an out-of-range 0.
+		r.Values["PeriodicNotifInterval"] = strconv.Itoa(DefaultPeriodicNotifInterval)
+	}
 	if id := r.Values["EndpointID"]; id != "" {
 		if err := validateEndpoint(id); err != nil {
 			return usperr.Errorf(usperr.CodeInvalidValue, "EndpointID: %v", err)
