@@ -16,8 +16,8 @@ import (
 // TestV5PublishProperties checks, with a plain MQTT 5.0 client subscribed
 // to the destination, that a Record goes in the payload of a PUBLISH to
 // the destination Topic [R-MQTT.18] with our "reply to" Topic in the
-// Response Topic property [R-MQTT.22], [R-MQTT.23], the USP Record media
-// type as Content Type [R-MQTT.27], at the configured QoS [R-MQTT.20].
+// Response Topic property [R-MQTT.22], [R-MQTT.23], "usp.msg" as Content
+// Type [R-MQTT.27], at the configured QoS [R-MQTT.20].
 func TestV5PublishProperties(t *testing.T) {
 	m := sharedMosquitto(t)
 	for _, tc := range []struct {
@@ -49,8 +49,10 @@ func TestV5PublishProperties(t *testing.T) {
 			if p.Topic != dest || !bytes.Equal(p.Payload, rec) {
 				t.Errorf("PUBLISH to %q with %x, want %q with %x", p.Topic, p.Payload, dest, rec)
 			}
-			if p.Properties == nil || p.Properties.ResponseTopic != own || p.Properties.ContentType != mqtt.ContentType {
-				t.Errorf("PUBLISH properties %+v, want Response Topic %q and Content Type %q", p.Properties, own, mqtt.ContentType)
+			// [R-MQTT.27]: "usp.msg", not the media type (which only
+			// receivers must also accept, [R-MQTT.27a]).
+			if p.Properties == nil || p.Properties.ResponseTopic != own || p.Properties.ContentType != "usp.msg" {
+				t.Errorf("PUBLISH properties %+v, want Response Topic %q and Content Type %q", p.Properties, own, "usp.msg")
 			}
 			if p.QoS != tc.want {
 				t.Errorf("PUBLISH at QoS %d, want %d", p.QoS, tc.want)
@@ -80,7 +82,7 @@ func TestV5InboundReplyAddress(t *testing.T) {
 		props *paho.PublishProperties
 		want  string // "" means dropped
 	}{
-		{&paho.PublishProperties{ResponseTopic: "usp/controller/1", ContentType: mqtt.ContentType}, "usp/controller/1"},
+		{&paho.PublishProperties{ResponseTopic: "usp/controller/1", ContentType: "application/vnd.bbf.usp.msg"}, "usp/controller/1"},
 		{&paho.PublishProperties{ResponseTopic: "usp/controller/2", ContentType: "usp.msg"}, "usp/controller/2"},
 		{&paho.PublishProperties{ResponseTopic: "usp/controller/3"}, "usp/controller/3"},
 		{&paho.PublishProperties{ResponseTopic: "usp/controller/4", ContentType: "text/plain"}, ""},

@@ -22,7 +22,7 @@
 //     [R-MQTT.17] or there is no "reply to" Topic [R-MQTT.16];
 //   - publishes each Record [R-MQTT.18] with its "reply to" Topic
 //     [R-MQTT.22]: on 5.0 in the Response Topic property, with Content
-//     Type application/vnd.bbf.usp.msg [R-MQTT.23], [R-MQTT.27]; on 3.1.1
+//     Type "usp.msg" [R-MQTT.23], [R-MQTT.27]; on 3.1.1
 //     after "/reply-to=" in the Topic Name [R-MQTT.24] (see ReplyTopic);
 //   - hands each received Record to the Handler with the sender's "reply
 //     to" Topic as Peer.Address [R-MQTT.25], [R-MQTT.26], or

@@ -192,7 +192,7 @@ func isUSP(ct string) bool {
 		mt, _, _ = strings.Cut(ct, ";")
 		mt = strings.ToLower(strings.TrimSpace(mt))
 	}
-	return mt == ContentType || mt == contentTypeShort
+	return mt == ContentType || mt == ContentTypeMedia
 }
 
 // watchConn ends its link as soon as a read fails: the protocol clients'

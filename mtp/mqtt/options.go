@@ -31,13 +31,13 @@ const (
 )
 
 // ContentType is the Content Type property of every MQTT 5.0 PUBLISH that
-// carries a USP Record, the registered USP Record media type, which has
-// "usp.msg" in it as [R-MQTT.27] asks.
-const ContentType = "application/vnd.bbf.usp.msg"
+// carries a USP Record: "usp.msg", as [R-MQTT.27] asks.
+const ContentType = "usp.msg"
 
-// contentTypeShort is the other Content Type an MQTT 5.0 PUBLISH carrying
-// a USP Record may have [R-MQTT.27a].
-const contentTypeShort = "usp.msg"
+// ContentTypeMedia is the registered USP Record media type, which a
+// receiver also takes as naming a USP Record [R-MQTT.27a]; it is never
+// sent.
+const ContentTypeMedia = "application/vnd.bbf.usp.msg"
 
 // Version is an MQTT protocol version.
 type Version int
