@@ -61,8 +61,8 @@ func NewClient(o *Options) *Client {
 	}
 	c.rt = &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: handshakeTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout: handshakeTimeout,
+		DialContext:         (&net.Dialer{Timeout: c.o.HandshakeTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: c.o.HandshakeTimeout,
 	}
 	if c.o.TLS != nil {
 		c.rt.TLSClientConfig = c.o.TLS.Clone()
@@ -130,7 +130,7 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 // selected v1.usp.
 func (c *Client) dial(ctx context.Context) (*link, error) {
 	capt := &extCapture{base: c.rt}
-	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.o.HandshakeTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, c.target, &websocket.DialOptions{
 		HTTPClient:   &http.Client{Transport: capt},
@@ -147,6 +147,10 @@ func (c *Client) dial(ctx context.Context) (*link, error) {
 	peer := mtp.Peer{Address: c.o.URL, EndpointID: capt.eid, Certs: verifiedChain(resp.TLS)}
 	if peer.EndpointID == "" { // [R-WS.11b]: a response without the extension is fine
 		peer.EndpointID = certEndpointID(peer.Certs)
+	}
+	if err := c.checkServer(&peer); err != nil {
+		_ = conn.Close(websocket.StatusPolicyViolation, "server certificate names another Endpoint")
+		return nil, err
 	}
 	return newLink(conn, peer, &c.o), nil
 }
@@ -311,4 +315,26 @@ func (c *Client) state(ctx context.Context, p mtp.Peer, s mtp.State, err error) 
 	if c.o.OnState != nil {
 		c.o.OnState(ctx, p, s, err)
 	}
+}
+
+// ErrServerIdentity: the server's certificate names USP Endpoints, none of
+// them the one the Client expects (Options.PeerID) [R-SEC.5].
+var ErrServerIdentity = errors.New("ws: server certificate names another Endpoint ID")
+
+// checkServer compares the server's certificate with the Endpoint it is
+// expected to be [R-SEC.5] and marks peer Authenticated when it matches.
+func (c *Client) checkServer(peer *mtp.Peer) error {
+	want := c.o.PeerID
+	if want == "" {
+		_, peer.Authenticated = certClaim(peer.Certs, peer.EndpointID)
+		return nil
+	}
+	names, covers := certClaim(peer.Certs, want)
+	if names && !covers {
+		return fmt.Errorf("%w: want %s", ErrServerIdentity, want)
+	}
+	if covers {
+		peer.EndpointID, peer.Authenticated = want, true
+	}
+	return nil
 }

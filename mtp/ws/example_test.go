@@ -2,7 +2,11 @@ package ws_test
 
 import (
 	"context"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/uspkit/uspkit/mtp"
@@ -46,4 +50,25 @@ func Example() {
 	agent.Close()
 	wg.Wait()
 	// Output: "re: hello" from doc::agent
+}
+
+// An AuthFunc checking per-Endpoint HTTP Basic credentials in the
+// handshake: the password stands for the Endpoint ID the client claims.
+func ExampleAuthFunc() {
+	passwords := map[string]string{"os::012345-SN1": "s3cret"} // Endpoint ID → password
+	auth := func(_ context.Context, r *http.Request, eid string, _ []*x509.Certificate) error {
+		_, pass, ok := r.BasicAuth()
+		want, known := passwords[eid]
+		if !ok || !known || subtle.ConstantTimeCompare([]byte(pass), []byte(want)) != 1 {
+			return errors.New("bad credentials") // 401
+		}
+		return nil // the Peer is Authenticated
+	}
+	srv, err := ws.Listen(context.Background(), "127.0.0.1:0", &ws.Options{EndpointID: "doc::controller", Path: "/usp", Authenticate: auth})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	fmt.Println(srv.Addr() != nil)
+	// Output: true
 }

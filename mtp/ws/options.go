@@ -19,9 +19,9 @@ const (
 	DefaultQueueLen     = 1024
 )
 
-// handshakeTimeout bounds a client's TCP, TLS and HTTP handshake and a
-// server's TLS handshake and request headers.
-const handshakeTimeout = 30 * time.Second
+// DefaultHandshakeTimeout bounds an opening handshake unless
+// Options.HandshakeTimeout says otherwise.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // Options configure a Client or a Server. A nil *Options means all
 // defaults. Fields a role does not use are ignored.
@@ -41,6 +41,36 @@ type Options struct {
 	// Path, for a Server made by Listen, is the one request path it
 	// accepts [R-WS.2]; other paths get 404. Empty accepts every path.
 	Path string
+
+	// PeerID, for a Client, is the Endpoint ID the server is expected to
+	// be. When the server's verified certificate names USP Endpoints
+	// (urn:bbf:usp:id: URIs), one must cover PeerID [R-SEC.5] or the
+	// connection is dropped before any Record goes out; the Peer is then
+	// Authenticated. Empty: no such check, and the Peer is Authenticated
+	// only when the certificate names the Endpoint ID the server announces.
+	PeerID string
+
+	// Authenticate, for a Server, checks each client's credentials during
+	// the handshake (see AuthFunc for its contract), for example HTTP
+	// Basic credentials per Endpoint ID. Nil: a client whose verified
+	// certificate names its Endpoint ID is Authenticated, others are
+	// accepted unauthenticated. Either way a certificate naming another
+	// Endpoint is refused with 403 [R-SEC.12].
+	Authenticate AuthFunc
+
+	// HandshakeTimeout bounds an opening handshake: a Client's TCP, TLS
+	// and HTTP exchange, and for a Server made by Listen the time from
+	// accepting a connection to its upgrade (TLS handshake, request
+	// headers and body); a connection that has not upgraded by then is
+	// closed. Zero means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// MaxConns and MaxConnsPerSource cap the open connections of a Server
+	// made by Listen, in all and from one source address (an IPv4 address
+	// or an IPv6 /64); connections beyond are closed as soon as they are
+	// accepted. Upgraded and not yet upgraded connections count alike.
+	// Zero means netlimit's defaults (512 and 64); negative means no cap.
+	MaxConns, MaxConnsPerSource int
 
 	// TLS, for a Client, configures wss:// connections (nil: the system
 	// roots and no client certificate). For Listen it turns TLS on (nil:
@@ -91,6 +121,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.QueueLen <= 0 {
 		c.QueueLen = DefaultQueueLen

@@ -13,8 +13,14 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/uspkit/uspkit/endpoint"
+	"github.com/uspkit/uspkit/internal/netlimit"
 	"github.com/uspkit/uspkit/mtp"
 )
+
+// maxHeaderBytes bounds a handshake request's header; a USP client sends
+// a few hundred bytes.
+const maxHeaderBytes = 16 << 10
 
 // Server is the WebSocket server role of the MTP [R-WS.6]: an http.Handler
 // that upgrades USP clients' requests, keeps at most one session per peer
@@ -57,11 +63,12 @@ func NewServer(o *Options) *Server {
 // Serve serves HTTP there. With Options.TLS it listens for TLS.
 func Listen(ctx context.Context, addr string, o *Options) (*Server, error) {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	tcp, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ws: listen: %w", err)
 	}
 	s := NewServer(o)
+	var ln net.Listener = netlimit.Wrap(tcp, &netlimit.Options{MaxConns: s.o.MaxConns, MaxPerSource: s.o.MaxConnsPerSource, Logger: s.log})
 	if s.o.TLS != nil {
 		cfg := s.o.TLS.Clone()
 		cfg.NextProtos = []string{"http/1.1"} // an upgrade needs HTTP/1.1
@@ -95,8 +102,12 @@ func (s *Server) Serve(ctx context.Context, h mtp.Handler) error {
 	s.serving, s.ctx, s.h = true, ctx, h
 	errc := make(chan error, 1)
 	if s.ln != nil {
-		s.hs = &http.Server{Handler: s, ReadHeaderTimeout: handshakeTimeout,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		// Until the upgrade, every phase of the handshake is bounded; the
+		// upgrade clears the deadlines and keep-alives take over [R-WS.17].
+		t := s.o.HandshakeTimeout
+		s.hs = &http.Server{Handler: s, ReadHeaderTimeout: t, ReadTimeout: t, WriteTimeout: t, IdleTimeout: t,
+			MaxHeaderBytes: maxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		go func(hs *http.Server) { errc <- hs.Serve(s.ln) }(s.hs)
 	}
 	s.mu.Unlock()
@@ -199,12 +210,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no valid Endpoint ID: add eid=<Endpoint ID> to the request URI query (TR-369 R-WS.10b)", http.StatusBadRequest)
 		return
 	}
+	if err := endpoint.Validate(peer.EndpointID); err != nil { // [R-ARC.2a]
+		s.log.Info("ws: handshake with an invalid Endpoint ID", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "invalid Endpoint ID (TR-369 R-ARC.2a)", http.StatusBadRequest)
+		return
+	}
+	if status, why := s.authenticate(r, &peer); status != 0 {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="usp"`)
+		}
+		http.Error(w, why, status)
+		return
+	}
 	ctx, h, ok := s.enter()
 	if !ok {
 		http.Error(w, "USP WebSocket server not serving", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.conns.Done()
+	if s.hijacks(peer) {
+		http.Error(w, "an authenticated session of this Endpoint ID is open; only the same Endpoint, authenticated, may replace it", http.StatusConflict)
+		return
+	}
 	if offered && validEID(s.o.EndpointID) {
 		w.Header().Set(hdrExtensions, formatExtension(s.o.EndpointID)) // [R-WS.11a]
 	}
@@ -231,6 +258,10 @@ func (s *Server) enter() (context.Context, mtp.Handler, bool) {
 func (s *Server) run(ctx context.Context, h mtp.Handler, l *link) {
 	old, ok := s.register(l)
 	if !ok {
+		if old != nil {
+			l.close(websocket.StatusPolicyViolation, "an authenticated session of this Endpoint ID is open")
+			return
+		}
 		l.close(websocket.StatusGoingAway, "server closing")
 		return
 	}
@@ -254,6 +285,19 @@ func (s *Server) run(ctx context.Context, h mtp.Handler, l *link) {
 	s.state(ctx, l.peer, mtp.StateDown, err)
 }
 
+// hijacks reports whether a client claiming p's Endpoint ID would replace
+// an authenticated session without being authenticated itself: anyone
+// could otherwise knock an Agent off by claiming its Endpoint ID.
+func (s *Server) hijacks(p mtp.Peer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.peers[p.EndpointID]
+	return old != nil && old.peer.Authenticated && !p.Authenticated
+}
+
+// register makes l its peer's session. It refuses (ok false) when the
+// Server is closed, or when l would replace an authenticated session
+// without being authenticated (old not nil).
 func (s *Server) register(l *link) (old *link, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,6 +305,9 @@ func (s *Server) register(l *link) (old *link, ok bool) {
 		return nil, false
 	}
 	old = s.peers[l.peer.EndpointID]
+	if old != nil && old.peer.Authenticated && !l.peer.Authenticated {
+		return old, false // see hijacks
+	}
 	s.peers[l.peer.EndpointID] = l
 	s.live[l] = struct{}{}
 	return old, true
