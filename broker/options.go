@@ -16,7 +16,7 @@ const (
 	DefaultAddr                   = "127.0.0.1:1883"
 	DefaultAgentTopicPattern      = "usp/agent/{user}/#"
 	DefaultControllerTopicPattern = "usp/controller/{user}/#"
-	DefaultMaxPacketSize          = 256 << 10
+	DefaultMaxPacketSize          = 5<<20 + 64<<10 // a 5 MiB Record (mtp.DefaultMaxRecord) and its PUBLISH's Topic and properties
 	DefaultConnectTimeout         = 10 * time.Second
 	DefaultMaxQueued              = 1024
 )

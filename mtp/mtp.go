@@ -94,6 +94,13 @@ func (s State) String() string {
 // time per connection, and must not block for long.
 type StateFunc func(ctx context.Context, peer Peer, s State, err error)
 
+// DefaultMaxRecord is the largest Record every MTP carries unless
+// configured otherwise, 5 MiB: the size OB-USP-Agent, the Broadband
+// Forum's reference Agent, accepts and sends, so that a Get of a large
+// table fits. Each MTP's Options.MaxRecord defaults to it; an MQTT 5.0
+// server's Maximum Packet Size takes its place when the server gives one.
+const DefaultMaxRecord = 5 << 20
+
 // Errors a Transport returns; implementations wrap them with %w.
 var (
 	// ErrClosed is returned by Send after Close.
@@ -101,7 +108,9 @@ var (
 	// ErrQueueFull is returned by Send when the transport is disconnected
 	// and its queue of pending Records is full.
 	ErrQueueFull = errors.New("mtp: send queue full")
-	// ErrTooLarge is returned by Send for a Record over the MTP's limit.
+	// ErrTooLarge is returned by Send for a Record over the MTP's limit,
+	// at once and before anything is sent, so that the layer above can
+	// answer with an Error Message instead [R-MSG.0].
 	ErrTooLarge = errors.New("mtp: record too large")
 	// ErrNoPeer is returned by Send when addr names no known peer.
 	ErrNoPeer = errors.New("mtp: no such peer")

@@ -55,6 +55,7 @@ func rules() []rule {
 		{pkg: "mtp/uds", forbidden: all([]string{"wire", "record", "mtp/ws", "mtp/mqtt", "mtp/stomp"}, upper)},
 		{pkg: "mtp/mtptest", forbidden: all(mtps, upper)},
 		{pkg: "broker", forbidden: []string{"agent", "controller", "wire"}},
+		{pkg: "discovery", forbidden: all([]string{"wire", "record", "mtp", "datamodel"}, mtps, upper)},
 		{pkg: "datamodel", forbidden: []string{"wire", "record", "mtp", "agent", "controller"}},
 		{pkg: "store/sqlite", forbidden: []string{"agent", "controller", "store/postgres", "github.com/jackc/pgx"}},
 		{pkg: "store/postgres", forbidden: []string{"agent", "controller", "store/sqlite", "modernc.org/sqlite"}},

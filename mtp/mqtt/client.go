@@ -30,6 +30,7 @@ type Client struct {
 	queue     []pending // Records waiting for a connection, in order
 	topic     string    // the "reply to" Topic of the last connection
 	clientID  string    // the ClientId to connect with [R-MQTT.11]
+	srvMax    uint32    // the last CONNACK's Maximum Packet Size; 0 if none
 	cancel    context.CancelFunc
 	closeDone chan struct{} // closed when Close has finished
 }
@@ -271,8 +272,8 @@ func (c *Client) deliver(ctx context.Context, in mtp.Inbound, h mtp.Handler) {
 // whose publication a lost connection cuts short is queued for the next
 // connection, so it may arrive twice (QoS 1 is "at least once").
 func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
-	if len(rec) > c.o.MaxRecord {
-		return fmt.Errorf("mqtt: record of %d bytes over %d: %w", len(rec), c.o.MaxRecord, mtp.ErrTooLarge)
+	if err := c.fits(rec); err != nil {
+		return err
 	}
 	if addr == "" {
 		return fmt.Errorf("mqtt: empty topic: %w", mtp.ErrNoPeer)
@@ -311,6 +312,39 @@ func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// fits checks rec against the send limit: the Maximum Packet Size of the
+// last MQTT 5.0 CONNACK that gave one (publish then checks the whole
+// PUBLISH against it), else Options.MaxRecord.
+func (c *Client) fits(rec []byte) error {
+	c.mu.Lock()
+	srv := c.srvMax
+	c.mu.Unlock()
+	if srv > 0 && len(rec) >= int(srv) {
+		return fmt.Errorf("mqtt: record of %d bytes over the server's Maximum Packet Size %d: %w", len(rec), srv, mtp.ErrTooLarge)
+	}
+	if srv == 0 && len(rec) > c.o.MaxRecord {
+		return fmt.Errorf("mqtt: record of %d bytes over %d: %w", len(rec), c.o.MaxRecord, mtp.ErrTooLarge)
+	}
+	return nil
+}
+
+// MaxRecord returns the largest Record Send takes now: a little under the
+// server's Maximum Packet Size when the last MQTT 5.0 CONNACK gave one
+// (the PUBLISH's Topic and properties take the rest), else
+// Options.MaxRecord.
+func (c *Client) MaxRecord() int {
+	c.mu.Lock()
+	srv, topic := c.srvMax, c.topic
+	c.mu.Unlock()
+	if srv == 0 {
+		return c.o.MaxRecord
+	}
+	// The overhead with a payload of the whole limit, so that the Remaining
+	// Length's own size is not underestimated.
+	n := int(srv)
+	return max(2*n-packetSize5(topic, topic, ContentType, 1, n), 0)
 }
 
 // enqueueLocked queues a copy of rec; c.mu is held.

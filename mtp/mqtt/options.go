@@ -14,8 +14,9 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultMaxRecord is the default largest Record carried, 64 KiB.
-	DefaultMaxRecord = 64 << 10
+	// DefaultMaxRecord is the default largest Record carried,
+	// mtp.DefaultMaxRecord (5 MiB).
+	DefaultMaxRecord = mtp.DefaultMaxRecord
 	// DefaultQueueLen is how many Records a Client holds by default while
 	// it is disconnected.
 	DefaultQueueLen = 1024
@@ -166,10 +167,14 @@ type Options struct {
 	// Records arrive with an empty Peer.Address, which Send refuses
 	// (TR-369 calls this an MQTT version mismatch [R-MQTT.26a]).
 	DefaultPeerTopic string
-	// MaxRecord is the largest Record sent or accepted, in bytes; zero
-	// means DefaultMaxRecord. Send refuses a larger Record with
-	// mtp.ErrTooLarge and larger inbound Records are dropped. On MQTT 5.0
-	// the CONNECT Maximum Packet Size tells the server about the limit.
+	// MaxRecord is the largest Record accepted, in bytes, and the largest
+	// sent when the server states no limit (always on MQTT 3.1.1); zero
+	// means DefaultMaxRecord. Larger inbound Records are dropped; on MQTT
+	// 5.0 the CONNECT's Maximum Packet Size tells the server the limit
+	// (the data model's MQTT.Client.{i}.MaximumPacketSize). When an MQTT
+	// 5.0 server gives a Maximum Packet Size in its CONNACK, that, less
+	// the PUBLISH's own Topic and properties, is the send limit instead.
+	// Send refuses a Record over the send limit with mtp.ErrTooLarge.
 	MaxRecord int
 	// QueueLen is how many Records the Client holds while disconnected;
 	// Send beyond it returns mtp.ErrQueueFull. Zero means DefaultQueueLen.

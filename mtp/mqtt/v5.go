@@ -49,6 +49,9 @@ func (c *Client) connect5(ctx context.Context, l *link) (*conn5, error) {
 		c.mu.Unlock()
 	}
 	s.maxPacket = g.maxPacket
+	c.mu.Lock()
+	c.srvMax = g.maxPacket // the send limit from now on
+	c.mu.Unlock()
 	l.plan, err = makePlan(&c.o, g)
 	if len(l.plan.ignored) > 0 {
 		c.log.Warn("mqtt: ignoring unusable CONNACK topics", "topics", l.plan.ignored)
@@ -171,9 +174,16 @@ func (s *conn5) publish(ctx context.Context, dest string, rec []byte) error {
 
 // publishSize5 returns the size of p on the wire.
 func publishSize5(p *paho.Publish) int {
-	props := 3 + len(p.Properties.ResponseTopic) + 3 + len(p.Properties.ContentType)
-	rem := 2 + len(p.Topic) + varintLen(props) + props + len(p.Payload)
-	if p.QoS > 0 {
+	return packetSize5(p.Topic, p.Properties.ResponseTopic, p.Properties.ContentType, p.QoS, len(p.Payload))
+}
+
+// packetSize5 returns the size on the wire of a PUBLISH to topic, with
+// Response Topic and Content Type properties, at QoS qos, carrying n
+// bytes.
+func packetSize5(topic, responseTopic, contentType string, qos byte, n int) int {
+	props := 3 + len(responseTopic) + 3 + len(contentType)
+	rem := 2 + len(topic) + varintLen(props) + props + n
+	if qos > 0 {
 		rem += 2
 	}
 	return 1 + varintLen(rem) + rem

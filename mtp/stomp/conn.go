@@ -290,6 +290,9 @@ func (cn *conn) send(dest string, rec []byte) error {
 	return cn.flushLocked()
 }
 
+// keptWriteBuf is the largest write buffer kept for the next frame.
+const keptWriteBuf = 256 << 10
+
 // flushLocked writes wbuf; cn.wmu is held.
 func (cn *conn) flushLocked() error {
 	now := time.Now()
@@ -298,7 +301,7 @@ func (cn *conn) flushLocked() error {
 	}
 	_, err := cn.nc.Write(cn.wbuf)
 	cn.lastW.Store(now.UnixNano())
-	if cap(cn.wbuf) > 4*DefaultMaxRecord {
+	if cap(cn.wbuf) > keptWriteBuf {
 		cn.wbuf = nil // do not hold on to one huge frame's buffer
 	}
 	return err

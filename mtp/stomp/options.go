@@ -11,8 +11,11 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultMaxRecord is the default largest Record carried, 64 KiB.
-	DefaultMaxRecord = 64 << 10
+	// DefaultMaxRecord is the default largest Record carried,
+	// mtp.DefaultMaxRecord (5 MiB). STOMP 1.2 has no header in which a
+	// server states a limit, so it stays what the Client is configured
+	// with.
+	DefaultMaxRecord = mtp.DefaultMaxRecord
 	// DefaultQueueLen is how many Records a Client holds by default while
 	// it is disconnected.
 	DefaultQueueLen = 1024

@@ -191,7 +191,8 @@ func checkBody(body []byte) error {
 // holds only part of a frame it returns ErrIncomplete, except that bad
 // synchronization bytes are reported as soon as the first 4 bytes are
 // there, and an oversize length as soon as the Header is. The Frame refers
-// to b. As for NewReader, limit <= 0 means 64 KiB plus FieldHeaderLen.
+// to b. As for NewReader, limit <= 0 means DefaultMaxRecord plus
+// FieldHeaderLen.
 func ParseFrame(b []byte, limit int) (Frame, int, error) {
 	limit = defaultLimit(limit)
 	if len(b) < HeaderLen {
@@ -227,7 +228,7 @@ type Reader struct {
 const readBuffer = 4096
 
 // NewReader returns a Reader of frames from r whose bodies are at most
-// limit bytes; limit <= 0 means 64 KiB plus FieldHeaderLen.
+// limit bytes; limit <= 0 means DefaultMaxRecord plus FieldHeaderLen.
 func NewReader(r io.Reader, limit int) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, readBuffer), limit: defaultLimit(limit)}
 }

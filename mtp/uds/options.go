@@ -13,8 +13,9 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultMaxRecord is the default largest Record carried, 64 KiB.
-	DefaultMaxRecord = 64 << 10
+	// DefaultMaxRecord is the default largest Record carried,
+	// mtp.DefaultMaxRecord (5 MiB).
+	DefaultMaxRecord = mtp.DefaultMaxRecord
 	// DefaultHandshakeTimeout is how long a side waits for the other's
 	// Handshake [R-UDS.18].
 	DefaultHandshakeTimeout = 30 * time.Second
@@ -46,7 +47,7 @@ type Options struct {
 	// [R-UDS.16], [R-UDS.17]. Required.
 	EndpointID string
 	// MaxRecord is the largest Record sent or accepted; zero means
-	// DefaultMaxRecord (64 KiB). Send refuses a larger Record with
+	// DefaultMaxRecord (5 MiB). Send refuses a larger Record with
 	// mtp.ErrTooLarge; a peer sending one gets an Error frame and the
 	// connection is closed [R-UDS.23].
 	MaxRecord int

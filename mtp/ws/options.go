@@ -14,7 +14,7 @@ const Subprotocol = "v1.usp"
 
 // Defaults used for zero Options fields.
 const (
-	DefaultMaxRecord    = 64 << 10
+	DefaultMaxRecord    = mtp.DefaultMaxRecord // 5 MiB
 	DefaultPingInterval = 30 * time.Second
 	DefaultQueueLen     = 1024
 )

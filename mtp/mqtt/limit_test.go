@@ -1,0 +1,66 @@
+package mqtt_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/packets"
+
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
+)
+
+// TestSendLimitFromServer checks that an MQTT 5.0 server's Maximum Packet
+// Size, not Options.MaxRecord, is the send limit: a Record over MaxRecord
+// that the server takes is sent, and MaxRecord reports what is left of
+// the server's limit after the PUBLISH's Topic and properties.
+func TestSendLimitFromServer(t *testing.T) {
+	s := newScript(t)
+	o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", MaxRecord: 100}
+	st := newStates()
+	o.OnState = st.onState
+	c := mqtt.NewClient(o)
+	if got := c.MaxRecord(); got != 100 {
+		t.Fatalf("MaxRecord before a CONNACK = %d, want Options.MaxRecord 100", got)
+	}
+	serve(t, c, newInbox())
+	limit := uint32(1000)
+	s.handshake(&packets.Connack{Properties: &packets.Properties{MaximumPacketSize: &limit}}, nil)
+	st.wait(t, mtp.StateUp, 10*time.Second)
+	max := c.MaxRecord()
+	if max <= 900 || max >= 1000 {
+		t.Fatalf("MaxRecord = %d, want a little under the server's 1000", max)
+	}
+	if err := c.Send(context.Background(), "usp/b", make([]byte, 1000)); !errors.Is(err, mtp.ErrTooLarge) {
+		t.Fatalf("Send of the server's limit = %v, want ErrTooLarge", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Send(context.Background(), "usp/a", make([]byte, max)) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("Send of MaxRecord() bytes = %v before any PUBLISH", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	pub := s.expect(packets.PUBLISH).Content.(*packets.Publish)
+	if len(pub.Payload) != max {
+		t.Fatalf("PUBLISH of %d bytes, want %d", len(pub.Payload), max)
+	}
+	s.write(&packets.Puback{PacketID: pub.PacketID})
+	if err := <-errc; err != nil {
+		t.Fatalf("Send of MaxRecord() bytes, over Options.MaxRecord, under the server's limit = %v", err)
+	}
+}
+
+// TestDefaultMaxRecord checks the default limit: 5 MiB, the size the
+// reference Agent carries.
+func TestDefaultMaxRecord(t *testing.T) {
+	if mqtt.DefaultMaxRecord != 5<<20 {
+		t.Fatalf("DefaultMaxRecord = %d, want 5 MiB", mqtt.DefaultMaxRecord)
+	}
+	c := mqtt.NewClient(&mqtt.Options{EndpointID: "proto::x", Topic: "usp/a"})
+	if got := c.MaxRecord(); got != 5<<20 {
+		t.Fatalf("MaxRecord = %d, want 5 MiB", got)
+	}
+}
