@@ -267,7 +267,9 @@ func section1Supported(m map[string]caseFunc) {
 		}
 	}}
 	m["1.99"] = caseFunc{run: func(t *T) {
-		objs := t.oneSupported(t.supportedResp(t.Do(supportedReq(false, false, false, false, true, "Device.LocalAgent.Subscription"))))
+		// TP-469 writes the path without its final '.'; an Object Path
+		// ends in '.' (TR-369 "Path Names"), which a strict Agent needs.
+		objs := t.oneSupported(t.supportedResp(t.Do(supportedReq(false, false, false, false, true, subTable))))
 		t.Check(len(objs) >= 1 && objs[0].GetSupportedObjPath() == subTable+"{i}.", "objects %v", objs)
 		var sets []string
 		for _, k := range objs[0].GetUniqueKeySets() {

@@ -206,7 +206,9 @@ func section2() map[string]caseFunc {
 			b := role.perm(c2+"BootParameter.", "r---", "rwxn", "rwxn", "rwxn")
 			t.created(t.addResp(t.Do(addReq(false, a, b))), 2)
 			before := t.instancesResp(t.Do(instancesReq(false, "Device.LocalAgent.Controller.*.BootParameter.")))
-			m := t.Do(addReq(allowPartial, obj("Device.LocalAgent.Controller.*.BootParameter", preq("Enable", "false"))))
+			// TP-469 writes the path without its final '.'; an Object
+			// Path ends in '.' (TR-369 "Path Names").
+			m := t.Do(addReq(allowPartial, obj("Device.LocalAgent.Controller.*.BootParameter.", preq("Enable", "false"))))
 			if allowPartial {
 				r := t.addResp(m)
 				var ok []string

@@ -75,20 +75,16 @@ func (e *Engine) Add(ctx context.Context, c Caller, allowPartial bool, objs []Cr
 	return out, nil
 }
 
-// addTargets resolves the tables an Add path names. A path to a table may
-// omit its final '.'.
+// addTargets resolves the tables an Add path names. The path must be an
+// Object Path, ending in '.' (TR-369 "Path Names"): one without it names
+// no object and fails with 7026 Invalid Path.
 func (t *txn) addTargets(ctx context.Context, path string) ([]target, error) {
 	res, err := t.resolve(ctx, path)
-	if err != nil || res.kind != pathname.KindObject {
-		if r2, err2 := t.resolve(ctx, path+"."); err2 == nil && (err == nil || usperr.Code(err) == usperr.CodeInvalidPath) {
-			res, err = r2, nil
-		}
-	}
 	if err != nil {
 		return nil, err
 	}
 	if res.kind != pathname.KindObject {
-		return nil, errInvalidPath(path, "%s is not an object path", path)
+		return nil, errInvalidPath(path, "%s is not an object path (an object path ends in '.')", path)
 	}
 	for _, tg := range res.targets {
 		if !tg.table {

@@ -517,7 +517,9 @@ func TestSupportedItems(t *testing.T) {
 	if o := one(2); len(o.Params) != 1 || o.Params[0].Name != "UpTime" || len(o.Events)+len(o.Commands) != 0 {
 		t.Errorf("param: %+v", o)
 	}
-	if res[3].Err != nil || res[3].Objects[0].Path != "Device.Fan.{i}." {
+	// An Object Path ends in '.' (TR-369 "Path Names"): without it the
+	// path names no object.
+	if code(res[3].Err) != usperr.CodeInvalidPath {
 		t.Errorf("object without its dot: %+v", res[3])
 	}
 	if code(res[4].Err) != usperr.CodeInvalidPath {
@@ -546,7 +548,7 @@ func TestAddSearchPath(t *testing.T) {
 	f.addFan(t, "Name", "a")
 	f.addFan(t, "Name", "b")
 	c := datamodel.Caller{EndpointID: "proto::limited", Access: denyAdd("Device.Fan.2.Blade.")}
-	res, err := f.eng.Add(ctx, c, true, []datamodel.CreateObject{{Path: "Device.Fan.*.Blade"}})
+	res, err := f.eng.Add(ctx, c, true, []datamodel.CreateObject{{Path: "Device.Fan.*.Blade."}})
 	if err != nil || len(res) != 2 || res[0].Path != "Device.Fan.1.Blade.1." || code(res[1].Err) != usperr.CodePermissionDenied {
 		t.Fatalf("allow_partial=true: %+v %v", res, err)
 	}

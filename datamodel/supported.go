@@ -74,7 +74,7 @@ func (e *Engine) Supported(ctx context.Context, c Caller, paths []string, o Supp
 
 // supportedObject finds the object a GetSupportedDM path names and, for
 // a path to a parameter, command or event, the item's name. A path to an
-// object may omit its final '.'.
+// object ends in '.'; without it, it names no object (7026).
 func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, string, error) {
 	p, err := pathname.Parse(path)
 	if err != nil {
@@ -84,9 +84,8 @@ func (t *txn) supportedObject(ctx context.Context, path string) (*objInfo, strin
 		return nil, "", errInvalidPath(path, "GetSupportedDM takes paths of the supported data model")
 	}
 	if p.Kind != pathname.KindObject {
-		if in, _, err := t.supportedObject(ctx, path+"."); err == nil && p.Kind == pathname.KindParameter {
-			return in, "", nil
-		}
+		// Not an Object Path (those end in '.'): the path of a
+		// parameter, command or event, or nothing at all.
 		objPath, elem := p.Split()
 		in, _, err := t.supportedObject(ctx, objPath.String())
 		if err != nil {
