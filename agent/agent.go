@@ -349,16 +349,11 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	if !known && msg.GetBody().GetRequest() != nil {
 		a.registerUnknown(ctx, rec.FromID, protocol)
 	}
-	reply := a.dispatch(ctx, rec.FromID, &msg)
+	reply := a.dispatch(withVersion(ctx, rec.Version), rec.FromID, &msg)
 	if reply == nil {
 		return
 	}
-	payload, err := proto.Marshal(reply)
-	if err != nil {
-		a.log.ErrorContext(ctx, "response could not be encoded", "err", err)
-		return
-	}
-	a.sendRecord(ctx, t, in.From.Address, record.NewNoSession(rec.FromID, a.opt.EndpointID, payload))
+	a.answer(ctx, protocol, t, in.From.Address, rec.FromID, reply)
 }
 
 // replyError answers a Record that cannot be processed with an Error
@@ -370,12 +365,13 @@ func (a *Agent) replyError(ctx context.Context, t mtp.Transport, in mtp.Inbound,
 	}
 }
 
+// sendRecord sends a Record the Agent starts: a connect Record [R-MTP.6],
+// a Notify, or a Record-level Error. It reports whether the transport took
+// it; when not, the error is logged and the caller decides (a Notify is
+// kept and sent again, see subscriptions.notify; connect Records and
+// Record Errors are a few hundred bytes, which every MTP carries).
 func (a *Agent) sendRecord(ctx context.Context, t mtp.Transport, addr string, rec *record.Record) bool {
-	b, err := rec.MarshalBinary()
-	if err == nil {
-		err = t.Send(ctx, addr, b)
-	}
-	if err != nil {
+	if err := a.send(ctx, t, addr, rec); err != nil {
 		a.log.WarnContext(ctx, "record not sent", "to", rec.ToID, "addr", addr, "err", err)
 		return false
 	}
