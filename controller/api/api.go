@@ -23,7 +23,11 @@ type Options struct {
 	// Timeout bounds a request to an Agent unless the call says
 	// otherwise (?timeout=5s); 0 means 30 seconds.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Policy lists the paths whose change needs more than the operator
+	// role, checked on every request sent to an Agent whatever the route
+	// (see PathRule); nil means DefaultPolicy().
+	Policy []PathRule
+	Logger *slog.Logger
 }
 
 // Server is the API's http.Handler.
@@ -49,6 +53,9 @@ func New(o Options) *Server {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Policy == nil {
+		o.Policy = DefaultPolicy()
 	}
 	s := &Server{opt: o, mux: http.NewServeMux(), metrics: newMetrics()}
 	s.routes = []route{
@@ -93,9 +100,18 @@ func (s *Server) auth(need Role, next http.HandlerFunc) http.Handler {
 		case !role.allows(need):
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not do this (needs %s)", role, need))
 		default:
-			next(w, r)
+			next(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)))
 		}
 	})
+}
+
+// roleKey is the request context key of the caller's Role.
+type roleKey struct{}
+
+// callerRole returns the Role auth found for r.
+func callerRole(r *http.Request) Role {
+	role, _ := r.Context().Value(roleKey{}).(Role)
+	return role
 }
 
 type errorBody struct {
@@ -178,6 +194,11 @@ func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc
 		req, err := build(body)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if need, at := requiredRole(req, s.opt.Policy); !callerRole(r).allows(need) {
+			s.opt.Logger.Warn("api: request refused by the path policy", "role", callerRole(r), "need", need, "path", at, "agent", r.PathValue("id"))
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not change %s (needs %s; see the API's path policy)", callerRole(r), at, need))
 			return
 		}
 		timeout := s.opt.Timeout

@@ -112,7 +112,7 @@ func TestUSPRequests(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), agentID) || !strings.Contains(string(body), "7026") {
 		t.Errorf("get: %d %s", code, body)
 	}
-	code, body = call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/set",
+	code, body = call(t, srv, admin, "POST", "/api/v1/agents/"+agentID+"/set",
 		`{"objects":[{"path":"Device.LocalAgent.Controller.1.","params":{"PeriodicNotifInterval":"0"}}]}`)
 	var e struct {
 		Code    uint32 `json:"code"`
@@ -135,7 +135,11 @@ func TestUSPRequests(t *testing.T) {
 	for _, ep := range []string{"instances", "supported", "protocol", "operate", "delete"} {
 		b := map[string]string{"instances": `{"paths":["Device.LocalAgent."]}`, "supported": `{"paths":["Device.LocalAgent."],"params":true}`,
 			"protocol": "", "operate": `{"command":"Device.LocalAgent.Controller.1.SendOnBoardRequest()"}`, "delete": `{"paths":["Device.LocalAgent.Subscription.1."]}`}[ep]
-		if code, body := call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/"+ep, b); code != 200 {
+		tok := oper
+		if ep == "operate" { // a command under Device.LocalAgent.Controller. (DefaultPolicy)
+			tok = admin
+		}
+		if code, body := call(t, srv, tok, "POST", "/api/v1/agents/"+agentID+"/"+ep, b); code != 200 {
 			t.Errorf("%s: %d %s", ep, code, body)
 		}
 	}
