@@ -90,6 +90,9 @@ func (a *Agent) dropOrphans(ctx context.Context, changes []datamodel.Change) {
 // operate runs an Operate message.
 func (a *Agent) operate(ctx context.Context, c datamodel.Caller, id string, m *wire.Operate) *wire.Msg {
 	res, err := a.eng.Operate(ctx, c, m.GetCommand(), m.GetCommandKey(), m.GetInputArgs())
+	if err == nil {
+		err = missingArgument(ctx, res) // [R-OPR.5] of the Record's USP version
+	}
 	if err != nil {
 		return errMsg(id, err)
 	}

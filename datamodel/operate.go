@@ -2,6 +2,7 @@ package datamodel
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strings"
 
@@ -97,6 +98,12 @@ func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string,
 	return out, nil
 }
 
+// ErrMissingArgument is wrapped by the OperationResult.Err of a command
+// run without one of its mandatory input arguments (7027, as USP 1.4's
+// [R-OPR.5] has it; an Agent answering USP 1.3 turns it into an Error
+// 7004).
+var ErrMissingArgument = errors.New("datamodel: mandatory input argument missing")
+
 // checkInput checks input arguments: every mandatory argument given and
 // every value of its type (Invalid command arguments, 7027). Unknown
 // arguments are ignored, as TP-469 1.91 expects; the handler does not see
@@ -106,7 +113,9 @@ func checkInput(args []*schema.Param, input map[string]string) error {
 		v, ok := input[a.Name]
 		if !ok {
 			if a.Mandatory {
-				return usperr.Errorf(usperr.CodeInvalidCommandArgs, "missing mandatory argument %s", a.Name)
+				e := usperr.Errorf(usperr.CodeInvalidCommandArgs, "missing mandatory argument %s", a.Name)
+				e.Err = ErrMissingArgument
+				return e
 			}
 			continue
 		}
