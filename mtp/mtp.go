@@ -101,6 +101,15 @@ type StateFunc func(ctx context.Context, peer Peer, s State, err error)
 // server's Maximum Packet Size takes its place when the server gives one.
 const DefaultMaxRecord = 5 << 20
 
+// Limited is implemented by a Transport that can tell the largest Record
+// its Send takes now (for MQTT, what the server's Maximum Packet Size
+// leaves), so that the layer above can refuse a larger one at once,
+// before it queues it for a peer that is away. Every MTP of this module
+// implements it.
+type Limited interface {
+	MaxRecord() int
+}
+
 // Errors a Transport returns; implementations wrap them with %w.
 var (
 	// ErrClosed is returned by Send after Close.

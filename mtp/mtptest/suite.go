@@ -240,6 +240,9 @@ func testTooLarge(t *testing.T, h *harness) {
 	if !errors.Is(err, mtp.ErrTooLarge) {
 		t.Fatalf("Send of %d bytes = %v, want ErrTooLarge", h.p.Limit+1, err)
 	}
+	if l, ok := h.p.A.(mtp.Limited); ok && l.MaxRecord() > h.p.Limit {
+		t.Errorf("MaxRecord() = %d, over the %d bytes Send takes", l.MaxRecord(), h.p.Limit)
+	}
 	// The transport still works.
 	h.sendRetry(t, h.p.A, h.p.AddrOfB, record(4, 0, 16))
 	h.expect(t, h.atB, "record after rejection")
