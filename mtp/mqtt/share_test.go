@@ -20,8 +20,8 @@ import (
 func TestSharedSubscription(t *testing.T) {
 	m := sharedMosquitto(t)
 	tests := []struct {
-		name    string
-		v       mqtt.Version
+		name     string
+		v        mqtt.Version
 		ownTopic bool // each member has its own reply topic
 	}{
 		{"MQTT5/plain-reply-to", mqtt.V5, false},
