@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// One RabbitMQ with the STOMP plugin serves every test of this binary. It
+// One RabbitMQ with the STOMP and MQTT plugins serves every test of this binary. It
 // starts on first use (a run of codec tests or of the fuzzer starts none)
 // and dies with the test process: each process group we start is led by a
 // small shell that holds the read end of a pipe whose write end only this
@@ -36,6 +36,10 @@ type Rabbit struct {
 	env      []string
 	Stomp    string // plaintext STOMP listener, 127.0.0.1:port
 	StompTLS string // TLS STOMP listener
+	// MQTT is the plaintext MQTT 3.1.1 listener of the rabbitmq_mqtt
+	// plugin (RabbitMQ 3.10 speaks no MQTT 5), 127.0.0.1:port; it lets
+	// anonymous clients in as guest.
+	MQTT string
 	PKI      *PKI
 	Files    TLSFiles      // PKI's files: the CA for clients of StompTLS, a client certificate
 	Startup  time.Duration // how long the first start took
@@ -55,8 +59,8 @@ func RabbitMQ(t testing.TB) *Rabbit {
 	if shared.r == nil && shared.err == nil {
 		shared.r, shared.err = startRabbit(t, bin)
 		if shared.err == nil {
-			t.Logf("RabbitMQ started in %v: stomp %s, stomp+tls %s", shared.r.Startup.Round(time.Millisecond),
-				shared.r.Stomp, shared.r.StompTLS)
+			t.Logf("RabbitMQ started in %v: stomp %s, stomp+tls %s, mqtt %s", shared.r.Startup.Round(time.Millisecond),
+				shared.r.Stomp, shared.r.StompTLS, shared.r.MQTT)
 		}
 	}
 	if shared.err != nil {
@@ -84,14 +88,15 @@ func startRabbit(t testing.TB, bin string) (*Rabbit, error) {
 	r := &Rabbit{bin: bin, dir: dir, PKI: NewPKI(t, "proto::uspkit-stomp-test")}
 	r.PKI.WriteFiles(t, dir)
 	r.Files = filesIn(r.PKI, dir)
-	ports := make([]int, 5)
+	ports := make([]int, 6)
 	for i := range ports {
 		ports[i] = FreePort(t)
 	}
-	amqp, dist, epmdPort, stomp, stompTLS := ports[0], ports[1], ports[2], ports[3], ports[4]
+	amqp, dist, epmdPort, stomp, stompTLS, mqtt := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	r.MQTT = "127.0.0.1:" + strconv.Itoa(mqtt)
 	r.Stomp = "127.0.0.1:" + strconv.Itoa(stomp)
 	r.StompTLS = "127.0.0.1:" + strconv.Itoa(stompTLS)
-	if err := r.writeConfig(amqp, stomp, stompTLS); err != nil {
+	if err := r.writeConfig(amqp, stomp, stompTLS, mqtt); err != nil {
 		return nil, err
 	}
 	r.env = rabbitEnv(dir, amqp, dist, epmdPort, stomp)
@@ -117,7 +122,7 @@ func startRabbit(t testing.TB, bin string) (*Rabbit, error) {
 	return r, nil
 }
 
-func (r *Rabbit) writeConfig(amqp, stomp, stompTLS int) error {
+func (r *Rabbit) writeConfig(amqp, stomp, stompTLS, mqtt int) error {
 	conf := fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
 stomp.listeners.tcp.1 = 127.0.0.1:%d
 stomp.listeners.ssl.1 = 127.0.0.1:%d
@@ -128,10 +133,12 @@ ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = false
 log.console = false
 log.file.level = warning
-`, amqp, stomp, stompTLS, r.dir)
+mqtt.listeners.tcp.1 = 127.0.0.1:%[5]d
+mqtt.allow_anonymous = true
+`, amqp, stomp, stompTLS, r.dir, mqtt)
 	files := map[string]string{
 		"rabbitmq.conf":     conf,
-		"enabled_plugins":   "[rabbitmq_stomp].\n",
+		"enabled_plugins":   "[rabbitmq_stomp,rabbitmq_mqtt].\n",
 		"rabbitmq-env.conf": "",
 		"advanced.config":   "[].\n",
 	}
@@ -173,7 +180,7 @@ func rabbitEnv(dir string, amqp, dist, epmd, stomp int) []string {
 }
 
 // start starts the broker in a new process group and waits until both
-// STOMP listeners accept connections.
+// STOMP listeners and the MQTT one accept connections.
 func (r *Rabbit) start() error {
 	g, err := startGroup(filepath.Join(r.dir, "server.log"), r.env, `"$@" & read _; kill -KILL 0`, r.bin)
 	if err != nil {
@@ -182,7 +189,7 @@ func (r *Rabbit) start() error {
 	r.mu.Lock()
 	r.server = g
 	r.mu.Unlock()
-	for _, addr := range []string{r.Stomp, r.StompTLS} {
+	for _, addr := range []string{r.Stomp, r.StompTLS, r.MQTT} {
 		if err := waitListening(addr, 90*time.Second); err != nil {
 			return fmt.Errorf("%w\n%s", err, r.logTail())
 		}
@@ -213,7 +220,7 @@ func (r *Rabbit) Kill(t testing.TB) {
 			}
 		}
 	})
-	for _, addr := range []string{r.Stomp, r.StompTLS} {
+	for _, addr := range []string{r.Stomp, r.StompTLS, r.MQTT} {
 		if err := waitRefused(addr, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
