@@ -39,10 +39,10 @@ type Rabbit struct {
 	// MQTT is the plaintext MQTT 3.1.1 listener of the rabbitmq_mqtt
 	// plugin (RabbitMQ 3.10 speaks no MQTT 5), 127.0.0.1:port; it lets
 	// anonymous clients in as guest.
-	MQTT string
-	PKI      *PKI
-	Files    TLSFiles      // PKI's files: the CA for clients of StompTLS, a client certificate
-	Startup  time.Duration // how long the first start took
+	MQTT    string
+	PKI     *PKI
+	Files   TLSFiles      // PKI's files: the CA for clients of StompTLS, a client certificate
+	Startup time.Duration // how long the first start took
 
 	mu     sync.Mutex
 	epmd   *group
