@@ -13,12 +13,16 @@ import (
 // The functions here translate between USP Msgs and the engine's calls;
 // they hold no protocol state.
 
+// errMsg builds an Error. Its messages and paths repeat at most
+// usperr.MaxMsg and usperr.MaxEchoPath bytes of the request, whatever its
+// size.
 func errMsg(id string, err error) *wire.Msg {
 	e := &wire.Error{ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}
 	if me, ok := err.(*datamodel.MessageError); ok {
-		e.ErrCode, e.ErrMsg = me.Code, me.Msg
+		e.ErrCode, e.ErrMsg = me.Code, usperr.Clip(me.Msg, usperr.MaxMsg)
 		for _, pe := range me.ParamErrs {
-			e.ParamErrs = append(e.ParamErrs, &wire.Error_ParamError{ParamPath: pe.Param, ErrCode: pe.Code, ErrMsg: pe.Msg})
+			e.ParamErrs = append(e.ParamErrs, &wire.Error_ParamError{ParamPath: usperr.EchoPath(pe.Param), ErrCode: pe.Code,
+				ErrMsg: usperr.Clip(pe.Msg, usperr.MaxMsg)})
 		}
 	}
 	return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR}, Body: &wire.Body{MsgBody: &wire.Body_Error{Error: e}}}
@@ -81,7 +85,7 @@ func (a *Agent) set(ctx context.Context, c datamodel.Caller, id string, s *wire.
 func setParamErrs(pes []datamodel.ParamError) []*wire.SetResp_ParameterError {
 	var out []*wire.SetResp_ParameterError
 	for _, pe := range pes {
-		out = append(out, &wire.SetResp_ParameterError{Param: pe.Param, ErrCode: pe.Code, ErrMsg: pe.Msg})
+		out = append(out, &wire.SetResp_ParameterError{Param: usperr.EchoPath(pe.Param), ErrCode: pe.Code, ErrMsg: usperr.Clip(pe.Msg, usperr.MaxMsg)})
 	}
 	return out
 }
@@ -108,7 +112,8 @@ func (a *Agent) add(ctx context.Context, c datamodel.Caller, id string, m *wire.
 		} else {
 			ok := &wire.AddResp_CreatedObjectResult_OperationStatus_OperationSuccess{InstantiatedPath: r.Path, UniqueKeys: r.UniqueKeys}
 			for _, pe := range r.ParamErrs {
-				ok.ParamErrs = append(ok.ParamErrs, &wire.AddResp_ParameterError{Param: pe.Param, ErrCode: pe.Code, ErrMsg: pe.Msg})
+				ok.ParamErrs = append(ok.ParamErrs, &wire.AddResp_ParameterError{Param: usperr.EchoPath(pe.Param), ErrCode: pe.Code,
+					ErrMsg: usperr.Clip(pe.Msg, usperr.MaxMsg)})
 			}
 			st.OperStatus = &wire.AddResp_CreatedObjectResult_OperationStatus_OperSuccess{OperSuccess: ok}
 		}
@@ -131,7 +136,8 @@ func (a *Agent) delete(ctx context.Context, c datamodel.Caller, id string, m *wi
 		} else {
 			ok := &wire.DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess{AffectedPaths: r.Affected}
 			for _, u := range r.Unaffected {
-				ok.UnaffectedPathErrs = append(ok.UnaffectedPathErrs, &wire.DeleteResp_UnaffectedPathError{UnaffectedPath: u.Path, ErrCode: u.Code, ErrMsg: u.Msg})
+				ok.UnaffectedPathErrs = append(ok.UnaffectedPathErrs, &wire.DeleteResp_UnaffectedPathError{UnaffectedPath: u.Path, ErrCode: u.Code,
+					ErrMsg: usperr.Clip(u.Msg, usperr.MaxMsg)})
 			}
 			st.OperStatus = &wire.DeleteResp_DeletedObjectResult_OperationStatus_OperSuccess{OperSuccess: ok}
 		}

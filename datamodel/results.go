@@ -38,10 +38,15 @@ func (e *MessageError) Error() string {
 func (e *MessageError) USPErrorCode() uint32 { return e.Code }
 
 // messageError builds the Error message of a failed request from the
-// first failure.
+// first failure. Paths in perrs are cut to usperr.MaxEchoPath bytes and
+// messages come from usperr.Message (at most usperr.MaxMsg bytes), so an
+// Error is small whatever the request held.
 func messageError(err error, perrs []ParamError) *MessageError {
 	if me, ok := err.(*MessageError); ok {
 		return me
+	}
+	for i := range perrs {
+		perrs[i].Param = usperr.EchoPath(perrs[i].Param)
 	}
 	return &MessageError{Code: usperr.Code(err), Msg: usperr.Message(err), ParamErrs: perrs}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/uspkit/uspkit/usperr"
 )
 
 // Base is a TR-106 base type.
@@ -115,8 +117,10 @@ type ValueError struct {
 	Reason  string
 }
 
+// Error quotes the value cut to usperr.MaxEcho bytes: it goes into
+// err_msg fields, and the value may be as large as a request.
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("%q: %s", e.Value, e.Reason)
+	return fmt.Sprintf("%q: %s", usperr.Echo(e.Value), e.Reason)
 }
 
 // USPErrorCode returns 7011 (Invalid type) or 7012 (Invalid value).

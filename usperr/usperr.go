@@ -79,8 +79,13 @@ func Code(err error) uint32 {
 // Message returns the err_msg for err: the message of the first *Error in
 // its chain (or its code's default message when empty), else err's text.
 // An error that is not a USP error yields the default message of 7003, so
-// internal details do not reach a peer.
+// internal details do not reach a peer. The message is cut to MaxMsg
+// bytes (see Clip).
 func Message(err error) string {
+	return Clip(message(err), MaxMsg)
+}
+
+func message(err error) string {
 	if err == nil {
 		return ""
 	}

@@ -16,6 +16,12 @@ import (
 	"github.com/uspkit/uspkit/wire"
 )
 
+// MaxTimeout caps the ?timeout= of a request to an Agent.
+const MaxTimeout = 10 * time.Minute
+
+// streamWriteTimeout bounds each write of an event stream.
+const streamWriteTimeout = 30 * time.Second
+
 // Options configure the API.
 type Options struct {
 	Controller *controller.Controller
@@ -203,8 +209,11 @@ func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc
 		}
 		timeout := s.opt.Timeout
 		if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
-			timeout = d
+			timeout = min(d, MaxTimeout)
 		}
+		// The server's WriteTimeout bounds ordinary answers; this one may
+		// wait for the Agent as long as the caller asked.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		start := time.Now()
@@ -257,6 +266,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, stop := s.opt.Controller.Subscribe()
 	defer stop()
+	// A stream outlives the server's WriteTimeout; each write gets its own
+	// deadline instead, so that a reader that stopped reading is dropped.
+	rc := http.NewResponseController(w)
+	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
+	extend()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -279,10 +293,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-keep.C:
+			extend()
 			io.WriteString(w, ": keep-alive\n\n")
 			fl.Flush()
 		case e := <-ch:
 			if agent == "" || e.Agent == agent {
+				extend()
 				send(e)
 				fl.Flush()
 			}
