@@ -17,7 +17,9 @@ import (
 // Many requests may be in flight to one Agent at a time. When the Agent
 // is offline the request is queued durably, to be sent when it connects,
 // and Do waits for the response until ctx ends; it then returns
-// ErrQueued, and the response comes later as a "response" event.
+// ErrQueued, and the response comes later as a "response" event. A
+// request larger than the Agent's MTP carries is refused at once with a
+// *TooLargeError (errors.Is ErrTooLarge): nothing is sent or queued.
 func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) (*wire.Msg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -36,6 +38,9 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 	payload, err := proto.Marshal(m)
 	if err != nil {
 		return nil, err
+	}
+	if err := c.fits(agentID, payload); err != nil {
+		return nil, err // nothing sent, nothing queued
 	}
 	ch := make(chan *wire.Msg, 1)
 	c.mu.Lock()

@@ -192,7 +192,11 @@ func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
 // message.
 func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if mb := (*http.MaxBytesError)(nil); errors.As(err, &mb) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", mb.Limit))
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -222,6 +226,9 @@ func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc
 		switch {
 		case errors.Is(err, controller.ErrUnknownAgent):
 			writeError(w, http.StatusNotFound, "unknown agent")
+			return
+		case errors.Is(err, controller.ErrTooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 			return
 		case errors.Is(err, controller.ErrQueued):
 			writeJSON(w, http.StatusAccepted, map[string]any{"queued": true, "error": err.Error()})

@@ -76,6 +76,7 @@ func responses(rt route) map[string]any {
 		r["400"] = map[string]any{"description": "bad request body"}
 		r["422"] = map[string]any{"description": "the agent answered with a USP Error (code, message)"}
 		r["504"] = map[string]any{"description": "no response in time"}
+		r["413"] = map[string]any{"description": "the request body, or the USP Record it makes, is larger than the API or the agent's MTP takes; nothing was sent"}
 	}
 	if rt.method == "DELETE" {
 		r["204"] = map[string]any{"description": "deleted"}
