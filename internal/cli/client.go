@@ -44,6 +44,7 @@ const serverFile = "api.url"
 type apiClient struct {
 	server, token, agent string
 	json                 bool
+	hc                   *http.Client // trusts the API's certificate (apiHTTPClient)
 }
 
 // clientFlags adds the flags every client verb takes.
@@ -58,6 +59,11 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 			dir = dataDir()
 		}
 		c := &apiClient{server: *server, agent: *agent, json: *asJSON}
+		hc, err := apiHTTPClient(dir)
+		if err != nil {
+			return nil, err
+		}
+		c.hc = hc
 		if c.server == "" {
 			c.server = os.Getenv("USP_SERVER")
 		}
@@ -112,7 +118,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +626,7 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err
 	}
