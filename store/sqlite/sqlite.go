@@ -26,7 +26,14 @@ type DB struct {
 
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date.
+//
+// The database and its -wal and -shm files are readable by their owner
+// only (mode 0600), whatever mode existing ones had: they hold
+// configuration, queued messages and, for an Agent, credentials.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -39,6 +46,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	// SQLite gives -wal and -shm the database's mode; older files may
+	// predate that.
+	if err := restrictFiles(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return s, nil
 }
