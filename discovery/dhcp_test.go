@@ -227,3 +227,29 @@ func FuzzReadLease(f *testing.F) {
 		_, _ = discovery.ReadLease(bytes.NewReader(b))
 	})
 }
+
+func TestParseControllerURL(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    discovery.Endpoint
+		wantErr bool
+	}{
+		{in: "wss://ctr.example.com/usp", want: discovery.Endpoint{Protocol: "WebSocket", Host: "ctr.example.com", Port: 443, Path: "/usp", Encrypt: true}},
+		{in: "ws://127.0.0.1:8080", want: discovery.Endpoint{Protocol: "WebSocket", Host: "127.0.0.1", Port: 8080, Path: "/"}},
+		{in: "mqtt://broker:1884/usp/controller", want: discovery.Endpoint{Protocol: "MQTT", Host: "broker", Port: 1884, Path: "usp/controller"}},
+		{in: "mqtts://[::1]/c", want: discovery.Endpoint{Protocol: "MQTT", Host: "::1", Port: 8883, Path: "c", Encrypt: true}},
+		{in: "stomp://rmq:61613/queue/ctr", want: discovery.Endpoint{Protocol: "STOMP", Host: "rmq", Port: 61613, Path: "/queue/ctr"}},
+		{in: "controller.example.com.", want: discovery.Endpoint{Host: "controller.example.com"}},
+		{in: "http://x/", wantErr: true},
+		{in: "ws://:80/", wantErr: true},
+		{in: "ws://h:0/", wantErr: true},
+		{in: "", wantErr: true},
+		{in: "a b", wantErr: true},
+	}
+	for _, tc := range cases {
+		got, err := discovery.ParseControllerURL(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("ParseControllerURL(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
