@@ -71,6 +71,10 @@ type MQTTConnection struct {
 	// ResponseTopic is ResponseTopicConfigured: the Agent's own topic, or
 	// "" to use the one the broker assigns.
 	ResponseTopic string
+	// MaxPacketSize is MaximumPacketSize, the largest packet the client
+	// takes from the broker, told in the MQTT 5.0 CONNECT; 0 means no
+	// limit of the data model's (the transport's own applies).
+	MaxPacketSize uint32
 	// PublishQoS is the QoS of the Agent's publications; 1 unless set.
 	PublishQoS uint32
 	// Subscriptions are the Topics of the client's enabled
@@ -545,6 +549,7 @@ func (a *Agent) wantedConnections(ctx context.Context) []*Connection {
 				}
 			}
 			c.MQTT.CleanSession = cl["CleanSession"] == "true"
+			c.MQTT.MaxPacketSize = atou(cl["MaximumPacketSize"])
 			if c.MQTT.ProtocolVersion == "5.0" {
 				c.MQTT.CleanSession = cl["CleanStart"] == "true"
 			}

@@ -171,6 +171,7 @@ func defineConnections(m *schema.Model) {
 		Param("ConnectRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
 		Param("ConnectRetryMaxInterval", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("30720")).
 		Param("MessageRetryTime", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite, schema.Default("5")).
+		Param("MaximumPacketSize", schema.UnsignedInt(), schema.ReadWrite).
 		Param("ResponseInformation", schema.String(schema.MaxLen(65535))).
 		Param("SubscriptionNumberOfEntries", schema.UnsignedInt())
 	m.Define("Device.MQTT.Client.{i}.Subscription.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.Keys("Topic"), schema.NumEntries("SubscriptionNumberOfEntries"), schema.EnableParam("Enable")).

@@ -68,7 +68,17 @@ type mtpConfig struct {
 	ControllerTopic string `yaml:"controller_topic"`
 	// TLS: certificate and key of this side, CA to verify the peer.
 	TLS *tlsConfig `yaml:"tls"`
+	// MaxRecord is the largest USP Record the transport carries, in bytes;
+	// 0 means the MTP's default, 5 MiB. A response over it is answered
+	// with an Error instead. On MQTT 5.0 a smaller Maximum Packet Size of
+	// the broker's (CONNACK) or of the data model's
+	// (Device.MQTT.Client.{i}.MaximumPacketSize) wins.
+	MaxRecord int `yaml:"max_record"`
 }
+
+// minMaxRecord is the smallest max_record: the Agent's connect Records
+// and its Errors must fit.
+const minMaxRecord = 1024
 
 type tlsConfig struct {
 	Cert string `yaml:"cert"`
@@ -107,6 +117,9 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 				return nil, fmt.Errorf("%s.alias: %w", where, err)
 			}
 			aliases[m.Alias] = true
+		}
+		if m.MaxRecord != 0 && m.MaxRecord < minMaxRecord {
+			return nil, fmt.Errorf("%s.max_record: %d is under %d bytes", where, m.MaxRecord, minMaxRecord)
 		}
 		switch m.Protocol {
 		case "WebSocket":
@@ -319,7 +332,7 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 		if err != nil {
 			return m, err
 		}
-		o := &ws.Options{EndpointID: self, URL: mc.URL, Path: mc.Path, TLS: tc, OnState: onState, Logger: log}
+		o := &ws.Options{EndpointID: self, URL: mc.URL, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log}
 		if mc.Listen != "" {
 			srv, err := ws.Listen(ctx, mc.Listen, o)
 			if err != nil {
@@ -337,12 +350,12 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 			return m, err
 		}
 		m.Transport = stomp.NewClient(&stomp.Options{Addr: mc.Addr, TLS: tc, VirtualHost: mc.VirtualHost, Username: mc.Username,
-			Password: mc.Password, EndpointID: self, Destination: mc.Destination, OnState: onState, Logger: log,
+			Password: mc.Password, EndpointID: self, Destination: mc.Destination, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log,
 			OutgoingHeartbeat: 30 * time.Second, IncomingHeartbeat: 30 * time.Second})
 		dest := mc.Destination
 		m.Connect = func(to string) *record.Record { return record.NewSTOMPConnect(to, self, dest) }
 	case "UDS":
-		m.Transport = uds.NewClient(&uds.Options{Path: mc.Socket, EndpointID: self, OnState: onState, Logger: log})
+		m.Transport = uds.NewClient(&uds.Options{Path: mc.Socket, EndpointID: self, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
 		m.Connect = func(to string) *record.Record { return record.NewUDSConnect(to, self) }
 	case "MQTT":
 		tc, err := mc.TLS.build(false)
@@ -354,7 +367,7 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 			v, rv = mqtt.V311, record.MQTTVersion311
 		}
 		cli := mqtt.NewClient(&mqtt.Options{URL: mc.URL, TLS: tc, Version: v, EndpointID: self, Username: mc.Username, Password: mc.Password,
-			Topic: mc.Topic, DefaultPeerTopic: mc.ControllerTopic, OnState: onState, Logger: log})
+			Topic: mc.Topic, DefaultPeerTopic: mc.ControllerTopic, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
 		m.Transport = cli
 		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
 	}

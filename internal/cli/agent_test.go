@@ -31,6 +31,7 @@ func TestAgentConfigErrors(t *testing.T) {
 		"log_level":           "endpoint_id: os::012345-A1\nlog_level: loud\n",
 		"mtps[1].alias":       "endpoint_id: os::012345-A1\nmtps:\n  - protocol: UDS\n    socket: /tmp/x\n    alias: mine\n  - protocol: UDS\n    socket: /tmp/y\n    alias: mine\n",
 		"mtps[0].alias":       "endpoint_id: os::012345-A1\nmtps:\n  - protocol: UDS\n    socket: /tmp/x\n    alias: 1st\n",
+		"mtps[0].max_record":  "endpoint_id: os::012345-A1\nmtps:\n  - protocol: UDS\n    socket: /tmp/x\n    max_record: 100\n",
 	}
 	for key, text := range cases {
 		p := filepath.Join(dir, "bad.yaml")

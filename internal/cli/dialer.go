@@ -69,6 +69,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		cli := mqtt.NewClient(&mqtt.Options{URL: u.String(), TLS: tc, Version: v, EndpointID: self, ClientID: cm.ClientID,
 			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic, Subscriptions: cm.Subscriptions,
 			KeepAlive: cm.KeepAlive, KeepSession: !cm.CleanSession, PublishQoS: mqtt.QoS(min(cm.PublishQoS, 2) + 1),
+			MaxRecord: local.MaxRecord, MaxPacketSize: cm.MaxPacketSize,
 			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, OnState: c.OnState, Logger: d.log})
 		m.Transport = cli
 		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
@@ -81,7 +82,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		dest := cs.Destination
 		m.Transport = stomp.NewClient(&stomp.Options{Addr: net.JoinHostPort(cs.Host, strconv.Itoa(int(cs.Port))), TLS: tc,
 			VirtualHost: cs.VirtualHost, Username: cs.Username, Password: cs.Password, EndpointID: self, Destination: dest,
-			OutgoingHeartbeat: cs.OutgoingHeartbeat, IncomingHeartbeat: cs.IncomingHeartbeat,
+			OutgoingHeartbeat: cs.OutgoingHeartbeat, IncomingHeartbeat: cs.IncomingHeartbeat, MaxRecord: local.MaxRecord,
 			MinWait: cs.Retry.MinWait, Multiplier: cs.Retry.Multiplier, MaxWait: cs.Retry.MaxWait, OnState: c.OnState, Logger: d.log})
 		m.Connect = func(to string) *record.Record { return record.NewSTOMPConnect(to, self, dest) }
 	case c.WebSocket != nil && c.WebSocket.Controller != "":
@@ -95,7 +96,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		if err != nil {
 			return m, err
 		}
-		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,
+		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive, MaxRecord: local.MaxRecord,
 			MinWait: cw.Retry.MinWait, Multiplier: cw.Retry.Multiplier, OnState: c.OnState, Logger: d.log})
 		m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
 	case c.WebSocket != nil:
@@ -118,7 +119,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			}
 		}
 		srv, err := ws.Listen(ctx, net.JoinHostPort(host, strconv.Itoa(int(cw.Port))), &ws.Options{EndpointID: self, Path: cw.Path,
-			TLS: tc, PingInterval: cw.KeepAlive, OnState: c.OnState, Logger: d.log})
+			TLS: tc, PingInterval: cw.KeepAlive, MaxRecord: local.MaxRecord, OnState: c.OnState, Logger: d.log})
 		if err != nil {
 			return m, err
 		}
@@ -128,7 +129,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		if !hasLocal || local.Socket == "" {
 			return m, fmt.Errorf("the socket path (socket): %w", errNoLocal)
 		}
-		m.Transport = uds.NewClient(&uds.Options{Path: local.Socket, EndpointID: self, OnState: c.OnState, Logger: d.log})
+		m.Transport = uds.NewClient(&uds.Options{Path: local.Socket, EndpointID: self, MaxRecord: local.MaxRecord, OnState: c.OnState, Logger: d.log})
 		m.Connect = func(to string) *record.Record { return record.NewUDSConnect(to, self) }
 	default:
 		return m, fmt.Errorf("protocol %q is not supported", c.Protocol)

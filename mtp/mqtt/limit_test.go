@@ -64,3 +64,34 @@ func TestDefaultMaxRecord(t *testing.T) {
 		t.Fatalf("MaxRecord = %d, want 5 MiB", got)
 	}
 }
+
+// TestConnectMaximumPacketSize checks the Maximum Packet Size of the
+// CONNECT: Options.MaxPacketSize (the data model's
+// MQTT.Client.{i}.MaximumPacketSize) when set, else room for a Record of
+// Options.MaxRecord.
+func TestConnectMaximumPacketSize(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxRecord int
+		maxPacket uint32
+		want      func(uint32) bool
+	}{
+		{"DataModel", 0, 70000, func(v uint32) bool { return v == 70000 }},
+		{"FromMaxRecord", 1 << 20, 0, func(v uint32) bool { return v > 1<<20 && v < 1<<20+256<<10 }},
+		{"Default", 0, 0, func(v uint32) bool { return v > mqtt.DefaultMaxRecord }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScript(t)
+			o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", MaxRecord: tc.maxRecord, MaxPacketSize: tc.maxPacket}
+			st := newStates()
+			o.OnState = st.onState
+			serve(t, mqtt.NewClient(o), newInbox())
+			cp, _ := s.handshake(&packets.Connack{}, nil)
+			st.wait(t, mtp.StateUp, 10*time.Second)
+			if cp.Properties == nil || cp.Properties.MaximumPacketSize == nil || !tc.want(*cp.Properties.MaximumPacketSize) {
+				t.Fatalf("CONNECT Maximum Packet Size %v", cp.Properties.MaximumPacketSize)
+			}
+		})
+	}
+}

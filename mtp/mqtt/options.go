@@ -176,6 +176,12 @@ type Options struct {
 	// the PUBLISH's own Topic and properties, is the send limit instead.
 	// Send refuses a Record over the send limit with mtp.ErrTooLarge.
 	MaxRecord int
+	// MaxPacketSize, if not zero, is the Maximum Packet Size of the MQTT
+	// 5.0 CONNECT: the data model's MQTT.Client.{i}.MaximumPacketSize, the
+	// largest packet the server may send this client. Zero (the data
+	// model's "no limit") sends MaxRecord plus room for a PUBLISH's Topic
+	// and properties. Inbound Records over MaxRecord are dropped either way.
+	MaxPacketSize uint32
 	// QueueLen is how many Records the Client holds while disconnected;
 	// Send beyond it returns mtp.ErrQueueFull. Zero means DefaultQueueLen.
 	QueueLen int

@@ -75,6 +75,9 @@ func (c *Client) connectPacket() *paho.Connect {
 	id := c.clientID
 	c.mu.Unlock()
 	maxPacket := uint32(min(c.o.MaxRecord+3*(maxTopicLen+1), 268435455))
+	if c.o.MaxPacketSize > 0 {
+		maxPacket = c.o.MaxPacketSize
+	}
 	cp := &paho.Connect{
 		ClientID:     id,
 		CleanStart:   !c.o.KeepSession,
