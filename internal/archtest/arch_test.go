@@ -57,6 +57,7 @@ func rules() []rule {
 		{pkg: "broker", forbidden: []string{"agent", "controller", "wire"}},
 		{pkg: "discovery", forbidden: all([]string{"wire", "record", "mtp", "datamodel"}, mtps, upper)},
 		{pkg: "datamodel", forbidden: []string{"wire", "record", "mtp", "agent", "controller"}},
+		{pkg: "store/seal", forbidden: all([]string{"agent", "controller", "schema", "datamodel"}, storeDrivers)},
 		{pkg: "store/sqlite", forbidden: []string{"agent", "controller", "store/postgres", "github.com/jackc/pgx"}},
 		{pkg: "store/postgres", forbidden: []string{"agent", "controller", "store/sqlite", "modernc.org/sqlite"}},
 		{pkg: "tr181/*", forbidden: []string{"agent", "wire", "mtp", "controller"}},

@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 )
@@ -44,4 +46,15 @@ func restrict(path string) error {
 		return nil
 	}
 	return os.Chmod(path, fileMode)
+}
+
+// Checkpoint copies the write-ahead log into the database file and
+// truncates the log, so that no earlier version of a row lingers in the
+// -wal file (deleted and overwritten content is zeroed in the database
+// itself: secure_delete is on).
+func (s *DB) Checkpoint(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	return nil
 }
