@@ -44,11 +44,10 @@ type DiscoveredController struct {
 	ProvisioningCode         string
 	RetryMinimumWaitInterval string
 	RetryIntervalMultiplier  string
-	// Role is the path of the Role a new entry gets
-	// ("Device.LocalAgent.ControllerTrust.Role.2"); "" means
-	// ControllerTrust.UntrustedRole: the Role of a discovered Controller
-	// is the Agent's to decide (TR-369 "Use of DHCP for Acquiring
-	// Controller Information").
+	// Role is the Name of the ControllerTrust Role a new entry gets ("Full
+	// Access"); "" means ControllerTrust.UntrustedRole: the Role of a
+	// discovered Controller is the Agent's to decide (TR-369 "Use of DHCP
+	// for Acquiring Controller Information").
 	Role string
 }
 
@@ -124,9 +123,19 @@ func (a *Agent) discoveredEntry(ctx context.Context, d DiscoveredController) (st
 		}
 		return byAlias, nil
 	}
-	role := d.Role
-	if role == "" {
-		role = a.rows(ctx, pathTrust)[pathTrust]["UntrustedRole"]
+	role := a.rows(ctx, pathTrust)[pathTrust]["UntrustedRole"]
+	if d.Role != "" {
+		roles := a.rows(ctx, pathRoles)
+		role = ""
+		for _, p := range sortedInstances(roles, pathRoles) {
+			if roles[p]["Name"] == d.Role {
+				role = strings.TrimSuffix(p, ".")
+				break
+			}
+		}
+		if role == "" {
+			return "", fmt.Errorf("%w: no role named %q", errDiscovered, d.Role)
+		}
 	}
 	settings := ps("EndpointID", d.EndpointID, "Enable", "true", "AssignedRole", role)
 	if d.Alias != "" {

@@ -99,6 +99,9 @@ func TestDHCPDiscovery(t *testing.T) {
 		t.Fatalf("second lease: %q, %v; want %q", again, err, ctrl)
 	}
 	all = params(e.ctl.do(get(ctrl)))
+	if r := params(e.ctl.do(get("Device.LocalAgent.ControllerTrust.UntrustedRole"))); all[ctrl+"AssignedRole"] != r["Device.LocalAgent.ControllerTrust.UntrustedRole"] {
+		t.Errorf("a DHCP-discovered Controller has role %q, not the untrusted role %v", all[ctrl+"AssignedRole"], r)
+	}
 	want = map[string]string{"ProvisioningCode": "PROV-43", "USPNotifRetryIntervalMultiplier": "2500", "MTP.2.Protocol": "WebSocket",
 		"MTP.2.WebSocket.Host": "127.0.0.1", "MTP.2.WebSocket.Port": "8081", "MTP.2.WebSocket.Path": "/usp", "MTP.2.WebSocket.EnableEncryption": "false"}
 	for k, v := range want {
@@ -117,6 +120,7 @@ func TestMDNSDiscoveredController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Role = "Full Access"
 	ctrl, err := e.agent.Discovered(t.Context(), d)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +132,12 @@ func TestMDNSDiscoveredController(t *testing.T) {
 		if all[ctrl+k] != v {
 			t.Errorf("%s%s = %q, want %q", ctrl, k, all[ctrl+k], v)
 		}
+	}
+	if r := all[ctrl+"AssignedRole"]; r == "" || r == all["Device.LocalAgent.ControllerTrust.UntrustedRole"] {
+		t.Errorf("AssignedRole %q is not Full Access", r)
+	}
+	if _, err := e.agent.Discovered(t.Context(), agent.DiscoveredController{EndpointID: "x::no-role", Role: "Nobody"}); err == nil {
+		t.Error("an unknown role was accepted")
 	}
 	if a := all[ctrl+"Alias"]; !strings.HasPrefix(a, "cpe-") {
 		t.Errorf("Alias %q is not assigned by the Agent", a)
