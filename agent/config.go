@@ -345,6 +345,13 @@ type controller struct {
 type controllerMTP struct {
 	protocol string
 	addr     string
+	// order is the row's Order, instance its number: the MTPs are tried
+	// in that order (see sortMTPs).
+	order, instance uint32
+	// client is the MQTT.Reference or STOMP.Reference of the row: the
+	// Device.MQTT.Client.{i}. or Device.STOMP.Connection.{i}. to send
+	// through, or "".
+	client string
 }
 
 // addrFor returns the Controller's configured address over protocol (its
@@ -390,12 +397,14 @@ func (a *Agent) reload(ctx context.Context) error {
 	}
 	for path, p := range rows {
 		if c := ctrls[parentInstance(path, "MTP.")]; c != nil && p["Enable"] == "true" {
-			m := controllerMTP{protocol: p["Protocol"]}
+			m := controllerMTP{protocol: p["Protocol"], order: atou(p["Order"]), instance: lastInstance(path)}
 			switch m.protocol {
 			case "MQTT":
 				m.addr = rows[path+"MQTT."]["Topic"]
+				m.client = refRow(rows[path+"MQTT."]["Reference"])
 			case "STOMP":
 				m.addr = rows[path+"STOMP."]["Destination"]
+				m.client = refRow(rows[path+"STOMP."]["Reference"])
 			default:
 				m.addr = c.endpointID
 			}
@@ -410,6 +419,9 @@ func (a *Agent) reload(ctx context.Context) error {
 	}
 	byID := map[string][]string{}
 	byEndpoint := map[string]*controller{}
+	for _, c := range order {
+		sortMTPs(c.mtps)
+	}
 	for _, c := range order {
 		if c.enabled && c.endpointID != "" {
 			byID[c.endpointID] = c.roles

@@ -696,26 +696,12 @@ func cutInstance(path string) (table string, n uint32, ok bool) {
 	return p[:i+1], uint32(v), err == nil
 }
 
-// sendTo delivers a Msg to a Controller: over the connection it was last
-// heard on, else over its configured MTPs in order. It reports whether a
+// sendTo delivers a Msg the Agent starts (a Notify) to a Controller, over
+// its configured MTPs in order (see deliver). It reports whether a
 // transport took the Record.
 func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) bool {
-	rec := record.NewNoSession(c.endpointID, a.opt.EndpointID, payload)
-	a.mu.Lock()
-	r, heard := a.routes[c.endpointID]
-	a.mu.Unlock()
-	if heard && r.addr != "" {
-		if a.linked(r.t) && a.sendRecord(ctx, r.t, r.addr, rec) {
-			return true
-		}
-		if t := a.transport(r.protocol, r.addr); t != nil && t != r.t && a.sendRecord(ctx, t, r.addr, rec) {
-			return true
-		}
-	}
-	for _, m := range c.mtps {
-		if t := a.transport(m.protocol, m.addr); t != nil && a.sendRecord(ctx, t, m.addr, rec) {
-			return true
-		}
+	if a.deliver(ctx, c, record.NewNoSession(c.endpointID, a.opt.EndpointID, payload)) {
+		return true
 	}
 	a.log.WarnContext(ctx, "no way to reach controller", "controller", c.endpointID)
 	return false
