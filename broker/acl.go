@@ -127,6 +127,11 @@ type session struct {
 	subscribe  []string // allowed SUBSCRIBE filters; announced in CONNACK
 	publish    []string // filters that PUBLISH topics must match
 	reply      string   // Response Information for MQTT 5 clients, or ""
+	cred       credential
+	// bindOwn, for an Agent under USPPolicy, is its own topic filter: its
+	// PUBLISHes to Controller topics (ctlTopics) must carry a reply-to
+	// inside it. Empty for everyone else.
+	bindOwn, ctlTopics string
 }
 
 // newSession applies the policy of c to an authenticated account.
@@ -148,6 +153,9 @@ func (c *config) newSession(a Account, clientID string) (*session, error) {
 			return nil, err
 		}
 		s.subscribe = append(s.subscribe, f)
+		if !a.Controller {
+			s.bindOwn, s.ctlTopics = f, c.controllerPrefix
+		}
 		if t, ok := strings.CutSuffix(f, "/#"); ok && !strings.ContainsAny(t, "+#") {
 			s.reply = t // "usp/agent/x/#" covers "usp/agent/x"
 		}
@@ -200,4 +208,41 @@ func (s *session) mayPublish(t string) bool {
 		}
 	}
 	return false
+}
+
+// replyToSep introduces the "reply to" Topic at the end of an MQTT 3.1.1
+// Topic Name [R-MQTT.24].
+const replyToSep = "/reply-to="
+
+// replyBound reports whether a PUBLISH to topic with MQTT 5 Response
+// Topic respTopic keeps the reply-to binding: an Agent's PUBLISH to a
+// Controller topic must carry a "reply to" Topic [R-MQTT.22] in the
+// Response Topic [R-MQTT.23] or after "/reply-to=" in the Topic Name
+// [R-MQTT.24], and every one it carries must lie inside the Agent's own
+// topic. So the account, its topic usp/agent/<EndpointID> and the reply
+// the Controller sends form a chain the Controller can check against the
+// Record's from_id.
+func (s *session) replyBound(topic, respTopic string) bool {
+	if s.bindOwn == "" || !topicMatch(s.ctlTopics, topic) {
+		return true
+	}
+	found := false
+	if respTopic != "" {
+		if !s.inOwn(respTopic) {
+			return false
+		}
+		found = true
+	}
+	if i := strings.LastIndex(topic, replyToSep); i >= 0 {
+		rt := strings.ReplaceAll(strings.TrimLeft(topic[i+len(replyToSep):], " "), "%2F", "/")
+		if !s.inOwn(rt) {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+func (s *session) inOwn(t string) bool {
+	return t != "" && !strings.ContainsAny(t, "+#\x00") && topicMatch(s.bindOwn, t)
 }

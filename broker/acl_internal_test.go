@@ -145,7 +145,8 @@ func TestNewSession(t *testing.T) {
 		err  bool
 	}{
 		{name: "agent", acct: Account{Name: "a"}, want: &session{name: "a",
-			subscribe: []string{"usp/agent/a/#"}, publish: []string{"usp/controller/#"}, reply: "usp/agent/a"}},
+			subscribe: []string{"usp/agent/a/#"}, publish: []string{"usp/controller/#"}, reply: "usp/agent/a",
+			bindOwn: "usp/agent/a/#", ctlTopics: "usp/controller/#"}},
 		{name: "controller", acct: Account{Name: "c", Controller: true, Publish: []string{"x/{client}"}}, want: &session{
 			name: "c", controller: true, subscribe: []string{"usp/controller/c/#"},
 			publish: []string{"usp/controller/#", "usp/agent/#", "x/id"}, reply: "usp/controller/c"}},

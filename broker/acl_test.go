@@ -50,7 +50,11 @@ func TestUSPPolicySubscribe(t *testing.T) {
 			t.Errorf("subscribe %q: err %v, want ok=%v", tt.filter, err, tt.ok)
 		}
 	}
-	waitLog(t, lb, `msg="ACL denied" action=subscribe topic=#`)
+	// The first denial is logged in full, the others counted.
+	waitLog(t, lb, `msg="ACL denied" action=subscribe topic=usp/agent/agent2/#`)
+	if got := b.Stats().Denied; got != 11 {
+		t.Errorf("Stats().Denied = %d, want 11", got)
+	}
 }
 
 // TestUSPPolicyPublish: Agents publish to Controller topics only; a
@@ -76,8 +80,8 @@ func TestUSPPolicyPublish(t *testing.T) {
 		}
 	}
 
-	// Agent to Controller: allowed.
-	if err := a1.publish(t, "usp/controller/ctrl", []byte("notify"), 1); err != nil {
+	// Agent to Controller, replies to its own topic: allowed.
+	if err := a1.publishReply(t, "usp/controller/ctrl", "usp/agent/agent1", []byte("notify"), 1); err != nil {
 		t.Fatal(err)
 	}
 	ctl.expect(t, "usp/controller/ctrl", []byte("notify"))
@@ -149,7 +153,7 @@ func TestUSPPolicyTopicAlias(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		_, err := a1.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload),
-			Properties: &paho.PublishProperties{TopicAlias: &alias}})
+			Properties: &paho.PublishProperties{TopicAlias: &alias, ResponseTopic: "usp/agent/agent1"}})
 		return err
 	}
 	if err := pub("usp/controller/ctrl", "set"); err != nil {
@@ -175,7 +179,7 @@ func TestUSPPolicyWill(t *testing.T) {
 	if err == nil || c.Connack == nil || c.Connack.ReasonCode != 0x87 {
 		t.Fatalf("forbidden will: %v", err)
 	}
-	if _, err := connect5(t, dial5{addr: addr, id: "a1", user: "agent1", pass: "pw1", will: "usp/controller/ctrl"}); err != nil {
+	if _, err := connect5(t, dial5{addr: addr, id: "a1", user: "agent1", pass: "pw1", will: "usp/controller/ctrl/reply-to=usp%2Fagent%2Fagent1"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ var (
 	errNoCredentials  = errors.New("anonymous clients are not allowed")
 	errBadCredentials = errors.New("unknown user or wrong password")
 	errCertMismatch   = errors.New("user name differs from the client certificate's identity")
+	errUnknownCert    = errors.New("client certificate not registered with an account")
 )
 
 // uspIDPrefix starts a URI SAN holding a USP Endpoint ID (TR-369, "Use of
@@ -30,39 +31,62 @@ type creds struct {
 }
 
 // authenticate decides a CONNECT: Authenticate if set; else a password
-// login against Users; else a verified client certificate; else anonymous
-// if allowed.
-func (c *config) authenticate(ctx context.Context, cr creds) (Account, error) {
+// login against Users, then Accounts; else a verified client
+// certificate; else anonymous if allowed. cred is set for logins by
+// Accounts, so that a later change of the account can cut the session.
+func (c *config) authenticate(ctx context.Context, cr creds) (a Account, cred credential, err error) {
 	if c.Authenticate != nil {
-		return c.Authenticate(ctx, cr.clientID, cr.username, cr.password, cr.certs)
+		a, err = c.Authenticate(ctx, cr.clientID, cr.username, cr.password, cr.certs)
+		return a, "", err
 	}
 	switch {
 	case cr.hasPass:
 		return c.passwordLogin(cr.username, cr.password)
 	case len(cr.certs) > 0:
-		id := CertIdentity(cr.certs[0])
-		if cr.username != "" && cr.username != id {
-			return Account{}, errCertMismatch
-		}
-		return Account{Name: id, Controller: c.controllers[id]}, nil
+		return c.certLogin(cr)
 	case cr.username != "":
-		return Account{}, errBadCredentials
+		return Account{}, "", errBadCredentials
 	case c.AllowAnonymous:
-		return Account{}, nil
+		return Account{}, "", nil
 	}
-	return Account{}, errNoCredentials
+	return Account{}, "", errNoCredentials
 }
 
-func (c *config) passwordLogin(user string, pass []byte) (Account, error) {
+// certLogin: the certificate's identity is the account [R-MQTT.43],
+// [R-SEC.0a]. With Accounts, it must be a Controller or the certificate
+// must be registered with the account of that name (so that revoking the
+// account revokes the certificate).
+func (c *config) certLogin(cr creds) (Account, credential, error) {
+	id := CertIdentity(cr.certs[0])
+	if cr.username != "" && cr.username != id {
+		return Account{}, "", errCertMismatch
+	}
+	if c.Accounts == nil || c.controllers[id] {
+		return Account{Name: id, Controller: c.controllers[id]}, "", nil
+	}
+	cred, ok := c.Accounts.checkCert(id, cr.certs[0])
+	if !ok {
+		return Account{}, "", errUnknownCert
+	}
+	return Account{Name: id}, cred, nil
+}
+
+func (c *config) passwordLogin(user string, pass []byte) (Account, credential, error) {
 	want, known := c.users[user]
+	if !known && c.Accounts != nil {
+		if cred, ok := c.Accounts.checkPassword(user, pass); ok {
+			return Account{Name: user}, cred, nil
+		}
+		return Account{}, "", errBadCredentials
+	}
 	if !known {
 		want = hashPassword(nil) // compare anyway, so timing does not tell
 	}
 	got := hashPassword(pass)
 	if subtle.ConstantTimeCompare(want[:], got[:]) != 1 || !known {
-		return Account{}, errBadCredentials
+		return Account{}, "", errBadCredentials
 	}
-	return Account{Name: user, Controller: c.controllers[user]}, nil
+	return Account{Name: user, Controller: c.controllers[user]}, "", nil
 }
 
 func hashPassword(p []byte) [32]byte {

@@ -45,7 +45,8 @@ func benchRoundTrip(b *testing.B, qos byte, size int) {
 		for {
 			select {
 			case m := <-agent.msgs:
-				_, _ = agent.Publish(context.Background(), &paho.Publish{Topic: "usp/controller/ctrl", QoS: qos, Payload: m.Payload})
+				_, _ = agent.Publish(context.Background(), &paho.Publish{Topic: "usp/controller/ctrl", QoS: qos, Payload: m.Payload,
+					Properties: &paho.PublishProperties{ResponseTopic: "usp/agent/agent1"}})
 			case <-agent.Done():
 				return
 			}

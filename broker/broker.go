@@ -44,8 +44,13 @@ type Broker struct {
 	tcp     net.Listener
 	ws      *http.Server
 	conns   map[*conn]struct{}
-	wg      sync.WaitGroup // accept loops, HTTP server, one per conn
+	wg      sync.WaitGroup // accept loops, HTTP server, summaries, one per conn
 	closeMu sync.Once
+	unwatch func() // stops watching cfg.Accounts
+
+	throttle *loginThrottle // nil when off
+	sum      *summaries
+	stats    stats
 }
 
 // New checks o and makes a Broker; Start (or Serve) opens its listeners.
@@ -62,13 +67,23 @@ func New(o *Options) (*Broker, error) {
 	if cfg.MaxClients > 0 {
 		caps.MaximumClients = int64(cfg.MaxClients)
 	}
+	caps.MaximumInflight = uint16(cfg.SessionQueue)
+	caps.ReceiveMaximum = cfg.ReceiveMaximum
+	caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
+	if cfg.MaxRetained < 0 {
+		caps.RetainAvailable = 0
+	}
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 cfg.Logger,
 		SysTopicResendInterval: sysInterval,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Broker{cfg: cfg, log: cfg.Logger, srv: srv, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
+	b := &Broker{cfg: cfg, log: cfg.Logger, srv: srv, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{},
+		sum: newSummaries(cfg.Logger)}
+	if cfg.LoginFailures > 0 {
+		b.throttle = newLoginThrottle(cfg.LoginFailures, cfg.LoginFailureWindow)
+	}
 	if err := srv.AddHook(&hook{b: b}, nil); err != nil {
 		cancel()
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -111,7 +126,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.started, b.tcp = true, tcp
 	b.addrs.TCP = tcp.Addr().String()
-	b.wg.Add(1)
+	if b.cfg.Accounts != nil {
+		b.unwatch = b.cfg.Accounts.watch(b.recheck)
+	}
+	b.wg.Add(2)
+	go b.summarize()
 	go b.acceptLoop(tcp)
 	if ws != nil {
 		b.addrs.WebSocket = ws.Addr().String()
@@ -198,8 +217,11 @@ func (b *Broker) Close() error {
 	b.closeMu.Do(func() {
 		b.mu.Lock()
 		b.closed = true
-		started, tcp, ws := b.started, b.tcp, b.ws
+		started, tcp, ws, unwatch := b.started, b.tcp, b.ws, b.unwatch
 		b.mu.Unlock()
+		if unwatch != nil {
+			unwatch()
+		}
 		b.cancel()
 		if tcp != nil {
 			tcp.Close()
@@ -247,11 +269,15 @@ func (b *Broker) closing() bool {
 	return b.ctx.Err() != nil
 }
 
-// track registers a connection; false if the Broker is closing.
+// track registers a connection; false if the Broker is closing or has
+// MaxClients+MaxPending connections already.
 func (b *Broker) track(c *conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
+		return false
+	}
+	if b.cfg.MaxClients > 0 && b.cfg.MaxPending > 0 && len(b.conns) >= b.cfg.MaxClients+b.cfg.MaxPending {
 		return false
 	}
 	b.conns[c] = struct{}{}

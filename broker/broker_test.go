@@ -129,7 +129,6 @@ func TestOptionErrors(t *testing.T) {
 		{AgentTopicPattern: "usp/a#/{user}"},
 		{AgentTopicPattern: "usp/{nobody}/#"},
 		{ControllerTopicPattern: "usp/agent/{client}/#"},
-		{MaxClients: -1},
 	}
 	for _, o := range tests {
 		if _, err := broker.New(&o); err == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,20 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			time.Sleep(acceptRetry) // e.g. out of file descriptors
 			continue
 		}
+		if b.throttled(nc.RemoteAddr()) {
+			nc.Close()
+			continue
+		}
 		c := &conn{Conn: nc, kill: func() { nc.Close() }}
 		if !b.track(c) {
 			nc.Close()
-			return
+			if b.closing() {
+				return
+			}
+			if b.sum.limited.event(nc.RemoteAddr().String()) {
+				b.log.Warn("connection closed: MaxClients+MaxPending connections open", "remote", nc.RemoteAddr().String())
+			}
+			continue
 		}
 		go func() {
 			defer b.untrack(c)
@@ -121,6 +132,10 @@ func verifiedChain(st tls.ConnectionState) []*x509.Certificate {
 // serveWS upgrades a request to an MQTT-over-WebSocket connection
 // (subprotocol "mqtt", binary messages) and runs the session on it.
 func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && b.throttled(net.TCPAddrFromAddrPort(ap)) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
 	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
 	if err != nil {
 		b.log.Info("WebSocket upgrade failed", "remote", r.RemoteAddr, "error", err)

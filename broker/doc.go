@@ -31,6 +31,30 @@
 //	defer b.Close()
 //	addr := b.Addrs().TCP
 //
+// Agent accounts (Options.Accounts, see Accounts) are named by the
+// Agent's Endpoint ID, so its own topic is usp/agent/<EndpointID>; they
+// hold a generated password, kept as a salted PBKDF2 hash in a 0600 file,
+// and the client certificates registered with them. Revoking or
+// replacing a credential cuts the connections that logged in with it.
+//
+// Under USPPolicy an Agent's PUBLISH to a Controller topic must carry a
+// "reply to" Topic [R-MQTT.22] inside its own topic, as the Response
+// Topic [R-MQTT.23] or after "/reply-to=" in the Topic Name [R-MQTT.24];
+// otherwise it is refused. So the account, the Agent's topic and the
+// reply-to a Controller answers to form one chain, which a Controller
+// can check against the Record's from_id.
+//
+// Resource limits, each with a default (see Options): connected clients
+// (MaxClients) and connections before CONNECT (MaxPending); retained
+// messages (none on USP topics under USPPolicy; MaxRetained and
+// MaxRetainedBytes elsewhere); the QoS 1 and 2 messages held per session
+// (SessionQueue, SessionQueueBytes) and unacknowledged inbound
+// (ReceiveMaximum); how long an offline session is kept
+// (MaxSessionExpiry); failed logins per source address (LoginFailures in
+// LoginFailureWindow, after which the address's connections are closed
+// at accept). Refused logins, ACL denials and limits are logged once per
+// LogInterval plus a summary line; Broker.Stats counts them.
+//
 // A client whose session ends with its connection (Clean Session in
 // 3.1.1, Session Expiry Interval 0 in MQTT 5: every uspkit endpoint by
 // default) is granted QoS 0 for its subscriptions, whatever it asks: a

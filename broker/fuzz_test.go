@@ -230,7 +230,7 @@ func sessionSeeds() [][]byte {
 		enc(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
 			Filters: packets.Subscriptions{{Filter: "usp/agent/u/#", Qos: 1}, {Filter: "#"}}})
 		enc(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 2,
-			TopicName: "usp/controller/c", Payload: []byte("rec")})
+			TopicName: "usp/controller/c/reply-to=usp%2Fagent%2Fu", Payload: []byte("rec")})
 		enc(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "usp/agent/other",
 			Payload: []byte("evil")})
 		enc(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})

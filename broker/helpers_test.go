@@ -83,6 +83,7 @@ type dial5 struct {
 	will     string // Will topic
 	respInfo bool   // Request Response Information
 	expiry   uint32 // Session Expiry Interval, seconds
+	resume   bool   // Clean Start 0: resume the session
 }
 
 // connect5 connects an MQTT 5 client; the client is disconnected at
@@ -115,7 +116,7 @@ func connect5(t testing.TB, d dial5) (*client5, error) {
 			return true, nil
 		}},
 	})
-	cp := &paho.Connect{ClientID: d.id, KeepAlive: 30, CleanStart: true,
+	cp := &paho.Connect{ClientID: d.id, KeepAlive: 30, CleanStart: !d.resume,
 		Properties: &paho.ConnectProperties{RequestResponseInfo: d.respInfo}}
 	if d.expiry > 0 {
 		cp.Properties.SessionExpiryInterval = paho.Uint32(d.expiry)
@@ -159,6 +160,16 @@ func (c *client5) publish(t testing.TB, topic string, payload []byte, qos byte) 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	_, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: payload})
+	return err
+}
+
+// publishReply publishes with an MQTT 5 Response Topic.
+func (c *client5) publishReply(t testing.TB, topic, reply string, payload []byte, qos byte) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: payload,
+		Properties: &paho.PublishProperties{ResponseTopic: reply}})
 	return err
 }
 

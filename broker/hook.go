@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -23,7 +24,8 @@ func (h *hook) ID() string { return "uspkit-broker" }
 // Provides is asked for every event of every packet, so it is a switch.
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnSubscribe:
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnSubscribe,
+		mqtt.OnQosPublish, mqtt.OnWill:
 		return true
 	}
 	return false
@@ -43,19 +45,24 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		hasPass: pk.Connect.PasswordFlag, certs: c.certs}
 	log := h.b.log.With("client", cl.ID, "user", cr.username, "remote", cl.Net.Remote, "listener", cl.Net.Listener)
 	ctx, cancel := context.WithTimeout(h.b.ctx, cfg.ConnectTimeout)
-	acct, err := cfg.authenticate(ctx, cr)
+	acct, cred, err := cfg.authenticate(ctx, cr)
 	cancel()
 	if err != nil {
-		log.Warn("connect refused", "reason", err)
+		h.b.loginFailed(log, cl.Net.Remote, err)
 		return h.refuse(cl, packets.ErrBadUsernameOrPassword)
 	}
 	s, err := cfg.newSession(acct, cl.ID)
 	if err != nil {
-		log.Warn("connect refused", "account", acct.Name, "reason", err)
+		if h.b.sum.refused.event(cl.Net.Remote) {
+			log.Warn("connect refused", "account", acct.Name, "reason", err)
+		}
 		return h.refuse(cl, packets.ErrNotAuthorized)
 	}
-	if pk.Connect.WillFlag && !s.mayPublish(pk.Connect.WillTopic) {
-		log.Warn("connect refused: ACL denies the Will topic", "account", s.name, "topic", pk.Connect.WillTopic)
+	s.cred = cred
+	if pk.Connect.WillFlag && (!s.mayPublish(pk.Connect.WillTopic) || !s.replyBound(pk.Connect.WillTopic, pk.Connect.WillProperties.ResponseTopic)) {
+		if h.b.sum.denied.event(cl.Net.Remote) {
+			log.Warn("connect refused: ACL denies the Will topic or its reply-to", "account", s.name, "topic", pk.Connect.WillTopic)
+		}
 		return h.refuse(cl, packets.ErrNotAuthorized)
 	}
 	// mochi hands an existing session, subscriptions included, to a new
@@ -108,7 +115,16 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return ok
 }
 
+// deny counts and logs (rate-limited) a refused SUBSCRIBE or PUBLISH.
 func (h *hook) deny(cl *mqtt.Client, s *session, topic string, write bool) {
+	h.denyWhy(cl, s, topic, write, "ACL denied")
+}
+
+func (h *hook) denyWhy(cl *mqtt.Client, s *session, topic string, write bool, msg string) {
+	atomic.AddInt64(&h.b.stats.denied, 1)
+	if !h.b.sum.denied.event(cl.Net.Remote) {
+		return
+	}
 	action, name := "subscribe", ""
 	if write {
 		action = "publish"
@@ -116,7 +132,7 @@ func (h *hook) deny(cl *mqtt.Client, s *session, topic string, write bool) {
 	if s != nil {
 		name = s.name
 	}
-	h.b.log.Warn("ACL denied", "action", action, "topic", topic, "client", cl.ID, "account", name, "remote", cl.Net.Remote)
+	h.b.log.Warn(msg, "action", action, "topic", topic, "client", cl.ID, "account", name, "remote", cl.Net.Remote)
 }
 
 // OnSubscribe grants QoS 0 to the subscriptions of a client whose session
@@ -152,20 +168,70 @@ func sessionEndsWithConnection(cl *mqtt.Client) bool {
 }
 
 // OnPublish checks the topic of a PUBLISH that used a topic alias, once
-// mochi has resolved it.
+// mochi has resolved it; the reply-to binding of an Agent's PUBLISH to a
+// Controller topic; and whether a retained PUBLISH may be stored.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || !pk.Properties.TopicAliasFlag && pk.TopicName != "" {
+	if cl.Net.Inline {
 		return pk, nil
 	}
 	s := sessionOf(cl.Net.Conn)
-	if s != nil && s.mayPublish(pk.TopicName) {
-		return pk, nil
+	if (pk.Properties.TopicAliasFlag || pk.TopicName == "") && (s == nil || !s.mayPublish(pk.TopicName)) {
+		h.deny(cl, s, pk.TopicName, true)
+		return pk, h.refusePublish(cl, pk)
 	}
-	h.deny(cl, s, pk.TopicName, true)
-	if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5 {
-		return pk, packets.ErrNotAuthorized // PUBACK/PUBREC with 0x87
+	if s != nil && !s.replyBound(pk.TopicName, pk.Properties.ResponseTopic) {
+		h.denyWhy(cl, s, pk.TopicName, true, "PUBLISH refused: an Agent's reply-to must lie in its own topic")
+		return pk, h.refusePublish(cl, pk)
 	}
-	return pk, packets.ErrRejectPacket
+	if pk.FixedHeader.Retain {
+		if ok, why := h.b.retainAllowed(&pk); !ok {
+			pk.FixedHeader.Retain = false
+			atomic.AddInt64(&h.b.stats.retainDropped, 1)
+			if h.b.sum.limited.event(cl.Net.Remote) {
+				h.b.log.Info("retained message delivered but not stored", "topic", pk.TopicName, "client", cl.ID, "reason", why)
+			}
+		}
+	}
+	return pk, nil
+}
+
+// refusePublish is OnPublish's error for a refused PUBLISH: an MQTT 5
+// QoS 1 or 2 PUBLISH gets PUBACK/PUBREC 0x87; an MQTT 3.1.1 one, which
+// has no way to say no, ends the connection (as mochi does for its own
+// ACL refusals); a QoS 0 one is dropped.
+func (h *hook) refusePublish(cl *mqtt.Client, pk packets.Packet) error {
+	switch {
+	case pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5:
+		return packets.ErrNotAuthorized
+	case pk.FixedHeader.Qos > 0:
+		cl.Stop(packets.ErrNotAuthorized)
+	}
+	return packets.ErrRejectPacket
+}
+
+// OnWill applies the retained-message limits to a Will.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if will.Retain {
+		pk := packets.Packet{TopicName: will.TopicName, Payload: will.Payload}
+		if ok, _ := h.b.retainAllowed(&pk); !ok {
+			will.Retain = false
+			atomic.AddInt64(&h.b.stats.retainDropped, 1)
+		}
+	}
+	return will, nil
+}
+
+// OnQosPublish keeps the client's queue of QoS 1 and 2 messages within
+// SessionQueueBytes. It is called for each such message queued for a
+// client, so the check is skipped while the queue cannot be over.
+func (h *hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	if pk.FixedHeader.Type != packets.Publish {
+		return
+	}
+	if int64(cl.State.Inflight.Len())*int64(h.b.cfg.MaxPacketSize) <= h.b.cfg.SessionQueueBytes {
+		return
+	}
+	h.b.trimQueue(cl)
 }
 
 // OnPacketEncode adds to a successful MQTT 5 CONNACK the broker's Maximum

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -19,6 +20,17 @@ const (
 	DefaultMaxPacketSize          = 5<<20 + 64<<10 // a 5 MiB Record (mtp.DefaultMaxRecord) and its PUBLISH's Topic and properties
 	DefaultConnectTimeout         = 10 * time.Second
 	DefaultMaxQueued              = 1024
+	DefaultMaxClients             = 50000
+	DefaultMaxPending             = 1024
+	DefaultMaxRetained            = 1000
+	DefaultMaxRetainedBytes       = 16 << 20
+	DefaultSessionQueue           = 1000
+	DefaultSessionQueueBytes      = 16 << 20
+	DefaultReceiveMaximum         = 64
+	DefaultMaxSessionExpiry       = 24 * time.Hour
+	DefaultLoginFailures          = 10
+	DefaultLoginFailureWindow     = time.Minute
+	DefaultLogInterval            = 10 * time.Second
 )
 
 // Placeholders in topic patterns.
@@ -134,10 +146,68 @@ type Options struct {
 	// means DefaultMaxPacketSize.
 	MaxPacketSize uint32
 
+	// Accounts, if not nil, holds Agent accounts (see Accounts) that log
+	// in by password or by a client certificate registered with the
+	// account; they are tried after Users and Controllers. A change to an
+	// account cuts the connections whose credential no longer holds. With
+	// Accounts a client certificate logs in only as a Controller or as
+	// the account that registered it. Nil means none.
+	Accounts *Accounts
+
 	// MaxClients caps connected clients; further CONNECTs are refused with
 	// "server busy" (MQTT 5) or "server unavailable" (3.1.1). Zero means
-	// no limit.
+	// DefaultMaxClients; a negative value means no limit.
 	MaxClients int
+
+	// MaxPending caps connections that have not yet completed CONNECT
+	// (each may take ConnectTimeout); further ones are closed at accept.
+	// Zero means DefaultMaxPending; a negative value means no limit.
+	MaxPending int
+
+	// MaxRetained and MaxRetainedBytes cap the retained messages stored,
+	// in count and in total payload bytes; a retained PUBLISH beyond them
+	// is delivered but not stored. Under USPPolicy, PUBLISHes to Agent
+	// and Controller topics are never retained. Zero means
+	// DefaultMaxRetained and DefaultMaxRetainedBytes; a negative
+	// MaxRetained turns retained messages off (MQTT 5 clients are told
+	// Retain Available 0).
+	MaxRetained      int
+	MaxRetainedBytes int64
+
+	// SessionQueue and SessionQueueBytes cap the QoS 1 and 2 messages
+	// held for one client (sent and not yet acknowledged, or waiting while
+	// a persistent session is offline), in count and in bytes; beyond the
+	// count new messages are dropped, beyond the bytes the oldest. Zero
+	// means DefaultSessionQueue (at most 65535) and
+	// DefaultSessionQueueBytes.
+	SessionQueue      int
+	SessionQueueBytes int64
+
+	// ReceiveMaximum caps the QoS 1 and 2 PUBLISHes a client may have
+	// unacknowledged towards the broker (announced in MQTT 5 CONNACKs; a
+	// client that exceeds it is disconnected). Zero means
+	// DefaultReceiveMaximum.
+	ReceiveMaximum uint16
+
+	// MaxSessionExpiry caps how long a disconnected persistent session
+	// is kept. Zero means DefaultMaxSessionExpiry.
+	MaxSessionExpiry time.Duration
+
+	// LoginFailures and LoginFailureWindow throttle failed logins per
+	// source address (IPv4 address or IPv6 /64): each address may fail
+	// LoginFailures times, one more failure is allowed every
+	// LoginFailureWindow/LoginFailures, and an address with none left
+	// has its new connections closed at accept until one comes back.
+	// Zero means DefaultLoginFailures and DefaultLoginFailureWindow; a
+	// negative LoginFailures turns the throttle off.
+	LoginFailures      int
+	LoginFailureWindow time.Duration
+
+	// LogInterval is the period of summary log lines: of refused logins,
+	// throttled connections, ACL denials and limits, only the first of
+	// each interval is logged in full, the rest are counted in one
+	// summary line at its end. Zero means DefaultLogInterval.
+	LogInterval time.Duration
 
 	// MaxQueued is how many outbound packets may wait for one slow client
 	// before further messages to it are dropped. Zero means
@@ -194,9 +264,7 @@ func newConfig(o *Options) (*config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.MaxClients < 0 {
-		return nil, fmt.Errorf("broker: MaxClients %d is negative", c.MaxClients)
-	}
+	c.applyLimitDefaults()
 	var err error
 	if c.agentPrefix, err = patternPrefix(c.AgentTopicPattern); err != nil {
 		return nil, fmt.Errorf("broker: AgentTopicPattern: %w", err)
@@ -216,6 +284,41 @@ func newConfig(o *Options) (*config, error) {
 		c.users[u] = hashPassword([]byte(p))
 	}
 	return c, nil
+}
+
+// applyLimitDefaults fills in the zero resource limits.
+func (c *config) applyLimitDefaults() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxClients, DefaultMaxClients)
+	def(&c.MaxPending, DefaultMaxPending)
+	def(&c.MaxRetained, DefaultMaxRetained)
+	if c.SessionQueue <= 0 {
+		c.SessionQueue = DefaultSessionQueue
+	}
+	def(&c.LoginFailures, DefaultLoginFailures)
+	c.SessionQueue = min(c.SessionQueue, math.MaxUint16)
+	if c.MaxRetainedBytes <= 0 {
+		c.MaxRetainedBytes = DefaultMaxRetainedBytes
+	}
+	if c.SessionQueueBytes <= 0 {
+		c.SessionQueueBytes = DefaultSessionQueueBytes
+	}
+	if c.ReceiveMaximum == 0 {
+		c.ReceiveMaximum = DefaultReceiveMaximum
+	}
+	if c.MaxSessionExpiry <= 0 {
+		c.MaxSessionExpiry = DefaultMaxSessionExpiry
+	}
+	if c.LoginFailureWindow <= 0 {
+		c.LoginFailureWindow = DefaultLoginFailureWindow
+	}
+	if c.LogInterval <= 0 {
+		c.LogInterval = DefaultLogInterval
+	}
 }
 
 var errPattern = errors.New("invalid topic pattern")
