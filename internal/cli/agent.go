@@ -266,7 +266,11 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	if dir == "" {
 		dir = "."
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if cfg.Data == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else if err := privateDir(dir, log); err != nil {
 		return nil, err
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "agent.db"))
@@ -276,6 +280,11 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	m := schema.New()
 	agent.Define(m)
 	deviceinfo.Define(m)
+	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	mux := datamodel.NewMux(m)
 	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
 	var ag atomic.Pointer[agent.Agent]
@@ -311,7 +320,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		}
 		mtps = append(mtps, m)
 	}
-	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: db, MTPs: mtps, Dialer: d, Factory: &factory,
+	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot})
 	if err != nil {
 		for _, x := range mtps {
