@@ -96,9 +96,9 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		if err != nil {
 			return m, err
 		}
-		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive, MaxRecord: local.MaxRecord,
-			PeerID: cw.Controller, // its certificate must name this Controller [R-SEC.5]
-			MinWait: cw.Retry.MinWait, Multiplier: cw.Retry.Multiplier, OnState: c.OnState, Logger: d.log})
+		// A server certificate naming USP Endpoints must name this Controller [R-SEC.5].
+		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, PeerID: cw.Controller, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,
+			MaxRecord: local.MaxRecord, MinWait: cw.Retry.MinWait, Multiplier: cw.Retry.Multiplier, OnState: c.OnState, Logger: d.log})
 		m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
 	case c.WebSocket != nil:
 		cw := c.WebSocket
