@@ -1,0 +1,24 @@
+package api_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/uspkit/uspkit/controller/api"
+)
+
+// TestPolicyDocumented: docs/security.md lists every rule of
+// DefaultPolicy, with its reason.
+func TestPolicyDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range api.DefaultPolicy() {
+		if row := "| `" + r.Path + "` | " + r.Why + " |"; !strings.Contains(doc, row) {
+			t.Errorf("docs/security.md lacks the row %s", row)
+		}
+	}
+}
