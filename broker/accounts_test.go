@@ -179,3 +179,38 @@ func TestAccountsNames(t *testing.T) {
 		t.Fatal(accts.List())
 	}
 }
+
+// TestTLSAddr: one broker serves password logins on the plain Addr and
+// certificate logins on TLSAddr.
+func TestTLSAddr(t *testing.T) {
+	const id = "os::012345-CERT2"
+	pki := testenv.NewPKI(t, id)
+	accts, err := broker.OpenAccounts(filepath.Join(t.TempDir(), "accounts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.AddCertificate(id, pki.Client.Leaf); err != nil {
+		t.Fatal(err)
+	}
+	o := accountOptions(accts)
+	o.TLS = pki.ServerConfig()
+	o.TLSAddr = "127.0.0.1:0"
+	b, lb := start(t, o)
+	a := b.Addrs()
+	if a.TLS == "" || a.TLS == a.TCP {
+		t.Fatalf("Addrs %+v", a)
+	}
+	if _, err := connect5(t, dial5{addr: a.TCP, id: "ctl", user: "ctrl", pass: "pwc"}); err != nil {
+		t.Fatalf("plain: %v", err)
+	}
+	c, err := connect5(t, dial5{addr: a.TLS, tls: pki.ClientConfig(), id: "c"})
+	if err != nil {
+		t.Fatalf("tls: %v\n%s", err, lb)
+	}
+	if got := c.Connack.Properties.User.Get("subscribe-topic"); got != "usp/agent/"+id+"/#" {
+		t.Fatalf("subscribe-topic %q", got)
+	}
+	if _, err := broker.New(&broker.Options{TLSAddr: "127.0.0.1:0"}); err == nil {
+		t.Fatal("TLSAddr without TLS accepted")
+	}
+}

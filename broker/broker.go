@@ -23,6 +23,7 @@ var ErrClosed = errors.New("broker: closed")
 // Addrs are the addresses a started Broker listens on.
 type Addrs struct {
 	TCP       string // "127.0.0.1:54321"
+	TLS       string // the TLSAddr listener's; empty without one
 	WebSocket string // empty without a WebSocket listener
 }
 
@@ -42,6 +43,7 @@ type Broker struct {
 	closed  bool
 	addrs   Addrs
 	tcp     net.Listener
+	tlsLn   net.Listener // the TLSAddr listener, or nil
 	ws      *http.Server
 	conns   map[*conn]struct{}
 	wg      sync.WaitGroup // accept loops, HTTP server, summaries, one per conn
@@ -110,44 +112,64 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker: listen: %w", err)
 	}
-	var ws net.Listener
+	var ws, tl net.Listener
+	closeAll := func() {
+		for _, l := range []net.Listener{tcp, tl, ws} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	if b.cfg.TLSAddr != "" {
+		if tl, err = lc.Listen(ctx, "tcp", b.cfg.TLSAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("broker: listen tls: %w", err)
+		}
+	}
 	if b.cfg.WebSocketAddr != "" {
 		if ws, err = lc.Listen(ctx, "tcp", b.cfg.WebSocketAddr); err != nil {
-			tcp.Close()
+			closeAll()
 			return fmt.Errorf("broker: listen websocket: %w", err)
 		}
 	}
-	if err := b.register(tcp, ws); err != nil {
-		tcp.Close()
-		if ws != nil {
-			ws.Close()
-		}
+	if err := b.register(tcp, tl, ws); err != nil {
+		closeAll()
 		return err
 	}
-	b.started, b.tcp = true, tcp
+	b.started, b.tcp, b.tlsLn = true, tcp, tl
 	b.addrs.TCP = tcp.Addr().String()
 	if b.cfg.Accounts != nil {
 		b.unwatch = b.cfg.Accounts.watch(b.recheck)
 	}
 	b.wg.Add(2)
 	go b.summarize()
-	go b.acceptLoop(tcp)
+	if tl == nil {
+		go b.acceptLoop(tcp, listenerTCP, b.cfg.TLS)
+	} else {
+		go b.acceptLoop(tcp, listenerTCP, nil)
+		b.wg.Add(1)
+		go b.acceptLoop(tl, listenerTLS, b.cfg.TLS)
+		b.addrs.TLS = tl.Addr().String()
+	}
 	if ws != nil {
 		b.addrs.WebSocket = ws.Addr().String()
 		b.serveHTTP(ws)
 	}
-	b.log.Info("MQTT broker listening", "tcp", b.addrs.TCP, "tls", b.cfg.TLS != nil, "websocket", b.addrs.WebSocket)
+	b.log.Info("MQTT broker listening", "tcp", b.addrs.TCP, "tls", b.cfg.TLS != nil, "tls_addr", b.addrs.TLS, "websocket", b.addrs.WebSocket)
 	return nil
 }
 
 // register tells mochi about the listeners (so that it disconnects their
 // clients on Close) and starts its event loop.
-func (b *Broker) register(tcp, ws net.Listener) error {
+func (b *Broker) register(tcp, tl, ws net.Listener) error {
 	proto := "tcp"
-	if b.cfg.TLS != nil {
+	if b.cfg.TLS != nil && tl == nil {
 		proto = "tls"
 	}
 	ls := []*listenerRef{{b: b, id: listenerTCP, proto: proto, addr: tcp.Addr().String()}}
+	if tl != nil {
+		ls = append(ls, &listenerRef{b: b, id: listenerTLS, proto: "tls", addr: tl.Addr().String()})
+	}
 	if ws != nil {
 		proto = "ws"
 		if b.cfg.WebSocketTLS != nil {
@@ -217,8 +239,11 @@ func (b *Broker) Close() error {
 	b.closeMu.Do(func() {
 		b.mu.Lock()
 		b.closed = true
-		started, tcp, ws, unwatch := b.started, b.tcp, b.ws, b.unwatch
+		started, tcp, tl, ws, unwatch := b.started, b.tcp, b.tlsLn, b.ws, b.unwatch
 		b.mu.Unlock()
+		if tl != nil {
+			tl.Close()
+		}
 		if unwatch != nil {
 			unwatch()
 		}

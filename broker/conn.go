@@ -28,14 +28,16 @@ type conn struct {
 // Listener IDs, as mochi and the logs see them.
 const (
 	listenerTCP = "tcp"
+	listenerTLS = "tls" // Options.TLSAddr
 	listenerWS  = "ws"
 )
 
 // acceptRetry is the pause after a failed Accept.
 const acceptRetry = 50 * time.Millisecond
 
-// acceptLoop accepts TCP connections until ln is closed.
-func (b *Broker) acceptLoop(ln net.Listener) {
+// acceptLoop accepts TCP connections until ln is closed; tc, if not nil,
+// runs TLS on them.
+func (b *Broker) acceptLoop(ln net.Listener, id string, tc *tls.Config) {
 	defer b.wg.Done()
 	for {
 		nc, err := ln.Accept()
@@ -43,7 +45,7 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 			if b.closing() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			b.log.Warn("accept failed", "listener", listenerTCP, "error", err)
+			b.log.Warn("accept failed", "listener", id, "error", err)
 			time.Sleep(acceptRetry) // e.g. out of file descriptors
 			continue
 		}
@@ -64,17 +66,17 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 		}
 		go func() {
 			defer b.untrack(c)
-			b.serveTCP(c)
+			b.serveTCP(c, id, tc)
 		}()
 	}
 }
 
 // serveTCP runs the TLS handshake, if any, and then the MQTT session.
-func (b *Broker) serveTCP(c *conn) {
+func (b *Broker) serveTCP(c *conn, id string, conf *tls.Config) {
 	remote := c.RemoteAddr().String()
 	_ = c.SetDeadline(time.Now().Add(b.cfg.ConnectTimeout)) // until CONNECT; mochi then sets keep-alive deadlines
-	if b.cfg.TLS != nil {
-		tc := tls.Server(c.Conn, b.cfg.TLS)
+	if conf != nil {
+		tc := tls.Server(c.Conn, conf)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.ConnectTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
@@ -86,7 +88,7 @@ func (b *Broker) serveTCP(c *conn) {
 		c.Conn = tc
 		c.certs = verifiedChain(tc.ConnectionState())
 	}
-	b.establish(listenerTCP, c)
+	b.establish(id, c)
 }
 
 // establish runs one MQTT session in mochi. A panic in mochi's packet

@@ -86,6 +86,12 @@ type Options struct {
 	// means plain TCP.
 	TLS *tls.Config
 
+	// TLSAddr, if not empty, adds a second TCP listener that serves TLS
+	// (which must then be set), and Addr stays plain TCP; so one broker
+	// serves password logins on Addr and certificate logins on TLSAddr.
+	// Empty means none: TLS, if set, applies to Addr.
+	TLSAddr string
+
 	// WebSocketAddr, if not empty, adds an MQTT-over-WebSocket listener
 	// (subprotocol "mqtt", any request path). Empty means none.
 	WebSocketAddr string
@@ -265,6 +271,9 @@ func newConfig(o *Options) (*config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	c.applyLimitDefaults()
+	if c.TLSAddr != "" && c.TLS == nil {
+		return nil, errors.New("broker: TLSAddr needs TLS")
+	}
 	var err error
 	if c.agentPrefix, err = patternPrefix(c.AgentTopicPattern); err != nil {
 		return nil, fmt.Errorf("broker: AgentTopicPattern: %w", err)
