@@ -34,6 +34,9 @@ type Options struct {
 	// (see PathRule); nil means DefaultPolicy().
 	Policy []PathRule
 	Logger *slog.Logger
+	// Accounts, if not nil, serves /api/v1/accounts (the embedded MQTT
+	// broker's Agent accounts); nil answers 501 there.
+	Accounts Accounts
 }
 
 // Server is the API's http.Handler.
@@ -85,6 +88,7 @@ func New(o Options) *Server {
 		{"GET", "/api/v1/openapi.json", "This document", Viewer, "", s.openAPI},
 		{"GET", "/metrics", "Prometheus metrics", Viewer, "", s.serveMetrics},
 	}
+	s.routes = append(s.routes, s.accountRoutes()...)
 	for _, r := range s.routes {
 		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))
 	}

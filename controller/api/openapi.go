@@ -44,7 +44,7 @@ func (s *Server) Document() map[string]any {
 	paths["/healthz"] = map[string]any{"get": map[string]any{"summary": "Liveness, without authentication", "responses": map[string]any{"200": map[string]any{"description": "ok"}}}}
 	schemas := map[string]any{"Msg": map[string]any{"type": "object", "description": "a USP Msg in protobuf JSON (usp-msg-1-3.proto)"}}
 	for name, v := range map[string]any{"GetBody": GetBody{}, "SetBody": SetBody{}, "AddBody": AddBody{}, "DeleteBody": DeleteBody{},
-		"OperateBody": OperateBody{}, "InstancesBody": InstancesBody{}, "SupportedBody": SupportedBody{}, "SubscriptionBody": SubscriptionBody{}} {
+		"OperateBody": OperateBody{}, "InstancesBody": InstancesBody{}, "SupportedBody": SupportedBody{}, "SubscriptionBody": SubscriptionBody{}, "AccountBody": AccountBody{}} {
 		schemas[name] = schemaOf(reflect.TypeOf(v))
 	}
 	return map[string]any{
@@ -64,7 +64,10 @@ func responses(rt route) map[string]any {
 	if strings.Contains(rt.path, "{id}") {
 		r["404"] = map[string]any{"description": "unknown agent"}
 	}
-	if rt.body == "SubscriptionBody" {
+	if strings.HasPrefix(rt.path, "/api/v1/accounts") {
+		r["501"] = map[string]any{"description": "no embedded MQTT broker"}
+	}
+	if rt.body == "SubscriptionBody" || rt.body == "AccountBody" {
 		r["201"] = map[string]any{"description": "added"}
 		r["400"] = map[string]any{"description": "bad request body"}
 		return r
