@@ -35,9 +35,15 @@ func Browse(ctx context.Context, o *Options, types []string, found func(Service)
 		return err
 	}
 	defer g.close()
-	b := &browser{g: g, o: o, types: map[string]bool{}, insts: map[string]*instance{}, hosts: map[string][]netip.Addr{}, found: found}
+	b := &browser{g: g, o: o, types: map[string]bool{}, accept: map[string]bool{}, insts: map[string]*instance{}, hosts: map[string][]netip.Addr{}, found: found}
 	for _, t := range types {
-		b.types[strings.ToLower(t)] = true
+		t = strings.ToLower(t)
+		b.types[t] = true
+		// A subtype's instances are of its base type.
+		if _, base, ok := strings.Cut(t, "._sub."); ok {
+			t = base
+		}
+		b.accept[t] = true
 	}
 	return b.run(ctx)
 }
@@ -54,7 +60,8 @@ func Lookup(ctx context.Context, o *Options, id, serviceType string) (Service, e
 	var out Service
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b := &browser{g: g, o: o, types: map[string]bool{strings.ToLower(serviceType): true}, insts: map[string]*instance{},
+	st := strings.ToLower(serviceType)
+	b := &browser{g: g, o: o, types: map[string]bool{st: true}, accept: map[string]bool{st: true}, insts: map[string]*instance{},
 		hosts: map[string][]netip.Addr{}, found: func(s Service) {
 			if s.Instance == id && s.Port != 0 {
 				out = s
@@ -115,13 +122,14 @@ type instance struct {
 }
 
 type browser struct {
-	g     *group
-	o     *Options
-	types map[string]bool
-	only  string // an instance name, for Lookup
-	insts map[string]*instance
-	hosts map[string][]netip.Addr
-	found func(Service)
+	g      *group
+	o      *Options
+	types  map[string]bool // the PTR names queried
+	accept map[string]bool // the service types of the instances kept
+	only   string          // an instance name, for Lookup
+	insts  map[string]*instance
+	hosts  map[string][]netip.Addr
+	found  func(Service)
 }
 
 func (b *browser) run(ctx context.Context) error {
@@ -205,7 +213,7 @@ func (b *browser) absorb(m *dns.Msg) {
 		switch v := rr.(type) {
 		case *dns.PTR:
 			if b.types[strings.ToLower(strings.TrimSuffix(h.Name, "."+domain))] {
-				if name, typ, ok := splitInstance(v.Ptr); ok && b.types[typ] {
+				if name, typ, ok := splitInstance(v.Ptr); ok && b.accept[typ] {
 					in := b.inst(name, typ)
 					if in != nil && h.Ttl == 0 {
 						in.srv, in.svc.Port = false, 0
@@ -213,7 +221,7 @@ func (b *browser) absorb(m *dns.Msg) {
 				}
 			}
 		case *dns.SRV:
-			if name, typ, ok := splitInstance(h.Name); ok && b.types[typ] {
+			if name, typ, ok := splitInstance(h.Name); ok && b.accept[typ] {
 				if in := b.inst(name, typ); in != nil {
 					in.srv = h.Ttl > 0
 					in.svc.Port, in.svc.Host = v.Port, strings.TrimSuffix(v.Target, ".")
@@ -223,7 +231,7 @@ func (b *browser) absorb(m *dns.Msg) {
 				}
 			}
 		case *dns.TXT:
-			if name, typ, ok := splitInstance(h.Name); ok && b.types[typ] {
+			if name, typ, ok := splitInstance(h.Name); ok && b.accept[typ] {
 				if in := b.inst(name, typ); in != nil {
 					in.txt = true
 					in.svc.setTXT(v.Txt)

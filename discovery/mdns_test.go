@@ -120,7 +120,7 @@ func TestAgentAdvertisement(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- discovery.Browse(ctx, o, []string{"_gateway._sub." + discovery.AgentWebSocket, discovery.AgentWebSocket}, func(s discovery.Service) {
+		done <- discovery.Browse(ctx, o, []string{"_gateway._sub." + discovery.AgentWebSocket}, func(s discovery.Service) {
 			select {
 			case got <- s:
 			default:

@@ -38,6 +38,9 @@ type agentConfig struct {
 	MTPs       []mtpConfig `yaml:"mtps"`
 	// Factory is the factory configuration: controllers and roles.
 	Factory agent.Config `yaml:"factory"`
+	// Discovery turns on mDNS advertisement and browsing and DHCP
+	// discovery (internal/cli/discovery.go).
+	Discovery *discoveryConfig `yaml:"discovery"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -149,6 +152,9 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 	case "", "debug", "info", "warn", "error":
 	default:
 		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.Discovery.check(); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -330,7 +336,15 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	ag.Store(a)
-	return &runningAgent{a: a, db: db, close: func() { db.Close() }}, nil
+	stopDiscovery, err := startDiscovery(ctx, cfg.Discovery, cfg.EndpointID, cfg.MTPs, a, log)
+	if err != nil {
+		for _, x := range mtps {
+			x.Transport.Close()
+		}
+		db.Close()
+		return nil, err
+	}
+	return &runningAgent{a: a, db: db, close: func() { stopDiscovery(); db.Close() }}, nil
 }
 
 func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {

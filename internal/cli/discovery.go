@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/discovery"
+)
+
+// discoveryConfig is the `discovery:` section of `usp agent`'s file: mDNS
+// advertisement of the Agent's MTPs, mDNS browsing for Controllers, and a
+// DHCP client's lease to take a Controller from.
+type discoveryConfig struct {
+	// Interface is the network interface for mDNS; "" means every
+	// multicast interface that is up.
+	Interface string `yaml:"interface"`
+	// Port is the mDNS port; 0 means 5353.
+	Port int `yaml:"port"`
+	// Advertise announces the Agent's WebSocket servers (_usp-agt-ws._tcp),
+	// MQTT topics (_usp-agt-mqtt._tcp) and STOMP destinations
+	// (_usp-agt-stomp._tcp) and answers queries for them.
+	Advertise bool `yaml:"advertise"`
+	// Name is the TXT "name" attribute; "" means the host name.
+	Name string `yaml:"name"`
+	// Subtypes are DNS-SD subtypes to advertise ("_gateway").
+	Subtypes []string `yaml:"subtypes"`
+	// Browse looks for Controllers (_usp-ctr-ws, -mqtt, -stomp) and adds
+	// each one found to Device.LocalAgent.Controller.
+	Browse bool `yaml:"browse"`
+	// Role names the Role a discovered Controller gets; "" means
+	// ControllerTrust.UntrustedRole.
+	Role string `yaml:"role"`
+	// DHCPLease is a DHCP client's lease (an ISC dhclient lease file, or
+	// udhcpc/odhcp6c variables as NAME=value lines or JSON) read at start
+	// and whenever it changes, for the Controller of the BBF vendor
+	// options (DHCPv4 125, DHCPv6 17).
+	DHCPLease string `yaml:"dhcp_lease"`
+	// DHCPPoll is how often the lease is checked for changes; 0 means 5s.
+	DHCPPoll time.Duration `yaml:"dhcp_poll"`
+}
+
+func (c *discoveryConfig) check() error {
+	if c == nil {
+		return nil
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("discovery.port: %d is not a port", c.Port)
+	}
+	if c.DHCPPoll < 0 {
+		return errors.New("discovery.dhcp_poll: negative")
+	}
+	if !c.Advertise && !c.Browse && c.DHCPLease == "" {
+		return errors.New("discovery: none of advertise, browse or dhcp_lease is set")
+	}
+	return nil
+}
+
+func (c *discoveryConfig) options(log *slog.Logger) *discovery.Options {
+	return &discovery.Options{Interface: c.Interface, Port: c.Port, Logger: log}
+}
+
+// agentServices are the DNS-SD services of an Agent's configured MTPs:
+// WebSocket servers with a fixed port, MQTT clients with their topic at
+// their broker [R-MQTT.36] [R-MQTT.38], STOMP clients with their
+// destination at their server [R-STOMP.31] [R-STOMP.32].
+func agentServices(id, name string, subtypes []string, mtps []mtpConfig) ([]discovery.Service, error) {
+	var out []discovery.Service
+	for i, m := range mtps {
+		s := discovery.Service{Instance: id, Type: discovery.ServiceType(false, m.Protocol), Subtypes: subtypes, Name: name, Encrypt: m.TLS != nil}
+		var host, port string
+		var err error
+		switch {
+		case m.Protocol == "WebSocket" && m.Listen != "":
+			host, port, err = net.SplitHostPort(m.Listen)
+			if host == "0.0.0.0" || host == "::" {
+				host = ""
+			}
+			s.Path = m.Path
+			if s.Path == "" {
+				s.Path = "/"
+			}
+		case m.Protocol == "MQTT" && m.Topic != "":
+			var u *url.URL
+			if u, err = url.Parse(m.URL); err == nil {
+				host, port = u.Hostname(), u.Port()
+				if port == "" {
+					port = map[string]string{"ssl": "8883", "tls": "8883", "mqtts": "8883", "ws": "80", "wss": "443"}[u.Scheme]
+				}
+				if port == "" {
+					port = "1883"
+				}
+			}
+			s.Path = m.Topic
+		case m.Protocol == "STOMP" && m.Destination != "":
+			host, port, err = net.SplitHostPort(m.Addr)
+			s.Path = m.Destination
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mtps[%d]: %w", i, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || p == 0 {
+			continue // a port chosen at start is not advertised
+		}
+		s.Host, s.Port = host, uint16(p)
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// startDiscovery runs what the discovery section asks for until ctx is
+// done; the returned function stops it and waits.
+func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []mtpConfig, a *agent.Agent, log *slog.Logger) (func(), error) {
+	if c == nil {
+		return func() {}, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	if c.Advertise {
+		name := c.Name
+		if name == "" {
+			name, _ = os.Hostname()
+		}
+		svcs, err := agentServices(id, name, c.Subtypes, mtps)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		if len(svcs) == 0 {
+			log.Warn("discovery: no MTP to advertise (a WebSocket server with a fixed port, an MQTT topic or a STOMP destination)")
+		} else {
+			r, err := discovery.Advertise(ctx, c.options(log), svcs...)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			wg.Go(func() { <-ctx.Done(); r.Close() })
+			for _, s := range svcs {
+				log.Info("mdns: advertising", "service", s.InstanceName(), "port", s.Port, "path", s.Path)
+			}
+		}
+	}
+	if c.Browse {
+		types := []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP}
+		wg.Go(func() {
+			err := discovery.Browse(ctx, c.options(log), types, func(s discovery.Service) {
+				if s.Port == 0 {
+					log.Info("mdns: controller withdrawn", "service", s.InstanceName())
+					return
+				}
+				d, err := agent.FromService(s)
+				if err != nil {
+					log.Warn("mdns: ignoring a service", "service", s.InstanceName(), "err", err)
+					return
+				}
+				d.Role = c.Role
+				if _, err := a.Discovered(ctx, d); err != nil {
+					log.Warn("mdns: discovered controller not recorded", "controller", s.Instance, "err", err)
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Error("mdns: browsing stopped", "err", err)
+			}
+		})
+	}
+	if c.DHCPLease != "" {
+		poll := c.DHCPPoll
+		if poll == 0 {
+			poll = 5 * time.Second
+		}
+		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, log) })
+	}
+	return stop, nil
+}
+
+// watchLease applies the lease file's BBF options at start and whenever
+// the file changes.
+func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, log *slog.Logger) {
+	var last []byte
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			log.Warn("dhcp: reading the lease", "file", path, "err", err)
+		case !bytes.Equal(b, last):
+			last = b
+			applyLease(ctx, b, path, role, a, log)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, log *slog.Logger) {
+	l, err := discovery.ReadLease(bytes.NewReader(b))
+	if err != nil {
+		log.Warn("dhcp: the lease's vendor options are not read", "file", path, "err", err)
+		return
+	}
+	v := l.Info()
+	if v.IsZero() {
+		return
+	}
+	d, err := agent.FromDHCP(v)
+	if err != nil {
+		log.Warn("dhcp: controller URL", "file", path, "url", v.ControllerURL, "err", err)
+	}
+	d.Role = role
+	p, err := a.Discovered(ctx, d)
+	if err != nil {
+		log.Warn("dhcp: discovered controller not recorded", "file", path, "err", err)
+		return
+	}
+	log.Info("dhcp: controller from the lease", "file", path, "path", p, "controller", v.EndpointID, "url", v.ControllerURL)
+}

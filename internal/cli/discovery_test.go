@@ -1,0 +1,168 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/discovery"
+	"github.com/uspkit/uspkit/internal/testenv"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// mdnsLoopback is the loopback interface and a UDP port of the test's own
+// for mDNS, so that nothing is sent on a real network.
+func mdnsLoopback(t *testing.T) (string, int) {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 && i.Flags&net.FlagUp != 0 {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			return i.Name, c.LocalAddr().(*net.UDPAddr).Port
+		}
+	}
+	t.Skip("no loopback interface is up")
+	return "", 0
+}
+
+// discWSController runs a Controller with a WebSocket server on 127.0.0.1.
+func discWSController(t *testing.T) (*controller.Controller, *ws.Server) {
+	t.Helper()
+	var srv *ws.Server
+	c := runController(t, "WebSocket", func(onState mtp.StateFunc) mtp.Transport {
+		var err error
+		srv, err = ws.Listen(context.Background(), "127.0.0.1:0", &ws.Options{EndpointID: mtpCtrlID, Path: "/usp", OnState: onState})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	})
+	return c, srv
+}
+
+func discParams(t *testing.T, c *controller.Controller, agentID string, paths ...string) map[string]string {
+	t.Helper()
+	m, err := c.Do(context.Background(), agentID, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: paths}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		for _, r := range rp.GetResolvedPathResults() {
+			for k, v := range r.GetResultParams() {
+				out[r.GetResolvedPath()+k] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestAgentFindsControllerMDNS: `usp agent` with discovery.browse finds a
+// Controller advertised as _usp-ctr-ws._tcp, records it with the role the
+// file names, and connects to it [R-DIS.3] [R-DIS.8] [R-WS.3].
+func TestAgentFindsControllerMDNS(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	var wsPort uint16
+	fmt.Sscan(p, &wsPort)
+	r, err := discovery.Advertise(t.Context(), &discovery.Options{Interface: iface, Port: port}, discovery.Service{
+		Instance: mtpCtrlID, Type: discovery.ControllerWebSocket, Host: "127.0.0.1", Port: wsPort, Path: "/usp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const id = "os::012345-MDNS1"
+	extra := fmt.Sprintf("discovery:\n  interface: %s\n  port: %d\n  browse: true\n  role: Full Access\n", iface, port)
+	startAgentProcessWith(t, bin, id, "", extra)
+	waitAgent(t, c, id, true)
+	ps := discParams(t, c, id, "Device.LocalAgent.Controller.")
+	var ctrl string
+	for k, v := range ps {
+		if strings.HasSuffix(k, ".EndpointID") && v == mtpCtrlID {
+			ctrl = strings.TrimSuffix(k, "EndpointID")
+		}
+	}
+	if ctrl == "" || ps[ctrl+"MTP.1.WebSocket.Path"] != "/usp" || ps[ctrl+"MTP.1.WebSocket.Port"] != p {
+		t.Fatalf("the discovered controller's entry: %v", ps)
+	}
+}
+
+// TestAgentDHCPLease: `usp agent` with discovery.dhcp_lease takes the
+// Controller of the lease's BBF options, connects to it, and shows the
+// null-terminated ProvisioningCode without its NUL (TP-469 8.2)
+// [R-DIS.1a] [R-DIS.1c].
+func TestAgentDHCPLease(t *testing.T) {
+	bin := buildUSP(t)
+	c, srv := discWSController(t)
+	v := discovery.VendorInfo{ControllerURL: "ws://" + srv.Addr().String() + "/usp", ProvisioningCode: "PROV-8.2\x00", EndpointID: mtpCtrlID,
+		RetryMinimumWaitInterval: "7"}
+	opt, err := v.AppendV4(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := filepath.Join(t.TempDir(), "dhclient.leases")
+	var hexColon []string
+	for _, b := range opt {
+		hexColon = append(hexColon, fmt.Sprintf("%x", b))
+	}
+	if err := os.WriteFile(lease, []byte("lease {\n  interface \"eth0\";\n  option vivso "+strings.Join(hexColon, ":")+";\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const id = "os::012345-DHCP1"
+	extra := fmt.Sprintf("discovery:\n  dhcp_lease: %s\n  dhcp_poll: 100ms\n  role: Full Access\n", lease)
+	startAgentProcessWith(t, bin, id, "", extra)
+	waitAgent(t, c, id, true)
+	ps := discParams(t, c, id, "Device.LocalAgent.Controller.")
+	found := false
+	for k, v := range ps {
+		if strings.HasSuffix(k, ".ProvisioningCode") && v == "PROV-8.2" {
+			ctrl := strings.TrimSuffix(k, "ProvisioningCode")
+			found = ps[ctrl+"EndpointID"] == mtpCtrlID && ps[ctrl+"USPNotifRetryMinimumWaitInterval"] == "7" && ps[ctrl+"Alias"] == "cpe-dhcp"
+		}
+	}
+	if !found {
+		t.Fatalf("no cpe-dhcp Controller entry with the lease's values: %v", ps)
+	}
+}
+
+// TestAgentAdvertisesMDNS: `usp agent` with discovery.advertise announces
+// its WebSocket server unasked and answers queries, with "path" and "name"
+// in the TXT record (TP-469 8.5, 8.6, 8.7) [R-DIS.4] [R-DIS.9] [R-WS.3].
+func TestAgentAdvertisesMDNS(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	wsPort := testenv.FreePort(t)
+	const id = "os::012345-ADV1"
+	mtps := fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", wsPort)
+	extra := fmt.Sprintf("discovery:\n  interface: %s\n  port: %d\n  advertise: true\n  name: kitchen light\n  subtypes: [_gateway]\n", iface, port)
+	startAgentProcessWith(t, bin, id, mtps, extra)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var got discovery.Service
+	discovery.Browse(ctx, &discovery.Options{Interface: iface, Port: port}, []string{"_gateway._sub." + discovery.AgentWebSocket}, func(s discovery.Service) {
+		if s.Instance == id {
+			got = s
+			cancel()
+		}
+	})
+	if got.Path != "/usp" || got.Name != "kitchen light" || int(got.Port) != wsPort || got.Encrypt {
+		t.Fatalf("the agent's advertisement: %+v", got)
+	}
+}
