@@ -214,3 +214,35 @@ func TestTLSAddr(t *testing.T) {
 		t.Fatal("TLSAddr without TLS accepted")
 	}
 }
+
+// TestAnonymousUSP: anonymous clients are refused unless AllowAnonymous;
+// then, under USPPolicy, a client is named by its ClientId, which may
+// not be an account's.
+func TestAnonymousUSP(t *testing.T) {
+	accts, err := broker.OpenAccounts(filepath.Join(t.TempDir(), "accounts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accts.SetPassword("os::012345-ANON1"); err != nil {
+		t.Fatal(err)
+	}
+	off, _ := start(t, accountOptions(accts))
+	if _, err := connect5(t, dial5{addr: off.Addrs().TCP, id: "os::012345-X"}); err == nil {
+		t.Fatal("anonymous client accepted by default")
+	}
+	o := accountOptions(accts)
+	o.AllowAnonymous = true
+	on, _ := start(t, o)
+	c, err := connect5(t, dial5{addr: on.Addrs().TCP, id: "os::012345-X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Connack.Properties.User.Get("subscribe-topic"); got != "usp/agent/os::012345-X/#" {
+		t.Fatalf("subscribe-topic %q", got)
+	}
+	for _, id := range []string{"os::012345-ANON1", "ctrl"} {
+		if _, err := connect5(t, dial5{addr: on.Addrs().TCP, id: id}); err == nil {
+			t.Errorf("anonymous client took the account %q", id)
+		}
+	}
+}

@@ -104,3 +104,16 @@ func CertIdentity(cert *x509.Certificate) string {
 	}
 	return cert.Subject.CommonName
 }
+
+// knownName reports whether name is an account: a user, a Controller or
+// one of Accounts.
+func (c *config) knownName(name string) bool {
+	if _, ok := c.users[name]; ok || c.controllers[name] {
+		return true
+	}
+	if c.Accounts != nil {
+		_, ok := c.Accounts.Get(name)
+		return ok
+	}
+	return false
+}

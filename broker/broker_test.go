@@ -82,8 +82,10 @@ func TestAuthentication(t *testing.T) {
 		{name: "unknown user", opts: broker.Options{Users: users}, user: "nobody", pass: "pw1", code: 0x86},
 		{name: "wrong password with anonymous allowed", opts: broker.Options{Users: users, AllowAnonymous: true},
 			user: "agent1", pass: "nope", code: 0x86},
-		{name: "anonymous under USPPolicy has no {user} topic", opts: broker.Options{AllowAnonymous: true, USPPolicy: true},
-			code: 0x87},
+		{name: "anonymous under USPPolicy is named by its ClientId", opts: broker.Options{AllowAnonymous: true, USPPolicy: true},
+			ok: true},
+		{name: "anonymous under USPPolicy may not take an account's name", opts: broker.Options{Users: map[string]string{"c1": "x", "c3": "y"},
+			AllowAnonymous: true, USPPolicy: true}, code: 0x87},
 		{name: "anonymous under USPPolicy with a {client} pattern",
 			opts: broker.Options{AllowAnonymous: true, USPPolicy: true, AgentTopicPattern: "usp/agent/{client}/#"}, ok: true},
 		{name: "custom Authenticate", opts: broker.Options{Authenticate: func(_ context.Context, id, u string, p []byte, _ []*x509.Certificate) (broker.Account, error) {

@@ -51,6 +51,17 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		h.b.loginFailed(log, cl.Net.Remote, err)
 		return h.refuse(cl, packets.ErrBadUsernameOrPassword)
 	}
+	if acct.Name == "" && cfg.USPPolicy && cfg.Authenticate == nil {
+		// An anonymous client (AllowAnonymous) is named by its ClientId,
+		// which must not be a known account's name.
+		if cfg.knownName(cl.ID) {
+			if h.b.sum.refused.event(cl.Net.Remote) {
+				log.Warn("connect refused: anonymous client uses an account's name as ClientId")
+			}
+			return h.refuse(cl, packets.ErrNotAuthorized)
+		}
+		acct.Name = cl.ID
+	}
 	s, err := cfg.newSession(acct, cl.ID)
 	if err != nil {
 		if h.b.sum.refused.event(cl.Net.Remote) {

@@ -121,7 +121,10 @@ type Options struct {
 
 	// AllowAnonymous lets clients that present neither a user name nor a
 	// verified client certificate connect. False (the default) refuses
-	// them.
+	// them. Under USPPolicy (without Authenticate) an anonymous client is
+	// named by its ClientId, so its own topic is usp/agent/<ClientId>,
+	// and a ClientId that names an account (Users, Controllers, Accounts)
+	// is refused.
 	AllowAnonymous bool
 
 	// USPPolicy turns on the USP topic policy: a client may subscribe only
