@@ -8,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 
+	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 )
@@ -91,6 +92,49 @@ func TestConnectMaximumPacketSize(t *testing.T) {
 			st.wait(t, mtp.StateUp, 10*time.Second)
 			if cp.Properties == nil || cp.Properties.MaximumPacketSize == nil || !tc.want(*cp.Properties.MaximumPacketSize) {
 				t.Fatalf("CONNECT Maximum Packet Size %v", cp.Properties.MaximumPacketSize)
+			}
+		})
+	}
+}
+
+// TestEmbeddedBrokerTakesDefaultRecord checks that the embedded broker's
+// default Maximum Packet Size and the client's default record limit
+// agree: a Record of mqtt.DefaultMaxRecord goes from one client to the
+// other through it, over MQTT 5.0 (where the CONNACK's limit is the send
+// limit) and 3.1.1.
+func TestEmbeddedBrokerTakesDefaultRecord(t *testing.T) {
+	brk, err := broker.New(&broker.Options{Addr: "127.0.0.1:0", AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := brk.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { brk.Close() })
+	for _, v := range []mqtt.Version{mqtt.V5, mqtt.V311} {
+		t.Run(v.String(), func(t *testing.T) {
+			id := randID()
+			client := func(topic string, ib inbox) *mqtt.Client {
+				st := newStates()
+				c := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + brk.Addrs().TCP, Version: v, EndpointID: "proto::" + topic[len(topic)-1:] + id,
+					Topic: topic, OnState: st.onState})
+				serve(t, c, ib)
+				st.wait(t, mtp.StateUp, 10*time.Second)
+				return c
+			}
+			a := client("usp/big/"+id+"/a", newInbox())
+			ib := newInbox()
+			client("usp/big/"+id+"/b", ib)
+			if max := a.MaxRecord(); max < mqtt.DefaultMaxRecord {
+				t.Fatalf("MaxRecord %d through the embedded broker, under the default %d", max, mqtt.DefaultMaxRecord)
+			}
+			rec := make([]byte, mqtt.DefaultMaxRecord)
+			rec[len(rec)-1] = 7
+			if err := a.Send(context.Background(), "usp/big/"+id+"/b", rec); err != nil {
+				t.Fatal(err)
+			}
+			if in := ib.next(t, 20*time.Second); len(in.Record) != len(rec) || in.Record[len(rec)-1] != 7 {
+				t.Fatalf("received %d bytes, want %d", len(in.Record), len(rec))
 			}
 		})
 	}
