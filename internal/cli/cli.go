@@ -29,7 +29,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"add":         {"add an object instance: add OBJECT. [PARAM=VALUE...]", runAdd},
 		"agent":       {"run a USP Agent (--config FILE)", runAgent},
-		"agents":      {"list the agents the controller knows", runAgents},
+		"agents":      {"list the agents the controller knows; agents add|revoke ENDPOINT_ID [--password|--cert]: their embedded-broker accounts", runAgents},
 		"controller":  {"run a USP Controller with its REST API (--config FILE)", runController},
 		"delete":      {"delete object instances: delete OBJECT...", runDelete},
 		"events":      {"print the controller's events (--follow)", runEvents},
@@ -57,8 +57,10 @@ var errFlags = errors.New("bad flags")
 // Main runs the usp command line args and returns the exit status: 0 on
 // success, 1 on failure, 2 on a usage error. Errors are printed to stderr as
 // one line prefixed by the command's name.
+//
+// `usp COMMAND -h` prints the command's usage to stdout and exits 0; a
+// wrong flag prints it to stderr and exits 2.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
@@ -68,11 +70,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "usp: unknown command %q (run \"usp help\")\n", args[0])
 		return 2
 	}
+	split := &helpSplit{stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: split}
 	err := cmd.run(ctx, e, args[1:])
+	split.parsed(errors.Is(err, flag.ErrHelp))
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errFlags), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errFlags):
 		return 2
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
@@ -113,9 +118,15 @@ func newFlags(e *env, name, args string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and wraps a failure as errFlags.
+// parse parses flags and wraps a failure as errFlags. The usage text that
+// -h asks for goes to stdout, that of a wrong flag to stderr (see
+// helpSplit).
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if h, ok := fs.Output().(*helpSplit); ok {
+		h.parsed(errors.Is(err, flag.ErrHelp))
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/controller/api"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -37,8 +38,13 @@ func dataDir() string {
 	return filepath.Join(home, ".local", "share", "uspkit")
 }
 
-// serverFile holds the API URL of the running `usp up`.
+// serverFile holds the API URL of the running `usp up` or `usp
+// controller`, in its data directory.
 const serverFile = "api.url"
+
+// adminTokenFile holds the API's admin token, in the data directory of
+// `usp up` and `usp controller` (api.AdminTokenFile).
+const adminTokenFile = api.AdminTokenFile
 
 // apiClient talks to the Controller's REST API.
 type apiClient struct {
@@ -70,15 +76,17 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 		if c.server == "" {
 			b, err := os.ReadFile(filepath.Join(dir, serverFile))
 			if err != nil {
-				return nil, fmt.Errorf("no server: give --server or USP_SERVER, or start `usp up` (%w)", err)
+				return nil, fmt.Errorf("no API server found: give --server URL or set USP_SERVER, or point --data (or USP_DATA) at the "+
+					"data directory of a running `usp up` or `usp controller`; %s has no %s (%w)", dir, serverFile, err)
 			}
 			c.server = strings.TrimSpace(string(b))
 		}
 		c.token = os.Getenv("USP_TOKEN")
 		if c.token == "" {
-			b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+			b, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
 			if err != nil {
-				return nil, fmt.Errorf("no token: set USP_TOKEN or use the data directory of `usp up` (%w)", err)
+				return nil, fmt.Errorf("no API token found: set USP_TOKEN, or point --data (or USP_DATA) at the data directory of "+
+					"`usp up` or `usp controller`; %s has no %s (%w)", dir, adminTokenFile, err)
 			}
 			c.token = strings.TrimSpace(string(b))
 		}
@@ -89,11 +97,13 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 	}
 }
 
-// httpError is an API error; a USP Error carries its code.
+// httpError is an API error; a USP Error carries its code and its
+// param_errs.
 type httpError struct {
-	status  int
-	code    uint32
-	message string
+	status    int
+	code      uint32
+	message   string
+	paramErrs []*wire.Error_ParamError
 }
 
 func (e *httpError) Error() string {
@@ -129,15 +139,22 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
-			Error   string `json:"error"`
-			Code    uint32 `json:"code"`
-			Message string `json:"message"`
+			Error   string          `json:"error"`
+			Code    uint32          `json:"code"`
+			Message string          `json:"message"`
+			Msg     json.RawMessage `json:"msg"`
 		}
 		json.Unmarshal(b, &e)
 		if e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return b, &httpError{status: resp.StatusCode, code: e.Code, message: cmp(e.Message, e.Error)}
+		he := &httpError{status: resp.StatusCode, code: e.Code, message: cmp(e.Message, e.Error)}
+		if len(e.Msg) > 0 {
+			if m, err := controller.ParseMsgJSON(e.Msg); err == nil {
+				he.paramErrs = m.GetBody().GetError().GetParamErrs()
+			}
+		}
+		return b, he
 	}
 	return b, nil
 }
@@ -174,12 +191,15 @@ func (c *apiClient) target(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("%d agents online: give --agent", len(list.Agents))
 }
 
-// usp sends one USP verb and returns the response Msg; with --json it
-// prints the raw JSON too.
-func (c *apiClient) usp(ctx context.Context, e *env, verb string, body any) (*wire.Msg, error) {
+// usp sends one USP verb and returns the response Msg and where to print
+// it: e, or with --json (when the raw JSON is printed instead) an env that
+// discards the plain rendering, so that a verb counts its failures, and
+// exits with the same status, either way. An Error's param_errs are
+// printed each with its path and code.
+func (c *apiClient) usp(ctx context.Context, e *env, verb string, body any) (*wire.Msg, *env, error) {
 	id, err := c.target(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := c.do(ctx, "POST", "/api/v1/agents/"+id+"/"+verb, body)
 	if c.json && b != nil {
@@ -188,10 +208,20 @@ func (c *apiClient) usp(ctx context.Context, e *env, verb string, body any) (*wi
 			io.WriteString(e.stdout, "\n")
 		}
 	}
-	if err != nil {
-		return nil, err
+	var he *httpError
+	if errors.As(err, &he) && !c.json {
+		for _, pe := range he.paramErrs {
+			e.uspError(pe.GetParamPath(), pe.GetErrCode(), pe.GetErrMsg())
+		}
 	}
-	return controller.ParseMsgJSON(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := controller.ParseMsgJSON(b)
+	if c.json {
+		e = &env{stdin: e.stdin, stdout: io.Discard, stderr: io.Discard}
+	}
+	return m, e, err
 }
 
 // kvArgs splits NAME=VALUE arguments.
@@ -227,8 +257,8 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "get", map[string]any{"paths": fs.Args(), "max_depth": *depth})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "get", map[string]any{"paths": fs.Args(), "max_depth": *depth})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -286,14 +316,19 @@ func runSet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "set", map[string]any{"allow_partial": *partial, "objects": body})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "set", map[string]any{"allow_partial": *partial, "objects": body})
+	if err != nil {
 		return err
 	}
 	bad := 0
 	for _, r := range m.GetBody().GetResponse().GetSetResp().GetUpdatedObjResults() {
 		if f := r.GetOperStatus().GetOperFailure(); f != nil {
 			e.uspError(r.GetRequestedPath(), f.GetErrCode(), f.GetErrMsg())
+			for _, inst := range f.GetUpdatedInstFailures() {
+				for _, pe := range inst.GetParamErrs() {
+					e.uspError(inst.GetAffectedPath()+pe.GetParam(), pe.GetErrCode(), pe.GetErrMsg())
+				}
+			}
 			bad++
 			continue
 		}
@@ -332,8 +367,8 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "add", map[string]any{"objects": []map[string]any{{"path": fs.Arg(0), "params": kv}}})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "add", map[string]any{"objects": []map[string]any{{"path": fs.Arg(0), "params": kv}}})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -350,6 +385,10 @@ func runAdd(ctx context.Context, e *env, args []string) error {
 			keys = append(keys, "  "+k+" = "+v)
 		}
 		printSorted(e.stdout, keys)
+		for _, pe := range ok.GetParamErrs() {
+			e.uspError(ok.GetInstantiatedPath()+pe.GetParam(), pe.GetErrCode(), pe.GetErrMsg())
+			bad++
+		}
 	}
 	if bad > 0 {
 		return pathErrors(bad)
@@ -371,8 +410,8 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "delete", map[string]any{"paths": fs.Args(), "allow_partial": *partial})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "delete", map[string]any{"paths": fs.Args(), "allow_partial": *partial})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -382,8 +421,13 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 			bad++
 			continue
 		}
-		for _, p := range r.GetOperStatus().GetOperSuccess().GetAffectedPaths() {
+		affected := r.GetOperStatus().GetOperSuccess().GetAffectedPaths()
+		for _, p := range affected {
 			fmt.Fprintln(e.stdout, "deleted "+p)
+		}
+		if len(affected) == 0 && len(r.GetOperStatus().GetOperSuccess().GetUnaffectedPathErrs()) == 0 {
+			// Deleting what does not exist succeeds in USP; say so.
+			fmt.Fprintf(e.stdout, "nothing deleted: %s matched no instance\n", r.GetRequestedPath())
 		}
 		for _, u := range r.GetOperStatus().GetOperSuccess().GetUnaffectedPathErrs() {
 			e.uspError(u.GetUnaffectedPath(), u.GetErrCode(), u.GetErrMsg())
@@ -414,8 +458,8 @@ func runOperate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "operate", map[string]any{"command": fs.Arg(0), "command_key": *key, "args": kv})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "operate", map[string]any{"command": fs.Arg(0), "command_key": *key, "args": kv})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -458,8 +502,8 @@ func runInstances(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "instances", map[string]any{"paths": fs.Args(), "first_level_only": *first})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "instances", map[string]any{"paths": fs.Args(), "first_level_only": *first})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -499,8 +543,8 @@ func runSupported(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "supported", map[string]any{"paths": paths, "first_level_only": *first, "commands": true, "events": true, "params": true, "unique_keys": true})
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "supported", map[string]any{"paths": paths, "first_level_only": *first, "commands": true, "events": true, "params": true, "unique_keys": true})
+	if err != nil {
 		return err
 	}
 	bad := 0
@@ -541,8 +585,8 @@ func runProto(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.usp(ctx, e, "protocol", nil)
-	if err != nil || c.json {
+	m, e, err := c.usp(ctx, e, "protocol", nil)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, m.GetBody().GetResponse().GetGetSupportedProtocolResp().GetAgentSupportedProtocolVersions())

@@ -29,7 +29,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	list := fs.Bool("list", false, "list every TP-469 case and exit")
 	agentID := fs.String("agent", "", "the agent's Endpoint `ID`")
 	selfID := fs.String("id", "proto::uspkit-conformance", "the runner's Endpoint `ID` (the agent must trust it with full access)")
-	second := fs.String("second-id", "", "a second controller's Endpoint `ID`, for cases that need one (WebSocket and STOMP)")
+	second := fs.String("second-id", "", "a second controller's Endpoint `ID`, for cases that need one (with -mtp ws, mqtt or stomp; not uds or ws-server)")
 	proto := fs.String("mtp", "ws", "how to reach the agent: ws (agent is a WebSocket server), ws-server (agent connects to us), mqtt, stomp, uds")
 	topic := fs.String("topic", "usp/controller/conformance", "mqtt: the runner's `topic`")
 	agentTopic := fs.String("agent-topic", "", "mqtt: the agent's `topic`")
