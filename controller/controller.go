@@ -32,6 +32,10 @@ type Store interface {
 
 // MTP is one transport the Controller serves.
 type MTP struct {
+	// Name names the MTP in the Agent registry (Agent.MTP, Route.MTP) and
+	// the logs; empty means Protocol. Names are unique, so that a
+	// Controller may have several MTPs of one protocol.
+	Name      string
 	Protocol  string // "WebSocket", "MQTT", "STOMP", "UDS"
 	Transport mtp.Transport
 }
@@ -80,12 +84,19 @@ var (
 
 // Agent is what the Controller knows of one Agent.
 type Agent struct {
-	ID       string            `json:"id"`
-	Online   bool              `json:"online"`
-	LastSeen time.Time         `json:"last_seen"`
-	Protocol string            `json:"mtp"`
-	Address  string            `json:"address"`
-	Info     map[string]string `json:"device_info,omitempty"`
+	ID       string    `json:"id"`
+	Online   bool      `json:"online"`
+	LastSeen time.Time `json:"last_seen"`
+	Protocol string    `json:"mtp"`
+	Address  string    `json:"address"`
+	// MTP is the name of the MTP the Agent was last heard on, or last
+	// reached over: requests and replies go there first, at Address.
+	MTP string `json:"mtp_name,omitempty"`
+	// Routes are the MTPs the Agent was heard on, newest first, each
+	// with the address it had there: where a Record goes when its
+	// current route fails (see Controller.Do).
+	Routes []Route           `json:"routes,omitempty"`
+	Info   map[string]string `json:"device_info,omitempty"`
 	// Supported lists the objects of the Agent's supported data model,
 	// read with GetSupportedDM at first contact.
 	Supported []string `json:"supported,omitempty"`
@@ -157,9 +168,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.bg, c.stopBG = context.WithCancel(context.Background())
-	for _, m := range o.MTPs {
-		c.mtps[m.Protocol] = m.Transport
+	named, byName, err := nameMTPs(o.MTPs)
+	if err != nil {
+		return nil, err
 	}
+	c.opt.MTPs, c.mtps = named, byName
 	snap, err := o.Store.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
@@ -200,9 +213,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) { c.handle(ctx, m.Protocol, in) }))
+			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) { c.handle(ctx, m.Name, in) }))
 			if err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("controller: %s: %w", m.Protocol, err)
+				errc <- fmt.Errorf("controller: %s: %w", m.Name, err)
 			}
 		}()
 	}
@@ -234,7 +247,8 @@ func (c *Controller) goBG(f func(ctx context.Context)) {
 // OnState is an mtp.StateFunc for the Controller's transports: an Agent
 // whose connection goes down is offline; a connection up to a peer that
 // names itself (the Controller as a WebSocket client of an Agent) makes
-// that Agent known.
+// that Agent known. protocol names the MTP: its Name, which is its
+// Protocol when it has none.
 func (c *Controller) OnState(protocol string) mtp.StateFunc {
 	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 		if s == mtp.StateUp {
@@ -246,7 +260,7 @@ func (c *Controller) OnState(protocol string) mtp.StateFunc {
 		c.mu.Lock()
 		var gone []string
 		for _, a := range c.agents {
-			if a.Online && a.Protocol == protocol && a.Address == p.Address {
+			if a.Online && c.routeDownLocked(a, protocol, p.Address) {
 				a.Online = false
 				gone = append(gone, a.ID)
 			}
@@ -310,7 +324,8 @@ func (c *Controller) seenAgent(ctx context.Context, id, protocol, addr string) {
 		c.agents[id] = a
 	}
 	back := !a.Online
-	a.Online, a.LastSeen, a.Protocol, a.Address = true, time.Now().UTC(), protocol, addr
+	a.Online, a.LastSeen = true, time.Now().UTC()
+	c.heardLocked(a, c.mtpNamed(protocol), addr, a.LastSeen)
 	snapshot := *a
 	c.mu.Unlock()
 	if back {

@@ -79,28 +79,41 @@ func (c *Controller) forget(id string) {
 	c.mu.Unlock()
 }
 
-// send delivers a Msg payload to an Agent over its last route.
+// send delivers a Msg payload to an Agent: over the MTP and address it
+// was last heard on; if that Send fails, over the other MTPs it was heard
+// on, newest first (sendOrder). The route that took the Record becomes
+// the Agent's current one.
 func (c *Controller) send(ctx context.Context, agentID string, payload []byte) bool {
 	c.mu.Lock()
-	a := c.agents[agentID]
-	var protocol, addr string
-	if a != nil {
-		protocol, addr = a.Protocol, a.Address
+	var routes []Route
+	if a := c.agents[agentID]; a != nil {
+		routes = sendOrder(a)
 	}
 	c.mu.Unlock()
-	t := c.mtps[protocol]
-	if t == nil {
-		return false
-	}
 	b, err := record.NewNoSession(agentID, c.opt.EndpointID, payload).MarshalBinary()
-	if err == nil {
-		err = t.Send(ctx, addr, b)
-	}
 	if err != nil {
 		c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
 		return false
 	}
-	return true
+	for i, r := range routes {
+		t := c.mtps[r.MTP]
+		if t == nil {
+			continue
+		}
+		if err := t.Send(ctx, r.Address, b); err != nil {
+			c.log.WarnContext(ctx, "record not sent", "agent", agentID, "mtp", r.MTP, "address", r.Address, "err", err)
+			continue
+		}
+		if i > 0 {
+			c.mu.Lock()
+			if a := c.agents[agentID]; a != nil {
+				c.useRouteLocked(a, r)
+			}
+			c.mu.Unlock()
+		}
+		return true
+	}
+	return false
 }
 
 func (c *Controller) reply(ctx context.Context, agentID string, m *wire.Msg) {
