@@ -76,6 +76,9 @@ func implementations() map[string]caseFunc {
 	for id, f := range section7() {
 		m[id] = f
 	}
+	for id, f := range section8() {
+		m[id] = f
+	}
 	for id, f := range sectionsOther() {
 		m[id] = f
 	}
@@ -126,6 +129,9 @@ var reasons = map[string]string{
 	"2.7":   "needs an E2E session context with Record signatures",
 	"2.8":   "needs an E2E session context with an expired certificate",
 	"2.27":  "needs ControllerTrust.SecuredRoles (feature 40) and a second controller",
+	"8.1":   "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
+	"8.3":   "needs a DNS server, and the agent does not look up DNS-SD records for a bare FQDN from DHCP (R-DIS.7)",
+	"8.4":   "needs an mDNS responder for the controller's .local. host, and the agent resolves WebSocket hosts with the system resolver, not mDNS (R-DIS.5)",
 	"9.2":   "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
 	"9.3":   "needs Firmware:1 and a firmware image server",
 	"9.4":   "needs Firmware:1 with Activate()",

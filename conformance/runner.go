@@ -33,6 +33,9 @@ type Options struct {
 	// WebSocket, when the Agent is reached over WebSocket, lets the cases
 	// of section 7 open connections of their own; nil skips them.
 	WebSocket *WebSocketSetup
+	// Discovery, if set, lets the cases of section 8 reach the Agent's mDNS
+	// and DHCP lease; nil skips them.
+	Discovery *DiscoverySetup
 	// Second, if set, is a second Controller for the cases that need one;
 	// the Agent need not know it.
 	Second *Peer

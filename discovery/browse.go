@@ -171,6 +171,9 @@ func (b *browser) query() *dns.Msg {
 }
 
 func (b *browser) sendAll(q *dns.Msg) {
+	if b.o != nil && b.o.Passive {
+		return
+	}
 	for _, c := range b.g.conns {
 		if err := c.send(q, netip.AddrPort{}); err != nil {
 			b.o.logger().Warn("mdns: querying", "iface", c.ifi.Name, "err", err)

@@ -36,6 +36,10 @@ type Options struct {
 	// Logger receives one line per packet that cannot be decoded and per
 	// send that fails; nil means slog.Default().
 	Logger *slog.Logger
+	// Passive makes Browse send no queries: it hears only what others
+	// send, such as the unsolicited announcements of a responder that
+	// starts (RFC 6762 section 8.3).
+	Passive bool
 }
 
 func (o *Options) port() int {

@@ -193,3 +193,40 @@ func TestLookupAndResolve(t *testing.T) {
 		t.Fatalf("Resolve = %v, %v", as, err)
 	}
 }
+
+// TestPassiveBrowse: a passive browser sends nothing and still hears a
+// responder's unsolicited announcements (TP-469 8.5).
+func TestPassiveBrowse(t *testing.T) {
+	o := loopback(t)
+	passive := *o
+	passive.Passive = true
+	got := make(chan discovery.Service, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- discovery.Browse(ctx, &passive, []string{discovery.AgentMQTT}, func(s discovery.Service) {
+			select {
+			case got <- s:
+			default:
+			}
+		})
+	}()
+	time.Sleep(200 * time.Millisecond) // the browser has joined the group
+	r, err := discovery.Advertise(t.Context(), o, discovery.Service{Instance: "os::passive", Type: discovery.AgentMQTT, Host: "127.0.0.1", Port: 1883,
+		Path: "usp/agent/os::passive", Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	select {
+	case s := <-got:
+		if s.Path != "usp/agent/os::passive" {
+			t.Errorf("heard %+v", s)
+		}
+	case <-ctx.Done():
+		t.Fatal("the announcement was not heard")
+	}
+	cancel()
+	<-done
+}
