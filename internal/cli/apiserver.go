@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -167,4 +168,18 @@ func apiHTTPClient(dataDir string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: tr}, nil
+}
+
+// apiTLSFlags adds --api-cert, --api-key and --api-client-ca to fs; the
+// returned func gives the API configuration they make (nil: plain HTTP).
+func apiTLSFlags(fs *flag.FlagSet) func() *apiConfig {
+	cert := fs.String("api-cert", "", "serve the REST API over HTTPS with this certificate `file` (PEM, with --api-key)")
+	key := fs.String("api-key", "", "private key `file` of --api-cert")
+	ca := fs.String("api-client-ca", "", "require API clients to present a certificate issued by this CA `file`")
+	return func() *apiConfig {
+		if *cert == "" && *key == "" && *ca == "" {
+			return nil
+		}
+		return &apiConfig{TLS: &apiTLSConfig{Cert: *cert, Key: *key, ClientCA: *ca}}
+	}
 }
