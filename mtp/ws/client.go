@@ -59,6 +59,11 @@ func NewClient(o *Options) *Client {
 	if c.o.EndpointID != "" {
 		c.hdr.Set(hdrExtensions, formatExtension(c.o.EndpointID)) // [R-WS.10a], for pre-1.3 servers
 	}
+	if c.o.Username != "" {
+		r := http.Request{Header: http.Header{}}
+		r.SetBasicAuth(c.o.Username, c.o.Password)
+		c.hdr.Set("Authorization", r.Header.Get("Authorization"))
+	}
 	c.rt = &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: c.o.HandshakeTimeout, KeepAlive: 30 * time.Second}).DialContext,

@@ -50,6 +50,12 @@ type Options struct {
 	// only when the certificate names the Endpoint ID the server announces.
 	PeerID string
 
+	// Username and Password, for a Client, are sent as HTTP Basic
+	// credentials in the opening handshake, for a server whose
+	// Authenticate hook checks them; empty Username sends none. A
+	// Basic user-id cannot hold ':', so it is not the Endpoint ID itself.
+	Username, Password string
+
 	// Authenticate, for a Server, checks each client's credentials during
 	// the handshake (see AuthFunc for its contract), for example HTTP
 	// Basic credentials per Endpoint ID. Nil: a client whose verified

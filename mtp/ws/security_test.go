@@ -313,3 +313,39 @@ func TestClientServerIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestClientBasicCredentials: a Client's Username and Password reach the
+// server's Authenticate hook; right ones authenticate the session, wrong
+// ones never get it up.
+func TestClientBasicCredentials(t *testing.T) {
+	sState, sStates := states()
+	_, base := startServer(t, &ws.Options{EndpointID: ctrlID, OnState: sState, Authenticate: basicAuth("s3cret")}, nil)
+	for _, tc := range []struct {
+		pass string
+		up   bool
+	}{
+		{"s3cret", true},
+		{"guess", false},
+	} {
+		t.Run(tc.pass, func(t *testing.T) {
+			cState, cStates := states()
+			cli := ws.NewClient(&ws.Options{URL: base + "/", EndpointID: "doc::basic", Username: user("doc::basic"), Password: tc.pass,
+				OnState: cState, MinWait: time.Hour})
+			serve(t, cli, nil)
+			if !tc.up {
+				select {
+				case ev := <-cStates:
+					t.Fatalf("client %v with a wrong password", ev.state)
+				case <-time.After(500 * time.Millisecond):
+				}
+				return
+			}
+			next(t, cStates, "client StateUp")
+			if ev := next(t, sStates, "server StateUp"); !ev.peer.Authenticated || ev.peer.EndpointID != "doc::basic" {
+				t.Errorf("server sees %q Authenticated %v", ev.peer.EndpointID, ev.peer.Authenticated)
+			}
+			cli.Close()
+			next(t, sStates, "server StateDown")
+		})
+	}
+}
