@@ -18,6 +18,16 @@
 // that sends a message over Options.MaxRecord with status 1009, and report
 // the peer's verified TLS chain in mtp.Peer.Certs.
 //
+// Identity: a Server refuses an Endpoint ID that is not valid [R-ARC.2a],
+// and a client whose certificate names other USP Endpoints than the one it
+// claims [R-SEC.12]; a Client with Options.PeerID drops a server whose
+// certificate names other Endpoints [R-SEC.5]. mtp.Peer.Authenticated says
+// a certificate or the Server's Authenticate hook (HTTP Basic credentials,
+// say) proved the Endpoint ID, and an unproven client never replaces an
+// authenticated session. A Server from Listen bounds the handshake
+// (Options.HandshakeTimeout) and caps connections in all and per source
+// address (Options.MaxConns, MaxConnsPerSource).
+//
 //	srv, err := ws.Listen(ctx, ":4443", &ws.Options{EndpointID: "doc::agent", TLS: cfg})
 //	go srv.Serve(ctx, handler)
 //	srv.Send(ctx, "doc::controller", rec)
