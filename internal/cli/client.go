@@ -594,9 +594,6 @@ func runProto(ctx context.Context, e *env, args []string) error {
 }
 
 func runAgents(ctx context.Context, e *env, args []string) error {
-	if isAccountCommand(args) {
-		return runAgentAccounts(ctx, e, args)
-	}
 	fs := newFlags(e, "agents", "")
 	mk := clientFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -625,7 +622,7 @@ func runAgents(ctx context.Context, e *env, args []string) error {
 		if a.Online {
 			state = "online"
 		}
-		fmt.Fprintf(e.stdout, "%s %s %s %s %s\n", a.ID, state, a.Protocol, a.LastSeen.Format(time.RFC3339), a.Info["ModelName"])
+		fmt.Fprintf(e.stdout, "%s %s %s %s %s\n", a.ID, state, mtpLabel(a), a.LastSeen.Format(time.RFC3339), a.Info["ModelName"])
 	}
 	return nil
 }

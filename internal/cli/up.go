@@ -1,187 +1,25 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
-	"github.com/uspkit/uspkit/controller/api"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
-	"github.com/uspkit/uspkit/mtp/ws"
-	"github.com/uspkit/uspkit/store/postgres"
-	"github.com/uspkit/uspkit/store/sqlite"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 )
-
-// controllerConfig is the file `usp controller --config` reads.
-type controllerConfig struct {
-	EndpointID string `yaml:"endpoint_id"`
-	Data       string `yaml:"data"`
-	LogLevel   string `yaml:"log_level"`
-	// HTTP is the address of the REST API.
-	HTTP string `yaml:"http"`
-	// WebSocket is the address agents connect to, with optional TLS.
-	WebSocket string     `yaml:"websocket"`
-	TLS       *tlsConfig `yaml:"tls"`
-	// Postgres, if set, is the DSN of the PostgreSQL database to keep the
-	// registry, queues and events in, instead of SQLite in the data
-	// directory.
-	Postgres string `yaml:"postgres"`
-	// accounts, if set, serves the REST API's /api/v1/accounts (the
-	// embedded broker's Agent accounts, see brokercfg.go).
-	accounts api.Accounts
-}
-
-func loadControllerConfig(b []byte) (*controllerConfig, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	c := controllerConfig{EndpointID: "proto::uspkit-controller", HTTP: "127.0.0.1:8080", WebSocket: "127.0.0.1:8081"}
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if err := validateEndpointID(c.EndpointID); err != nil {
-		return nil, fmt.Errorf("endpoint_id: %w", err)
-	}
-	return &c, nil
-}
-
-// runningController is a Controller with its API and listeners.
-type runningController struct {
-	c      *controller.Controller
-	api    string // http://host:port
-	ws     string // ws://host:port/usp
-	token  string // path of the admin token
-	fresh  bool
-	run    func(ctx context.Context) error
-	closer func()
-}
-
-func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logger, extra ...func(onState func(string) mtp.StateFunc) controller.MTP) (*runningController, error) {
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, err
-	}
-	tokens, tokenPath, fresh, err := api.LoadTokens(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
-	var db interface {
-		controller.Store
-		Close() error
-	}
-	if cfg.Postgres != "" {
-		db, err = postgres.Open(ctx, cfg.Postgres)
-	} else {
-		db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "controller.db"))
-	}
-	if err != nil {
-		return nil, err
-	}
-	var c *controller.Controller
-	onState := func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
-		if c != nil {
-			c.OnState("WebSocket")(ctx, p, s, err)
-		}
-	}
-	tc, err := cfg.TLS.build(true)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	srv, err := ws.Listen(ctx, cfg.WebSocket, &ws.Options{EndpointID: cfg.EndpointID, TLS: tc, OnState: onState, Logger: log})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("websocket: %w", err)
-	}
-	mtps := []controller.MTP{{Protocol: "WebSocket", Transport: srv}}
-	for _, mk := range extra {
-		mtps = append(mtps, mk(func(protocol string) mtp.StateFunc {
-			return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
-				if c != nil {
-					c.OnState(protocol)(ctx, p, s, err)
-				}
-			}
-		}))
-	}
-	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Logger: log})
-	if err != nil {
-		srv.Close()
-		db.Close()
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		srv.Close()
-		db.Close()
-		return nil, fmt.Errorf("http: %w", err)
-	}
-	hs := &http.Server{Handler: api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts}), ReadHeaderTimeout: 10 * time.Second}
-	scheme := "ws"
-	if tc != nil {
-		scheme = "wss"
-	}
-	rc := &runningController{c: c, api: "http://" + ln.Addr().String(), ws: scheme + "://" + srv.Addr().String() + "/usp", token: tokenPath, fresh: fresh}
-	rc.run = func(ctx context.Context) error {
-		errc := make(chan error, 2)
-		go func() { errc <- c.Run(ctx) }()
-		go func() {
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
-		return <-errc
-	}
-	rc.closer = func() { db.Close() }
-	return rc, nil
-}
-
-func runController(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "controller", "")
-	config := fs.String("config", "", "configuration `file` (YAML)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	var b []byte
-	if *config != "" {
-		var err error
-		if b, err = os.ReadFile(*config); err != nil {
-			return err
-		}
-	}
-	cfg, err := loadControllerConfig(b)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *config, err)
-	}
-	if cfg.Data == "" {
-		cfg.Data = dataDir()
-	}
-	rc, err := startController(ctx, cfg, newLogger(e.stderr, cfg.LogLevel))
-	if err != nil {
-		return err
-	}
-	defer rc.closer()
-	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\ntoken %s\nready\n", cfg.EndpointID, rc.api, rc.ws, rc.token)
-	return rc.run(ctx)
-}
 
 // runUp runs the controller, its API, the WebSocket MTP and a local agent
 // in one process, with everything in one data directory.
@@ -190,8 +28,6 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	httpAddr := fs.String("http", "127.0.0.1:8080", "`address` of the REST API (127.0.0.1:0 picks a port)")
 	wsAddr := fs.String("ws", "127.0.0.1:8081", "`address` of the WebSocket MTP")
 	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "`address` of the embedded MQTT broker")
-	mqttTLS := fs.String("mqtt-tls", "", "`address` of a TLS listener of the embedded MQTT broker, for agents with certificates from `usp agents add --cert` (default none)")
-	anonymous := fs.Bool("mqtt-anonymous", false, "let MQTT clients without credentials connect to the embedded broker")
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -202,42 +38,38 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		dir = dataDir()
 	}
 	log := newLogger(e.stderr, *level)
-	// The embedded broker, with the Agent accounts of the data directory
-	// (usp agents add/revoke) and the controller's CA. The controller logs
-	// in with a password made for this run; the local agent's account is
-	// its Endpoint ID, so the USP topic policy gives it the topic
-	// usp/agent/<EndpointID>, and it gets a new password every run.
-	if err := privateDir(dir, log); err != nil {
-		return err
-	}
-	eb, err := startEmbeddedBroker(ctx, dir, &embeddedBrokerConfig{Listen: *mqttAddr, TLSListen: *mqttTLS, AllowAnonymous: *anonymous}, log)
+	// The embedded broker: the controller and the local agent log in with
+	// passwords made for this run; the USP topic policy keeps the agent in
+	// its own topic.
+	ctlPass, agentPass := randomToken(), randomToken()
+	brk, err := broker.New(&broker.Options{Addr: *mqttAddr, Users: map[string]string{"controller": ctlPass, "agent": agentPass},
+		Controllers: []string{"controller"}, USPPolicy: true, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer eb.close()
-	mqttURL := eb.url()
-	const ctlTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
-	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr,
-		accounts: eb.accountsAPI()}
+	if err := brk.Start(ctx); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	defer brk.Close()
+	mqttURL := "tcp://" + brk.Addrs().TCP
+	const ctlTopic = "usp/controller/controller/uspkit"
+	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr}
 	// The agent starts once the controller has subscribed, so that the
 	// agent's MQTTConnect record finds it listening.
 	ctlUp := make(chan struct{})
 	rc, err := startController(ctx, cfg, log, func(onState func(string) mtp.StateFunc) controller.MTP {
-		return eb.controllerMTP(cfg.EndpointID, ctlTopic, signalUp(onState("MQTT"), ctlUp), log)
+		return controller.MTP{Protocol: "MQTT", Transport: mqtt.NewClient(&mqtt.Options{URL: mqttURL, EndpointID: cfg.EndpointID,
+			Username: "controller", Password: ctlPass, Topic: ctlTopic, OnState: signalUp(onState("MQTT"), ctlUp), Logger: log, MinWait: 200 * time.Millisecond})}
 	})
 	if err != nil {
 		return err
 	}
 	defer rc.closer()
 	agentID := "os::000000-" + hostSerial()
-	agentPass, err := eb.accts.SetPassword(agentID)
-	if err != nil {
-		return err
-	}
 	factory := agentFactory(cfg.EndpointID)
 	factory.Controllers[0].MTPs = []agent.ControllerMTPConf{{Protocol: "MQTT", Topic: ctlTopic}, {Protocol: "WebSocket"}}
 	ra, err := startAgent(ctx, &agentConfig{EndpointID: agentID, Data: filepath.Join(dir, "agent"),
-		MTPs: []mtpConfig{{Protocol: "MQTT", URL: mqttURL, Username: agentID, Password: agentPass, Topic: agentTopic(agentID),
+		MTPs: []mtpConfig{{Protocol: "MQTT", URL: mqttURL, Username: "agent", Password: agentPass, Topic: "usp/agent/agent/" + agentID,
 			ControllerTopic: ctlTopic}},
 		Factory: factory}, log, func(string) {})
 	if err != nil {
@@ -246,8 +78,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	defer ra.close()
 	// The broker's address and the agent's password are this run's, and
 	// the agent's data directory may come from an earlier run: point its
-	// stored MQTT client and topic at them.
-	if err := pinBroker(ctx, ra.a, eb.brk.Addrs().TCP, agentID, agentPass, agentTopic(agentID)); err != nil {
+	// stored MQTT client at them.
+	if err := pinBroker(ctx, ra.a, brk.Addrs().TCP, "agent", agentPass); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, serverFile), []byte(rc.api+"\n"), 0o600); err != nil {
@@ -284,12 +116,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if rc.fresh {
 		created = " (created)"
 	}
-	mqtts := ""
-	if u := eb.tlsURL(); u != "" {
-		mqtts = "mqtts " + u + "\n"
-	}
-	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\n%sagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
-		cfg.EndpointID, rc.api, rc.ws, mqttURL, mqtts, agentID, rc.token, created, dir)
+	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\nagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
+		cfg.EndpointID, rc.api, rc.ws, mqttURL, agentID, rc.token, created, dir)
 	running := 2
 	err = nil
 	select {
@@ -338,9 +166,8 @@ func agentFactory(ctrl string) agent.Config {
 }
 
 // pinBroker sets the local agent's first MQTT client (the factory one,
-// Alias cpe-mtp-1) to reach addr with these credentials, and its MTP's
-// own topic to topic.
-func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass, topic string) error {
+// Alias cpe-mtp-1) to reach addr with these credentials.
+func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -349,8 +176,7 @@ func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass, topic stri
 	for _, kv := range [][2]string{{"BrokerAddress", host}, {"BrokerPort", port}, {"Username", user}, {"Password", pass}} {
 		settings = append(settings, datamodel.ParamSetting{Param: kv[0], Value: kv[1], Required: true})
 	}
-	_, err = a.Engine().Set(ctx, datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: `Device.MQTT.Client.[Alias=="cpe-mtp-1"].`, Params: settings},
-		{Path: `Device.LocalAgent.MTP.[Alias=="cpe-mtp-1"].`, Params: []datamodel.ParamSetting{{Param: "MQTT.ResponseTopicConfigured", Value: topic, Required: true}}}})
+	_, err = a.Engine().Set(ctx, datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: `Device.MQTT.Client.[Alias=="cpe-mtp-1"].`, Params: settings}})
 	if err != nil {
 		return fmt.Errorf("local agent's MQTT client: %w", err)
 	}
