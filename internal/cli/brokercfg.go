@@ -189,3 +189,38 @@ func (a brokerAccounts) Revoke(_ context.Context, id string) error {
 	}
 	return err
 }
+
+// embeddedControllerTopic is the Controller's own topic on its embedded
+// broker, inside usp/controller/controller/#; Agents send to it.
+const embeddedControllerTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
+
+// withEmbeddedBroker starts the broker of an `embedded_broker:` section
+// (nil: none) for the Controller configured by cfg, and sets cfg's
+// accounts for the REST API. It returns the Controller's MQTT transport
+// to that broker, for startController, and a function that stops the
+// broker, to call after the Controller has stopped; up, if not nil, is
+// closed once the Controller is subscribed there.
+//
+//	extra, stop, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, nil)
+//	rc, err := startController(ctx, cfg, log, extra...)
+func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embeddedBrokerConfig, log *slog.Logger, up chan struct{}) ([]func(func(string) mtp.StateFunc) controller.MTP, func(), error) {
+	if bc == nil {
+		return nil, func() {}, nil
+	}
+	if err := privateDir(cfg.Data, log); err != nil {
+		return nil, nil, err
+	}
+	eb, err := startEmbeddedBroker(ctx, cfg.Data, bc, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded_broker: %w", err)
+	}
+	cfg.accounts = eb.accountsAPI()
+	mk := func(onState func(string) mtp.StateFunc) controller.MTP {
+		st := onState("MQTT")
+		if up != nil {
+			st = signalUp(st, up)
+		}
+		return eb.controllerMTP(cfg.EndpointID, embeddedControllerTopic, st, log)
+	}
+	return []func(func(string) mtp.StateFunc) controller.MTP{mk}, eb.close, nil
+}
