@@ -594,6 +594,9 @@ func runProto(ctx context.Context, e *env, args []string) error {
 }
 
 func runAgents(ctx context.Context, e *env, args []string) error {
+	if isAccountCommand(args) {
+		return runAgentAccounts(ctx, e, args)
+	}
 	fs := newFlags(e, "agents", "")
 	mk := clientFlags(fs)
 	if err := parse(fs, args); err != nil {

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
-	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
-	"github.com/uspkit/uspkit/mtp/mqtt"
 )
 
 // runUp runs the controller, its API, the WebSocket MTP and a local agent
@@ -28,6 +26,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	httpAddr := fs.String("http", "127.0.0.1:8080", "`address` of the REST API (127.0.0.1:0 picks a port)")
 	wsAddr := fs.String("ws", "127.0.0.1:8081", "`address` of the WebSocket MTP")
 	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "`address` of the embedded MQTT broker")
+	mqttTLS := fs.String("mqtt-tls", "", "`address` of a TLS listener of the embedded MQTT broker, for agents with certificates from `usp agents add --cert` (default none)")
+	anonymous := fs.Bool("mqtt-anonymous", false, "let MQTT clients without credentials connect to the embedded broker")
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -38,38 +38,42 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		dir = dataDir()
 	}
 	log := newLogger(e.stderr, *level)
-	// The embedded broker: the controller and the local agent log in with
-	// passwords made for this run; the USP topic policy keeps the agent in
-	// its own topic.
-	ctlPass, agentPass := randomToken(), randomToken()
-	brk, err := broker.New(&broker.Options{Addr: *mqttAddr, Users: map[string]string{"controller": ctlPass, "agent": agentPass},
-		Controllers: []string{"controller"}, USPPolicy: true, Logger: log})
+	// The embedded broker, with the Agent accounts of the data directory
+	// (usp agents add/revoke) and the controller's CA. The controller logs
+	// in with a password made for this run; the local agent's account is
+	// its Endpoint ID, so the USP topic policy gives it the topic
+	// usp/agent/<EndpointID>, and it gets a new password every run.
+	if err := privateDir(dir, log); err != nil {
+		return err
+	}
+	eb, err := startEmbeddedBroker(ctx, dir, &embeddedBrokerConfig{Listen: *mqttAddr, TLSListen: *mqttTLS, AllowAnonymous: *anonymous}, log)
 	if err != nil {
 		return err
 	}
-	if err := brk.Start(ctx); err != nil {
-		return fmt.Errorf("mqtt: %w", err)
-	}
-	defer brk.Close()
-	mqttURL := "tcp://" + brk.Addrs().TCP
-	const ctlTopic = "usp/controller/controller/uspkit"
-	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr}
+	defer eb.close()
+	mqttURL := eb.url()
+	const ctlTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
+	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr,
+		accounts: eb.accountsAPI()}
 	// The agent starts once the controller has subscribed, so that the
 	// agent's MQTTConnect record finds it listening.
 	ctlUp := make(chan struct{})
 	rc, err := startController(ctx, cfg, log, func(onState func(string) mtp.StateFunc) controller.MTP {
-		return controller.MTP{Protocol: "MQTT", Transport: mqtt.NewClient(&mqtt.Options{URL: mqttURL, EndpointID: cfg.EndpointID,
-			Username: "controller", Password: ctlPass, Topic: ctlTopic, OnState: signalUp(onState("MQTT"), ctlUp), Logger: log, MinWait: 200 * time.Millisecond})}
+		return eb.controllerMTP(cfg.EndpointID, ctlTopic, signalUp(onState("MQTT"), ctlUp), log)
 	})
 	if err != nil {
 		return err
 	}
 	defer rc.closer()
 	agentID := "os::000000-" + hostSerial()
+	agentPass, err := eb.accts.SetPassword(agentID)
+	if err != nil {
+		return err
+	}
 	factory := agentFactory(cfg.EndpointID)
 	factory.Controllers[0].MTPs = []agent.ControllerMTPConf{{Protocol: "MQTT", Topic: ctlTopic}, {Protocol: "WebSocket"}}
 	ra, err := startAgent(ctx, &agentConfig{EndpointID: agentID, Data: filepath.Join(dir, "agent"),
-		MTPs: []mtpConfig{{Protocol: "MQTT", URL: mqttURL, Username: "agent", Password: agentPass, Topic: "usp/agent/agent/" + agentID,
+		MTPs: []mtpConfig{{Protocol: "MQTT", URL: mqttURL, Username: agentID, Password: agentPass, Topic: agentTopic(agentID),
 			ControllerTopic: ctlTopic}},
 		Factory: factory}, log, func(string) {})
 	if err != nil {
@@ -78,8 +82,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	defer ra.close()
 	// The broker's address and the agent's password are this run's, and
 	// the agent's data directory may come from an earlier run: point its
-	// stored MQTT client at them.
-	if err := pinBroker(ctx, ra.a, brk.Addrs().TCP, "agent", agentPass); err != nil {
+	// stored MQTT client and topic at them.
+	if err := pinBroker(ctx, ra.a, eb.brk.Addrs().TCP, agentID, agentPass, agentTopic(agentID)); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, serverFile), []byte(rc.api+"\n"), 0o600); err != nil {
@@ -116,8 +120,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if rc.fresh {
 		created = " (created)"
 	}
-	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\nagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
-		cfg.EndpointID, rc.api, rc.ws, mqttURL, agentID, rc.token, created, dir)
+	mqtts := ""
+	if u := eb.tlsURL(); u != "" {
+		mqtts = "mqtts " + u + "\n"
+	}
+	fmt.Fprintf(e.stdout, "controller %s\napi %s\nwebsocket %s\nmqtt %s\n%sagent %s (MQTT)\ntoken %s%s\ndata %s\nready\n",
+		cfg.EndpointID, rc.api, rc.ws, mqttURL, mqtts, agentID, rc.token, created, dir)
 	running := 2
 	err = nil
 	select {
@@ -166,8 +174,9 @@ func agentFactory(ctrl string) agent.Config {
 }
 
 // pinBroker sets the local agent's first MQTT client (the factory one,
-// Alias cpe-mtp-1) to reach addr with these credentials.
-func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass string) error {
+// Alias cpe-mtp-1) to reach addr with these credentials, and its MTP's
+// own topic to topic.
+func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass, topic string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -176,7 +185,8 @@ func pinBroker(ctx context.Context, a *agent.Agent, addr, user, pass string) err
 	for _, kv := range [][2]string{{"BrokerAddress", host}, {"BrokerPort", port}, {"Username", user}, {"Password", pass}} {
 		settings = append(settings, datamodel.ParamSetting{Param: kv[0], Value: kv[1], Required: true})
 	}
-	_, err = a.Engine().Set(ctx, datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: `Device.MQTT.Client.[Alias=="cpe-mtp-1"].`, Params: settings}})
+	_, err = a.Engine().Set(ctx, datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: `Device.MQTT.Client.[Alias=="cpe-mtp-1"].`, Params: settings},
+		{Path: `Device.LocalAgent.MTP.[Alias=="cpe-mtp-1"].`, Params: []datamodel.ParamSetting{{Param: "MQTT.ResponseTopicConfigured", Value: topic, Required: true}}}})
 	if err != nil {
 		return fmt.Errorf("local agent's MQTT client: %w", err)
 	}
