@@ -49,6 +49,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
 	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
 	reboot := fs.Bool("reboot", false, "run the cases that reboot the agent")
+	mdnsIf := fs.String("mdns-interface", "", "section 8: the network `interface` on which the agent runs mDNS")
+	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
+	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
 	if err := parse(fs, args); err != nil {
@@ -140,6 +143,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	}
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
 		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, Logger: newLogger(e.stderr, "warn")}
+	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
 	if *second != "" && *proto != "uds" && *proto != "ws-server" {
 		// A second controller gets its own connection (and, on MQTT, topic).
 		tr2, addr2, err := build(*second, *dest+".second", false)

@@ -1,18 +1,19 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/uspkit/uspkit/conformance"
-	"github.com/uspkit/uspkit/discovery"
 	"github.com/uspkit/uspkit/internal/testenv"
-	"github.com/uspkit/uspkit/mtp/ws"
 )
 
-// TestConformanceSection8 runs TP-469 section 8 against `usp agent` with
+// TestConformanceSection8 runs TP-469 section 8 with `usp conformance`
+// against `usp agent` with
 // mDNS on the loopback interface and a DHCP lease file: 8.2, 8.5, 8.6 and
 // 8.7 pass (8.5 and 8.6 reboot the agent); 8.1, 8.3 and 8.4 are skipped
 // with their reason.
@@ -26,22 +27,31 @@ func TestConformanceSection8(t *testing.T) {
 	extra := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n"+
 		"discovery:\n  interface: %s\n  port: %d\n  advertise: true\n  name: tp469 agent\n  dhcp_lease: %s\n  dhcp_poll: 100ms\n", runner, iface, port, lease)
 	startAgentProcessWith(t, bin, id, mtps, extra)
-	tr := ws.NewClient(&ws.Options{URL: fmt.Sprintf("ws://127.0.0.1:%d/usp", wsPort), EndpointID: runner, MinWait: time.Second})
-	res, err := conformance.Run(t.Context(), conformance.Options{AgentID: id, ControllerID: runner, Transport: tr, Reboot: true,
-		Discovery: &conformance.DiscoverySetup{MDNS: &discovery.Options{Interface: iface, Port: port}, Lease: lease}}, conformance.Match("8.*"))
+	out := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command(bin, "conformance", "--agent", id, "--id", runner, "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", wsPort),
+		"--reboot", "--run", "8.*", "--mdns-interface", iface, "--mdns-port", fmt.Sprint(port), "--dhcp-lease", lease, "--json", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("usp conformance: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Results
 	want := map[string]conformance.Status{"8.1": conformance.Skip, "8.2": conformance.Pass, "8.3": conformance.Skip, "8.4": conformance.Skip,
 		"8.5": conformance.Pass, "8.6": conformance.Pass, "8.7": conformance.Pass}
 	if len(res) != len(want) {
 		t.Fatalf("%d results: %+v", len(res), res)
 	}
 	for _, r := range res {
-		if r.Status != want[r.ID] {
+		if conformance.Status(r.Status) != want[r.ID] {
 			t.Errorf("%s %s: %s (%s), want %s", r.ID, r.Title, r.Status, r.Reason, want[r.ID])
 		}
-		if r.Status == conformance.Skip && r.Reason == "" {
+		if conformance.Status(r.Status) == conformance.Skip && r.Reason == "" {
 			t.Errorf("%s skipped without a reason", r.ID)
 		}
 	}

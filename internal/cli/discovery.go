@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/discovery"
 )
 
@@ -231,4 +232,17 @@ func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent
 		return
 	}
 	log.Info("dhcp: controller from the lease", "file", path, "path", p, "controller", v.EndpointID, "url", v.ControllerURL)
+}
+
+// discoverySetup is what `usp conformance` hands section 8: the agent's
+// mDNS interface and port, and its DHCP lease file; nil when none is given.
+func discoverySetup(iface string, port int, lease string) *conformance.DiscoverySetup {
+	if iface == "" && port == 0 && lease == "" {
+		return nil
+	}
+	d := &conformance.DiscoverySetup{Lease: lease}
+	if iface != "" || port != 0 {
+		d.MDNS = &discovery.Options{Interface: iface, Port: port}
+	}
+	return d
 }
