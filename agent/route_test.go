@@ -177,6 +177,15 @@ func TestNotifyMTPOrderAndReference(t *testing.T) {
 		t.Fatalf("add: %v", r)
 	}
 	mqttRow := added[0].GetOperStatus().GetOperSuccess().GetInstantiatedPath()
+	// Client 2 now carries this Controller's Will [R-MTP.7]: it is dialled
+	// again with it.
+	if x := d.next(t); x.conn.MQTT == nil || x.conn.MQTT.Client != "Device.MQTT.Client.2." || x.conn.MQTT.WillController != ctrlID {
+		t.Fatalf("dialled %+v", x.conn)
+	} else {
+		two = newCtl(t, x.ctl, ctrlID)
+		t.Cleanup(two.close)
+	}
+	eventually(t, e, "Device.MQTT.Client.2.Status", "Connected")
 	e.ctl.subscribe(t, "order", "ValueChange", "Device.LocalAgent.Controller.1.ProvisioningCode")
 
 	setOK(t, e, "Device.LocalAgent.Controller.1.", "ProvisioningCode", "first")
