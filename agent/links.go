@@ -75,6 +75,11 @@ type MQTTConnection struct {
 	// takes from the broker, told in the MQTT 5.0 CONNECT; 0 means no
 	// limit of the data model's (the transport's own applies).
 	MaxPacketSize uint32
+	// WillController and WillTopic name the first enabled Controller that
+	// this client reaches, and its topic: the broker tells it of the
+	// Agent's end with a Disconnect Record left as the MQTT Will [R-MTP.7].
+	// Empty when no Controller uses the client.
+	WillController, WillTopic string
 	// PublishQoS is the QoS of the Agent's publications; 1 unless set.
 	PublishQoS uint32
 	// Subscriptions are the Topics of the client's enabled
@@ -553,6 +558,7 @@ func (a *Agent) wantedConnections(ctx context.Context) []*Connection {
 			if c.MQTT.ProtocolVersion == "5.0" {
 				c.MQTT.CleanSession = cl["CleanStart"] == "true"
 			}
+			c.MQTT.WillController, c.MQTT.WillTopic = willFor(rows, ref)
 		case "STOMP":
 			sub := rows[path+"STOMP."]
 			ref := refRow(sub["Reference"])
@@ -681,4 +687,22 @@ func serveMQTTCapabilities(ctx context.Context, w datamodel.ResponseWriter, r *d
 		}
 	}
 	return nil
+}
+
+// willFor returns the first enabled Controller, in instance order, with an
+// enabled MQTT MTP over the MQTT client at ref and a topic, and that topic.
+func willFor(rows map[string]map[string]string, ref string) (ctrl, topic string) {
+	for _, cp := range sortedInstances(rows, pathControllers) {
+		c := rows[cp]
+		if c["Enable"] != "true" || c["EndpointID"] == "" {
+			continue
+		}
+		for _, mp := range sortedInstances(rows, cp+"MTP.") {
+			m, mq := rows[mp], rows[mp+"MQTT."]
+			if m["Enable"] == "true" && m["Protocol"] == "MQTT" && refRow(mq["Reference"]) == ref && mq["Topic"] != "" {
+				return c["EndpointID"], mq["Topic"]
+			}
+		}
+	}
+	return "", ""
 }

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/endpoint"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/record"
@@ -38,6 +36,17 @@ type MTP struct {
 	Name      string
 	Protocol  string // "WebSocket", "MQTT", "STOMP", "UDS"
 	Transport mtp.Transport
+	// Identity says how an Agent's from_id is bound to what this MTP
+	// authenticated; the zero value, IdentityVerified, processes only
+	// Records whose from_id the MTP or the topic policy vouches for.
+	Identity Identity
+	// AgentTopic, for MQTT and STOMP, is the pattern of an Agent's own
+	// topic or destination with "{eid}" for its Endpoint ID, such as
+	// "usp/agent/{eid}": the broker lets only that Agent's login read it.
+	// An Agent's reply-to must be that topic or below it, which binds its
+	// from_id to its login. Empty means the broker binds no topic to a
+	// login; a Record is then only as trusted as the broker's login.
+	AgentTopic string
 }
 
 // Options configure a Controller.
@@ -54,6 +63,26 @@ type Options struct {
 	QueueTTL time.Duration
 	// MaxEvents bounds the stored events; 0 means 10000.
 	MaxEvents int
+	// Admission decides what happens to an Agent heard from for the
+	// first time; the zero value, AdmitVerified, registers those whose
+	// identity is verified or vouched for by a broker login and holds the
+	// others as pending.
+	Admission Admission
+	// MaxPending bounds the Agents waiting for approval; further unknown
+	// Agents are refused until some are approved or rejected. 0 means
+	// 1000.
+	MaxPending int
+	// NewAgentBurst and NewAgentInterval limit how fast one route (an MTP
+	// connection or reply-to address) may introduce Agents never heard
+	// from: NewAgentBurst at once, then one per NewAgentInterval. 0 means
+	// 20 and one second.
+	NewAgentBurst    int
+	NewAgentInterval time.Duration
+	// Profiles are provisioning profiles by ProvisioningCode: the one
+	// whose code an Agent reports in Device.DeviceInfo.ProvisioningCode is
+	// applied once, at its first contact. A profile under "" applies to
+	// Agents without a code.
+	Profiles map[string]Profile
 	// Subscriptions are created on every Agent that lacks them, at first
 	// contact and after each Boot!, so that the Controller hears of what
 	// it needs without asking.
@@ -100,6 +129,19 @@ type Agent struct {
 	// Supported lists the objects of the Agent's supported data model,
 	// read with GetSupportedDM at first contact.
 	Supported []string `json:"supported,omitempty"`
+	// Trust says how the Agent's identity was last established:
+	// "verified" (certificate, credential, own topic or local socket),
+	// "broker login" or "claimed".
+	Trust string `json:"trust,omitempty"`
+	// Verified is set once the Agent's identity has been verified; from
+	// then on a contact that is not verified is refused.
+	Verified bool `json:"verified,omitempty"`
+	// Pending marks an Agent that waits for an operator's approval
+	// (Options.Admission); the Controller sends it nothing until then.
+	Pending bool `json:"pending,omitempty"`
+	// Provisioned is the result of the provisioning profile applied at
+	// first contact, if any.
+	Provisioned *Provisioning `json:"provisioned,omitempty"`
 }
 
 // Event is a Notify from an Agent, a late response, or an Agent coming
@@ -130,6 +172,8 @@ type Controller struct {
 	inflight int
 	notifies int
 	ops      operations
+	// newAgents limits how fast each route introduces unknown Agents.
+	newAgents buckets
 
 	// bg bounds the Controller's own goroutines (webhooks, first-contact
 	// reads); Run cancels it and waits for them.
@@ -162,8 +206,17 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = 10000
 	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 1000
+	}
+	if o.NewAgentBurst <= 0 {
+		o.NewAgentBurst = 20
+	}
+	if o.NewAgentInterval <= 0 {
+		o.NewAgentInterval = time.Second
+	}
 	c := &Controller{opt: o, log: o.Logger, agents: map[string]*Agent{}, pending: map[string]chan *wire.Msg{},
-		queued: map[string][]queuedReq{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
+		queued: map[string][]queuedReq{}, newAgents: buckets{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -213,7 +266,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) { c.handle(ctx, m.Name, in) }))
+			err := m.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) { c.handle(ctx, &m, in) }))
 			if err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("controller: %s: %w", m.Name, err)
 			}
@@ -253,7 +306,7 @@ func (c *Controller) OnState(protocol string) mtp.StateFunc {
 	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 		if s == mtp.StateUp {
 			if p.EndpointID != "" && endpoint.Validate(p.EndpointID) == nil {
-				c.seenAgent(ctx, p.EndpointID, protocol, p.Address)
+				c.contact(ctx, c.mtpNamed(protocol), p, p.EndpointID)
 			}
 			return
 		}
@@ -272,72 +325,6 @@ func (c *Controller) OnState(protocol string) mtp.StateFunc {
 	}
 }
 
-// handle processes one inbound Record.
-func (c *Controller) handle(ctx context.Context, protocol string, in mtp.Inbound) {
-	var rec record.Record
-	if err := record.Decode(in.Record, &rec, nil); err != nil {
-		c.log.WarnContext(ctx, "record dropped", "err", err)
-		return
-	}
-	if err := rec.Validate(); err != nil || rec.ToID != c.opt.EndpointID || endpoint.Validate(rec.FromID) != nil {
-		c.log.WarnContext(ctx, "record rejected", "from", rec.FromID, "to", rec.ToID, "err", err)
-		return
-	}
-	c.seenAgent(ctx, rec.FromID, protocol, in.From.Address)
-	if rec.Type != record.TypeNoSessionContext {
-		return // connect records only announce the Agent
-	}
-	var m wire.Msg
-	if err := proto.Unmarshal(rec.Payload, &m); err != nil {
-		c.log.WarnContext(ctx, "msg dropped", "from", rec.FromID, "err", err)
-		return
-	}
-	if n := m.GetBody().GetRequest().GetNotify(); n != nil {
-		c.notify(ctx, rec.FromID, &m, n)
-		return
-	}
-	if m.GetBody().GetRequest() != nil {
-		c.reply(ctx, rec.FromID, errorMsg(m.GetHeader().GetMsgId(), 7001, "a controller accepts only Notify"))
-		return
-	}
-	id := m.GetHeader().GetMsgId()
-	c.mu.Lock()
-	ch := c.pending[id]
-	delete(c.pending, id)
-	c.mu.Unlock()
-	if ch != nil {
-		ch <- &m
-		return
-	}
-	raw, _ := record.MsgJSON(&m)
-	c.event(ctx, Event{Agent: rec.FromID, Kind: "response", MsgID: id, Msg: raw})
-}
-
-// seenAgent records contact from an Agent; a first contact or a return
-// flushes its queue.
-func (c *Controller) seenAgent(ctx context.Context, id, protocol, addr string) {
-	c.mu.Lock()
-	a := c.agents[id]
-	isNew := a == nil
-	if isNew {
-		a = &Agent{ID: id}
-		c.agents[id] = a
-	}
-	back := !a.Online
-	a.Online, a.LastSeen = true, time.Now().UTC()
-	c.heardLocked(a, c.mtpNamed(protocol), addr, a.LastSeen)
-	snapshot := *a
-	c.mu.Unlock()
-	if back {
-		c.persistAgent(ctx, &snapshot)
-		c.event(ctx, Event{Agent: id, Kind: "online"})
-		c.goBG(func(ctx context.Context) { c.flush(ctx, id) })
-	}
-	if isNew {
-		c.goBG(func(ctx context.Context) { c.fetchInfo(ctx, id) })
-	}
-}
-
 func (c *Controller) persistAgent(ctx context.Context, a *Agent) {
 	data, _ := json.Marshal(a)
 	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "agent", ID: a.ID, Data: data}}}); err != nil {
@@ -345,8 +332,10 @@ func (c *Controller) persistAgent(ctx context.Context, a *Agent) {
 	}
 }
 
-// fetchInfo reads Device.DeviceInfo of a new Agent.
-func (c *Controller) fetchInfo(ctx context.Context, id string) {
+// firstContact reads Device.DeviceInfo and the supported data model of a
+// new Agent, creates the subscriptions the Controller keeps and applies its
+// provisioning profile.
+func (c *Controller) firstContact(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.RequestTimeout)
 	defer cancel()
 	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.DeviceInfo."}, MaxDepth: 1}}})
@@ -375,6 +364,12 @@ func (c *Controller) fetchInfo(ctx context.Context, id string) {
 	if a != nil {
 		a.Info, a.Supported = info, supported
 	}
+	provisioned := a == nil || a.Provisioned != nil
+	defer func() {
+		if !provisioned {
+			c.provision(ctx, id, info["ProvisioningCode"])
+		}
+	}()
 	var snapshot Agent
 	if a != nil {
 		snapshot = *a
@@ -482,12 +477,19 @@ func (c *Controller) webhook(ctx context.Context, url string, data []byte) {
 // ensureSubscriptions creates the configured subscriptions an Agent lacks
 // (matched by ID).
 func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
-	if len(c.DesiredSubscriptions()) == 0 {
-		return
+	if subs := c.DesiredSubscriptions(); len(subs) > 0 {
+		if err := c.createSubscriptions(ctx, id, subs); err != nil {
+			c.log.WarnContext(ctx, "subscriptions not created", "agent", id, "err", err)
+		}
 	}
+}
+
+// createSubscriptions creates those of subs that an Agent lacks, matched
+// by ID.
+func (c *Controller) createSubscriptions(ctx context.Context, id string, subs []Subscription) error {
 	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Subscription.*.ID"}}}})
-	if err != nil {
-		return
+	if err := respErr(m, err); err != nil {
+		return err
 	}
 	have := map[string]bool{}
 	for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
@@ -496,7 +498,7 @@ func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
 		}
 	}
 	add := &wire.Add{AllowPartial: true}
-	for _, s := range c.DesiredSubscriptions() {
+	for _, s := range subs {
 		if have[s.ID] {
 			continue
 		}
@@ -505,11 +507,11 @@ func (c *Controller) ensureSubscriptions(ctx context.Context, id string) {
 			{Param: "ReferenceList", Value: s.ReferenceList, Required: true}, {Param: "Enable", Value: "true", Required: true},
 			{Param: "Persistent", Value: "true"}, {Param: "NotifRetry", Value: "true"}}})
 	}
-	if len(add.CreateObjs) > 0 {
-		if _, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Add{Add: add}}); err != nil {
-			c.log.WarnContext(ctx, "subscriptions not created", "agent", id, "err", err)
-		}
+	if len(add.CreateObjs) == 0 {
+		return nil
 	}
+	m, err = c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Add{Add: add}})
+	return respErr(m, err)
 }
 
 // Subscribe returns a channel of new events and a function to stop.

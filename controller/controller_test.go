@@ -59,7 +59,11 @@ func startControllerWith(t *testing.T, st controller.Store, o controller.Options
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.EndpointID, o.Store, o.MTPs, o.RequestTimeout = ctrlID, st, []controller.MTP{{Protocol: "WebSocket", Transport: srv}}, 5*time.Second
+	// These agents connect without credentials: a lab setup.
+	o.EndpointID, o.Store, o.MTPs, o.RequestTimeout = ctrlID, st, []controller.MTP{{Protocol: "WebSocket", Transport: srv, Identity: controller.IdentityClaimed}}, 5*time.Second
+	if o.Admission == controller.AdmitVerified {
+		o.Admission = controller.AdmitAll
+	}
 	c, err = controller.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,9 @@ import (
 // and Do waits for the response until ctx ends; it then returns
 // ErrQueued, and the response comes later as a "response" event. A
 // request larger than the Agent's MTP carries is refused at once with a
-// *TooLargeError (errors.Is ErrTooLarge): nothing is sent or queued.
+// *TooLargeError (errors.Is ErrTooLarge): nothing is sent or queued. A
+// transport that refuses the request for another reason than the Agent
+// being away makes Do return ErrNotSent at once, the Agent still online.
 func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) (*wire.Msg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -29,9 +31,13 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 	c.mu.Lock()
 	a, known := c.agents[agentID]
 	online := known && a.Online
+	pending := known && a.Pending
 	c.mu.Unlock()
 	if !known {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownAgent, agentID)
+	}
+	if pending {
+		return nil, fmt.Errorf("%w: %s", ErrPending, agentID)
 	}
 	id := newMsgID()
 	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
@@ -53,7 +59,18 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 		c.mu.Unlock()
 	}()
 	queued := false
-	if !online || !c.send(ctx, agentID, payload) {
+	sendErr := errNoRoute
+	sent := time.Now()
+	if online {
+		sendErr = c.send(ctx, agentID, payload)
+	}
+	if sendErr != nil && !peerAway(sendErr) {
+		// The transport refused the Record for a reason of its own: the
+		// Agent is not offline, and queueing would not help.
+		c.forget(id)
+		return nil, notSent(agentID, sendErr)
+	}
+	if sendErr != nil {
 		if err := c.enqueue(ctx, queuedReq{ID: id, Agent: agentID, Payload: payload, Expires: time.Now().Add(c.opt.QueueTTL)}); err != nil {
 			c.forget(id)
 			return nil, err
@@ -69,6 +86,7 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 		if queued {
 			return nil, fmt.Errorf("%w (msg_id %s)", ErrQueued, id)
 		}
+		c.unanswered(ctx, agentID, sent)
 		return nil, fmt.Errorf("%w (msg_id %s)", ErrTimeout, id)
 	}
 }
@@ -82,8 +100,10 @@ func (c *Controller) forget(id string) {
 // send delivers a Msg payload to an Agent: over the MTP and address it
 // was last heard on; if that Send fails, over the other MTPs it was heard
 // on, newest first (sendOrder). The route that took the Record becomes
-// the Agent's current one.
-func (c *Controller) send(ctx context.Context, agentID string, payload []byte) bool {
+// the Agent's current one. It returns nil once a transport took the
+// Record, else the error of the last transport tried (errNoRoute when
+// there was none).
+func (c *Controller) send(ctx context.Context, agentID string, payload []byte) error {
 	c.mu.Lock()
 	var routes []Route
 	if a := c.agents[agentID]; a != nil {
@@ -93,8 +113,9 @@ func (c *Controller) send(ctx context.Context, agentID string, payload []byte) b
 	b, err := record.NewNoSession(agentID, c.opt.EndpointID, payload).MarshalBinary()
 	if err != nil {
 		c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
-		return false
+		return fmt.Errorf("controller: encoding record: %w", err)
 	}
+	last := errNoRoute
 	for i, r := range routes {
 		t := c.mtps[r.MTP]
 		if t == nil {
@@ -102,6 +123,7 @@ func (c *Controller) send(ctx context.Context, agentID string, payload []byte) b
 		}
 		if err := t.Send(ctx, r.Address, b); err != nil {
 			c.log.WarnContext(ctx, "record not sent", "agent", agentID, "mtp", r.MTP, "address", r.Address, "err", err)
+			last = err
 			continue
 		}
 		if i > 0 {
@@ -111,9 +133,9 @@ func (c *Controller) send(ctx context.Context, agentID string, payload []byte) b
 			}
 			c.mu.Unlock()
 		}
-		return true
+		return nil
 	}
-	return false
+	return last
 }
 
 func (c *Controller) reply(ctx context.Context, agentID string, m *wire.Msg) {
@@ -142,11 +164,19 @@ func (c *Controller) flush(ctx context.Context, agentID string) {
 	c.mu.Unlock()
 	var done []store.Item
 	for i, r := range q {
-		if time.Now().Before(r.Expires) && !c.send(ctx, agentID, r.Payload) {
+		var err error
+		if time.Now().Before(r.Expires) {
+			err = c.send(ctx, agentID, r.Payload)
+		}
+		if err != nil && peerAway(err) {
 			c.mu.Lock()
 			c.queued[agentID] = append(q[i:], c.queued[agentID]...)
 			c.mu.Unlock()
 			break
+		}
+		if err != nil {
+			// It can never go: answer it, and let the rest through.
+			c.failQueued(ctx, agentID, r.ID, notSent(agentID, err))
 		}
 		done = append(done, store.Item{Kind: "queue", ID: r.ID})
 	}

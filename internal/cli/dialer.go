@@ -70,7 +70,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic, Subscriptions: cm.Subscriptions,
 			KeepAlive: cm.KeepAlive, KeepSession: !cm.CleanSession, PublishQoS: mqtt.QoS(min(cm.PublishQoS, 2) + 1),
 			MaxRecord: local.MaxRecord, MaxPacketSize: cm.MaxPacketSize,
-			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, OnState: c.OnState, Logger: d.log})
+			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, Will: mqttWill(self, cm), OnState: c.OnState, Logger: d.log})
 		m.Transport = cli
 		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
 	case c.STOMP != nil:
@@ -226,4 +226,18 @@ func factoryMTP(i int, mc *mtpConfig) (m agent.MTPConfig, ok bool, err error) {
 		return m, false, nil
 	}
 	return m, true, nil
+}
+
+// mqttWill is the Will of an MQTT client: a Disconnect Record for the
+// first Controller that uses it, so that a Controller learns at once of an
+// Agent that died [R-MTP.7].
+func mqttWill(self string, cm *agent.MQTTConnection) *mqtt.Will {
+	if cm.WillController == "" {
+		return nil
+	}
+	b, err := record.NewDisconnect(cm.WillController, self, 0, "MQTT connection lost").MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return &mqtt.Will{Topic: cm.WillTopic, Record: b}
 }
