@@ -122,6 +122,11 @@ type Options struct {
 	// Session (3.1.1) flag. The zero value, false, starts every
 	// connection with a clean session.
 	KeepSession bool
+
+	// Will, if not nil, is left with the broker at each CONNECT and
+	// published by it if the connection ends without a DISCONNECT. Nil
+	// means no Will.
+	Will *Will
 	// SessionExpiry is the MQTT 5.0 Session Expiry Interval sent in
 	// CONNECT, in whole seconds: how long the server keeps the session
 	// (subscriptions and Records queued for it) after a disconnection.

@@ -56,6 +56,9 @@ func (c *Client) connect311(ctx context.Context, l *link) (*conn311, error) {
 			}
 			return l.nc, nil
 		})
+	if w := c.o.Will; w != nil && w.Topic != "" {
+		opts.SetBinaryWill(c.will311Topic(), w.Record, 1, false)
+	}
 	s.cli = mqtt311.NewClient(opts)
 	if err := s.wait(ctx, s.cli.Connect()); err != nil {
 		return nil, fmt.Errorf("mqtt: CONNECT: %w", err)

@@ -99,6 +99,7 @@ func (c *Client) connectPacket() *paho.Connect {
 	if c.o.SessionExpiry > 0 {
 		cp.Properties.SessionExpiryInterval = paho.Uint32(uint32(c.o.SessionExpiry / time.Second))
 	}
+	c.will5(cp)
 	return cp
 }
 
