@@ -2,6 +2,7 @@ package datamodel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -68,4 +69,31 @@ func Example() {
 	// Device.X_ACME_Fan.2. map[Speed:90]
 	// Device.X_ACME_Schedule.1. map[Alias:cpe-1]
 	// 7012 Device.X_ACME_Fan.1.Speed: "101": outside the allowed range [0:100]
+}
+
+// A command run without a mandatory input argument fails with 7027 and
+// datamodel.ErrMissingArgument, which lets an Agent answering USP 1.3 turn
+// it into an Error 7004 [R-OPR.5].
+func ExampleErrMissingArgument() {
+	m := schema.New()
+	m.Define("Device.")
+	m.Define("Device.X_ACME_Timer.").
+		Command("Wait()", false, []*schema.Param{schema.Arg("Seconds", schema.UnsignedInt(), schema.Mandatory)}, nil)
+	mux := datamodel.NewMux(m)
+	mux.Store("Device.X_ACME_Timer.", nil)
+	mux.HandleFunc("Device.X_ACME_Timer.Wait()", func(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error { return nil })
+	ctx := context.Background()
+	eng, err := datamodel.New(ctx, mux, datamodel.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := eng.Operate(ctx, datamodel.Caller{EndpointID: "proto::controller"}, "Device.X_ACME_Timer.Wait()", "", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res[0].Err, errors.Is(res[0].Err, datamodel.ErrMissingArgument))
+	// Output:
+	// 7027 Invalid command arguments: missing mandatory argument Seconds true
 }
