@@ -111,8 +111,8 @@ func TestSendFallsBack(t *testing.T) {
 			f.down, f.sent = slices.Contains(st.down, f), nil
 			f.mu.Unlock()
 		}
-		if !c.send(context.Background(), id, []byte("payload")) {
-			t.Fatalf("%s: not sent", st.name)
+		if err := c.send(context.Background(), id, []byte("payload")); err != nil {
+			t.Fatalf("%s: not sent: %v", st.name, err)
 		}
 		if got := st.want.addrs(); len(got) != 1 || got[0] != st.wantAddr {
 			t.Errorf("%s: sent to %v, want %s", st.name, got, st.wantAddr)
@@ -124,7 +124,7 @@ func TestSendFallsBack(t *testing.T) {
 	for _, f := range []*fakeTransport{a, b, w} {
 		f.down = true
 	}
-	if c.send(context.Background(), id, []byte("payload")) {
+	if err := c.send(context.Background(), id, []byte("payload")); err == nil {
 		t.Error("sent with every MTP failing")
 	}
 
