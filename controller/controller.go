@@ -399,6 +399,7 @@ func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wi
 			c.ops.completed(from, oc)
 		}
 		if ev := n.GetEvent(); ev != nil && ev.GetObjPath() == "Device." && ev.GetEventName() == "Boot!" {
+			c.ops.rebooted(from)
 			c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, from) })
 		}
 	}

@@ -403,3 +403,28 @@ func TestMaxEvents(t *testing.T) {
 		t.Errorf("%d events stored, want 16 to 18", stored)
 	}
 }
+
+// An asynchronous command started with no OperationComplete subscription
+// on the Agent still ends as complete: the Controller subscribes first.
+func TestAsyncOperationEnds(t *testing.T) {
+	r := startController(t, store.NewMemory())
+	startAgent(t, r.url, store.NewMemory())
+	waitOnline(t, r.c, true)
+	op := &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.SelfTestDiagnostics()", CommandKey: "k-async", SendResp: true}}}
+	if _, err := r.c.Do(context.Background(), agentID, op); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, o := range r.c.Operations(agentID) {
+			if o.CommandKey == "k-async" && o.Status != "running" {
+				if o.Status != "complete" {
+					t.Fatalf("operation %+v", o)
+				}
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("operation still running: %+v", r.c.Operations(agentID))
+}

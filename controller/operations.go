@@ -29,6 +29,45 @@ type Operation struct {
 type operations struct {
 	mu  sync.Mutex
 	ops []*Operation
+	// watched holds the Agents known to have the OperationComplete
+	// subscription; a Boot! clears an Agent's entry.
+	watched map[string]bool
+}
+
+// opSubscription is the subscription the Controller makes sure of before
+// an Operate, so that every asynchronous command it starts is heard to
+// end.
+func opSubscription() Subscription {
+	return Subscription{ID: "uspkit-operation-complete", NotifType: "OperationComplete", ReferenceList: "Device."}
+}
+
+// watchOperations makes sure an Agent has the OperationComplete
+// subscription before a command starts there; once per Agent until its
+// next Boot!.
+func (c *Controller) watchOperations(ctx context.Context, id string) {
+	c.ops.mu.Lock()
+	done := c.ops.watched[id]
+	c.ops.mu.Unlock()
+	if done {
+		return
+	}
+	if err := c.createSubscriptions(ctx, id, []Subscription{opSubscription()}); err != nil {
+		c.log.WarnContext(ctx, "OperationComplete subscription not made; asynchronous commands may not be seen to end", "agent", id, "err", err)
+		return
+	}
+	c.ops.mu.Lock()
+	if c.ops.watched == nil {
+		c.ops.watched = map[string]bool{}
+	}
+	c.ops.watched[id] = true
+	c.ops.mu.Unlock()
+}
+
+// rebooted forgets what the Controller knew of an Agent's subscriptions.
+func (o *operations) rebooted(id string) {
+	o.mu.Lock()
+	delete(o.watched, id)
+	o.mu.Unlock()
 }
 
 const maxOperations = 10000

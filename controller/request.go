@@ -39,6 +39,9 @@ func (c *Controller) Do(ctx context.Context, agentID string, req *wire.Request) 
 	if pending {
 		return nil, fmt.Errorf("%w: %s", ErrPending, agentID)
 	}
+	if req.GetOperate() != nil && online {
+		c.watchOperations(ctx, agentID)
+	}
 	id := newMsgID()
 	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
 	payload, err := proto.Marshal(m)
