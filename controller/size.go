@@ -77,7 +77,9 @@ func (e *TooLargeError) Error() string {
 }
 
 // Is makes errors.Is match ErrTooLarge and mtp.ErrTooLarge.
-func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge || target == mtp.ErrTooLarge }
+func (e *TooLargeError) Is(target error) bool {
+	return target == ErrTooLarge || target == mtp.ErrTooLarge
+}
 
 // fits checks the Record of a request to agentID against the limit of the
 // transport that reaches it (mtp.Limited), before anything is sent or
