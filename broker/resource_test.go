@@ -372,3 +372,59 @@ func TestMaxPending(t *testing.T) {
 	}
 	waitLog(t, lb, "MaxClients+MaxPending connections open")
 }
+
+// TestReceiveMaximum: a client that leaves QoS 2 PUBLISHes unreleased
+// (each held by the broker until PUBREL) is disconnected with 0x93
+// ("Receive Maximum exceeded") once it has ReceiveMaximum of them, so it
+// cannot fill the broker's in-flight table.
+func TestReceiveMaximum(t *testing.T) {
+	const limit, sent = 8, 200
+	b, _ := start(t, quiet(broker.Options{Users: users, ReceiveMaximum: limit}))
+	c, err := net.Dial("tcp", b.Addrs().TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(wait))
+	cp := packets.NewControlPacket(packets.CONNECT)
+	cc := cp.Content.(*packets.Connect)
+	cc.ClientID, cc.CleanStart, cc.KeepAlive = "q2", true, 30
+	cc.Username, cc.UsernameFlag, cc.Password, cc.PasswordFlag = "agent1", true, []byte("pw1"), true
+	if _, err := cp.WriteTo(c); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := packets.ReadPacket(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca := ack.Content.(*packets.Connack); ca.Properties.ReceiveMaximum == nil || *ca.Properties.ReceiveMaximum != limit {
+		t.Fatalf("CONNACK Receive Maximum %v", ca.Properties.ReceiveMaximum)
+	}
+	go func() {
+		for i := range sent {
+			pp := packets.NewControlPacket(packets.PUBLISH)
+			p := pp.Content.(*packets.Publish)
+			p.Topic, p.QoS, p.PacketID, p.Payload = "q/x", 2, uint16(i+1), []byte("held")
+			if _, err := pp.WriteTo(c); err != nil {
+				return
+			}
+		}
+	}()
+	pubrecs, reason := 0, byte(0)
+	for {
+		in, err := packets.ReadPacket(c)
+		if err != nil {
+			break
+		}
+		switch p := in.Content.(type) {
+		case *packets.Pubrec:
+			pubrecs++
+		case *packets.Disconnect:
+			reason = p.ReasonCode
+		}
+	}
+	t.Logf("%d unreleased QoS 2 PUBLISHes sent: %d accepted, then DISCONNECT %#x", sent, pubrecs, reason)
+	if pubrecs != limit || reason != 0x93 {
+		t.Fatalf("%d PUBRECs, DISCONNECT %#x; want %d and 0x93", pubrecs, reason, limit)
+	}
+}
