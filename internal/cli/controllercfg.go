@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -128,6 +129,7 @@ Configuration file keys (YAML; unknown keys are refused):
     WebSocket server: listen (host:port), path, tls (cert, key, ca, client_auth)
     WebSocket client: agents (list of endpoint_id, url), retry, tls (cert, key, ca)
     UDS:   socket (path of the socket the Controller serves)
+    max_record         largest USP Record carried, in bytes (5 MiB; at least 1024)
     retry              min_wait (5s), multiplier (2000), max_wait (none)
     identity           verified (default: a from_id must be bound to a certificate, credential, own topic
                        or broker login) or claimed (a lab: take an Agent's word for its Endpoint ID)
@@ -196,6 +198,9 @@ func (m *ctrlMTPConfig) check() error {
 		"session_expiry": m.SessionExpiry != 0, "outgoing_heartbeat": m.OutgoingHeartbeat != nil,
 		"incoming_heartbeat": m.IncomingHeartbeat != nil, "agents": len(m.Agents) > 0, "tls": m.TLS != nil,
 		"retry": m.Retry != retryConfig{}, "agent_topic": m.AgentTopic != ""}
+	if m.MaxRecord != 0 && m.MaxRecord < minMaxRecord {
+		return fmt.Errorf("max_record: %d is under %d bytes", m.MaxRecord, minMaxRecord)
+	}
 	if m.Identity != "" && m.Identity != "verified" && m.Identity != "claimed" {
 		return fmt.Errorf("identity: %q is not verified or claimed", m.Identity)
 	}
@@ -347,7 +352,8 @@ type builtMTP struct {
 // buildControllerMTP makes the transport of one configured MTP; onState
 // is the Controller's StateFunc for its name.
 func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onState mtp.StateFunc, log *slog.Logger) (builtMTP, error) {
-	b := builtMTP{m: controller.MTP{Name: mc.Name, Protocol: mc.Protocol}}
+	identity, _ := controller.ParseIdentity(mc.Identity)
+	b := builtMTP{m: controller.MTP{Name: mc.Name, Protocol: mc.Protocol, Identity: identity, AgentTopic: mc.AgentTopic}}
 	log = log.With("mtp", mc.Name)
 	switch {
 	case mc.Protocol == "MQTT":
@@ -357,7 +363,7 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 			return b, err
 		}
 		v := mqttVersion(mc.MQTTVersion)
-		o := &mqtt.Options{URL: mc.URL, TLS: tc, Version: v, EndpointID: self, ClientID: mc.ClientID, Username: mc.Username,
+		o := &mqtt.Options{URL: mc.URL, TLS: tc, Version: v, EndpointID: self, ClientID: mc.ClientID, Username: mc.Username, MaxRecord: mc.MaxRecord,
 			Password: mc.Password, Topic: mc.Topic, KeepSession: mc.KeepSession, SessionExpiry: mc.SessionExpiry,
 			MinWait: mc.Retry.MinWait, Multiplier: mc.Retry.Multiplier, MaxWait: mc.Retry.MaxWait, OnState: onState, Logger: log}
 		if f := sharedFilter(mc, v); f != "" {
@@ -385,7 +391,7 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 			in = *mc.IncomingHeartbeat
 		}
 		b.m.Transport = stomp.NewClient(&stomp.Options{Addr: mc.Addr, TLS: tc, VirtualHost: mc.VirtualHost, Username: mc.Username,
-			Password: mc.Password, EndpointID: self, Destination: mc.Destination, OutgoingHeartbeat: out, IncomingHeartbeat: in,
+			Password: mc.Password, EndpointID: self, Destination: mc.Destination, OutgoingHeartbeat: out, IncomingHeartbeat: in, MaxRecord: mc.MaxRecord,
 			MinWait: mc.Retry.MinWait, Multiplier: mc.Retry.Multiplier, MaxWait: mc.Retry.MaxWait, OnState: onState, Logger: log})
 		b.addr = mc.Addr + " " + mc.Destination
 	case mc.Protocol == "WebSocket" && mc.Listen != "":
@@ -393,7 +399,7 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 		if err != nil {
 			return b, err
 		}
-		srv, err := ws.Listen(ctx, mc.Listen, &ws.Options{EndpointID: self, Path: mc.Path, TLS: tc, OnState: onState, Logger: log})
+		srv, err := ws.Listen(ctx, mc.Listen, &ws.Options{EndpointID: self, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
 		if err != nil {
 			return b, fmt.Errorf("listen: %w", err)
 		}
@@ -409,7 +415,7 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 		}
 		b.m.Transport, b.addr = t, fmt.Sprintf("%d agents", len(mc.Agents))
 	case mc.Protocol == "UDS":
-		b.m.Transport = uds.NewServer(&uds.Options{Path: mc.Socket, EndpointID: self, OnState: onState, Logger: log})
+		b.m.Transport = uds.NewServer(&uds.Options{Path: mc.Socket, EndpointID: self, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
 		b.addr = mc.Socket
 	}
 	return b, nil
@@ -518,7 +524,8 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	for _, mk := range extra {
 		mtps = append(mtps, mk(onState))
 	}
-	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Logger: log})
+	admission, _ := controller.ParseAdmission(cfg.Admission)
+	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Admission: admission, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -616,4 +623,24 @@ func mtpLabel(a controller.Agent) string {
 		return a.Protocol
 	}
 	return a.Protocol + "/" + a.MTP
+}
+
+// externalMQTTFlags adds `usp up`'s flags for an external MQTT broker that
+// the Controller also subscribes at, beside its embedded one; the
+// function returned, called after parsing, gives the MTP they configure
+// (none without --mqtt-external).
+func externalMQTTFlags(fs *flag.FlagSet) func() ([]ctrlMTPConfig, error) {
+	url := fs.String("mqtt-external", "", "`URL` of an external MQTT 5 broker the controller also subscribes at, as MTP \"external\" "+
+		"(tcp://, or ssl:// with the system roots; logins, client certificates, 3.1.1 or STOMP: usp controller --config)")
+	topic := fs.String("mqtt-external-topic", "usp/controller/uspkit", "the controller's `topic` on the external broker")
+	return func() ([]ctrlMTPConfig, error) {
+		if *url == "" {
+			return nil, nil
+		}
+		m := ctrlMTPConfig{Name: "external", mtpConfig: mtpConfig{Protocol: "MQTT", URL: *url, Topic: *topic}}
+		if err := m.check(); err != nil {
+			return nil, fmt.Errorf("%w: --mqtt-external: %w", errUsage, err)
+		}
+		return []ctrlMTPConfig{m}, nil
+	}
 }

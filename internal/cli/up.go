@@ -30,7 +30,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	anonymous := fs.Bool("mqtt-anonymous", false, "let MQTT clients without credentials connect to the embedded broker")
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	external := externalMQTTFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	externalMTPs, err := external()
+	if err != nil {
 		return err
 	}
 	dir := *data
@@ -55,6 +60,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	const ctlTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr,
 		accounts: eb.accountsAPI()}
+	cfg.MTPs = externalMTPs
 	// The agent starts once the controller has subscribed, so that the
 	// agent's MQTTConnect record finds it listening.
 	ctlUp := make(chan struct{})

@@ -41,7 +41,7 @@ func newWSAgents(self string, mc *ctrlMTPConfig, onState mtp.StateFunc, log *slo
 				onState(ctx, p, s, err)
 			}
 		}
-		c := ws.NewClient(&ws.Options{EndpointID: self, URL: a.URL, TLS: tc, MinWait: mc.Retry.MinWait, Multiplier: mc.Retry.Multiplier,
+		c := ws.NewClient(&ws.Options{EndpointID: self, URL: a.URL, TLS: tc, MinWait: mc.Retry.MinWait, Multiplier: mc.Retry.Multiplier, MaxRecord: mc.MaxRecord,
 			OnState: state, Logger: log.With("agent", a.EndpointID)})
 		w.clients = append(w.clients, c)
 		w.byAddr[a.URL], w.byAddr[a.EndpointID] = c, c
