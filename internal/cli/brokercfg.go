@@ -134,10 +134,14 @@ func (eb *embeddedBroker) tlsURL() string {
 func (eb *embeddedBroker) close() { eb.brk.Close() }
 
 // controllerMTP is the local Controller's MQTT client to the broker,
-// listening on topic (under usp/controller/controller/).
+// listening on topic (under usp/controller/controller/). The broker
+// gives each Agent account its Endpoint ID's topic and binds its reply-to
+// to it, so the Controller may require that an Agent's from_id is the
+// Endpoint ID of its reply-to topic (AgentTopic).
 func (eb *embeddedBroker) controllerMTP(endpointID, topic string, onState mtp.StateFunc, log *slog.Logger) controller.MTP {
-	return controller.MTP{Protocol: "MQTT", Transport: mqtt.NewClient(&mqtt.Options{URL: eb.url(), EndpointID: endpointID,
-		Username: embeddedControllerUser, Password: eb.ctlPass, Topic: topic, OnState: onState, Logger: log, MinWait: 200 * time.Millisecond})}
+	return controller.MTP{Protocol: "MQTT", AgentTopic: agentTopic("{eid}"),
+		Transport: mqtt.NewClient(&mqtt.Options{URL: eb.url(), EndpointID: endpointID,
+			Username: embeddedControllerUser, Password: eb.ctlPass, Topic: topic, OnState: onState, Logger: log, MinWait: 200 * time.Millisecond})}
 }
 
 // agentTopic is an Agent's own topic on the embedded broker: the USP
