@@ -171,7 +171,7 @@ func (c *Controller) flush(ctx context.Context, agentID string) {
 		if time.Now().Before(r.Expires) {
 			err = c.send(ctx, agentID, r.Payload)
 		}
-		if err != nil && peerAway(err) {
+		if err != nil && (peerAway(err) || ctx.Err() != nil) {
 			c.mu.Lock()
 			c.queued[agentID] = append(q[i:], c.queued[agentID]...)
 			c.mu.Unlock()

@@ -28,10 +28,14 @@ func peerAway(err error) bool {
 }
 
 // notSent is Do's error for a request a transport refused: a
-// *TooLargeError for mtp.ErrTooLarge, else ErrNotSent.
+// *TooLargeError for mtp.ErrTooLarge, ErrTimeout when the caller's ctx
+// ended first, else ErrNotSent.
 func notSent(agentID string, err error) error {
-	if errors.Is(err, mtp.ErrTooLarge) {
+	switch {
+	case errors.Is(err, mtp.ErrTooLarge):
 		return &TooLargeError{Agent: agentID}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return fmt.Errorf("%w: %w", ErrNotSent, err)
 }

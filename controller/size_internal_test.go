@@ -70,6 +70,7 @@ func TestSendFailure(t *testing.T) {
 		{"peer away", fmt.Errorf("x: %w", mtp.ErrNoPeer), ErrQueued, 1},
 		{"queue full", fmt.Errorf("x: %w", mtp.ErrQueueFull), ErrQueued, 1},
 		{"refused by the broker", errors.New("mqtt: publish refused with reason code 0x97"), ErrNotSent, 0},
+		{"caller's deadline", fmt.Errorf("mqtt: publish: %w", context.DeadlineExceeded), ErrTimeout, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
