@@ -52,6 +52,9 @@ type controllerConfig struct {
 	// time: "verified" (the default), "all" or "pending" (see
 	// controller.Admission).
 	Admission string `yaml:"admission"`
+	// EmbeddedBroker, if set, runs an MQTT broker in this process with
+	// the Agent accounts of the data directory (see brokercfg.go).
+	EmbeddedBroker *embeddedBrokerConfig `yaml:"embedded_broker"`
 	// accounts, if set, serves the REST API's /api/v1/accounts (the
 	// embedded broker's Agent accounts, see brokercfg.go).
 	accounts api.Accounts
@@ -113,6 +116,8 @@ Configuration file keys (YAML; unknown keys are refused):
   log_level          debug, info, warn, error (info)
   http               address of the REST API (127.0.0.1:8080)
   api                the REST API's tls (cert, key, client_ca) and max_conns (256), max_conns_per_source (32)
+  embedded_broker    an MQTT broker in this process, Agent accounts from usp agents add/revoke: listen (127.0.0.1:1883),
+                     tls_listen, cert, key, hosts, allow_anonymous (false), max_clients
   postgres           PostgreSQL DSN; the registry, queues and events go there instead of SQLite
   admission          a new Agent is registered when its identity is verified (verified), always (all),
                      or held until approved (pending)
@@ -577,7 +582,13 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if cfg.Data == "" {
 		cfg.Data = dataDir()
 	}
-	rc, err := startController(ctx, cfg, newLogger(e.stderr, cfg.LogLevel))
+	log := newLogger(e.stderr, cfg.LogLevel)
+	extra, stopBroker, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, nil)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+	rc, err := startController(ctx, cfg, log, extra...)
 	if err != nil {
 		return err
 	}
