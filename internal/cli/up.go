@@ -31,6 +31,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	external := externalMQTTFlags(fs)
+	apiTLS := apiTLSFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	defer eb.close()
 	mqttURL := eb.url()
 	const ctlTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
-	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, WebSocket: *wsAddr,
+	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, API: apiTLS(), WebSocket: *wsAddr,
 		accounts: eb.accountsAPI()}
 	cfg.MTPs = externalMTPs
 	// The agent starts once the controller has subscribed, so that the
