@@ -131,3 +131,29 @@ factory:
 		t.Fatal("the restarted agent sent nothing: it did not log in with its stored password")
 	}
 }
+
+// TestControllerFilesAtRest: `usp controller` restricts an existing 0755
+// data directory to 0700 and keeps controller.db, its -wal/-shm and the
+// token files at 0600.
+func TestControllerFilesAtRest(t *testing.T) {
+	bin := buildUSP(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	startControllerProc(t, bin, dir, "")
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory: %v, %v; want mode 700", fi.Mode().Perm(), err)
+	}
+	for _, name := range []string{"controller.db", "controller.db-wal", "controller.db-shm", "tokens.json", "admin.token"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %o, want 600", name, m)
+		}
+	}
+}
