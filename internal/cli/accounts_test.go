@@ -253,3 +253,66 @@ func TestAgentAccounts(t *testing.T) {
 		t.Fatal("anonymous client took an account's name")
 	}
 }
+
+// TestControllerEmbeddedBroker: `usp controller` with an embedded_broker
+// section runs the broker, prints its listeners, and manages its Agent
+// accounts through usp agents add/revoke.
+func TestControllerEmbeddedBroker(t *testing.T) {
+	bin := buildUSP(t)
+	data := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "controller.yaml")
+	os.WriteFile(conf, []byte("data: "+data+"\nhttp: 127.0.0.1:0\nwebsocket: 127.0.0.1:0\n"+
+		"embedded_broker:\n  listen: 127.0.0.1:0\n  tls_listen: 127.0.0.1:0\n"), 0o600)
+	cmd := exec.Command(bin, "controller", "--config", conf)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Error("usp controller did not stop on Ctrl-C")
+		}
+	}()
+	lines := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		lines[k] = v
+		if k == "ready" {
+			break
+		}
+	}
+	if !strings.HasPrefix(lines["mqtt"], "tcp://127.0.0.1:") || !strings.HasPrefix(lines["mqtts"], "tls://127.0.0.1:") {
+		t.Fatalf("no broker lines: %v", lines)
+	}
+	out, errs, code := uspRun(t, bin, data, "agents", "add", "os::012345-CTL1")
+	if code != 0 {
+		t.Fatalf("agents add: %d %s%s", code, out, errs)
+	}
+	pw := fields(out)
+	_, c, err := mqttLogin(t, lines["mqtt"], "a", pw["username"], pw["password"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server certificate comes from the Controller's CA.
+	ca, err := os.ReadFile(filepath.Join(data, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	if _, _, err := mqttLogin(t, lines["mqtts"], "b", pw["username"], pw["password"], &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}); err != nil {
+		t.Fatalf("password over TLS: %v", err)
+	}
+	if _, _, code := uspRun(t, bin, data, "agents", "revoke", "os::012345-CTL1"); code != 0 {
+		t.Fatal("revoke failed")
+	}
+	waitCut(t, c, "revoked")
+}

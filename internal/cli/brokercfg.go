@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -199,17 +200,18 @@ func (a brokerAccounts) Revoke(_ context.Context, id string) error {
 const embeddedControllerTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
 
 // withEmbeddedBroker starts the broker of an `embedded_broker:` section
-// (nil: none) for the Controller configured by cfg, and sets cfg's
-// accounts for the REST API. It returns the Controller's MQTT transport
-// to that broker, for startController, and a function that stops the
-// broker, to call after the Controller has stopped; up, if not nil, is
-// closed once the Controller is subscribed there.
+// (nil: none, and a nil *embeddedBroker) for the Controller configured by
+// cfg, and sets cfg's accounts for the REST API. It returns the broker,
+// to close after the Controller has stopped, and the Controller's MQTT
+// transport to it, for startController; up, if not nil, is closed once
+// the Controller is subscribed there.
 //
-//	extra, stop, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, nil)
+//	eb, extra, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, nil)
+//	defer eb.close() // if not nil
 //	rc, err := startController(ctx, cfg, log, extra...)
-func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embeddedBrokerConfig, log *slog.Logger, up chan struct{}) ([]func(func(string) mtp.StateFunc) controller.MTP, func(), error) {
+func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embeddedBrokerConfig, log *slog.Logger, up chan struct{}) (*embeddedBroker, []func(func(string) mtp.StateFunc) controller.MTP, error) {
 	if bc == nil {
-		return nil, func() {}, nil
+		return nil, nil, nil
 	}
 	if err := privateDir(cfg.Data, log); err != nil {
 		return nil, nil, err
@@ -226,5 +228,13 @@ func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embedded
 		}
 		return eb.controllerMTP(cfg.EndpointID, embeddedControllerTopic, st, log)
 	}
-	return []func(func(string) mtp.StateFunc) controller.MTP{mk}, eb.close, nil
+	return eb, []func(func(string) mtp.StateFunc) controller.MTP{mk}, nil
+}
+
+// describe prints the broker's "mqtt URL" and "mqtts URL" lines.
+func (eb *embeddedBroker) describe(w io.Writer) {
+	fmt.Fprintf(w, "mqtt %s\n", eb.url())
+	if u := eb.tlsURL(); u != "" {
+		fmt.Fprintf(w, "mqtts %s\n", u)
+	}
 }

@@ -29,11 +29,11 @@ func TestWithEmbeddedBroker(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := &controllerConfig{EndpointID: "proto::ctl-embedded", Data: t.TempDir(), HTTP: "127.0.0.1:0", WebSocket: "127.0.0.1:0"}
 	up := make(chan struct{})
-	extra, stop, err := withEmbeddedBroker(ctx, cfg, &embeddedBrokerConfig{Listen: "127.0.0.1:0"}, log, up)
+	eb, extra, err := withEmbeddedBroker(ctx, cfg, &embeddedBrokerConfig{Listen: "127.0.0.1:0"}, log, up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer eb.close()
 	rc, err := startController(ctx, cfg, log, extra...)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +63,6 @@ func TestWithEmbeddedBroker(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&cr); err != nil || resp.StatusCode != 201 {
 		t.Fatalf("POST /api/v1/accounts: %d %v", resp.StatusCode, err)
 	}
-	// The broker's address: the only MQTT listener in this process is
-	// the one the accounts belong to.
-	eb := cfg.accounts.(brokerAccounts).eb
 	nc, err := net.Dial("tcp", eb.brk.Addrs().TCP)
 	if err != nil {
 		t.Fatal(err)

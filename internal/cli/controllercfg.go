@@ -583,16 +583,25 @@ func runController(ctx context.Context, e *env, args []string) error {
 		cfg.Data = dataDir()
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	extra, stopBroker, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, nil)
+	var ebUp chan struct{} // closed once subscribed at the embedded broker
+	if cfg.EmbeddedBroker != nil {
+		ebUp = make(chan struct{})
+	}
+	eb, extra, err := withEmbeddedBroker(ctx, cfg, cfg.EmbeddedBroker, log, ebUp)
 	if err != nil {
 		return err
 	}
-	defer stopBroker()
+	if eb != nil {
+		defer eb.close()
+	}
 	rc, err := startController(ctx, cfg, log, extra...)
 	if err != nil {
 		return err
 	}
 	defer rc.closer()
+	if ebUp != nil {
+		rc.ups = append(rc.ups, ebUp)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -621,6 +630,9 @@ func runController(ctx context.Context, e *env, args []string) error {
 	}
 	if rc.ws != "" {
 		fmt.Fprintf(e.stdout, "websocket %s\n", rc.ws)
+	}
+	if eb != nil {
+		eb.describe(e.stdout)
 	}
 	fmt.Fprintf(e.stdout, "token %s\nready\n", rc.token)
 	return <-errc
