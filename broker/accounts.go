@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -359,19 +360,37 @@ func fingerprint(cert *x509.Certificate) string {
 }
 
 // recheck cuts the connections of account name whose credential no
-// longer holds (revoked, or replaced by a new password). MQTT 5 clients
-// get DISCONNECT "not authorized" first.
+// longer holds (revoked, or replaced by a new password). It looks at
+// every tracked connection, so it also reaches one whose CONNECT was
+// accepted but which mochi has not listed yet. MQTT 5 clients get
+// DISCONNECT "not authorized" first.
 func (b *Broker) recheck(name string) {
 	acc := b.cfg.Accounts
+	b.mu.Lock()
+	var cut []*conn
+	for c := range b.conns {
+		if s := c.sess.Load(); s != nil && s.name == name && s.cred != "" && !acc.valid(name, s.cred) {
+			cut = append(cut, c)
+		}
+	}
+	b.mu.Unlock()
+	if len(cut) == 0 {
+		return
+	}
+	clients := map[*conn]*mqtt.Client{}
 	for _, cl := range b.srv.Clients.GetAll() {
-		s := sessionOf(cl.Net.Conn)
-		if s == nil || s.name != name || s.cred == "" || acc.valid(name, s.cred) {
-			continue
-		}
-		b.log.Warn("connection cut: its account credential was revoked", "account", name, "client", cl.ID, "remote", cl.Net.Remote)
-		_ = b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 		if c, ok := cl.Net.Conn.(*conn); ok {
-			c.kill()
+			clients[c] = cl
 		}
+	}
+	for _, c := range cut {
+		remote := c.RemoteAddr().String()
+		if cl, ok := clients[c]; ok {
+			b.log.Warn("connection cut: its account credential was revoked", "account", name, "client", cl.ID, "remote", remote)
+			_ = b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		} else {
+			b.log.Warn("connection cut: its account credential was revoked", "account", name, "remote", remote)
+		}
+		c.kill()
 	}
 }

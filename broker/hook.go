@@ -85,6 +85,13 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		}
 	}
 	c.sess.Store(s)
+	// A revocation between the password check and now found no session
+	// to cut (Broker.recheck looks at stored sessions): check again.
+	if s.cred != "" && !cfg.Accounts.valid(s.name, s.cred) {
+		c.sess.Store(nil)
+		log.Warn("connect refused: credential revoked during login", "account", s.name)
+		return h.refuse(cl, packets.ErrBadUsernameOrPassword)
+	}
 	log.Debug("client authenticated", "account", s.name, "controller", s.controller)
 	return nil
 }
