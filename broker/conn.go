@@ -81,7 +81,7 @@ func (b *Broker) serveTCP(c *conn, id string, conf *tls.Config) {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			b.log.Info("TLS handshake failed", "remote", remote, "error", err)
+			b.authFailed(b.log.With("remote", remote, "listener", id), remote, "TLS handshake failed", err)
 			tc.Close()
 			return
 		}
@@ -140,7 +140,9 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
 	if err != nil {
-		b.log.Info("WebSocket upgrade failed", "remote", r.RemoteAddr, "error", err)
+		if b.sum.refused.event(r.RemoteAddr) {
+			b.log.Info("WebSocket upgrade failed", "remote", r.RemoteAddr, "error", err)
+		}
 		return
 	}
 	if wc.Subprotocol() != "mqtt" { // [MQTT-6.0.0-3]

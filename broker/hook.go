@@ -80,7 +80,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	// connection with the same ClientId; only the same account may take it.
 	if old, ok := h.b.srv.Clients.Get(cl.ID); ok {
 		if prev := sessionOf(old.Net.Conn); prev == nil || prev.name != s.name {
-			log.Warn("connect refused: client id in use by another account", "account", s.name)
+			if h.b.sum.refused.event(cl.Net.Remote) {
+				log.Warn("connect refused: client id in use by another account", "account", s.name)
+			}
 			return h.refuse(cl, packets.ErrNotAuthorized)
 		}
 	}

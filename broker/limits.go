@@ -224,12 +224,19 @@ func (b *Broker) throttled(remote net.Addr) bool {
 // loginFailed counts a refused CONNECT against its source address and
 // logs it, rate-limited.
 func (b *Broker) loginFailed(log *slog.Logger, remote string, err error) {
+	b.authFailed(log, remote, "connect refused", err)
+}
+
+// authFailed counts a failed authentication (a refused CONNECT, a failed
+// TLS handshake) against its source address and logs it as msg,
+// rate-limited.
+func (b *Broker) authFailed(log *slog.Logger, remote, msg string, err error) {
 	atomic.AddInt64(&b.stats.refused, 1)
 	if b.throttle != nil {
 		b.throttle.fail(remote, time.Now())
 	}
 	if b.sum.refused.event(remote) {
-		log.Warn("connect refused", "reason", err)
+		log.Warn(msg, "reason", err)
 	}
 }
 
@@ -306,7 +313,7 @@ type stats struct {
 
 // Stats are counters of what the Broker's limits did since it started.
 type Stats struct {
-	LoginsRefused  int64 // CONNECTs refused by authentication
+	LoginsRefused  int64 // CONNECTs refused by authentication, and failed TLS handshakes
 	Throttled      int64 // connections closed at accept for failed logins
 	Denied         int64 // SUBSCRIBEs and PUBLISHes refused by the ACL
 	RetainDropped  int64 // retained PUBLISHes delivered but not stored

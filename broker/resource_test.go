@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/uspkit/uspkit/broker"
+	"github.com/uspkit/uspkit/internal/testenv"
 )
 
 // quiet logs at Info level and above only: mochi's Debug lines carry
@@ -426,5 +428,37 @@ func TestReceiveMaximum(t *testing.T) {
 	t.Logf("%d unreleased QoS 2 PUBLISHes sent: %d accepted, then DISCONNECT %#x", sent, pubrecs, reason)
 	if pubrecs != limit || reason != 0x93 {
 		t.Fatalf("%d PUBRECs, DISCONNECT %#x; want %d and 0x93", pubrecs, reason, limit)
+	}
+}
+
+// TestTLSHandshakeThrottle: failed TLS handshakes (here: no client
+// certificate where one is required) count as failed logins, so an
+// address that keeps failing is closed at accept, before any handshake.
+func TestTLSHandshakeThrottle(t *testing.T) {
+	p := testenv.NewPKI(t, "os::012345-TLS1")
+	b, lb := start(t, quiet(broker.Options{Users: users, TLS: p.ServerConfig(), LoginFailures: 3, LoginFailureWindow: time.Hour}))
+	for i := range 5 {
+		c, err := tls.Dial("tcp", b.Addrs().TCP, &tls.Config{RootCAs: p.CAPool, MinVersion: tls.VersionTLS13})
+		if err == nil {
+			// TLS 1.3: the server's refusal shows at the first read.
+			c.SetReadDeadline(time.Now().Add(wait))
+			_, err = c.Read(make([]byte, 1))
+			c.Close()
+		}
+		if err == nil {
+			t.Fatal("handshake without a client certificate succeeded")
+		}
+		// The client may see the alert before the broker has counted it.
+		deadline := time.Now().Add(wait)
+		for st := b.Stats(); st.LoginsRefused+st.Throttled < int64(i+1); st = b.Stats() {
+			if time.Now().After(deadline) {
+				t.Fatalf("attempt %d not counted: %+v", i, st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	st := b.Stats()
+	if st.LoginsRefused != 3 || st.Throttled != 2 {
+		t.Fatalf("stats %+v: want 3 failed handshakes, then 2 closed at accept\n%s", st, lb)
 	}
 }
