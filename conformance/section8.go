@@ -42,21 +42,22 @@ func section8() map[string]caseFunc {
 	}
 }
 
-func (t *T) discovery() *DiscoverySetup {
-	d := t.r.o.Discovery
-	if d == nil {
-		t.Skipf("needs the agent's mDNS interface or DHCP lease file (discovery setup)")
+// mdns returns where the Agent runs mDNS, or skips the case.
+func (t *T) mdns() *discovery.Options {
+	if d := t.r.o.Discovery; d != nil && d.MDNS != nil {
+		return d.MDNS
 	}
-	return d
+	t.Skipf("needs the agent's mDNS interface (usp conformance --mdns-interface)")
+	return nil
 }
 
 // dhcpReceivedOptions is 8.2: a null-terminated ProvisioningCode from the
 // DHCP server reaches the test Controller's entry without its NUL
 // [R-DIS.1a] [R-DIS.1c].
 func dhcpReceivedOptions(t *T) {
-	d := t.discovery()
-	if d.Lease == "" {
-		t.Skipf("needs the DHCP lease file the agent reads")
+	d := t.r.o.Discovery
+	if d == nil || d.Lease == "" {
+		t.Skipf("needs the DHCP lease file the agent reads (usp conformance --dhcp-lease)")
 	}
 	ctrl := t.controller()
 	code := ctrl + "ProvisioningCode"
@@ -110,13 +111,10 @@ func (t *T) agentServices() []string {
 // multicasts, unasked, SRV and TXT records named by its Endpoint ID for
 // every MTP [R-DIS.8], each TXT with "path" (and "name") [R-DIS.9].
 func mdnsAnnounced(t *T, withName bool) {
-	d := t.discovery()
-	if d.MDNS == nil {
-		t.Skipf("needs the agent's mDNS interface")
-	}
+	mdns := t.mdns()
 	t.need("Device.Reboot()")
 	types := t.agentServices()
-	passive := *d.MDNS
+	passive := *mdns
 	passive.Passive = true
 	ctx, cancel := context.WithTimeout(t.ctx, bootWait+announceWait)
 	defer cancel()
@@ -151,13 +149,10 @@ func mdnsAnnounced(t *T, withName bool) {
 // mdnsQueried is 8.7: the Agent answers mDNS queries for its services
 // with their SRV, TXT and address records.
 func mdnsQueried(t *T) {
-	d := t.discovery()
-	if d.MDNS == nil {
-		t.Skipf("needs the agent's mDNS interface")
-	}
+	mdns := t.mdns()
 	for _, st := range t.agentServices() {
 		ctx, cancel := context.WithTimeout(t.ctx, queryWait)
-		s, err := discovery.Lookup(ctx, d.MDNS, t.r.o.AgentID, st)
+		s, err := discovery.Lookup(ctx, mdns, t.r.o.AgentID, st)
 		cancel()
 		t.Check(err == nil && s.Port != 0 && len(s.Addrs) > 0, "no answer to a query for %s.%s.local.: %v", t.r.o.AgentID, st, err)
 		if err == nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store/sqlite"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
+	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
 
 // agentConfig is the file `usp agent --config` reads.
@@ -286,6 +287,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	m := schema.New()
 	agent.Define(m)
 	deviceinfo.Define(m)
+	gatewayinfo.Define(m)
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
 	if err != nil {
 		db.Close()
@@ -293,6 +295,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	mux := datamodel.NewMux(m)
 	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
+	gw := &gatewayinfo.Info{}
+	gatewayinfo.Register(mux, gw)
 	var ag atomic.Pointer[agent.Agent]
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
@@ -336,7 +340,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	ag.Store(a)
-	stopDiscovery, err := startDiscovery(ctx, cfg.Discovery, cfg.EndpointID, cfg.MTPs, a, log)
+	stopDiscovery, err := startDiscovery(ctx, cfg.Discovery, cfg.EndpointID, cfg.MTPs, a, gw, log)
 	if err != nil {
 		for _, x := range mtps {
 			x.Transport.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/discovery"
+	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
 
 // discoveryConfig is the `discovery:` section of `usp agent`'s file: mDNS
@@ -123,7 +124,7 @@ func agentServices(id, name string, subtypes []string, mtps []mtpConfig) ([]disc
 
 // startDiscovery runs what the discovery section asks for until ctx is
 // done; the returned function stops it and waits.
-func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []mtpConfig, a *agent.Agent, log *slog.Logger) (func(), error) {
+func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []mtpConfig, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) (func(), error) {
 	if c == nil {
 		return func() {}, nil
 	}
@@ -182,14 +183,14 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 		if poll == 0 {
 			poll = 5 * time.Second
 		}
-		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, log) })
+		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, gw, log) })
 	}
 	return stop, nil
 }
 
 // watchLease applies the lease file's BBF options at start and whenever
 // the file changes.
-func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, log *slog.Logger) {
+func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) {
 	var last []byte
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -197,11 +198,14 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 		b, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
+			// No lease: no Gateway either [R-DIS.2c].
+			gw.Set(gatewayinfo.Values{})
+			last = nil
 		case err != nil:
 			log.Warn("dhcp: reading the lease", "file", path, "err", err)
 		case !bytes.Equal(b, last):
 			last = b
-			applyLease(ctx, b, path, role, a, log)
+			applyLease(ctx, b, path, role, a, gw, log)
 		}
 		select {
 		case <-ctx.Done():
@@ -211,14 +215,22 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 	}
 }
 
-func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, log *slog.Logger) {
+func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) {
 	l, err := discovery.ReadLease(bytes.NewReader(b))
 	if err != nil {
 		log.Warn("dhcp: the lease's vendor options are not read", "file", path, "err", err)
+		gw.Set(gatewayinfo.Values{})
 		return
 	}
 	v := l.Info()
-	if v.IsZero() {
+	// [R-DIS.2c] the Gateway's identity, with CWMP as its protocol, or
+	// empty strings when the lease has none.
+	if g := v.Gateway; !g.IsZero() {
+		gw.Set(gatewayinfo.Values{ManagementProtocol: "CWMP", ManufacturerOUI: g.ManufacturerOUI, ProductClass: g.ProductClass, SerialNumber: g.SerialNumber})
+	} else {
+		gw.Set(gatewayinfo.Values{})
+	}
+	if v.ControllerURL == "" && v.ProvisioningCode == "" && v.EndpointID == "" && v.RetryMinimumWaitInterval == "" && v.RetryIntervalMultiplier == "" {
 		return
 	}
 	d, err := agent.FromDHCP(v)

@@ -15,6 +15,7 @@ import (
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -40,18 +41,35 @@ func mdnsLoopback(t *testing.T) (string, int) {
 	return "", 0
 }
 
-// discWSController runs a Controller with a WebSocket server on 127.0.0.1.
-func discWSController(t *testing.T) (*controller.Controller, *ws.Server) {
+// discWSController runs a Controller with a WebSocket server on addr
+// (127.0.0.1:0 when ""), registering every Agent that connects with the
+// Endpoint ID it claims (no certificates here), until the test ends.
+func discWSController(t *testing.T, addr ...string) (*controller.Controller, *ws.Server) {
 	t.Helper()
-	var srv *ws.Server
-	c := runController(t, "WebSocket", func(onState mtp.StateFunc) mtp.Transport {
-		var err error
-		srv, err = ws.Listen(context.Background(), "127.0.0.1:0", &ws.Options{EndpointID: mtpCtrlID, Path: "/usp", OnState: onState})
-		if err != nil {
-			t.Fatal(err)
+	listen := "127.0.0.1:0"
+	if len(addr) > 0 {
+		listen = addr[0]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var c *controller.Controller
+	srv, err := ws.Listen(ctx, listen, &ws.Options{EndpointID: mtpCtrlID, Path: "/usp", OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		if c != nil {
+			c.OnState("WebSocket")(ctx, p, s, err)
 		}
-		return srv
-	})
+	}})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	c, err = controller.New(ctx, controller.Options{EndpointID: mtpCtrlID, Store: store.NewMemory(), Admission: controller.AdmitAll,
+		MTPs: []controller.MTP{{Protocol: "WebSocket", Transport: srv, Identity: controller.IdentityClaimed}}, RequestTimeout: 10 * time.Second})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	return c, srv
 }
 
@@ -107,12 +125,13 @@ func TestAgentFindsControllerMDNS(t *testing.T) {
 // TestAgentDHCPLease: `usp agent` with discovery.dhcp_lease takes the
 // Controller of the lease's BBF options, connects to it, and shows the
 // null-terminated ProvisioningCode without its NUL (TP-469 8.2)
-// [R-DIS.1a] [R-DIS.1c].
+// [R-DIS.1a] [R-DIS.1c], and fills Device.GatewayInfo from the Gateway's
+// options, emptying it when a lease has none [R-DIS.2c].
 func TestAgentDHCPLease(t *testing.T) {
 	bin := buildUSP(t)
 	c, srv := discWSController(t)
 	v := discovery.VendorInfo{ControllerURL: "ws://" + srv.Addr().String() + "/usp", ProvisioningCode: "PROV-8.2\x00", EndpointID: mtpCtrlID,
-		RetryMinimumWaitInterval: "7"}
+		RetryMinimumWaitInterval: "7", Gateway: discovery.DeviceInfo{ManufacturerOUI: "00D09E", SerialNumber: "GW-42", ProductClass: "Gateway"}}
 	opt, err := v.AppendV4(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +158,26 @@ func TestAgentDHCPLease(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no cpe-dhcp Controller entry with the lease's values: %v", ps)
+	}
+	// [R-DIS.2c] the Gateway's identity from the same options, with CWMP.
+	gw := discParams(t, c, id, "Device.GatewayInfo.")
+	for k, v := range map[string]string{"ManagementProtocol": "CWMP", "ManufacturerOUI": "00D09E", "SerialNumber": "GW-42", "ProductClass": "Gateway"} {
+		if gw["Device.GatewayInfo."+k] != v {
+			t.Errorf("Device.GatewayInfo.%s = %q, want %q", k, gw["Device.GatewayInfo."+k], v)
+		}
+	}
+	// A lease without them empties Device.GatewayInfo.
+	if err := os.WriteFile(lease, []byte("lease {\n  interface \"eth0\";\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		gw = discParams(t, c, id, "Device.GatewayInfo.")
+		if gw["Device.GatewayInfo.ManagementProtocol"] == "" && gw["Device.GatewayInfo.SerialNumber"] == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Device.GatewayInfo after a lease without the Gateway's options: %v", gw)
+		}
 	}
 }
 
