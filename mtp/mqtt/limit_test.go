@@ -78,6 +78,7 @@ func TestConnectMaximumPacketSize(t *testing.T) {
 		want      func(uint32) bool
 	}{
 		{"DataModel", 0, 70000, func(v uint32) bool { return v == 70000 }},
+		{"DataModelOverMaxRecord", 1 << 20, 64 << 20, func(v uint32) bool { return v > 1<<20 && v < 1<<20+256<<10 }},
 		{"FromMaxRecord", 1 << 20, 0, func(v uint32) bool { return v > 1<<20 && v < 1<<20+256<<10 }},
 		{"Default", 0, 0, func(v uint32) bool { return v > mqtt.DefaultMaxRecord }},
 	}

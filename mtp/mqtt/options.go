@@ -184,8 +184,9 @@ type Options struct {
 	// MaxPacketSize, if not zero, is the Maximum Packet Size of the MQTT
 	// 5.0 CONNECT: the data model's MQTT.Client.{i}.MaximumPacketSize, the
 	// largest packet the server may send this client. Zero (the data
-	// model's "no limit") sends MaxRecord plus room for a PUBLISH's Topic
-	// and properties. Inbound Records over MaxRecord are dropped either way.
+	// model's "no limit"), or a value over it, sends MaxRecord plus room for
+	// a PUBLISH's Topic and properties: inbound Records over MaxRecord are
+	// dropped, so the client never announces more.
 	MaxPacketSize uint32
 	// QueueLen is how many Records the Client holds while disconnected;
 	// Send beyond it returns mtp.ErrQueueFull. Zero means DefaultQueueLen.

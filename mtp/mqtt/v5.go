@@ -76,7 +76,7 @@ func (c *Client) connectPacket() *paho.Connect {
 	c.mu.Unlock()
 	maxPacket := uint32(min(c.o.MaxRecord+3*(maxTopicLen+1), 268435455))
 	if c.o.MaxPacketSize > 0 {
-		maxPacket = c.o.MaxPacketSize
+		maxPacket = min(c.o.MaxPacketSize, maxPacket) // no more than is accepted
 	}
 	cp := &paho.Connect{
 		ClientID:     id,
