@@ -10,7 +10,11 @@
 //	http.Serve(ln, h)
 //
 // Connections over a limit are accepted and closed at once (the kernel's
-// backlog would otherwise keep them waiting), with a log line. The limits
-// count open connections; how long an idle one may stay is the server's
-// business (http.Server's timeouts, WebSocket keep-alives).
+// backlog would otherwise keep them waiting), with a log line. When the
+// whole listener is full, a connection from a source holding fewer
+// connections takes the place of the oldest connection of the busiest
+// source that has not sent a byte yet, so that idle sockets from many
+// addresses cannot lock out a client that talks. The limits count open
+// connections; how long an idle one may stay is the server's business
+// (http.Server's timeouts, WebSocket keep-alives).
 package netlimit

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,16 +47,18 @@ type Listener struct {
 	done chan struct{}
 	once sync.Once
 
-	mu    sync.Mutex
-	open  int
-	per   map[netip.Prefix]int
-	wait  time.Duration // current Accept back-off
-	drops uint64        // connections refused, for Stats
+	mu     sync.Mutex
+	open   int
+	per    map[netip.Prefix]int
+	conns  map[*conn]struct{} // open connections, for eviction
+	wait   time.Duration      // current Accept back-off
+	drops  uint64             // connections refused or evicted, for Stats
+	serial uint64             // accept order
 }
 
 // Wrap returns ln with the limits of o.
 func Wrap(ln net.Listener, o *Options) *Listener {
-	l := &Listener{Listener: ln, done: make(chan struct{}), per: make(map[netip.Prefix]int)}
+	l := &Listener{Listener: ln, done: make(chan struct{}), per: make(map[netip.Prefix]int), conns: make(map[*conn]struct{})}
 	if o != nil {
 		l.o = *o
 	}
@@ -112,37 +115,79 @@ func (l *Listener) backOff(err error) bool {
 	}
 }
 
-// admit counts c in, or closes it when a limit is reached.
+// admit counts c in, or closes it when a limit is reached. When the
+// listener is full but not c's source, the oldest connection of the
+// busiest source that has not sent a byte yet makes room (see evictable).
 func (l *Listener) admit(c net.Conn) (net.Conn, bool) {
 	src := sourceOf(c.RemoteAddr())
 	l.mu.Lock()
-	switch {
-	case l.o.MaxConns > 0 && l.open >= l.o.MaxConns:
-		l.drops++
-		l.mu.Unlock()
-		l.o.Logger.Warn("netlimit: connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(), "limit", l.o.MaxConns)
-		_ = c.Close()
-		return nil, false
-	case l.o.MaxPerSource > 0 && l.per[src] >= l.o.MaxPerSource:
+	if l.o.MaxPerSource > 0 && l.per[src] >= l.o.MaxPerSource {
 		l.drops++
 		l.mu.Unlock()
 		l.o.Logger.Warn("netlimit: per-source connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(), "limit", l.o.MaxPerSource)
 		_ = c.Close()
 		return nil, false
 	}
+	var victim *conn
+	if l.o.MaxConns > 0 && l.open >= l.o.MaxConns {
+		if victim = l.evictable(src); victim == nil {
+			l.drops++
+			l.mu.Unlock()
+			l.o.Logger.Warn("netlimit: connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(), "limit", l.o.MaxConns)
+			_ = c.Close()
+			return nil, false
+		}
+		l.drops++
+		l.forgetLocked(victim) // its slot is c's from now on
+	}
 	l.open++
 	l.per[src]++
+	l.serial++
+	lc := &conn{Conn: c, l: l, src: src, serial: l.serial}
+	l.conns[lc] = struct{}{}
 	l.mu.Unlock()
-	return &conn{Conn: c, l: l, src: src}, true
+	if victim != nil {
+		l.o.Logger.Warn("netlimit: connection limit reached, closing an idle connection to make room", "addr", l.Addr(),
+			"closed", victim.RemoteAddr(), "for", c.RemoteAddr(), "limit", l.o.MaxConns)
+		_ = victim.Conn.Close()
+	}
+	return lc, true
 }
 
-func (l *Listener) release(src netip.Prefix) {
+// evictable returns the connection to close for one from src when the
+// listener is full: among those that have not sent a byte (a client that
+// means to talk speaks at once; idle sockets are what exhausts a server),
+// the oldest of the source holding the most connections, if that source
+// holds more than src does. nil when there is none. l.mu is held.
+func (l *Listener) evictable(src netip.Prefix) *conn {
+	var best *conn
+	for c := range l.conns {
+		if c.active.Load() || l.per[c.src] <= l.per[src] {
+			continue
+		}
+		if best == nil || l.per[c.src] > l.per[best.src] || l.per[c.src] == l.per[best.src] && c.serial < best.serial {
+			best = c
+		}
+	}
+	return best
+}
+
+// forgetLocked takes c out of the counts; l.mu is held.
+func (l *Listener) forgetLocked(c *conn) {
+	if _, ok := l.conns[c]; !ok {
+		return
+	}
+	delete(l.conns, c)
+	l.open--
+	if l.per[c.src]--; l.per[c.src] <= 0 {
+		delete(l.per, c.src)
+	}
+}
+
+func (l *Listener) release(c *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.open--
-	if l.per[src]--; l.per[src] <= 0 {
-		delete(l.per, src)
-	}
+	l.forgetLocked(c)
 }
 
 // Close closes the underlying listener and ends a back-off wait.
@@ -152,7 +197,8 @@ func (l *Listener) Close() error {
 	return l.Listener.Close()
 }
 
-// Stats reports the connections open now and how many were refused so far.
+// Stats reports the connections open now and how many were refused or
+// closed to make room so far.
 func (l *Listener) Stats() (open int, refused uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -175,16 +221,25 @@ func sourceOf(a net.Addr) netip.Prefix {
 	return p
 }
 
-// conn gives its slot back once, when closed.
+// conn gives its slot back when closed, and notes its first byte read.
 type conn struct {
 	net.Conn
-	l    *Listener
-	src  netip.Prefix
-	once sync.Once
+	l      *Listener
+	src    netip.Prefix
+	serial uint64
+	active atomic.Bool // a byte has been read
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.active.Load() {
+		c.active.Store(true)
+	}
+	return n, err
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.src) })
+	c.l.release(c)
 	return err
 }

@@ -141,3 +141,63 @@ func TestAcceptBackOff(t *testing.T) {
 		t.Errorf("%d Accept calls in 300 ms, want 3..8 (backed off)", n)
 	}
 }
+
+// TestFullListenerEvictsIdle: when the listener is full, a connection from
+// a quieter source takes the place of the oldest connection, of the
+// busiest source, that has not sent a byte; connections that talk are
+// never closed for it.
+func TestFullListenerEvictsIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		talk       bool // the first four connections have sent a byte
+		wantAdmit  bool
+		wantClosed int // of the first four
+	}{
+		{"idle ones make room", false, true, 1},
+		{"talking ones stay", true, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln := netlimit.Wrap(inner, &netlimit.Options{MaxConns: 4, MaxPerSource: 10})
+			defer ln.Close()
+			go echo(ln)
+			var first []net.Conn
+			for range 4 {
+				c := dialFrom(t, "127.0.0.2", ln.Addr().String())
+				if tc.talk && !alive(c) {
+					t.Fatal("a talking connection was refused")
+				}
+				first = append(first, c)
+			}
+			for i := 0; ; i++ { // the server accepts asynchronously
+				if open, _ := ln.Stats(); open == 4 {
+					break
+				}
+				if i == 100 {
+					t.Fatal("the first four were not accepted")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := alive(dialFrom(t, "127.0.0.3", ln.Addr().String())); got != tc.wantAdmit {
+				t.Errorf("a connection from another address: admitted %v, want %v", got, tc.wantAdmit)
+			}
+			closed := 0
+			for _, c := range first {
+				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				var b [1]byte
+				if _, err := c.Read(b[:]); err != nil {
+					var ne net.Error
+					if !errors.As(err, &ne) || !ne.Timeout() {
+						closed++
+					}
+				}
+			}
+			if closed != tc.wantClosed {
+				t.Errorf("%d of the first four closed, want %d", closed, tc.wantClosed)
+			}
+		})
+	}
+}
