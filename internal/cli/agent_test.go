@@ -43,17 +43,6 @@ func TestAgentConfigErrors(t *testing.T) {
 	}
 }
 
-// buildUSP builds the usp binary once per test run.
-func buildUSP(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "usp")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/usp")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestAgentProcess runs `usp agent` as a process with a WebSocket server
 // MTP and talks to it as a Controller over the real MTP; it also reports
 // the idle RSS of the process.

@@ -1,0 +1,52 @@
+package cli_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// The usp binary the process tests run, built once per test binary (see
+// buildUSP) into a directory TestMain removes.
+var uspBinary struct {
+	mu   sync.Mutex
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	uspBinary.mu.Lock()
+	if uspBinary.dir != "" {
+		os.RemoveAll(uspBinary.dir)
+	}
+	uspBinary.mu.Unlock()
+	os.Exit(code)
+}
+
+// buildUSP returns the usp binary, building it on first use.
+func buildUSP(t *testing.T) string {
+	t.Helper()
+	uspBinary.mu.Lock()
+	defer uspBinary.mu.Unlock()
+	if uspBinary.path == "" && uspBinary.err == nil {
+		dir, err := os.MkdirTemp("", "uspkit-cli-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		uspBinary.dir = dir
+		bin := filepath.Join(dir, "usp")
+		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/usp").CombinedOutput(); err != nil {
+			uspBinary.err = err
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		uspBinary.path = bin
+	}
+	if uspBinary.err != nil {
+		t.Fatalf("build failed earlier: %v", uspBinary.err)
+	}
+	return uspBinary.path
+}
