@@ -367,7 +367,7 @@ func (c *Controller) firstContact(ctx context.Context, id string) {
 	provisioned := a == nil || a.Provisioned != nil
 	defer func() {
 		if !provisioned {
-			c.provision(ctx, id, info["ProvisioningCode"])
+			c.provision(ctx, id, c.provisioningCode(ctx, id, info))
 		}
 	}()
 	var snapshot Agent

@@ -40,8 +40,10 @@ type ProfileAdd struct {
 
 // Provisioning is the result of applying a profile to an Agent.
 type Provisioning struct {
-	Code    string    `json:"code"`
-	Applied time.Time `json:"applied"`
+	Code string `json:"code"`
+	// Applied is when the profile was applied; zero when no profile has
+	// the Agent's code.
+	Applied time.Time `json:"applied,omitzero"`
 	// Errors lists the steps that failed; empty when all were applied.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -70,14 +72,15 @@ func (p *Profile) Validate() error {
 // and records the result.
 func (c *Controller) provision(ctx context.Context, id, code string) {
 	p, ok := c.opt.Profiles[code]
-	if !ok {
-		return
-	}
 	c.mu.Lock()
 	a := c.agents[id]
 	done := a == nil || a.Provisioned != nil
 	c.mu.Unlock()
 	if done {
+		return
+	}
+	if !ok {
+		c.setProvisioned(ctx, id, &Provisioning{Code: code})
 		return
 	}
 	var errs []string
@@ -97,26 +100,54 @@ func (c *Controller) provision(ctx context.Context, id, code string) {
 			fail("subscriptions", err)
 		}
 	}
-	res := &Provisioning{Code: code, Applied: time.Now().UTC(), Errors: errs}
-	c.mu.Lock()
-	if a = c.agents[id]; a != nil {
-		a.Provisioned = res
-	}
-	var snapshot Agent
-	if a != nil {
-		snapshot = *a
-	}
-	c.mu.Unlock()
-	if a == nil {
+	if !c.setProvisioned(ctx, id, &Provisioning{Code: code, Applied: time.Now().UTC(), Errors: errs}) {
 		return
 	}
-	c.persistAgent(ctx, &snapshot)
 	kind := "provisioned"
 	if len(errs) > 0 {
 		kind = "provisioning_failed"
 		c.log.WarnContext(ctx, "provisioning profile not fully applied", "agent", id, "code", code, "errors", errs)
 	}
 	c.event(ctx, Event{Agent: id, Kind: kind})
+}
+
+// provisioningCode is the code an Agent holds for this Controller: the
+// ProvisioningCode of its Device.LocalAgent.Controller row for our
+// Endpoint ID (where DHCP discovery puts it), else
+// Device.DeviceInfo.ProvisioningCode.
+func (c *Controller) provisioningCode(ctx context.Context, id string, info map[string]string) string {
+	if len(c.opt.Profiles) == 0 {
+		return ""
+	}
+	path := "Device.LocalAgent.Controller.[EndpointID==" + strconv.Quote(c.opt.EndpointID) + "].ProvisioningCode"
+	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{path}}}})
+	if respErr(m, err) == nil {
+		for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+			for _, r := range rp.GetResolvedPathResults() {
+				if v := r.GetResultParams()["ProvisioningCode"]; v != "" {
+					return v
+				}
+			}
+		}
+	}
+	return info["ProvisioningCode"]
+}
+
+// setProvisioned records and persists the provisioning result of a known
+// Agent.
+func (c *Controller) setProvisioned(ctx context.Context, id string, res *Provisioning) bool {
+	c.mu.Lock()
+	a := c.agents[id]
+	var snapshot Agent
+	if a != nil {
+		a.Provisioned = res
+		snapshot = *a
+	}
+	c.mu.Unlock()
+	if a != nil {
+		c.persistAgent(ctx, &snapshot)
+	}
+	return a != nil
 }
 
 func (c *Controller) profileSet(ctx context.Context, id string, s ProfileSet) error {
