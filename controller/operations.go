@@ -32,7 +32,24 @@ type operations struct {
 	// watched holds the Agents known to have the OperationComplete
 	// subscription; a Boot! clears an Agent's entry.
 	watched map[string]bool
+	// early holds OperationComplete notifications that arrived before
+	// the OperateResp that starts their operation was seen (a fast
+	// command ends before its response is handled), newest last.
+	early []early
 }
+
+// early is an OperationComplete not yet matched to an operation.
+type early struct {
+	agent string
+	oc    *wire.Notify_OperationComplete
+	at    time.Time
+}
+
+// maxEarly bounds the unmatched completions kept, and earlyTTL how long.
+const (
+	maxEarly = 1024
+	earlyTTL = time.Minute
+)
 
 // opSubscription is the subscription the Controller makes sure of before
 // an Operate, so that every asynchronous command it starts is heard to
@@ -72,7 +89,8 @@ func (o *operations) rebooted(id string) {
 
 const maxOperations = 10000
 
-// started records the asynchronous commands an OperateResp reports.
+// started records the asynchronous commands an OperateResp reports; one
+// whose OperationComplete came first ends at once.
 func (o *operations) started(agent string, req *wire.Request, resp *wire.Msg) {
 	op := req.GetOperate()
 	if op == nil {
@@ -83,32 +101,55 @@ func (o *operations) started(agent string, req *wire.Request, resp *wire.Msg) {
 			continue
 		}
 		o.mu.Lock()
-		o.ops = append(o.ops, &Operation{Agent: agent, Command: r.GetExecutedCommand(), CommandKey: op.GetCommandKey(),
-			RequestPath: r.GetReqObjPath(), Status: "running", Started: time.Now().UTC()})
+		x := &Operation{Agent: agent, Command: r.GetExecutedCommand(), CommandKey: op.GetCommandKey(),
+			RequestPath: r.GetReqObjPath(), Status: "running", Started: time.Now().UTC()}
+		o.ops = append(o.ops, x)
 		if len(o.ops) > maxOperations {
 			o.ops = slices.Clone(o.ops[len(o.ops)-maxOperations:])
+		}
+		for i, e := range o.early {
+			if e.agent == agent && x.matches(e.oc) {
+				x.end(e.oc)
+				o.early = slices.Delete(o.early, i, i+1)
+				break
+			}
 		}
 		o.mu.Unlock()
 	}
 }
 
-// completed closes the operation an OperationComplete notification ends.
+// completed closes the operation an OperationComplete notification ends,
+// or keeps the notification for a while if its operation is not known
+// yet.
 func (o *operations) completed(agent string, oc *wire.Notify_OperationComplete) {
-	cmd := oc.GetObjPath() + oc.GetCommandName()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i := len(o.ops) - 1; i >= 0; i-- {
-		op := o.ops[i]
-		if op.Agent != agent || op.Command != cmd || op.CommandKey != oc.GetCommandKey() || op.Status != "running" {
-			continue
+		if op := o.ops[i]; op.Agent == agent && op.Status == "running" && op.matches(oc) {
+			op.end(oc)
+			return
 		}
-		op.Ended = time.Now().UTC()
-		if f := oc.GetCmdFailure(); f != nil {
-			op.Status, op.ErrCode, op.ErrMsg = "failed", f.GetErrCode(), f.GetErrMsg()
-		} else {
-			op.Status, op.Output = "complete", oc.GetReqOutputArgs().GetOutputArgs()
-		}
-		return
+	}
+	now := time.Now()
+	o.early = slices.DeleteFunc(o.early, func(e early) bool { return now.Sub(e.at) > earlyTTL })
+	if len(o.early) >= maxEarly {
+		o.early = slices.Delete(o.early, 0, 1)
+	}
+	o.early = append(o.early, early{agent: agent, oc: oc, at: now})
+}
+
+// matches reports whether oc is the end of op.
+func (op *Operation) matches(oc *wire.Notify_OperationComplete) bool {
+	return op.Command == oc.GetObjPath()+oc.GetCommandName() && op.CommandKey == oc.GetCommandKey()
+}
+
+// end records the outcome oc reports.
+func (op *Operation) end(oc *wire.Notify_OperationComplete) {
+	op.Ended = time.Now().UTC()
+	if f := oc.GetCmdFailure(); f != nil {
+		op.Status, op.ErrCode, op.ErrMsg = "failed", f.GetErrCode(), f.GetErrMsg()
+	} else {
+		op.Status, op.Output = "complete", oc.GetReqOutputArgs().GetOutputArgs()
 	}
 }
 

@@ -89,6 +89,7 @@ func New(o Options) *Server {
 		{"GET", "/metrics", "Prometheus metrics", Viewer, "", s.serveMetrics},
 	}
 	s.routes = append(s.routes, s.accountRoutes()...)
+	s.routes = append(s.routes, s.admissionRoutes()...)
 	for _, r := range s.routes {
 		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))
 	}
@@ -233,6 +234,9 @@ func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc
 			return
 		case errors.Is(err, controller.ErrTooLarge):
 			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+			return
+		case errors.Is(err, controller.ErrPending):
+			writeError(w, http.StatusConflict, "agent waiting for approval (POST /api/v1/agents/{id}/approve)")
 			return
 		case errors.Is(err, controller.ErrQueued):
 			writeJSON(w, http.StatusAccepted, map[string]any{"queued": true, "error": err.Error()})

@@ -34,11 +34,14 @@ const (
 )
 
 // rig runs a Controller and an Agent joined by a pipe, behind the API.
-func rig(t *testing.T) *httptest.Server {
+func rig(t *testing.T) *httptest.Server { return rigWith(t, controller.AdmitVerified) }
+
+// rigWith is rig under an admission policy.
+func rigWith(t *testing.T, admission controller.Admission) *httptest.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ctrlEnd, agentEnd := mtptest.NewPipe(ctrlID, agentID, nil)
-	c, err := controller.New(ctx, controller.Options{EndpointID: ctrlID, MTPs: []controller.MTP{{Protocol: "UDS", Transport: ctrlEnd}}, RequestTimeout: 5 * time.Second})
+	c, err := controller.New(ctx, controller.Options{EndpointID: ctrlID, MTPs: []controller.MTP{{Protocol: "UDS", Transport: ctrlEnd}}, RequestTimeout: 5 * time.Second, Admission: admission})
 	if err != nil {
 		t.Fatal(err)
 	}
