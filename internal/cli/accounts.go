@@ -17,7 +17,7 @@ import (
 // isAccountCommand tells whether `usp agents ARGS` manages broker
 // accounts (add, revoke, accounts) rather than listing agents.
 func isAccountCommand(args []string) bool {
-	return len(args) > 0 && (args[0] == "add" || args[0] == "revoke" || args[0] == "accounts")
+	return len(args) > 0 && (args[0] == "add" || args[0] == "revoke" || args[0] == "accounts" || args[0] == "pending" || args[0] == "approve")
 }
 
 // runAgentAccounts runs `usp agents add|revoke|accounts`: the embedded
@@ -28,6 +28,10 @@ func runAgentAccounts(ctx context.Context, e *env, args []string) error {
 		return runAgentsAdd(ctx, e, args[1:])
 	case "revoke":
 		return runAgentsRevoke(ctx, e, args[1:])
+	case "pending":
+		return runAgentsPending(ctx, e, args[1:])
+	case "approve":
+		return runAgentsApprove(ctx, e, args[1:])
 	}
 	return runAgentsAccounts(ctx, e, args[1:])
 }
