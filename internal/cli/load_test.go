@@ -45,7 +45,9 @@ func TestLoadWebSocket(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var c *controller.Controller
+	// The whole fleet connects from 127.0.0.1: no per-source cap.
 	srv, err := ws.Listen(ctx, "127.0.0.1:0", &ws.Options{EndpointID: "proto::load-ctl", PingInterval: 5 * time.Minute,
+		MaxConns: -1, MaxConnsPerSource: -1,
 		OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if c != nil {
 				c.OnState("WebSocket")(ctx, p, s, err)
