@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -20,9 +21,58 @@ import (
 // it, and lets Close end the connection at once.
 type conn struct {
 	net.Conn
-	certs []*x509.Certificate     // verified client chain, leaf first
-	sess  atomic.Pointer[session] // set by a successful CONNECT
-	kill  func()                  // closes without ceremony
+	certs        []*x509.Certificate     // verified client chain, leaf first
+	sess         atomic.Pointer[session] // set by a successful CONNECT
+	kill         func()                  // closes without ceremony
+	writeTimeout time.Duration           // Options.WriteTimeout
+	onWriteErr   func(error)             // called once a write failed, or nil
+	writeFailed  atomic.Bool
+	whole        bool // write each packet at once (a WebSocket message per Write)
+}
+
+// writeChunk is how much of a Write must go out within the write
+// timeout: a large packet to a slow but reading client is not cut.
+const writeChunk = 64 << 10
+
+// Write writes p, each writeChunk of it within the write timeout, so that
+// a client that stops reading cannot hold its connection's queue for
+// ever. A failed or timed-out write leaves the packet stream broken, and
+// mochi goes on writing after an error, so the connection is closed then.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.writeTimeout <= 0 {
+		return c.write(p)
+	}
+	chunk := writeChunk
+	if c.whole {
+		chunk = len(p)
+	}
+	n := 0
+	for n < len(p) {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		m, err := c.write(p[n:min(len(p), n+chunk)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (c *conn) write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && c.writeFailed.CompareAndSwap(false, true) {
+		if c.onWriteErr != nil {
+			c.onWriteErr(err)
+		}
+		c.kill()
+	}
+	return n, err
+}
+
+// SetDeadline sets the read deadline only (mochi's keep-alive and the
+// connect timeout); each Write sets its own.
+func (c *conn) SetDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(t)
 }
 
 // Listener IDs, as mochi and the logs see them.
@@ -53,7 +103,8 @@ func (b *Broker) acceptLoop(ln net.Listener, id string, tc *tls.Config) {
 			nc.Close()
 			continue
 		}
-		c := &conn{Conn: nc, kill: func() { nc.Close() }}
+		c := &conn{Conn: nc, kill: func() { nc.Close() }, writeTimeout: b.cfg.WriteTimeout}
+		c.onWriteErr = b.writeFailed(c)
 		if !b.track(c) {
 			nc.Close()
 			if b.closing() {
@@ -151,7 +202,8 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	nc := websocket.NetConn(b.ctx, wc, websocket.MessageBinary)
 	wc.SetReadLimit(int64(b.cfg.MaxPacketSize) + 1024) // NetConn lifts the limit; put one back
-	c := &conn{Conn: nc, kill: func() { wc.CloseNow() }}
+	c := &conn{Conn: nc, kill: func() { wc.CloseNow() }, writeTimeout: b.cfg.WriteTimeout, whole: true}
+	c.onWriteErr = b.writeFailed(c)
 	if r.TLS != nil {
 		c.certs = verifiedChain(*r.TLS)
 	}
@@ -170,4 +222,19 @@ func sessionOf(nc net.Conn) *session {
 		return c.sess.Load()
 	}
 	return nil
+}
+
+// writeFailed returns the report of a failed write on c: a timeout
+// (a client that stopped reading) is counted and logged, rate-limited.
+func (b *Broker) writeFailed(c *conn) func(error) {
+	return func(err error) {
+		if b.closing() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		atomic.AddInt64(&b.stats.slow, 1)
+		remote := c.RemoteAddr().String()
+		if b.sum.limited.event(remote) {
+			b.log.Warn("client disconnected: it stopped reading (WriteTimeout)", "remote", remote, "timeout", b.cfg.WriteTimeout)
+		}
+	}
 }

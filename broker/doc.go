@@ -50,9 +50,10 @@
 // MaxRetainedBytes elsewhere); the QoS 1 and 2 messages held per session
 // (SessionQueue, SessionQueueBytes) and unacknowledged inbound
 // (ReceiveMaximum); how long an offline session is kept
-// (MaxSessionExpiry); failed logins per source address (LoginFailures in
-// LoginFailureWindow, after which the address's connections are closed
-// at accept). Refused logins, ACL denials and limits are logged once per
+// (MaxSessionExpiry); failed logins and TLS handshakes per source
+// address (LoginFailures in LoginFailureWindow, after which the
+// address's connections are closed at accept); a client that stops
+// reading (WriteTimeout). Refused logins, ACL denials and limits are logged once per
 // LogInterval plus a summary line; Broker.Stats counts them.
 //
 // A client whose session ends with its connection (Clean Session in

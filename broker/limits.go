@@ -308,7 +308,7 @@ func (b *Broker) trimQueue(cl *mqtt.Client) {
 
 // stats count what the limits did.
 type stats struct {
-	refused, throttled, denied, retainDropped, queueDropped int64
+	refused, throttled, denied, retainDropped, queueDropped, slow int64
 }
 
 // Stats are counters of what the Broker's limits did since it started.
@@ -319,6 +319,7 @@ type Stats struct {
 	RetainDropped  int64 // retained PUBLISHes delivered but not stored
 	QueueDropped   int64 // queued messages dropped over SessionQueueBytes
 	RetainedStored int64 // retained messages stored now
+	SlowConsumers  int64 // clients disconnected after WriteTimeout
 }
 
 // Stats reports what the Broker's limits did.
@@ -330,6 +331,7 @@ func (b *Broker) Stats() Stats {
 		RetainDropped:  atomic.LoadInt64(&b.stats.retainDropped),
 		QueueDropped:   atomic.LoadInt64(&b.stats.queueDropped),
 		RetainedStored: int64(b.retainedCount()),
+		SlowConsumers:  atomic.LoadInt64(&b.stats.slow),
 	}
 }
 

@@ -31,6 +31,7 @@ const (
 	DefaultLoginFailures          = 10
 	DefaultLoginFailureWindow     = time.Minute
 	DefaultLogInterval            = 10 * time.Second
+	DefaultWriteTimeout           = 30 * time.Second
 )
 
 // Placeholders in topic patterns.
@@ -234,6 +235,12 @@ type Options struct {
 	// Zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// WriteTimeout bounds each write to a client: one that stops reading
+	// (a full TCP window) is disconnected after it, so that the packets
+	// queued for it (MaxQueued) are not held for as long as it likes,
+	// keep-alive 0 included. Zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
 	// Logger receives connection, authentication and ACL events; nil
 	// discards them.
 	Logger *slog.Logger
@@ -330,6 +337,9 @@ func (c *config) applyLimitDefaults() {
 	}
 	if c.LogInterval <= 0 {
 		c.LogInterval = DefaultLogInterval
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 }
 

@@ -462,3 +462,68 @@ func TestTLSHandshakeThrottle(t *testing.T) {
 		t.Fatalf("stats %+v: want 3 failed handshakes, then 2 closed at accept\n%s", st, lb)
 	}
 }
+
+// TestSlowConsumer: a subscriber that stops reading (here with
+// keep-alive 0, so no keep-alive timeout either) is disconnected once a
+// write to it has been blocked for WriteTimeout, which frees what was
+// queued for it.
+func TestSlowConsumer(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	b, _ := start(t, quiet(broker.Options{Users: users, WriteTimeout: timeout}))
+	addr := b.Addrs().TCP
+	// A raw subscriber that never reads after its SUBACK.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	c.SetDeadline(time.Now().Add(wait))
+	cp := packets.NewControlPacket(packets.CONNECT)
+	cc := cp.Content.(*packets.Connect)
+	cc.ClientID, cc.CleanStart, cc.KeepAlive = "slow", true, 0
+	cc.Username, cc.UsernameFlag, cc.Password, cc.PasswordFlag = "agent1", true, []byte("pw1"), true
+	if _, err := cp.WriteTo(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packets.ReadPacket(c); err != nil {
+		t.Fatal(err)
+	}
+	sp := packets.NewControlPacket(packets.SUBSCRIBE)
+	sp.Content.(*packets.Subscribe).PacketID = 1
+	sp.Content.(*packets.Subscribe).Subscriptions = []packets.SubOptions{{Topic: "slow/#"}}
+	if _, err := sp.WriteTo(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packets.ReadPacket(c); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := connect5(t, dial5{addr: addr, id: "fast", user: "agent2", pass: "pw2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte{'s'}, 256<<10)
+	start := time.Now()
+	deadline := start.Add(wait)
+	sent := 0
+	for b.Connected() == 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("slow subscriber still connected after %d publishes", sent)
+		}
+		if err := pub.publish(t, "slow/x", payload, 0); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		if sent%16 == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Logf("slow subscriber cut after %v and %d publishes of 256 KB", time.Since(start).Round(10*time.Millisecond), sent)
+	if n := b.Stats().SlowConsumers; n != 1 {
+		t.Errorf("Stats().SlowConsumers = %d", n)
+	}
+	// The publisher was not held up.
+	if err := pub.publish(t, "other/x", []byte("still here"), 1); err != nil {
+		t.Fatal(err)
+	}
+}
