@@ -48,6 +48,8 @@ type controllerConfig struct {
 	Postgres string `yaml:"postgres"`
 	// MTPs are the Controller's transports, any number of each protocol.
 	MTPs []ctrlMTPConfig `yaml:"mtps"`
+	// Advertise announces the MTPs with mDNS/DNS-SD (advertise.go).
+	Advertise *advertiseConfig `yaml:"advertise"`
 	// Admission is what happens to an Agent heard from for the first
 	// time: "verified" (the default), "all" or "pending" (see
 	// controller.Admission).
@@ -141,6 +143,8 @@ Configuration file keys (YAML; unknown keys are refused):
     agent_topic        MQTT, STOMP: an Agent's own topic or destination, {eid} for its Endpoint ID;
                        a reply-to outside it is refused
     tls                cert, key (this side), ca (to verify the peer), client_auth (servers)
+  advertise          announce the MTPs with mDNS (docs/discovery.md): interface ("" = all), port (5353),
+                     urls (ws://, mqtt://host/topic, stomp://host/dest; default: the MTPs above)
 `
 
 // loadControllerConfig reads and checks a configuration file; an error
@@ -166,6 +170,9 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 	}
 	if len(c.MTPs) == 0 && c.WebSocket == "" {
 		c.WebSocket = "127.0.0.1:8081"
+	}
+	if err := c.Advertise.check(); err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	if c.WebSocket != "" {
@@ -553,7 +560,12 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 		hs.Shutdown(sctx)
 		return <-errc
 	}
-	rc.closer = func() { db.Close() }
+	stopAdvertise, err := startAdvertise(ctx, cfg.Advertise, cfg.EndpointID, controllerURLs(cfg, built), log)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	rc.closer = func() { stopAdvertise(); db.Close() }
 	return rc, nil
 }
 
