@@ -26,8 +26,9 @@ func runController(t *testing.T, protocol string, mk func(onState mtp.StateFunc)
 			c.OnState(protocol)(ctx, p, s, err)
 		}
 	})
-	c, err := controller.New(ctx, controller.Options{EndpointID: mtpCtrlID, Store: store.NewMemory(), MTPs: []controller.MTP{{Protocol: protocol, Transport: tr}},
-		RequestTimeout: 10 * time.Second, Subscriptions: []controller.Subscription{{ID: "ctl-vc", NotifType: "ValueChange", ReferenceList: "Device.LocalAgent.Controller.1.PeriodicNotifInterval"}}})
+	c, err := controller.New(ctx, controller.Options{EndpointID: mtpCtrlID, Store: store.NewMemory(), MTPs: []controller.MTP{{Protocol: protocol, Transport: tr, Identity: controller.IdentityClaimed}},
+		// Over plain WebSocket these agents carry no credential: a lab.
+		Admission: controller.AdmitAll, RequestTimeout: 10 * time.Second, Subscriptions: []controller.Subscription{{ID: "ctl-vc", NotifType: "ValueChange", ReferenceList: "Device.LocalAgent.Controller.1.PeriodicNotifInterval"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,11 @@ func newMTPEnds(m testenv.MTP, ctrlID string) mtpEnds {
 		return -1
 	}, m.Name)
 	e := mtpEnds{agentID: "os::012345-" + name, ctrlID: ctrlID}
+	if m.Protocol == "WebSocket" && m.TLS != nil && !m.AgentListens {
+		// The agent's client certificate names its Endpoint ID, which
+		// the Controller checks [R-SEC.0a].
+		e.agentID = m.TLS.PKI.ClientID
+	}
 	n := time.Now().UnixNano()
 	switch m.Protocol {
 	case "MQTT":
