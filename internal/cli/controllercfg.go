@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,19 +176,24 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 	if err := c.Advertise.check(); err != nil {
 		return nil, err
 	}
-	names := map[string]bool{}
+	// MTP names are unique; the top-level WebSocket server and the
+	// embedded broker's MTP have theirs.
+	taken := map[string]string{}
 	if c.WebSocket != "" {
-		names["WebSocket"] = true
+		taken["WebSocket"] = "the top-level websocket server"
+	}
+	if c.EmbeddedBroker != nil {
+		taken["MQTT"] = "the embedded broker's MTP"
 	}
 	for i := range c.MTPs {
 		m := &c.MTPs[i]
 		if err := m.check(); err != nil {
 			return nil, fmt.Errorf("mtps[%d].%w", i, err)
 		}
-		if names[m.Name] {
-			return nil, fmt.Errorf("mtps[%d].name: %q is used twice (the top-level websocket key is named \"WebSocket\")", i, m.Name)
+		if by, ok := taken[m.Name]; ok {
+			return nil, fmt.Errorf("mtps[%d].name: %q is taken by %s", i, m.Name, by)
 		}
-		names[m.Name] = true
+		taken[m.Name] = fmt.Sprintf("mtps[%d]", i)
 	}
 	return &c, nil
 }
@@ -256,8 +263,8 @@ func (m *ctrlMTPConfig) check() error {
 	default:
 		return fmt.Errorf("protocol: %q is not MQTT, STOMP, WebSocket or UDS", m.Protocol)
 	}
-	for key, set := range has {
-		if set && !containsString(allowed, key) {
+	for _, key := range slices.Sorted(maps.Keys(has)) {
+		if has[key] && !slices.Contains(allowed, key) {
 			return fmt.Errorf("%s: not a key of a %s MTP", key, m.kind())
 		}
 	}
@@ -320,15 +327,6 @@ func (m *ctrlMTPConfig) checkAgents() error {
 		seen[a.URL], seen[a.EndpointID] = true, true
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // mqttURLSecure reports whether an MQTT URL's scheme is a TLS one (ssl,

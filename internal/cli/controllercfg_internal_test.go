@@ -104,6 +104,7 @@ func TestControllerConfigErrors(t *testing.T) {
 		{"line 4: field colour", "mtps:\n  - protocol: UDS\n    socket: /tmp/x\n    colour: red\n"},
 		{"mtps[1].name", mqtt + "  - protocol: MQTT\n    url: tcp://127.0.0.1:1884\n    topic: usp/controller/d\n"},
 		{"mtps[1].name", mqtt + "  - protocol: WebSocket\n    name: WebSocket\n    listen: 127.0.0.1:0\nwebsocket: 127.0.0.1:0\n"},
+		{"taken by the embedded broker", mqtt + "embedded_broker:\n  listen: 127.0.0.1:0\n"},
 		{"mtps[0].topic", "mtps:\n  - protocol: MQTT\n    url: tcp://127.0.0.1:1883\n"},
 		{"mtps[0].topic", "mtps:\n  - protocol: MQTT\n    url: tcp://127.0.0.1:1883\n    topic: usp/#\n"},
 		{"mtps[0].url", "mtps:\n  - protocol: MQTT\n    url: http://127.0.0.1\n    topic: t\n"},
