@@ -307,7 +307,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	var mtps []agent.MTP
 	factory := cfg.Factory
-	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}}
+	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}, mdns: cfg.Discovery.mdnsOptions(log)}
 	for i := range cfg.MTPs {
 		mc := &cfg.MTPs[i]
 		fm, dialled, err := factoryMTP(i, mc)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/discovery"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/uds"
@@ -27,6 +28,7 @@ type dialer struct {
 	self  string
 	log   *slog.Logger
 	local map[string]mtpConfig // by Alias
+	mdns  *discovery.Options   // resolves ".local." hosts when set (discovery.go)
 }
 
 // errNoLocal is returned for a transport that needs local settings the
@@ -91,10 +93,17 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		if cw.EnableEncryption {
 			scheme = "wss"
 		}
-		u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(cw.Host, strconv.Itoa(int(cw.Port))), Path: cw.Path}
+		host, err := d.resolveLocal(ctx, cw.Host)
+		if err != nil {
+			return m, err
+		}
+		u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(int(cw.Port))), Path: cw.Path}
 		tc, err := d.clientTLS(local.TLS, cw.EnableEncryption, cw.Host)
 		if err != nil {
 			return m, err
+		}
+		if tc != nil && tc.ServerName == "" {
+			tc.ServerName = cw.Host
 		}
 		// A server certificate naming USP Endpoints must name this Controller [R-SEC.5].
 		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, PeerID: cw.Controller, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,4 +258,41 @@ func discoverySetup(iface string, port int, lease string) *conformance.Discovery
 		d.MDNS = &discovery.Options{Interface: iface, Port: port}
 	}
 	return d
+}
+
+// mdnsOptions are where mDNS runs when the section turns it on (advertise
+// or browse), else nil.
+func (c *discoveryConfig) mdnsOptions(log *slog.Logger) *discovery.Options {
+	if c == nil || !c.Advertise && !c.Browse {
+		return nil
+	}
+	return c.options(log)
+}
+
+// resolveTimeout bounds an mDNS resolution when a transport is opened.
+const resolveTimeout = 5 * time.Second
+
+// resolveLocal resolves a host name in ".local." with mDNS when the agent
+// runs mDNS [R-DIS.5], preferring an IPv4 address; other names, and every
+// name when mDNS is off, are left to the system resolver.
+func (d *dialer) resolveLocal(ctx context.Context, host string) (string, error) {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if d.mdns == nil || !strings.HasSuffix(h, ".local") {
+		return host, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	as, err := discovery.Resolve(ctx, d.mdns, h)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s with mDNS: %w", host, err)
+	}
+	best := as[0]
+	for _, a := range as {
+		if a.Is4() {
+			best = a
+			break
+		}
+	}
+	d.log.Info("mdns: resolved", "host", host, "addr", best.String())
+	return best.String(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,4 +205,28 @@ func TestAgentAdvertisesMDNS(t *testing.T) {
 	if got.Path != "/usp" || got.Name != "kitchen light" || int(got.Port) != wsPort || got.Encrypt {
 		t.Fatalf("the agent's advertisement: %+v", got)
 	}
+}
+
+// TestAgentResolvesLocalController: with mDNS on, `usp agent` resolves a
+// Controller's ".local." WebSocket host with mDNS and connects to it
+// [R-DIS.5] (the behaviour TP-469 8.4 looks for).
+func TestAgentResolvesLocalController(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	// A responder that knows ctl-test.local; the agent does not browse, so
+	// only resolving the name brings it to the controller.
+	r, err := discovery.Advertise(t.Context(), &discovery.Options{Interface: iface, Port: port}, discovery.Service{
+		Instance: "proto::other", Type: discovery.ControllerSTOMP, Host: "ctl-test.local", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+		Port: 61613, Path: "/queue/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const id = "os::012345-LOCAL1"
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: ctl-test.local\n          port: %s\n          path: /usp\n"+
+		"discovery:\n  interface: %s\n  port: %d\n  advertise: true\n", mtpCtrlID, p, iface, port)
+	startAgentProcessWith(t, bin, id, "", ctrls)
+	waitAgent(t, c, id, true)
 }
