@@ -183,3 +183,12 @@ func apiTLSFlags(fs *flag.FlagSet) func() *apiConfig {
 		return &apiConfig{TLS: &apiTLSConfig{Cert: *cert, Key: *key, ClientCA: *ca}}
 	}
 }
+
+// connLimits caps a WebSocket server's connections, in all and per source
+// address (ws.Options.MaxConns, MaxConnsPerSource): 0 means 512 and 64,
+// negative means no cap. Agents behind one NAT address share the
+// per-source cap.
+type connLimits struct {
+	MaxConns          int `yaml:"max_conns"`
+	MaxConnsPerSource int `yaml:"max_conns_per_source"`
+}

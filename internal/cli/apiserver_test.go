@@ -285,3 +285,38 @@ func TestUpAPITLS(t *testing.T) {
 		t.Errorf("usp agents against the HTTPS API: %v\n%s", err, out)
 	}
 }
+
+// TestControllerWebSocketLimits: websocket_limits caps the controller's
+// WebSocket server per source address; a cap on an MTP that does not
+// listen is refused.
+func TestControllerWebSocketLimits(t *testing.T) {
+	bin := buildUSP(t)
+	p := startControllerProc(t, bin, t.TempDir(), "websocket_limits: {max_conns_per_source: 2}\n")
+	addr := strings.TrimSuffix(strings.TrimPrefix(p.ws, "ws://"), "/usp")
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: time.Second}
+	var open int
+	for range 5 {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			continue
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil {
+			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+				open++
+			}
+		}
+	}
+	if open != 2 {
+		t.Errorf("%d of 5 idle sockets from one address left open, want 2", open)
+	}
+
+	conf := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(conf, []byte("data: "+t.TempDir()+"\nhttp: 127.0.0.1:0\nmtps:\n  - protocol: MQTT\n    url: tcp://127.0.0.1:1\n    topic: t\n    max_conns: 5\n"), 0o600)
+	out, err := exec.Command(bin, "controller", "--config", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "max_conns") {
+		t.Errorf("max_conns on an MQTT MTP: %v\n%s", err, out)
+	}
+}

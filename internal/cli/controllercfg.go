@@ -44,6 +44,8 @@ type controllerConfig struct {
 	// and by default (127.0.0.1:8081) when MTPs is empty.
 	WebSocket string     `yaml:"websocket"`
 	TLS       *tlsConfig `yaml:"tls"`
+	// WebSocketLimits caps that server's connections (see connLimits).
+	WebSocketLimits connLimits `yaml:"websocket_limits"`
 	// Postgres, if set, is the DSN of the PostgreSQL database to keep the
 	// registry, queues and events in, instead of SQLite in the data
 	// directory.
@@ -71,6 +73,8 @@ type ctrlMTPConfig struct {
 	// to the protocol and is unique.
 	Name      string `yaml:"name"`
 	mtpConfig `yaml:",inline"`
+	// WebSocket server: connection caps (see connLimits).
+	connLimits `yaml:",inline"`
 	// MQTT: the CONNECT ClientId (empty: the broker assigns one on MQTT
 	// 5, the Endpoint ID on 3.1.1), a shared subscription group for the
 	// topic, the per-process topic put in the Response Topic, and the
@@ -126,6 +130,7 @@ Configuration file keys (YAML; unknown keys are refused):
   admission          a new Agent is registered when its identity is verified (verified), always (all),
                      or held until approved (pending)
   websocket          address of a WebSocket server MTP named "WebSocket" (127.0.0.1:8081 when mtps is empty)
+  websocket_limits   that server's max_conns (512) and max_conns_per_source (64); -1: no cap
   tls                that server's TLS: cert, key, ca, client_auth
   mtps               the transports, any number; each has:
     name               unique name (default: the protocol)
@@ -135,7 +140,8 @@ Configuration file keys (YAML; unknown keys are refused):
            reply_topic (this process's own Response Topic), keep_session, session_expiry, retry, tls
     STOMP: addr (host:port), vhost, username, password, destination, outgoing_heartbeat,
            incoming_heartbeat (30s), retry, tls
-    WebSocket server: listen (host:port), path, tls (cert, key, ca, client_auth)
+    WebSocket server: listen (host:port), path, tls (cert, key, ca, client_auth), max_conns (512),
+                      max_conns_per_source (64)
     WebSocket client: agents (list of endpoint_id, url), retry, tls (cert, key, ca)
     UDS:   socket (path of the socket the Controller serves)
     max_record         largest USP Record carried, in bytes (5 MiB; at least 1024)
@@ -216,7 +222,8 @@ func (m *ctrlMTPConfig) check() error {
 		"shared_group": m.SharedGroup != "", "reply_topic": m.ReplyTopic != "", "keep_session": m.KeepSession,
 		"session_expiry": m.SessionExpiry != 0, "outgoing_heartbeat": m.OutgoingHeartbeat != nil,
 		"incoming_heartbeat": m.IncomingHeartbeat != nil, "agents": len(m.Agents) > 0, "tls": m.TLS != nil,
-		"retry": m.Retry != retryConfig{}, "agent_topic": m.AgentTopic != ""}
+		"retry": m.Retry != retryConfig{}, "agent_topic": m.AgentTopic != "",
+		"max_conns": m.MaxConns != 0, "max_conns_per_source": m.MaxConnsPerSource != 0}
 	if m.MaxRecord != 0 && m.MaxRecord < minMaxRecord {
 		return fmt.Errorf("max_record: %d is under %d bytes", m.MaxRecord, minMaxRecord)
 	}
@@ -242,7 +249,7 @@ func (m *ctrlMTPConfig) check() error {
 		}
 	case "WebSocket":
 		if m.Listen != "" {
-			allowed = []string{"listen", "path", "tls"}
+			allowed = []string{"listen", "path", "tls", "max_conns", "max_conns_per_source"}
 			if len(m.Agents) > 0 {
 				return errors.New("agents: a WebSocket MTP listens (listen) or connects to agents (agents), not both")
 			}
@@ -409,7 +416,8 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 		if err != nil {
 			return b, err
 		}
-		srv, err := ws.Listen(ctx, mc.Listen, &ws.Options{EndpointID: self, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
+		srv, err := ws.Listen(ctx, mc.Listen, &ws.Options{EndpointID: self, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord,
+			MaxConns: mc.MaxConns, MaxConnsPerSource: mc.MaxConnsPerSource, OnState: onState, Logger: log})
 		if err != nil {
 			return b, fmt.Errorf("listen: %w", err)
 		}
@@ -507,7 +515,8 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	}
 	if cfg.WebSocket != "" {
 		// Only /usp is served [R-WS.2]; other paths get 404.
-		top := ctrlMTPConfig{Name: "WebSocket", mtpConfig: mtpConfig{Protocol: "WebSocket", Listen: cfg.WebSocket, Path: "/usp", TLS: cfg.TLS}}
+		top := ctrlMTPConfig{Name: "WebSocket", mtpConfig: mtpConfig{Protocol: "WebSocket", Listen: cfg.WebSocket, Path: "/usp", TLS: cfg.TLS},
+			connLimits: cfg.WebSocketLimits}
 		b, err := buildControllerMTP(ctx, cfg.EndpointID, &top, onState(top.Name), log)
 		if err != nil {
 			return fail(fmt.Errorf("websocket: %w", err))
