@@ -230,3 +230,40 @@ func TestPassiveBrowse(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestResponderSurvivesBadPackets: packets that are not DNS messages,
+// truncated ones, responses and odd queries are dropped or ignored, and
+// the responder still answers afterwards.
+func TestResponderSurvivesBadPackets(t *testing.T) {
+	o := loopback(t)
+	svc := discovery.Service{Instance: "os::sturdy", Type: discovery.AgentWebSocket, Port: 5683, Path: "/usp", Name: "n"}
+	r, err := discovery.Advertise(t.Context(), o, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: o.Port}
+	weird := new(dns.Msg)
+	weird.Question = []dns.Question{{Name: svc.InstanceName(), Qtype: dns.TypeNSEC, Qclass: dns.ClassANY}, {Name: ".", Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
+	wb, _ := weird.Pack()
+	resp := new(dns.Msg)
+	resp.Response = true
+	resp.Answer = []dns.RR{&dns.SRV{Hdr: dns.RR_Header{Name: svc.InstanceName(), Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 0}, Target: "x.local."}}
+	rb, _ := resp.Pack()
+	for _, b := range [][]byte{nil, {0}, []byte("not dns at all"), wb[:7], wb, rb, make([]byte, 9000)} {
+		if _, err := c.WriteTo(b, group); err != nil {
+			t.Skipf("cannot multicast on the loopback interface: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	got, err := discovery.Lookup(ctx, o, svc.Instance, svc.Type)
+	if err != nil || got.Path != "/usp" {
+		t.Fatalf("after bad packets: %+v, %v", got, err)
+	}
+}
