@@ -174,6 +174,8 @@ type Controller struct {
 	ops      operations
 	// newAgents limits how fast each route introduces unknown Agents.
 	newAgents buckets
+	// warns rate-limits the warnings bad input causes.
+	warns warnings
 
 	// bg bounds the Controller's own goroutines (webhooks, first-contact
 	// reads); Run cancels it and waits for them.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,18 @@ func TestPendingCapped(t *testing.T) {
 	}
 	if _, err := c.Do(context.Background(), "proto::p-0", nil); err == nil {
 		t.Fatal("a request to a pending agent was accepted")
+	}
+}
+
+// A flood of bad Records makes one log line per interval, not one each.
+func TestBadRecordsLogRateLimited(t *testing.T) {
+	var buf strings.Builder
+	c := newBare(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	m := &MTP{Protocol: "MQTT"}
+	for range 1000 {
+		c.handle(context.Background(), m, mtp.Inbound{Record: []byte("not a record"), From: mtp.Peer{Address: "x"}})
+	}
+	if n := strings.Count(buf.String(), "record dropped"); n != 1 {
+		t.Fatalf("%d log lines for 1000 bad records:\n%s", n, buf.String())
 	}
 }

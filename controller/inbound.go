@@ -55,7 +55,7 @@ var (
 func (c *Controller) handle(ctx context.Context, m *MTP, in mtp.Inbound) {
 	var rec record.Record
 	if err := record.Decode(in.Record, &rec, nil); err != nil {
-		c.log.WarnContext(ctx, "record dropped", "mtp", m.Protocol, "peer", in.From.Address, "err", err)
+		c.warns.warn(ctx, c.log, "record dropped", "mtp", m.Protocol, "peer", in.From.Address, "err", err)
 		if in.Reject != nil {
 			in.Reject("not a USP Record") // a WebSocket closes with 1003 [R-WS.16]
 		}
@@ -64,12 +64,12 @@ func (c *Controller) handle(ctx context.Context, m *MTP, in mtp.Inbound) {
 	// [R-MTP.5]: a Record whose from_id is not valid or whose to_id is not
 	// ours is ignored.
 	if err := rec.Validate(); err != nil || rec.ToID != c.opt.EndpointID || endpoint.Validate(rec.FromID) != nil {
-		c.log.WarnContext(ctx, "record rejected", "from", rec.FromID, "to", rec.ToID, "err", err)
+		c.warns.warn(ctx, c.log, "record rejected", "from", rec.FromID, "to", rec.ToID, "err", err)
 		return
 	}
 	t, err := trustOf(m, in.From, rec.FromID)
 	if err != nil {
-		c.log.WarnContext(ctx, "record refused", "mtp", m.Protocol, "peer", in.From.Address, "from", rec.FromID, "err", err)
+		c.warns.warn(ctx, c.log, "record refused", "mtp", m.Protocol, "peer", in.From.Address, "from", rec.FromID, "err", err)
 		return
 	}
 	switch rec.Type {
@@ -93,7 +93,7 @@ func (c *Controller) handle(ctx context.Context, m *MTP, in mtp.Inbound) {
 func (c *Controller) message(ctx context.Context, from, version string, payload []byte) {
 	var m wire.Msg
 	if err := proto.Unmarshal(payload, &m); err != nil {
-		c.log.WarnContext(ctx, "msg dropped", "from", from, "err", err)
+		c.warns.warn(ctx, c.log, "msg dropped", "from", from, "err", err)
 		return
 	}
 	if n := m.GetBody().GetRequest().GetNotify(); n != nil {
@@ -126,7 +126,7 @@ func (c *Controller) contact(ctx context.Context, m *MTP, p mtp.Peer, id string,
 	if len(t) > 0 {
 		tr = t[0]
 	} else if got, err := trustOf(m, p, id); err != nil {
-		c.log.WarnContext(ctx, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", id, "err", err)
+		c.warns.warn(ctx, c.log, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", id, "err", err)
 		return false
 	} else {
 		tr = got
@@ -139,13 +139,13 @@ func (c *Controller) contact(ctx context.Context, m *MTP, p mtp.Peer, id string,
 		var err error
 		if a, err = c.admitLocked(m, p, id, tr, now); err != nil {
 			c.mu.Unlock()
-			c.log.WarnContext(ctx, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", id, "trust", tr, "err", err)
+			c.warns.warn(ctx, c.log, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", id, "trust", tr, "err", err)
 			return false
 		}
 	}
 	if a.Verified && tr < trustVerified {
 		c.mu.Unlock()
-		c.log.WarnContext(ctx, "record refused: the agent's identity was verified before, this contact's is not",
+		c.warns.warn(ctx, c.log, "record refused: the agent's identity was verified before, this contact's is not",
 			"mtp", m.Protocol, "peer", p.Address, "agent", id, "trust", tr)
 		return false
 	}
