@@ -3,10 +3,15 @@ package cli_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,6 +185,7 @@ type apiAgent struct {
 	Online    bool     `json:"online"`
 	Protocol  string   `json:"mtp"`
 	MTP       string   `json:"mtp_name"`
+	Trust     string   `json:"trust"`
 	Supported []string `json:"supported"`
 }
 
@@ -299,6 +305,7 @@ type deployRow struct {
 	ctrl, agent string // files of testdata/deploy
 	mtp         string // the name of the Controller's MTP the Agent uses
 	agentFirst  bool   // the Controller dials the Agent
+	trust       string // how the Agent's identity must be established, if it matters
 	// subst returns old, new pairs for the files (see deployFiles).
 	subst func(t *testing.T) []string
 }
@@ -356,10 +363,12 @@ func TestControllerDeploy(t *testing.T) {
 		{name: "RabbitMQ-MQTT311", ctrl: "controller-rabbitmq-mqtt.yaml", agent: "agent-rabbitmq-mqtt.yaml", mtp: "rabbit-mqtt", subst: func(t *testing.T) []string {
 			return []string{"rabbitmq.example.net:1883", testenv.RabbitMQ(t).MQTT}
 		}},
-		{name: "WebSocket-ControllerDials", ctrl: "controller-ws-client.yaml", agent: "agent-ws-server.yaml", mtp: "cpe-dial", agentFirst: true,
+		{name: "WebSocket-ControllerDials", ctrl: "controller-ws-client.yaml", agent: "agent-ws-server.yaml", mtp: "cpe-dial", agentFirst: true, trust: "verified",
 			subst: func(t *testing.T) []string {
 				addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-				return []string{"0.0.0.0:7547", addr, "cpe-1.example.net:7547", addr}
+				ca, cert, key := agentServerCert(t, "os::00D09E-WSSERVER")
+				return []string{"0.0.0.0:7547", addr, "cpe-1.example.net:7547", addr,
+					"/etc/usp/cpe-ca.pem", ca, "/etc/usp/cpe-1.pem", cert, "/etc/usp/cpe-1.key", key}
 			}},
 		{name: "WebSocket-AgentDials", ctrl: "controller-ws-server.yaml", agent: "agent-ws-client.yaml", mtp: "ws", subst: wsServer},
 		{name: "UDS", ctrl: "controller-ws-server.yaml", agent: "agent-uds.yaml", mtp: "local", subst: wsServer},
@@ -382,6 +391,9 @@ func TestControllerDeploy(t *testing.T) {
 			ag := api.waitOnline(t, agentID, 30*time.Second)
 			if ag.MTP != row.mtp {
 				t.Errorf("the agent was heard on MTP %q, want %q", ag.MTP, row.mtp)
+			}
+			if row.trust != "" && ag.Trust != row.trust {
+				t.Errorf("the agent's identity is %q, want %q", ag.Trust, row.trust)
 			}
 			exerciseAPI(t, api, agentID)
 			seq, par := roundTrips(t, api, agentID)
@@ -473,4 +485,27 @@ func checkAgentsVerb(t *testing.T, bin string, a *restAPI, id, label string) {
 	if err != nil || !strings.Contains(string(out), id+" online "+label+" ") {
 		t.Errorf("usp agents: %v\n%s\nwant %q", err, out, id+" online "+label)
 	}
+}
+
+// agentServerCert writes a CA and a WebSocket server certificate for the
+// Agent id, for 127.0.0.1, that names the Agent with a urn:bbf:usp:id:
+// URI [R-SEC.5]; it returns the files.
+func agentServerCert(t *testing.T, id string) (ca, cert, key string) {
+	t.Helper()
+	pki := testenv.NewPKI(t, id)
+	u, _ := url.Parse("urn:bbf:usp:id:" + id)
+	c := pki.Issue(t, id, []*url.URL{u}, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	kb, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cpe.pem"), filepath.Join(dir, "cpe.key")
+	for name, b := range map[string][]byte{ca: pki.CAPEM, cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}),
+		key: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, cert, key
 }
