@@ -221,6 +221,7 @@ func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embedded
 		return nil, nil, fmt.Errorf("embedded_broker: %w", err)
 	}
 	cfg.accounts = eb.accountsAPI()
+	cfg.wsAuth = accountAuth(eb.accts, eb.ca)
 	mk := func(onState func(string) mtp.StateFunc) controller.MTP {
 		st := onState("MQTT")
 		if up != nil {

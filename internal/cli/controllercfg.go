@@ -64,6 +64,9 @@ type controllerConfig struct {
 	// accounts, if set, serves the REST API's /api/v1/accounts (the
 	// embedded broker's Agent accounts, see brokercfg.go).
 	accounts api.Accounts
+	// wsAuth, if set, checks Agents at the WebSocket servers against the
+	// same accounts (see wsauth.go).
+	wsAuth ws.AuthFunc
 }
 
 // ctrlMTPConfig is one transport of the Controller. It has the keys of an
@@ -98,6 +101,8 @@ type ctrlMTPConfig struct {
 	// AgentTopic, for MQTT and STOMP, is the pattern of an Agent's own
 	// topic or destination, "{eid}" standing for its Endpoint ID.
 	AgentTopic string `yaml:"agent_topic"`
+	// auth checks clients of a WebSocket server (controllerConfig.wsAuth).
+	auth ws.AuthFunc
 }
 
 // wsAgentConfig is an Agent the Controller connects to.
@@ -417,7 +422,7 @@ func buildControllerMTP(ctx context.Context, self string, mc *ctrlMTPConfig, onS
 			return b, err
 		}
 		srv, err := ws.Listen(ctx, mc.Listen, &ws.Options{EndpointID: self, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord,
-			MaxConns: mc.MaxConns, MaxConnsPerSource: mc.MaxConnsPerSource, OnState: onState, Logger: log})
+			MaxConns: mc.MaxConns, MaxConnsPerSource: mc.MaxConnsPerSource, Authenticate: mc.auth, OnState: onState, Logger: log})
 		if err != nil {
 			return b, fmt.Errorf("listen: %w", err)
 		}
@@ -516,7 +521,7 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if cfg.WebSocket != "" {
 		// Only /usp is served [R-WS.2]; other paths get 404.
 		top := ctrlMTPConfig{Name: "WebSocket", mtpConfig: mtpConfig{Protocol: "WebSocket", Listen: cfg.WebSocket, Path: "/usp", TLS: cfg.TLS},
-			connLimits: cfg.WebSocketLimits}
+			connLimits: cfg.WebSocketLimits, auth: cfg.wsAuth}
 		b, err := buildControllerMTP(ctx, cfg.EndpointID, &top, onState(top.Name), log)
 		if err != nil {
 			return fail(fmt.Errorf("websocket: %w", err))
@@ -529,6 +534,7 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 			up := make(chan struct{})
 			rc.ups, f = append(rc.ups, up), signalUp(f, up)
 		}
+		cfg.MTPs[i].auth = cfg.wsAuth
 		b, err := buildControllerMTP(ctx, cfg.EndpointID, &cfg.MTPs[i], f, log)
 		if err != nil {
 			return fail(fmt.Errorf("mtps[%d] (%s): %w", i, cfg.MTPs[i].Name, err))
