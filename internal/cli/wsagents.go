@@ -41,8 +41,9 @@ func newWSAgents(self string, mc *ctrlMTPConfig, onState mtp.StateFunc, log *slo
 				onState(ctx, p, s, err)
 			}
 		}
-		c := ws.NewClient(&ws.Options{EndpointID: self, URL: a.URL, TLS: tc, MinWait: mc.Retry.MinWait, Multiplier: mc.Retry.Multiplier, MaxRecord: mc.MaxRecord,
-			OnState: state, Logger: log.With("agent", a.EndpointID)})
+		// An Agent's server certificate that names USP Endpoints must name this one [R-SEC.12].
+		c := ws.NewClient(&ws.Options{EndpointID: self, PeerID: a.EndpointID, URL: a.URL, TLS: tc, MinWait: mc.Retry.MinWait,
+			Multiplier: mc.Retry.Multiplier, MaxRecord: mc.MaxRecord, OnState: state, Logger: log.With("agent", a.EndpointID)})
 		w.clients = append(w.clients, c)
 		w.byAddr[a.URL], w.byAddr[a.EndpointID] = c, c
 	}
