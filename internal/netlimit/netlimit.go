@@ -54,7 +54,14 @@ type Listener struct {
 	wait   time.Duration      // current Accept back-off
 	drops  uint64             // connections refused or evicted, for Stats
 	serial uint64             // accept order
+	// Refusals are logged at most once per logEvery, with how many
+	// went unlogged since: a flood must not flood the log too.
+	lastLog  time.Time
+	unlogged uint64
 }
+
+// logEvery is the least time between two log lines about refusals.
+const logEvery = time.Second
 
 // Wrap returns ln with the limits of o.
 func Wrap(ln net.Listener, o *Options) *Listener {
@@ -123,8 +130,12 @@ func (l *Listener) admit(c net.Conn) (net.Conn, bool) {
 	l.mu.Lock()
 	if l.o.MaxPerSource > 0 && l.per[src] >= l.o.MaxPerSource {
 		l.drops++
+		more, log := l.shouldLogLocked()
 		l.mu.Unlock()
-		l.o.Logger.Warn("netlimit: per-source connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(), "limit", l.o.MaxPerSource)
+		if log {
+			l.o.Logger.Warn("netlimit: per-source connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(),
+				"limit", l.o.MaxPerSource, "unlogged", more)
+		}
 		_ = c.Close()
 		return nil, false
 	}
@@ -132,8 +143,12 @@ func (l *Listener) admit(c net.Conn) (net.Conn, bool) {
 	if l.o.MaxConns > 0 && l.open >= l.o.MaxConns {
 		if victim = l.evictable(src); victim == nil {
 			l.drops++
+			more, log := l.shouldLogLocked()
 			l.mu.Unlock()
-			l.o.Logger.Warn("netlimit: connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(), "limit", l.o.MaxConns)
+			if log {
+				l.o.Logger.Warn("netlimit: connection limit reached, closing", "addr", l.Addr(), "remote", c.RemoteAddr(),
+					"limit", l.o.MaxConns, "unlogged", more)
+			}
 			_ = c.Close()
 			return nil, false
 		}
@@ -145,13 +160,32 @@ func (l *Listener) admit(c net.Conn) (net.Conn, bool) {
 	l.serial++
 	lc := &conn{Conn: c, l: l, src: src, serial: l.serial}
 	l.conns[lc] = struct{}{}
-	l.mu.Unlock()
+	var more uint64
+	log := false
 	if victim != nil {
-		l.o.Logger.Warn("netlimit: connection limit reached, closing an idle connection to make room", "addr", l.Addr(),
-			"closed", victim.RemoteAddr(), "for", c.RemoteAddr(), "limit", l.o.MaxConns)
+		more, log = l.shouldLogLocked()
+	}
+	l.mu.Unlock()
+	if log {
+		l.o.Logger.Warn("netlimit: connection limit reached, closing a silent connection to make room", "addr", l.Addr(),
+			"closed", victim.RemoteAddr(), "for", c.RemoteAddr(), "limit", l.o.MaxConns, "unlogged", more)
+	}
+	if victim != nil {
 		_ = victim.Conn.Close()
 	}
 	return lc, true
+}
+
+// shouldLogLocked reports whether a refusal may be logged now and how
+// many were not since the last line; l.mu is held.
+func (l *Listener) shouldLogLocked() (unlogged uint64, ok bool) {
+	now := time.Now()
+	if now.Sub(l.lastLog) < logEvery {
+		l.unlogged++
+		return 0, false
+	}
+	unlogged, l.unlogged, l.lastLog = l.unlogged, 0, now
+	return unlogged, true
 }
 
 // evictable returns the connection to close for one from src when the

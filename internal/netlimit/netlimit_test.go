@@ -1,9 +1,13 @@
 package netlimit_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -200,4 +204,45 @@ func TestFullListenerEvictsIdle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusalsLogSparingly: a flood of refused connections makes one log
+// line per second, not one per connection.
+func TestRefusalsLogSparingly(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf syncBuffer
+	ln := netlimit.Wrap(inner, &netlimit.Options{MaxPerSource: 1, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	defer ln.Close()
+	go echo(ln)
+	for range 50 {
+		c := dialFrom(t, "127.0.0.2", ln.Addr().String())
+		alive(c)
+	}
+	if _, refused := ln.Stats(); refused != 49 {
+		t.Errorf("%d refused, want 49", refused)
+	}
+	if n := strings.Count(buf.String(), "limit reached"); n < 1 || n > 3 {
+		t.Errorf("%d log lines for 49 refusals, want 1 to 3", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
