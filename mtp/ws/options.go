@@ -52,8 +52,9 @@ type Options struct {
 
 	// Username and Password, for a Client, are sent as HTTP Basic
 	// credentials in the opening handshake, for a server whose
-	// Authenticate hook checks them; empty Username sends none. A
-	// Basic user-id cannot hold ':', so it is not the Endpoint ID itself.
+	// Authenticate hook checks them; empty Username sends none. RFC 7617
+	// keeps ':' out of a user-id, so a server taking an Endpoint ID as the
+	// user name splits at the last colon, and the password holds none.
 	Username, Password string
 
 	// Authenticate, for a Server, checks each client's credentials during
