@@ -94,9 +94,9 @@ type Options struct {
 
 // Subscription is a subscription the Controller wants on every Agent.
 type Subscription struct {
-	ID            string
-	NotifType     string // ValueChange, ObjectCreation, ObjectDeletion, OperationComplete, Event
-	ReferenceList string
+	ID            string `yaml:"id"`
+	NotifType     string `yaml:"notif_type"` // ValueChange, ObjectCreation, ObjectDeletion, OperationComplete, Event
+	ReferenceList string `yaml:"reference_list"`
 }
 
 // Errors callers branch on.

@@ -58,6 +58,11 @@ type controllerConfig struct {
 	// time: "verified" (the default), "all" or "pending" (see
 	// controller.Admission).
 	Admission string `yaml:"admission"`
+	// MaxPending bounds the Agents waiting for approval (0: 1000).
+	MaxPending int `yaml:"max_pending"`
+	// Profiles are provisioning profiles by ProvisioningCode ("" for
+	// Agents without one), applied once at an Agent's first contact.
+	Profiles map[string]controller.Profile `yaml:"profiles"`
 	// EmbeddedBroker, if set, runs an MQTT broker in this process with
 	// the Agent accounts of the data directory (see brokercfg.go).
 	EmbeddedBroker *embeddedBrokerConfig `yaml:"embedded_broker"`
@@ -134,6 +139,9 @@ Configuration file keys (YAML; unknown keys are refused):
   postgres           PostgreSQL DSN; the registry, queues and events go there instead of SQLite
   admission          a new Agent is registered when its identity is verified (verified), always (all),
                      or held until approved (pending)
+  max_pending        at most this many Agents wait for approval (1000)
+  profiles           provisioning profiles by ProvisioningCode ("" for none), applied once at first contact:
+                     sets (object, params), adds (object, key, params), subscriptions (id, notif_type, reference_list)
   websocket          address of a WebSocket server MTP named "WebSocket" (127.0.0.1:8081 when mtps is empty)
   websocket_limits   that server's max_conns (512) and max_conns_per_source (64); -1: no cap
   tls                that server's TLS: cert, key, ca, client_auth
@@ -180,6 +188,11 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 	}
 	if a := c.Admission; a != "" && a != "verified" && a != "all" && a != "pending" {
 		return nil, fmt.Errorf("admission: %q is not verified, all or pending", c.Admission)
+	}
+	for code, p := range c.Profiles {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("profiles[%q]: %w", code, err)
+		}
 	}
 	if len(c.MTPs) == 0 && c.WebSocket == "" {
 		c.WebSocket = "127.0.0.1:8081"
@@ -550,7 +563,8 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 		mtps = append(mtps, mk(onState))
 	}
 	admission, _ := controller.ParseAdmission(cfg.Admission)
-	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Admission: admission, Logger: log})
+	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Admission: admission,
+		MaxPending: cfg.MaxPending, Profiles: cfg.Profiles, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
