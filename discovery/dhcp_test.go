@@ -168,6 +168,9 @@ func TestReadLease(t *testing.T) {
 			if l.Interface != tc.iface {
 				t.Errorf("interface %q, want %q", l.Interface, tc.iface)
 			}
+			if want := tc.file == "dhclient.leases" || tc.file == "udhcpc.env"; want != (l.Server.String() == "192.0.2.1") {
+				t.Errorf("server identifier %v", l.Server)
+			}
 			if diff := cmp.Diff(tc.want, l.Info()); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
 			}

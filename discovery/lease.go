@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -19,6 +20,9 @@ const maxLease = 1 << 20
 type Lease struct {
 	// Interface the lease is for, when the lease says.
 	Interface string
+	// Server is the DHCPv4 server's identifier (option 54), when the
+	// lease says: the Gateway of [R-DIS.2d].
+	Server netip.Addr
 	// V4 is from DHCPv4 option 125, V6 from DHCPv6 option 17.
 	V4, V6 VendorInfo
 }
@@ -53,7 +57,8 @@ func (l *Lease) Info() VendorInfo {
 //   - The environment a DHCP client gives its script, one NAME=value a
 //     line, as `env` prints it: busybox udhcpc (OpenWrt) passes option 125
 //     as opt125 in hex when started with "-O 125", odhcp6c passes option 17
-//     as OPTION_17 in hex; "interface" names the interface.
+//     as OPTION_17 in hex; "interface" names the interface and "serverid"
+//     the DHCPv4 server.
 //   - The same variables as one JSON object of strings (what OpenWrt's
 //     hotplug scripts write with jshn).
 //
@@ -104,6 +109,9 @@ func unquoteShell(v string) string {
 
 func fromVars(vars map[string]string) (*Lease, error) {
 	l := &Lease{Interface: vars["interface"]}
+	if a, err := netip.ParseAddr(strings.TrimSpace(vars["serverid"])); err == nil {
+		l.Server = a
+	}
 	if l.Interface == "" {
 		l.Interface = vars["INTERFACE"]
 	}
@@ -148,6 +156,10 @@ func readDhclient(s string) (*Lease, error) {
 				cur = nil
 			}
 		case cur == nil:
+		case strings.HasPrefix(st, "option dhcp-server-identifier "):
+			if a, err := netip.ParseAddr(strings.TrimSpace(strings.TrimPrefix(st, "option dhcp-server-identifier "))); err == nil {
+				cur.Server = a
+			}
 		case strings.HasPrefix(st, "interface "):
 			cur.Interface = unquoteShell(strings.TrimSpace(strings.TrimPrefix(st, "interface ")))
 		case strings.HasPrefix(st, "option vivso "):

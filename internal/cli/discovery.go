@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,12 +158,19 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 			}
 		}
 	}
+	g := &gateway{info: gw}
 	if c.Browse {
-		types := []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP}
+		// Agents' services too: the Gateway may be one [R-DIS.2d].
+		types := []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP,
+			discovery.AgentWebSocket, discovery.AgentMQTT, discovery.AgentSTOMP}
 		wg.Go(func() {
 			err := discovery.Browse(ctx, c.options(log), types, func(s discovery.Service) {
 				if s.Port == 0 {
-					log.Info("mdns: controller withdrawn", "service", s.InstanceName())
+					log.Info("mdns: service withdrawn", "service", s.InstanceName())
+					return
+				}
+				g.fromService(s)
+				if !s.IsController() {
 					return
 				}
 				d, err := agent.FromService(s)
@@ -184,14 +193,14 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 		if poll == 0 {
 			poll = 5 * time.Second
 		}
-		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, gw, log) })
+		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, g, log) })
 	}
 	return stop, nil
 }
 
 // watchLease applies the lease file's BBF options at start and whenever
 // the file changes.
-func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) {
+func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, gw *gateway, log *slog.Logger) {
 	var last []byte
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -200,7 +209,7 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			// No lease: no Gateway either [R-DIS.2c].
-			gw.Set(gatewayinfo.Values{})
+			gw.fromLease(gatewayinfo.Values{}, netip.Addr{})
 			last = nil
 		case err != nil:
 			log.Warn("dhcp: reading the lease", "file", path, "err", err)
@@ -216,20 +225,21 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 	}
 }
 
-func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) {
+func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, gw *gateway, log *slog.Logger) {
 	l, err := discovery.ReadLease(bytes.NewReader(b))
 	if err != nil {
 		log.Warn("dhcp: the lease's vendor options are not read", "file", path, "err", err)
-		gw.Set(gatewayinfo.Values{})
+		gw.fromLease(gatewayinfo.Values{}, netip.Addr{})
 		return
 	}
 	v := l.Info()
 	// [R-DIS.2c] the Gateway's identity, with CWMP as its protocol, or
 	// empty strings when the lease has none.
 	if g := v.Gateway; !g.IsZero() {
-		gw.Set(gatewayinfo.Values{ManagementProtocol: "CWMP", ManufacturerOUI: g.ManufacturerOUI, ProductClass: g.ProductClass, SerialNumber: g.SerialNumber})
+		gw.fromLease(gatewayinfo.Values{ManagementProtocol: "CWMP", ManufacturerOUI: g.ManufacturerOUI, ProductClass: g.ProductClass,
+			SerialNumber: g.SerialNumber}, l.Server)
 	} else {
-		gw.Set(gatewayinfo.Values{})
+		gw.fromLease(gatewayinfo.Values{}, l.Server)
 	}
 	if v.ControllerURL == "" && v.ProvisioningCode == "" && v.EndpointID == "" && v.RetryMinimumWaitInterval == "" && v.RetryIntervalMultiplier == "" {
 		return
@@ -295,4 +305,47 @@ func (d *dialer) resolveLocal(ctx context.Context, host string) (string, error) 
 	}
 	d.log.Info("mdns: resolved", "host", host, "addr", best.String())
 	return best.String(), nil
+}
+
+// gateway is what DHCP and mDNS say of the Gateway, for Device.GatewayInfo.
+type gateway struct {
+	info *gatewayinfo.Info
+
+	mu     sync.Mutex
+	dhcp   gatewayinfo.Values // from the lease's Gateway options [R-DIS.2c]
+	server netip.Addr         // the lease's DHCPv4 server
+	usp    string             // the Endpoint ID of a USP service at server [R-DIS.2d]
+}
+
+// fromLease takes a new lease's Gateway values and server.
+func (g *gateway) fromLease(v gatewayinfo.Values, server netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if server != g.server {
+		g.usp = ""
+	}
+	g.dhcp, g.server = v, server
+	g.publish()
+}
+
+// fromService notes a USP service advertised from the DHCP server's
+// address: the Gateway speaks USP with that Endpoint ID [R-DIS.2d].
+func (g *gateway) fromService(s discovery.Service) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.server.IsValid() || !slices.Contains(s.Addrs, g.server) || g.usp == s.Instance {
+		return
+	}
+	g.usp = s.Instance
+	g.publish()
+}
+
+func (g *gateway) publish() {
+	v := g.dhcp
+	if g.usp != "" {
+		v.ManagementProtocol, v.EndpointID = "USP", g.usp
+	}
+	if g.info != nil {
+		g.info.Set(v)
+	}
 }

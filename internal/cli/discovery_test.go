@@ -230,3 +230,45 @@ func TestAgentResolvesLocalController(t *testing.T) {
 	startAgentProcessWith(t, bin, id, "", ctrls)
 	waitAgent(t, c, id, true)
 }
+
+// TestGatewayInfoUSP: a USP Agent advertised with mDNS from the address of
+// the DHCP server marks the Gateway as USP with its Endpoint ID [R-DIS.2d],
+// over the identity the DHCP options gave [R-DIS.2c].
+func TestGatewayInfoUSP(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	c, srv := discWSController(t)
+	v := discovery.VendorInfo{ControllerURL: "ws://" + srv.Addr().String() + "/usp", EndpointID: mtpCtrlID,
+		Gateway: discovery.DeviceInfo{ManufacturerOUI: "00D09E", SerialNumber: "GW-7", ProductClass: "Gateway"}}
+	opt, err := v.AppendV4(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := filepath.Join(t.TempDir(), "udhcpc.env")
+	if err := os.WriteFile(lease, []byte(fmt.Sprintf("interface=lan\nserverid=127.0.0.1\nopt125=%x\n", opt)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := discovery.Advertise(t.Context(), &discovery.Options{Interface: iface, Port: port}, discovery.Service{
+		Instance: "os::00D09E-GW-7", Type: discovery.AgentWebSocket, Port: 5683, Path: "/usp", Name: "gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const id = "os::012345-GWUSP"
+	startAgentProcessWith(t, bin, id, "", fmt.Sprintf("discovery:\n  interface: %s\n  port: %d\n  browse: true\n  dhcp_lease: %s\n  dhcp_poll: 100ms\n  role: Full Access\n",
+		iface, port, lease))
+	waitAgent(t, c, id, true)
+	var gw map[string]string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		gw = discParams(t, c, id, "Device.GatewayInfo.")
+		if gw["Device.GatewayInfo.ManagementProtocol"] == "USP" {
+			break
+		}
+	}
+	want := map[string]string{"ManagementProtocol": "USP", "EndpointID": "os::00D09E-GW-7", "ManufacturerOUI": "00D09E", "SerialNumber": "GW-7"}
+	for k, v := range want {
+		if gw["Device.GatewayInfo."+k] != v {
+			t.Errorf("Device.GatewayInfo.%s = %q, want %q", k, gw["Device.GatewayInfo."+k], v)
+		}
+	}
+}
