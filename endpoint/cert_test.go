@@ -24,6 +24,13 @@ func TestInCertificate(t *testing.T) {
 		{"dNSName for non-fqdn", &x509.Certificate{DNSNames: []string{"agent-a"}}, "proto::agent-a", false},
 		{"common name ignored", &x509.Certificate{}, "proto::agent-a", false},
 		{"nil", nil, "proto::agent-a", false},
+		{"os wildcard serial [R-SEC.11]", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:os::00D09E-*")}}, "os::00D09E-SN123", true},
+		{"os wildcard, other OUI", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:os::00D09E-*")}}, "os::00D09F-SN123", false},
+		{"os wildcard OUI refused [R-SEC.12]", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:os::*")}}, "os::00D09E-SN123", false},
+		{"ops wildcard serial", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:ops::00D09E-Router-*")}}, "ops::00D09E-Router-77", true},
+		{"ops wildcard product class refused", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:ops::00D09E-*")}}, "ops::00D09E-Router-77", false},
+		{"oui wildcard", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:oui:00D09E:GW*")}}, "oui:00D09E:GW42", true},
+		{"proto wildcard refused [R-SEC.12]", &x509.Certificate{URIs: []*url.URL{uri("urn:bbf:usp:id:proto::*")}}, "proto::agent-a", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

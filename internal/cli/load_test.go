@@ -113,7 +113,10 @@ func loadMQTT(t *testing.T, bin string, v mqtt.Version, n, requests int) {
 
 func loadController(t *testing.T, ctx context.Context, m controller.MTP) *controller.Controller {
 	t.Helper()
-	c, err := controller.New(ctx, controller.Options{EndpointID: "proto::load-ctl", MTPs: []controller.MTP{m}, RequestTimeout: 10 * time.Second})
+	// The simulated agents carry no credentials: a lab.
+	m.Identity = controller.IdentityClaimed
+	c, err := controller.New(ctx, controller.Options{EndpointID: "proto::load-ctl", MTPs: []controller.MTP{m}, RequestTimeout: 10 * time.Second,
+		Admission: controller.AdmitAll})
 	if err != nil {
 		t.Fatal(err)
 	}
