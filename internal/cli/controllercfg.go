@@ -72,6 +72,9 @@ type controllerConfig struct {
 	// wsAuth, if set, checks Agents at the WebSocket servers against the
 	// same accounts (see wsauth.go).
 	wsAuth ws.AuthFunc
+	// wsIdentity is the identity policy of the `websocket` server
+	// ("": verified; usp up --lab: claimed).
+	wsIdentity string
 }
 
 // ctrlMTPConfig is one transport of the Controller. It has the keys of an
@@ -534,7 +537,7 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if cfg.WebSocket != "" {
 		// Only /usp is served [R-WS.2]; other paths get 404.
 		top := ctrlMTPConfig{Name: "WebSocket", mtpConfig: mtpConfig{Protocol: "WebSocket", Listen: cfg.WebSocket, Path: "/usp", TLS: cfg.TLS},
-			connLimits: cfg.WebSocketLimits, auth: cfg.wsAuth}
+			connLimits: cfg.WebSocketLimits, auth: cfg.wsAuth, Identity: cfg.wsIdentity}
 		b, err := buildControllerMTP(ctx, cfg.EndpointID, &top, onState(top.Name), log)
 		if err != nil {
 			return fail(fmt.Errorf("websocket: %w", err))

@@ -17,7 +17,7 @@ import (
 func runSim(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sim", "")
 	n := fs.Int("n", 100, "number of agents")
-	url := fs.String("ws", "", "the controller's WebSocket `URL`")
+	url := fs.String("ws", "", "the controller's WebSocket `URL` (the simulated agents carry no credentials: the controller must take claimed identities, as usp up --lab does)")
 	broker := fs.String("mqtt", "", "or the MQTT broker's `URL` (tcp://host:port)")
 	user := fs.String("user", "", "mqtt: user name")
 	pass := fs.String("pass", "", "mqtt: password")

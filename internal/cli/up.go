@@ -30,6 +30,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	anonymous := fs.Bool("mqtt-anonymous", false, "let MQTT clients without credentials connect to the embedded broker")
 	data := fs.String("data", "", "data `directory` (default $USP_DATA or ~/.local/share/uspkit)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	lab := fs.Bool("lab", false, "a lab: agents on the WebSocket MTP are taken at their word (no certificate or account needed) and every new agent is admitted, as `usp sim` needs")
 	external := externalMQTTFlags(fs)
 	apiTLS := apiTLSFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -60,8 +61,11 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	mqttURL := eb.url()
 	const ctlTopic = "usp/controller/" + embeddedControllerUser + "/uspkit"
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, API: apiTLS(), WebSocket: *wsAddr,
-		accounts: eb.accountsAPI()}
+		accounts: eb.accountsAPI(), wsAuth: accountAuth(eb.accts, eb.ca)}
 	cfg.MTPs = externalMTPs
+	if *lab {
+		cfg.wsIdentity, cfg.Admission = "claimed", "all"
+	}
 	// The agent starts once the controller has subscribed, so that the
 	// agent's MQTTConnect record finds it listening.
 	ctlUp := make(chan struct{})
