@@ -212,6 +212,10 @@ func (a *Agent) discoveredLink(ctx context.Context, d DiscoveredController) erro
 		return fmt.Errorf("%w: %w", errDiscovered, err)
 	}
 	mt := ps("Alias", alias, "Enable", "true", "Protocol", d.Protocol, d.Protocol+".Reference", strings.TrimSuffix(res[0].Path, "."))
+	if d.Protocol == "MQTT" {
+		// The Agent's own topic, in case the broker assigns none.
+		mt = append(mt, ps("MQTT.ResponseTopicConfigured", discoveredTopic(a.opt.EndpointID))...)
+	}
 	if _, err := a.eng.Add(ctx, agentCaller, false, []datamodel.CreateObject{{Path: pathLocalAgentMT, Params: mt}}); err != nil {
 		return fmt.Errorf("%w: %w", errDiscovered, err)
 	}
@@ -255,4 +259,11 @@ func FromService(s discovery.Service) (DiscoveredController, error) {
 	}
 	return DiscoveredController{EndpointID: s.Instance, Protocol: s.Protocol(), Host: host, Port: uint32(s.Port),
 		Path: s.Path, Encrypt: s.Encrypt}, nil
+}
+
+// discoveredTopic is the reply-to topic of an MQTT client the Agent opens
+// for a discovered broker: "usp/agent/<Endpoint ID>", with the MQTT
+// wildcards replaced.
+func discoveredTopic(id string) string {
+	return "usp/agent/" + strings.NewReplacer("+", "_", "#", "_").Replace(id)
 }

@@ -84,7 +84,7 @@ func TestDHCPDiscovery(t *testing.T) {
 		t.Fatalf("no enabled MQTT client for the discovered broker: %v", all)
 	}
 	mt := find(all, "Device.LocalAgent.MTP.", "MQTT.Reference", strings.TrimSuffix(client, "."))
-	if mt == "" || all[mt+"Enable"] != "true" || all[mt+"Protocol"] != "MQTT" {
+	if mt == "" || all[mt+"Enable"] != "true" || all[mt+"Protocol"] != "MQTT" || all[mt+"MQTT.ResponseTopicConfigured"] != "usp/agent/"+agentID {
 		t.Fatalf("no Device.LocalAgent.MTP references %s", client)
 	}
 

@@ -39,34 +39,7 @@ func TestControllerAdvertiseMDNS(t *testing.T) {
 
 	const id = "os::012345-ADVCTL"
 	startAgentProcessWith(t, bin, id, "", fmt.Sprintf("discovery:\n  interface: %s\n  port: %d\n  browse: true\n  role: Full Access\n", iface, port))
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		req, _ := http.NewRequest("GET", p.api+"/api/v1/agents", nil)
-		req.Header.Set("Authorization", "Bearer "+p.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var list struct {
-				Agents []struct {
-					ID      string `json:"id"`
-					Online  bool   `json:"online"`
-					MTPName string `json:"mtp_name"`
-				} `json:"agents"`
-			}
-			if json.Unmarshal(b, &list) == nil {
-				for _, a := range list.Agents {
-					if a.ID == id && a.Online && a.MTPName == "lab" {
-						return
-					}
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the agent did not reach the advertised controller: %s", b)
-			}
-		} else if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-	}
+	waitAPIAgent(t, p, id, "lab")
 }
 
 // TestControllerAdvertiseDefaults: without urls, `usp controller`
@@ -99,4 +72,54 @@ func TestControllerAdvertiseDefaults(t *testing.T) {
 	if want := p.ws; fmt.Sprintf("ws://127.0.0.1:%d%s", ws.Port, ws.Path) != want {
 		t.Errorf("WebSocket advertisement %+v, want %s", ws, want)
 	}
+}
+
+// TestAgentFindsMQTTControllerMDNS: `usp agent` finds a Controller
+// advertised as _usp-ctr-mqtt._tcp, opens an MQTT client to the advertised
+// broker [R-MQTT.38] and reaches the Controller at the advertised topic
+// [R-MQTT.37], with no MQTT configured in its file.
+func TestAgentFindsMQTTControllerMDNS(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	broker := testenv.Mosquitto(t)
+	extra := fmt.Sprintf("admission: all\nmtps:\n  - protocol: MQTT\n    url: tcp://%s\n    topic: usp/controller/found\n    identity: claimed\n"+
+		"advertise:\n  interface: %s\n  port: %d\n", broker, iface, port)
+	p := startControllerProc(t, bin, t.TempDir(), extra)
+	const id = "os::012345-MQTTDISC"
+	startAgentProcessWith(t, bin, id, "", fmt.Sprintf("discovery:\n  interface: %s\n  port: %d\n  browse: true\n  role: Full Access\n", iface, port))
+	waitAPIAgent(t, p, id, "MQTT")
+}
+
+// waitAPIAgent waits until the Controller's REST API lists the Agent
+// online over the named MTP.
+func waitAPIAgent(t *testing.T, p *controllerProc, id, mtpName string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", p.api+"/api/v1/agents", nil)
+		req.Header.Set("Authorization", "Bearer "+p.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = string(b)
+		var list struct {
+			Agents []struct {
+				ID      string `json:"id"`
+				Online  bool   `json:"online"`
+				MTPName string `json:"mtp_name"`
+			} `json:"agents"`
+		}
+		if json.Unmarshal(b, &list) == nil {
+			for _, a := range list.Agents {
+				if a.ID == id && a.Online && a.MTPName == mtpName {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("the controller does not list %s online over %s: %s", id, mtpName, last)
 }
