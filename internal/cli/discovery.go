@@ -52,6 +52,9 @@ type discoveryConfig struct {
 	DHCPLease string `yaml:"dhcp_lease"`
 	// DHCPPoll is how often the lease is checked for changes; 0 means 5s.
 	DHCPPoll time.Duration `yaml:"dhcp_poll"`
+	// DNSServer ("host:port") answers the DNS-SD queries for a Controller
+	// that DHCP names by a bare FQDN; "" means /etc/resolv.conf's first.
+	DNSServer string `yaml:"dns_server"`
 }
 
 func (c *discoveryConfig) check() error {
@@ -193,14 +196,15 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 		if poll == 0 {
 			poll = 5 * time.Second
 		}
-		wg.Go(func() { watchLease(ctx, c.DHCPLease, poll, c.Role, a, g, log) })
+		wg.Go(func() { watchLease(ctx, c, poll, a, g, log) })
 	}
 	return stop, nil
 }
 
 // watchLease applies the lease file's BBF options at start and whenever
 // the file changes.
-func watchLease(ctx context.Context, path string, poll time.Duration, role string, a *agent.Agent, gw *gateway, log *slog.Logger) {
+func watchLease(ctx context.Context, c *discoveryConfig, poll time.Duration, a *agent.Agent, gw *gateway, log *slog.Logger) {
+	path := c.DHCPLease
 	var last []byte
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -215,7 +219,7 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 			log.Warn("dhcp: reading the lease", "file", path, "err", err)
 		case !bytes.Equal(b, last):
 			last = b
-			applyLease(ctx, b, path, role, a, gw, log)
+			applyLease(ctx, b, c, a, gw, log)
 		}
 		select {
 		case <-ctx.Done():
@@ -225,7 +229,8 @@ func watchLease(ctx context.Context, path string, poll time.Duration, role strin
 	}
 }
 
-func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent, gw *gateway, log *slog.Logger) {
+func applyLease(ctx context.Context, b []byte, c *discoveryConfig, a *agent.Agent, gw *gateway, log *slog.Logger) {
+	path := c.DHCPLease
 	l, err := discovery.ReadLease(bytes.NewReader(b))
 	if err != nil {
 		log.Warn("dhcp: the lease's vendor options are not read", "file", path, "err", err)
@@ -248,13 +253,51 @@ func applyLease(ctx context.Context, b []byte, path, role string, a *agent.Agent
 	if err != nil {
 		log.Warn("dhcp: controller URL", "file", path, "url", v.ControllerURL, "err", err)
 	}
-	d.Role = role
+	if d.Protocol == "" && d.Host != "" {
+		d = fromFQDN(ctx, c, d, log)
+	}
+	d.Role = c.Role
 	p, err := a.Discovered(ctx, d)
 	if err != nil {
 		log.Warn("dhcp: discovered controller not recorded", "file", path, "err", err)
 		return
 	}
 	log.Info("dhcp: controller from the lease", "file", path, "path", p, "controller", v.EndpointID, "url", v.ControllerURL)
+}
+
+// dnsTimeout bounds the DNS-SD lookups for a bare FQDN from DHCP.
+const dnsTimeout = 15 * time.Second
+
+// fromFQDN completes a Controller that DHCP named by a bare FQDN with its
+// DNS-SD records over unicast DNS [R-DIS.7], preferring the instance of the
+// Endpoint ID DHCP gave; without them d keeps only its provisioning values.
+func fromFQDN(ctx context.Context, c *discoveryConfig, d agent.DiscoveredController, log *slog.Logger) agent.DiscoveredController {
+	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
+	defer cancel()
+	svcs, err := discovery.LookupDNS(ctx, c.DNSServer, d.Host, []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP})
+	if err != nil || len(svcs) == 0 {
+		log.Warn("dhcp: no DNS-SD records for the controller's FQDN", "fqdn", d.Host, "err", err)
+		return d
+	}
+	pick := svcs[0]
+	for _, s := range svcs {
+		if s.Instance == d.EndpointID {
+			pick = s
+			break
+		}
+	}
+	found, err := agent.FromService(pick)
+	if err != nil {
+		log.Warn("dhcp: DNS-SD records not used", "fqdn", d.Host, "err", err)
+		return d
+	}
+	found.Alias, found.ProvisioningCode = d.Alias, d.ProvisioningCode
+	found.RetryMinimumWaitInterval, found.RetryIntervalMultiplier = d.RetryMinimumWaitInterval, d.RetryIntervalMultiplier
+	if d.EndpointID != "" {
+		found.EndpointID = d.EndpointID
+	}
+	log.Info("dhcp: controller found with DNS-SD", "fqdn", d.Host, "service", pick.InstanceName())
+	return found
 }
 
 // discoverySetup is what `usp conformance` hands section 8: the agent's
