@@ -7,8 +7,9 @@
 // It owns the DNS-SD names and TXT attributes of each MTP ([R-DIS.8] to
 // [R-DIS.11a], [R-WS.3], [R-MQTT.36] to [R-MQTT.38], [R-STOMP.31],
 // [R-STOMP.32]), an mDNS responder (Advertise) and querier (Browse, Lookup,
-// Resolve) that run on a named interface, the DHCPv4 option 125 and DHCPv6
-// option 17 codec, and readers for the leases of common DHCP clients. It
+// Resolve) that run on a named interface, DNS-SD over unicast DNS for a
+// Controller's FQDN (LookupDNS), the DHCPv4 option 125 and DHCPv6 option 17
+// codec, and readers for the leases of common DHCP clients. It
 // does not import the agent, the controller or any MTP: they hand it what
 // to advertise and take what it finds.
 //

@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uspkit/uspkit/discovery"
@@ -33,4 +34,31 @@ func Example() {
 func ExampleServiceType() {
 	fmt.Println(discovery.ServiceType(true, "WebSocket"), discovery.ServiceType(false, "MQTT"))
 	// Output: _usp-ctr-ws._tcp _usp-agt-mqtt._tcp
+}
+
+// The BBF options of a DHCPv4 lease, as busybox udhcpc passes them to its
+// script.
+func ExampleReadLease() {
+	l, err := discovery.ReadLease(strings.NewReader("interface=wan\nserverid=192.0.2.1\nopt125=00000de91d19157773733a2f2f" +
+		"6374722e6578616d706c652f7573701a0450524f56\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v := l.Info()
+	fmt.Println(l.Interface, l.Server, v.ControllerURL, v.ProvisioningCode)
+	// Output: wan 192.0.2.1 wss://ctr.example/usp PROV
+}
+
+func ExampleParseControllerURL() {
+	e, _ := discovery.ParseControllerURL("mqtts://broker.example:8883/usp/controller")
+	fmt.Println(e.Protocol, e.Host, e.Port, e.Path, e.Encrypt)
+	// Output: MQTT broker.example 8883 usp/controller true
+}
+
+func ExampleVendorInfo_AppendV4() {
+	v := discovery.VendorInfo{ProvisioningCode: "PROV", EndpointID: "proto::ctr"}
+	b, _ := v.AppendV4(nil)
+	fmt.Printf("%x\n", b)
+	// Output: 00000de9121a0450524f561d0a70726f746f3a3a637472
 }
