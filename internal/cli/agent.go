@@ -215,6 +215,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "agent", "")
 	config := fs.String("config", "", "configuration `file` (YAML)")
 	data := fs.String("data", "", "data `directory`, overriding the file's")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof profiles on this loopback `address` (127.0.0.1:6060); empty: none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -233,6 +234,11 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 		cfg.Data = *data
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
+	if *pprofAddr != "" {
+		if err := servePprof(ctx, *pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	reboot := make(chan string, 1)
 	ra, err := startAgent(ctx, cfg, log, func(cause string) { reboot <- cause })
 	if err != nil {
