@@ -39,7 +39,7 @@ func NewNetnsPair(t testing.TB) *NetnsPair {
 	}
 	n := netnsSeq.Add(1)
 	tag := fmt.Sprintf("%d-%d", os.Getpid()%100000, n)
-	p := &NetnsPair{A: "uspA-" + tag, B: "uspB-" + tag, IfA: fmt.Sprintf("uva%d", n), IfB: fmt.Sprintf("uvb%d", n)}
+	p := &NetnsPair{A: "uspA-" + tag, B: "uspB-" + tag, IfA: "uva" + tag, IfB: "uvb" + tag} // at most 15 characters
 	sub := (os.Getpid()*8 + int(n)) % 250
 	p.AddrA, p.AddrB = fmt.Sprintf("10.199.%d.1", sub), fmt.Sprintf("10.199.%d.2", sub)
 	run := func(args ...string) {
