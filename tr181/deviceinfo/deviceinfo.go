@@ -48,7 +48,25 @@ type Info struct {
 	// Proc is the proc file system to read live figures from; "" means
 	// "/proc".
 	Proc string
+	// MaxAge is how long live figures read from Proc are reused before
+	// they are read again: memory and CPU usage are at most MaxAge old,
+	// and UpTime, counted on from its last reading with the monotonic
+	// clock, is read again after UptimeMaxAge. Zero means DefaultMaxAge;
+	// negative reads every figure on every Get.
+	MaxAge time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
 }
+
+// DefaultMaxAge is how long live figures are reused unless Info.MaxAge
+// says otherwise: a Get of Device.DeviceInfo. costs at most one reading
+// of each /proc file per second, however often Controllers ask.
+const DefaultMaxAge = time.Second
+
+// UptimeMaxAge is how long UpTime is counted on from one reading of
+// /proc/uptime before it is read again (the monotonic clock stops while
+// the host is suspended, the kernel's uptime does not).
+const UptimeMaxAge = time.Minute
 
 // Host returns the identity of the machine: manufacturer and model from
 // DMI where the kernel exposes them, the serial number from the machine
@@ -88,6 +106,12 @@ func Register(mux *datamodel.Mux, info Info) {
 	if info.Proc == "" {
 		info.Proc = "/proc"
 	}
+	if info.MaxAge == 0 {
+		info.MaxAge = DefaultMaxAge
+	}
+	if info.Now == nil {
+		info.Now = time.Now
+	}
 	mux.Handle("Device.DeviceInfo.", &handler{info: info})
 }
 
@@ -98,6 +122,17 @@ type handler struct {
 	lastCPU  cpuTimes
 	lastAt   time.Time
 	cpuUsage uint64
+	// up is seconds since boot at upAt, the last reading of uptime.
+	up   float64
+	upAt time.Time
+	// total and free are memory figures read at memAt.
+	total, free uint64
+	memAt       time.Time
+}
+
+// fresh reports whether a figure read at at may still be used at now.
+func (h *handler) fresh(at, now time.Time, maxAge time.Duration) bool {
+	return !at.IsZero() && h.info.MaxAge > 0 && now.Sub(at) < maxAge && !now.Before(at)
 }
 
 func (h *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
@@ -106,11 +141,6 @@ func (h *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *d
 	}
 	switch r.Path {
 	case "Device.DeviceInfo.":
-		vals := map[string]string{
-			"Manufacturer": h.info.Manufacturer, "ManufacturerOUI": h.info.ManufacturerOUI, "ModelName": h.info.ModelName,
-			"Description": h.info.Description, "ProductClass": h.info.ProductClass, "SerialNumber": h.info.SerialNumber,
-			"HardwareVersion": h.info.HardwareVersion, "SoftwareVersion": h.info.SoftwareVersion,
-		}
 		for _, n := range r.Names {
 			if n == "UpTime" {
 				up, err := h.upTime()
@@ -120,7 +150,7 @@ func (h *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *d
 				w.SetValue(n, strconv.FormatUint(up, 10))
 				continue
 			}
-			w.SetValue(n, vals[n])
+			w.SetValue(n, h.identity(n))
 		}
 	case "Device.DeviceInfo.MemoryStatus.":
 		total, free, err := h.memory()
@@ -145,8 +175,48 @@ func (h *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *d
 	return nil
 }
 
-// upTime is the seconds since the host booted, from /proc/uptime.
+// identity returns the value of one identity parameter.
+func (h *handler) identity(name string) string {
+	switch name {
+	case "Manufacturer":
+		return h.info.Manufacturer
+	case "ManufacturerOUI":
+		return h.info.ManufacturerOUI
+	case "ModelName":
+		return h.info.ModelName
+	case "Description":
+		return h.info.Description
+	case "ProductClass":
+		return h.info.ProductClass
+	case "SerialNumber":
+		return h.info.SerialNumber
+	case "HardwareVersion":
+		return h.info.HardwareVersion
+	case "SoftwareVersion":
+		return h.info.SoftwareVersion
+	}
+	return ""
+}
+
+// upTime is the seconds since the host booted: from /proc/uptime, read
+// again after UptimeMaxAge and counted on with the clock in between.
 func (h *handler) upTime() (uint64, error) {
+	now := h.info.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.fresh(h.upAt, now, UptimeMaxAge) {
+		secs, err := h.readUptime()
+		if err != nil {
+			return 0, err
+		}
+		h.up, h.upAt = secs, now
+	}
+	secs := h.up + now.Sub(h.upAt).Seconds()
+	return min(uint64(secs), 1<<32-1), nil
+}
+
+// readUptime reads the seconds since boot from /proc/uptime.
+func (h *handler) readUptime() (float64, error) {
 	b, err := os.ReadFile(h.info.Proc + "/uptime")
 	if err != nil {
 		return 0, usperr.Errorf(usperr.CodeInternal, "reading uptime: %v", err)
@@ -156,14 +226,29 @@ func (h *handler) upTime() (uint64, error) {
 		return 0, usperr.Errorf(usperr.CodeInternal, "empty uptime")
 	}
 	secs, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
-		return 0, usperr.Errorf(usperr.CodeInternal, "uptime: %v", err)
+	if err != nil || secs < 0 {
+		return 0, usperr.Errorf(usperr.CodeInternal, "uptime: %q", f[0])
 	}
-	return min(uint64(secs), 1<<32-1), nil
+	return secs, nil
 }
 
-// memory returns total and available memory in KiB, from /proc/meminfo.
+// memory returns total and available memory in KiB, from /proc/meminfo
+// read at most MaxAge ago.
 func (h *handler) memory() (total, free uint64, err error) {
+	now := h.info.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.fresh(h.memAt, now, h.info.MaxAge) {
+		if h.total, h.free, err = h.readMemory(); err != nil {
+			return 0, 0, err
+		}
+		h.memAt = now
+	}
+	return h.total, h.free, nil
+}
+
+// readMemory reads total and available memory from /proc/meminfo.
+func (h *handler) readMemory() (total, free uint64, err error) {
 	b, err := os.ReadFile(h.info.Proc + "/meminfo")
 	if err != nil {
 		return 0, 0, usperr.Errorf(usperr.CodeInternal, "reading meminfo: %v", err)
@@ -188,8 +273,16 @@ func (h *handler) memory() (total, free uint64, err error) {
 type cpuTimes struct{ busy, total uint64 }
 
 // cpu returns the CPU usage in percent since the previous reading (or
-// since boot, the first time), from /proc/stat.
+// since boot, the first time), from /proc/stat; a reading less than a
+// second old (and MaxAge) is reused, since usage over a shorter time says
+// little.
 func (h *handler) cpu() (uint64, error) {
+	now := h.info.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.lastAt.IsZero() && !now.Before(h.lastAt) && now.Sub(h.lastAt) < max(time.Second, h.info.MaxAge) {
+		return h.cpuUsage, nil
+	}
 	b, err := os.ReadFile(h.info.Proc + "/stat")
 	if err != nil {
 		return 0, usperr.Errorf(usperr.CodeInternal, "reading stat: %v", err)
@@ -207,11 +300,6 @@ func (h *handler) cpu() (uint64, error) {
 			cur.busy += v
 		}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if time.Since(h.lastAt) < time.Second && !h.lastAt.IsZero() {
-		return h.cpuUsage, nil
-	}
 	d := cur
 	if cur.total > h.lastCPU.total {
 		d = cpuTimes{busy: cur.busy - h.lastCPU.busy, total: cur.total - h.lastCPU.total}
@@ -219,6 +307,6 @@ func (h *handler) cpu() (uint64, error) {
 	if d.total > 0 {
 		h.cpuUsage = min(100, d.busy*100/d.total)
 	}
-	h.lastCPU, h.lastAt = cur, time.Now()
+	h.lastCPU, h.lastAt = cur, now
 	return h.cpuUsage, nil
 }

@@ -23,7 +23,7 @@ func TestModelMatchesTR181(t *testing.T) {
 	}
 }
 
-func engine(t *testing.T, info deviceinfo.Info) *datamodel.Engine {
+func engine(t testing.TB, info deviceinfo.Info) *datamodel.Engine {
 	m := schema.New()
 	m.Define("Device.")
 	deviceinfo.Define(m)
