@@ -130,7 +130,7 @@ var reasons = map[string]string{
 	"2.8":   "needs an E2E session context with an expired certificate",
 	"2.27":  "needs ControllerTrust.SecuredRoles (feature 40) and a second controller",
 	"8.1":   "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
-	"8.3":   "needs a DNS server, and the agent does not look up DNS-SD records for a bare FQDN from DHCP (R-DIS.7)",
+	"8.3":   "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
 	"8.4":   "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",
 	"9.2":   "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
 	"9.3":   "needs Firmware:1 and a firmware image server",
