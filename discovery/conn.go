@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultPort is the mDNS port (RFC 6762 section 3).
@@ -104,9 +105,9 @@ func listen(ctx context.Context, ifi net.Interface, port int, log *slog.Logger) 
 		err := rc.Control(func(fd uintptr) {
 			// Other responders on the host (and other Endpoints of
 			// this process) share the port [RFC 6762 section 15].
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 			if serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 			}
 		})
 		if err != nil {
