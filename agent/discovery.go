@@ -255,7 +255,15 @@ func FromService(s discovery.Service) (DiscoveredController, error) {
 	}
 	host := s.Host
 	if len(s.Addrs) > 0 {
+		// An IPv4 address first: a link-local IPv6 one only works on its
+		// interface.
 		host = s.Addrs[0].String()
+		for _, a := range s.Addrs {
+			if a.Is4() {
+				host = a.String()
+				break
+			}
+		}
 	}
 	return DiscoveredController{EndpointID: s.Instance, Protocol: s.Protocol(), Host: host, Port: uint32(s.Port),
 		Path: s.Path, Encrypt: s.Encrypt}, nil

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,11 @@ func TestMDNSDiscoveredController(t *testing.T) {
 	}
 	if a := all[ctrl+"Alias"]; !strings.HasPrefix(a, "cpe-") {
 		t.Errorf("Alias %q is not assigned by the Agent", a)
+	}
+	d, err = agent.FromService(discovery.Service{Instance: "proto::v6", Type: discovery.ControllerWebSocket, Port: 1,
+		Addrs: []netip.Addr{netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("192.0.2.7")}})
+	if err != nil || d.Host != "192.0.2.7" {
+		t.Errorf("FromService chose %q (%v), want the IPv4 address", d.Host, err)
 	}
 	if _, err := agent.FromService(discovery.Service{Instance: "os::agt", Type: discovery.AgentWebSocket, Port: 1}); err == nil {
 		t.Error("an Agent's service was taken for a Controller")

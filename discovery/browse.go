@@ -105,7 +105,7 @@ func Resolve(ctx context.Context, o *Options, host string) ([]netip.Addr, error)
 			t.Reset(wait)
 			wait = min(2*wait, maxQueryInterval)
 		case p := <-g.in:
-			b.absorb(p.msg)
+			b.absorb(p.msg, p.on)
 			if as := b.hosts[host]; len(as) > 0 {
 				return as, nil
 			}
@@ -145,7 +145,7 @@ func (b *browser) run(ctx context.Context) error {
 			t.Reset(wait)
 			wait = min(2*wait, maxQueryInterval)
 		case p := <-b.g.in:
-			b.absorb(p.msg)
+			b.absorb(p.msg, p.on)
 			b.report()
 		}
 	}
@@ -197,18 +197,28 @@ func (b *browser) inst(name, typ string) *instance {
 
 // absorb takes the records of a response (answers and additional records
 // alike, RFC 6762 section 6).
-func (b *browser) absorb(m *dns.Msg) {
+func (b *browser) absorb(m *dns.Msg, on *conn) {
 	if !m.Response {
 		return
+	}
+	zone := ""
+	if on != nil {
+		zone = on.ifi.Name
 	}
 	rrs := append(append([]dns.RR{}, m.Answer...), m.Extra...)
 	for _, rr := range rrs {
 		h := rr.Header()
 		switch v := rr.(type) {
 		case *dns.A:
-			b.addHost(h.Name, v.A.To4(), h.Ttl)
+			a, _ := netip.AddrFromSlice(v.A.To4())
+			b.addHost(h.Name, a, h.Ttl)
 		case *dns.AAAA:
-			b.addHost(h.Name, v.AAAA, h.Ttl)
+			a, _ := netip.AddrFromSlice(v.AAAA)
+			if a.IsLinkLocalUnicast() {
+				// A link-local address is only usable with its interface.
+				a = a.WithZone(zone)
+			}
+			b.addHost(h.Name, a, h.Ttl)
 		}
 	}
 	for _, rr := range rrs {
@@ -244,9 +254,8 @@ func (b *browser) absorb(m *dns.Msg) {
 	}
 }
 
-func (b *browser) addHost(name string, ip []byte, ttl uint32) {
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
+func (b *browser) addHost(name string, a netip.Addr, ttl uint32) {
+	if !a.IsValid() {
 		return
 	}
 	name = strings.ToLower(name)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,11 @@ const DefaultPort = 5353
 // allows up to 9000 bytes).
 const maxPacket = 9000
 
-var mdnsGroup = netip.MustParseAddr("224.0.0.251")
+// The mDNS groups (RFC 6762 section 3).
+var (
+	mdnsGroup  = netip.MustParseAddr("224.0.0.251")
+	mdnsGroup6 = netip.MustParseAddr("ff02::fb")
+)
 
 // Options say where mDNS runs. A nil *Options means every up, multicast
 // interface, port 5353 and slog.Default().
@@ -41,6 +46,16 @@ type Options struct {
 	// send, such as the unsolicited announcements of a responder that
 	// starts (RFC 6762 section 8.3).
 	Passive bool
+	// Network is "udp4" for IPv4 only (224.0.0.251), "udp6" for IPv6 only
+	// (ff02::fb), or "" for both where the interface allows.
+	Network string
+}
+
+func (o *Options) networks() []string {
+	if o != nil && o.Network != "" {
+		return []string{o.Network}
+	}
+	return []string{"udp4", "udp6"}
 }
 
 func (o *Options) port() int {
@@ -86,7 +101,8 @@ func (o *Options) interfaces() ([]net.Interface, error) {
 // sends there and keeps only what arrives there.
 type conn struct {
 	ifi  net.Interface
-	pc   *ipv4.PacketConn
+	pc   *ipv4.PacketConn // IPv4, or
+	pc6  *ipv6.PacketConn // IPv6
 	c    net.PacketConn
 	port int
 	log  *slog.Logger
@@ -99,7 +115,7 @@ type packet struct {
 	on   *conn
 }
 
-func listen(ctx context.Context, ifi net.Interface, port int, log *slog.Logger) (*conn, error) {
+func listen(ctx context.Context, network string, ifi net.Interface, port int, log *slog.Logger) (*conn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -115,6 +131,9 @@ func listen(ctx context.Context, ifi net.Interface, port int, log *slog.Logger) 
 		}
 		return serr
 	}}
+	if network == "udp6" {
+		return listen6(ctx, lc, ifi, port, log)
+	}
 	c, err := lc.ListenPacket(ctx, "udp4", fmt.Sprintf("0.0.0.0:%d", port))
 	if err != nil {
 		return nil, fmt.Errorf("discovery: listening on port %d: %w", port, err)
@@ -137,16 +156,56 @@ func listen(ctx context.Context, ifi net.Interface, port int, log *slog.Logger) 
 	return &conn{ifi: ifi, pc: pc, c: c, port: port, log: log}, nil
 }
 
+func listen6(ctx context.Context, lc net.ListenConfig, ifi net.Interface, port int, log *slog.Logger) (*conn, error) {
+	c, err := lc.ListenPacket(ctx, "udp6", fmt.Sprintf("[::]:%d", port))
+	if err != nil {
+		return nil, fmt.Errorf("discovery: listening on port %d: %w", port, err)
+	}
+	pc := ipv6.NewPacketConn(c)
+	group := &net.UDPAddr{IP: mdnsGroup6.AsSlice()}
+	steps := []func() error{
+		func() error { return pc.JoinGroup(&ifi, group) },
+		func() error { return pc.SetMulticastInterface(&ifi) },
+		func() error { return pc.SetMulticastHopLimit(255) },
+		func() error { return pc.SetMulticastLoopback(true) },
+		func() error { return pc.SetControlMessage(ipv6.FlagInterface, true) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("discovery: IPv6 multicast on %s: %w", ifi.Name, err)
+		}
+	}
+	return &conn{ifi: ifi, pc6: pc, c: c, port: port, log: log}, nil
+}
+
+// readFrom reads one packet with the interface it arrived on (0 if
+// unknown).
+func (c *conn) readFrom(buf []byte) (int, int, net.Addr, error) {
+	if c.pc6 != nil {
+		n, cm, src, err := c.pc6.ReadFrom(buf)
+		if cm != nil {
+			return n, cm.IfIndex, src, err
+		}
+		return n, 0, src, err
+	}
+	n, cm, src, err := c.pc.ReadFrom(buf)
+	if cm != nil {
+		return n, cm.IfIndex, src, err
+	}
+	return n, 0, src, err
+}
+
 // read delivers the messages that arrive on the conn's interface until the
 // conn is closed. A packet that is not a DNS message is logged and dropped.
 func (c *conn) read(out chan<- packet, done <-chan struct{}) {
 	buf := make([]byte, maxPacket)
 	for {
-		n, cm, src, err := c.pc.ReadFrom(buf)
+		n, ifIndex, src, err := c.readFrom(buf)
 		if err != nil {
 			return
 		}
-		if cm != nil && cm.IfIndex != 0 && cm.IfIndex != c.ifi.Index {
+		if ifIndex != 0 && ifIndex != c.ifi.Index {
 			continue
 		}
 		ua, ok := src.(*net.UDPAddr)
@@ -175,12 +234,20 @@ func (c *conn) send(m *dns.Msg, to netip.AddrPort) error {
 	if len(b) > maxPacket {
 		return fmt.Errorf("discovery: a %d-byte message is too long for mDNS", len(b))
 	}
-	dst := &net.UDPAddr{IP: mdnsGroup.AsSlice(), Port: c.port}
-	if to.IsValid() {
-		dst = net.UDPAddrFromAddrPort(to)
-	}
 	_ = c.c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, err = c.pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: c.ifi.Index}, dst)
+	if c.pc6 != nil {
+		dst := &net.UDPAddr{IP: mdnsGroup6.AsSlice(), Port: c.port, Zone: c.ifi.Name}
+		if to.IsValid() {
+			dst = net.UDPAddrFromAddrPort(to)
+		}
+		_, err = c.pc6.WriteTo(b, &ipv6.ControlMessage{IfIndex: c.ifi.Index}, dst)
+	} else {
+		dst := &net.UDPAddr{IP: mdnsGroup.AsSlice(), Port: c.port}
+		if to.IsValid() {
+			dst = net.UDPAddrFromAddrPort(to)
+		}
+		_, err = c.pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: c.ifi.Index}, dst)
+	}
 	if err != nil {
 		return fmt.Errorf("discovery: sending on %s: %w", c.ifi.Name, err)
 	}
@@ -219,20 +286,28 @@ func openGroup(ctx context.Context, o *Options) (*group, error) {
 		return nil, err
 	}
 	g := &group{in: make(chan packet, 64), done: make(chan struct{})}
-	var errs []error
+	var errs, all []error
 	for _, ifi := range ifs {
-		c, err := listen(ctx, ifi, o.port(), o.logger())
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		opened := 0
+		for _, nw := range o.networks() {
+			c, err := listen(ctx, nw, ifi, o.port(), o.logger())
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			g.conns = append(g.conns, c)
+			opened++
 		}
-		g.conns = append(g.conns, c)
+		switch {
+		case opened == 0:
+			o.logger().Warn("mdns: an interface is left out", "iface", ifi.Name, "err", errors.Join(errs...))
+		case len(errs) > 0:
+			o.logger().Debug("mdns: an interface runs one IP version only", "iface", ifi.Name, "err", errors.Join(errs...))
+		}
+		all, errs = append(all, errs...), nil
 	}
 	if len(g.conns) == 0 {
-		return nil, errors.Join(errs...)
-	}
-	for _, err := range errs {
-		o.logger().Warn("mdns: an interface is left out", "err", err)
+		return nil, errors.Join(all...)
 	}
 	for _, c := range g.conns {
 		g.wg.Go(func() { c.read(g.in, g.done) })

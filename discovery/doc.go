@@ -20,7 +20,7 @@
 //	…
 //	defer r.Close()
 //
-// mDNS runs over IPv4 (224.0.0.251); the responder does not probe for name
-// conflicts, since the names it claims are made of Endpoint IDs, which are
-// unique.
+// mDNS runs over IPv4 (224.0.0.251) and IPv6 (ff02::fb); the responder does
+// not probe for name conflicts, since the names it claims are made of
+// Endpoint IDs, which are unique.
 package discovery

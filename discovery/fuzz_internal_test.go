@@ -31,7 +31,7 @@ func FuzzPacket(f *testing.F) {
 		br := &browser{o: &Options{Passive: true}, types: map[string]bool{"_usp-agt-ws._tcp": true, "_gateway._sub._usp-agt-ws._tcp": true},
 			accept: map[string]bool{"_usp-agt-ws._tcp": true}, insts: map[string]*instance{}, hosts: map[string][]netip.Addr{},
 			found: func(Service) {}}
-		br.absorb(m)
+		br.absorb(m, nil)
 		br.report()
 		if len(br.insts) > maxInstances || len(br.hosts) > maxInstances {
 			t.Fatalf("%d instances, %d hosts", len(br.insts), len(br.hosts))

@@ -31,13 +31,20 @@ func nsServices(addrA string) []discovery.Service {
 }
 
 // TestMDNSAcrossNamespaces: a Controller advertised in one network
-// namespace is found by a browser in another, over a veth link, with its
+// namespace is found by a browser in another, over a veth link, on IPv4
+// and on IPv6, with its
 // TXT attributes and the addresses of the advertising host's interface
 // [R-DIS.3] [R-DIS.8] [R-DIS.11] [R-DIS.11a] [R-MQTT.38].
 func TestMDNSAcrossNamespaces(t *testing.T) {
+	for _, network := range []string{"udp4", "udp6"} {
+		t.Run(network, func(t *testing.T) { mdnsAcrossNamespaces(t, network) })
+	}
+}
+
+func mdnsAcrossNamespaces(t *testing.T, network string) {
 	p := testenv.NewNetnsPair(t)
 	adv := p.Command(p.A, os.Args[0], "-test.run=^TestNetnsHelper$")
-	adv.Env = append(os.Environ(), "USP_MDNS_HELPER=advertise", "USP_MDNS_IF="+p.IfA, "USP_MDNS_ADDR="+p.AddrA)
+	adv.Env = append(os.Environ(), "USP_MDNS_HELPER=advertise", "USP_MDNS_IF="+p.IfA, "USP_MDNS_ADDR="+p.AddrA, "USP_MDNS_NET="+network)
 	adv.Stderr = os.Stderr
 	stdin, err := adv.StdinPipe()
 	if err != nil {
@@ -54,7 +61,7 @@ func TestMDNSAcrossNamespaces(t *testing.T) {
 	go io.Copy(io.Discard, advOut)
 
 	br := p.Command(p.B, os.Args[0], "-test.run=^TestNetnsHelper$")
-	br.Env = append(os.Environ(), "USP_MDNS_HELPER=browse", "USP_MDNS_IF="+p.IfB)
+	br.Env = append(os.Environ(), "USP_MDNS_HELPER=browse", "USP_MDNS_IF="+p.IfB, "USP_MDNS_NET="+network)
 	br.Stderr = os.Stderr
 	out, err := br.Output()
 	if err != nil {
@@ -76,6 +83,11 @@ func TestMDNSAcrossNamespaces(t *testing.T) {
 	if ws.Path != "/usp" || !ws.Encrypt || !slices.Contains(ws.Addrs, netip.MustParseAddr(p.AddrA)) {
 		t.Errorf("WebSocket controller from namespace A: %+v (want address %s)", ws, p.AddrA)
 	}
+	// The interface's IPv6 link-local address comes with the interface it
+	// was heard on, so that it can be dialled.
+	if network == "udp6" && !slices.ContainsFunc(ws.Addrs, func(a netip.Addr) bool { return a.IsLinkLocalUnicast() && a.Zone() == p.IfB }) {
+		t.Errorf("no link-local address with zone %s in %v", p.IfB, ws.Addrs)
+	}
 }
 
 // TestNetnsHelper is the process TestMDNSAcrossNamespaces runs inside a
@@ -85,7 +97,7 @@ func TestNetnsHelper(t *testing.T) {
 	if role == "" {
 		return
 	}
-	o := &discovery.Options{Interface: os.Getenv("USP_MDNS_IF")}
+	o := &discovery.Options{Interface: os.Getenv("USP_MDNS_IF"), Network: os.Getenv("USP_MDNS_NET")}
 	switch role {
 	case "advertise":
 		r, err := discovery.Advertise(context.Background(), o, nsServices(os.Getenv("USP_MDNS_ADDR"))...)

@@ -236,8 +236,8 @@ func (r *Responder) addrs(s *Service, c *conn) []dns.RR {
 	for _, a := range as {
 		if a.Is4() || a.Is4In6() {
 			out = append(out, &dns.A{Hdr: hdr(s.hostName(), dns.TypeA, hostTTL, true), A: a.Unmap().AsSlice()})
-		} else if !a.IsLinkLocalUnicast() || len(as) == 1 {
-			out = append(out, &dns.AAAA{Hdr: hdr(s.hostName(), dns.TypeAAAA, hostTTL, true), AAAA: a.AsSlice()})
+		} else {
+			out = append(out, &dns.AAAA{Hdr: hdr(s.hostName(), dns.TypeAAAA, hostTTL, true), AAAA: a.WithZone("").AsSlice()})
 		}
 	}
 	return out
