@@ -157,6 +157,11 @@ func listen(ctx context.Context, network string, ifi net.Interface, port int, lo
 }
 
 func listen6(ctx context.Context, lc net.ListenConfig, ifi net.Interface, port int, log *slog.Logger) (*conn, error) {
+	if ifi.Flags&net.FlagMulticast == 0 {
+		// Linux routes IPv4 multicast over an interface without the flag
+		// (loopback) but not IPv6.
+		return nil, fmt.Errorf("discovery: %s has no IPv6 multicast", ifi.Name)
+	}
 	c, err := lc.ListenPacket(ctx, "udp6", fmt.Sprintf("[::]:%d", port))
 	if err != nil {
 		return nil, fmt.Errorf("discovery: listening on port %d: %w", port, err)

@@ -128,6 +128,11 @@ func agentServices(id, name string, subtypes []string, mtps []mtpConfig) ([]disc
 	return out, nil
 }
 
+// maxBrowsed bounds the Controllers one run of the agent records from mDNS,
+// so that a host on the link cannot fill the data model (and open as many
+// broker connections) by advertising many.
+const maxBrowsed = 16
+
 // startDiscovery runs what the discovery section asks for until ctx is
 // done; the returned function stops it and waits.
 func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []mtpConfig, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) (func(), error) {
@@ -162,6 +167,7 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 		}
 	}
 	g := &gateway{info: gw}
+	recorded := map[string]bool{} // Endpoint IDs recorded from mDNS, at most maxBrowsed
 	if c.Browse {
 		// Agents' services too: the Gateway may be one [R-DIS.2d].
 		types := []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP,
@@ -181,10 +187,16 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 					log.Warn("mdns: ignoring a service", "service", s.InstanceName(), "err", err)
 					return
 				}
+				if !recorded[s.Instance] && len(recorded) >= maxBrowsed {
+					log.Warn("mdns: too many controllers advertised; this one is ignored", "controller", s.Instance, "max", maxBrowsed)
+					return
+				}
 				d.Role = c.Role
 				if _, err := a.Discovered(ctx, d); err != nil {
 					log.Warn("mdns: discovered controller not recorded", "controller", s.Instance, "err", err)
+					return
 				}
+				recorded[s.Instance] = true
 			})
 			if err != nil && ctx.Err() == nil {
 				log.Error("mdns: browsing stopped", "err", err)

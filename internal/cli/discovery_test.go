@@ -272,3 +272,39 @@ func TestGatewayInfoUSP(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentBoundsBrowsedControllers: a host that advertises many
+// Controllers makes `usp agent` record at most 16 of them.
+func TestAgentBoundsBrowsedControllers(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	var svcs []discovery.Service
+	for i := range 24 {
+		svcs = append(svcs, discovery.Service{Instance: fmt.Sprintf("proto::flood-%d", i), Type: discovery.ControllerWebSocket, Host: "127.0.0.1",
+			Port: uint16(9 + i), Path: "/usp"})
+	}
+	r, err := discovery.Advertise(t.Context(), &discovery.Options{Interface: iface, Port: port}, svcs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const id = "os::012345-FLOOD1"
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: 127.0.0.1\n          port: %s\n          path: /usp\n"+
+		"discovery:\n  interface: %s\n  port: %d\n  browse: true\n", mtpCtrlID, p, iface, port)
+	startAgentProcessWith(t, bin, id, "", ctrls)
+	waitAgent(t, c, id, true)
+	var n string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		n = discParams(t, c, id, "Device.LocalAgent.ControllerNumberOfEntries")["Device.LocalAgent.ControllerNumberOfEntries"]
+		if n == "17" {
+			break
+		}
+	}
+	time.Sleep(time.Second) // no more come
+	n = discParams(t, c, id, "Device.LocalAgent.ControllerNumberOfEntries")["Device.LocalAgent.ControllerNumberOfEntries"]
+	if n != "17" {
+		t.Fatalf("ControllerNumberOfEntries = %s, want 17 (the configured one and 16 advertised)", n)
+	}
+}
