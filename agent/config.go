@@ -49,10 +49,13 @@ type ControllerConfig struct {
 	// Role names the role assigned; "" means "Full Access".
 	Role string `yaml:"role"`
 	// Disabled leaves the Controller configured but disabled.
-	Disabled              bool                `yaml:"disabled"`
-	PeriodicNotifInterval uint32              `yaml:"periodic_notif_interval"`
-	BootParameters        []string            `yaml:"boot_parameters"`
-	MTPs                  []ControllerMTPConf `yaml:"mtps"`
+	Disabled              bool   `yaml:"disabled"`
+	PeriodicNotifInterval uint32 `yaml:"periodic_notif_interval"`
+	// ProvisioningCode is Controller.{i}.ProvisioningCode: what the
+	// Controller may use to pick the Agent's provisioning profile.
+	ProvisioningCode string              `yaml:"provisioning_code"`
+	BootParameters   []string            `yaml:"boot_parameters"`
+	MTPs             []ControllerMTPConf `yaml:"mtps"`
 }
 
 // ControllerMTPConf is how the Agent reaches a Controller over one MTP.
@@ -221,6 +224,9 @@ func (a *Agent) seed(ctx context.Context) error {
 		settings := ps("EndpointID", ct.EndpointID, "Enable", strconv.FormatBool(!ct.Disabled), "AssignedRole", roleRef[roleName])
 		if ct.Alias != "" {
 			settings = append(settings, ps("Alias", ct.Alias)...)
+		}
+		if ct.ProvisioningCode != "" {
+			settings = append(settings, ps("ProvisioningCode", ct.ProvisioningCode)...)
 		}
 		if ct.PeriodicNotifInterval > 0 {
 			settings = append(settings, ps("PeriodicNotifInterval", strconv.FormatUint(uint64(ct.PeriodicNotifInterval), 10))...)

@@ -9,7 +9,8 @@ import (
 )
 
 // onboardingController holds every unknown Agent for approval and applies
-// a provisioning profile to Agents without a ProvisioningCode.
+// the provisioning profile its ProvisioningCode names (GOLD), or another to
+// Agents without one.
 const onboardingController = `endpoint_id: proto::onboarding-ctl
 data: %s
 http: 127.0.0.1:0
@@ -17,6 +18,10 @@ log_level: warn
 admission: pending
 profiles:
   "":
+    sets:
+      - object: Device.LocalAgent.Controller.1.
+        params: {PeriodicNotifInterval: "1111"}
+  GOLD:
     sets:
       - object: Device.LocalAgent.Controller.1.
         params: {PeriodicNotifInterval: "4321"}
@@ -39,13 +44,15 @@ mtps:
 factory:
   controllers:
     - endpoint_id: proto::onboarding-ctl
+      provisioning_code: GOLD
       mtps:
         - protocol: UDS
 `
 
 // An unknown Agent waits for approval under the pending policy (usp agents
-// pending), is served once approved (usp agents approve), gets its
-// provisioning profile once, and not again after the Controller restarts.
+// pending), is served once approved (usp agents approve), gets the
+// provisioning profile its ProvisioningCode names once, and not again after
+// the Controller restarts.
 func TestOnboardingPendingAndProfile(t *testing.T) {
 	bin := buildUSP(t)
 	dir := t.TempDir()
