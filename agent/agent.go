@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -23,6 +24,12 @@ import (
 // SupportedVersions are the USP versions the Agent speaks, as
 // GetSupportedProtocol reports them.
 const SupportedVersions = "1.0,1.1,1.2,1.3"
+
+// DefaultMaxConcurrent is how many requests an Agent processes at the
+// same time unless Options.MaxConcurrent says otherwise. Most of a small
+// request's time is spent waiting for the transport (an MQTT PUBACK, a
+// socket write), so it is more than the cores.
+const DefaultMaxConcurrent = 32
 
 // Store persists the Agent's stored objects and pending notifications;
 // store.Memory and store/sqlite.DB are Stores.
@@ -73,6 +80,12 @@ type Options struct {
 	SoftwareVersion string
 	// MaxRecordSize bounds inbound Records; 0 means record.DefaultMaxSize.
 	MaxRecordSize int
+	// MaxConcurrent bounds the requests processed at the same time, from
+	// all Controllers together; a Record that arrives beyond it waits in
+	// its transport. 0 means DefaultMaxConcurrent; 1 processes requests
+	// one at a time, in the goroutine of the transport that delivered
+	// them. See order.go for the order kept between requests.
+	MaxConcurrent int
 	// PollInterval is how often provided parameters under a ValueChange
 	// subscription are read to detect changes; 0 means 5 seconds.
 	PollInterval time.Duration
@@ -122,6 +135,9 @@ type Agent struct {
 	// answered, so that a transport is closed only after the response to
 	// the request that reconfigured it went out.
 	netMu sync.RWMutex
+
+	order *orderer      // per-Controller order of requests
+	slots chan struct{} // one per request being processed concurrently
 }
 
 // route is how to reach a controller: a transport and an address on it.
@@ -153,6 +169,10 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 		a.now = time.Now
 	}
 	a.start = a.now()
+	if opt.MaxConcurrent <= 0 {
+		a.opt.MaxConcurrent = DefaultMaxConcurrent
+	}
+	a.order, a.slots = newOrderer(), make(chan struct{}, a.opt.MaxConcurrent)
 	for _, m := range opt.MTPs {
 		a.linkList = append(a.linkList, &link{MTP: m, peers: map[string]bool{}, done: make(chan struct{})})
 	}
@@ -292,7 +312,12 @@ func (a *Agent) connectionState(ctx context.Context, l *link, peer mtp.Peer, s m
 // handleRecord processes one inbound Record.
 func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transport, in mtp.Inbound) {
 	a.netMu.RLock()
-	defer a.netMu.RUnlock()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			a.netMu.RUnlock()
+		}
+	}()
 	var rec record.Record
 	if err := record.Decode(in.Record, &rec, &record.DecodeOptions{MaxSize: a.opt.MaxRecordSize}); err != nil {
 		a.log.WarnContext(ctx, "record dropped", "mtp", protocol, "from", in.From.Address, "err", err)
@@ -346,14 +371,44 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	a.routes[rec.FromID] = route{protocol: protocol, t: t, addr: in.From.Address}
 	a.mu.Unlock()
-	if !known && msg.GetBody().GetRequest() != nil {
+	req := msg.GetBody().GetRequest()
+	if !known && req != nil {
 		a.registerUnknown(ctx, rec.FromID, protocol)
 	}
-	reply := a.dispatch(withVersion(ctx, rec.Version), rec.FromID, &msg)
+	ctx = withVersion(ctx, rec.Version)
+	if req == nil || a.opt.MaxConcurrent == 1 {
+		a.process(ctx, protocol, t, in.From.Address, rec.FromID, &msg)
+		return
+	}
+	// The request goes on in a goroutine of its own, which takes over
+	// the read lock of netMu: the transport is not closed before it has
+	// answered. The order lock is taken here, in arrival order.
+	release := a.order.acquire(rec.FromID, isRead(req))
+	a.slots <- struct{}{}
+	handedOff = true
+	addr, from := in.From.Address, rec.FromID
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer a.netMu.RUnlock()
+		defer func() { <-a.slots }()
+		defer release()
+		defer func() {
+			if v := recover(); v != nil {
+				a.log.ErrorContext(ctx, "request processing panicked", "from", from, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}()
+		a.process(ctx, protocol, t, addr, from, &msg)
+	}()
+}
+
+// process runs one Msg and sends its answer, if it has one.
+func (a *Agent) process(ctx context.Context, protocol string, t mtp.Transport, addr, from string, msg *wire.Msg) {
+	reply := a.dispatch(ctx, from, msg)
 	if reply == nil {
 		return
 	}
-	a.answer(ctx, protocol, t, in.From.Address, rec.FromID, reply)
+	a.answer(ctx, protocol, t, addr, from, reply)
 }
 
 // replyError answers a Record that cannot be processed with an Error
