@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/discovery"
 	"github.com/uspkit/uspkit/wire"
@@ -153,5 +155,32 @@ func TestMDNSDiscoveredController(t *testing.T) {
 	}
 	if _, err := e.agent.Discovered(t.Context(), agent.DiscoveredController{Alias: "mine", EndpointID: "x::y"}); err == nil {
 		t.Error("an Alias without cpe- was accepted")
+	}
+}
+
+// TestServices: the Agent's DNS-SD services come from its data model: the
+// WebSocket server's port and path [R-WS.3], the MQTT reply-to topic at the
+// broker [R-MQTT.36] [R-MQTT.38], the STOMP destination at the server
+// [R-STOMP.31] [R-STOMP.32], named by the Endpoint ID [R-DIS.8] with the
+// name attribute [R-DIS.9]; a disabled MTP is left out.
+func TestServices(t *testing.T) {
+	e := start(t, nil, func(o *agent.Options) {
+		o.Factory.MTPs = []agent.MTPConfig{
+			{Alias: "ws", Protocol: "WebSocket", Params: map[string]string{"WebSocket.Port": "5683", "WebSocket.Path": "/usp", "WebSocket.EnableEncryption": "true"}},
+			{Alias: "mq", Protocol: "MQTT", Params: map[string]string{"MQTT.ResponseTopicConfigured": "usp/agent/a1"},
+				Connection: map[string]string{"BrokerAddress": "broker.example", "BrokerPort": "1883", "EnableEncryption": "false"}},
+			{Alias: "st", Protocol: "STOMP", Params: map[string]string{"STOMP.Destination": "/queue/a1"},
+				Connection: map[string]string{"Host": "stomp.example", "Port": "61613", "EnableEncryption": "false"}},
+			{Alias: "off", Protocol: "WebSocket", Disabled: true, Params: map[string]string{"WebSocket.Port": "5684"}},
+		}
+	})
+	got := e.agent.Services(t.Context(), "kitchen")
+	want := []discovery.Service{
+		{Instance: agentID, Type: discovery.AgentWebSocket, Name: "kitchen", Port: 5683, Path: "/usp", Encrypt: true},
+		{Instance: agentID, Type: discovery.AgentMQTT, Name: "kitchen", Host: "broker.example", Port: 1883, Path: "usp/agent/a1"},
+		{Instance: agentID, Type: discovery.AgentSTOMP, Name: "kitchen", Host: "stomp.example", Port: 61613, Path: "/queue/a1"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
 	}
 }

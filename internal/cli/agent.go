@@ -346,7 +346,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	ag.Store(a)
-	stopDiscovery, err := startDiscovery(ctx, cfg.Discovery, cfg.EndpointID, cfg.MTPs, a, gw, log)
+	stopDiscovery, err := startDiscovery(ctx, cfg.Discovery, a, gw, log)
 	if err != nil {
 		for _, x := range mtps {
 			x.Transport.Close()

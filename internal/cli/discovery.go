@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,10 +28,14 @@ type discoveryConfig struct {
 	Interface string `yaml:"interface"`
 	// Port is the mDNS port; 0 means 5353.
 	Port int `yaml:"port"`
-	// Advertise announces the Agent's WebSocket servers (_usp-agt-ws._tcp),
-	// MQTT topics (_usp-agt-mqtt._tcp) and STOMP destinations
-	// (_usp-agt-stomp._tcp) and answers queries for them.
+	// Advertise announces the Agent's MTPs as its data model has them
+	// (agent.Agent.Services): WebSocket servers (_usp-agt-ws._tcp), MQTT
+	// topics (_usp-agt-mqtt._tcp) and STOMP destinations
+	// (_usp-agt-stomp._tcp), and answers queries for them.
 	Advertise bool `yaml:"advertise"`
+	// Refresh is how often the advertised services are compared with the
+	// data model, and advertised again when they changed; 0 means 10s.
+	Refresh time.Duration `yaml:"refresh"`
 	// Name is the TXT "name" attribute; "" means the host name.
 	Name string `yaml:"name"`
 	// Subtypes are DNS-SD subtypes to advertise ("_gateway").
@@ -64,8 +65,8 @@ func (c *discoveryConfig) check() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("discovery.port: %d is not a port", c.Port)
 	}
-	if c.DHCPPoll < 0 {
-		return errors.New("discovery.dhcp_poll: negative")
+	if c.DHCPPoll < 0 || c.Refresh < 0 {
+		return errors.New("discovery: dhcp_poll and refresh cannot be negative")
 	}
 	if !c.Advertise && !c.Browse && c.DHCPLease == "" {
 		return errors.New("discovery: none of advertise, browse or dhcp_lease is set")
@@ -77,57 +78,6 @@ func (c *discoveryConfig) options(log *slog.Logger) *discovery.Options {
 	return &discovery.Options{Interface: c.Interface, Port: c.Port, Logger: log}
 }
 
-// agentServices are the DNS-SD services of an Agent's configured MTPs:
-// WebSocket servers with a fixed port, MQTT clients with their topic at
-// their broker [R-MQTT.36] [R-MQTT.38], STOMP clients with their
-// destination at their server [R-STOMP.31] [R-STOMP.32].
-func agentServices(id, name string, subtypes []string, mtps []mtpConfig) ([]discovery.Service, error) {
-	var out []discovery.Service
-	for i, m := range mtps {
-		s := discovery.Service{Instance: id, Type: discovery.ServiceType(false, m.Protocol), Subtypes: subtypes, Name: name, Encrypt: m.TLS != nil}
-		var host, port string
-		var err error
-		switch {
-		case m.Protocol == "WebSocket" && m.Listen != "":
-			host, port, err = net.SplitHostPort(m.Listen)
-			if host == "0.0.0.0" || host == "::" {
-				host = ""
-			}
-			s.Path = m.Path
-			if s.Path == "" {
-				s.Path = "/"
-			}
-		case m.Protocol == "MQTT" && m.Topic != "":
-			var u *url.URL
-			if u, err = url.Parse(m.URL); err == nil {
-				host, port = u.Hostname(), u.Port()
-				if port == "" {
-					port = map[string]string{"ssl": "8883", "tls": "8883", "mqtts": "8883", "ws": "80", "wss": "443"}[u.Scheme]
-				}
-				if port == "" {
-					port = "1883"
-				}
-			}
-			s.Path = m.Topic
-		case m.Protocol == "STOMP" && m.Destination != "":
-			host, port, err = net.SplitHostPort(m.Addr)
-			s.Path = m.Destination
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("mtps[%d]: %w", i, err)
-		}
-		p, err := strconv.ParseUint(port, 10, 16)
-		if err != nil || p == 0 {
-			continue // a port chosen at start is not advertised
-		}
-		s.Host, s.Port = host, uint16(p)
-		out = append(out, s)
-	}
-	return out, nil
-}
-
 // maxBrowsed bounds the Controllers one run of the agent records from mDNS,
 // so that a host on the link cannot fill the data model (and open as many
 // broker connections) by advertising many.
@@ -135,7 +85,7 @@ const maxBrowsed = 16
 
 // startDiscovery runs what the discovery section asks for until ctx is
 // done; the returned function stops it and waits.
-func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []mtpConfig, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) (func(), error) {
+func startDiscovery(ctx context.Context, c *discoveryConfig, a *agent.Agent, gw *gatewayinfo.Info, log *slog.Logger) (func(), error) {
 	if c == nil {
 		return func() {}, nil
 	}
@@ -147,24 +97,14 @@ func startDiscovery(ctx context.Context, c *discoveryConfig, id string, mtps []m
 		if name == "" {
 			name, _ = os.Hostname()
 		}
-		svcs, err := agentServices(id, name, c.Subtypes, mtps)
-		if err != nil {
+		// The first advertisement is made here, so that a socket error
+		// stops the start.
+		adv := &advertiser{c: c, a: a, name: name, log: log}
+		if err := adv.update(ctx); err != nil {
 			cancel()
-			return nil, fmt.Errorf("discovery: %w", err)
+			return nil, err
 		}
-		if len(svcs) == 0 {
-			log.Warn("discovery: no MTP to advertise (a WebSocket server with a fixed port, an MQTT topic or a STOMP destination)")
-		} else {
-			r, err := discovery.Advertise(ctx, c.options(log), svcs...)
-			if err != nil {
-				cancel()
-				return nil, err
-			}
-			wg.Go(func() { <-ctx.Done(); r.Close() })
-			for _, s := range svcs {
-				log.Info("mdns: advertising", "service", s.InstanceName(), "port", s.Port, "path", s.Path)
-			}
-		}
+		wg.Go(func() { adv.run(ctx) })
 	}
 	g := &gateway{info: gw}
 	recorded := map[string]bool{} // Endpoint IDs recorded from mDNS, at most maxBrowsed
@@ -402,5 +342,70 @@ func (g *gateway) publish() {
 	}
 	if g.info != nil {
 		g.info.Set(v)
+	}
+}
+
+// advertiser keeps the Agent's mDNS advertisement in step with its data
+// model: when the services change (a Controller moved the WebSocket port,
+// the broker gave another topic), the old ones get their goodbyes and the
+// new ones are announced.
+type advertiser struct {
+	c    *discoveryConfig
+	a    *agent.Agent
+	name string
+	log  *slog.Logger
+	r    *discovery.Responder
+	key  string
+}
+
+func (v *advertiser) update(ctx context.Context) error {
+	svcs := v.a.Services(ctx, v.name)
+	for i := range svcs {
+		svcs[i].Subtypes = v.c.Subtypes
+	}
+	key := fmt.Sprintf("%+v", svcs)
+	if key == v.key {
+		return nil
+	}
+	if v.r != nil {
+		v.r.Close()
+		v.r = nil
+	}
+	v.key = key
+	if len(svcs) == 0 {
+		v.log.Warn("mdns: no MTP to advertise (an enabled WebSocket server, MQTT client with a topic or STOMP client with a destination)")
+		return nil
+	}
+	r, err := discovery.Advertise(ctx, v.c.options(v.log), svcs...)
+	if err != nil {
+		v.key = ""
+		return err
+	}
+	v.r = r
+	for _, s := range svcs {
+		v.log.Info("mdns: advertising", "service", s.InstanceName(), "host", s.Host, "port", s.Port, "path", s.Path)
+	}
+	return nil
+}
+
+func (v *advertiser) run(ctx context.Context) {
+	every := v.c.Refresh
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if v.r != nil {
+				v.r.Close()
+			}
+			return
+		case <-t.C:
+			if err := v.update(ctx); err != nil {
+				v.log.Warn("mdns: advertising", "err", err)
+			}
+		}
 	}
 }

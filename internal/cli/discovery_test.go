@@ -308,3 +308,56 @@ func TestAgentBoundsBrowsedControllers(t *testing.T) {
 		t.Fatalf("ControllerNumberOfEntries = %s, want 17 (the configured one and 16 advertised)", n)
 	}
 }
+
+// TestAgentReadvertises: when a Controller moves the Agent's WebSocket
+// server to another port, the advertisement follows the data model
+// (goodbye for the old records, the new ones announced).
+func TestAgentReadvertises(t *testing.T) {
+	bin := buildUSP(t)
+	iface, port := mdnsLoopback(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	first, second := testenv.FreePort(t), testenv.FreePort(t)
+	const id = "os::012345-READV1"
+	mtps := fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", first)
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: 127.0.0.1\n          port: %s\n          path: /usp\n"+
+		"discovery:\n  interface: %s\n  port: %d\n  advertise: true\n  refresh: 200ms\n", mtpCtrlID, p, iface, port)
+	startAgentProcessWith(t, bin, id, mtps, ctrls)
+	waitAgent(t, c, id, true)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ports := make(chan uint16, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- discovery.Browse(ctx, &discovery.Options{Interface: iface, Port: port}, []string{discovery.AgentWebSocket}, func(s discovery.Service) {
+			if s.Instance == id {
+				select {
+				case ports <- s.Port:
+				default:
+				}
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	wait := func(want int) {
+		t.Helper()
+		for {
+			select {
+			case got := <-ports:
+				if int(got) == want {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("the agent's WebSocket service never had port %d", want)
+			}
+		}
+	}
+	wait(first)
+	set := &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{{ObjPath: "Device.LocalAgent.MTP.1.WebSocket.",
+		ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "Port", Value: fmt.Sprint(second), Required: true}}}}}}}
+	if _, err := c.Do(t.Context(), id, set); err != nil {
+		t.Fatal(err)
+	}
+	wait(second)
+}
