@@ -247,6 +247,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "agent %s ready\n", cfg.EndpointID)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go releaseMemory(rctx)
 	done := make(chan error, 1)
 	go func() { done <- ra.run(rctx) }()
 	select {
