@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -121,7 +120,7 @@ type Agent struct {
 	reloadMu sync.Mutex // serialises reload
 
 	mu       sync.Mutex
-	inflight map[string]bool        // from_id + msg_id of requests being processed [R-MSG.4]
+	inflight map[msgKey]bool        // requests being processed [R-MSG.4]
 	routes   map[string]route       // controller endpoint ID → where it was last heard
 	ctrls    map[string]*controller // enabled controllers by endpoint ID
 	ctrlRefs map[string]*controller // every controller by instance path
@@ -136,9 +135,14 @@ type Agent struct {
 	// the request that reconfigured it went out.
 	netMu sync.RWMutex
 
-	order *orderer      // per-Controller order of requests
-	slots chan struct{} // one per request being processed concurrently
+	order    *orderer        // per-Controller order of requests
+	slots    chan struct{}   // one per request being processed concurrently
+	jobs     chan *job       // requests for idle workers (worker.go)
+	stopping <-chan struct{} // closed when Run ends; set by Run
 }
+
+// msgKey names a request: the Controller's Endpoint ID and its msg_id.
+type msgKey struct{ from, id string }
 
 // route is how to reach a controller: a transport and an address on it.
 type route struct {
@@ -160,7 +164,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	if opt.Store == nil {
 		opt.Store = store.NewMemory()
 	}
-	a := &Agent{opt: opt, log: opt.Logger, now: opt.Now, inflight: map[string]bool{}, routes: map[string]route{},
+	a := &Agent{opt: opt, log: opt.Logger, now: opt.Now, inflight: map[msgKey]bool{}, routes: map[string]route{},
 		linkKick: make(chan struct{}, 1), statusq: make(chan statusUpdate, 1024)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -172,7 +176,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	if opt.MaxConcurrent <= 0 {
 		a.opt.MaxConcurrent = DefaultMaxConcurrent
 	}
-	a.order, a.slots = newOrderer(), make(chan struct{}, a.opt.MaxConcurrent)
+	a.order, a.slots, a.jobs = newOrderer(), make(chan struct{}, a.opt.MaxConcurrent), make(chan *job)
 	for _, m := range opt.MTPs {
 		a.linkList = append(a.linkList, &link{MTP: m, peers: map[string]bool{}, done: make(chan struct{})})
 	}
@@ -218,6 +222,7 @@ func (a *Agent) EndpointID() string { return a.opt.EndpointID }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.stopping = ctx.Done()
 	// Boot! first, before any request is served: notifications for
 	// Controllers not yet connected wait for their connection.
 	a.boot(ctx)
@@ -386,20 +391,7 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	release := a.order.acquire(rec.FromID, isRead(req))
 	a.slots <- struct{}{}
 	handedOff = true
-	addr, from := in.From.Address, rec.FromID
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		defer a.netMu.RUnlock()
-		defer func() { <-a.slots }()
-		defer release()
-		defer func() {
-			if v := recover(); v != nil {
-				a.log.ErrorContext(ctx, "request processing panicked", "from", from, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			}
-		}()
-		a.process(ctx, protocol, t, addr, from, &msg)
-	}()
+	a.start1(&job{ctx: ctx, protocol: protocol, t: t, addr: in.From.Address, from: rec.FromID, msg: &msg, release: release})
 }
 
 // process runs one Msg and sends its answer, if it has one.
@@ -453,7 +445,7 @@ func (a *Agent) dispatch(ctx context.Context, from string, msg *wire.Msg) *wire.
 		a.log.WarnContext(ctx, "msg without request or msg_id dropped", "from", from)
 		return nil
 	}
-	key := from + "\x00" + id
+	key := msgKey{from, id}
 	a.mu.Lock()
 	dup := a.inflight[key]
 	a.inflight[key] = true
