@@ -307,17 +307,21 @@ type gateway struct {
 	info *gatewayinfo.Info
 
 	mu     sync.Mutex
-	dhcp   gatewayinfo.Values // from the lease's Gateway options [R-DIS.2c]
-	server netip.Addr         // the lease's DHCPv4 server
-	usp    string             // the Endpoint ID of a USP service at server [R-DIS.2d]
+	dhcp   gatewayinfo.Values    // from the lease's Gateway options [R-DIS.2c]
+	server netip.Addr            // the lease's DHCPv4 server
+	usp    string                // the Endpoint ID of a USP service at server [R-DIS.2d]
+	seen   map[netip.Addr]string // USP services' addresses, for a lease that comes later
 }
+
+// maxSeen bounds the addresses the gateway remembers.
+const maxSeen = 256
 
 // fromLease takes a new lease's Gateway values and server.
 func (g *gateway) fromLease(v gatewayinfo.Values, server netip.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if server != g.server {
-		g.usp = ""
+		g.usp = g.seen[server]
 	}
 	g.dhcp, g.server = v, server
 	g.publish()
@@ -328,6 +332,14 @@ func (g *gateway) fromLease(v gatewayinfo.Values, server netip.Addr) {
 func (g *gateway) fromService(s discovery.Service) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.seen == nil {
+		g.seen = map[netip.Addr]string{}
+	}
+	for _, a := range s.Addrs {
+		if _, ok := g.seen[a]; ok || len(g.seen) < maxSeen {
+			g.seen[a] = s.Instance
+		}
+	}
 	if !g.server.IsValid() || !slices.Contains(s.Addrs, g.server) || g.usp == s.Instance {
 		return
 	}
