@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -21,9 +21,6 @@ type NetnsPair struct {
 	AddrA, AddrB string
 }
 
-// netnsSeq tells the pairs of one test process apart.
-var netnsSeq atomic.Int32
-
 // NewNetnsPair creates a NetnsPair for the test and deletes it when the
 // test ends. The test is skipped (failed with USP_REQUIRE_EXTERNAL=1)
 // without root or without the ip command (Debian's iproute2).
@@ -37,10 +34,11 @@ func NewNetnsPair(t testing.TB) *NetnsPair {
 		}
 		t.Skip(msg)
 	}
-	n := netnsSeq.Add(1)
-	tag := fmt.Sprintf("%d-%d", os.Getpid()%100000, n)
+	// The process id and a random number tell pairs apart, across test
+	// processes and within one.
+	tag := fmt.Sprintf("%d-%04x", os.Getpid()%100000, rand.IntN(1<<16))
 	p := &NetnsPair{A: "uspA-" + tag, B: "uspB-" + tag, IfA: "uva" + tag, IfB: "uvb" + tag} // at most 15 characters
-	sub := (os.Getpid()*8 + int(n)) % 250
+	sub := rand.IntN(250)
 	p.AddrA, p.AddrB = fmt.Sprintf("10.199.%d.1", sub), fmt.Sprintf("10.199.%d.2", sub)
 	run := func(args ...string) {
 		t.Helper()
