@@ -293,7 +293,10 @@ func (b *browser) report() {
 		}
 		host := strings.ToLower(in.svc.Host) + "."
 		addrs := b.hosts[host]
-		if !in.srv || !in.txt || len(addrs) == 0 {
+		// A target outside .local. is resolved with unicast DNS, by the
+		// caller; mDNS need not give its address.
+		needAddr := isLocal(in.svc.Host) && len(addrs) == 0
+		if !in.srv || !in.txt || needAddr {
 			if now.Sub(in.asked) > time.Second {
 				in.asked = now
 				name := in.svc.InstanceName()
@@ -303,7 +306,7 @@ func (b *browser) report() {
 				if !in.txt {
 					q.Question = append(q.Question, dns.Question{Name: name, Qtype: dns.TypeTXT, Qclass: dns.ClassINET})
 				}
-				if in.srv && len(addrs) == 0 {
+				if in.srv && needAddr {
 					q.Question = append(q.Question, dns.Question{Name: host, Qtype: dns.TypeA, Qclass: dns.ClassINET})
 				}
 			}

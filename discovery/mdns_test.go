@@ -73,6 +73,10 @@ func TestControllerAdvertisement(t *testing.T) {
 			Encrypt: true}},
 		{"stomp", discovery.Service{Instance: "self::ctr", Type: discovery.ControllerSTOMP, Host: "broker.local", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")},
 			Port: 61613, Path: "/queue/controller", Text: []string{"x-extra=1"}}},
+		// A broker named outside .local.: no address records, the name is
+		// for unicast DNS.
+		{"mqtt-dns-name", discovery.Service{Instance: "proto::dns-named", Type: discovery.ControllerMQTT, Host: "broker.example.test", Port: 8883,
+			Path: "usp/c", Encrypt: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,11 +93,18 @@ func TestControllerAdvertisement(t *testing.T) {
 				t.Errorf("TXT path = %q %v [R-DIS.11]", p, ok)
 			}
 			want := tc.svc.Addrs
-			if len(want) == 0 {
+			switch {
+			case tc.svc.Host == "broker.example.test":
+				if len(got.Addrs) != 0 || got.Host != tc.svc.Host {
+					t.Errorf("host %q addresses %v, want %s and none", got.Host, got.Addrs, tc.svc.Host)
+				}
+			case len(want) == 0:
 				want = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
-			}
-			if !slices.Contains(got.Addrs, want[0]) {
-				t.Errorf("addresses %v, want %v [R-MQTT.38]", got.Addrs, want)
+				fallthrough
+			default:
+				if !slices.Contains(got.Addrs, want[0]) {
+					t.Errorf("addresses %v, want %v [R-MQTT.38]", got.Addrs, want)
+				}
 			}
 			if !slices.Equal(got.Text, tc.svc.Text) {
 				t.Errorf("other TXT attributes %q, want %q", got.Text, tc.svc.Text)

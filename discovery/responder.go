@@ -229,6 +229,9 @@ func (r *Responder) addrs(s *Service, c *conn) []dns.RR {
 	if len(as) == 0 && s.Host != "" && isIP(s.Host) {
 		as = []netip.Addr{netip.MustParseAddr(s.Host)}
 	}
+	if len(as) == 0 && s.Host != "" && !isLocal(s.Host) {
+		return nil // a name outside .local. is for unicast DNS to resolve
+	}
 	if len(as) == 0 {
 		as = c.addrs()
 	}

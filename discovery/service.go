@@ -281,3 +281,9 @@ func (s *Service) key() string {
 	fmt.Fprintf(&b, "%s|%s|%s|%d|%v|%q", s.Instance, s.Type, s.Host, s.Port, s.Addrs, s.txt())
 	return b.String()
 }
+
+// isLocal says whether a host name is in ".local.", which mDNS resolves
+// [R-DIS.5].
+func isLocal(host string) bool {
+	return strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), ".local")
+}
