@@ -3,65 +3,17 @@ package controller_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/store"
 )
-
-// cutProxy forwards TCP connections to addr until cut, which drops every
-// connection at once, as a dead process or network would.
-type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startCutProxy(t *testing.T, addr string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
 
 // An MQTT Agent whose connection dies is shown offline at once: over MQTT
 // 3.1.1 the broker publishes the Disconnect Record the Agent left as its
@@ -108,10 +60,10 @@ func testOfflineByWill(t *testing.T, v mqtt.Version) {
 	defer func() { cancel(); <-done }()
 	<-ctlUp
 
-	proxy := startCutProxy(t, b.Addrs().TCP)
+	proxy := testenv.NewProxy(t, b.Addrs().TCP)
 	will, _ := record.NewDisconnect(ctrlID, agentID, 0, "MQTT connection lost").MarshalBinary()
 	agentUp := make(chan struct{}, 1)
-	ag := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + proxy.ln.Addr().String(), Version: v, EndpointID: agentID, Username: agentID, Password: "a",
+	ag := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + proxy.Addr(), Version: v, EndpointID: agentID, Username: agentID, Password: "a",
 		Topic: agentTopic, Will: &mqtt.Will{Topic: ctlTopic, Record: will}, MinWait: time.Hour, OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if s == mtp.StateUp {
 				select {
@@ -139,7 +91,7 @@ func testOfflineByWill(t *testing.T, v mqtt.Version) {
 	}
 	waitFor(t, func() bool { a, ok := c.Agent(agentID); return ok && a.Online && a.Verified })
 
-	proxy.cut()
+	proxy.Cut()
 	start := time.Now()
 	if v == mqtt.V5 {
 		// No Will over MQTT 5 (see mqtt.Will): the first unanswered

@@ -157,27 +157,10 @@ func runAgentsRevoke(ctx context.Context, e *env, args []string) error {
 
 // runAgentsAccounts: usp agents accounts.
 func runAgentsAccounts(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "agents accounts", "")
-	mk := clientFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := mk()
-	if err != nil {
-		return err
-	}
-	b, err := c.do(ctx, "GET", "/api/v1/accounts", nil)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		e.stdout.Write(b)
-		return nil
-	}
 	var list struct {
 		Accounts []api.Account `json:"accounts"`
 	}
-	if err := json.Unmarshal(b, &list); err != nil {
+	if ok, err := getList(ctx, e, "agents accounts", "/api/v1/accounts", args, &list); !ok || err != nil {
 		return err
 	}
 	for _, a := range list.Accounts {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 
@@ -12,25 +11,8 @@ import (
 // runAgentsPending: usp agents pending — the agents waiting for approval
 // (see the controller's admission setting).
 func runAgentsPending(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "agents pending", "")
-	mk := clientFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := mk()
-	if err != nil {
-		return err
-	}
-	b, err := c.do(ctx, "GET", "/api/v1/pending", nil)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		_, err := e.stdout.Write(b)
-		return err
-	}
 	var agents []controller.Agent
-	if err := json.Unmarshal(b, &agents); err != nil {
+	if ok, err := getList(ctx, e, "agents pending", "/api/v1/pending", args, &agents); !ok || err != nil {
 		return err
 	}
 	if len(agents) == 0 {

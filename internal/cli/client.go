@@ -597,27 +597,10 @@ func runAgents(ctx context.Context, e *env, args []string) error {
 	if isAccountCommand(args) {
 		return runAgentAccounts(ctx, e, args)
 	}
-	fs := newFlags(e, "agents", "")
-	mk := clientFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := mk()
-	if err != nil {
-		return err
-	}
-	b, err := c.do(ctx, "GET", "/api/v1/agents", nil)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		e.stdout.Write(b)
-		return nil
-	}
 	var list struct {
 		Agents []controller.Agent `json:"agents"`
 	}
-	if err := json.Unmarshal(b, &list); err != nil {
+	if ok, err := getList(ctx, e, "agents", "/api/v1/agents", args, &list); !ok || err != nil {
 		return err
 	}
 	for _, a := range list.Agents {

@@ -3,68 +3,12 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/uspkit/uspkit/internal/testenv"
 )
-
-// tcpProxy forwards connections from its own address to target until
-// cut, which closes the listener and every connection.
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { defer p.wg.Done(); io.Copy(u, c); u.Close() }()
-			go func() { defer p.wg.Done(); io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // TestControllerRouteFallback: an Agent heard on two MTPs of the
 // Controller (the Controller's WebSocket connection to it, and an MQTT
@@ -77,7 +21,7 @@ func TestControllerRouteFallback(t *testing.T) {
 	dir := t.TempDir()
 	agentWS := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	const id = "os::00D09E-TWOROUTES"
-	proxy := newTCPProxy(t, agentWS)
+	proxy := testenv.NewProxy(t, agentWS)
 	ctl := startConfigured(t, bin, "controller", dir, "controller.yaml", fmt.Sprintf(`endpoint_id: proto::acs.example.net
 data: %s/controller
 http: 127.0.0.1:0
@@ -97,7 +41,7 @@ mtps:
     retry:
       min_wait: 1s
       multiplier: 1000
-`, dir, mosq.Plain, id, proxy.addr()))
+`, dir, mosq.Plain, id, proxy.Addr()))
 	// The Controller first, subscribed at the broker, so that the
 	// Agent's MQTTConnect record finds it; its WebSocket client reaches
 	// the Agent at its next attempt.
@@ -152,7 +96,7 @@ factory:
 		t.Fatalf("current route %q before the cut; the Get was answered over the WebSocket, want dial", cur)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		cur, names := routes()
 		if cur == "fleet" && len(names) == 1 && names[0] == "fleet" {
