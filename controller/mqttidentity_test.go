@@ -29,15 +29,7 @@ func testFromIDBound(t *testing.T, v mqtt.Version) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const mallory, victim = "proto::mallory", "proto::victim"
-	b, err := broker.New(&broker.Options{Addr: "127.0.0.1:0", Users: map[string]string{"ctl": "c", mallory: "m"},
-		Controllers: []string{"ctl"}, USPPolicy: true, AgentTopicPattern: "usp/agent/{user}/#"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := startUSPBroker(t, map[string]string{"ctl": "c", mallory: "m"})
 	const ctlTopic = "usp/controller/ctl"
 	up := make(chan struct{}, 2)
 	onUp := func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
@@ -93,3 +85,19 @@ func testFromIDBound(t *testing.T, v mqtt.Version) {
 }
 
 func newTextLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// startUSPBroker runs the embedded broker under the USP topic policy with
+// these logins, "ctl" being the Controller's; it stops with the test.
+func startUSPBroker(t *testing.T, users map[string]string) *broker.Broker {
+	t.Helper()
+	b, err := broker.New(&broker.Options{Addr: "127.0.0.1:0", Users: users, Controllers: []string{"ctl"}, USPPolicy: true,
+		AgentTopicPattern: "usp/agent/{user}/#"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uspkit/uspkit/broker"
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
@@ -28,15 +27,7 @@ func TestMQTTAgentGoesOfflineByWill(t *testing.T) {
 func testOfflineByWill(t *testing.T, v mqtt.Version) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b, err := broker.New(&broker.Options{Addr: "127.0.0.1:0", Users: map[string]string{"ctl": "c", agentID: "a"},
-		Controllers: []string{"ctl"}, USPPolicy: true, AgentTopicPattern: "usp/agent/{user}/#"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := startUSPBroker(t, map[string]string{"ctl": "c", agentID: "a"})
 	const ctlTopic = "usp/controller/ctl"
 	agentTopic := "usp/agent/" + agentID
 	var c *controller.Controller
@@ -50,7 +41,7 @@ func testOfflineByWill(t *testing.T, v mqtt.Version) {
 				}
 			}
 		}})
-	c, err = controller.New(ctx, controller.Options{EndpointID: ctrlID, Store: store.NewMemory(), RequestTimeout: 2 * time.Second,
+	c, err := controller.New(ctx, controller.Options{EndpointID: ctrlID, Store: store.NewMemory(), RequestTimeout: 2 * time.Second,
 		MTPs: []controller.MTP{{Protocol: "MQTT", Transport: ctlMQTT, AgentTopic: "usp/agent/{eid}"}}})
 	if err != nil {
 		t.Fatal(err)
