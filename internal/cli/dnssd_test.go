@@ -8,46 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/miekg/dns"
-
 	"github.com/uspkit/uspkit/discovery"
+	"github.com/uspkit/uspkit/internal/testenv"
 )
-
-// dnsZone serves records on 127.0.0.1 over UDP until the test ends and
-// returns its address.
-func dnsZone(t *testing.T, records ...string) string {
-	t.Helper()
-	var rrs []dns.RR
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rrs = append(rrs, rr)
-	}
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		for _, rr := range rrs {
-			for _, qq := range q.Question {
-				if strings.EqualFold(rr.Header().Name, qq.Name) && rr.Header().Rrtype == qq.Qtype {
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-		}
-		w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return pc.LocalAddr().String()
-}
 
 // TestAgentDHCPFQDN: a lease that names the Controller by a bare FQDN
 // leads `usp agent` to its DNS-SD records over unicast DNS [R-DIS.7], and
@@ -57,7 +20,7 @@ func TestAgentDHCPFQDN(t *testing.T) {
 	bin := buildUSP(t)
 	c, srv := discWSController(t)
 	_, port, _ := net.SplitHostPort(srv.Addr().String())
-	server := dnsZone(t,
+	server := testenv.DNSZone(t,
 		fmt.Sprintf("_usp-ctr-ws._tcp.ctl.example.test. 60 IN PTR %s._usp-ctr-ws._tcp.example.test.", mtpCtrlID),
 		fmt.Sprintf("%s._usp-ctr-ws._tcp.example.test. 60 IN SRV 0 1 %s host.example.test.", mtpCtrlID, port),
 		fmt.Sprintf("%s._usp-ctr-ws._tcp.example.test. 60 IN TXT \"path=/usp\"", mtpCtrlID),
