@@ -16,6 +16,7 @@ import (
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/wire"
 )
 
 // Target is one Agent to measure, reached over MQTT or WebSocket.
@@ -285,6 +286,9 @@ func dial(ctx context.Context, tg Target, o *Options, i int, wg *sync.WaitGroup)
 // cell runs one workload with n requests in flight.
 func (c *conn) cell(ctx context.Context, w workload, n, round int, o *Options) Result {
 	res := Result{Target: c.Name, Workload: w.name, InFlight: n, Round: round}
+	if w.name == "delete" {
+		c.fillRows(ctx, o)
+	}
 	var next, errs atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, n)
@@ -343,6 +347,39 @@ func (c *conn) cell(ctx context.Context, w workload, n, round int, o *Options) R
 		res.FirstErr = s
 	}
 	return res
+}
+
+// fillRows adds Subscription rows, untimed, until the "delete" workload
+// has a full cell's worth (o.Requests) or 4 × o.Duration have passed.
+func (c *conn) fillRows(ctx context.Context, o *Options) {
+	deadline := time.Now().Add(4 * o.Duration)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				c.st.mu.Lock()
+				enough := len(c.st.rows) >= o.Requests
+				c.st.mu.Unlock()
+				if enough {
+					return
+				}
+				rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+				r, err := c.c.do(rctx, wire.Header_ADD, addSubscription(c.st.nextID()))
+				cancel()
+				if err != nil {
+					return
+				}
+				if p := addedPath(r); p != "" {
+					c.st.mu.Lock()
+					c.st.rows = append(c.st.rows, p)
+					c.st.mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (c *conn) cpu() (time.Duration, error) {

@@ -11,7 +11,8 @@ import (
 
 // Workloads are the request kinds Run measures, by name, in the order they
 // run. "add" leaves the Subscription rows it creates for "delete", which
-// removes them; Run deletes what is left at the end.
+// removes them (before a "delete" cell, rows are added, untimed, up to the
+// cell's request count); Run deletes what is left at the end.
 var Workloads = []string{"get-deviceinfo", "get-endpointid", "set", "add", "delete", "operate"}
 
 // workload builds the i-th request of one kind for one target.
