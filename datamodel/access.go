@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/uspkit/uspkit/usperr"
@@ -151,26 +152,61 @@ func parseInstance(s string) (uint32, bool) {
 	return uint32(n), true
 }
 
-// checkUnique checks that no two rows of a stored table share a unique
-// key (Object exists with duplicate key, 7025).
+// checkUnique checks that the rows of a stored table this transaction
+// created or changed share no unique key with another row (Object exists
+// with duplicate key, 7025). Rows it did not touch were checked when they
+// were written, so the cost is one pass over the table per changed row,
+// without allocation.
 func (t *txn) checkUnique(in *objInfo, table string) error {
+	if len(in.obj.UniqueKeys) == 0 {
+		return nil
+	}
+	var changed []uint32
+	for path, p := range t.objs {
+		rest, ok := strings.CutPrefix(path, table)
+		if !ok || p == nil {
+			continue
+		}
+		if num, ok := strings.CutSuffix(rest, "."); ok {
+			if n, ok := parseInstance(num); ok {
+				changed = append(changed, n)
+			}
+		}
+	}
+	slices.Sort(changed)
 	ns := t.storedInstances(table)
-	for _, k := range in.obj.UniqueKeys {
-		seen := make(map[string]uint32, len(ns))
-		for _, n := range ns {
-			path := fmt.Sprintf("%s%d.", table, n)
-			p := t.storedParams(path)
-			var b strings.Builder
-			for _, kp := range k.Params {
-				b.WriteString(p[kp])
-				b.WriteByte(0)
+	buf := make([]byte, 0, len(table)+11)
+	row := func(n uint32) map[string]string {
+		buf = append(strconv.AppendUint(append(buf[:0], table...), uint64(n), 10), '.')
+		if p, ok := t.objs[string(buf)]; ok {
+			return p
+		}
+		return t.e.data.objs[string(buf)]
+	}
+	for _, c := range changed {
+		cp := row(c)
+		for _, k := range in.obj.UniqueKeys {
+			for _, n := range ns {
+				if n == c {
+					continue
+				}
+				if p := row(n); p != nil && sameKey(k.Params, cp, p) {
+					return usperr.Errorf(usperr.CodeDuplicateKey, "%s%d. and %s%d. have the same %s", table, n, table, c,
+						strings.Join(k.Params, ", ")).WithPath(fmt.Sprintf("%s%d.", table, c))
+				}
 			}
-			key := b.String()
-			if other, dup := seen[key]; dup {
-				return usperr.Errorf(usperr.CodeDuplicateKey, "%s%d. and %s have the same %s", table, other, path, strings.Join(k.Params, ", ")).WithPath(path)
-			}
-			seen[key] = n
 		}
 	}
 	return nil
+}
+
+// sameKey reports whether rows a and b have the same values for the
+// parameters of a unique key.
+func sameKey(key []string, a, b map[string]string) bool {
+	for _, kp := range key {
+		if a[kp] != b[kp] {
+			return false
+		}
+	}
+	return true
 }

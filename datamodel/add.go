@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/uspkit/uspkit/pathname"
@@ -222,8 +223,14 @@ func (t *txn) assignKeys(in *objInfo, table string, n uint32, params, given map[
 }
 
 func (t *txn) valueTaken(table, name, v string) bool {
+	buf := make([]byte, 0, len(table)+11)
 	for _, m := range t.storedInstances(table) {
-		if t.storedParams(table + itoa(m) + ".")[name] == v {
+		buf = append(strconv.AppendUint(append(buf[:0], table...), uint64(m), 10), '.')
+		p, ok := t.objs[string(buf)]
+		if !ok {
+			p = t.e.data.objs[string(buf)]
+		}
+		if p[name] == v {
 			return true
 		}
 	}
