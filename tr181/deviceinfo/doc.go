@@ -1,6 +1,8 @@
 // Package deviceinfo provides TR-181 Device.DeviceInfo from the host the
 // Agent runs on: identity (manufacturer, model, serial number, versions),
-// UpTime, memory and CPU usage.
+// UpTime, memory and CPU usage. Live figures are read from /proc at most
+// once per Info.MaxAge (DefaultMaxAge, one second) however many Gets ask,
+// and UpTime is counted on with the clock between readings (UptimeMaxAge).
 //
 //	m := schema.New()
 //	agent.Define(m)
