@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mtptest"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/store"
 )
@@ -139,5 +140,50 @@ func TestBadRecordsLogRateLimited(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "record dropped"); n != 1 {
 		t.Fatalf("%d log lines for 1000 bad records:\n%s", n, buf.String())
+	}
+}
+
+// A Session Context Record gets a Disconnect Record with 7106, since the
+// Controller does not do E2E sessions [R-E2E.6a]; a Disconnect Record takes
+// the Agent's route down [R-MTP.7].
+func TestSessionContextAndDisconnect(t *testing.T) {
+	ctlEnd, agentEnd := mtptest.NewPipe("proto::ctl", "proto::agent-a", nil)
+	c := newBare(t, Options{Admission: AdmitAll, MTPs: []MTP{{Name: "UDS", Protocol: "UDS", Transport: ctlEnd}}})
+	m := &c.opt.MTPs[0]
+	peer := mtp.Peer{Address: "proto::agent-a", EndpointID: "proto::agent-a"}
+	got := make(chan []byte, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go agentEnd.Serve(ctx, mtp.HandlerFunc(func(_ context.Context, in mtp.Inbound) { got <- in.Record }))
+
+	sess := &record.Record{Version: record.Version, ToID: "proto::ctl", FromID: "proto::agent-a", Type: record.TypeSessionContext,
+		Session: record.SessionContext{SessionID: 1, SequenceID: 1, ExpectedID: 1, Payload: [][]byte{{1}}}}
+	b, err := sess.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.handle(ctx, m, mtp.Inbound{Record: b, From: peer})
+	select {
+	case raw := <-got:
+		var rec record.Record
+		if err := record.Decode(raw, &rec, nil); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type != record.TypeDisconnect || rec.Disconnect.Code != 7106 || rec.ToID != "proto::agent-a" {
+			t.Fatalf("answer to a session context record: %+v", rec)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no Disconnect Record answered the session context record")
+	}
+
+	conn, _ := record.NewUDSConnect("proto::ctl", "proto::agent-a").MarshalBinary()
+	c.handle(ctx, m, mtp.Inbound{Record: conn, From: peer})
+	if a, _ := c.Agent("proto::agent-a"); !a.Online {
+		t.Fatal("agent not online after its connect record")
+	}
+	disc, _ := record.NewDisconnect("proto::ctl", "proto::agent-a", 0, "bye").MarshalBinary()
+	c.handle(ctx, m, mtp.Inbound{Record: disc, From: peer})
+	if a, _ := c.Agent("proto::agent-a"); a.Online {
+		t.Fatal("agent still online after its Disconnect Record")
 	}
 }
