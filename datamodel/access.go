@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/uspkit/uspkit/usperr"
@@ -150,63 +149,4 @@ func parseInstance(s string) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
-}
-
-// checkUnique checks that the rows of a stored table this transaction
-// created or changed share no unique key with another row (Object exists
-// with duplicate key, 7025). Rows it did not touch were checked when they
-// were written, so the cost is one pass over the table per changed row,
-// without allocation.
-func (t *txn) checkUnique(in *objInfo, table string) error {
-	if len(in.obj.UniqueKeys) == 0 {
-		return nil
-	}
-	var changed []uint32
-	for path, p := range t.objs {
-		rest, ok := strings.CutPrefix(path, table)
-		if !ok || p == nil {
-			continue
-		}
-		if num, ok := strings.CutSuffix(rest, "."); ok {
-			if n, ok := parseInstance(num); ok {
-				changed = append(changed, n)
-			}
-		}
-	}
-	slices.Sort(changed)
-	ns := t.storedInstances(table)
-	buf := make([]byte, 0, len(table)+11)
-	row := func(n uint32) map[string]string {
-		buf = append(strconv.AppendUint(append(buf[:0], table...), uint64(n), 10), '.')
-		if p, ok := t.objs[string(buf)]; ok {
-			return p
-		}
-		return t.e.data.objs[string(buf)]
-	}
-	for _, c := range changed {
-		cp := row(c)
-		for _, k := range in.obj.UniqueKeys {
-			for _, n := range ns {
-				if n == c {
-					continue
-				}
-				if p := row(n); p != nil && sameKey(k.Params, cp, p) {
-					return usperr.Errorf(usperr.CodeDuplicateKey, "%s%d. and %s%d. have the same %s", table, n, table, c,
-						strings.Join(k.Params, ", ")).WithPath(fmt.Sprintf("%s%d.", table, c))
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// sameKey reports whether rows a and b have the same values for the
-// parameters of a unique key.
-func sameKey(key []string, a, b map[string]string) bool {
-	for _, kp := range key {
-		if a[kp] != b[kp] {
-			return false
-		}
-	}
-	return true
 }

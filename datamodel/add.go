@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 
 	"github.com/uspkit/uspkit/pathname"
@@ -210,31 +209,16 @@ func (t *txn) assignKeys(in *objInfo, table string, n uint32, params, given map[
 			if p == nil || p.Type.Base != schema.BaseString || p.Type.List != nil || len(p.Type.Enums) > 0 {
 				continue
 			}
-			if params[kp] != "" && !t.valueTaken(table, kp, params[kp]) {
+			if params[kp] != "" && !t.valueTaken(in, table, kp, params[kp]) {
 				continue
 			}
 			v := fmt.Sprintf("cpe-%d", n)
-			for i := 2; t.valueTaken(table, kp, v); i++ {
+			for i := 2; t.valueTaken(in, table, kp, v); i++ {
 				v = fmt.Sprintf("cpe-%d-%d", n, i)
 			}
 			params[kp] = v
 		}
 	}
-}
-
-func (t *txn) valueTaken(table, name, v string) bool {
-	buf := make([]byte, 0, len(table)+11)
-	for _, m := range t.storedInstances(table) {
-		buf = append(strconv.AppendUint(append(buf[:0], table...), uint64(m), 10), '.')
-		p, ok := t.objs[string(buf)]
-		if !ok {
-			p = t.e.data.objs[string(buf)]
-		}
-		if p[name] == v {
-			return true
-		}
-	}
-	return false
 }
 
 // uniqueKeys returns the readable unique-key parameters of an instance.

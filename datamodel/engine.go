@@ -90,6 +90,7 @@ type storedData struct {
 	objs     map[string]map[string]string // instance path → parameters
 	tables   map[string][]uint32          // table path → sorted instance numbers
 	counters map[string]uint32            // table path → last instance number issued
+	index    map[string]*keyIndex         // stored table path → its unique keys' index, built on use
 }
 
 // New builds an Engine for mux and loads the stored objects from
@@ -397,7 +398,9 @@ func (t *txn) commit(ctx context.Context) error {
 		}
 	}
 	d := &t.e.data
+	var buf []byte
 	for p, v := range t.objs {
+		buf = d.reindex(p, d.objs[p], v, buf)
 		if v == nil {
 			delete(d.objs, p)
 		} else {

@@ -85,3 +85,109 @@ func BenchmarkAddDelete(b *testing.B) {
 		addDelete(b, eng)
 	}
 }
+
+// TestUniqueKeyIndex: the key index follows every committed change, so
+// that a key freed by a Set or a Delete can be taken again and a key in
+// use cannot, in the same transaction or a later one.
+func TestUniqueKeyIndex(t *testing.T) {
+	ctx := context.Background()
+	name := func(v string) []datamodel.ParamSetting {
+		return []datamodel.ParamSetting{{Param: "Name", Value: v, Required: true}}
+	}
+	set := func(eng *datamodel.Engine, objs ...datamodel.UpdateObject) error {
+		res, err := eng.Set(ctx, admin, false, objs)
+		if err == nil {
+			for _, r := range res {
+				if r.Err != nil {
+					return r.Err
+				}
+			}
+		}
+		return err
+	}
+	add := func(eng *datamodel.Engine, objs ...datamodel.CreateObject) error {
+		res, err := eng.Add(ctx, admin, false, objs)
+		if err == nil {
+			for _, r := range res {
+				if r.Err != nil {
+					return r.Err
+				}
+			}
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(eng *datamodel.Engine) error
+		ok   bool
+	}{
+		{"a Name freed by a Set is taken by an Add", func(eng *datamodel.Engine) error {
+			if err := set(eng, datamodel.UpdateObject{Path: "Device.Item.1.", Params: name("renamed")}); err != nil {
+				return err
+			}
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: name("item-0")})
+		}, true},
+		{"the Name a Set gave is not taken by an Add", func(eng *datamodel.Engine) error {
+			if err := set(eng, datamodel.UpdateObject{Path: "Device.Item.1.", Params: name("renamed")}); err != nil {
+				return err
+			}
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: name("renamed")})
+		}, false},
+		{"a Name freed by a Delete is taken by an Add", func(eng *datamodel.Engine) error {
+			if _, err := eng.Delete(ctx, admin, false, []string{"Device.Item.2."}); err != nil {
+				return err
+			}
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: name("item-1")})
+		}, true},
+		{"two rows swap Names in one Set", func(eng *datamodel.Engine) error {
+			return set(eng, datamodel.UpdateObject{Path: "Device.Item.1.", Params: name("item-1")},
+				datamodel.UpdateObject{Path: "Device.Item.2.", Params: name("item-0")})
+		}, true},
+		{"two rows get one Name in one Set", func(eng *datamodel.Engine) error {
+			return set(eng, datamodel.UpdateObject{Path: "Device.Item.1.", Params: name("same")},
+				datamodel.UpdateObject{Path: "Device.Item.2.", Params: name("same")})
+		}, false},
+		{"two new rows with one Name in one Add", func(eng *datamodel.Engine) error {
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: name("twin")},
+				datamodel.CreateObject{Path: "Device.Item.", Params: name("twin")})
+		}, false},
+		{"an Alias freed by a Delete is taken by an Add", func(eng *datamodel.Engine) error {
+			if _, err := eng.Delete(ctx, admin, false, []string{"Device.Item.1."}); err != nil {
+				return err
+			}
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: []datamodel.ParamSetting{{Param: "Name", Value: "n"}, {Param: "Alias", Value: "cpe-1", Required: true}}})
+		}, true},
+		{"an assigned Alias skips one in use [R-ADD.5]", func(eng *datamodel.Engine) error {
+			// Instance 4 takes cpe-5, so instance 5 cannot have it.
+			if err := add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: []datamodel.ParamSetting{{Param: "Name", Value: "a"}, {Param: "Alias", Value: "cpe-5", Required: true}}}); err != nil {
+				return err
+			}
+			res, err := eng.Add(ctx, admin, false, []datamodel.CreateObject{{Path: "Device.Item.", Params: name("b")}})
+			if err != nil || res[0].Err != nil {
+				return fmt.Errorf("add: %v %v", err, res)
+			}
+			if got := res[0].UniqueKeys["Alias"]; got == "cpe-5" || got == "" {
+				return fmt.Errorf("assigned Alias %q", got)
+			}
+			return nil
+		}, true},
+		{"an Alias in use is refused", func(eng *datamodel.Engine) error {
+			return add(eng, datamodel.CreateObject{Path: "Device.Item.", Params: []datamodel.ParamSetting{{Param: "Name", Value: "n"}, {Param: "Alias", Value: "cpe-2", Required: true}}})
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := itemEngine(t, 3) // Names item-0…item-2, Aliases cpe-1…cpe-3
+			// A first check builds the index before the case runs.
+			if err := set(eng, datamodel.UpdateObject{Path: "Device.Item.3.", Params: name("item-2")}); err != nil {
+				t.Fatal(err)
+			}
+			err := tc.run(eng)
+			if tc.ok && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !tc.ok && err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
