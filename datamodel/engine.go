@@ -233,6 +233,13 @@ type txn struct {
 	lists    map[string][]uint32 // provided tables listed in this txn
 }
 
+// read starts a transaction that only reads (Get, GetInstances,
+// GetSupportedDM, under the read lock): it has no maps for changes, which
+// such a transaction never makes.
+func (e *Engine) read(c Caller) *txn {
+	return &txn{e: e, caller: c, lists: map[string][]uint32{}}
+}
+
 func (e *Engine) begin(c Caller) *txn {
 	return &txn{e: e, caller: c, objs: map[string]map[string]string{}, tables: map[string][]uint32{},
 		counters: map[string]uint32{}, touched: map[string]*objInfo{}, lists: map[string][]uint32{}}

@@ -13,7 +13,7 @@ import (
 func (e *Engine) Get(ctx context.Context, c Caller, paths []string, maxDepth uint32) []GetResult {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	t := e.begin(c)
+	t := e.read(c)
 	out := make([]GetResult, 0, len(paths))
 	for _, p := range paths {
 		r := GetResult{Path: p}

@@ -14,7 +14,7 @@ import (
 func (e *Engine) Instances(ctx context.Context, c Caller, paths []string, firstLevelOnly bool) []InstancesResult {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	t := e.begin(c)
+	t := e.read(c)
 	out := make([]InstancesResult, 0, len(paths))
 	for _, p := range paths {
 		r := InstancesResult{Path: p}

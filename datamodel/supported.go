@@ -51,7 +51,7 @@ const DataModelURI = "urn:broadband-forum-org:tr-181-2-16-0-usp"
 func (e *Engine) Supported(ctx context.Context, c Caller, paths []string, o SupportedOptions) []SupportedResult {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	t := e.begin(c)
+	t := e.read(c)
 	out := make([]SupportedResult, 0, len(paths))
 	for _, p := range paths {
 		r := SupportedResult{Path: p, URI: DataModelURI}
