@@ -19,6 +19,10 @@ type acl struct {
 	roles     map[string]*role    // by reference, "Device.LocalAgent.ControllerTrust.Role.1"
 	ctrls     map[string][]string // enabled Controller endpoint ID → role references
 	untrusted []string
+	// cached are the permissions handed out since the last set, by
+	// Controller, so that the paths one message resolves are remembered
+	// for the next (a Perms result depends only on the roles).
+	cached map[string]*access
 }
 
 type role struct {
@@ -44,6 +48,7 @@ func (l *acl) set(roles map[string]*role, ctrls map[string][]string, untrusted [
 	}
 	l.mu.Lock()
 	l.roles, l.ctrls, l.untrusted = roles, ctrls, untrusted
+	l.cached = nil
 	l.gen++
 	l.mu.Unlock()
 }
@@ -53,7 +58,27 @@ func (l *acl) set(roles map[string]*role, ctrls map[string][]string, untrusted [
 // is not a known, enabled Controller.
 func (l *acl) forController(id string) datamodel.Access {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
+	a := l.cached[id]
+	l.mu.RUnlock()
+	if a != nil {
+		return a
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a = l.build(id)
+	// Unknown Controllers share the untrusted role; only the configured
+	// ones (bounded by the data model) are remembered.
+	if _, known := l.ctrls[id]; known {
+		if l.cached == nil {
+			l.cached = map[string]*access{}
+		}
+		l.cached[id] = a
+	}
+	return a
+}
+
+// build makes the permissions of one Controller; l.mu is held.
+func (l *acl) build(id string) *access {
 	refs, ok := l.ctrls[id]
 	if !ok {
 		refs = l.untrusted
@@ -67,11 +92,11 @@ func (l *acl) forController(id string) datamodel.Access {
 	return &access{roles: rs, cache: map[string]datamodel.Perms{}}
 }
 
-// access is one caller's permissions, with a cache for the paths of one
-// message.
+// access is one caller's permissions, with a cache of the paths asked
+// about (at most 4,096), kept until the configuration changes.
 type access struct {
 	roles []*role
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	cache map[string]datamodel.Perms
 }
 
@@ -79,12 +104,12 @@ type access struct {
 // granted. Within a role, each family of rights comes from the
 // highest-ordered Permission whose Targets match the path.
 func (a *access) Perms(path string) datamodel.Perms {
-	a.mu.Lock()
-	if p, ok := a.cache[path]; ok {
-		a.mu.Unlock()
+	a.mu.RLock()
+	p, ok := a.cache[path]
+	a.mu.RUnlock()
+	if ok {
 		return p
 	}
-	a.mu.Unlock()
 	var out datamodel.Perms
 	for _, r := range a.roles {
 		var param, obj, inst, cmd datamodel.Perms
