@@ -103,7 +103,7 @@ func (t *txn) deleteOne(ctx context.Context, tg target) error {
 		if err := t.checkStored(ctx, in, OpDelete, tg.path, maps.Clone(cur)); err != nil {
 			return err
 		}
-		t.deleteStored(tg.path)
+		t.deleteStored(tg.path, in.obj)
 		t.changes = append(t.changes, Change{Op: OpDelete, Path: tg.path, Object: in.obj, Caller: t.caller})
 		return nil
 	}

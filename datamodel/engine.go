@@ -322,16 +322,23 @@ func (t *txn) counter(table string) uint32 {
 	return t.e.data.counters[table]
 }
 
-// deleteStored deletes a stored instance and every stored object below it.
-func (t *txn) deleteStored(path string) {
-	for p := range t.e.data.objs {
-		if strings.HasPrefix(p, path) {
-			t.dropStored(p)
-		}
+// deleteStored deletes a stored instance of o and every stored object
+// below it, found through the model's objects below o (not by reading
+// every stored object: a Delete costs the same in a table of 10,000 rows
+// as in one of 10).
+func (t *txn) deleteStored(path string, o *schema.Object) {
+	if t.storedParams(path) != nil {
+		t.dropStored(path)
 	}
-	for p, v := range t.objs {
-		if v != nil && strings.HasPrefix(p, path) {
-			t.dropStored(p)
+	for _, c := range t.e.model.Children(o) {
+		rel := strings.TrimPrefix(c.Path, o.Path) // "Stats." or "Blade.{i}."
+		if !c.Multi {
+			t.deleteStored(path+rel, c)
+			continue
+		}
+		table := path + strings.TrimSuffix(rel, "{i}.")
+		for _, n := range slices.Clone(t.storedInstances(table)) {
+			t.deleteStored(table+itoa(n)+".", c)
 		}
 	}
 }
