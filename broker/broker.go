@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // ErrClosed is returned by Start on a Broker that was closed.
@@ -254,6 +255,9 @@ func (b *Broker) Close() error {
 		if ws != nil {
 			ws.Close()
 		}
+		if started {
+			b.drain()
+		}
 		if started && !b.closeServer() {
 			// mochi is stuck; the connections are cut below, and its
 			// goroutines are left to the process's end.
@@ -266,6 +270,30 @@ func (b *Broker) Close() error {
 		b.log.Info("MQTT broker closed")
 	})
 	return nil
+}
+
+// drain ends every client session before mochi's Close, which can
+// deadlock when a session ends while it lists the listener's clients (see
+// closeLimit): MQTT 5 clients get DISCONNECT "server shutting down", then
+// every connection is cut and the Broker's goroutines are waited for, at
+// most closeLimit. The listeners are closed already, so no session starts
+// meanwhile.
+func (b *Broker) drain() {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+	b.killAll()
+	done := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeLimit):
+	}
 }
 
 // closeLimit bounds mochi's Close. mochi-mqtt v2.7.9 can deadlock there
