@@ -34,18 +34,52 @@ func respMsg(id string, t wire.Header_MsgType, r *wire.Response) *wire.Msg {
 
 func (a *Agent) get(ctx context.Context, c datamodel.Caller, id string, g *wire.Get) *wire.Msg {
 	res := a.eng.Get(ctx, c, g.GetParamPaths(), g.GetMaxDepth())
-	out := &wire.GetResp{}
+	// The response's messages come in a few blocks rather than one
+	// allocation each: a Get is the most frequent request.
+	m := &getRespMsg{}
+	m.rt.GetResp, m.resp.RespType = &m.gr, &m.rt
+	m.body.Response, m.b.MsgBody = &m.resp, &m.body
+	m.hdr.MsgId, m.hdr.MsgType = id, wire.Header_GET_RESP
+	m.msg.Header, m.msg.Body = &m.hdr, &m.b
+	n := 0
 	for _, r := range res {
-		rp := &wire.GetResp_RequestedPathResult{RequestedPath: r.Path}
+		n += len(r.Objects)
+	}
+	rps := make([]wire.GetResp_RequestedPathResult, len(res))
+	rpPtrs := make([]*wire.GetResp_RequestedPathResult, len(res))
+	objs := make([]wire.GetResp_ResolvedPathResult, n)
+	objPtrs := make([]*wire.GetResp_ResolvedPathResult, n)
+	for i, r := range res {
+		rp := &rps[i]
+		rp.RequestedPath = r.Path
 		if r.Err != nil {
 			rp.ErrCode, rp.ErrMsg = usperr.Code(r.Err), usperr.Message(r.Err)
 		}
-		for _, o := range r.Objects {
-			rp.ResolvedPathResults = append(rp.ResolvedPathResults, &wire.GetResp_ResolvedPathResult{ResolvedPath: o.Path, ResultParams: o.Params})
+		if len(r.Objects) > 0 {
+			rp.ResolvedPathResults = objPtrs[:len(r.Objects):len(r.Objects)]
+			for j, o := range r.Objects {
+				objs[j].ResolvedPath, objs[j].ResultParams = o.Path, o.Params
+				objPtrs[j] = &objs[j]
+			}
+			objs, objPtrs = objs[len(r.Objects):], objPtrs[len(r.Objects):]
 		}
-		out.ReqPathResults = append(out.ReqPathResults, rp)
+		rpPtrs[i] = rp
 	}
-	return respMsg(id, wire.Header_GET_RESP, &wire.Response{RespType: &wire.Response_GetResp{GetResp: out}})
+	if len(res) > 0 {
+		m.gr.ReqPathResults = rpPtrs
+	}
+	return &m.msg
+}
+
+// getRespMsg holds the messages of a GetResp Msg in one allocation.
+type getRespMsg struct {
+	msg  wire.Msg
+	hdr  wire.Header
+	b    wire.Body
+	body wire.Body_Response
+	resp wire.Response
+	rt   wire.Response_GetResp
+	gr   wire.GetResp
 }
 
 func (a *Agent) set(ctx context.Context, c datamodel.Caller, id string, s *wire.Set) *wire.Msg {
