@@ -308,7 +308,7 @@ func (c *Controller) OnState(protocol string) mtp.StateFunc {
 	return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 		if s == mtp.StateUp {
 			if p.EndpointID != "" && endpoint.Validate(p.EndpointID) == nil {
-				c.contact(ctx, c.mtpNamed(protocol), p, p.EndpointID)
+				c.connected(ctx, c.mtpNamed(protocol), p)
 			}
 			return
 		}

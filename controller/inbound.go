@@ -118,19 +118,22 @@ func (c *Controller) message(ctx context.Context, from, version string, payload 
 	c.event(ctx, Event{Agent: from, Kind: "response", MsgID: id, Msg: raw})
 }
 
-// contact records contact from an Agent over MTP m from peer p, with trust
-// t; a first contact or a return flushes its queue. It reports whether
-// the Agent's Records may be processed.
-func (c *Controller) contact(ctx context.Context, m *MTP, p mtp.Peer, id string, t ...trust) bool {
-	tr := trustClaimed
-	if len(t) > 0 {
-		tr = t[0]
-	} else if got, err := trustOf(m, p, id); err != nil {
-		c.warns.warn(ctx, c.log, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", id, "err", err)
-		return false
-	} else {
-		tr = got
+// connected records a connection that came up to a peer that names
+// itself (the Controller as a WebSocket client of an Agent, or a server
+// handshake), if its identity passes MTP m's policy.
+func (c *Controller) connected(ctx context.Context, m *MTP, p mtp.Peer) {
+	tr, err := trustOf(m, p, p.EndpointID)
+	if err != nil {
+		c.warns.warn(ctx, c.log, "agent refused", "mtp", m.Protocol, "peer", p.Address, "agent", p.EndpointID, "err", err)
+		return
 	}
+	c.contact(ctx, m, p, p.EndpointID, tr)
+}
+
+// contact records contact from an Agent over MTP m from peer p, with trust
+// tr; a first contact or a return flushes its queue. It reports whether
+// the Agent's Records may be processed.
+func (c *Controller) contact(ctx context.Context, m *MTP, p mtp.Peer, id string, tr trust) bool {
 	now := time.Now().UTC()
 	c.mu.Lock()
 	a := c.agents[id]
