@@ -325,12 +325,13 @@ func (c *Controller) unanswered(ctx context.Context, id string, sent time.Time) 
 	c.mu.Lock()
 	a := c.agents[id]
 	gone := a != nil && a.Online && a.LastSeen.Before(sent) && (a.Protocol == "MQTT" || a.Protocol == "STOMP")
+	var last time.Time
 	if gone {
-		a.Online = false
+		a.Online, last = false, a.LastSeen
 	}
 	c.mu.Unlock()
 	if gone {
-		c.log.WarnContext(ctx, "agent silent, taken offline", "agent", id, "last_seen", a.LastSeen)
+		c.log.WarnContext(ctx, "agent silent, taken offline", "agent", id, "last_seen", last)
 		c.event(ctx, Event{Agent: id, Kind: "offline"})
 	}
 }
