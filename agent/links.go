@@ -508,6 +508,12 @@ func (a *Agent) keepClientID(ctx context.Context, l *link, id string) {
 	// value, or the reverse, and dials again.
 	a.linkMu.Lock()
 	defer a.linkMu.Unlock()
+	if !a.linked(l.Transport) {
+		// A connection already replaced (its row changed meanwhile): the
+		// ClientID it was given is not the one in use, and writing it
+		// back would redial the connection that replaced it.
+		return
+	}
 	c := *l.conn
 	m := *c.MQTT
 	m.ClientID = id
