@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,17 +36,11 @@ func upProcess(t *testing.T, bin, data string, extra ...string) (map[string]stri
 			return
 		}
 		stopped = true
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("usp up did not stop cleanly: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
+		switch err, inTime := interrupt(cmd, 15*time.Second); {
+		case !inTime:
 			t.Error("usp up did not stop on Ctrl-C")
+		case err != nil:
+			t.Errorf("usp up did not stop cleanly: %v", err)
 		}
 	}
 	t.Cleanup(stop)
@@ -270,13 +263,7 @@ func TestControllerEmbeddedBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
+		if _, inTime := interrupt(cmd, 15*time.Second); !inTime {
 			t.Error("usp controller did not stop on Ctrl-C")
 		}
 	}()

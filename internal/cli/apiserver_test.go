@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,14 +42,7 @@ func startControllerProc(t *testing.T, bin, data, extra string) *controllerProc 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if _, inTime := interrupt(cmd, 10*time.Second); !inTime {
 			t.Error("usp controller did not stop on SIGINT")
 		}
 	})
@@ -249,14 +241,7 @@ func TestUpAPITLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if _, inTime := interrupt(cmd, 10*time.Second); !inTime {
 			t.Error("usp up did not stop on SIGINT")
 		}
 	}()

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -114,18 +113,11 @@ func startServer(t *testing.T, bin string, args ...string) (lines map[string]str
 			return
 		}
 		stopped = true
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("usp %s did not stop cleanly: %v", args[0], err)
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		switch err, inTime := interrupt(cmd, 10*time.Second); {
+		case !inTime:
 			t.Errorf("usp %s did not stop on SIGINT", args[0])
+		case err != nil:
+			t.Errorf("usp %s did not stop cleanly: %v", args[0], err)
 		}
 	}
 	t.Cleanup(stop)

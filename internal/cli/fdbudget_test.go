@@ -36,14 +36,7 @@ func TestUpFileDescriptorBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		if _, inTime := interrupt(cmd, 15*time.Second); !inTime {
 			t.Error("usp up did not stop on SIGINT")
 		}
 	}()

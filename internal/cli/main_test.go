@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The usp binary the process tests run, built once per test binary (see
@@ -49,4 +51,20 @@ func buildUSP(t *testing.T) string {
 		t.Fatalf("build failed earlier: %v", uspBinary.err)
 	}
 	return uspBinary.path
+}
+
+// interrupt sends SIGINT to a started process and waits for it; if it has
+// not ended within limit it is killed (and waited for). It returns what
+// Wait returned and whether the process ended in time.
+func interrupt(cmd *exec.Cmd, limit time.Duration) (err error, inTime bool) {
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err, true
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		return <-done, false
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,14 +66,7 @@ factory:
 			t.Fatalf("agent: %q %v", line, err)
 		}
 		return func() {
-			cmd.Process.Signal(syscall.SIGINT)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
+			if _, inTime := interrupt(cmd, 10*time.Second); !inTime {
 				t.Error("agent did not stop on SIGINT")
 			}
 		}

@@ -24,17 +24,11 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("usp up did not stop cleanly on Ctrl-C: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+		switch err, inTime := interrupt(cmd, 10*time.Second); {
+		case !inTime:
 			t.Error("usp up did not stop on Ctrl-C")
+		case err != nil:
+			t.Errorf("usp up did not stop cleanly on Ctrl-C: %v", err)
 		}
 	}()
 	lines := map[string]string{}
@@ -60,20 +54,7 @@ func TestUp(t *testing.T) {
 	agentID := strings.Fields(lines["agent"])[0]
 	usp := func(args ...string) (string, string, int) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c := exec.CommandContext(ctx, bin, args...)
-		c.Env = append(os.Environ(), "USP_DATA="+data, "USP_SERVER=", "USP_TOKEN=", "USP_AGENT=")
-		var out, errb bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errb
-		err := c.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		return uspRun(t, bin, data, args...)
 	}
 	check := func(name string, ok bool, out, errs string) {
 		t.Helper()
