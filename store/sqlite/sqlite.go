@@ -164,7 +164,7 @@ func (s *DB) Apply(ctx context.Context, b *store.Batch) error {
 
 func applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	for _, d := range b.Delete {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM objects WHERE substr(path, 1, ?) = ?", len(d), d); err != nil {
+		if err := deletePrefix(ctx, tx, d); err != nil {
 			return err
 		}
 	}

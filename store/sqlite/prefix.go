@@ -1,0 +1,37 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// prefixSuccessor returns the smallest string greater than every string
+// that starts with p, in SQLite's BINARY collation (byte order), and false
+// when there is none (p is empty or all 0xff bytes).
+func prefixSuccessor(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// deletePrefix removes the objects whose path starts with p as one range
+// of the primary key ([p, successor of p)), so SQLite reads only those
+// entries instead of scanning the table.
+func deletePrefix(ctx context.Context, tx *sql.Tx, p string) error {
+	if end, ok := prefixSuccessor(p); ok {
+		_, err := tx.ExecContext(ctx, deleteRangeSQL, p, end)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, deleteFromSQL, p)
+	return err
+}
+
+const (
+	deleteRangeSQL = "DELETE FROM objects WHERE path >= ? AND path < ?"
+	deleteFromSQL  = "DELETE FROM objects WHERE path >= ?"
+)
