@@ -114,6 +114,7 @@ type Agent struct {
 	acl  *acl
 	subs *subscriptions
 	reqs *requests
+	brk  *broker // the USP Broker role (broker.go)
 	// periodic runs the Periodic! timers.
 	periodic *periodicTimers
 
@@ -184,7 +185,9 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	a.subs = newSubscriptions(a)
 	a.periodic = newPeriodicTimers(a)
 	a.reqs = newRequests(a)
+	a.brk = newBroker(a)
 	a.register(opt.Mux)
+	a.brk.registerBroker(opt.Mux)
 	snap, err := opt.Store.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -464,6 +467,9 @@ func (a *Agent) dispatch(ctx context.Context, from string, msg *wire.Msg) *wire.
 			a.log.ErrorContext(ctx, "request handling panicked", "from", from, "msg_id", id, "panic", fmt.Sprint(v))
 		}
 	}()
+	if reply := a.brk.route(ctx, c, id, req); reply != nil {
+		return reply // a USP Service's paths (broker_route.go)
+	}
 	switch r := req.GetReqType().(type) {
 	case *wire.Request_Get:
 		return a.get(ctx, c, id, r.Get)

@@ -1,0 +1,703 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/usperr"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// Routing. A request that touches a path a USP Service registered is split
+// at the message level: each Service gets one request of the same type with
+// the paths it owns (with the request's msg_id replaced by the Broker's
+// own), the local engine the rest, and the answers are merged back in the
+// order of the request, under the Controller's msg_id. A path that does not
+// start with a registered path but covers one ("Device.", "Device.*.Name")
+// is answered by the engine and by every Service whose registered path it
+// covers, with the covered part of the path sent to the Service ("spanning").
+//
+// allow_partial false: TR-369 defines no commit protocol between a Broker
+// and its Services, so a Set, Add or Delete over several owners cannot be
+// atomic. The Broker sends each Service its part with allow_partial false
+// (each Service is atomic on its own), runs its own part last and only when
+// every Service succeeded, and answers with the first Service's Error;
+// changes other Services already committed stay.
+
+// route answers req when it touches a registered path; nil means the
+// request is the engine's alone.
+func (b *broker) route(ctx context.Context, c datamodel.Caller, id string, req *wire.Request) *wire.Msg {
+	b.mu.RLock()
+	n := len(b.owner)
+	b.mu.RUnlock()
+	if n == 0 {
+		return nil
+	}
+	switch r := req.GetReqType().(type) {
+	case *wire.Request_Get:
+		return b.get(ctx, c, id, r.Get)
+	case *wire.Request_Set:
+		return b.set(ctx, c, id, r.Set)
+	case *wire.Request_Add:
+		return b.add(ctx, c, id, r.Add)
+	case *wire.Request_Delete:
+		return b.delete(ctx, c, id, r.Delete)
+	case *wire.Request_Operate:
+		return b.operate(ctx, c, id, r.Operate)
+	case *wire.Request_GetInstances:
+		return b.instances(ctx, c, id, r.GetInstances)
+	case *wire.Request_GetSupportedDm:
+		return b.supported(ctx, c, id, r.GetSupportedDm)
+	}
+	return nil
+}
+
+// span is the part of a requested path a Service answers.
+type span struct {
+	s    *uspService
+	path string
+	// depth is how many object levels the Service's path lies below the
+	// requested one (0 when the requested path reaches into it).
+	depth int
+}
+
+// ownerOf returns the Service whose registered path p starts with, or nil,
+// and the Services whose registered paths p covers.
+func (b *broker) ownerOf(p string) (*uspService, []span) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for r, s := range b.owner {
+		if strings.HasPrefix(p, r) {
+			return s, nil
+		}
+	}
+	var spans []span
+	ps := segments(p)
+	obj := strings.HasSuffix(p, ".")
+	for r, s := range b.owner {
+		rs := segments(r)
+		k := len(rs)
+		match := true
+		for i := 0; i < k && i < len(ps); i++ {
+			if ps[i] != rs[i] && ps[i] != "*" {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case len(ps) < k && obj:
+			spans = append(spans, span{s: s, path: r, depth: k - len(ps)})
+		case len(ps) >= k:
+			sub := r + strings.Join(ps[k:], ".")
+			if obj && len(ps) > k {
+				sub += "."
+			}
+			spans = append(spans, span{s: s, path: sub})
+		}
+	}
+	return nil, spans
+}
+
+// segments splits a path at the dots outside search expressions, without
+// the empty segment after a final dot.
+func segments(p string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth > 0 {
+				depth--
+			}
+		case '.':
+			if depth == 0 {
+				out = append(out, p[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if start < len(p) {
+		out = append(out, p[start:])
+	}
+	return out
+}
+
+// fanout runs one request per Service concurrently and returns the answers
+// (or errors) by Service.
+func (b *broker) fanout(ctx context.Context, reqs map[*uspService]*wire.Request, mt wire.Header_MsgType) (map[*uspService]*wire.Msg, map[*uspService]error) {
+	resp := make(map[*uspService]*wire.Msg, len(reqs))
+	errs := map[*uspService]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s, r := range reqs {
+		wg.Go(func() {
+			m, err := b.call(ctx, s, mt, r)
+			if err == nil && m.GetBody().GetError() != nil {
+				e := m.GetBody().GetError()
+				err = usperr.Errorf(e.GetErrCode(), "%s", e.GetErrMsg())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[s] = err
+			} else {
+				resp[s] = m
+			}
+		})
+	}
+	wg.Wait()
+	return resp, errs
+}
+
+// perms returns c's permissions on path.
+func perms(c datamodel.Caller, path string) datamodel.Perms {
+	if c.Access == nil {
+		return datamodel.AllPerms
+	}
+	return c.Access.Perms(path)
+}
+
+// get answers a Get whose paths may lie in Services.
+func (b *broker) get(ctx context.Context, c datamodel.Caller, id string, g *wire.Get) *wire.Msg {
+	type key struct {
+		s     *uspService
+		depth uint32
+	}
+	var local []string
+	groups := map[key][]string{}
+	owners := make([]*uspService, len(g.GetParamPaths()))
+	spans := make([][]span, len(g.GetParamPaths()))
+	for i, p := range g.GetParamPaths() {
+		s, sp := b.ownerOf(p)
+		if s != nil {
+			owners[i] = s
+			k := key{s, g.GetMaxDepth()}
+			groups[k] = append(groups[k], p)
+			continue
+		}
+		local = append(local, p)
+		for _, x := range sp {
+			d := g.GetMaxDepth()
+			if d != 0 {
+				if int(d) <= x.depth {
+					continue // the Service's objects lie deeper than asked
+				}
+				d -= uint32(x.depth)
+			}
+			spans[i] = append(spans[i], x)
+			k := key{x.s, d}
+			groups[k] = append(groups[k], x.path)
+		}
+	}
+	// One Get per Service and depth, concurrently with the local part.
+	type answer struct {
+		res []*wire.GetResp_RequestedPathResult
+		err error
+	}
+	answers := map[key]*answer{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for k, paths := range groups {
+		wg.Go(func() {
+			m, err := b.call(ctx, k.s, wire.Header_GET, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: paths, MaxDepth: k.depth}}})
+			an := &answer{err: err}
+			if err == nil {
+				if e := m.GetBody().GetError(); e != nil {
+					an.err = usperr.Errorf(e.GetErrCode(), "%s", e.GetErrMsg())
+				} else {
+					an.res = m.GetBody().GetResponse().GetGetResp().GetReqPathResults()
+				}
+			}
+			mu.Lock()
+			answers[k] = an
+			mu.Unlock()
+		})
+	}
+	var localRes []*wire.GetResp_RequestedPathResult
+	if len(local) > 0 {
+		lm := b.a.get(ctx, c, id, &wire.Get{ParamPaths: local, MaxDepth: g.GetMaxDepth()})
+		localRes = lm.GetBody().GetResponse().GetGetResp().GetReqPathResults()
+	}
+	wg.Wait()
+	// take returns the Service's result for path p and forgets it, so
+	// that a path asked twice gets one result each time.
+	take := func(k key, p string) (*wire.GetResp_RequestedPathResult, error) {
+		an := answers[k]
+		if an == nil {
+			return nil, usperr.Errorf(usperr.CodeInternal, "no answer")
+		}
+		if an.err != nil {
+			return nil, an.err
+		}
+		for j, r := range an.res {
+			if r != nil && r.GetRequestedPath() == p {
+				an.res[j] = nil
+				return r, nil
+			}
+		}
+		return nil, usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", k.s.eid, p)
+	}
+	out := &wire.GetResp{}
+	li := 0
+	for i, p := range g.GetParamPaths() {
+		var rp *wire.GetResp_RequestedPathResult
+		if s := owners[i]; s != nil {
+			r, err := take(key{s, g.GetMaxDepth()}, p)
+			if err != nil {
+				rp = &wire.GetResp_RequestedPathResult{RequestedPath: p, ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}
+			} else {
+				rp = &wire.GetResp_RequestedPathResult{RequestedPath: p, ErrCode: r.GetErrCode(), ErrMsg: r.GetErrMsg(),
+					ResolvedPathResults: filterRead(c, r.GetResolvedPathResults())}
+			}
+		} else {
+			rp = localRes[li]
+			li++
+			for _, x := range spans[i] {
+				d := g.GetMaxDepth()
+				if d != 0 {
+					d -= uint32(x.depth)
+				}
+				r, err := take(key{x.s, d}, x.path)
+				if err != nil || r.GetErrCode() != 0 {
+					continue // a Service that cannot answer a covered path adds nothing
+				}
+				if rp.GetErrCode() != 0 && len(r.GetResolvedPathResults()) > 0 {
+					// The path means nothing locally but something in a Service.
+					rp = &wire.GetResp_RequestedPathResult{RequestedPath: p}
+				}
+				if rp.GetErrCode() == 0 {
+					rp.ResolvedPathResults = append(rp.ResolvedPathResults, filterRead(c, r.GetResolvedPathResults())...)
+				}
+			}
+		}
+		out.ReqPathResults = append(out.ReqPathResults, rp)
+	}
+	return respMsg(id, wire.Header_GET_RESP, &wire.Response{RespType: &wire.Response_GetResp{GetResp: out}})
+}
+
+// filterRead keeps the parameters c may read: the Broker applies the
+// Controller's ControllerTrust permissions to what Services return.
+func filterRead(c datamodel.Caller, rs []*wire.GetResp_ResolvedPathResult) []*wire.GetResp_ResolvedPathResult {
+	if c.Access == nil {
+		return rs
+	}
+	out := make([]*wire.GetResp_ResolvedPathResult, 0, len(rs))
+	for _, r := range rs {
+		kept := map[string]string{}
+		for n, v := range r.GetResultParams() {
+			if perms(c, r.GetResolvedPath()+n).Has(datamodel.ParamRead) {
+				kept[n] = v
+			}
+		}
+		if len(kept) == 0 && len(r.GetResultParams()) > 0 {
+			continue
+		}
+		out = append(out, &wire.GetResp_ResolvedPathResult{ResolvedPath: r.GetResolvedPath(), ResultParams: kept})
+	}
+	return out
+}
+
+// partition assigns each of n requested paths to its owning Service, or to
+// the engine (nil).
+func (b *broker) partition(paths []string) []*uspService {
+	out := make([]*uspService, len(paths))
+	for i, p := range paths {
+		out[i], _ = b.ownerOf(p)
+	}
+	return out
+}
+
+// changed runs a Set, Add or Delete split between Services and the engine.
+// paths are the requested object paths, denied says which the Controller
+// may not change (nil: none), send builds the request of a Service from
+// the indexes of its paths, local runs the engine on the indexes left and
+// returns its answer, and results reads the per-path results of an
+// answer. It returns the merged results in request order, or an Error
+// message.
+func changed[R any](ctx context.Context, b *broker, id string, allowPartial bool, paths []string, denied func(i int) error,
+	mt wire.Header_MsgType, send func(idx []int) *wire.Request, local func(idx []int) *wire.Msg,
+	results func(m *wire.Msg) []R, requested func(R) string, failed func(p string, err error) R) ([]R, *wire.Msg) {
+	owners := b.partition(paths)
+	out := make([]R, len(paths))
+	done := make([]bool, len(paths))
+	var localIdx []int
+	groups := map[*uspService][]int{}
+	for i, s := range owners {
+		if s == nil {
+			localIdx = append(localIdx, i)
+			continue
+		}
+		if err := denied(i); err != nil {
+			if !allowPartial {
+				return nil, errMsg(id, err)
+			}
+			out[i], done[i] = failed(paths[i], err), true
+			continue
+		}
+		groups[s] = append(groups[s], i)
+	}
+	reqs := map[*uspService]*wire.Request{}
+	for s, idx := range groups {
+		reqs[s] = send(idx)
+	}
+	resp, errs := b.fanout(ctx, reqs, mt)
+	for s, idx := range groups {
+		if err := errs[s]; err != nil {
+			if !allowPartial {
+				return nil, errMsg(id, err)
+			}
+			for _, i := range idx {
+				out[i], done[i] = failed(paths[i], err), true
+			}
+			continue
+		}
+		rs := results(resp[s])
+		for _, i := range idx {
+			for j, r := range rs {
+				if requested(r) == paths[i] {
+					out[i], done[i] = r, true
+					rs = append(rs[:j:j], rs[j+1:]...)
+					break
+				}
+			}
+			if !done[i] {
+				out[i], done[i] = failed(paths[i], usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", s.eid, paths[i])), true
+			}
+		}
+	}
+	if len(localIdx) > 0 {
+		m := local(localIdx)
+		if m.GetBody().GetError() != nil {
+			return nil, m
+		}
+		rs := results(m)
+		for k, i := range localIdx {
+			if k < len(rs) {
+				out[i] = rs[k]
+			}
+		}
+	}
+	return out, nil
+}
+
+func (b *broker) set(ctx context.Context, c datamodel.Caller, id string, s *wire.Set) *wire.Msg {
+	objs := s.GetUpdateObjs()
+	paths := make([]string, len(objs))
+	for i, o := range objs {
+		paths[i] = o.GetObjPath()
+	}
+	denied := func(i int) error {
+		for _, ps := range objs[i].GetParamSettings() {
+			if !perms(c, paths[i]+ps.GetParam()).Has(datamodel.ParamWrite) {
+				return usperr.Errorf(usperr.CodePermissionDenied, "%s%s may not be written", paths[i], ps.GetParam())
+			}
+		}
+		return nil
+	}
+	pick := func(idx []int) []*wire.Set_UpdateObject {
+		out := make([]*wire.Set_UpdateObject, len(idx))
+		for k, i := range idx {
+			out[k] = objs[i]
+		}
+		return out
+	}
+	res, em := changed(ctx, b, id, s.GetAllowPartial(), paths, denied, wire.Header_SET,
+		func(idx []int) *wire.Request {
+			return &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{AllowPartial: s.GetAllowPartial(), UpdateObjs: pick(idx)}}}
+		},
+		func(idx []int) *wire.Msg {
+			return b.a.set(ctx, c, id, &wire.Set{AllowPartial: s.GetAllowPartial(), UpdateObjs: pick(idx)})
+		},
+		func(m *wire.Msg) []*wire.SetResp_UpdatedObjectResult {
+			return m.GetBody().GetResponse().GetSetResp().GetUpdatedObjResults()
+		},
+		(*wire.SetResp_UpdatedObjectResult).GetRequestedPath,
+		func(p string, err error) *wire.SetResp_UpdatedObjectResult {
+			return &wire.SetResp_UpdatedObjectResult{RequestedPath: p, OperStatus: &wire.SetResp_UpdatedObjectResult_OperationStatus{
+				OperStatus: &wire.SetResp_UpdatedObjectResult_OperationStatus_OperFailure{OperFailure: &wire.SetResp_UpdatedObjectResult_OperationStatus_OperationFailure{
+					ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}}}}
+		})
+	if em != nil {
+		return em
+	}
+	return respMsg(id, wire.Header_SET_RESP, &wire.Response{RespType: &wire.Response_SetResp{SetResp: &wire.SetResp{UpdatedObjResults: res}}})
+}
+
+func (b *broker) add(ctx context.Context, c datamodel.Caller, id string, m *wire.Add) *wire.Msg {
+	objs := m.GetCreateObjs()
+	paths := make([]string, len(objs))
+	for i, o := range objs {
+		paths[i] = o.GetObjPath()
+	}
+	denied := func(i int) error {
+		if !perms(c, paths[i]).Has(datamodel.ObjWrite) {
+			return usperr.Errorf(usperr.CodePermissionDenied, "%s may not be added to", paths[i])
+		}
+		return nil
+	}
+	pick := func(idx []int) []*wire.Add_CreateObject {
+		out := make([]*wire.Add_CreateObject, len(idx))
+		for k, i := range idx {
+			out[k] = objs[i]
+		}
+		return out
+	}
+	res, em := changed(ctx, b, id, m.GetAllowPartial(), paths, denied, wire.Header_ADD,
+		func(idx []int) *wire.Request {
+			return &wire.Request{ReqType: &wire.Request_Add{Add: &wire.Add{AllowPartial: m.GetAllowPartial(), CreateObjs: pick(idx)}}}
+		},
+		func(idx []int) *wire.Msg {
+			return b.a.add(ctx, c, id, &wire.Add{AllowPartial: m.GetAllowPartial(), CreateObjs: pick(idx)})
+		},
+		func(m *wire.Msg) []*wire.AddResp_CreatedObjectResult {
+			return m.GetBody().GetResponse().GetAddResp().GetCreatedObjResults()
+		},
+		(*wire.AddResp_CreatedObjectResult).GetRequestedPath,
+		func(p string, err error) *wire.AddResp_CreatedObjectResult {
+			return &wire.AddResp_CreatedObjectResult{RequestedPath: p, OperStatus: &wire.AddResp_CreatedObjectResult_OperationStatus{
+				OperStatus: &wire.AddResp_CreatedObjectResult_OperationStatus_OperFailure{OperFailure: &wire.AddResp_CreatedObjectResult_OperationStatus_OperationFailure{
+					ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}}}}
+		})
+	if em != nil {
+		return em
+	}
+	return respMsg(id, wire.Header_ADD_RESP, &wire.Response{RespType: &wire.Response_AddResp{AddResp: &wire.AddResp{CreatedObjResults: res}}})
+}
+
+func (b *broker) delete(ctx context.Context, c datamodel.Caller, id string, m *wire.Delete) *wire.Msg {
+	paths := m.GetObjPaths()
+	denied := func(i int) error {
+		if !perms(c, paths[i]).Has(datamodel.InstWrite) {
+			return usperr.Errorf(usperr.CodePermissionDenied, "%s may not be deleted", paths[i])
+		}
+		return nil
+	}
+	pick := func(idx []int) []string {
+		out := make([]string, len(idx))
+		for k, i := range idx {
+			out[k] = paths[i]
+		}
+		return out
+	}
+	res, em := changed(ctx, b, id, m.GetAllowPartial(), paths, denied, wire.Header_DELETE,
+		func(idx []int) *wire.Request {
+			return &wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{AllowPartial: m.GetAllowPartial(), ObjPaths: pick(idx)}}}
+		},
+		func(idx []int) *wire.Msg {
+			return b.a.delete(ctx, c, id, &wire.Delete{AllowPartial: m.GetAllowPartial(), ObjPaths: pick(idx)})
+		},
+		func(m *wire.Msg) []*wire.DeleteResp_DeletedObjectResult {
+			return m.GetBody().GetResponse().GetDeleteResp().GetDeletedObjResults()
+		},
+		(*wire.DeleteResp_DeletedObjectResult).GetRequestedPath,
+		func(p string, err error) *wire.DeleteResp_DeletedObjectResult {
+			return &wire.DeleteResp_DeletedObjectResult{RequestedPath: p, OperStatus: &wire.DeleteResp_DeletedObjectResult_OperationStatus{
+				OperStatus: &wire.DeleteResp_DeletedObjectResult_OperationStatus_OperFailure{OperFailure: &wire.DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure{
+					ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}}}}
+		})
+	if em != nil {
+		return em
+	}
+	return respMsg(id, wire.Header_DELETE_RESP, &wire.Response{RespType: &wire.Response_DeleteResp{DeleteResp: &wire.DeleteResp{DeletedObjResults: res}}})
+}
+
+// operate forwards an Operate on a Service's command to it and answers
+// with its response under the Controller's msg_id.
+func (b *broker) operate(ctx context.Context, c datamodel.Caller, id string, o *wire.Operate) *wire.Msg {
+	s, _ := b.ownerOf(o.GetCommand())
+	if s == nil {
+		return nil
+	}
+	if !perms(c, o.GetCommand()).Has(datamodel.CmdExec) {
+		return errMsg(id, usperr.Errorf(usperr.CodePermissionDenied, "%s may not be run", o.GetCommand()))
+	}
+	m, err := b.call(ctx, s, wire.Header_OPERATE, &wire.Request{ReqType: &wire.Request_Operate{Operate: o}})
+	if err != nil {
+		return errMsg(id, err)
+	}
+	if e := m.GetBody().GetError(); e != nil {
+		return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR}, Body: m.GetBody()}
+	}
+	return respMsg(id, wire.Header_OPERATE_RESP, m.GetBody().GetResponse())
+}
+
+// instances answers a GetInstances whose paths may lie in Services.
+func (b *broker) instances(ctx context.Context, c datamodel.Caller, id string, g *wire.GetInstances) *wire.Msg {
+	paths := g.GetObjPaths()
+	type part struct {
+		s    *uspService
+		path string
+	}
+	var local []string
+	parts := make([][]part, len(paths))
+	isLocal := make([]bool, len(paths))
+	groups := map[*uspService][]string{}
+	for i, p := range paths {
+		s, sp := b.ownerOf(p)
+		if s != nil {
+			parts[i] = []part{{s, p}}
+			groups[s] = append(groups[s], p)
+			continue
+		}
+		isLocal[i] = true
+		local = append(local, p)
+		for _, x := range sp {
+			if x.depth > 0 && g.GetFirstLevelOnly() {
+				continue
+			}
+			parts[i] = append(parts[i], part{x.s, x.path})
+			groups[x.s] = append(groups[x.s], x.path)
+		}
+	}
+	reqs := map[*uspService]*wire.Request{}
+	for s, ps := range groups {
+		reqs[s] = &wire.Request{ReqType: &wire.Request_GetInstances{GetInstances: &wire.GetInstances{ObjPaths: ps, FirstLevelOnly: g.GetFirstLevelOnly()}}}
+	}
+	resp, errs := b.fanout(ctx, reqs, wire.Header_GET_INSTANCES)
+	var localRes []*wire.GetInstancesResp_RequestedPathResult
+	if len(local) > 0 {
+		lm := b.a.instances(ctx, c, id, &wire.GetInstances{ObjPaths: local, FirstLevelOnly: g.GetFirstLevelOnly()})
+		localRes = lm.GetBody().GetResponse().GetGetInstancesResp().GetReqPathResults()
+	}
+	take := func(x part) (*wire.GetInstancesResp_RequestedPathResult, error) {
+		if err := errs[x.s]; err != nil {
+			return nil, err
+		}
+		rs := resp[x.s].GetBody().GetResponse().GetGetInstancesResp().GetReqPathResults()
+		for j, r := range rs {
+			if r != nil && r.GetRequestedPath() == x.path {
+				rs[j] = nil
+				return r, nil
+			}
+		}
+		return nil, usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", x.s.eid, x.path)
+	}
+	out := &wire.GetInstancesResp{}
+	li := 0
+	for i, p := range paths {
+		var rp *wire.GetInstancesResp_RequestedPathResult
+		if isLocal[i] {
+			rp = localRes[li]
+			li++
+		} else {
+			r, err := take(parts[i][0])
+			if err != nil {
+				r = &wire.GetInstancesResp_RequestedPathResult{RequestedPath: p, ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}
+			}
+			rp = &wire.GetInstancesResp_RequestedPathResult{RequestedPath: p, ErrCode: r.GetErrCode(), ErrMsg: r.GetErrMsg(), CurrInsts: r.GetCurrInsts()}
+			parts[i] = nil
+		}
+		for _, x := range parts[i] {
+			r, err := take(x)
+			if err != nil || r.GetErrCode() != 0 {
+				continue
+			}
+			if rp.GetErrCode() != 0 && len(r.GetCurrInsts()) > 0 {
+				rp = &wire.GetInstancesResp_RequestedPathResult{RequestedPath: p}
+			}
+			if rp.GetErrCode() == 0 {
+				rp.CurrInsts = append(rp.CurrInsts, r.GetCurrInsts()...)
+			}
+		}
+		if c.Access != nil {
+			kept := rp.CurrInsts[:0:0]
+			for _, ci := range rp.CurrInsts {
+				if perms(c, ci.GetInstantiatedObjPath()).Has(datamodel.InstRead) {
+					kept = append(kept, ci)
+				}
+			}
+			rp.CurrInsts = kept
+		}
+		out.ReqPathResults = append(out.ReqPathResults, rp)
+	}
+	return respMsg(id, wire.Header_GET_INSTANCES_RESP, &wire.Response{RespType: &wire.Response_GetInstancesResp{GetInstancesResp: out}})
+}
+
+// supported answers a GetSupportedDM: a Service's paths from the Service,
+// and the Services' registered objects added to the Broker's own under a
+// covering path.
+func (b *broker) supported(ctx context.Context, c datamodel.Caller, id string, g *wire.GetSupportedDM) *wire.Msg {
+	paths := g.GetObjPaths()
+	type part struct {
+		s    *uspService
+		path string
+	}
+	parts := make([][]part, len(paths))
+	isLocal := make([]bool, len(paths))
+	var local []string
+	groups := map[*uspService][]string{}
+	for i, p := range paths {
+		s, sp := b.ownerOf(p)
+		if s != nil {
+			parts[i] = []part{{s, p}}
+			groups[s] = append(groups[s], p)
+			continue
+		}
+		isLocal[i] = true
+		local = append(local, p)
+		for _, x := range sp {
+			if x.depth > 1 && g.GetFirstLevelOnly() {
+				continue
+			}
+			parts[i] = append(parts[i], part{x.s, x.path})
+			groups[x.s] = append(groups[x.s], x.path)
+		}
+	}
+	reqs := map[*uspService]*wire.Request{}
+	for s, ps := range groups {
+		q := &wire.GetSupportedDM{ObjPaths: ps, FirstLevelOnly: g.GetFirstLevelOnly(), ReturnCommands: g.GetReturnCommands(),
+			ReturnEvents: g.GetReturnEvents(), ReturnParams: g.GetReturnParams(), ReturnUniqueKeySets: g.GetReturnUniqueKeySets()}
+		reqs[s] = &wire.Request{ReqType: &wire.Request_GetSupportedDm{GetSupportedDm: q}}
+	}
+	resp, errs := b.fanout(ctx, reqs, wire.Header_GET_SUPPORTED_DM)
+	var localRes []*wire.GetSupportedDMResp_RequestedObjectResult
+	if len(local) > 0 {
+		q := &wire.GetSupportedDM{ObjPaths: local, FirstLevelOnly: g.GetFirstLevelOnly(), ReturnCommands: g.GetReturnCommands(),
+			ReturnEvents: g.GetReturnEvents(), ReturnParams: g.GetReturnParams(), ReturnUniqueKeySets: g.GetReturnUniqueKeySets()}
+		localRes = b.a.supported(ctx, c, id, q).GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults()
+	}
+	take := func(x part) (*wire.GetSupportedDMResp_RequestedObjectResult, error) {
+		if err := errs[x.s]; err != nil {
+			return nil, err
+		}
+		rs := resp[x.s].GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults()
+		for j, r := range rs {
+			if r != nil && r.GetReqObjPath() == x.path {
+				rs[j] = nil
+				return r, nil
+			}
+		}
+		return nil, usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", x.s.eid, x.path)
+	}
+	out := &wire.GetSupportedDMResp{}
+	li := 0
+	for i, p := range paths {
+		var rr *wire.GetSupportedDMResp_RequestedObjectResult
+		if isLocal[i] {
+			rr = localRes[li]
+			li++
+		} else {
+			r, err := take(parts[i][0])
+			if err != nil {
+				r = &wire.GetSupportedDMResp_RequestedObjectResult{ReqObjPath: p, ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}
+			}
+			rr, parts[i] = r, nil
+		}
+		for _, x := range parts[i] {
+			r, err := take(x)
+			if err != nil || r.GetErrCode() != 0 || rr.GetErrCode() != 0 {
+				continue
+			}
+			rr.SupportedObjs = append(rr.SupportedObjs, r.GetSupportedObjs()...)
+		}
+		out.ReqObjResults = append(out.ReqObjResults, rr)
+	}
+	return respMsg(id, wire.Header_GET_SUPPORTED_DM_RESP, &wire.Response{RespType: &wire.Response_GetSupportedDmResp{GetSupportedDmResp: out}})
+}
