@@ -1,0 +1,93 @@
+package ipdiag_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/tr181/ipdiag"
+)
+
+// TestTraceRouteLoopback: a trace to the host itself ends at the first
+// hop, which is the destination (its port unreachable answer).
+func TestTraceRouteLoopback(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) {
+			if host == "::1" && !hasIPv6Loopback() {
+				t.Skip("SKIP: no IPv6 loopback")
+			}
+			out := f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": host, "ProtocolVersion": "Any",
+				"NumberOfTries": "1", "Timeout": "2000", "MaxHopCount": "5"})
+			if out["Status"] != "Complete" || out["RouteHops.1.HostAddress"] != host || out["RouteHops.2.HostAddress"] != "" {
+				t.Fatalf("%v\n%s", out, f.log)
+			}
+		})
+	}
+}
+
+// TestTraceRouteDefaults: without NumberOfTries, Timeout, DataBlockSize
+// and MaxHopCount the trace uses TR-181's defaults: a silent first hop
+// gets 3 probes 5000 ms apart (TP-469 1.92), each of 38 bytes.
+func TestTraceRouteDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: waits 15 s (-short)")
+	}
+	port := 41000 + int(time.Now().UnixNano()%4000)
+	f := newFixture(t, &ipdiag.Options{TracePort: port})
+	type probe struct {
+		at   time.Time
+		size int
+	}
+	got := make(chan probe, 8)
+	for i := range 3 { // listening on the probes' ports keeps them unanswered
+		c, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port+i))
+		if err != nil {
+			t.Skipf("SKIP: port %d: %v", port+i, err)
+		}
+		defer c.Close()
+		go func() {
+			b := make([]byte, 2048)
+			n, _, err := c.ReadFrom(b)
+			if err == nil {
+				got <- probe{time.Now(), n}
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.run(t, ctx, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "Any"})
+		done <- err
+	}()
+	var ps []probe
+	for len(ps) < 3 {
+		select {
+		case p := <-got:
+			ps = append(ps, p)
+		case <-time.After(8 * time.Second):
+			t.Fatalf("%d probes", len(ps))
+		}
+	}
+	for i, p := range ps {
+		if p.size != 38 {
+			t.Errorf("probe %d: %d bytes, want 38", i, p.size)
+		}
+		if i > 0 {
+			if gap := p.at.Sub(ps[i-1].at); gap < 4950*time.Millisecond || gap > 5050*time.Millisecond {
+				t.Errorf("probe %d came %v after the one before, want 5000 ms ±1%%", i, gap)
+			}
+		}
+	}
+	cancel() // Cancel() ends the trace at once
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cancelled trace reported success")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the trace went on after its context ended")
+	}
+}

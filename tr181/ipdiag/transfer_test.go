@@ -1,0 +1,172 @@
+package ipdiag_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func parseTime(t testing.TB, out map[string]string, name string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, out[name])
+	if err != nil || v.Year() < 2000 {
+		t.Fatalf("%s = %q", name, out[name])
+	}
+	return v
+}
+
+// checkTimes: TCP open request ≤ response ≤ ROM ≤ BOM ≤ EOM (TR-143).
+func checkTimes(t testing.TB, out map[string]string, prefix string) {
+	t.Helper()
+	names := []string{"TCPOpenRequestTime", "TCPOpenResponseTime", "ROMTime", "BOMTime", "EOMTime"}
+	var prev time.Time
+	for _, n := range names {
+		v := parseTime(t, out, prefix+n)
+		if v.Before(prev) {
+			t.Errorf("%s%s %v is before the time before it %v", prefix, n, v, prev)
+		}
+		prev = v
+	}
+}
+
+func TestDownloadDiagnostics(t *testing.T) {
+	const size = 3 << 20
+	body := strings.Repeat("x", size)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/file":
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			io.WriteString(w, body)
+		case "/short": // announces more than it sends
+			w.Header().Set("Content-Length", "1000")
+			io.WriteString(w, "abc")
+		case "/slow":
+			time.Sleep(200 * time.Millisecond)
+			io.WriteString(w, "x")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedURL := "http://" + closed.Addr().String() + "/file"
+	closed.Close()
+	f := newFixture(t, nil)
+	cases := []struct {
+		name, url, conns, status string
+	}{
+		{"one connection", srv.URL + "/file", "", "Complete"},
+		{"three connections", srv.URL + "/file", "3", "Complete"},
+		{"not found", srv.URL + "/nothing", "", "Error_TransferFailed"},
+		{"short body", srv.URL + "/short", "", "Error_IncorrectSize"},
+		{"refused", closedURL, "", "Error_InitConnectionFailed"},
+		{"unresolvable", "http://no-such-host.invalid/file", "", "Error_CannotResolveHostName"},
+		{"not HTTP", "ftp://127.0.0.1/file", "", "Error_Other"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]string{"DownloadURL": tc.url, "EnablePerConnectionResults": "true"}
+			if tc.conns != "" {
+				in["NumberOfConnections"] = tc.conns
+			}
+			out := f.mustRun(t, "Device.IP.Diagnostics.DownloadDiagnostics()", in)
+			if out["Status"] != tc.status {
+				t.Fatalf("Status %q, want %q: %v", out["Status"], tc.status, out)
+			}
+			if tc.status != "Complete" {
+				return
+			}
+			n := 1
+			if tc.conns != "" {
+				n = atoi(t, tc.conns)
+			}
+			if got := atoi(t, out["TestBytesReceived"]); got != n*size {
+				t.Errorf("TestBytesReceived %d, want %d", got, n*size)
+			}
+			if got := atoi(t, out["TotalBytesReceived"]); got <= n*size {
+				t.Errorf("TotalBytesReceived %d, want more than the payload %d", got, n*size)
+			}
+			if atoi(t, out["TotalBytesSent"]) == 0 {
+				t.Error("TotalBytesSent 0")
+			}
+			checkTimes(t, out, "")
+			if n > 1 {
+				for i := 1; i <= n; i++ {
+					p := "PerConnectionResult." + strconv.Itoa(i) + "."
+					checkTimes(t, out, p)
+					if got := atoi(t, out[p+"TestBytesReceived"]); got != size {
+						t.Errorf("%sTestBytesReceived %d", p, got)
+					}
+				}
+			} else if _, ok := out["PerConnectionResult.1.ROMTime"]; ok {
+				t.Error("per-connection results for one connection")
+			}
+		})
+	}
+}
+
+// TestDownloadTimeBased: with TimeBasedTestDuration the download stops
+// after that many seconds from its BOM, and completes.
+func TestDownloadTimeBased(t *testing.T) {
+	var stop atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 32<<10)
+		for i := 0; i < 1000 && !stop.Load(); i++ {
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}))
+	defer func() { stop.Store(true); srv.Close() }()
+	f := newFixture(t, nil)
+	start := time.Now()
+	out := f.mustRun(t, "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": srv.URL, "TimeBasedTestDuration": "1"})
+	if out["Status"] != "Complete" {
+		t.Fatalf("%v", out)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a 1 s time-based test took %v", took)
+	}
+	bom, eom := parseTime(t, out, "BOMTime"), parseTime(t, out, "EOMTime")
+	if d := eom.Sub(bom); d < time.Second || d > 1500*time.Millisecond {
+		t.Errorf("EOM-BOM %v, want 1 s", d)
+	}
+}
+
+func TestUploadDiagnostics(t *testing.T) {
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			http.Error(w, "PUT only", http.StatusMethodNotAllowed)
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Add(n)
+		if r.URL.Path == "/deny" {
+			http.Error(w, "no", http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	f := newFixture(t, nil)
+	out := f.mustRun(t, "Device.IP.Diagnostics.UploadDiagnostics()", map[string]string{"UploadURL": srv.URL + "/up", "TestFileLength": "1000000",
+		"NumberOfConnections": "2", "EnablePerConnectionResults": "true"})
+	if out["Status"] != "Complete" || out["TestBytesSent"] != "2000000" || got.Load() != 2000000 {
+		t.Fatalf("server got %d: %v", got.Load(), out)
+	}
+	if atoi(t, out["TotalBytesSent"]) <= 2000000 || out["PerConnectionResult.2.TestBytesSent"] != "1000000" {
+		t.Errorf("%v", out)
+	}
+	checkTimes(t, out, "")
+	out = f.mustRun(t, "Device.IP.Diagnostics.UploadDiagnostics()", map[string]string{"UploadURL": srv.URL + "/deny", "TestFileLength": "10"})
+	if out["Status"] != "Error_NoTransferComplete" {
+		t.Errorf("refused upload: %v", out)
+	}
+}
