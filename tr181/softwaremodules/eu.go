@@ -1,0 +1,233 @@
+package softwaremodules
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// SetRequestedState asks Execution Unit n to become Active or Idle
+// (SetRequestedState()). The transition runs in the background: Status
+// shows Starting or Stopping, then Active or Idle, and a failure shows in
+// ExecutionFaultCode and ExecutionFaultMessage. Active while Stopping is
+// refused (7002); Active while Starting or Active, and Idle while Idle or
+// Stopping, are ignored; on a disabled ExecEnv the request fails with 7012
+// (TR-369 Appendix I, "EU Faults").
+func (m *Manager) SetRequestedState(ctx context.Context, n uint32, requested string) error {
+	m.mu.Lock()
+	u := m.findEU(n)
+	if u == nil {
+		m.mu.Unlock()
+		return usperr.Errorf(usperr.CodeObjectNotFound, "no execution unit %s", euRef(n))
+	}
+	if env := m.duOf(u).Env; m.envDisabledLocked(env) {
+		m.mu.Unlock()
+		return usperr.Errorf(CodeInvalidValue, "%s is disabled", envRef(env))
+	}
+	status := m.eu[n].status
+	m.mu.Unlock()
+	switch {
+	case requested == EUActive && status == EUStopping:
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s is Stopping", euRef(n))
+	case requested == EUActive && status == EUIdle:
+		m.goStart(n, FaultOnStart)
+	case requested == EUIdle && (status == EUActive || status == EUStarting):
+		m.goStop(n)
+	case requested != EUActive && requested != EUIdle:
+		return usperr.Errorf(usperr.CodeInvalidCommandArgs, "RequestedState %q is not Idle or Active", requested)
+	}
+	return nil
+}
+
+// Restart stops Execution Unit n if it runs, then starts it (Restart()).
+func (m *Manager) Restart(ctx context.Context, n uint32) error {
+	if err := m.SetRequestedState(ctx, n, EUIdle); err != nil {
+		return err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.waitIdle(n)
+		m.startEU(n, FaultOnStart)
+	}()
+	return nil
+}
+
+func (m *Manager) goStart(n uint32, fault string) {
+	m.mu.Lock()
+	if r := m.eu[n]; r == nil || r.status != EUIdle || m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.eu[n].status = EUStarting
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		m.run(n, fault)
+	}()
+}
+
+// startEU starts Execution Unit n now if it is Idle, and returns when it
+// is Active or has failed to start.
+func (m *Manager) startEU(n uint32, fault string) {
+	m.mu.Lock()
+	if r := m.eu[n]; r == nil || r.status != EUIdle || m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.eu[n].status = EUStarting
+	m.wg.Add(1)
+	m.mu.Unlock()
+	func() {
+		defer m.wg.Done()
+		m.run(n, fault)
+	}()
+}
+
+// run starts unit n (Status Starting) and, once it runs, supervises it
+// in a goroutine of its own.
+func (m *Manager) run(n uint32, fault string) {
+	m.mu.Lock()
+	u := m.findEU(n)
+	if u == nil {
+		m.mu.Unlock()
+		return
+	}
+	d := m.duOf(u)
+	env := m.o.Envs[d.Env-1]
+	unit := Unit{ID: u.EUID, Dir: m.duDir(d.N), Log: m.logWriter(u.EUID)}
+	m.mu.Unlock()
+	p, err := env.Start(m.base, unit)
+	m.mu.Lock()
+	r := m.eu[n]
+	if r == nil || m.closed { // uninstalled or closing meanwhile
+		m.mu.Unlock()
+		if p != nil {
+			_ = p.Stop(m.stopCtx())
+		}
+		return
+	}
+	u = m.findEU(n)
+	if err != nil {
+		r.status = EUIdle
+		u.Fault, u.FaultMsg = fault, clip(err.Error())
+		m.save()
+		m.mu.Unlock()
+		m.log.Warn("execution unit did not start", "eu", euRef(n), "fault", fault, "err", err)
+		return
+	}
+	r.status, r.proc, r.stopping = EUActive, p, false
+	u.Fault, u.FaultMsg = FaultNone, ""
+	m.save()
+	m.wg.Add(1)
+	m.mu.Unlock()
+	m.log.Info("execution unit active", "eu", euRef(n))
+	go func() {
+		defer m.wg.Done()
+		m.supervise(n, p)
+	}()
+}
+
+// supervise waits for unit n's process to end. An end the Agent did not
+// ask for is FailureWhileActive when the process failed.
+func (m *Manager) supervise(n uint32, p Process) {
+	<-p.Done()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.eu[n]
+	if r == nil || r.proc != p {
+		return
+	}
+	r.proc = nil
+	if r.stopping {
+		return // stop() sets the status
+	}
+	r.status = EUIdle
+	if u := m.findEU(n); u != nil && p.Err() != nil {
+		u.Fault, u.FaultMsg = FaultWhileActive, clip(fmt.Sprintf("exited: %v", p.Err()))
+		m.log.Warn("execution unit ended", "eu", euRef(n), "err", p.Err())
+		m.save()
+	}
+}
+
+func (m *Manager) goStop(n uint32) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.stopEU(n)
+	}()
+}
+
+// stopEU stops unit n (Status Stopping, then Idle); a unit still Starting
+// is stopped once it runs.
+func (m *Manager) stopEU(n uint32) bool {
+	m.waitStarted(n)
+	m.mu.Lock()
+	r := m.eu[n]
+	if r == nil || r.proc == nil || r.status != EUActive {
+		m.mu.Unlock()
+		return false
+	}
+	r.status, r.stopping = EUStopping, true
+	p := r.proc
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
+	err := p.Stop(ctx)
+	cancel()
+	<-p.Done()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.eu[n]; r != nil {
+		r.status, r.proc, r.stopping = EUIdle, nil, false
+		if u := m.findEU(n); u != nil && err != nil {
+			u.Fault, u.FaultMsg = FaultOnStop, clip(err.Error())
+			m.save()
+		}
+	}
+	return true
+}
+
+// stopForUpdate stops unit n for an Update or Uninstall and reports
+// whether it was Active.
+func (m *Manager) stopForUpdate(n uint32) bool { return m.stopEU(n) }
+
+func (m *Manager) waitStarted(n uint32) {
+	for range 600 {
+		m.mu.Lock()
+		r := m.eu[n]
+		starting := r != nil && r.status == EUStarting
+		m.mu.Unlock()
+		if !starting {
+			return
+		}
+		sleep(50)
+	}
+}
+
+func (m *Manager) waitIdle(n uint32) {
+	for range 1200 {
+		m.mu.Lock()
+		r := m.eu[n]
+		busy := r != nil && (r.status == EUStopping || r.status == EUStarting || r.status == EUActive && r.stopping)
+		m.mu.Unlock()
+		if !busy {
+			return
+		}
+		sleep(50)
+	}
+}
+
+func (m *Manager) stopCtx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
+	go func() { <-ctx.Done(); cancel() }()
+	return ctx
+}
+
+func clip(s string) string {
+	if len(s) > 256 {
+		return s[:256]
+	}
+	return s
+}
