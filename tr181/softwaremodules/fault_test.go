@@ -1,0 +1,152 @@
+package softwaremodules_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/tr181/softwaremodules"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// TestInstallFaults: an InstallDU that fails leaves no DU or EU behind
+// and reports its fault code in DUStateChange! (TR-181 Fault.FaultCode;
+// TR-369 Appendix I, "Install Faults").
+func TestInstallFaults(t *testing.T) {
+	srv, base := serve(t)
+	good := processDU(t, "app", "1.0", "sleep 5\n")
+	srv.put("/good.tgz", good)
+	srv.put("/garbage.tgz", []byte("this is not a tar file at all, not even close................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................"))
+	srv.put("/nomanifest.tgz", tarball(t, map[string][]byte{"README": []byte("hi")}, "README"))
+	srv.put("/escape.tgz", tarball(t, map[string][]byte{softwaremodules.ManifestFile: []byte(`{"name":"x","version":"1","command":["/bin/true"]}`),
+		"out/evil": []byte("x")}, softwaremodules.ManifestFile, "@link:out=/tmp", "out/evil"))
+	srv.put("/badmanifest.tgz", tarball(t, map[string][]byte{softwaremodules.ManifestFile: []byte(`{"name":`)}, softwaremodules.ManifestFile))
+	for _, tc := range []struct {
+		name string
+		in   map[string]string
+		code uint32
+	}{
+		{"not found", map[string]string{"URL": base + "/absent.tgz"}, softwaremodules.CodeServerUnreachable},
+		{"no server", map[string]string{"URL": "http://127.0.0.1:1/x.tgz"}, softwaremodules.CodeServerUnreachable},
+		{"credentials in the URL", map[string]string{"URL": "http://u:p@" + base[len("http://"):] + "/good.tgz"}, softwaremodules.CodeInvalidArguments},
+		{"not a tar file", map[string]string{"URL": base + "/garbage.tgz"}, softwaremodules.CodeCorruptData},
+		{"bad manifest", map[string]string{"URL": base + "/badmanifest.tgz"}, softwaremodules.CodeCorruptData},
+		{"link out of the unit", map[string]string{"URL": base + "/escape.tgz"}, softwaremodules.CodeCorruptData},
+		{"no environment takes it", map[string]string{"URL": base + "/nomanifest.tgz"}, softwaremodules.CodeEnvMismatch},
+		{"unknown environment", map[string]string{"URL": base + "/good.tgz", "ExecutionEnvRef": "Device.SoftwareModules.ExecEnv.9"}, softwaremodules.CodeUnknownEnv},
+		{"file URL of a missing file", map[string]string{"URL": "file:///nonexistent/x.tgz"}, softwaremodules.CodeServerUnreachable},
+		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x.tgz"}, softwaremodules.CodeInvalidArguments},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, t.TempDir(), softwaremodules.ProcessEnv{})
+			defer r.m.Close()
+			err := r.operate("Device.SoftwareModules.InstallDU()", tc.in)
+			if usperr.Code(err) != tc.code {
+				t.Errorf("InstallDU: %v, want code %d", err, tc.code)
+			}
+			expectEvent(t, r.ev.next(t), map[string]string{"OperationPerformed": "Install", "CurrentState": "Failed",
+				"Fault.FaultCode": strconv.Itoa(int(tc.code)), "DeploymentUnitRef": "", "Resolved": "false"})
+			if r.count("DeploymentUnitNumberOfEntries") != "0" || r.count("ExecutionUnitNumberOfEntries") != "0" {
+				t.Errorf("a failed install left %v", r.get("Device.SoftwareModules."))
+			}
+			if _, err := os.Stat("/tmp/evil"); err == nil {
+				t.Error("an archive wrote /tmp/evil")
+			}
+		})
+	}
+}
+
+// TestStateMachineFaults: operations that conflict with the DU and EU
+// state machines fail with the spec's codes and change nothing.
+func TestStateMachineFaults(t *testing.T) {
+	srv, base := serve(t)
+	srv.put("/app-1.tgz", processDU(t, "app", "1.0", loopScript("v1")))
+	srv.put("/app-2.tgz", processDU(t, "app", "2.0", loopScript("v2")))
+	dir := t.TempDir()
+	r := newRig(t, dir, softwaremodules.ProcessEnv{})
+	defer r.m.Close()
+	install := map[string]string{"URL": base + "/app-1.tgz", "UUID": "1c2a0b9e-6a2c-5d3e-9f00-0123456789ab"}
+	if err := r.operate("Device.SoftwareModules.InstallDU()", install); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+
+	// The same UUID and version on the same ExecEnv: 7226.
+	if err := r.operate("Device.SoftwareModules.InstallDU()", install); usperr.Code(err) != softwaremodules.CodeDuplicateDU {
+		t.Errorf("second InstallDU: %v, want 7226", err)
+	}
+	expectEvent(t, r.ev.next(t), map[string]string{"CurrentState": "Failed", "Fault.FaultCode": "7226", "UUID": install["UUID"]})
+
+	// Uninstall while an Update is in progress: 7229, then the Update completes.
+	srv.mu.Lock()
+	srv.hold, srv.holdPath = make(chan struct{}), "/app-2.tgz"
+	srv.mu.Unlock()
+	updated := make(chan error, 1)
+	go func() {
+		updated <- r.m.Update(context.Background(), 1, softwaremodules.UpdateArgs{URL: base + "/app-2.tgz"})
+	}()
+	for range 200 {
+		if r.get(du1)["Status"] == "Updating" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := r.get(du1)["Status"]; st != "Updating" {
+		t.Fatalf("Status %q during an Update", st)
+	}
+	if err := r.m.Uninstall(context.Background(), 1); usperr.Code(err) != softwaremodules.CodeInvalidDUState {
+		t.Errorf("Uninstall while Updating: %v, want 7229", err)
+	}
+	expectEvent(t, r.ev.next(t), map[string]string{"OperationPerformed": "Uninstall", "CurrentState": "Installed", "Fault.FaultCode": "7229", "Version": "1.0"})
+	close(srv.hold)
+	if err := <-updated; err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	expectEvent(t, r.ev.next(t), map[string]string{"OperationPerformed": "Update", "Fault.FaultCode": "0", "Version": "2.0"})
+
+	// An Update whose file is missing leaves the unit as it was.
+	if err := r.operate(du1+"Update()", map[string]string{"URL": base + "/absent.tgz"}); usperr.Code(err) != softwaremodules.CodeServerUnreachable {
+		t.Errorf("Update from a missing file: %v", err)
+	}
+	expectEvent(t, r.ev.next(t), map[string]string{"OperationPerformed": "Update", "CurrentState": "Installed", "Fault.FaultCode": "7033", "Version": "2.0"})
+	if du := r.get(du1); du["Version"] != "2.0" || du["Status"] != "Installed" {
+		t.Errorf("after a failed Update: %v", du)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "du", "1", "run.sh")); err != nil {
+		t.Errorf("a failed Update lost the unit's files: %v", err)
+	}
+
+	// An unknown DU: 7228.
+	if err := r.m.Uninstall(context.Background(), 42); usperr.Code(err) != softwaremodules.CodeUnknownDU {
+		t.Errorf("Uninstall of an unknown unit: %v", err)
+	}
+	r.ev.next(t)
+
+	// EU: Active while Stopping is refused; anything on a disabled ExecEnv is 7012.
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+	set(t, r, "Device.SoftwareModules.ExecEnv.1.Enable", "false")
+	if eu := r.get(eu1); eu["Status"] != "Idle" || eu["ExecutionFaultCode"] != "UnStartable" {
+		t.Errorf("EU of a disabled ExecEnv: %s %s", eu["Status"], eu["ExecutionFaultCode"])
+	}
+	if st := r.get("Device.SoftwareModules.ExecEnv.1.")["Status"]; st != "Disabled" {
+		t.Errorf("ExecEnv Status %q", st)
+	}
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); usperr.Code(err) != usperr.CodeInvalidValue {
+		t.Errorf("SetRequestedState on a disabled ExecEnv: %v, want 7012", err)
+	}
+	if err := r.operate(du1+"Uninstall()", nil); usperr.Code(err) != usperr.CodeInvalidValue {
+		t.Errorf("Uninstall on a disabled ExecEnv: %v, want 7012", err)
+	}
+	r.ev.next(t)
+	set(t, r, "Device.SoftwareModules.ExecEnv.1.Enable", "true")
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+}
