@@ -1,0 +1,213 @@
+package ipdiag_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/internal/testenv"
+	"golang.org/x/sys/unix"
+)
+
+// routed is three network namespaces, A and B each joined to R by a veth
+// pair, R forwarding between them: A (10.201.N.2) — R — B (10.202.N.2).
+type routed struct {
+	ip        string
+	A, R, B   string
+	ifA       string // A's end of its link to R
+	rA, addrB string // R's address towards A; B's address
+	addrA, rB string
+}
+
+func newRouted(t *testing.T) *routed {
+	t.Helper()
+	ip := testenv.LookPath(t, "ip", "iproute2", "/usr/sbin", "/sbin")
+	if os.Geteuid() != 0 {
+		if testenv.RequireExternal() {
+			t.Fatal("network namespaces need root (USP_REQUIRE_EXTERNAL=1)")
+		}
+		t.Skip("SKIP: network namespaces need root")
+	}
+	tag := fmt.Sprintf("%d-%04x", os.Getpid()%100000, rand.IntN(1<<16))
+	n := rand.IntN(250)
+	r := &routed{ip: ip, A: "dgA-" + tag, R: "dgR-" + tag, B: "dgB-" + tag, ifA: "dga" + tag,
+		addrA: fmt.Sprintf("10.201.%d.2", n), rA: fmt.Sprintf("10.201.%d.1", n),
+		rB: fmt.Sprintf("10.202.%d.1", n), addrB: fmt.Sprintf("10.202.%d.2", n)}
+	ifRA, ifB, ifRB := "dgra"+tag, "dgb"+tag, "dgrb"+tag
+	for _, ns := range []string{r.A, r.R, r.B} {
+		r.run(t, "netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", ns).Run() })
+		r.run(t, "-n", ns, "link", "set", "lo", "up")
+	}
+	r.run(t, "link", "add", r.ifA, "netns", r.A, "type", "veth", "peer", "name", ifRA, "netns", r.R)
+	r.run(t, "link", "add", ifB, "netns", r.B, "type", "veth", "peer", "name", ifRB, "netns", r.R)
+	for _, x := range [][3]string{{r.A, r.ifA, r.addrA}, {r.R, ifRA, r.rA}, {r.R, ifRB, r.rB}, {r.B, ifB, r.addrB}} {
+		r.run(t, "-n", x[0], "addr", "add", x[2]+"/24", "dev", x[1])
+		r.run(t, "-n", x[0], "link", "set", x[1], "up")
+	}
+	r.run(t, "-n", r.A, "route", "add", "default", "via", r.rA)
+	r.run(t, "-n", r.B, "route", "add", "default", "via", r.rB)
+	r.exec(t, r.R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	return r
+}
+
+func (r *routed) run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(r.ip, args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (r *routed) exec(t *testing.T, ns string, args ...string) error {
+	t.Helper()
+	out, err := exec.Command(r.ip, append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// netem delays (and loses) what A sends towards R; it reports false, and
+// says so in the test log, when tc or the kernel's netem queueing
+// discipline (sch_netem) is missing.
+func (r *routed) netem(t *testing.T, spec ...string) bool {
+	t.Helper()
+	tc, err := exec.LookPath("tc")
+	if err != nil {
+		tc = "/usr/sbin/tc"
+	}
+	if err := r.exec(t, r.A, append([]string{tc, "qdisc", "add", "dev", r.ifA, "root", "netem"}, spec...)...); err != nil {
+		t.Logf("SKIP (part): tc netem unavailable (Debian's iproute2 for tc, the kernel's sch_netem module): %v", err)
+		return false
+	}
+	return true
+}
+
+// in runs f on a thread that has joined namespace ns: the sockets f opens
+// live there. The thread is dropped afterwards, not reused.
+func in(t *testing.T, ns string, f func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		fd, err := unix.Open("/var/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer func() { done <- nil }()
+		f()
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("join %s: %v", ns, err)
+	}
+}
+
+// TestNetnsPing: IPPing() from A reaches B through R, through a raw
+// socket and through an unprivileged ping socket; across a link that
+// delays by 50 ms and loses 20% (tc netem, where the kernel has it) it
+// measures round trips of at least 50 ms and counts the losses.
+func TestNetnsPing(t *testing.T) {
+	r := newRouted(t)
+	lossy := r.netem(t, "delay", "50ms", "loss", "20%")
+	for _, kind := range []string{"raw", "ping socket"} {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "ping socket" {
+				if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
+					t.Skipf("SKIP: %v", err)
+				}
+			}
+			f := newFixture(t, nil)
+			var out map[string]string
+			in(t, r.A, func() {
+				out = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
+					"NumberOfRepetitions": "40", "Timeout": "500", "DataBlockSize": "64"})
+			})
+			if out["Status"] != "Complete" || out["IPAddressUsed"] != r.addrA {
+				t.Fatalf("%v", out)
+			}
+			okN, failN := atoi(t, out["SuccessCount"]), atoi(t, out["FailureCount"])
+			mn, avg := atoi(t, out["MinimumResponseTime"]), atoi(t, out["AverageResponseTime"])
+			t.Logf("%d answered, %d lost, RTT min %d ms avg %d ms max %s ms", okN, failN, mn, avg, out["MaximumResponseTime"])
+			switch {
+			case okN+failN != 40:
+				t.Errorf("SuccessCount %d FailureCount %d, want 40 in all", okN, failN)
+			case lossy && (failN < 1 || failN > 20):
+				t.Errorf("FailureCount %d, want about 20%% of 40", failN)
+			case lossy && (mn < 50 || avg > 200):
+				t.Errorf("MinimumResponseTime %d ms AverageResponseTime %d ms, want ≥ 50 ms", mn, avg)
+			case !lossy && failN != 0:
+				t.Errorf("FailureCount %d on a clean link", failN)
+			}
+			if want := "raw=" + fmt.Sprint(kind == "raw"); !strings.Contains(f.log.String(), want) {
+				t.Errorf("the log does not say %s:\n%s", want, f.log)
+			}
+		})
+	}
+	t.Run("unanswered", func(t *testing.T) { // B stops answering echo requests
+		if err := r.exec(t, r.B, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"); err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, nil)
+		var out map[string]string
+		start := time.Now()
+		in(t, r.A, func() {
+			out = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
+				"NumberOfRepetitions": "4", "Timeout": "200", "DataBlockSize": "64"})
+		})
+		if out["Status"] != "Complete" || out["SuccessCount"] != "0" || out["FailureCount"] != "4" || out["AverageResponseTime"] != "0" {
+			t.Errorf("%v", out)
+		}
+		if took := time.Since(start); took < 800*time.Millisecond || took > 2*time.Second {
+			t.Errorf("4 echoes with a 200 ms timeout took %v", took)
+		}
+	})
+}
+
+// TestNetnsTraceRoute: a trace from A to B sees R, then B; with one hop
+// allowed it ends in Error_MaxHopCountExceeded; from R, which has no
+// route beyond its links, it is Error_NoRouteToHost.
+func TestNetnsTraceRoute(t *testing.T) {
+	r := newRouted(t)
+	delayed := r.netem(t, "delay", "20ms")
+	f := newFixture(t, nil)
+	var full, short, none map[string]string
+	in(t, r.A, func() {
+		full = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
+			"NumberOfTries": "2", "Timeout": "1000", "MaxHopCount": "8"})
+		short = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
+			"NumberOfTries": "1", "Timeout": "1000", "MaxHopCount": "1"})
+	})
+	in(t, r.R, func() {
+		none = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "10.250.0.1", "ProtocolVersion": "IPv4",
+			"NumberOfTries": "1", "Timeout": "500", "MaxHopCount": "3"})
+	})
+	if full["Status"] != "Complete" || full["RouteHops.1.HostAddress"] != r.rA || full["RouteHops.2.HostAddress"] != r.addrB ||
+		full["RouteHops.3.HostAddress"] != "" {
+		t.Errorf("A to B: %v", full)
+	}
+	for _, h := range []string{"1", "2"} {
+		for _, rt := range strings.Split(full["RouteHops."+h+".RTTimes"], ",") {
+			if n := atoi(t, rt); delayed && (n < 20 || n > 500) {
+				t.Errorf("hop %s RTTimes %s, want ≥ 20 ms each", h, full["RouteHops."+h+".RTTimes"])
+			}
+		}
+	}
+	if short["Status"] != "Error_MaxHopCountExceeded" || short["RouteHops.1.HostAddress"] != r.rA {
+		t.Errorf("A to B in one hop: %v", short)
+	}
+	if none["Status"] != "Error_NoRouteToHost" {
+		t.Errorf("R to nowhere: %v", none)
+	}
+}
