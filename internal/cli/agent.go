@@ -42,6 +42,9 @@ type agentConfig struct {
 	// Discovery turns on mDNS advertisement and browsing and DHCP
 	// discovery (internal/cli/discovery.go).
 	Discovery *discoveryConfig `yaml:"discovery"`
+	// USPBroker makes the Agent a USP Broker for USP Services
+	// (internal/cli/uspbroker.go).
+	USPBroker *uspBrokerConfig `yaml:"usp_broker"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -293,6 +296,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	m := schema.New()
 	agent.Define(m)
+	cfg.USPBroker.define(m)
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
@@ -337,6 +341,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		}
 		mtps = append(mtps, m)
 	}
+	mtps = append(mtps, cfg.USPBroker.agentMTP(cfg.EndpointID, onState, log)...)
 	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot})
 	if err != nil {
@@ -355,7 +360,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		db.Close()
 		return nil, err
 	}
-	return &runningAgent{a: a, db: db, close: func() { stopDiscovery(); db.Close() }}, nil
+	stopBroker := cfg.USPBroker.start(ctx, a, log)
+	return &runningAgent{a: a, db: db, close: func() { stopBroker(); stopDiscovery(); db.Close() }}, nil
 }
 
 func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {

@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"instances":   {"list object instances: instances OBJECT...", runInstances},
 		"operate":     {"run a command: operate 'CMD()' [ARG=VALUE...]", runOperate},
 		"proto":       {"the USP versions the agent supports", runProto},
+		"service":     {"run an example USP Service on a USP Broker's sockets (--config FILE)", runService},
 		"set":         {"set parameters: set PATH=VALUE...", runSet},
 		"sim":         {"connect a fleet of simulated agents to a controller", runSim},
 		"supported":   {"the agent's supported data model: supported [OBJECT...]", runSupported},

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/uds"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/service"
+)
+
+// uspBrokerConfig is the usp_broker section of `usp agent`: the Agent is a
+// USP Broker, with the two Unix domain sockets of TR-369's software
+// modularization appendix.
+type uspBrokerConfig struct {
+	// ControllerSocket is where USP Services' Agents connect and Register;
+	// "" means /var/run/usp/broker_controller_path.
+	ControllerSocket string `yaml:"controller_socket"`
+	// AgentSocket is where USP Services' Controllers connect to the
+	// Agent; "" means /var/run/usp/broker_agent_path.
+	AgentSocket string `yaml:"agent_socket"`
+	// Timeout bounds each request proxied to a Service ("30s" by default).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// define adds the Broker's objects to m when the Agent is a Broker.
+func (c *uspBrokerConfig) define(m *schema.Model) {
+	if c == nil {
+		return
+	}
+	if c.ControllerSocket == "" {
+		c.ControllerSocket = service.DefaultControllerSocket
+	}
+	if c.AgentSocket == "" {
+		c.AgentSocket = service.DefaultAgentSocket
+	}
+	agent.DefineBroker(m)
+}
+
+// agentMTP is the Agent socket, served as a fixed MTP of the Agent; none
+// when the Agent is not a Broker.
+func (c *uspBrokerConfig) agentMTP(self string, onState func(string) mtp.StateFunc, log *slog.Logger) []agent.MTP {
+	if c == nil {
+		return nil
+	}
+	_ = os.MkdirAll(filepath.Dir(c.AgentSocket), 0o755)
+	srv := uds.NewServer(&uds.Options{Path: c.AgentSocket, EndpointID: self, OnState: onState("UDS"), Logger: log})
+	return []agent.MTP{{Protocol: "UDS", Transport: srv, Connect: func(to string) *record.Record { return record.NewUDSConnect(to, self) }}}
+}
+
+// start serves the Controller socket until the returned stop is called.
+func (c *uspBrokerConfig) start(ctx context.Context, a *agent.Agent, log *slog.Logger) (stop func()) {
+	if c == nil {
+		return func() {}
+	}
+	_ = os.MkdirAll(filepath.Dir(c.ControllerSocket), 0o755)
+	srv := uds.NewServer(&uds.Options{Path: c.ControllerSocket, EndpointID: a.EndpointID(), OnState: a.ServiceState, Logger: log})
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.ServeServices(ctx, agent.BrokerOptions{Transport: srv, ControllerSocket: c.ControllerSocket, AgentSocket: c.AgentSocket, Timeout: c.Timeout}); err != nil {
+			log.Error("usp broker stopped", "err", err)
+		}
+	}()
+	log.Info("usp broker", "controller_socket", c.ControllerSocket, "agent_socket", c.AgentSocket)
+	return func() { cancel(); srv.Close(); <-done }
+}

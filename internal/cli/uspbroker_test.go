@@ -1,0 +1,190 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/internal/testenv"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// TestUSPBrokerProcesses: `usp agent` as a USP Broker, two `usp service`
+// processes on its sockets, a Controller over MQTT. One message reaches
+// both Services and the Broker's own objects; a Service killed with
+// SIGKILL in the middle of a request gives the Controller an error at once,
+// the Broker stays up, and the Service registers again when restarted.
+func TestUSPBrokerProcesses(t *testing.T) {
+	bin := buildUSP(t)
+	mq := testenv.Mosquitto(t)
+	dir, err := os.MkdirTemp("", "uspb") // socket paths stay short
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const brokerID = "os::012345-USPBROKER"
+	ctl := runController(t, "MQTT", func(onState mtp.StateFunc) mtp.Transport {
+		return mqtt.NewClient(&mqtt.Options{URL: "tcp://" + mq, EndpointID: mtpCtrlID, Topic: "usp/controller", MinWait: 200 * time.Millisecond, OnState: onState})
+	})
+	ctlSock, agentSock := filepath.Join(dir, "c"), filepath.Join(dir, "a")
+	startConfigured(t, bin, "agent", dir, "agent.yaml", fmt.Sprintf(`endpoint_id: %s
+data: %s
+log_level: error
+mtps:
+  - protocol: MQTT
+    url: tcp://%s
+    topic: usp/agent/uspbroker
+factory:
+  controllers:
+    - endpoint_id: %s
+      mtps:
+        - protocol: MQTT
+          topic: usp/controller
+usp_broker:
+  controller_socket: %s
+  agent_socket: %s
+  timeout: 20s
+`, brokerID, filepath.Join(dir, "data"), mq, mtpCtrlID, ctlSock, agentSock))
+	waitAgent(t, ctl, brokerID, true)
+	service := func(id, object string) *uspProc {
+		return startConfigured(t, bin, "service", dir, id+".yaml", fmt.Sprintf("endpoint_id: os::012345-%s\nlog_level: error\nsocket: %s\nagent_socket: %s\nobject: %s\n",
+			id, ctlSock, agentSock, object))
+	}
+	ctx := context.Background()
+	do := func(r *wire.Request) *wire.Msg {
+		t.Helper()
+		m, err := ctl.Do(ctx, brokerID, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	waitPath := func(p string) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			m := do(&wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{p}}}})
+			if rp := m.GetBody().GetResponse().GetGetResp().GetReqPathResults(); len(rp) == 1 && rp[0].GetErrCode() == 0 {
+				return
+			}
+		}
+		t.Fatalf("%s never became readable through the Broker", p)
+	}
+	service("SVC1", "Device.X_USPKIT_Example.")
+	svc2 := service("SVC2", "Device.X_USPKIT_Other.")
+	waitPath("Device.X_USPKIT_Example.Name")
+	waitPath("Device.X_USPKIT_Other.Name")
+
+	// One Get across both Services and the Broker.
+	got := getParams(t, ctl, brokerID, "Device.X_USPKIT_Example.Name", "Device.X_USPKIT_Other.", "Device.LocalAgent.EndpointID")
+	for k, v := range map[string]string{"Device.X_USPKIT_Example.Name": "example", "Device.X_USPKIT_Other.Counter": "0", "Device.LocalAgent.EndpointID": brokerID} {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (%v)", k, got[k], v, got)
+		}
+	}
+	// One Set across both Services and the Broker, allow_partial false.
+	sm := do(&wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{
+		{ObjPath: "Device.X_USPKIT_Example.", ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "Name", Value: "one"}}},
+		{ObjPath: "Device.LocalAgent.Controller.1.", ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "PeriodicNotifInterval", Value: "777"}}},
+		{ObjPath: "Device.X_USPKIT_Other.", ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "Name", Value: "two"}}},
+	}}}})
+	if rs := sm.GetBody().GetResponse().GetSetResp().GetUpdatedObjResults(); len(rs) != 3 {
+		t.Fatalf("set: %v", sm)
+	}
+	got = getParams(t, ctl, brokerID, "Device.*.Name", "Device.LocalAgent.Controller.1.PeriodicNotifInterval")
+	if got["Device.X_USPKIT_Example.Name"] != "one" || got["Device.X_USPKIT_Other.Name"] != "two" || got["Device.LocalAgent.Controller.1.PeriodicNotifInterval"] != "777" {
+		t.Errorf("after the Set: %v", got)
+	}
+	// Add in both Services, then Delete both with one message.
+	am := do(&wire.Request{ReqType: &wire.Request_Add{Add: &wire.Add{CreateObjs: []*wire.Add_CreateObject{
+		{ObjPath: "Device.X_USPKIT_Example.Item.", ParamSettings: []*wire.Add_CreateParamSetting{{Param: "Name", Value: "a"}}},
+		{ObjPath: "Device.X_USPKIT_Other.Item.", ParamSettings: []*wire.Add_CreateParamSetting{{Param: "Name", Value: "b"}}},
+	}}}})
+	ar := am.GetBody().GetResponse().GetAddResp().GetCreatedObjResults()
+	if len(ar) != 2 || ar[1].GetOperStatus().GetOperSuccess().GetInstantiatedPath() != "Device.X_USPKIT_Other.Item.1." {
+		t.Fatalf("add: %v", am)
+	}
+	dm := do(&wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{ObjPaths: []string{"Device.X_USPKIT_Example.Item.1.", "Device.X_USPKIT_Other.Item.1."}}}})
+	if dr := dm.GetBody().GetResponse().GetDeleteResp().GetDeletedObjResults(); len(dr) != 2 || dr[1].GetOperStatus().GetOperSuccess() == nil {
+		t.Fatalf("delete: %v", dm)
+	}
+	om := do(&wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.X_USPKIT_Other.Increment()", SendResp: true}}})
+	if out := om.GetBody().GetResponse().GetOperateResp().GetOperationResults(); len(out) != 1 || out[0].GetReqOutputArgs().GetOutputArgs()["Counter"] != "1" {
+		t.Fatalf("operate: %v", om)
+	}
+	// Both Services have a Controller on the Broker's Agent socket.
+	sv := getParams(t, ctl, brokerID, "Device.USPServices.USPService.*.HasController", "Device.USPServices.USPService.*.DataModelPaths")
+	var paths []string
+	for k, v := range sv {
+		if strings.HasSuffix(k, "DataModelPaths") {
+			paths = append(paths, v)
+		}
+	}
+	sort.Strings(paths)
+	if !slices.Equal(paths, []string{"Device.X_USPKIT_Example.", "Device.X_USPKIT_Other."}) {
+		t.Errorf("USPServices: %v", sv)
+	}
+
+	// Proxy overhead: Get of a Service's parameter against a local one,
+	// interleaved, over the same MQTT path.
+	const rounds = 200
+	var viaSvc, local []time.Duration
+	for range rounds {
+		for _, p := range []string{"Device.X_USPKIT_Example.Name", "Device.LocalAgent.EndpointID"} {
+			start := time.Now()
+			do(&wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{p}}}})
+			if p == "Device.LocalAgent.EndpointID" {
+				local = append(local, time.Since(start))
+			} else {
+				viaSvc = append(viaSvc, time.Since(start))
+			}
+		}
+	}
+	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	t.Logf("Get round trip over MQTT, median of %d: through the Broker to a Service %v, local object %v, ratio %.2f",
+		rounds, med(viaSvc), med(local), float64(med(viaSvc))/float64(med(local)))
+
+	// SIGKILL a Service in the middle of a synchronous command.
+	res := make(chan *wire.Msg, 1)
+	sent := time.Now()
+	go func() {
+		m, _ := ctl.Do(ctx, brokerID, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.X_USPKIT_Other.Pause()",
+			SendResp: true, InputArgs: map[string]string{"Milliseconds": "10000"}}}})
+		res <- m
+	}()
+	time.Sleep(500 * time.Millisecond)
+	svc2.cmd.Process.Kill()
+	svc2.cmd.Wait()
+	select {
+	case m := <-res:
+		if m.GetBody().GetError() == nil {
+			t.Errorf("operate on a killed Service: %v", m)
+		}
+		if d := time.Since(sent); d > 5*time.Second {
+			t.Errorf("the error came after %v", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no answer after the Service was killed")
+	}
+	// The Broker is up; the Service's paths are gone.
+	if got := getParams(t, ctl, brokerID, "Device.LocalAgent.EndpointID"); got["Device.LocalAgent.EndpointID"] != brokerID {
+		t.Fatalf("broker after the kill: %v", got)
+	}
+	gm := do(&wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.X_USPKIT_Other.Name"}}}})
+	if rp := gm.GetBody().GetResponse().GetGetResp().GetReqPathResults(); len(rp) != 1 || rp[0].GetErrCode() != 7026 {
+		t.Errorf("a killed Service's path: %v", gm)
+	}
+	// Restarted, it registers again.
+	service("SVC2", "Device.X_USPKIT_Other.")
+	waitPath("Device.X_USPKIT_Other.Name")
+	if got := getParams(t, ctl, brokerID, "Device.USPServices.USPServiceNumberOfEntries"); got["Device.USPServices.USPServiceNumberOfEntries"] != "2" {
+		t.Errorf("services after the restart: %v", got)
+	}
+}
