@@ -1,0 +1,54 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/wire"
+)
+
+// TestAgentIPPing: a Controller runs Device.IP.Diagnostics.IPPing() on
+// `usp agent` through Operate; the OperateResp names the Request object
+// and the OperationComplete notification carries the results [R-OPR.1]
+// [R-NOT.9].
+func TestAgentIPPing(t *testing.T) {
+	bin := buildUSP(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	const id = "os::012345-IPDIAG1"
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: 127.0.0.1\n          port: %s\n          path: /usp\n", mtpCtrlID, p)
+	startAgentProcessWith(t, bin, id, "", ctrls)
+	waitAgent(t, c, id, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.IP.Diagnostics.IPPing()",
+		CommandKey: "ping-1", SendResp: true, InputArgs: map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4",
+			"NumberOfRepetitions": "3", "Timeout": "1000", "DataBlockSize": "64"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := m.GetBody().GetResponse().GetOperateResp().GetOperationResults()
+	if len(res) != 1 || res[0].GetReqObjPath() == "" {
+		t.Fatalf("OperateResp: %v", m)
+	}
+	for ctx.Err() == nil {
+		for _, op := range c.Operations(id) {
+			if op.CommandKey != "ping-1" || op.Status == "running" {
+				continue
+			}
+			if op.Status != "complete" || op.Output["Status"] != "Complete" || op.Output["SuccessCount"] != "3" || op.Output["FailureCount"] != "0" {
+				t.Fatalf("operation: %+v", op)
+			}
+			if n, err := strconv.Atoi(op.Output["MaximumResponseTimeDetailed"]); err != nil || n <= 0 {
+				t.Errorf("MaximumResponseTimeDetailed %q", op.Output["MaximumResponseTimeDetailed"])
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no OperationComplete: %+v", c.Operations(id))
+}
