@@ -15,7 +15,7 @@ const module = "github.com/uspkit/uspkit"
 var mtps = []string{"mtp/ws", "mtp/mqtt", "mtp/stomp", "mtp/uds"}
 
 // storeDrivers are the database drivers and their packages.
-var storeDrivers = []string{"store/sqlite", "store/postgres", "store/bolt", "modernc.org/sqlite", "github.com/jackc/pgx", "go.etcd.io/bbolt"}
+var storeDrivers = []string{"store/sqlite", "store/postgres", "store/bolt", "store/journal", "modernc.org/sqlite", "github.com/jackc/pgx", "go.etcd.io/bbolt"}
 
 // rule says which imports a package may not have. Forbidden entries are
 // module-relative paths ("agent"), "*" for every uspkit package, or a
@@ -61,6 +61,7 @@ func rules() []rule {
 		{pkg: "store/seal", forbidden: all([]string{"agent", "controller", "schema", "datamodel"}, storeDrivers)},
 		{pkg: "store/sqlite", forbidden: []string{"agent", "controller", "store/postgres", "github.com/jackc/pgx"}},
 		{pkg: "store/postgres", forbidden: []string{"agent", "controller", "store/sqlite", "modernc.org/sqlite"}},
+		{pkg: "store/journal", forbidden: all([]string{"agent", "controller", "schema", "datamodel"}, storeDrivers)},
 		{pkg: "store/bolt", forbidden: []string{"agent", "controller", "store/sqlite", "store/postgres", "modernc.org/sqlite", "github.com/jackc/pgx"}},
 		{pkg: "tr181/*", forbidden: []string{"agent", "wire", "mtp", "controller"}},
 		{pkg: "agent", forbidden: all(mtps, []string{"tr181/*", "controller"}, storeDrivers)},

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,17 +25,19 @@ import (
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
-	"github.com/uspkit/uspkit/store/sqlite"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
 
 // agentConfig is the file `usp agent --config` reads.
 type agentConfig struct {
-	EndpointID string      `yaml:"endpoint_id"`
-	Data       string      `yaml:"data"`
-	LogLevel   string      `yaml:"log_level"`
-	MTPs       []mtpConfig `yaml:"mtps"`
+	EndpointID string `yaml:"endpoint_id"`
+	Data       string `yaml:"data"`
+	// Store is the driver keeping the data directory's store: sqlite
+	// (default), journal or bolt (internal/cli/agentstore.go).
+	Store    string      `yaml:"store"`
+	LogLevel string      `yaml:"log_level"`
+	MTPs     []mtpConfig `yaml:"mtps"`
 	// Factory is the factory configuration: controllers and roles.
 	Factory agent.Config `yaml:"factory"`
 	// Discovery turns on mDNS advertisement and browsing and DHCP
@@ -269,7 +270,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 // runningAgent is an Agent with the resources it owns.
 type runningAgent struct {
 	a     *agent.Agent
-	db    *sqlite.DB
+	db    agentStore
 	close func()
 }
 
@@ -290,7 +291,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	} else if err := privateDir(dir, log); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "agent.db"))
+	db, err := openAgentStore(ctx, cfg.Store, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -91,13 +91,20 @@ func (c *wsController) do(req *wire.Request, timeout time.Duration) *wire.Msg {
 }
 
 // TestAgentCrashLosesNothing: `usp agent` is killed with SIGKILL during a
-// stream of Sets; after a restart every acknowledged value is there.
+// stream of Sets; after a restart every acknowledged value is there. Once
+// for each store driver.
 func TestAgentCrashLosesNothing(t *testing.T) {
 	bin := buildUSP(t)
+	for _, st := range []string{"sqlite", "journal", "bolt"} {
+		t.Run(st, func(t *testing.T) { agentCrashLosesNothing(t, bin, st) })
+	}
+}
+
+func agentCrashLosesNothing(t *testing.T, bin, store string) {
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
-	conf := fmt.Sprintf("endpoint_id: os::012345-CRASH\ndata: %s\nlog_level: error\nmtps:\n  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n"+
-		"factory:\n  controllers:\n    - endpoint_id: proto::crash-ctl\n", dir, port)
+	conf := fmt.Sprintf("endpoint_id: os::012345-CRASH\ndata: %s\nstore: %s\nlog_level: error\nmtps:\n  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n"+
+		"factory:\n  controllers:\n    - endpoint_id: proto::crash-ctl\n", dir, store, port)
 	cfg := filepath.Join(dir, "agent.yaml")
 	os.WriteFile(cfg, []byte(conf), 0o600)
 	start := func() *exec.Cmd {
