@@ -46,6 +46,8 @@ type agentConfig struct {
 	// USPBroker makes the Agent a USP Broker for USP Services
 	// (internal/cli/uspbroker.go).
 	USPBroker *uspBrokerConfig `yaml:"usp_broker"`
+	// SoftwareModules turns on Device.SoftwareModules (internal/cli/smm.go).
+	SoftwareModules *softwareConfig `yaml:"software_modules"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -159,6 +161,9 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
 	}
 	if err := c.Discovery.check(); err != nil {
+		return nil, err
+	}
+	if err := c.SoftwareModules.check(); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -300,6 +305,11 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	cfg.USPBroker.define(m)
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
+	sw, err := setupSoftware(ctx, cfg.SoftwareModules, dir, m, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
 	if err != nil {
 		db.Close()
@@ -309,6 +319,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
 	gw := &gatewayinfo.Info{}
 	gatewayinfo.Register(mux, gw)
+	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
@@ -362,7 +373,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	stopBroker := cfg.USPBroker.start(ctx, a, log)
-	return &runningAgent{a: a, db: db, close: func() { stopBroker(); stopDiscovery(); db.Close() }}, nil
+	sw.start(ctx, a)
+	return &runningAgent{a: a, db: db, close: func() { stopBroker(); stopDiscovery(); sw.close(); db.Close() }}, nil
 }
 
 func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {

@@ -1,0 +1,246 @@
+package cli_test
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/ws"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/wire"
+)
+
+const (
+	smmCtrlID  = "proto::smm-controller"
+	smmAgentID = "os::012345-SMM1"
+)
+
+// TestAgentSoftwareModules: `usp agent` with a software_modules section,
+// driven by a Controller over WebSocket: InstallDU() of a plain-process
+// unit from HTTP, the EU started and stopped with SetRequestedState(),
+// AutoStart across an agent restart [R-SMM.0], Uninstall(); the Controller
+// receives DUStateChange! for each DU operation.
+func TestAgentSoftwareModules(t *testing.T) {
+	bin := buildUSP(t)
+	var srv *ws.Server
+	c := runSMMController(t, func(onState mtp.StateFunc) mtp.Transport {
+		var err error
+		srv, err = ws.Listen(context.Background(), "127.0.0.1:0", &ws.Options{EndpointID: smmCtrlID, OnState: onState})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	})
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hello.tgz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(smmHelloDU(t))
+	}))
+	defer files.Close()
+	dir := t.TempDir()
+	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n  - protocol: WebSocket\n    url: ws://%s/usp\n"+
+		"factory:\n  controllers:\n    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n"+
+		"software_modules:\n  exec_envs: [process]\n  stop_timeout: 3s\n", smmAgentID, dir, srv.Addr(), smmCtrlID)
+	cfg := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agentProc := startSMMAgent(t, bin, cfg)
+	defer func() { interrupt(agentProc, 10*time.Second) }()
+	waitAgent(t, c, smmAgentID, true)
+	smmWaitSubscription(t, c, "smm-du")
+	events, stop := c.Subscribe()
+	defer stop()
+
+	smmOperate(t, c, "Device.SoftwareModules.InstallDU()", map[string]string{"URL": files.URL + "/hello.tgz"})
+	ev := smmWaitDUEvent(t, events)
+	if ev["OperationPerformed"] != "Install" || ev["CurrentState"] != "Installed" || ev["Fault.FaultCode"] != "0" ||
+		ev["DeploymentUnitRef"] != "Device.SoftwareModules.DeploymentUnit.1" || ev["Version"] != "1.0" {
+		t.Fatalf("DUStateChange! after InstallDU: %v", ev)
+	}
+	eu := "Device.SoftwareModules.ExecutionUnit.1."
+	smmSet(t, c, eu, "AutoStart", "true")
+	smmOperate(t, c, eu+"SetRequestedState()", map[string]string{"RequestedState": "Active"})
+	smmWaitEU(t, c, eu, "Active")
+
+	// The agent restarts; the AutoStart unit runs again.
+	if err, ok := interrupt(agentProc, 10*time.Second); !ok {
+		t.Fatalf("agent did not stop: %v", err)
+	}
+	waitAgent(t, c, smmAgentID, false)
+	agentProc = startSMMAgent(t, bin, cfg)
+	waitAgent(t, c, smmAgentID, true)
+	smmWaitEU(t, c, eu, "Active")
+
+	smmOperate(t, c, eu+"SetRequestedState()", map[string]string{"RequestedState": "Idle"})
+	smmWaitEU(t, c, eu, "Idle")
+
+	smmOperate(t, c, "Device.SoftwareModules.DeploymentUnit.1.Uninstall()", nil)
+	ev = smmWaitDUEvent(t, events)
+	if ev["OperationPerformed"] != "Uninstall" || ev["CurrentState"] != "UnInstalled" || ev["Fault.FaultCode"] != "0" {
+		t.Fatalf("DUStateChange! after Uninstall: %v", ev)
+	}
+	m := smmGet(t, c, "Device.SoftwareModules.DeploymentUnitNumberOfEntries")
+	if n := m.GetBody().GetResponse().GetGetResp().GetReqPathResults()[0].GetResolvedPathResults()[0].GetResultParams()["DeploymentUnitNumberOfEntries"]; n != "0" {
+		t.Errorf("DeploymentUnitNumberOfEntries %q after Uninstall", n)
+	}
+}
+
+// smmHelloDU is a plain-process Deployment Unit that runs until SIGTERM.
+func smmHelloDU(t *testing.T) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range []struct{ name, body string }{
+		{"manifest.json", `{"name":"hello","version":"1.0","vendor":"Acme","command":["/bin/sh","run.sh"]}`},
+		{"run.sh", "trap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body))}); err != nil {
+			t.Error(err)
+		}
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func runSMMController(t *testing.T, mk func(onState mtp.StateFunc) mtp.Transport) *controller.Controller {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var c *controller.Controller
+	tr := mk(func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		if c != nil {
+			c.OnState("WebSocket")(ctx, p, s, err)
+		}
+	})
+	c, err := controller.New(ctx, controller.Options{EndpointID: smmCtrlID, Store: store.NewMemory(),
+		MTPs:      []controller.MTP{{Protocol: "WebSocket", Transport: tr, Identity: controller.IdentityClaimed}},
+		Admission: controller.AdmitAll, RequestTimeout: 10 * time.Second,
+		Subscriptions: []controller.Subscription{{ID: "smm-du", NotifType: "Event", ReferenceList: "Device.SoftwareModules.DUStateChange!"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func startSMMAgent(t *testing.T, bin, cfg string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "agent", "--config", cfg)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.Contains(line, "ready") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("agent: %q %v", line, err)
+	}
+	return cmd
+}
+
+func smmWaitSubscription(t *testing.T, c *controller.Controller, id string) {
+	t.Helper()
+	for range 200 {
+		m, _ := c.Do(context.Background(), smmAgentID, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Subscription.*.ID"}}}})
+		if strings.Contains(m.String(), id) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("subscription %s not created", id)
+}
+
+func smmOperate(t *testing.T, c *controller.Controller, cmd string, args map[string]string) {
+	t.Helper()
+	m, err := c.Do(context.Background(), smmAgentID, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: cmd,
+		CommandKey: "smm", SendResp: true, InputArgs: args}}})
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	res := m.GetBody().GetResponse().GetOperateResp().GetOperationResults()
+	if len(res) != 1 || res[0].GetCmdFailure() != nil {
+		t.Fatalf("%s: %v", cmd, m)
+	}
+}
+
+func smmGet(t *testing.T, c *controller.Controller, path string) *wire.Msg {
+	t.Helper()
+	m, err := c.Do(context.Background(), smmAgentID, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{path}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func smmSet(t *testing.T, c *controller.Controller, obj, param, value string) {
+	t.Helper()
+	m, err := c.Do(context.Background(), smmAgentID, &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{{ObjPath: obj,
+		ParamSettings: []*wire.Set_UpdateParamSetting{{Param: param, Value: value, Required: true}}}}}}})
+	if err != nil || m.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("set %s%s: %v %v", obj, param, m, err)
+	}
+}
+
+func smmWaitEU(t *testing.T, c *controller.Controller, eu, want string) {
+	t.Helper()
+	var got string
+	for range 400 {
+		m := smmGet(t, c, eu+"Status")
+		if rp := m.GetBody().GetResponse().GetGetResp().GetReqPathResults(); len(rp) == 1 && len(rp[0].GetResolvedPathResults()) == 1 {
+			got = rp[0].GetResolvedPathResults()[0].GetResultParams()["Status"]
+			if got == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%sStatus %q, want %q", eu, got, want)
+}
+
+// smmWaitDUEvent returns the arguments of the next DUStateChange! the
+// Controller stores.
+func smmWaitDUEvent(t *testing.T, events <-chan controller.Event) map[string]string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Kind != "notify" {
+				continue
+			}
+			m, err := record.ParseMsgJSON(e.Msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev := m.GetBody().GetRequest().GetNotify().GetEvent(); ev.GetEventName() == "DUStateChange!" {
+				return ev.GetParams()
+			}
+		case <-deadline:
+			t.Fatal("no DUStateChange! within 30 s")
+		}
+	}
+}
+
