@@ -243,4 +243,3 @@ func smmWaitDUEvent(t *testing.T, events <-chan controller.Event) map[string]str
 		}
 	}
 }
-
