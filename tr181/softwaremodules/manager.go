@@ -252,22 +252,22 @@ func (m *Manager) Start(ctx context.Context, n Notifier) {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
-	var procs []*euRun
+	var procs []Process
 	for _, r := range m.eu {
 		if r.proc != nil {
 			r.stopping = true
-			procs = append(procs, r)
+			procs = append(procs, r.proc)
 		}
 	}
 	m.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, r := range procs {
+	for _, p := range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
 			defer cancel()
-			_ = r.proc.Stop(ctx)
+			_ = p.Stop(ctx)
 		}()
 	}
 	wg.Wait()
