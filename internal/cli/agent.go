@@ -310,6 +310,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		db.Close()
 		return nil, err
 	}
+	defineDiagnostics(m)
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
 	if err != nil {
 		db.Close()
@@ -321,6 +322,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	gatewayinfo.Register(mux, gw)
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
+	startDiagnostics(ctx, mux, &ag, log)
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if a := ag.Load(); a != nil {
