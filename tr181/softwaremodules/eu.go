@@ -105,7 +105,9 @@ func (m *Manager) run(n uint32, fault string) {
 	if r == nil || m.closed { // uninstalled or closing meanwhile
 		m.mu.Unlock()
 		if p != nil {
-			_ = p.Stop(m.stopCtx())
+			ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
+			_ = p.Stop(ctx)
+			cancel()
 		}
 		return
 	}
@@ -217,12 +219,6 @@ func (m *Manager) waitIdle(n uint32) {
 		}
 		sleep(50)
 	}
-}
-
-func (m *Manager) stopCtx() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
-	go func() { <-ctx.Done(); cancel() }()
-	return ctx
 }
 
 func clip(s string) string {

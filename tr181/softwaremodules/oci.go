@@ -305,10 +305,10 @@ func (e *OCIEnv) Start(ctx context.Context, u Unit) (Process, error) {
 			_ = c.runtime(context.Background(), "delete", "--force", id)
 			return nil, fmt.Errorf("%s run: %v", filepath.Base(bin), c.err)
 		case <-deadline.C:
-			_ = c.Stop(ctxTimeout(time.Second))
+			c.stopWithin(time.Second)
 			return nil, fmt.Errorf("%s: the container did not run within %v", filepath.Base(bin), e.o.StartTimeout)
 		case <-ctx.Done():
-			_ = c.Stop(ctxTimeout(time.Second))
+			c.stopWithin(time.Second)
 			return nil, ctx.Err()
 		case <-tick.C:
 			if st, pid := c.state(); st == "running" {
@@ -319,10 +319,11 @@ func (e *OCIEnv) Start(ctx context.Context, u Unit) (Process, error) {
 	}
 }
 
-func ctxTimeout(d time.Duration) context.Context {
+// stopWithin stops the container, killing it after d.
+func (c *container) stopWithin(d time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
-	_ = cancel // released when the deadline passes
-	return ctx
+	defer cancel()
+	_ = c.Stop(ctx)
 }
 
 // container is a running OCI container.
