@@ -85,6 +85,9 @@ func implementations() map[string]caseFunc {
 	for id, f := range sectionsBroker() {
 		m[id] = f
 	}
+	for id, f := range sectionDiag() {
+		m[id] = f
+	}
 	return m
 }
 
@@ -119,7 +122,6 @@ var sectionReasons = map[string]string{
 }
 
 var reasons = map[string]string{
-	"1.92":  "needs Device.IP.Diagnostics.TraceRoute() and a capture of its probes",
 	"1.93":  "needs Subscription.{i}.TriggerAction (feature 37)",
 	"1.94":  "needs Subscription.{i}.TriggerAction (feature 37)",
 	"1.101": "needs Controller.{i}.OnBoardingComplete (feature 42, USP 1.4)",

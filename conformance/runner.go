@@ -49,6 +49,10 @@ type Options struct {
 	// Reboot runs the cases that reboot the Agent; it must come back on the
 	// same transport.
 	Reboot bool
+	// ProbeHost is an IP address of the runner's host that the Agent
+	// reaches; case 1.92 has the Agent trace the route to it and watches
+	// the probes arrive. "" means 127.0.0.1 (an Agent on the same host).
+	ProbeHost string
 	// Logger receives progress lines; nil discards them.
 	Logger *slog.Logger
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -51,4 +52,22 @@ func TestAgentIPPing(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no OperationComplete: %+v", c.Operations(id))
+}
+
+// TestConformance192: the runner's case 1.92 passes against `usp agent`:
+// TraceRoute() without its optional arguments sends 3 probes 5000 ms
+// apart to a silent first hop (TP-469 1.92).
+func TestConformance192(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: waits 10 s (-short)")
+	}
+	bin := buildUSP(t)
+	const id = "os::012345-C192"
+	port := testenv.FreePort(t)
+	startAgentProcessWith(t, bin, id, fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", port),
+		"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: WebSocket\n")
+	r := runConformanceProcess(t, bin, "--agent", id, "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", port), "--run", "1.92")
+	if len(r.Results) != 1 || r.Results[0].ID != "1.92" || r.Results[0].Status != "pass" {
+		t.Fatalf("%+v", r.Results)
+	}
 }
