@@ -16,8 +16,8 @@ require (
 
 require (
 	github.com/planetscale/vtprotobuf v0.6.0 // indirect
-	github.com/vishvananda/netlink v1.3.1 // indirect
-	github.com/vishvananda/netns v0.0.5 // indirect
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.etcd.io/bbolt v1.5.0 // indirect
 )
 
