@@ -26,6 +26,7 @@ import (
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
+	"github.com/uspkit/uspkit/tr181/bulkdata"
 	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
 
@@ -48,6 +49,8 @@ type agentConfig struct {
 	USPBroker *uspBrokerConfig `yaml:"usp_broker"`
 	// SoftwareModules turns on Device.SoftwareModules (internal/cli/smm.go).
 	SoftwareModules *softwareConfig `yaml:"software_modules"`
+	// BulkData configures Device.BulkData (internal/cli/bulkdata.go).
+	BulkData *bulkDataConfig `yaml:"bulk_data"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -305,6 +308,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	cfg.USPBroker.define(m)
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
+	bulkdata.Define(m)
 	sw, err := setupSoftware(ctx, cfg.SoftwareModules, dir, m, log)
 	if err != nil {
 		db.Close()
@@ -320,6 +324,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
 	gw := &gatewayinfo.Info{}
 	gatewayinfo.Register(mux, gw)
+	bd := newBulkData(cfg.BulkData, log)
+	bd.Register(mux)
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
 	startDiagnostics(ctx, mux, &ag, log)
@@ -376,7 +382,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	stopBroker := cfg.USPBroker.start(ctx, a, log)
 	sw.start(ctx, a)
-	return &runningAgent{a: a, db: db, close: func() { stopBroker(); stopDiscovery(); sw.close(); db.Close() }}, nil
+	stopBulkData := runBulkData(ctx, bd, a)
+	return &runningAgent{a: a, db: db, close: func() { stopBulkData(); stopBroker(); stopDiscovery(); sw.close(); db.Close() }}, nil
 }
 
 func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {
