@@ -27,7 +27,8 @@ type Options struct {
 	// agent reads the path's Name parameter through its data model.
 	InterfaceName func(ctx context.Context, path string) (string, error)
 	// MaxDuration is the hard cap on any one command, whatever its
-	// inputs ask for; 0 means 10 minutes.
+	// inputs ask for; 0 means 10 minutes. A command that reaches it fails
+	// (a cmd_failure in its OperationComplete).
 	MaxDuration time.Duration
 	// MaxConnections bounds NumberOfConnections of the transfer tests
 	// (DownloadDiagnosticMaxConnections); 0 means 8.
@@ -124,7 +125,10 @@ func (d *Diag) command(name string, f cmdFunc) func(ctx context.Context, w datam
 		start := time.Now()
 		in := args{v: r.Values, cmd: r.Command}
 		err = f(ctx, in, w)
-		if err == nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = usperr.Errorf(usperr.CodeCommandFailure, "%s ran into its time limit of %v", name, d.opt.MaxDuration)
+		case err == nil && ctx.Err() != nil:
 			err = usperr.Errorf(usperr.CodeCommandCanceled, "%s cancelled", name)
 		}
 		d.log.Info("diagnostics", "command", name, "host", firstOf(r.Values, "Host", "HostName", "DownloadURL", "UploadURL", "HostList"),

@@ -13,6 +13,9 @@ import (
 	"github.com/uspkit/uspkit/datamodel"
 )
 
+// maxLookups bounds NumberOfRepetitions, and so the Result rows.
+const maxLookups = 1000
+
 // resolvConf is where the host's default DNS server is read from.
 const resolvConf = "/etc/resolv.conf"
 
@@ -21,7 +24,7 @@ const resolvConf = "/etc/resolv.conf"
 // name or IP address, optionally with ":port"; empty: the host's first
 // nameserver), each waiting up to Timeout ms.
 func (d *Diag) nsLookup(ctx context.Context, in args, w datamodel.ResponseWriter) error {
-	reps := in.uint("NumberOfRepetitions", 1)
+	reps := min(in.uint("NumberOfRepetitions", 1), maxLookups)
 	timeout := ms(in.uint("Timeout", 5000))
 	if timeout == 0 {
 		timeout = 5 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,26 @@ func TestTraceRouteDefaults(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("the trace went on after its context ended")
+	}
+}
+
+// TestHardCap: a test that its inputs would let run for minutes ends at
+// the Diag's MaxDuration with a command failure (7022).
+func TestHardCap(t *testing.T) {
+	port := 45000 + int(time.Now().UnixNano()%4000)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Skipf("SKIP: port %d: %v", port, err)
+	}
+	defer c.Close()
+	f := newFixture(t, &ipdiag.Options{TracePort: port, MaxDuration: 300 * time.Millisecond})
+	start := time.Now()
+	_, err = f.run(t, context.Background(), "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4",
+		"Timeout": "60000"})
+	if err == nil || !strings.Contains(err.Error(), "time limit") {
+		t.Errorf("err %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %v", took)
 	}
 }
