@@ -467,7 +467,7 @@ func (a *Agent) dispatch(ctx context.Context, from string, msg *wire.Msg) *wire.
 			a.log.ErrorContext(ctx, "request handling panicked", "from", from, "msg_id", id, "panic", fmt.Sprint(v))
 		}
 	}()
-	if reply := a.brk.route(ctx, c, id, req); reply != nil {
+	if reply, ok := a.brk.route(ctx, c, id, req); ok {
 		return reply // a USP Service's paths (broker_route.go)
 	}
 	switch r := req.GetReqType().(type) {

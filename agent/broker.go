@@ -70,10 +70,15 @@ type broker struct {
 	nextInst uint32
 	pending  map[string]chan *wire.Msg // proxied msg_id → its answer
 	seq      atomic.Uint64
+	ss       subState   // subscriptions on Services (broker_notify.go)
+	async    asyncCache // which Service commands are asynchronous
 }
 
 func newBroker(a *Agent) *broker {
-	return &broker{a: a, services: map[string]*uspService{}, owner: map[string]*uspService{}, pending: map[string]chan *wire.Msg{}}
+	b := &broker{a: a, services: map[string]*uspService{}, owner: map[string]*uspService{}, pending: map[string]chan *wire.Msg{}}
+	b.async.m = map[string]bool{}
+	b.initSubs()
+	return b
 }
 
 // ServeServices runs the Agent's USP Broker role on opt.Transport until ctx
@@ -96,9 +101,14 @@ func (a *Agent) ServeServices(ctx context.Context, opt BrokerOptions) error {
 	b.mu.Lock()
 	b.opt = opt
 	b.mu.Unlock()
+	sctx, stop := context.WithCancel(ctx)
+	subsDone := make(chan struct{})
+	go func() { defer close(subsDone); b.runSubs(sctx) }()
 	err := opt.Transport.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
 		b.handleRecord(ctx, in)
 	}))
+	stop()
+	<-subsDone
 	b.mu.Lock()
 	for _, s := range b.services {
 		b.dropLocked(s)
@@ -283,6 +293,7 @@ func (b *broker) register(ctx context.Context, from, addr, id string, r *wire.Re
 	b.mu.Unlock()
 	if len(accepted) > 0 {
 		b.a.log.InfoContext(ctx, "usp service registered", "endpoint", from, "paths", strings.Join(accepted, ","))
+		b.kick() // Controllers' subscriptions may reach the new paths
 	}
 	return respMsg(id, wire.Header_REGISTER_RESP, &wire.Response{RespType: &wire.Response_RegisterResp{RegisterResp: out}})
 }
@@ -380,6 +391,7 @@ func (b *broker) deregister(ctx context.Context, from, id string, r *wire.Deregi
 		out.DeregisteredPathResults = append(out.DeregisteredPathResults, res)
 	}
 	b.mu.Unlock()
+	b.kick()
 	b.a.log.InfoContext(ctx, "usp service deregistered", "endpoint", from, "paths", strings.Join(r.GetPaths(), ","))
 	return respMsg(id, wire.Header_DEREGISTER_RESP, &wire.Response{RespType: &wire.Response_DeregisterResp{DeregisterResp: out}})
 }

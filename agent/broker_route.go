@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/usperr"
@@ -26,32 +30,33 @@ import (
 // every Service succeeded, and answers with the first Service's Error;
 // changes other Services already committed stay.
 
-// route answers req when it touches a registered path; nil means the
-// request is the engine's alone.
-func (b *broker) route(ctx context.Context, c datamodel.Caller, id string, req *wire.Request) *wire.Msg {
+// route answers req when it touches a registered path, and reports
+// whether it did (the answer may be nil: an Operate without send_resp);
+// false leaves the request to the engine alone.
+func (b *broker) route(ctx context.Context, c datamodel.Caller, id string, req *wire.Request) (*wire.Msg, bool) {
 	b.mu.RLock()
 	n := len(b.owner)
 	b.mu.RUnlock()
 	if n == 0 {
-		return nil
+		return nil, false
 	}
 	switch r := req.GetReqType().(type) {
 	case *wire.Request_Get:
-		return b.get(ctx, c, id, r.Get)
+		return b.get(ctx, c, id, r.Get), true
 	case *wire.Request_Set:
-		return b.set(ctx, c, id, r.Set)
+		return b.set(ctx, c, id, r.Set), true
 	case *wire.Request_Add:
-		return b.add(ctx, c, id, r.Add)
+		return b.add(ctx, c, id, r.Add), true
 	case *wire.Request_Delete:
-		return b.delete(ctx, c, id, r.Delete)
+		return b.delete(ctx, c, id, r.Delete), true
 	case *wire.Request_Operate:
 		return b.operate(ctx, c, id, r.Operate)
 	case *wire.Request_GetInstances:
-		return b.instances(ctx, c, id, r.GetInstances)
+		return b.instances(ctx, c, id, r.GetInstances), true
 	case *wire.Request_GetSupportedDm:
-		return b.supported(ctx, c, id, r.GetSupportedDm)
+		return b.supported(ctx, c, id, r.GetSupportedDm), true
 	}
-	return nil
+	return nil, false
 }
 
 // span is the part of a requested path a Service answers.
@@ -509,23 +514,145 @@ func (b *broker) delete(ctx context.Context, c datamodel.Caller, id string, m *w
 }
 
 // operate forwards an Operate on a Service's command to it and answers
-// with its response under the Controller's msg_id.
-func (b *broker) operate(ctx context.Context, c datamodel.Caller, id string, o *wire.Operate) *wire.Msg {
+// with its response under the Controller's msg_id. An asynchronous command
+// gets a Request object in the Broker (Device.LocalAgent.Request.{i}),
+// which completes, and sends OperationComplete to subscribed Controllers,
+// when the Service reports the command done; Cancel() on it cancels the
+// command in the Service.
+func (b *broker) operate(ctx context.Context, c datamodel.Caller, id string, o *wire.Operate) (*wire.Msg, bool) {
 	s, _ := b.ownerOf(o.GetCommand())
 	if s == nil {
-		return nil
+		return nil, false
 	}
 	if !perms(c, o.GetCommand()).Has(datamodel.CmdExec) {
-		return errMsg(id, usperr.Errorf(usperr.CodePermissionDenied, "%s may not be run", o.GetCommand()))
+		return errMsg(id, usperr.Errorf(usperr.CodePermissionDenied, "%s may not be run", o.GetCommand())), true
 	}
-	m, err := b.call(ctx, s, wire.Header_OPERATE, &wire.Request{ReqType: &wire.Request_Operate{Operate: o}})
+	async := b.isAsync(ctx, s, o.GetCommand())
+	var opKey string
+	var opSub *svcSub
+	if async {
+		// Subscribe before running, so that no completion is missed.
+		path, sid, err := b.subscribe(ctx, s, notifOperationComplete, o.GetCommand())
+		if err != nil {
+			return errMsg(id, err), true
+		}
+		opKey, opSub = s.eid+"\x00"+sid, &svcSub{id: sid, path: path}
+		b.mu.Lock()
+		b.ss.ops[opKey] = map[string]chan *wire.Notify_OperationComplete{}
+		b.mu.Unlock()
+	}
+	fwd := proto.Clone(o).(*wire.Operate)
+	fwd.SendResp = true
+	m, err := b.call(ctx, s, wire.Header_OPERATE, &wire.Request{ReqType: &wire.Request_Operate{Operate: fwd}})
+	if err == nil && m.GetBody().GetError() != nil {
+		e := m.GetBody().GetError()
+		err = usperr.Errorf(e.GetErrCode(), "%s", e.GetErrMsg())
+	}
 	if err != nil {
-		return errMsg(id, err)
+		if async {
+			b.endOp(ctx, s, opKey, opSub)
+		}
+		return errMsg(id, err), true
 	}
-	if e := m.GetBody().GetError(); e != nil {
-		return &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR}, Body: m.GetBody()}
+	out := m.GetBody().GetResponse().GetOperateResp()
+	var waiting []*wire.OperateResp_OperationResult
+	for _, r := range out.GetOperationResults() {
+		if r.GetReqObjPath() != "" {
+			waiting = append(waiting, r)
+		}
 	}
-	return respMsg(id, wire.Header_OPERATE_RESP, m.GetBody().GetResponse())
+	if async {
+		var wg sync.WaitGroup
+		for _, r := range waiting {
+			svcReq, cmd := r.GetReqObjPath(), r.GetExecutedCommand()
+			b.mu.Lock()
+			ch := opChan(b.ss.ops[opKey], cmd)
+			b.mu.Unlock()
+			wg.Add(1)
+			r.OperationResp = &wire.OperateResp_OperationResult_ReqObjPath{ReqObjPath: b.a.reqs.start(ctx, c.EndpointID, cmd, o.GetCommandKey(),
+				func(rctx context.Context) (map[string]string, error) {
+					defer wg.Done()
+					return b.await(rctx, s, svcReq, ch)
+				})}
+		}
+		go func() {
+			wg.Wait()
+			b.endOp(context.WithoutCancel(ctx), s, opKey, opSub)
+		}()
+	}
+	if !o.GetSendResp() {
+		return nil, true
+	}
+	return respMsg(id, wire.Header_OPERATE_RESP, &wire.Response{RespType: &wire.Response_OperateResp{OperateResp: out}}), true
+}
+
+// await waits for the end of an asynchronous command a Service runs (its
+// Request object svcReq there), for the Broker's Request object.
+func (b *broker) await(ctx context.Context, s *uspService, svcReq string, ch chan *wire.Notify_OperationComplete) (map[string]string, error) {
+	select {
+	case oc := <-ch:
+		if f := oc.GetCmdFailure(); f != nil {
+			return nil, usperr.Errorf(f.GetErrCode(), "%s", f.GetErrMsg())
+		}
+		return oc.GetReqOutputArgs().GetOutputArgs(), nil
+	case <-s.gone:
+		return nil, usperr.Errorf(usperr.CodeCommandFailure, "USP Service %s: %v", s.eid, errServiceGone)
+	case <-ctx.Done():
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		b.call(cctx, s, wire.Header_OPERATE, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: svcReq + "Cancel()", SendResp: true}}})
+		return nil, usperr.Errorf(usperr.CodeCommandCanceled, "cancelled")
+	}
+}
+
+// endOp removes an operation's subscription on the Service.
+func (b *broker) endOp(ctx context.Context, s *uspService, opKey string, opSub *svcSub) {
+	b.mu.Lock()
+	delete(b.ss.ops, opKey)
+	b.mu.Unlock()
+	select {
+	case <-s.gone:
+		return
+	default:
+	}
+	b.call(ctx, s, wire.Header_DELETE, &wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{AllowPartial: true, ObjPaths: []string{opSub.path}}}})
+}
+
+// isAsync reports whether the Service's command is asynchronous, from its
+// supported data model (asked once per Service and command).
+func (b *broker) isAsync(ctx context.Context, s *uspService, cmd string) bool {
+	sp := supportedPath(cmd)
+	key := s.eid + "\x00" + strconv.FormatUint(uint64(s.inst), 10) + "\x00" + sp
+	b.async.mu.Lock()
+	v, ok := b.async.m[key]
+	b.async.mu.Unlock()
+	if ok {
+		return v
+	}
+	obj, name := splitCommand(sp)
+	m, err := b.call(ctx, s, wire.Header_GET_SUPPORTED_DM, &wire.Request{ReqType: &wire.Request_GetSupportedDm{GetSupportedDm: &wire.GetSupportedDM{
+		ObjPaths: []string{obj}, FirstLevelOnly: true, ReturnCommands: true}}})
+	if err != nil {
+		return false
+	}
+	for _, r := range m.GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults() {
+		for _, so := range r.GetSupportedObjs() {
+			if so.GetSupportedObjPath() != obj {
+				continue
+			}
+			for _, c := range so.GetSupportedCommands() {
+				if c.GetCommandName() == name {
+					v = c.GetCommandType() == wire.GetSupportedDMResp_CMD_ASYNC
+				}
+			}
+		}
+	}
+	b.async.mu.Lock()
+	if len(b.async.m) < 4096 {
+		b.async.m[key] = v
+	}
+	b.async.mu.Unlock()
+	return v
 }
 
 // instances answers a GetInstances whose paths may lie in Services.

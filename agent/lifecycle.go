@@ -39,6 +39,7 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 	}
 	if len(subs) > 0 {
 		a.subs.reload(ctx, subs...)
+		a.brk.kick() // subscriptions on USP Services follow (broker_notify.go)
 	}
 	a.subs.onChange(ctx, changes)
 }

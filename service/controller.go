@@ -59,6 +59,10 @@ func (c *Controller) run(ctx context.Context) {
 		if proto.Unmarshal(rec.Payload, &m) != nil {
 			return
 		}
+		if n := m.GetBody().GetRequest().GetNotify(); n != nil {
+			c.notified(ctx, rec.FromID, m.GetHeader().GetMsgId(), n)
+			return
+		}
 		c.mu.Lock()
 		ch := c.pending[m.GetHeader().GetMsgId()]
 		delete(c.pending, m.GetHeader().GetMsgId())
@@ -134,4 +138,26 @@ func (c *Controller) Get(ctx context.Context, paths ...string) (map[string]strin
 		}
 	}
 	return out, nil
+}
+
+// notified hands a Notify to Options.OnNotify and acknowledges it.
+func (c *Controller) notified(ctx context.Context, from, id string, n *wire.Notify) {
+	if f := c.s.opt.OnNotify; f != nil {
+		f(ctx, n)
+	}
+	if !n.GetSendResp() {
+		return
+	}
+	pb, err := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_NOTIFY_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{
+		Response: &wire.Response{RespType: &wire.Response_NotifyResp{NotifyResp: &wire.NotifyResp{SubscriptionId: n.GetSubscriptionId()}}}}}})
+	if err != nil {
+		return
+	}
+	rec, err := record.NewNoSession(from, c.s.opt.EndpointID, pb).MarshalBinary()
+	if err != nil {
+		return
+	}
+	if err := c.cli.Send(ctx, from, rec); err != nil {
+		c.s.log.WarnContext(ctx, "notify response not sent", "err", err)
+	}
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// ReconnectWait is the least wait before reconnecting to the Broker; 0
 	// means the UDS binding's default, a random 1 to 5 seconds [R-UDS.5].
 	ReconnectWait time.Duration
+	// OnNotify, when set, is called with each Notify the Broker sends the
+	// Service's Controller (for the subscriptions it added on the Broker);
+	// the NotifyResp is sent for it.
+	OnNotify func(ctx context.Context, n *wire.Notify)
 	// Logger receives the Service's log lines; nil discards them.
 	Logger *slog.Logger
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,13 +80,15 @@ func startBroker(t *testing.T) *world {
 
 // startService runs a Service with a stored object at path (a table
 // "Item.{i}." with a Name, a parameter Value) and a command Echo().
-func startService(t *testing.T, w *world, id, path string, ctl bool) (*service.Service, context.CancelFunc) {
+func startService(t *testing.T, w *world, id, path string, ctl bool, opts ...func(*service.Options)) (*service.Service, context.CancelFunc) {
 	t.Helper()
 	m := schema.New()
 	service.Define(m)
 	m.Define(path).Param("Value", schema.String(), schema.ReadWrite, schema.Default("v-"+id)).
 		Param("ItemNumberOfEntries", schema.UnsignedInt()).
-		Command("Echo()", false, []*schema.Param{schema.Arg("In", schema.String())}, []*schema.Param{schema.Arg("Out", schema.String())})
+		Command("Echo()", false, []*schema.Param{schema.Arg("In", schema.String())}, []*schema.Param{schema.Arg("Out", schema.String())}).
+		Command("Wait()", true, []*schema.Param{schema.Arg("Milliseconds", schema.UnsignedInt())}, []*schema.Param{schema.Arg("Waited", schema.String())}).
+		Event("Tick!", schema.Arg("N", schema.String()))
 	m.Define(path+"Item.{i}.", schema.ObjAddDelete, schema.Keys("Name"), schema.NumEntries("ItemNumberOfEntries")).
 		Param("Name", schema.String(), schema.ReadWrite)
 	mux := datamodel.NewMux(m)
@@ -94,9 +97,22 @@ func startService(t *testing.T, w *world, id, path string, ctl bool) (*service.S
 		rw.SetValue("Out", id+":"+r.Values["In"])
 		return nil
 	})
+	mux.HandleFunc(path+"Wait()", func(ctx context.Context, rw datamodel.ResponseWriter, r *datamodel.Request) error {
+		ms, _ := strconv.Atoi(r.Values["Milliseconds"])
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return usperr.Errorf(usperr.CodeCommandCanceled, "cancelled")
+		}
+		rw.SetValue("Waited", r.Values["Milliseconds"])
+		return nil
+	})
 	o := service.Options{EndpointID: id, Mux: mux, Paths: []string{path}, Socket: w.ctlSock, Logger: logger(t), ReconnectWait: 50 * time.Millisecond, Timeout: 5 * time.Second}
 	if ctl {
 		o.AgentSocket = w.agentSock
+	}
+	for _, f := range opts {
+		f(&o)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := service.New(ctx, o)
