@@ -39,7 +39,7 @@ func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func startBroker(t *testing.T) *world {
+func startBroker(t *testing.T, opts ...func(*agent.Options)) *world {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "uspbrk")
 	if err != nil {
@@ -60,9 +60,13 @@ func startBroker(t *testing.T) *world {
 			a.OnState("UDS")(ctx, p, s, err)
 		}
 	}})
-	a, err = agent.New(ctx, agent.Options{EndpointID: brokerID, Mux: mux, Logger: logger(t),
+	o := agent.Options{EndpointID: brokerID, Mux: mux, Logger: logger(t),
 		MTPs:    []agent.MTP{{Protocol: "UDS", Transport: agentSrv}},
-		Factory: &agent.Config{UntrustedRole: "Full Access"}})
+		Factory: &agent.Config{UntrustedRole: "Full Access"}}
+	for _, f := range opts {
+		f(&o)
+	}
+	a, err = agent.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
