@@ -70,8 +70,8 @@ type Options struct {
 	// /etc/localtime.
 	LocalTime string
 	// MaxAge is how long what was read for an area is reused by Gets
-	// before it is read again; 0 means DefaultMaxAge, negative reads on
-	// every Get.
+	// before it is read again; 0 means DefaultMaxAge, negative reads the
+	// area again for every object a Get visits (for tests).
 	MaxAge time.Duration
 	// Interval is how often Run reads the areas to announce instances
 	// that appeared or vanished; 0 means DefaultInterval.
