@@ -26,11 +26,15 @@ var drivers = []struct {
 	name string
 	open func(ctx context.Context, dir string) (driver, error)
 }{
-	{"bolt", func(ctx context.Context, dir string) (driver, error) { return bolt.Open(ctx, filepath.Join(dir, "s.bolt")) }},
+	{"bolt", func(ctx context.Context, dir string) (driver, error) {
+		return bolt.Open(ctx, filepath.Join(dir, "s.bolt"))
+	}},
 	{"journal", func(ctx context.Context, dir string) (driver, error) {
 		return journal.Open(ctx, filepath.Join(dir, "j"), journal.Options{})
 	}},
-	{"sqlite", func(ctx context.Context, dir string) (driver, error) { return sqlite.Open(ctx, filepath.Join(dir, "s.db")) }},
+	{"sqlite", func(ctx context.Context, dir string) (driver, error) {
+		return sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	}},
 }
 
 // ioCounters reads the process's write counters: bytes passed to write

@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/record"
+)
+
+// Mode says whether Records with a remote Endpoint use a Session Context.
+type Mode uint8
+
+// Modes, as E2ESession.SessionMode names them.
+const (
+	// Forbid: no session; a Record starting one is refused (7106).
+	Forbid Mode = iota
+	// Allow: a session when the peer starts one; this side sends
+	// no_session_context Records otherwise.
+	Allow
+	// Require: this side starts a session for everything it sends.
+	Require
+)
+
+// ErrNotAllowed is returned by Table.Receive for a session_context Record
+// from a remote Endpoint whose Mode is Forbid: reply with a Disconnect
+// Record, code 7106 [R-E2E.6a].
+var ErrNotAllowed = errors.New("e2e: session context not allowed with this endpoint")
+
+// Policy tells a Table how to treat one remote Endpoint.
+type Policy func(remote string) (Mode, Config)
+
+// Table holds the sessions of one local Endpoint, at most one per remote
+// Endpoint [R-E2E.5]. It is safe for concurrent use.
+type Table struct {
+	local  string
+	policy Policy
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// NewTable returns a Table for the local Endpoint ID.
+func NewTable(local string, policy Policy) *Table {
+	return &Table{local: local, policy: policy, sessions: map[string]*Session{}}
+}
+
+// Uses reports whether Records sent to remote now go in a session: one is
+// established, or the Mode is Require.
+func (t *Table) Uses(remote string) bool {
+	mode, _ := t.policy(remote)
+	if mode == Forbid {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return mode == Require || t.sessions[remote] != nil
+}
+
+// Session returns the session with remote, or nil.
+func (t *Table) Session(remote string) *Session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sessions[remote]
+}
+
+// Send returns the Records carrying msg to remote within its session,
+// starting a new one when there is none, it expired, or its identifiers
+// are nearly exhausted [R-E2E.7, R-E2E.9].
+func (t *Table) Send(remote string, msg []byte, now time.Time) ([]*record.Record, error) {
+	mode, cfg := t.policy(remote)
+	if mode == Forbid {
+		return nil, ErrNotAllowed
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sessions[remote]
+	if s == nil || s.Expired(now) || s.Exhausted() {
+		s = NewSession(t.local, remote, newSessionID(), cfg)
+		t.sessions[remote] = s
+	}
+	return s.Send(msg, now)
+}
+
+// Receive processes a session_context Record from remote. A Record with a
+// session_id other than the current one starts a new session with that id
+// [R-E2E.4, R-E2E.6]. When the session fails [R-E2E.21, R-E2E.23], it is
+// replaced by a new one that this side starts: restart holds the Record
+// to send to the peer for that (an empty one with sequence_id 1), and err
+// says why.
+func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart *record.Record, err error) {
+	remote := r.FromID
+	mode, cfg := t.policy(remote)
+	if mode == Forbid {
+		return got, nil, ErrNotAllowed
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sessions[remote]
+	if s == nil || s.id != r.Session.SessionID || s.Expired(now) {
+		s = NewSession(t.local, remote, r.Session.SessionID, cfg)
+		t.sessions[remote] = s
+	}
+	got, err = s.Receive(r, now)
+	if err == nil && s.Exhausted() {
+		err = errors.New("e2e: sequence identifiers nearly exhausted") // [R-E2E.8]
+	}
+	if err != nil {
+		ns := NewSession(t.local, remote, newSessionID(), cfg)
+		t.sessions[remote] = ns
+		recs, serr := ns.Send(nil, now)
+		if serr != nil {
+			return got, nil, fmt.Errorf("%w; restarting: %v", err, serr)
+		}
+		return got, recs[0], err
+	}
+	return got, nil, nil
+}
+
+// End forgets the session with remote (its Endpoint went away, or a
+// Controller asked for E2ESession.Reset()).
+func (t *Table) End(remote string) {
+	t.mu.Lock()
+	delete(t.sessions, remote)
+	t.mu.Unlock()
+}
+
+// Expire forgets every session idle past its expiration at now and
+// returns how many.
+func (t *Table) Expire(now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for k, s := range t.sessions {
+		if s.Expired(now) {
+			delete(t.sessions, k)
+			n++
+		}
+	}
+	return n
+}
+
+// newSessionID returns a random session_id greater than 1 [R-E2E.3].
+func newSessionID() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if id := binary.BigEndian.Uint64(b[:]) >> 1; id > 1 {
+			return id
+		}
+	}
+}
