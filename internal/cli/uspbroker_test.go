@@ -132,6 +132,67 @@ usp_broker:
 		t.Errorf("USPServices: %v", sv)
 	}
 
+	// Subscriptions on the Services' paths reach the Controller, under its
+	// subscription IDs, through the Broker.
+	events, stopEvents := ctl.Subscribe()
+	defer stopEvents()
+	for _, sub := range [][3]string{{"b-vc", "ValueChange", "Device.X_USPKIT_Example.Name"}, {"b-oc", "ObjectCreation", "Device.X_USPKIT_Other.Item."},
+		{"b-opc", "OperationComplete", "Device.X_USPKIT_Other.Wait()"}} {
+		m := do(&wire.Request{ReqType: &wire.Request_Add{Add: &wire.Add{CreateObjs: []*wire.Add_CreateObject{{ObjPath: "Device.LocalAgent.Subscription.",
+			ParamSettings: []*wire.Add_CreateParamSetting{{Param: "ID", Value: sub[0]}, {Param: "NotifType", Value: sub[1]}, {Param: "ReferenceList", Value: sub[2]},
+				{Param: "Enable", Value: "true"}, {Param: "NotifRetry", Value: "true"}}}}}}})
+		if m.GetBody().GetError() != nil {
+			t.Fatalf("subscription %s: %v", sub[0], m)
+		}
+	}
+	waitEvent := func(what string, parts ...string) {
+		t.Helper()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case e := <-events:
+				if e.Kind != "notify" {
+					continue
+				}
+				ok := true
+				for _, p := range parts {
+					ok = ok && strings.Contains(string(e.Msg), p)
+				}
+				if ok {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no Notify for %s", what)
+			}
+		}
+	}
+	// The Broker's subscriptions on the Services are added in the
+	// background: retry the change until the Notify comes.
+	for i := 0; ; i++ {
+		do(&wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{
+			{ObjPath: "Device.X_USPKIT_Example.", ParamSettings: []*wire.Set_UpdateParamSetting{{Param: "Name", Value: fmt.Sprintf("v%d", i)}}}}}}})
+		select {
+		case e := <-events:
+			if e.Kind == "notify" && strings.Contains(string(e.Msg), "b-vc") && strings.Contains(string(e.Msg), "Device.X_USPKIT_Example.Name") {
+				goto subscribed
+			}
+		case <-time.After(300 * time.Millisecond):
+		}
+		if i == 50 {
+			t.Fatal("no ValueChange through the Broker")
+		}
+	}
+subscribed:
+	do(&wire.Request{ReqType: &wire.Request_Add{Add: &wire.Add{CreateObjs: []*wire.Add_CreateObject{
+		{ObjPath: "Device.X_USPKIT_Other.Item.", ParamSettings: []*wire.Add_CreateParamSetting{{Param: "Name", Value: "c"}}}}}}})
+	waitEvent("ObjectCreation", "b-oc", "Device.X_USPKIT_Other.Item.2.")
+	om = do(&wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.X_USPKIT_Other.Wait()", CommandKey: "ck", SendResp: true,
+		InputArgs: map[string]string{"Milliseconds": "100"}}}})
+	if p := om.GetBody().GetResponse().GetOperateResp().GetOperationResults()[0].GetReqObjPath(); !strings.HasPrefix(p, "Device.LocalAgent.Request.") {
+		t.Fatalf("async operate: %v", om)
+	}
+	waitEvent("OperationComplete", "b-opc", "Wait()", "ck")
+
 	// Proxy overhead: Get of a Service's parameter against a local one,
 	// interleaved, over the same MQTT path.
 	const rounds = 200
