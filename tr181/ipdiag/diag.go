@@ -36,6 +36,9 @@ type Options struct {
 	// MaxEchoResults bounds the IndividualPacketResult rows of
 	// UDPEchoDiagnostics() (UDPEchoDiagnosticsMaxResults); 0 means 1000.
 	MaxEchoResults int
+	// TraceICMP makes TraceRoute() probe with ICMP echo requests (through
+	// a ping or raw socket, as IPPing() does) instead of UDP datagrams.
+	TraceICMP bool
 	// TracePort is the UDP destination port of TraceRoute()'s first
 	// probe; 0 means TraceBasePort.
 	TracePort int

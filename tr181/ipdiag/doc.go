@@ -12,7 +12,7 @@
 // sockets when net.ipv4.ping_group_range allows them and raw sockets
 // otherwise (root or CAP_NET_RAW); TraceRoute sends UDP probes with
 // increasing TTL and reads the ICMP answers from the socket's error queue,
-// which needs no privilege.
+// which needs no privilege (or ICMP echo probes, with Options.TraceICMP).
 //
 //	m := schema.New()
 //	m.Define("Device.")

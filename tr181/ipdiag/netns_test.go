@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/internal/testenv"
+	"github.com/uspkit/uspkit/tr181/ipdiag"
 	"golang.org/x/sys/unix"
 )
 
@@ -178,10 +179,28 @@ func TestNetnsPing(t *testing.T) {
 // TestNetnsTraceRoute: a trace from A to B sees R, then B; with one hop
 // allowed it ends in Error_MaxHopCountExceeded; from R, which has no
 // route beyond its links, it is Error_NoRouteToHost.
+//
+// Each probe kind gets its own namespaces: R's ICMP errors towards A are
+// rate-limited (a burst of 6, then one a second).
 func TestNetnsTraceRoute(t *testing.T) {
-	r := newRouted(t)
-	delayed := r.netem(t, "delay", "20ms")
-	f := newFixture(t, nil)
+	for _, probe := range []string{"UDP", "ICMP raw", "ICMP ping socket"} {
+		t.Run(probe, func(t *testing.T) {
+			r := newRouted(t)
+			delayed := r.netem(t, "delay", "20ms")
+			if probe == "ICMP ping socket" {
+				for _, ns := range []string{r.A, r.R} {
+					if err := r.exec(t, ns, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
+						t.Skipf("SKIP: %v", err)
+					}
+				}
+			}
+			f := newFixture(t, &ipdiag.Options{TraceICMP: probe != "UDP"})
+			traceAtoB(t, r, f, delayed)
+		})
+	}
+}
+
+func traceAtoB(t *testing.T, r *routed, f *fixture, delayed bool) {
 	var full, short, none map[string]string
 	in(t, r.A, func() {
 		full = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",

@@ -17,11 +17,12 @@ import (
 // pinger sends ICMP echo requests to one destination and waits for their
 // replies.
 type pinger struct {
-	c   *icmpConn
-	dst net.IP
-	id  int
-	seq int
-	buf []byte
+	c    *icmpConn
+	dst  net.IP
+	id   int
+	seq  int
+	size int // data bytes of each request
+	buf  []byte
 }
 
 func (d *Diag) newPinger(ctx context.Context, dst net.IP, ifname string, dscp uint64) (*pinger, error) {
@@ -44,21 +45,15 @@ var errNoReply = errors.New("no reply")
 // echo sends one request with size bytes of data and waits up to timeout
 // for its reply; it returns the round-trip time.
 func (p *pinger) echo(ctx context.Context, size int, timeout time.Duration) (time.Duration, error) {
-	p.seq = (p.seq + 1) & 0xffff
-	var typ icmp.Type = ipv4.ICMPTypeEcho
+	p.size = size
+	b, err := p.request()
+	if err != nil {
+		return 0, err
+	}
 	var reply icmp.Type = ipv4.ICMPTypeEchoReply
 	proto := 1
 	if p.c.v6 {
-		typ, reply, proto = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
-	}
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i)
-	}
-	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: data}}
-	b, err := m.Marshal(nil)
-	if err != nil {
-		return 0, err
+		reply, proto = ipv6.ICMPTypeEchoReply, 58
 	}
 	deadline := time.Now().Add(timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -93,6 +88,21 @@ func (p *pinger) echo(ctx context.Context, size int, timeout time.Duration) (tim
 		}
 		return rtt, nil
 	}
+}
+
+// request returns the next echo request (the next sequence number).
+func (p *pinger) request() ([]byte, error) {
+	p.seq = (p.seq + 1) & 0xffff
+	var typ icmp.Type = ipv4.ICMPTypeEcho
+	if p.c.v6 {
+		typ = ipv6.ICMPTypeEchoRequest
+	}
+	data := make([]byte, p.size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: data}}
+	return m.Marshal(nil)
 }
 
 func sameIP(a net.Addr, ip net.IP) bool {

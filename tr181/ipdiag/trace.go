@@ -78,10 +78,12 @@ func newTracer(ctx context.Context, dst net.IP, ifname string, dscp uint64, size
 
 func (t *tracer) Close() error { return t.c.Close() }
 
-func (t *tracer) setTTL(ttl int) error {
+func (t *tracer) setTTL(ttl int) error { return setTTL(t.rc, t.v6, ttl) }
+
+func setTTL(rc syscall.RawConn, v6 bool, ttl int) error {
 	var serr error
-	err := t.rc.Control(func(fd uintptr) {
-		if t.v6 {
+	err := rc.Control(func(fd uintptr) {
+		if v6 {
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl)
 		} else {
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, ttl)
@@ -103,9 +105,29 @@ type probeErr struct {
 	errno    syscall.Errno
 }
 
-// probe sends one probe with ttl and waits up to timeout for its answer;
-// nil without an error means no answer.
-func (t *tracer) probe(ctx context.Context, ttl int, timeout time.Duration) (*probeErr, time.Duration, error) {
+// answer is what came back for a probe.
+type answer struct {
+	addr        net.IP // who answered
+	final       bool   // the destination answered, or said it cannot be reached
+	unreachable bool
+	code        uint8 // ICMP code of a destination-unreachable answer
+}
+
+// prober sends TraceRoute's probes: UDP datagrams (tracer) or ICMP echo
+// requests (icmpTracer).
+type prober interface {
+	// probe sends one probe with ttl and waits up to timeout for its
+	// answer; nil without an error means no answer.
+	probe(ctx context.Context, ttl int, timeout time.Duration) (*answer, time.Duration, error)
+	Close() error
+}
+
+func (pe *probeErr) answer() *answer {
+	final, unreachable := pe.classify()
+	return &answer{addr: pe.offender, final: final, unreachable: unreachable, code: pe.code}
+}
+
+func (t *tracer) probe(ctx context.Context, ttl int, timeout time.Duration) (*answer, time.Duration, error) {
 	if err := t.setTTL(ttl); err != nil {
 		return nil, 0, err
 	}
@@ -133,7 +155,7 @@ func (t *tracer) probe(ctx context.Context, ttl int, timeout time.Duration) (*pr
 			return nil, 0, err
 		}
 		if pe.port == port {
-			return pe, time.Since(start), nil
+			return pe.answer(), time.Since(start), nil
 		}
 	}
 }
@@ -247,7 +269,12 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 		return nil
 	}
 	w.SetValue("IPAddressUsed", sourceFor(dst, ifname))
-	t, err := newTracer(ctx, dst, ifname, in.uint("DSCP", 0), size, d.opt.TracePort)
+	var t prober
+	if d.opt.TraceICMP {
+		t, err = d.newICMPTracer(ctx, dst, ifname, in.uint("DSCP", 0), size)
+	} else {
+		t, err = newTracer(ctx, dst, ifname, in.uint("DSCP", 0), size, d.opt.TracePort)
+	}
 	if err != nil {
 		d.log.Warn("diagnostics: traceroute socket", "err", err)
 		w.SetValue("Status", "Error_Internal")
@@ -259,7 +286,7 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 	for ttl := 1; ttl <= maxHops && status == "Error_MaxHopCountExceeded"; ttl++ {
 		h := hop{}
 		for try := 0; try < tries; try++ {
-			pe, rtt, err := t.probe(ctx, ttl, timeout)
+			a, rtt, err := t.probe(ctx, ttl, timeout)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -272,16 +299,15 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 				w.SetValue("Status", "Error_Other")
 				return nil
 			}
-			if pe == nil {
+			if a == nil {
 				h.rtts = append(h.rtts, 0)
 				continue
 			}
 			h.rtts = append(h.rtts, rtt)
-			if pe.offender != nil {
-				h.addr = pe.offender
+			if a.addr != nil {
+				h.addr = a.addr
 			}
-			h.final, h.unreachable = pe.classify()
-			h.code = pe.code
+			h.final, h.unreachable, h.code = a.final, a.unreachable, a.code
 			if h.final {
 				break // the destination answered: no further tries
 			}

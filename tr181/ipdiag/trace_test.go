@@ -2,6 +2,7 @@ package ipdiag_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -14,18 +15,20 @@ import (
 // TestTraceRouteLoopback: a trace to the host itself ends at the first
 // hop, which is the destination (its port unreachable answer).
 func TestTraceRouteLoopback(t *testing.T) {
-	f := newFixture(t, nil)
-	for _, host := range []string{"127.0.0.1", "::1"} {
-		t.Run(host, func(t *testing.T) {
-			if host == "::1" && !hasIPv6Loopback() {
-				t.Skip("SKIP: no IPv6 loopback")
-			}
-			out := f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": host, "ProtocolVersion": "Any",
-				"NumberOfTries": "1", "Timeout": "2000", "MaxHopCount": "5"})
-			if out["Status"] != "Complete" || out["RouteHops.1.HostAddress"] != host || out["RouteHops.2.HostAddress"] != "" {
-				t.Fatalf("%v\n%s", out, f.log)
-			}
-		})
+	for _, icmp := range []bool{false, true} {
+		f := newFixture(t, &ipdiag.Options{TraceICMP: icmp})
+		for _, host := range []string{"127.0.0.1", "::1"} {
+			t.Run(fmt.Sprintf("%s ICMP %v", host, icmp), func(t *testing.T) {
+				if host == "::1" && !hasIPv6Loopback() {
+					t.Skip("SKIP: no IPv6 loopback")
+				}
+				out := f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": host, "ProtocolVersion": "Any",
+					"NumberOfTries": "1", "Timeout": "2000", "MaxHopCount": "5"})
+				if out["Status"] != "Complete" || out["RouteHops.1.HostAddress"] != host || out["RouteHops.2.HostAddress"] != "" {
+					t.Fatalf("%v\n%s", out, f.log)
+				}
+			})
+		}
 	}
 }
 
