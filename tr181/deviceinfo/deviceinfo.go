@@ -32,7 +32,10 @@ func Define(m *schema.Model) {
 		Param("Total", schema.UnsignedInt()).
 		Param("Free", schema.UnsignedInt(), schema.ValueChangeWillIgnore)
 	m.Define("Device.DeviceInfo.ProcessStatus.").
-		Param("CPUUsage", schema.UnsignedInt(schema.Bounds("", "100")), schema.ValueChangeWillIgnore)
+		Param("CPUUsage", schema.UnsignedInt(schema.Bounds("", "100")), schema.ValueChangeWillIgnore).
+		Param("ProcessNumberOfEntries", schema.UnsignedInt())
+	defineProcesses(m)
+	defineTemperature(m)
 }
 
 // Info is the device's identity.
@@ -48,6 +51,9 @@ type Info struct {
 	// Proc is the proc file system to read live figures from; "" means
 	// "/proc".
 	Proc string
+	// Sys is the sysfs to read temperature sensors from (hwmon and
+	// thermal zones); "" means "/sys".
+	Sys string
 	// MaxAge is how long live figures read from Proc are reused before
 	// they are read again: memory and CPU usage are at most MaxAge old,
 	// and UpTime, counted on from its last reading with the monotonic
@@ -112,7 +118,12 @@ func Register(mux *datamodel.Mux, info Info) {
 	if info.Now == nil {
 		info.Now = time.Now
 	}
+	if info.Sys == "" {
+		info.Sys = "/sys"
+	}
 	mux.Handle("Device.DeviceInfo.", &handler{info: info})
+	mux.Handle("Device.DeviceInfo.ProcessStatus.Process.{i}.", newProcesses(info))
+	mux.Handle("Device.DeviceInfo.TemperatureStatus.", newSensors(info))
 }
 
 type handler struct {

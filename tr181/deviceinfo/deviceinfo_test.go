@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/pathname"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/schema/schematest"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
@@ -83,7 +84,12 @@ func TestHost(t *testing.T) {
 	m := eng.Model()
 	for _, o := range res[0].Objects {
 		for k, v := range o.Params {
-			p := m.Param(o.Path + k)
+			pat, _ := pathname.AppendPattern(nil, o.Path+k) // Process.{i}, TemperatureSensor.{i}
+			p := m.Param(string(pat))
+			if p == nil {
+				t.Errorf("%s%s: not in the model", o.Path, k)
+				continue
+			}
 			if err := p.Type.Validate(v); err != nil {
 				t.Errorf("%s%s = %q: %v", o.Path, k, v, err)
 			}

@@ -1,8 +1,11 @@
 // Package deviceinfo provides TR-181 Device.DeviceInfo from the host the
 // Agent runs on: identity (manufacturer, model, serial number, versions),
-// UpTime, memory and CPU usage. Live figures are read from /proc at most
-// once per Info.MaxAge (DefaultMaxAge, one second) however many Gets ask,
-// and UpTime is counted on with the clock between readings (UptimeMaxAge).
+// UpTime, memory and CPU usage, the running processes
+// (ProcessStatus.Process.{i}, from /proc) and the temperature sensors
+// (TemperatureStatus.TemperatureSensor.{i}, from the kernel's hwmon and
+// thermal zones in /sys). Live figures are read at most once per
+// Info.MaxAge (DefaultMaxAge, one second) however many Gets ask, and
+// UpTime is counted on with the clock between readings (UptimeMaxAge).
 //
 //	m := schema.New()
 //	agent.Define(m)

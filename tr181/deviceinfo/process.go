@@ -1,0 +1,191 @@
+package deviceinfo
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// defineProcesses adds Device.DeviceInfo.ProcessStatus.Process.{i}.
+func defineProcesses(m *schema.Model) {
+	m.Define("Device.DeviceInfo.ProcessStatus.Process.{i}.", schema.Keys("PID"), schema.NumEntries("ProcessNumberOfEntries")).
+		Param("PID", schema.UnsignedInt()).
+		Param("Command", schema.String(schema.MaxLen(256))).
+		Param("Size", schema.UnsignedInt()).
+		Param("Priority", schema.UnsignedInt(schema.Bounds("", "99"))).
+		Param("CPUTime", schema.UnsignedInt()).
+		Param("State", schema.String(schema.Enum("Running", "Sleeping", "Stopped", "Idle", "Uninterruptible", "Zombie")))
+}
+
+// process is one row of the Process table.
+type process struct {
+	pid      uint32
+	command  string
+	sizeKiB  uint64
+	priority uint64
+	cpuMs    uint64
+	state    string
+}
+
+// processes serves ProcessStatus.Process.{i}. from /proc, read at most
+// once per MaxAge. A process keeps its instance number while it runs; a
+// process that reuses the PID of one that ended is a new row (the key
+// is the PID with the process's start time).
+type processes struct {
+	info Info
+
+	mu     sync.Mutex
+	at     time.Time
+	rows   map[uint32]*process // by instance number
+	order  []uint32
+	byKey  map[string]uint32
+	next   uint32
+	pageKB uint64
+}
+
+func newProcesses(info Info) *processes {
+	return &processes{info: info, byKey: map[string]uint32{}, pageKB: uint64(os.Getpagesize() / 1024)}
+}
+
+func (ps *processes) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	if r.Op != datamodel.OpGet && r.Op != datamodel.OpList {
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s is read-only", r.Path)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := ps.refresh(); err != nil {
+		return err
+	}
+	if r.Op == datamodel.OpList {
+		for _, n := range ps.order {
+			w.AddInstance(n)
+		}
+		return nil
+	}
+	p := ps.rows[r.Instances[len(r.Instances)-1]]
+	if p == nil {
+		return usperr.Errorf(usperr.CodeObjectNotFound, "%s has ended", r.Path)
+	}
+	for _, n := range r.Names {
+		switch n {
+		case "PID":
+			w.SetValue(n, strconv.FormatUint(uint64(p.pid), 10))
+		case "Command":
+			w.SetValue(n, p.command)
+		case "Size":
+			w.SetValue(n, strconv.FormatUint(min(p.sizeKiB, 1<<32-1), 10))
+		case "Priority":
+			w.SetValue(n, strconv.FormatUint(p.priority, 10))
+		case "CPUTime":
+			w.SetValue(n, strconv.FormatUint(min(p.cpuMs, 1<<32-1), 10))
+		case "State":
+			w.SetValue(n, p.state)
+		}
+	}
+	return nil
+}
+
+// refresh reads /proc again when the last reading is older than MaxAge;
+// ps.mu is held.
+func (ps *processes) refresh() error {
+	now := ps.info.Now()
+	if ps.rows != nil && ps.info.MaxAge > 0 && !now.Before(ps.at) && now.Sub(ps.at) < ps.info.MaxAge {
+		return nil
+	}
+	ents, err := os.ReadDir(ps.info.Proc)
+	if err != nil {
+		return usperr.Errorf(usperr.CodeInternal, "reading %s: %v", ps.info.Proc, err)
+	}
+	rows := map[uint32]*process{}
+	keys := map[string]uint32{}
+	for _, e := range ents {
+		pid, err := strconv.ParseUint(e.Name(), 10, 32)
+		if err != nil {
+			continue
+		}
+		p, start, ok := ps.read(uint32(pid))
+		if !ok {
+			continue // ended while being read
+		}
+		key := e.Name() + "/" + start
+		n, known := ps.byKey[key]
+		if !known {
+			ps.next++
+			n = ps.next
+		}
+		keys[key] = n
+		rows[n] = p
+	}
+	ps.byKey, ps.rows, ps.at = keys, rows, now
+	ps.order = ps.order[:0]
+	for n := range rows {
+		ps.order = append(ps.order, n)
+	}
+	slices.Sort(ps.order)
+	return nil
+}
+
+// read reads one process from /proc/PID/stat and /proc/PID/cmdline, and
+// returns its start time (in clock ticks after boot) as a string.
+func (ps *processes) read(pid uint32) (*process, string, bool) {
+	dir := ps.info.Proc + "/" + strconv.FormatUint(uint64(pid), 10)
+	b, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return nil, "", false
+	}
+	s := string(b)
+	// The command name is in parentheses and may itself hold spaces and
+	// parentheses: the fields after it start after the last ')'.
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open {
+		return nil, "", false
+	}
+	comm := s[open+1 : closing]
+	f := strings.Fields(s[closing+1:])
+	if len(f) < 22 {
+		return nil, "", false
+	}
+	// f[0] is field 3 (state) of proc(5).
+	num := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
+	prio, _ := strconv.ParseInt(f[15], 10, 64) // field 18: priority
+	p := &process{pid: pid, state: procState(f[0]), cpuMs: (num(11) + num(12)) * 1000 / clockTicks,
+		sizeKiB: num(21) * ps.pageKB, priority: uint64(min(max(prio, 0), 99))}
+	cmd, _ := os.ReadFile(dir + "/cmdline")
+	p.command = strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+	if p.command == "" {
+		p.command = "[" + comm + "]" // a kernel thread
+	}
+	if len(p.command) > 256 {
+		p.command = p.command[:256]
+	}
+	return p, f[19], true // field 22: starttime
+}
+
+// clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on
+// every Linux architecture.
+const clockTicks = 100
+
+// procState maps proc(5)'s state letter to TR-181's State.
+func procState(s string) string {
+	switch s {
+	case "R":
+		return "Running"
+	case "T", "t":
+		return "Stopped"
+	case "I":
+		return "Idle"
+	case "D":
+		return "Uninterruptible"
+	case "Z", "X", "x":
+		return "Zombie"
+	}
+	return "Sleeping" // S, W, P, K
+}
