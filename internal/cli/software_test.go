@@ -77,7 +77,9 @@ func TestAgentSoftwareModules(t *testing.T) {
 	}
 	eu := "Device.SoftwareModules.ExecutionUnit.1."
 	smmSet(t, c, eu, "AutoStart", "true")
+	smmWaitSubscription(t, c, "smm-eu")
 	smmOperate(t, c, eu+"SetRequestedState()", map[string]string{"RequestedState": "Active"})
+	smmWaitValueChange(t, events, eu+"Status", "Active")
 	smmWaitEU(t, c, eu, "Active")
 
 	// The agent restarts; the AutoStart unit runs again.
@@ -134,7 +136,8 @@ func runSMMController(t *testing.T, mk func(onState mtp.StateFunc) mtp.Transport
 	c, err := controller.New(ctx, controller.Options{EndpointID: smmCtrlID, Store: store.NewMemory(),
 		MTPs:      []controller.MTP{{Protocol: "WebSocket", Transport: tr, Identity: controller.IdentityClaimed}},
 		Admission: controller.AdmitAll, RequestTimeout: 10 * time.Second,
-		Subscriptions: []controller.Subscription{{ID: "smm-du", NotifType: "Event", ReferenceList: "Device.SoftwareModules.DUStateChange!"}}})
+		Subscriptions: []controller.Subscription{{ID: "smm-du", NotifType: "Event", ReferenceList: "Device.SoftwareModules.DUStateChange!"},
+			{ID: "smm-eu", NotifType: "ValueChange", ReferenceList: "Device.SoftwareModules.ExecutionUnit.*.Status"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +243,30 @@ func smmWaitDUEvent(t *testing.T, events <-chan controller.Event) map[string]str
 			}
 		case <-deadline:
 			t.Fatal("no DUStateChange! within 30 s")
+		}
+	}
+}
+
+// smmWaitValueChange waits for a ValueChange notification of path to
+// value.
+func smmWaitValueChange(t *testing.T, events <-chan controller.Event, path, value string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Kind != "notify" {
+				continue
+			}
+			m, err := record.ParseMsgJSON(e.Msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vc := m.GetBody().GetRequest().GetNotify().GetValueChange(); vc.GetParamPath() == path && vc.GetParamValue() == value {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no ValueChange of %s to %s within 30 s", path, value)
 		}
 	}
 }

@@ -48,6 +48,7 @@ func (m *Manager) Install(ctx context.Context, a InstallArgs) (uint32, error) {
 		d := m.findDU(n)
 		ev.uuid, ev.version, ev.du, ev.eus, ev.state = d.UUID, d.Version, n, []uint32{d.EU}, StateInstalled
 		m.mu.Unlock()
+		m.rowsAdded(n, ev.eus[0])
 	} else {
 		ev.state = StateFailed
 		m.log.Warn("InstallDU failed", "url", redact(a.URL), "err", err)
@@ -221,6 +222,7 @@ func (m *Manager) Update(ctx context.Context, n uint32, a UpdateArgs) error {
 		m.emit(ctx, ev)
 		return err
 	}
+	m.duChanged(n)
 	err = m.update(ctx, d, a)
 	m.mu.Lock()
 	m.du[n].status = DUInstalled
@@ -230,6 +232,7 @@ func (m *Manager) Update(ctx context.Context, n uint32, a UpdateArgs) error {
 	if err != nil {
 		m.log.Warn("Update failed", "du", duRef(n), "err", err)
 	}
+	m.duChanged(n)
 	m.emit(ctx, ev)
 	return err
 }
@@ -309,12 +312,14 @@ func (m *Manager) Uninstall(ctx context.Context, n uint32) error {
 		return err
 	}
 	ev.uuid, ev.version, ev.eus = d.UUID, d.Version, []uint32{d.EU}
+	m.duChanged(n)
 	m.stopForUpdate(d.EU)
 	if err := os.RemoveAll(filepath.Join(m.o.Dir, "du", strconv.FormatUint(uint64(n), 10))); err != nil {
 		m.mu.Lock()
 		m.du[n].status = DUInstalled
 		m.mu.Unlock()
 		ev.err = usperr.Errorf(CodeRequestDenied, "%v", err)
+		m.duChanged(n)
 		m.emit(ctx, ev)
 		return ev.err
 	}
@@ -333,6 +338,7 @@ func (m *Manager) Uninstall(ctx context.Context, n uint32) error {
 		_ = os.Remove(filepath.Join(m.o.Dir, "logs", containerID(euid)+".log"))
 	}
 	ev.state = StateUnInstalled
+	m.rowsDeleted(n, d.EU)
 	m.log.Info("deployment unit uninstalled", "du", duRef(n))
 	m.emit(ctx, ev)
 	return nil

@@ -40,6 +40,7 @@ func (m *Manager) SetEnvEnabled(ctx context.Context, n int, on bool) {
 				m.save()
 			}
 			m.mu.Unlock()
+			m.euChanged(u)
 		}()
 	}
 	wg.Wait()

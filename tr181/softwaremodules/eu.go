@@ -63,6 +63,7 @@ func (m *Manager) goStart(n uint32, fault string) {
 	m.eu[n].status = EUStarting
 	m.wg.Add(1)
 	m.mu.Unlock()
+	m.euChanged(n)
 	go func() {
 		defer m.wg.Done()
 		m.run(n, fault)
@@ -80,6 +81,7 @@ func (m *Manager) startEU(n uint32, fault string) {
 	m.eu[n].status = EUStarting
 	m.wg.Add(1)
 	m.mu.Unlock()
+	m.euChanged(n)
 	func() {
 		defer m.wg.Done()
 		m.run(n, fault)
@@ -117,6 +119,7 @@ func (m *Manager) run(n uint32, fault string) {
 		u.Fault, u.FaultMsg = fault, clip(err.Error())
 		m.save()
 		m.mu.Unlock()
+		m.euChanged(n)
 		m.log.Warn("execution unit did not start", "eu", euRef(n), "fault", fault, "err", err)
 		return
 	}
@@ -125,6 +128,7 @@ func (m *Manager) run(n uint32, fault string) {
 	m.save()
 	m.wg.Add(1)
 	m.mu.Unlock()
+	m.euChanged(n)
 	m.log.Info("execution unit active", "eu", euRef(n))
 	go func() {
 		defer m.wg.Done()
@@ -137,21 +141,23 @@ func (m *Manager) run(n uint32, fault string) {
 func (m *Manager) supervise(n uint32, p Process) {
 	<-p.Done()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	r := m.eu[n]
-	if r == nil || r.proc != p {
+	if r == nil || r.proc != p || r.stopping { // stopEU sets the status
+		if r != nil && r.proc == p {
+			r.proc = nil
+		}
+		m.mu.Unlock()
 		return
 	}
 	r.proc = nil
-	if r.stopping {
-		return // stop() sets the status
-	}
 	r.status = EUIdle
 	if u := m.findEU(n); u != nil && p.Err() != nil {
 		u.Fault, u.FaultMsg = FaultWhileActive, clip(fmt.Sprintf("exited: %v", p.Err()))
 		m.log.Warn("execution unit ended", "eu", euRef(n), "err", p.Err())
 		m.save()
 	}
+	m.mu.Unlock()
+	m.euChanged(n)
 }
 
 func (m *Manager) goStop(n uint32) {
@@ -175,12 +181,12 @@ func (m *Manager) stopEU(n uint32) bool {
 	r.status, r.stopping = EUStopping, true
 	p := r.proc
 	m.mu.Unlock()
+	m.euChanged(n)
 	ctx, cancel := context.WithTimeout(context.Background(), m.o.StopTimeout)
 	err := p.Stop(ctx)
 	cancel()
 	<-p.Done()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if r := m.eu[n]; r != nil {
 		r.status, r.proc, r.stopping = EUIdle, nil, false
 		if u := m.findEU(n); u != nil && err != nil {
@@ -188,6 +194,8 @@ func (m *Manager) stopEU(n uint32) bool {
 			m.save()
 		}
 	}
+	m.mu.Unlock()
+	m.euChanged(n)
 	return true
 }
 

@@ -21,11 +21,38 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// events records the Notifier's events.
+// events records the Notifier's events and announced changes.
 type events struct {
-	mu  sync.Mutex
-	got []map[string]string
-	ch  chan map[string]string
+	mu      sync.Mutex
+	got     []map[string]string
+	ch      chan map[string]string
+	changes []string // "add PATH", "delete PATH", "PATH.Param=value"
+}
+
+func (e *events) Announce(_ context.Context, changes []datamodel.Change) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range changes {
+		switch c.Op {
+		case datamodel.OpAdd:
+			e.changes = append(e.changes, "add "+c.Path)
+		case datamodel.OpDelete:
+			e.changes = append(e.changes, "delete "+c.Path)
+		default:
+			for _, k := range []string{"Status", "ExecutionFaultCode", "Version"} {
+				if v, ok := c.Params[k]; ok {
+					e.changes = append(e.changes, c.Path+k+"="+v)
+				}
+			}
+		}
+	}
+}
+
+// announced returns the changes so far.
+func (e *events) announced() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.changes...)
 }
 
 func newEvents() *events { return &events{ch: make(chan map[string]string, 64)} }

@@ -63,6 +63,8 @@ type Manager struct {
 	notifier Notifier
 	closed   bool
 	disk     map[string]diskSample
+	// announced are the values last announced, by row path.
+	announced map[string]map[string]string
 
 	base context.Context
 	stop context.CancelFunc
@@ -138,7 +140,8 @@ func New(ctx context.Context, o *Options) (*Manager, error) {
 	if o == nil || o.Dir == "" || len(o.Envs) == 0 {
 		return nil, errors.New("softwaremodules: Options.Dir and Options.Envs are required")
 	}
-	m := &Manager{o: *o, du: map[uint32]*duRun{}, eu: map[uint32]*euRun{}, disk: map[string]diskSample{}}
+	m := &Manager{o: *o, du: map[uint32]*duRun{}, eu: map[uint32]*euRun{}, disk: map[string]diskSample{},
+		announced: map[string]map[string]string{}}
 	if m.o.Client == nil {
 		m.o.Client = defaultClient()
 	}

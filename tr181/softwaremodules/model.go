@@ -83,7 +83,7 @@ func Define(m *schema.Model) {
 		Param("DUID", str(64)).
 		Param("Alias", alias(), schema.ReadWrite).
 		Param("Name", str(256)).
-		Param("Status", schema.String(schema.Enum(DUInstalling, DUInstalled, DUUpdating, DUUninstalling, DUUninstalled)), schema.ValueChangeWillIgnore).
+		Param("Status", schema.String(schema.Enum(DUInstalling, DUInstalled, DUUpdating, DUUninstalling, DUUninstalled))).
 		Param("Resolved", schema.Boolean()).
 		Param("URL", urlType()).
 		Param("Description", str(256)).
@@ -107,7 +107,7 @@ func Define(m *schema.Model) {
 		Param("Alias", alias(), schema.ReadWrite).
 		Param("Name", str(256)).
 		Param("ExecEnvLabel", str(64)).
-		Param("Status", schema.String(schema.Enum(EUIdle, EUStarting, EUActive, EUStopping, EURestarting)), schema.ValueChangeWillIgnore).
+		Param("Status", schema.String(schema.Enum(EUIdle, EUStarting, EUActive, EUStopping, EURestarting))).
 		Param("ExecutionFaultCode", schema.String(schema.Enum(FaultNone, FaultOnStart, FaultOnAutoStart, FaultOnStop, FaultWhileActive, FaultDependency, FaultUnStartable))).
 		Param("ExecutionFaultMessage", str(256)).
 		Param("AutoStart", schema.Boolean(), schema.ReadWrite).
