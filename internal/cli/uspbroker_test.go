@@ -8,9 +8,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
@@ -23,41 +26,9 @@ import (
 // SIGKILL in the middle of a request gives the Controller an error at once,
 // the Broker stays up, and the Service registers again when restarted.
 func TestUSPBrokerProcesses(t *testing.T) {
-	bin := buildUSP(t)
-	mq := testenv.Mosquitto(t)
-	dir, err := os.MkdirTemp("", "uspb") // socket paths stay short
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	const brokerID = "os::012345-USPBROKER"
-	ctl := runController(t, "MQTT", func(onState mtp.StateFunc) mtp.Transport {
-		return mqtt.NewClient(&mqtt.Options{URL: "tcp://" + mq, EndpointID: mtpCtrlID, Topic: "usp/controller", MinWait: 200 * time.Millisecond, OnState: onState})
-	})
-	ctlSock, agentSock := filepath.Join(dir, "c"), filepath.Join(dir, "a")
-	startConfigured(t, bin, "agent", dir, "agent.yaml", fmt.Sprintf(`endpoint_id: %s
-data: %s
-log_level: error
-mtps:
-  - protocol: MQTT
-    url: tcp://%s
-    topic: usp/agent/uspbroker
-factory:
-  controllers:
-    - endpoint_id: %s
-      mtps:
-        - protocol: MQTT
-          topic: usp/controller
-usp_broker:
-  controller_socket: %s
-  agent_socket: %s
-  timeout: 20s
-`, brokerID, filepath.Join(dir, "data"), mq, mtpCtrlID, ctlSock, agentSock))
-	waitAgent(t, ctl, brokerID, true)
-	service := func(id, object string) *uspProc {
-		return startConfigured(t, bin, "service", dir, id+".yaml", fmt.Sprintf("endpoint_id: os::012345-%s\nlog_level: error\nsocket: %s\nagent_socket: %s\nobject: %s\n",
-			id, ctlSock, agentSock, object))
-	}
+	b := startUSPBroker(t)
+	ctl, brokerID := b.ctl, b.id
+	service := func(id, object string) *uspProc { return b.service(t, id, object, true) }
 	ctx := context.Background()
 	do := func(r *wire.Request) *wire.Msg {
 		t.Helper()
@@ -248,4 +219,120 @@ subscribed:
 	if got := getParams(t, ctl, brokerID, "Device.USPServices.USPServiceNumberOfEntries"); got["Device.USPServices.USPServiceNumberOfEntries"] != "2" {
 		t.Errorf("services after the restart: %v", got)
 	}
+}
+
+// uspBroker is a `usp agent` running as a USP Broker, with a Controller
+// over MQTT.
+type uspBroker struct {
+	bin, id, dir, ctlSock, agentSock string
+	ctl                              *controller.Controller
+	proc                             *uspProc
+}
+
+func startUSPBroker(t *testing.T) *uspBroker {
+	t.Helper()
+	bin := buildUSP(t)
+	mq := testenv.Mosquitto(t)
+	dir, err := os.MkdirTemp("", "uspb") // socket paths stay short
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const brokerID = "os::012345-USPBROKER"
+	ctl := runController(t, "MQTT", func(onState mtp.StateFunc) mtp.Transport {
+		return mqtt.NewClient(&mqtt.Options{URL: "tcp://" + mq, EndpointID: mtpCtrlID, Topic: "usp/controller", MinWait: 200 * time.Millisecond, OnState: onState})
+	})
+	ctlSock, agentSock := filepath.Join(dir, "c"), filepath.Join(dir, "a")
+	proc := startConfigured(t, bin, "agent", dir, "agent.yaml", fmt.Sprintf(`endpoint_id: %s
+data: %s
+log_level: error
+mtps:
+  - protocol: MQTT
+    url: tcp://%s
+    topic: usp/agent/uspbroker
+factory:
+  controllers:
+    - endpoint_id: %s
+      mtps:
+        - protocol: MQTT
+          topic: usp/controller
+usp_broker:
+  controller_socket: %s
+  agent_socket: %s
+  timeout: 20s
+`, brokerID, filepath.Join(dir, "data"), mq, mtpCtrlID, ctlSock, agentSock))
+	waitAgent(t, ctl, brokerID, true)
+	return &uspBroker{bin: bin, id: brokerID, dir: dir, ctlSock: ctlSock, agentSock: agentSock, ctl: ctl, proc: proc}
+}
+
+// service starts `usp service` with the example object at object; with
+// ctl, its Controller connects to the Broker's Agent socket too.
+func (b *uspBroker) service(t *testing.T, id, object string, ctl bool) *uspProc {
+	t.Helper()
+	conf := fmt.Sprintf("endpoint_id: os::012345-%s\nlog_level: error\nsocket: %s\nobject: %s\n", id, b.ctlSock, object)
+	if ctl {
+		conf += "agent_socket: " + b.agentSock + "\n"
+	}
+	return startConfigured(t, b.bin, "service", b.dir, id+".yaml", conf)
+}
+
+// TestUSPBrokerEightServices measures, for docs/perf.md, the Broker's
+// resident memory per connected Service and its throughput of Gets spread
+// over 8 Services against the same load on a local object (1 s each, 3 s
+// with USP_BENCH=1).
+func TestUSPBrokerEightServices(t *testing.T) {
+	b := startUSPBroker(t)
+	ctx := context.Background()
+	pid := b.proc.cmd.Process.Pid
+	time.Sleep(500 * time.Millisecond)
+	before := rss(pid)
+	const n = 8
+	var paths []string
+	for i := range n {
+		obj := fmt.Sprintf("Device.X_USPKIT_S%d.", i)
+		b.service(t, fmt.Sprintf("S%d", i), obj, false)
+		paths = append(paths, obj+"Name")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m, err := b.ctl.Do(ctx, b.id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: paths}}})
+		ok := err == nil
+		for _, rp := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+			ok = ok && rp.GetErrCode() == 0
+		}
+		if ok && m.GetBody().GetResponse() != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d Services did not all register: %v %v", n, m, err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	after := rss(pid)
+	dur := time.Second
+	if os.Getenv("USP_BENCH") == "1" {
+		dur = 3 * time.Second
+	}
+	load := func(pick func(i int) string) float64 {
+		var done atomic.Int64
+		stop := time.Now().Add(dur)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				for i := w; time.Now().Before(stop); i++ {
+					m, err := b.ctl.Do(ctx, b.id, &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{pick(i)}}}})
+					if err != nil || m.GetBody().GetResponse().GetGetResp().GetReqPathResults()[0].GetErrCode() != 0 {
+						t.Errorf("get %s: %v %v", pick(i), m, err)
+						return
+					}
+					done.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return float64(done.Load()) / dur.Seconds()
+	}
+	viaServices := load(func(i int) string { return paths[i%n] })
+	local := load(func(int) string { return "Device.LocalAgent.EndpointID" })
+	t.Logf("Broker RSS %d KiB with no Service, %d KiB with %d (%.0f KiB per Service); Gets over MQTT, 16 in flight: %.0f/s spread over %d Services, %.0f/s on a local object (ratio %.2f)",
+		before, after, n, float64(after-before)/n, viaServices, n, local, local/viaServices)
 }
