@@ -58,6 +58,9 @@ func (m *Manager) Install(ctx context.Context, a InstallArgs) (uint32, error) {
 }
 
 func (m *Manager) install(ctx context.Context, a InstallArgs) (uint32, error) {
+	// [R-SMM.1]: an operation not complete within the limit is in error.
+	ctx, cancel := context.WithTimeout(ctx, m.o.OperationTimeout)
+	defer cancel()
 	if a.UUID != "" && !validUUID(a.UUID) {
 		return 0, usperr.Errorf(CodeInvalidArguments, "UUID %q is not an RFC 4122 UUID", a.UUID)
 	}
@@ -248,6 +251,8 @@ func (m *Manager) snapshotDU(n uint32) *duState {
 }
 
 func (m *Manager) update(ctx context.Context, d *duState, a UpdateArgs) error {
+	ctx, cancel := context.WithTimeout(ctx, m.o.OperationTimeout) // [R-SMM.1]
+	defer cancel()
 	if a.URL == "" {
 		a = UpdateArgs{URL: d.URL, Username: d.Username, Password: d.Password}
 	}

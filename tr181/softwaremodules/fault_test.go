@@ -150,3 +150,28 @@ func TestStateMachineFaults(t *testing.T) {
 	}
 	r.waitStatus(eu1, "Active")
 }
+
+// TestOperationTimeout: an InstallDU not complete within the operation
+// limit is in error and reported as such, never retried [R-SMM.1].
+func TestOperationTimeout(t *testing.T) {
+	srv, base := serve(t)
+	srv.put("/slow.tgz", processDU(t, "slow", "1.0", "sleep 1\n"))
+	srv.hold, srv.holdPath = make(chan struct{}), "/slow.tgz"
+	defer close(srv.hold)
+	m, err := softwaremodules.New(context.Background(), &softwaremodules.Options{Dir: t.TempDir(), Envs: []softwaremodules.ExecEnv{softwaremodules.ProcessEnv{}},
+		OperationTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ev := newEvents()
+	m.Start(context.Background(), ev)
+	start := time.Now()
+	if _, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: base + "/slow.tgz"}); usperr.Code(err) != softwaremodules.CodeServerUnreachable {
+		t.Errorf("Install past the limit: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Install took %v with a 300 ms limit", d)
+	}
+	expectEvent(t, ev.next(t), map[string]string{"CurrentState": "Failed", "Fault.FaultCode": "7033"})
+}

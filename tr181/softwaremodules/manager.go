@@ -35,6 +35,9 @@ type Options struct {
 	// StopTimeout is how long a unit has to end after SIGTERM before it
 	// is killed; 0 means 10 s.
 	StopTimeout time.Duration
+	// OperationTimeout bounds an Install or Update, download included;
+	// 0 means 24 hours, the longest TR-369 allows [R-SMM.1].
+	OperationTimeout time.Duration
 	// MaxLog bounds a unit's log file; the file is renamed to NAME.1 when
 	// it would grow over it. 0 means 1 MiB.
 	MaxLog int64
@@ -150,6 +153,9 @@ func New(ctx context.Context, o *Options) (*Manager, error) {
 	}
 	if m.o.StopTimeout == 0 {
 		m.o.StopTimeout = 10 * time.Second
+	}
+	if m.o.OperationTimeout == 0 {
+		m.o.OperationTimeout = 24 * time.Hour
 	}
 	if m.o.MaxLog == 0 {
 		m.o.MaxLog = 1 << 20
