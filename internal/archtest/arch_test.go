@@ -64,6 +64,7 @@ func rules() []rule {
 		{pkg: "store/journal", forbidden: all([]string{"agent", "controller", "schema", "datamodel"}, storeDrivers)},
 		{pkg: "store/bolt", forbidden: []string{"agent", "controller", "store/sqlite", "store/postgres", "modernc.org/sqlite", "github.com/jackc/pgx"}},
 		{pkg: "tr181/*", forbidden: []string{"agent", "wire", "mtp", "controller"}},
+		{pkg: "telemetry", forbidden: all([]string{"agent", "controller", "datamodel", "tr181/*", "wire", "mtp", "store"}, mtps)},
 		{pkg: "agent", forbidden: all(mtps, []string{"tr181/*", "controller"}, storeDrivers)},
 		{pkg: "controller", forbidden: all([]string{"agent", "datamodel"}, mtps, storeDrivers)},
 		// The API reaches transports and storage only through the
