@@ -6,18 +6,21 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"debug/elf"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
@@ -31,11 +34,17 @@ const (
 )
 
 // TestAgentSoftwareModules: `usp agent` with a software_modules section,
-// driven by a Controller over WebSocket: InstallDU() of a plain-process
-// unit from HTTP, the EU started and stopped with SetRequestedState(),
-// AutoStart across an agent restart [R-SMM.0], Uninstall(); the Controller
-// receives DUStateChange! for each DU operation.
+// driven by a Controller over WebSocket, with each Execution Environment:
+// InstallDU() of a unit from HTTP, the EU started and stopped with
+// SetRequestedState(), AutoStart across an agent restart [R-SMM.0],
+// Uninstall(); the Controller receives DUStateChange! for each DU
+// operation and a ValueChange of the EU's Status.
 func TestAgentSoftwareModules(t *testing.T) {
+	t.Run("process", func(t *testing.T) { smmScenario(t, "process", smmHelloDU(t)) })
+	t.Run("oci", func(t *testing.T) { smmScenario(t, "oci", smmBusyboxDU(t)) })
+}
+
+func smmScenario(t *testing.T, env string, du []byte) {
 	bin := buildUSP(t)
 	var srv *ws.Server
 	c := runSMMController(t, func(onState mtp.StateFunc) mtp.Transport {
@@ -51,13 +60,13 @@ func TestAgentSoftwareModules(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write(smmHelloDU(t))
+		w.Write(du)
 	}))
 	defer files.Close()
 	dir := t.TempDir()
 	conf := fmt.Sprintf("endpoint_id: %s\ndata: %s\nlog_level: error\nmtps:\n  - protocol: WebSocket\n    url: ws://%s/usp\n"+
 		"factory:\n  controllers:\n    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n"+
-		"software_modules:\n  exec_envs: [process]\n  stop_timeout: 3s\n", smmAgentID, dir, srv.Addr(), smmCtrlID)
+		"software_modules:\n  exec_envs: [%s]\n  stop_timeout: 3s\n", smmAgentID, dir, srv.Addr(), smmCtrlID, env)
 	cfg := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -103,6 +112,43 @@ func TestAgentSoftwareModules(t *testing.T) {
 	if n := m.GetBody().GetResponse().GetGetResp().GetReqPathResults()[0].GetResolvedPathResults()[0].GetResultParams()["DeploymentUnitNumberOfEntries"]; n != "0" {
 		t.Errorf("DeploymentUnitNumberOfEntries %q after Uninstall", n)
 	}
+}
+
+// smmBusyboxDU is an OCI bundle of a static busybox running until
+// SIGTERM, or skips the test: OCI containers need root, runc (Debian's
+// runc; a failure under USP_REQUIRE_EXTERNAL=1) and busybox-static.
+func smmBusyboxDU(t *testing.T) []byte {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: OCI containers need root; run the tests as root")
+	}
+	testenv.LookPath(t, "runc", "runc", "/usr/sbin", "/sbin")
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("SKIP: busybox not found; install Debian's busybox-static to run this test")
+	}
+	if f, err := elf.Open(bb); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		t.Skipf("SKIP: %s is not a static binary; install Debian's busybox-static to run this test", bb)
+	}
+	body, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"ociVersion":"1.0.2","process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/bin/busybox","sh","-c",` +
+		`"trap 'exit 0' TERM; while true; do /bin/busybox sleep 0.2; done"],"env":["PATH=/bin"],"cwd":"/"},` +
+		`"root":{"path":"rootfs","readonly":true},"mounts":[{"destination":"/proc","type":"proc","source":"proc"}],` +
+		`"linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"network"}]},` +
+		`"annotations":{"org.opencontainers.image.title":"hello","org.opencontainers.image.version":"1.0"}}`
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "config.json", Mode: 0o644, Size: int64(len(cfg))})
+	tw.Write([]byte(cfg))
+	tw.WriteHeader(&tar.Header{Name: "rootfs/bin/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.WriteHeader(&tar.Header{Name: "rootfs/bin/busybox", Mode: 0o755, Size: int64(len(body))})
+	tw.Write(body)
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
 }
 
 // smmHelloDU is a plain-process Deployment Unit that runs until SIGTERM.
