@@ -26,6 +26,13 @@ type ExecEnv interface {
 	Start(ctx context.Context, u Unit) (Process, error)
 }
 
+// Resetter is an ExecEnv that can end units left running by an Agent that
+// died (containers outlive the runtime process that started them); the
+// Manager calls Reset at Start, before it starts any unit.
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
 // EnvInfo is what an ExecEnv.{i} row shows of an environment.
 type EnvInfo struct {
 	// Name is unique among the Manager's environments ("OCI", "Process").

@@ -197,6 +197,13 @@ func (m *Manager) load() error {
 	}
 	for _, d := range m.st.DUs {
 		m.du[d.N] = &duRun{status: DUInstalled}
+		// An Update cut short between its two renames: the old files
+		// are the unit's.
+		dir := m.duDir(d.N)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			_ = os.Rename(dir+".old", dir)
+		}
+		_ = os.RemoveAll(dir + ".old")
 	}
 	for _, u := range m.st.EUs {
 		m.eu[u.N] = &euRun{status: EUIdle}
@@ -242,6 +249,13 @@ func (m *Manager) save() {
 // Units whose AutoStart is true; a unit that fails to start shows
 // FailureOnAutoStart.
 func (m *Manager) Start(ctx context.Context, n Notifier) {
+	for _, e := range m.o.Envs {
+		if r, ok := e.(Resetter); ok {
+			if err := r.Reset(ctx); err != nil {
+				m.log.Warn("execution environment not reset", "env", e.Info().Name, "err", err)
+			}
+		}
+	}
 	m.mu.Lock()
 	m.notifier = n
 	var auto []uint32

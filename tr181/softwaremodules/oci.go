@@ -197,6 +197,25 @@ func (e *OCIEnv) probe(ctx context.Context, bin string) error {
 	return nil
 }
 
+// Reset deletes every container of the runtime's state directory: those
+// an Agent that died left running.
+func (e *OCIEnv) Reset(ctx context.Context) error {
+	if err := e.Check(ctx); err != nil {
+		return nil // nothing can have run
+	}
+	bin := e.Runtime()
+	out, err := exec.CommandContext(ctx, bin, "--root", e.o.StateDir, "list", "-q").Output()
+	if err != nil {
+		return fmt.Errorf("%s list: %w", filepath.Base(bin), err)
+	}
+	for _, id := range strings.Fields(string(out)) {
+		if err := exec.CommandContext(ctx, bin, "--root", e.o.StateDir, "delete", "--force", id).Run(); err != nil {
+			return fmt.Errorf("%s delete %s: %w", filepath.Base(bin), id, err)
+		}
+	}
+	return nil
+}
+
 // bundleConfig is the part of an OCI runtime config.json Unpack checks.
 type bundleConfig struct {
 	Process *struct {

@@ -195,3 +195,39 @@ func TestOCIRuntimeChoice(t *testing.T) {
 		t.Logf("crun on this host: %v", c.Check(t.Context()))
 	}
 }
+
+// TestOCIReset: a container left running by an Agent that died is
+// deleted when the next Manager starts.
+func TestOCIReset(t *testing.T) {
+	runc, busybox := ociRuntime(t)
+	state := filepath.Join(t.TempDir(), "oci")
+	env := softwaremodules.NewOCI(&softwaremodules.OCIOptions{Runtimes: []string{runc}, StateDir: state})
+	if err := env.Check(t.Context()); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	srv, base := serve(t)
+	srv.put("/app.tar", ociBundle(t, busybox, "app", "1.0", ociLoop("v1")))
+	dir := t.TempDir()
+	r := newRig(t, dir, env)
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/app.tar"}); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+	// As if the Agent had died: a second Manager on the same runtime
+	// state finds the container running.
+	out, err := exec.Command(runc, "--root", state, "state", "uspkit-OCI-1").Output()
+	if err != nil || !strings.Contains(string(out), `"running"`) {
+		t.Fatalf("container state: %s %v", out, err)
+	}
+	env2 := softwaremodules.NewOCI(&softwaremodules.OCIOptions{Runtimes: []string{runc}, StateDir: state})
+	r2 := newRig(t, t.TempDir(), env2) // Start resets the runtime's containers
+	defer r2.m.Close()
+	if out, err := exec.Command(runc, "--root", state, "state", "uspkit-OCI-1").CombinedOutput(); err == nil {
+		t.Errorf("the container outlived the reset: %s", out)
+	}
+	r.m.Close()
+}

@@ -184,3 +184,30 @@ func TestCrashIsAFault(t *testing.T) {
 	}
 	t.Errorf("unit with a missing command: %v", r.get(eu2))
 }
+
+// TestUpdateCutShort: an Agent that died between an Update's two renames
+// finds the unit's old files again at the next start.
+func TestUpdateCutShort(t *testing.T) {
+	srv, base := serve(t)
+	srv.put("/a.tgz", processDU(t, "a", "1.0", loopScript("v1")))
+	dir := t.TempDir()
+	r := newRig(t, dir, softwaremodules.ProcessEnv{})
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/a.tgz"}); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+	r.m.Close()
+	unit := filepath.Join(dir, "du", "1")
+	if err := os.Rename(unit, unit+".old"); err != nil {
+		t.Fatal(err)
+	}
+	r = newRig(t, dir, softwaremodules.ProcessEnv{})
+	defer r.m.Close()
+	if _, err := os.Stat(filepath.Join(unit, "run.sh")); err != nil {
+		t.Fatalf("the unit's files are not back: %v", err)
+	}
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+}
