@@ -159,6 +159,11 @@ func (b *broker) dropLocked(s *uspService) {
 // handleRecord processes one Record from a USP Service's Agent.
 func (b *broker) handleRecord(ctx context.Context, in mtp.Inbound) {
 	a := b.a
+	defer func() {
+		if v := recover(); v != nil { // nothing a Service sends stops the Broker
+			a.log.ErrorContext(ctx, "broker: record handling panicked", "from", in.From.EndpointID, "panic", fmt.Sprint(v))
+		}
+	}()
 	var rec record.Record
 	if err := record.Decode(in.Record, &rec, &record.DecodeOptions{MaxSize: a.opt.MaxRecordSize}); err != nil {
 		a.log.WarnContext(ctx, "broker: record dropped", "from", in.From.Address, "err", err)

@@ -161,6 +161,14 @@ func (b *broker) fanout(ctx context.Context, reqs map[*uspService]*wire.Request,
 	return resp, errs
 }
 
+// at returns rs[i], or def() when rs is shorter.
+func at[R any](rs []R, i int, def func() R) R {
+	if i < len(rs) {
+		return rs[i]
+	}
+	return def()
+}
+
 // perms returns c's permissions on path.
 func perms(c datamodel.Caller, path string) datamodel.Perms {
 	if c.Access == nil {
@@ -262,7 +270,9 @@ func (b *broker) get(ctx context.Context, c datamodel.Caller, id string, g *wire
 					ResolvedPathResults: filterRead(c, r.GetResolvedPathResults())}
 			}
 		} else {
-			rp = localRes[li]
+			rp = at(localRes, li, func() *wire.GetResp_RequestedPathResult {
+				return &wire.GetResp_RequestedPathResult{RequestedPath: p, ErrCode: usperr.CodeInternal, ErrMsg: "no result"}
+			})
 			li++
 			for _, x := range spans[i] {
 				d := g.GetMaxDepth()
@@ -386,6 +396,8 @@ func changed[R any](ctx context.Context, b *broker, id string, allowPartial bool
 		for k, i := range localIdx {
 			if k < len(rs) {
 				out[i] = rs[k]
+			} else {
+				out[i] = failed(paths[i], usperr.Errorf(usperr.CodeInternal, "no result for %s", paths[i]))
 			}
 		}
 	}
@@ -711,7 +723,9 @@ func (b *broker) instances(ctx context.Context, c datamodel.Caller, id string, g
 	for i, p := range paths {
 		var rp *wire.GetInstancesResp_RequestedPathResult
 		if isLocal[i] {
-			rp = localRes[li]
+			rp = at(localRes, li, func() *wire.GetInstancesResp_RequestedPathResult {
+				return &wire.GetInstancesResp_RequestedPathResult{RequestedPath: p, ErrCode: usperr.CodeInternal, ErrMsg: "no result"}
+			})
 			li++
 		} else {
 			r, err := take(parts[i][0])
@@ -808,7 +822,9 @@ func (b *broker) supported(ctx context.Context, c datamodel.Caller, id string, g
 	for i, p := range paths {
 		var rr *wire.GetSupportedDMResp_RequestedObjectResult
 		if isLocal[i] {
-			rr = localRes[li]
+			rr = at(localRes, li, func() *wire.GetSupportedDMResp_RequestedObjectResult {
+				return &wire.GetSupportedDMResp_RequestedObjectResult{ReqObjPath: p, ErrCode: usperr.CodeInternal, ErrMsg: "no result"}
+			})
 			li++
 		} else {
 			r, err := take(parts[i][0])

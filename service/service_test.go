@@ -41,6 +41,13 @@ func logger(t *testing.T) *slog.Logger {
 
 func startBroker(t *testing.T, opts ...func(*agent.Options)) *world {
 	t.Helper()
+	return startBrokerTimeout(t, 5*time.Second, opts...)
+}
+
+// startBrokerTimeout is startBroker with the Broker's timeout for proxied
+// requests.
+func startBrokerTimeout(t *testing.T, timeout time.Duration, opts ...func(*agent.Options)) *world {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "uspbrk")
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +82,7 @@ func startBroker(t *testing.T, opts ...func(*agent.Options)) *world {
 	done := make(chan struct{}, 2)
 	go func() { a.Run(ctx); done <- struct{}{} }()
 	go func() {
-		a.ServeServices(ctx, agent.BrokerOptions{Transport: ctlSrv, ControllerSocket: w.ctlSock, AgentSocket: w.agentSock, Timeout: 5 * time.Second})
+		a.ServeServices(ctx, agent.BrokerOptions{Transport: ctlSrv, ControllerSocket: w.ctlSock, AgentSocket: w.agentSock, Timeout: timeout})
 		done <- struct{}{}
 	}()
 	t.Cleanup(func() { cancel(); <-done; <-done })
