@@ -2,9 +2,12 @@ package softwaremodules_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,8 @@ func TestInstallFaults(t *testing.T) {
 	srv.put("/nomanifest.tgz", tarball(t, map[string][]byte{"README": []byte("hi")}, "README"))
 	srv.put("/escape.tgz", tarball(t, map[string][]byte{softwaremodules.ManifestFile: []byte(`{"name":"x","version":"1","command":["/bin/true"]}`),
 		"out/evil": []byte("x")}, softwaremodules.ManifestFile, "@link:out=/tmp", "out/evil"))
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(good) }))
+	defer tlsSrv.Close()
 	srv.put("/badmanifest.tgz", tarball(t, map[string][]byte{softwaremodules.ManifestFile: []byte(`{"name":`)}, softwaremodules.ManifestFile))
 	for _, tc := range []struct {
 		name string
@@ -30,6 +35,7 @@ func TestInstallFaults(t *testing.T) {
 		code uint32
 	}{
 		{"not found", map[string]string{"URL": base + "/absent.tgz"}, softwaremodules.CodeServerUnreachable},
+		{"untrusted TLS certificate", map[string]string{"URL": tlsSrv.URL + "/good.tgz"}, softwaremodules.CodeServerInsecure},
 		{"no server", map[string]string{"URL": "http://127.0.0.1:1/x.tgz"}, softwaremodules.CodeServerUnreachable},
 		{"credentials in the URL", map[string]string{"URL": "http://u:p@" + base[len("http://"):] + "/good.tgz"}, softwaremodules.CodeInvalidArguments},
 		{"not a tar file", map[string]string{"URL": base + "/garbage.tgz"}, softwaremodules.CodeCorruptData},
@@ -174,4 +180,38 @@ func TestOperationTimeout(t *testing.T) {
 		t.Errorf("Install took %v with a 300 ms limit", d)
 	}
 	expectEvent(t, ev.next(t), map[string]string{"CurrentState": "Failed", "Fault.FaultCode": "7033"})
+}
+
+// TestHTTPSCredentials: a unit fetched over HTTPS with Username and
+// Password (HTTP Basic); an Update without a URL uses the last URL and
+// credentials (TR-369 Appendix I, Update); wrong credentials fail.
+func TestHTTPSCredentials(t *testing.T) {
+	var body atomic.Value
+	body.Store(processDU(t, "sec", "1.0", "sleep 1\n"))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="du"`)
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(body.Load().([]byte))
+	}))
+	defer srv.Close()
+	m, err := softwaremodules.New(context.Background(), &softwaremodules.Options{Dir: t.TempDir(), Envs: []softwaremodules.ExecEnv{softwaremodules.ProcessEnv{}},
+		Client: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: srv.URL + "/sec.tgz", Username: "alice", Password: "wrong"}); usperr.Code(err) != softwaremodules.CodeServerUnreachable {
+		t.Errorf("wrong password: %v", err)
+	}
+	n, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: srv.URL + "/sec.tgz", Username: "alice", Password: "s3cret"})
+	if err != nil {
+		t.Fatalf("Install over HTTPS: %v", err)
+	}
+	body.Store(processDU(t, "sec", "2.0", "sleep 1\n"))
+	if err := m.Update(context.Background(), n, softwaremodules.UpdateArgs{}); err != nil {
+		t.Fatalf("Update with the last URL and credentials: %v", err)
+	}
 }
