@@ -42,11 +42,17 @@ func newFixture(t testing.TB, opt *ipdiag.Options) *fixture {
 	t.Helper()
 	m := schema.New()
 	m.Define("Device.")
+	m.Define("Device.IP.")
+	m.Define("Device.IP.Interface.{i}.", schema.ObjAddDelete).Param("Name", schema.String(), schema.ReadWrite)
 	ipdiag.Define(m)
 	mux := datamodel.NewMux(m)
+	mux.Store("Device.IP.Interface.{i}.", nil)
 	f := &fixture{log: &syncBuf{}}
 	if opt == nil {
 		opt = &ipdiag.Options{}
+	}
+	if opt.InterfaceName == nil { // Device.IP.Interface.1. is the loopback interface
+		opt.InterfaceName = ipdiag.EngineInterfaces(func() *datamodel.Engine { return f.eng })
 	}
 	opt.Log = slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opt.TracePort == 0 {
@@ -60,6 +66,10 @@ func newFixture(t testing.TB, opt *ipdiag.Options) *fixture {
 		t.Fatal(err)
 	}
 	f.eng = eng
+	if _, err := eng.Add(context.Background(), datamodel.Caller{}, false, []datamodel.CreateObject{{Path: "Device.IP.Interface.",
+		Params: []datamodel.ParamSetting{{Param: "Name", Value: "lo"}}}}); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 

@@ -17,31 +17,26 @@ import (
 	"github.com/uspkit/uspkit/datamodel"
 )
 
-// countConn counts the bytes a TCP connection carries, headers included.
-type countConn struct {
-	net.Conn
-	rx, tx *atomic.Uint64
-}
-
-func (c *countConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.rx.Add(uint64(n))
-	return n, err
-}
-
-func (c *countConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.tx.Add(uint64(n))
-	return n, err
-}
-
 // xfer is one connection's result (TR-143's timestamps and byte counts).
 type xfer struct {
 	rom, bom, eom, tcpReq, tcpResp time.Time
-	test                           uint64 // payload bytes received (download) or sent (upload)
-	rx, tx                         atomic.Uint64
-	status                         string // "" when Complete
-	addr                           string // local address used
+	body                           uint64        // payload bytes received (download) or sent (upload)
+	rx, tx                         atomic.Uint64 // bytes on the connection, HTTP headers included
+	status                         string        // "" when Complete
+	addr                           string        // local address used
+	atBOM, atEOM                   ifCounters    // the Interface's counters at BOM and EOM
+
+	mu      sync.Mutex
+	samples []sample
+}
+
+// testBytes is what TR-181 counts as the test's bytes: the HTTP
+// transaction's, headers included, in the test direction.
+func (x *xfer) testBytes(down bool) uint64 {
+	if down {
+		return x.rx.Load()
+	}
+	return x.tx.Load()
 }
 
 // finish stops an upload's body from counting more (the transport may
@@ -50,7 +45,7 @@ func (p *payload) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done = true
-	p.x.bom, p.x.test = p.bom, p.test
+	p.x.bom, p.x.atBOM, p.x.body = p.bom, p.atBOM, p.test
 }
 
 // transferSpec is what one transfer test asks for.
@@ -136,59 +131,68 @@ func (d *Diag) writeTransfer(w datamodel.ResponseWriter, sp *transferSpec, perCo
 	if sp.down {
 		testName = "TestBytesReceived"
 	}
-	var agg xfer
-	var test, rx, tx uint64
 	for _, x := range rs {
 		if x.status != "" {
 			w.SetValue("Status", x.status)
 			return
 		}
-		agg.rom = earliest(agg.rom, x.rom)
-		agg.bom = earliest(agg.bom, x.bom)
-		agg.tcpReq = earliest(agg.tcpReq, x.tcpReq)
-		agg.tcpResp = earliest(agg.tcpResp, x.tcpResp)
-		if x.eom.After(agg.eom) {
-			agg.eom = x.eom
-		}
-		test += x.test
-		rx += x.rx.Load()
-		tx += x.tx.Load()
 	}
+	// first and last: the connections with the earliest BOM and the
+	// latest EOM; loaded and unloaded: the latest BOM and the earliest EOM,
+	// between which every connection transfers (full loading).
+	agg := xfer{}
+	first, last, loaded, unloaded := rs[0], rs[0], rs[0], rs[0]
+	var test uint64
+	for _, x := range rs {
+		agg.rom, agg.tcpReq, agg.tcpResp = earliest(agg.rom, x.rom), earliest(agg.tcpReq, x.tcpReq), earliest(agg.tcpResp, x.tcpResp)
+		if x.bom.Before(first.bom) {
+			first = x
+		}
+		if x.eom.After(last.eom) {
+			last = x
+		}
+		if x.bom.After(loaded.bom) {
+			loaded = x
+		}
+		if x.eom.Before(unloaded.eom) {
+			unloaded = x
+		}
+		test += x.testBytes(sp.down)
+	}
+	agg.bom, agg.eom, agg.atBOM, agg.atEOM = first.bom, last.eom, first.atBOM, last.atEOM
 	w.SetValue("Status", "Complete")
 	w.SetValue("IPAddressUsed", rs[0].addr)
-	set := func(prefix string, x *xfer, test, rx, tx uint64) {
+	set := func(prefix string, x *xfer, test uint64) {
 		w.SetValue(prefix+"ROMTime", dateTime(x.rom))
 		w.SetValue(prefix+"BOMTime", dateTime(x.bom))
 		w.SetValue(prefix+"EOMTime", dateTime(x.eom))
 		w.SetValue(prefix+"TCPOpenRequestTime", dateTime(x.tcpReq))
 		w.SetValue(prefix+"TCPOpenResponseTime", dateTime(x.tcpResp))
 		w.SetValue(prefix+testName, strconv.FormatUint(test, 10))
+		rx, tx := delta(x.atBOM, x.atEOM)
 		w.SetValue(prefix+"TotalBytesReceived", strconv.FormatUint(rx, 10))
 		w.SetValue(prefix+"TotalBytesSent", strconv.FormatUint(tx, 10))
 	}
-	set("", &agg, test, rx, tx)
-	// Every connection transfers from its BOM to its EOM; the period of
-	// full loading is when all of them do.
+	set("", &agg, test)
 	var full time.Duration
-	latestBOM, firstEOM := rs[0].bom, rs[0].eom
-	for _, x := range rs {
-		if x.bom.After(latestBOM) {
-			latestBOM = x.bom
-		}
-		if x.eom.Before(firstEOM) {
-			firstEOM = x.eom
+	var fullTest uint64
+	if unloaded.eom.After(loaded.bom) {
+		full = unloaded.eom.Sub(loaded.bom)
+		for _, x := range rs {
+			fullTest += x.between(loaded.bom, unloaded.eom)
 		}
 	}
-	if firstEOM.After(latestBOM) {
-		full = firstEOM.Sub(latestBOM)
+	if len(rs) == 1 {
+		fullTest = test // one connection loads the link from its BOM to its EOM
 	}
-	w.SetValue(testName+"UnderFullLoading", strconv.FormatUint(test, 10))
+	rx, tx := delta(loaded.atBOM, unloaded.atEOM)
+	w.SetValue(testName+"UnderFullLoading", strconv.FormatUint(fullTest, 10))
 	w.SetValue("TotalBytesReceivedUnderFullLoading", strconv.FormatUint(rx, 10))
 	w.SetValue("TotalBytesSentUnderFullLoading", strconv.FormatUint(tx, 10))
 	w.SetValue("PeriodOfFullLoading", strconv.FormatInt(full.Microseconds(), 10))
 	if perConn && len(rs) > 1 {
 		for i, x := range rs {
-			set("PerConnectionResult."+strconv.Itoa(i+1)+".", x, x.test, x.rx.Load(), x.tx.Load())
+			set("PerConnectionResult."+strconv.Itoa(i+1)+".", x, x.testBytes(sp.down))
 		}
 	}
 }
@@ -215,7 +219,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 			}
 			x.tcpResp = now()
 			x.addr = c.LocalAddr().(*net.TCPAddr).IP.String()
-			return &countConn{Conn: c, rx: &x.rx, tx: &x.tx}, nil
+			return &countConn{Conn: c, x: x, down: sp.down, now: now}, nil
 		},
 	}
 	defer tr.CloseIdleConnections()
@@ -232,7 +236,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 	if sp.down {
 		req, err = http.NewRequestWithContext(tctx, http.MethodGet, sp.url.String(), nil)
 	} else {
-		body = &payload{left: sp.length, timed: sp.duration, now: now, x: x}
+		body = &payload{left: sp.length, timed: sp.duration, now: now, x: x, ifname: sp.ifname}
 		req, err = http.NewRequestWithContext(tctx, http.MethodPut, sp.url.String(), body)
 		if sp.duration == 0 {
 			req.ContentLength = int64(sp.length)
@@ -249,7 +253,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 		WroteHeaders: func() { x.rom = now() },
 		GotFirstResponseByte: func() {
 			if sp.down {
-				x.bom = now()
+				x.bom, x.atBOM = now(), readCounters(sp.ifname)
 			}
 		},
 	}))
@@ -264,9 +268,9 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 	defer resp.Body.Close()
 	if !sp.down {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		x.eom = now()
+		x.eom, x.atEOM = now(), readCounters(sp.ifname)
 		if x.bom.IsZero() {
-			x.bom = x.rom
+			x.bom, x.atBOM = x.rom, x.atEOM
 		}
 		if resp.StatusCode/100 != 2 {
 			x.status = "Error_NoTransferComplete"
@@ -286,10 +290,11 @@ func (d *Diag) readBody(ctx context.Context, sp *transferSpec, resp *http.Respon
 	if sp.duration > 0 {
 		end = x.bom.Add(sp.duration)
 	}
+	defer func() { x.atEOM = readCounters(sp.ifname) }()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := resp.Body.Read(buf)
-		x.test += uint64(n)
+		x.body += uint64(n)
 		if n > 0 {
 			x.eom = d.opt.Now()
 		}
@@ -297,7 +302,7 @@ func (d *Diag) readBody(ctx context.Context, sp *transferSpec, resp *http.Respon
 			return // time-based test: the duration is over
 		}
 		if err == io.EOF {
-			if resp.ContentLength >= 0 && x.test != uint64(resp.ContentLength) {
+			if resp.ContentLength >= 0 && x.body != uint64(resp.ContentLength) {
 				x.status = "Error_IncorrectSize"
 			}
 			if x.eom.IsZero() {
@@ -341,15 +346,17 @@ func transferErr(ctx context.Context, err error, down bool) string {
 
 // payload is an upload's body: length bytes, or as many as fit in timed.
 type payload struct {
-	mu    sync.Mutex
-	done  bool
-	bom   time.Time
-	test  uint64
-	left  uint64
-	timed time.Duration
-	end   time.Time
-	now   func() time.Time
-	x     *xfer
+	mu     sync.Mutex
+	done   bool
+	ifname string
+	atBOM  ifCounters
+	bom    time.Time
+	test   uint64
+	left   uint64
+	timed  time.Duration
+	end    time.Time
+	now    func() time.Time
+	x      *xfer
 }
 
 func (p *payload) Read(b []byte) (int, error) {
@@ -360,7 +367,7 @@ func (p *payload) Read(b []byte) (int, error) {
 	}
 	t := p.now()
 	if p.bom.IsZero() {
-		p.bom = t
+		p.bom, p.atBOM = t, readCounters(p.ifname)
 		if p.timed > 0 {
 			p.end = t.Add(p.timed)
 		}

@@ -40,9 +40,13 @@ func TestDownloadDiagnostics(t *testing.T) {
 	body := strings.Repeat("x", size)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/file":
+		case "/file": // in 16 pieces 5 ms apart, so that connections overlap
 			w.Header().Set("Content-Length", strconv.Itoa(size))
-			io.WriteString(w, body)
+			for i := range 16 {
+				io.WriteString(w, body[i*size/16:(i+1)*size/16])
+				w.(http.Flusher).Flush()
+				time.Sleep(5 * time.Millisecond)
+			}
 		case "/short": // announces more than it sends
 			w.Header().Set("Content-Length", "1000")
 			io.WriteString(w, "abc")
@@ -60,20 +64,25 @@ func TestDownloadDiagnostics(t *testing.T) {
 	f := newFixture(t, nil)
 	cases := []struct {
 		name, url, conns, status string
+		lo                       bool // on Device.IP.Interface.1, the loopback interface
 	}{
-		{"one connection", srv.URL + "/file", "", "Complete"},
-		{"three connections", srv.URL + "/file", "3", "Complete"},
-		{"not found", srv.URL + "/nothing", "", "Error_TransferFailed"},
-		{"short body", srv.URL + "/short", "", "Error_IncorrectSize"},
-		{"refused", closedURL, "", "Error_InitConnectionFailed"},
-		{"unresolvable", "http://no-such-host.invalid/file", "", "Error_CannotResolveHostName"},
-		{"not HTTP", "ftp://127.0.0.1/file", "", "Error_Other"},
+		{"one connection", srv.URL + "/file", "", "Complete", false},
+		{"three connections", srv.URL + "/file", "3", "Complete", false},
+		{"on an interface", srv.URL + "/file", "2", "Complete", true},
+		{"not found", srv.URL + "/nothing", "", "Error_TransferFailed", false},
+		{"short body", srv.URL + "/short", "", "Error_IncorrectSize", false},
+		{"refused", closedURL, "", "Error_InitConnectionFailed", false},
+		{"unresolvable", "http://no-such-host.invalid/file", "", "Error_CannotResolveHostName", false},
+		{"not HTTP", "ftp://127.0.0.1/file", "", "Error_Other", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := map[string]string{"DownloadURL": tc.url, "EnablePerConnectionResults": "true"}
 			if tc.conns != "" {
 				in["NumberOfConnections"] = tc.conns
+			}
+			if tc.lo {
+				in["Interface"] = "Device.IP.Interface.1."
 			}
 			out := f.mustRun(t, "Device.IP.Diagnostics.DownloadDiagnostics()", in)
 			if out["Status"] != tc.status {
@@ -86,21 +95,26 @@ func TestDownloadDiagnostics(t *testing.T) {
 			if tc.conns != "" {
 				n = atoi(t, tc.conns)
 			}
-			if got := atoi(t, out["TestBytesReceived"]); got != n*size {
-				t.Errorf("TestBytesReceived %d, want %d", got, n*size)
+			// The HTTP transaction's bytes, headers included.
+			if got := atoi(t, out["TestBytesReceived"]); got <= n*size || got > n*(size+1024) {
+				t.Errorf("TestBytesReceived %d, want the payload %d and its headers", got, n*size)
 			}
-			if got := atoi(t, out["TotalBytesReceived"]); got <= n*size {
-				t.Errorf("TotalBytesReceived %d, want more than the payload %d", got, n*size)
+			// The IP layer's, read from the interface's counters; 0
+			// without an Interface.
+			rx, tx := atoi(t, out["TotalBytesReceived"]), atoi(t, out["TotalBytesSent"])
+			if tc.lo && (rx < n*size*3/4 || tx < n*size*3/4) || !tc.lo && (rx != 0 || tx != 0) {
+				t.Errorf("TotalBytesReceived %d TotalBytesSent %d (Interface %v)", rx, tx, tc.lo)
 			}
-			if atoi(t, out["TotalBytesSent"]) == 0 {
-				t.Error("TotalBytesSent 0")
+			full, period := atoi(t, out["TestBytesReceivedUnderFullLoading"]), atoi(t, out["PeriodOfFullLoading"])
+			if full <= 0 || full > atoi(t, out["TestBytesReceived"]) || period <= 0 {
+				t.Errorf("TestBytesReceivedUnderFullLoading %d PeriodOfFullLoading %d", full, period)
 			}
 			checkTimes(t, out, "")
 			if n > 1 {
 				for i := 1; i <= n; i++ {
 					p := "PerConnectionResult." + strconv.Itoa(i) + "."
 					checkTimes(t, out, p)
-					if got := atoi(t, out[p+"TestBytesReceived"]); got != size {
+					if got := atoi(t, out[p+"TestBytesReceived"]); got <= size || got > size+1024 {
 						t.Errorf("%sTestBytesReceived %d", p, got)
 					}
 				}
@@ -158,10 +172,10 @@ func TestUploadDiagnostics(t *testing.T) {
 	f := newFixture(t, nil)
 	out := f.mustRun(t, "Device.IP.Diagnostics.UploadDiagnostics()", map[string]string{"UploadURL": srv.URL + "/up", "TestFileLength": "1000000",
 		"NumberOfConnections": "2", "EnablePerConnectionResults": "true"})
-	if out["Status"] != "Complete" || out["TestBytesSent"] != "2000000" || got.Load() != 2000000 {
+	if sent := atoi(t, out["TestBytesSent"]); out["Status"] != "Complete" || sent <= 2000000 || sent > 2002048 || got.Load() != 2000000 {
 		t.Fatalf("server got %d: %v", got.Load(), out)
 	}
-	if atoi(t, out["TotalBytesSent"]) <= 2000000 || out["PerConnectionResult.2.TestBytesSent"] != "1000000" {
+	if sent := atoi(t, out["PerConnectionResult.2.TestBytesSent"]); sent <= 1000000 || sent > 1001024 {
 		t.Errorf("%v", out)
 	}
 	checkTimes(t, out, "")
