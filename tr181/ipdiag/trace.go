@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -320,12 +321,51 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 			status = "Complete"
 		}
 	}
-	writeHops(w, hops)
-	if len(hops) > 0 {
-		w.SetValue("ResponseTime", msText(avgRTT(hops[len(hops)-1].rtts)))
+	writeHops(w, hops, hopNames(ctx, hops))
+	rt := time.Duration(0) // no route found: 0
+	if status == "Complete" {
+		rt = avgRTT(hops[len(hops)-1].rtts)
 	}
+	w.SetValue("ResponseTime", msText(rt))
 	w.SetValue("Status", status)
 	return nil
+}
+
+// reverseBudget bounds the reverse lookups of a trace's hops.
+const reverseBudget = time.Second
+
+// hopNames looks the hops' addresses up in the DNS, all at once and for at
+// most reverseBudget; an address without a name has none in the map.
+func hopNames(ctx context.Context, hops []hop) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, reverseBudget)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	names := map[string]string{}
+	for _, h := range hops {
+		if h.addr == nil {
+			continue
+		}
+		a := h.addr.String()
+		mu.Lock()
+		_, seen := names[a]
+		names[a] = ""
+		mu.Unlock()
+		if seen {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ns, err := net.DefaultResolver.LookupAddr(ctx, a); err == nil && len(ns) > 0 {
+				mu.Lock()
+				names[a] = strings.TrimSuffix(ns[0], ".")
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return names
 }
 
 func avgRTT(rtts []time.Duration) time.Duration {
@@ -343,14 +383,20 @@ func avgRTT(rtts []time.Duration) time.Duration {
 	return sum / time.Duration(n)
 }
 
-func writeHops(w datamodel.ResponseWriter, hops []hop) {
+// writeHops writes RouteHops.{i}: Host is the hop's name when the DNS
+// has one, else its address.
+func writeHops(w datamodel.ResponseWriter, hops []hop, names map[string]string) {
 	for i, h := range hops {
 		p := "RouteHops." + strconv.Itoa(i+1) + "."
 		addr := ""
 		if h.addr != nil {
 			addr = h.addr.String()
 		}
-		w.SetValue(p+"Host", addr)
+		host := names[addr]
+		if host == "" || len(host) > 256 {
+			host = addr
+		}
+		w.SetValue(p+"Host", host)
 		w.SetValue(p+"HostAddress", addr)
 		code := 0
 		if h.unreachable {

@@ -27,6 +27,9 @@ func TestTraceRouteLoopback(t *testing.T) {
 				if out["Status"] != "Complete" || out["RouteHops.1.HostAddress"] != host || out["RouteHops.2.HostAddress"] != "" {
 					t.Fatalf("%v\n%s", out, f.log)
 				}
+				if names, _ := net.LookupAddr(host); len(names) > 0 && out["RouteHops.1.Host"] != strings.TrimSuffix(names[0], ".") {
+					t.Errorf("RouteHops.1.Host %q, want the name %q", out["RouteHops.1.Host"], names[0])
+				}
 			})
 		}
 	}
