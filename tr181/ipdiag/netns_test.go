@@ -3,6 +3,7 @@ package ipdiag_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/tr181/ipdiag"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -228,5 +230,67 @@ func traceAtoB(t *testing.T, r *routed, f *fixture, delayed bool) {
 	}
 	if none["Status"] != "Error_NoRouteToHost" {
 		t.Errorf("R to nowhere: %v", none)
+	}
+}
+
+// TestNetnsDSCPAndInterface: IPPing()'s echo requests carry the DSCP asked
+// for (B sees the TOS byte), and leave through the interface the Interface
+// argument's row names (A's veth reaches B; the loopback interface does
+// not).
+func TestNetnsDSCPAndInterface(t *testing.T) {
+	r := newRouted(t)
+	f := newFixture(t, nil)
+	if err := f.set(t, "Device.IP.Interface.1.", map[string]string{"Name": r.ifA}); err != nil {
+		t.Fatal(err)
+	}
+	tos := make(chan int, 8)
+	in(t, r.B, func() { // a raw socket in B sees the requests with their IP header
+		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := ipv4.NewRawConn(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		go func() {
+			b := make([]byte, 1500)
+			for {
+				h, p, _, err := rc.ReadFrom(b)
+				if err != nil {
+					return
+				}
+				if len(p) > 0 && p[0] == 8 { // echo request
+					tos <- h.TOS
+				}
+			}
+		}()
+	})
+	var out, lo map[string]string
+	in(t, r.A, func() {
+		out = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Interface": "Device.IP.Interface.1.", "Host": r.addrB,
+			"ProtocolVersion": "IPv4", "NumberOfRepetitions": "1", "Timeout": "1000", "DataBlockSize": "16", "DSCP": "46"})
+	})
+	if out["Status"] != "Complete" || out["SuccessCount"] != "1" {
+		t.Fatalf("%v", out)
+	}
+	select {
+	case v := <-tos:
+		if v>>2 != 46 {
+			t.Errorf("TOS %#x, want DSCP 46 (%#x)", v, 46<<2)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("B saw no echo request")
+	}
+	if err := f.set(t, "Device.IP.Interface.1.", map[string]string{"Name": "lo"}); err != nil {
+		t.Fatal(err)
+	}
+	in(t, r.A, func() {
+		lo = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Interface": "Device.IP.Interface.1.", "Host": r.addrB,
+			"ProtocolVersion": "IPv4", "NumberOfRepetitions": "1", "Timeout": "300", "DataBlockSize": "16"})
+	})
+	if lo["SuccessCount"] == "1" {
+		t.Errorf("an echo bound to lo reached B: %v", lo)
 	}
 }
