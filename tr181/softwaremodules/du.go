@@ -150,6 +150,12 @@ func parseRef(ref, prefix string) (uint32, bool) {
 
 // download fetches url and unpacks it with the first of envs it fits.
 func (m *Manager) download(ctx context.Context, url, user, pass string, envs []int) (*dlResult, error) {
+	select {
+	case m.ops <- struct{}{}:
+		defer func() { <-m.ops }()
+	default:
+		return nil, usperr.Errorf(usperr.CodeResourcesExceeded, "%d installs and updates are in progress already", cap(m.ops))
+	}
 	tmp := filepath.Join(m.o.Dir, "tmp", "dl-"+randomHex(8))
 	defer os.Remove(tmp)
 	if err := fetch(ctx, m.o.Client, url, user, pass, tmp, m.o.MaxDUSize); err != nil {

@@ -40,15 +40,30 @@ func (m *Manager) SetRequestedState(ctx context.Context, n uint32, requested str
 	return nil
 }
 
-// Restart stops Execution Unit n if it runs, then starts it (Restart()).
+// Restart stops Execution Unit n if it runs, then starts it (Restart()),
+// in the background.
 func (m *Manager) Restart(ctx context.Context, n uint32) error {
-	if err := m.SetRequestedState(ctx, n, EUIdle); err != nil {
+	m.mu.Lock()
+	u := m.findEU(n)
+	var err error
+	switch {
+	case u == nil:
+		err = usperr.Errorf(usperr.CodeObjectNotFound, "no execution unit %s", euRef(n))
+	case m.envDisabledLocked(m.duOf(u).Env):
+		err = usperr.Errorf(CodeInvalidValue, "%s is disabled", envRef(m.duOf(u).Env))
+	case m.closed:
+		err = usperr.Errorf(usperr.CodeRequestDenied, "shutting down")
+	}
+	if err == nil {
+		m.wg.Add(1)
+	}
+	m.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.waitIdle(n)
+		m.stopEU(n)
 		m.startEU(n, FaultOnStart)
 	}()
 	return nil
@@ -216,18 +231,6 @@ func (m *Manager) waitStarted(n uint32) {
 	}
 }
 
-func (m *Manager) waitIdle(n uint32) {
-	for range 1200 {
-		m.mu.Lock()
-		r := m.eu[n]
-		busy := r != nil && (r.status == EUStopping || r.status == EUStarting || r.status == EUActive && r.stopping)
-		m.mu.Unlock()
-		if !busy {
-			return
-		}
-		sleep(50)
-	}
-}
 
 func clip(s string) string {
 	if len(s) > 256 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,4 +215,68 @@ func TestHTTPSCredentials(t *testing.T) {
 	if err := m.Update(context.Background(), n, softwaremodules.UpdateArgs{}); err != nil {
 		t.Fatalf("Update with the last URL and credentials: %v", err)
 	}
+}
+
+// TestTooManyOperations: Installs beyond Options.MaxOperations at once
+// fail with 7005 (Resources exceeded), not 7227, which TR-181 keeps for a
+// unit too large for the device.
+func TestTooManyOperations(t *testing.T) {
+	srv, base := serve(t)
+	srv.put("/slow.tgz", processDU(t, "slow", "1.0", "sleep 1\n"))
+	srv.hold, srv.holdPath = make(chan struct{}), "/slow.tgz"
+	m, err := softwaremodules.New(context.Background(), &softwaremodules.Options{Dir: t.TempDir(), Envs: []softwaremodules.ExecEnv{softwaremodules.ProcessEnv{}},
+		MaxOperations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: base + "/slow.tgz"})
+		first <- err
+	}()
+	var err2 error
+	for range 100 {
+		time.Sleep(20 * time.Millisecond)
+		if _, err2 = m.Install(context.Background(), softwaremodules.InstallArgs{URL: base + "/slow.tgz"}); usperr.Code(err2) == usperr.CodeResourcesExceeded {
+			break
+		}
+	}
+	if usperr.Code(err2) != usperr.CodeResourcesExceeded {
+		t.Errorf("second Install at once: %v, want 7005", err2)
+	}
+	close(srv.hold)
+	if err := <-first; err != nil {
+		t.Errorf("first Install: %v", err)
+	}
+}
+
+// TestRestart: ExecutionUnit.{i}.Restart() stops a running unit and
+// starts it again (a new process).
+func TestRestart(t *testing.T) {
+	srv, base := serve(t)
+	srv.put("/a.tgz", processDU(t, "a", "1.0", "echo pid $$\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n"))
+	r := newRig(t, t.TempDir(), softwaremodules.ProcessEnv{})
+	defer r.m.Close()
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/a.tgz"}); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+	waitLog(t, r.m.LogPath(1), "pid")
+	if err := r.operate(eu1+"Restart()", nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		b, _ := os.ReadFile(r.m.LogPath(1))
+		if strings.Count(string(b), "pid ") == 2 {
+			r.waitStatus(eu1, "Active")
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Error("no second process after Restart()")
 }

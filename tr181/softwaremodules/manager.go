@@ -38,6 +38,9 @@ type Options struct {
 	// OperationTimeout bounds an Install or Update, download included;
 	// 0 means 24 hours, the longest TR-369 allows [R-SMM.1].
 	OperationTimeout time.Duration
+	// MaxOperations bounds the Installs and Updates in progress at once;
+	// one more fails with 7005 (Resources exceeded). 0 means 4.
+	MaxOperations int
 	// MaxLog bounds a unit's log file; the file is renamed to NAME.1 when
 	// it would grow over it. 0 means 1 MiB.
 	MaxLog int64
@@ -66,6 +69,8 @@ type Manager struct {
 	notifier Notifier
 	closed   bool
 	disk     map[string]diskSample
+	// ops holds a token per Install or Update in progress.
+	ops chan struct{}
 	// announced are the values last announced, by row path.
 	announced map[string]map[string]string
 
@@ -157,6 +162,10 @@ func New(ctx context.Context, o *Options) (*Manager, error) {
 	if m.o.OperationTimeout == 0 {
 		m.o.OperationTimeout = 24 * time.Hour
 	}
+	if m.o.MaxOperations <= 0 {
+		m.o.MaxOperations = 4
+	}
+	m.ops = make(chan struct{}, m.o.MaxOperations)
 	if m.o.MaxLog == 0 {
 		m.o.MaxLog = 1 << 20
 	}
