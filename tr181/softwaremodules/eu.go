@@ -231,7 +231,6 @@ func (m *Manager) waitStarted(n uint32) {
 	}
 }
 
-
 func clip(s string) string {
 	if len(s) > 256 {
 		return s[:256]
