@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/telemetry"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -37,6 +38,14 @@ type Options struct {
 	// Accounts, if not nil, serves /api/v1/accounts (the embedded MQTT
 	// broker's Agent accounts); nil answers 501 there.
 	Accounts Accounts
+	// Telemetry, if not nil, serves the Bulk Data collector (POST and PUT
+	// /bulkdata/{agent}, with the Agent's credentials), the telemetry
+	// queries and their figures in /metrics (controller/api/telemetry.go);
+	// CollectorURL is the collector's base URL as Agents reach it
+	// ("https://host:port"), given to the profiles the API configures;
+	// "" means the scheme and Host the API was called with.
+	Telemetry    *telemetry.Service
+	CollectorURL string
 }
 
 // Server is the API's http.Handler.
@@ -90,9 +99,11 @@ func New(o Options) *Server {
 	}
 	s.routes = append(s.routes, s.accountRoutes()...)
 	s.routes = append(s.routes, s.admissionRoutes()...)
+	s.routes = append(s.routes, s.telemetryRoutes()...)
 	for _, r := range s.routes {
 		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))
 	}
+	s.collector()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return s
 }

@@ -63,6 +63,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "usp_request_duration_seconds_bucket{le=\"+Inf\"} %d\nusp_request_duration_seconds_sum %g\nusp_request_duration_seconds_count %d\n", m.count, m.sum, m.count)
 	fmt.Fprintf(&b, "# HELP usp_request_errors_total API requests to agents that failed.\n# TYPE usp_request_errors_total counter\nusp_request_errors_total %d\n", m.errors)
 	m.mu.Unlock()
+	if s.opt.Telemetry != nil {
+		s.opt.Telemetry.WriteMetrics(&b)
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	w.Write(b.Bytes())
 }

@@ -66,6 +66,9 @@ type controllerConfig struct {
 	// EmbeddedBroker, if set, runs an MQTT broker in this process with
 	// the Agent accounts of the data directory (see brokercfg.go).
 	EmbeddedBroker *embeddedBrokerConfig `yaml:"embedded_broker"`
+	// Telemetry configures the Bulk Data collector and time series
+	// (internal/cli/telemetry.go).
+	Telemetry *telemetryConfig `yaml:"telemetry"`
 	// accounts, if set, serves the REST API's /api/v1/accounts (the
 	// embedded broker's Agent accounts, see brokercfg.go).
 	accounts api.Accounts
@@ -201,6 +204,9 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 		c.WebSocket = "127.0.0.1:8081"
 	}
 	if err := c.Advertise.check(); err != nil {
+		return nil, err
+	}
+	if err := c.Telemetry.check(); err != nil {
 		return nil, err
 	}
 	// MTP names are unique; the top-level WebSocket server and the
@@ -571,8 +577,14 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if err != nil {
 		return fail(err)
 	}
-	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts}), log)
+	tel, stopTelemetry, err := startTelemetry(ctx, cfg.Telemetry, cfg.Data, cfg.Postgres, c, log)
 	if err != nil {
+		return fail(fmt.Errorf("telemetry: %w", err))
+	}
+	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts,
+		Telemetry: tel, CollectorURL: cfg.Telemetry.collectorURL()}), log)
+	if err != nil {
+		stopTelemetry()
 		return fail(fmt.Errorf("http: %w", err))
 	}
 	rc.c, rc.api = c, apiURL
@@ -593,9 +605,10 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	stopAdvertise, err := startAdvertise(ctx, cfg.Advertise, cfg.EndpointID, controllerURLs(cfg, built), log)
 	if err != nil {
 		ln.Close()
+		stopTelemetry()
 		return fail(err)
 	}
-	rc.closer = func() { stopAdvertise(); db.Close() }
+	rc.closer = func() { stopAdvertise(); stopTelemetry(); db.Close() }
 	return rc, nil
 }
 
