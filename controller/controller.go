@@ -172,6 +172,7 @@ type Controller struct {
 	inflight int
 	notifies int
 	ops      operations
+	camps    campaigns
 	// newAgents limits how fast each route introduces unknown Agents.
 	newAgents buckets
 	// warns rate-limits the warnings bad input causes.
@@ -232,8 +233,12 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
+	c.camps.init()
+	campaignTargets := map[string][]*Target{}
 	for _, it := range snap.Items {
 		switch it.Kind {
+		case "campaign", "campaign-target":
+			c.camps.load(it, campaignTargets)
 		case "agent":
 			var a Agent
 			if json.Unmarshal(it.Data, &a) == nil {
@@ -254,6 +259,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		}
 	}
 	slices.SortFunc(c.events, func(a, b Event) int { return int(a.Seq) - int(b.Seq) })
+	c.camps.loaded(campaignTargets)
 	return c, nil
 }
 
@@ -276,6 +282,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); c.expire(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.runCampaigns(ctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -404,6 +412,7 @@ func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wi
 			c.ops.rebooted(from)
 			c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, from) })
 		}
+		c.campaignNotify(from, n)
 	}
 	if n.GetSendResp() {
 		resp := &wire.Msg{Header: &wire.Header{MsgId: m.GetHeader().GetMsgId(), MsgType: wire.Header_NOTIFY_RESP},

@@ -171,6 +171,7 @@ func (c *Controller) contact(ctx context.Context, m *MTP, p mtp.Peer, id string,
 		c.persistAgent(ctx, &snapshot)
 		c.event(ctx, Event{Agent: id, Kind: "online"})
 		c.goBG(func(ctx context.Context) { c.flush(ctx, id) })
+		c.camps.poke() // campaign targets waiting for it
 	}
 	if back && (snapshot.Info == nil || snapshot.Provisioned == nil && len(c.opt.Profiles) > 0) {
 		c.goBG(func(ctx context.Context) { c.firstContact(ctx, id) })

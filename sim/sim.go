@@ -36,6 +36,9 @@ type Options struct {
 	// Pace is a pause between starting one Agent and the next, to spare
 	// the server a storm of connections; 0 starts them all at once.
 	Pace time.Duration
+	// Firmware, if not nil, makes the Agents answer firmware upgrades
+	// and software installs (see Firmware).
+	Firmware *Firmware
 }
 
 // Fleet is a running set of light Agents.
@@ -48,8 +51,10 @@ type Fleet struct {
 }
 
 type light struct {
-	id string
-	t  mtp.Transport
+	id    string
+	index int
+	t     mtp.Transport
+	dev   *device // with Options.Firmware
 }
 
 // Start connects the Agents; Up reports how many are connected.
@@ -63,7 +68,10 @@ func Start(ctx context.Context, o Options) (*Fleet, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &Fleet{o: o, cancel: cancel}
 	for i := range o.N {
-		l := &light{id: o.Prefix + strconv.Itoa(i)}
+		l := &light{id: o.Prefix + strconv.Itoa(i), index: i}
+		if o.Firmware != nil {
+			l.dev = o.Firmware.newDevice()
+		}
 		l.t = o.Dial(l.id, f.onState(l))
 		if l.t == nil {
 			cancel()
@@ -116,7 +124,8 @@ func (f *Fleet) onState(l *light) mtp.StateFunc {
 
 // answer replies to one request: a Get with the values it asks for
 // (each parameter's value is its own name), GetSupportedProtocol, or an
-// Error for anything else.
+// Error for anything else; with Options.Firmware, the firmware, software
+// and subscription requests of Firmware first.
 func (f *Fleet) answer(ctx context.Context, l *light, in mtp.Inbound) {
 	var rec record.Record
 	if record.Decode(in.Record, &rec, nil) != nil || rec.Type != record.TypeNoSessionContext {
@@ -128,8 +137,14 @@ func (f *Fleet) answer(ctx context.Context, l *light, in mtp.Inbound) {
 	}
 	id := m.GetHeader().GetMsgId()
 	var out *wire.Msg
+	if l.dev != nil {
+		out = f.device(ctx, l, id, m.GetBody().GetRequest())
+	}
 	switch r := m.GetBody().GetRequest().GetReqType().(type) {
 	case *wire.Request_Get:
+		if out != nil {
+			break
+		}
 		resp := &wire.GetResp{}
 		for _, p := range r.Get.GetParamPaths() {
 			obj, name := p, ""
@@ -142,9 +157,15 @@ func (f *Fleet) answer(ctx context.Context, l *light, in mtp.Inbound) {
 		}
 		out = &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_GET_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{Response: &wire.Response{RespType: &wire.Response_GetResp{GetResp: resp}}}}}
 	case *wire.Request_GetSupportedProtocol:
+		if out != nil {
+			break
+		}
 		out = &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_GET_SUPPORTED_PROTO_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{Response: &wire.Response{
 			RespType: &wire.Response_GetSupportedProtocolResp{GetSupportedProtocolResp: &wire.GetSupportedProtocolResp{AgentSupportedProtocolVersions: "1.3"}}}}}}
 	default:
+		if out != nil {
+			break
+		}
 		out = &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_ERROR}, Body: &wire.Body{MsgBody: &wire.Body_Error{Error: &wire.Error{ErrCode: 7001, ErrMsg: "not supported by a simulated agent"}}}}
 	}
 	payload, err := proto.Marshal(out)
