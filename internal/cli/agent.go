@@ -25,8 +25,8 @@ import (
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
-	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/tr181/bulkdata"
+	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
 
