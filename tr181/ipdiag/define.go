@@ -181,6 +181,12 @@ func defineTransfer(b *schema.Builder, down bool) {
 	for _, n := range []string{"TCPOpenRequestTime", "TCPOpenResponseTime"} {
 		out = append(out, schema.Arg("PerConnectionResult.{i}."+n, schema.DateTime()))
 	}
+	for _, n := range []string{bytesOut, "TotalBytesReceived", "TotalBytesSent"} {
+		out = append(out, schema.Arg("IncrementalResult.{i}."+n, counter64()))
+	}
+	for _, n := range []string{"StartTime", "EndTime"} {
+		out = append(out, schema.Arg("IncrementalResult.{i}."+n, schema.DateTime()))
+	}
 	b.Command(name, true, in, out)
 }
 

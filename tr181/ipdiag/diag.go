@@ -161,7 +161,7 @@ func (d *Diag) serveCaps(ctx context.Context, w datamodel.ResponseWriter, r *dat
 		"DownloadTransports":               "HTTP",
 		"UploadTransports":                 "HTTP",
 		"DownloadDiagnosticMaxConnections": mc, "UploadDiagnosticsMaxConnections": mc,
-		"DownloadDiagnosticsMaxIncrementalResult": "1", "UploadDiagnosticsMaxIncrementalResult": "1",
+		"DownloadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental), "UploadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental),
 		"UDPEchoDiagnosticsMaxResults": strconv.Itoa(d.opt.MaxEchoResults),
 	}
 	for _, n := range r.Names {

@@ -58,6 +58,7 @@ type transferSpec struct {
 	duration time.Duration // TimeBasedTestDuration; 0: the whole file
 	length   uint64        // TestFileLength (upload)
 	proto    string
+	inc      *increments // nil without IncrementalResult
 }
 
 func (d *Diag) transferSpec(ctx context.Context, in args, down bool, w datamodel.ResponseWriter) (*transferSpec, bool) {
@@ -108,6 +109,7 @@ func (d *Diag) transfer(ctx context.Context, in args, down bool, w datamodel.Res
 		w.SetValue("Status", "Error_CannotResolveHostName")
 		return nil
 	}
+	sp.inc = incrementsFor(ctx, sp, in)
 	results := make([]*xfer, sp.conns)
 	var wg sync.WaitGroup
 	for i := range results {
@@ -119,6 +121,7 @@ func (d *Diag) transfer(ctx context.Context, in args, down bool, w datamodel.Res
 		}(results[i])
 	}
 	wg.Wait()
+	sp.inc.finish()
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return ctx.Err()
 	}
@@ -190,6 +193,7 @@ func (d *Diag) writeTransfer(w datamodel.ResponseWriter, sp *transferSpec, perCo
 	w.SetValue("TotalBytesReceivedUnderFullLoading", strconv.FormatUint(rx, 10))
 	w.SetValue("TotalBytesSentUnderFullLoading", strconv.FormatUint(tx, 10))
 	w.SetValue("PeriodOfFullLoading", strconv.FormatInt(full.Microseconds(), 10))
+	sp.inc.write(w, testName, rs, agg.eom)
 	if perConn && len(rs) > 1 {
 		for i, x := range rs {
 			set("PerConnectionResult."+strconv.Itoa(i+1)+".", x, x.testBytes(sp.down))
@@ -236,7 +240,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 	if sp.down {
 		req, err = http.NewRequestWithContext(tctx, http.MethodGet, sp.url.String(), nil)
 	} else {
-		body = &payload{left: sp.length, timed: sp.duration, now: now, x: x, ifname: sp.ifname}
+		body = &payload{left: sp.length, timed: sp.duration, now: now, x: x, ifname: sp.ifname, inc: sp.inc}
 		req, err = http.NewRequestWithContext(tctx, http.MethodPut, sp.url.String(), body)
 		if sp.duration == 0 {
 			req.ContentLength = int64(sp.length)
@@ -254,6 +258,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 		GotFirstResponseByte: func() {
 			if sp.down {
 				x.bom, x.atBOM = now(), readCounters(sp.ifname)
+				sp.inc.began(x.bom)
 			}
 		},
 	}))
@@ -349,6 +354,7 @@ type payload struct {
 	mu     sync.Mutex
 	done   bool
 	ifname string
+	inc    *increments
 	atBOM  ifCounters
 	bom    time.Time
 	test   uint64
@@ -368,6 +374,7 @@ func (p *payload) Read(b []byte) (int, error) {
 	t := p.now()
 	if p.bom.IsZero() {
 		p.bom, p.atBOM = t, readCounters(p.ifname)
+		p.inc.began(t)
 		if p.timed > 0 {
 			p.end = t.Add(p.timed)
 		}

@@ -184,3 +184,47 @@ func TestUploadDiagnostics(t *testing.T) {
 		t.Errorf("refused upload: %v", out)
 	}
 }
+
+// TestIncrementalResult: a 3 s time-based download measured in 1 s
+// intervals from 1 s after its BOM has 2 IncrementalResult rows, 1 s
+// each, with the test bytes of each interval and, on an Interface, the
+// IP-layer bytes (TR-143 section 4.3).
+func TestIncrementalResult(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: waits 3 s (-short)")
+	}
+	var stop atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 16<<10)
+		for i := 0; i < 2000 && !stop.Load(); i++ {
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}))
+	defer func() { stop.Store(true); srv.Close() }()
+	f := newFixture(t, nil)
+	out := f.mustRun(t, "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": srv.URL, "Interface": "Device.IP.Interface.1.",
+		"TimeBasedTestDuration": "3", "TimeBasedTestMeasurementInterval": "1", "TimeBasedTestMeasurementOffset": "1", "NumberOfConnections": "2"})
+	if out["Status"] != "Complete" || out["IncrementalResult.3.StartTime"] != "" {
+		t.Fatalf("%v", out)
+	}
+	bom := parseTime(t, out, "BOMTime")
+	var sum int
+	for i, p := range []string{"IncrementalResult.1.", "IncrementalResult.2."} {
+		start, end := parseTime(t, out, p+"StartTime"), parseTime(t, out, p+"EndTime")
+		if want := bom.Add(time.Duration(i+1) * time.Second); !start.Equal(want) || end.Sub(start) != time.Second {
+			t.Errorf("%s %v to %v, want from %v for 1 s", p, start, end, want)
+		}
+		n := atoi(t, out[p+"TestBytesReceived"])
+		if n <= 0 || atoi(t, out[p+"TotalBytesReceived"]) < n/2 {
+			t.Errorf("%s TestBytesReceived %d TotalBytesReceived %s", p, n, out[p+"TotalBytesReceived"])
+		}
+		sum += n
+	}
+	if sum >= atoi(t, out["TestBytesReceived"]) {
+		t.Errorf("2 s of intervals hold %d bytes, the 3 s test %s", sum, out["TestBytesReceived"])
+	}
+}
