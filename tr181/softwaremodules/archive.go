@@ -102,32 +102,37 @@ func unpack(src, dir string) error {
 		if err := root.MkdirAll(path.Dir(name), 0o755); err != nil && path.Dir(name) != "." {
 			return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
 		}
-		mode := fs.FileMode(h.Mode).Perm()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := root.MkdirAll(name, mode|0o700); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
-			}
-		case tar.TypeReg:
-			total += h.Size
-			if total > maxUnpacked {
-				return errTooBig
-			}
-			if err := writeMember(root, name, mode, tr); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			if err := root.Symlink(h.Linkname, name); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
-			}
-		case tar.TypeLink:
-			if err := root.Link(clean(h.Linkname), name); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
-			}
-		default:
-			return fmt.Errorf("%w: %s: member type %q refused", ErrCorrupt, name, h.Typeflag)
+		if total += h.Size; total > maxUnpacked {
+			return errTooBig
+		}
+		if err := extractMember(root, h, name, tr); err != nil {
+			return err
 		}
 	}
+}
+
+// extractMember writes one archive member under root.
+func extractMember(root *os.Root, h *tar.Header, name string, r io.Reader) error {
+	mode := fs.FileMode(h.Mode).Perm()
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if err := root.MkdirAll(name, mode|0o700); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+		}
+	case tar.TypeReg:
+		return writeMember(root, name, mode, r)
+	case tar.TypeSymlink:
+		if err := root.Symlink(h.Linkname, name); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+		}
+	case tar.TypeLink:
+		if err := root.Link(clean(h.Linkname), name); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+		}
+	default:
+		return fmt.Errorf("%w: %s: member type %q refused", ErrCorrupt, name, h.Typeflag)
+	}
+	return nil
 }
 
 func writeMember(root *os.Root, name string, mode fs.FileMode, r io.Reader) error {

@@ -40,12 +40,14 @@ type OCIOptions struct {
 }
 
 // OCIEnv is an Execution Environment whose Execution Units are OCI
-// containers run by runc or crun (as root). A Deployment Unit is an OCI
-// runtime bundle in a tar file (gzip or not): config.json, whose
-// annotations name the unit (AnnotationTitle and AnnotationVersion are
-// required), and the root filesystem it names (a relative path inside the
-// bundle, rootfs/ by convention). The container runs without a terminal;
-// its output goes to the unit's log.
+// containers run by runc or crun (as root). A Deployment Unit is a tar
+// file (gzip or not) holding either an OCI runtime bundle — config.json,
+// whose annotations name the unit (AnnotationTitle and AnnotationVersion
+// are required), and the root filesystem it names (a relative path inside
+// the bundle, rootfs/ by convention) — or an OCI image layout (oci-layout,
+// index.json, blobs/), which is turned into a bundle at install (see
+// unpackImage). The container runs without a terminal; its output goes to
+// the unit's log.
 type OCIEnv struct {
 	o OCIOptions
 
@@ -232,7 +234,10 @@ type bundleConfig struct {
 func (e *OCIEnv) Unpack(ctx context.Context, src, dir string) (Manifest, error) {
 	b, err := readArchiveFile(src, "config.json", 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Manifest{}, fmt.Errorf("%w: no config.json", ErrMismatch)
+		if _, lerr := readArchiveFile(src, "oci-layout", 4096); lerr == nil {
+			return unpackImage(src, dir)
+		}
+		return Manifest{}, fmt.Errorf("%w: neither config.json (a runtime bundle) nor oci-layout (an image layout)", ErrMismatch)
 	}
 	if err != nil {
 		return Manifest{}, err
