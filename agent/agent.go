@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/e2e"
 	"github.com/uspkit/uspkit/endpoint"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/record"
@@ -114,7 +115,8 @@ type Agent struct {
 	acl  *acl
 	subs *subscriptions
 	reqs *requests
-	brk  *broker // the USP Broker role (broker.go)
+	brk  *broker    // the USP Broker role (broker.go)
+	e2e  *e2e.Table // E2E sessions with Controllers (e2e.go)
 	// periodic runs the Periodic! timers.
 	periodic *periodicTimers
 
@@ -183,6 +185,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	a.acl = newACL()
 	a.subs = newSubscriptions(a)
+	a.e2e = e2e.NewTable(opt.EndpointID, a.e2ePolicy)
 	a.periodic = newPeriodicTimers(a)
 	a.reqs = newRequests(a)
 	a.brk = newBroker(a)
@@ -205,6 +208,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	if err := a.reload(ctx); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.initE2EStatus(ctx)
 	a.subs.dropVolatile(ctx) // subscriptions without Persistent end with the process
 	a.subs.reload(ctx)
 	if err := a.subs.loadPending(ctx, snap); err != nil {
@@ -352,8 +356,11 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	switch rec.Type {
 	case record.TypeNoSessionContext:
+		if a.sessionRequired(ctx, protocol, t, in, &rec) {
+			return
+		}
 	case record.TypeSessionContext:
-		a.replyError(ctx, t, in, &rec, usperr.Errorf(usperr.CodeSessionContextNotAllowed, "this Agent does not use E2E sessions"))
+		a.handleSession(ctx, protocol, t, in, &rec)
 		return
 	case record.TypeDisconnect:
 		a.log.InfoContext(ctx, "disconnect record", "from", rec.FromID, "code", rec.Disconnect.Code, "reason", rec.Disconnect.Reason)
@@ -361,14 +368,37 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	default:
 		return // connect records carry nothing for the Agent
 	}
-	if rec.PayloadSecurity != record.PayloadSecurityPlaintext {
-		a.replyError(ctx, t, in, &rec, usperr.Errorf(usperr.CodeSecureSessionNotSupported, "payload security needs an E2E session"))
+	msg, ok := a.prepare(ctx, protocol, t, &in, &rec)
+	if !ok {
 		return
+	}
+	req := msg.GetBody().GetRequest()
+	ctx = withVersion(ctx, rec.Version)
+	if req == nil || a.opt.MaxConcurrent == 1 {
+		a.process(ctx, protocol, t, in.From.Address, rec.FromID, msg)
+		return
+	}
+	// The request goes on in a goroutine of its own, which takes over
+	// the read lock of netMu: the transport is not closed before it has
+	// answered. The order lock is taken here, in arrival order.
+	release := a.order.acquire(rec.FromID, isRead(req))
+	a.slots <- struct{}{}
+	handedOff = true
+	a.start1(&job{ctx: ctx, protocol: protocol, t: t, addr: in.From.Address, from: rec.FromID, msg: msg, release: release})
+}
+
+// prepare decodes the Msg of a no_session_context Record (or one a session
+// completed) and records where its sender was heard; false when there is
+// nothing to process.
+func (a *Agent) prepare(ctx context.Context, protocol string, t mtp.Transport, in *mtp.Inbound, rec *record.Record) (*wire.Msg, bool) {
+	if rec.PayloadSecurity != record.PayloadSecurityPlaintext {
+		a.replyError(ctx, t, *in, rec, usperr.Errorf(usperr.CodeSecureSessionNotSupported, "payload security needs an E2E session"))
+		return nil, false
 	}
 	var msg wire.Msg
 	if err := proto.Unmarshal(rec.Payload, &msg); err != nil {
 		a.log.WarnContext(ctx, "msg could not be parsed", "from", rec.FromID, "err", err)
-		return
+		return nil, false
 	}
 	a.mu.Lock()
 	c, known := a.ctrls[rec.FromID]
@@ -379,22 +409,10 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	a.routes[rec.FromID] = route{protocol: protocol, t: t, addr: in.From.Address}
 	a.mu.Unlock()
-	req := msg.GetBody().GetRequest()
-	if !known && req != nil {
+	if !known && msg.GetBody().GetRequest() != nil {
 		a.registerUnknown(ctx, rec.FromID, protocol)
 	}
-	ctx = withVersion(ctx, rec.Version)
-	if req == nil || a.opt.MaxConcurrent == 1 {
-		a.process(ctx, protocol, t, in.From.Address, rec.FromID, &msg)
-		return
-	}
-	// The request goes on in a goroutine of its own, which takes over
-	// the read lock of netMu: the transport is not closed before it has
-	// answered. The order lock is taken here, in arrival order.
-	release := a.order.acquire(rec.FromID, isRead(req))
-	a.slots <- struct{}{}
-	handedOff = true
-	a.start1(&job{ctx: ctx, protocol: protocol, t: t, addr: in.From.Address, from: rec.FromID, msg: &msg, release: release})
+	return &msg, true
 }
 
 // process runs one Msg and sends its answer, if it has one.

@@ -30,7 +30,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 		reply = errMsg(reply.GetHeader().GetMsgId(), usperr.Errorf(usperr.CodeInternal, "response could not be encoded"))
 		payload, _ = proto.Marshal(reply)
 	}
-	err = a.send(ctx, t, addr, record.NewNoSession(to, a.opt.EndpointID, payload))
+	err = a.sendPayload(ctx, t, addr, to, payload)
 	if err == nil {
 		return
 	}
@@ -43,7 +43,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 		if err != nil {
 			continue
 		}
-		err = a.send(ctx, t, addr, record.NewNoSession(to, a.opt.EndpointID, b))
+		err = a.sendPayload(ctx, t, addr, to, b)
 		if err == nil {
 			a.log.WarnContext(ctx, "answer too large for the MTP; a smaller Error sent instead", "to", to, "mtp", protocol,
 				"msg_id", reply.GetHeader().GetMsgId(), "size", len(payload), "sent", len(b))

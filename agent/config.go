@@ -56,6 +56,9 @@ type ControllerConfig struct {
 	ProvisioningCode string              `yaml:"provisioning_code"`
 	BootParameters   []string            `yaml:"boot_parameters"`
 	MTPs             []ControllerMTPConf `yaml:"mtps"`
+	// SessionMode is E2ESession.SessionMode: Allow (the default), Require
+	// or Forbid an E2E Session Context with this Controller.
+	SessionMode string `yaml:"session_mode"`
 }
 
 // ControllerMTPConf is how the Agent reaches a Controller over one MTP.
@@ -231,6 +234,11 @@ func (a *Agent) seed(ctx context.Context) error {
 		if ct.PeriodicNotifInterval > 0 {
 			settings = append(settings, ps("PeriodicNotifInterval", strconv.FormatUint(uint64(ct.PeriodicNotifInterval), 10))...)
 		}
+		mode := ct.SessionMode
+		if mode == "" {
+			mode = "Allow"
+		}
+		settings = append(settings, ps("E2ESession.SessionMode", mode)...)
 		p, err := add(pathControllers, settings)
 		if err != nil {
 			return err
@@ -346,6 +354,8 @@ type controller struct {
 	retryMult  uint32
 	mtps       []controllerMTP
 	bootParams []string
+	e2e        e2eSettings // its E2ESession row (e2e.go)
+	e2eStatus  string      // E2ESession.Status as last written
 }
 
 type controllerMTP struct {
@@ -389,6 +399,8 @@ func (a *Agent) reload(ctx context.Context) error {
 				periodicAt: p["PeriodicNotifTime"]}
 			c.periodic = atou(p["PeriodicNotifInterval"])
 			c.retryMin, c.retryMult = atou(p["USPNotifRetryMinimumWaitInterval"]), atou(p["USPNotifRetryIntervalMultiplier"])
+			c.e2e = parseE2E(rows[path+"E2ESession."])
+			c.e2eStatus = rows[path+"E2ESession."]["Status"]
 			for r := range strings.SplitSeq(p["AssignedRole"], ",") {
 				if r = strings.TrimSpace(r); r != "" {
 					c.roles = append(c.roles, r)

@@ -35,6 +35,7 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 			a.log.ErrorContext(ctx, "reloading configuration", "err", err)
 		}
 		a.dropOrphans(ctx, changes)
+		a.initE2EStatus(ctx)
 		a.periodic.kick()
 	}
 	if len(subs) > 0 {

@@ -41,6 +41,8 @@ func (a *Agent) register(mux *datamodel.Mux) {
 	mux.Store("Device.STOMP.Connection.{i}.", nil)
 	mux.Store("Device.LocalAgent.Controller.{i}.", a.checkController)
 	mux.HandleFunc("Device.LocalAgent.Controller.{i}.SendOnBoardRequest()", a.sendOnBoardRequest)
+	mux.Store("Device.LocalAgent.Controller.{i}.E2ESession.", checkE2E)
+	mux.HandleFunc("Device.LocalAgent.Controller.{i}.E2ESession.Reset()", a.resetE2E)
 	mux.HandleFunc("Device.LocalAgent.Certificate.{i}.", a.serveCertificates)
 	mux.Store(pathTrust, nil)
 	mux.Store("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", checkPermission)

@@ -65,6 +65,7 @@ func Define(m *schema.Model) {
 		Param("MTPNumberOfEntries", schema.UnsignedInt()).
 		Param("BootParameterNumberOfEntries", schema.UnsignedInt()).
 		Command("SendOnBoardRequest()", false, nil, nil)
+	defineE2E(m)
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.", schema.ObjAddDelete, schema.Keys("Protocol"), schema.AliasKey(), schema.NumEntries("MTPNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).

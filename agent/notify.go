@@ -17,7 +17,6 @@ import (
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/pathname"
-	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/usperr"
@@ -700,7 +699,16 @@ func cutInstance(path string) (table string, n uint32, ok bool) {
 // its configured MTPs in order (see deliver). It reports whether a
 // transport took the Record.
 func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) bool {
-	if a.deliver(ctx, c, record.NewNoSession(c.endpointID, a.opt.EndpointID, payload)) {
+	recs, err := a.sessionRecords(c.endpointID, payload)
+	if err != nil {
+		a.log.WarnContext(ctx, "notification not sent in the E2E session", "controller", c.endpointID, "err", err)
+		return false
+	}
+	sent := true
+	for _, r := range recs {
+		sent = sent && a.deliver(ctx, c, r)
+	}
+	if sent {
 		return true
 	}
 	a.log.WarnContext(ctx, "no way to reach controller", "controller", c.endpointID)
