@@ -40,6 +40,9 @@ func (b *broker) route(ctx context.Context, c datamodel.Caller, id string, req *
 	if n == 0 {
 		return nil, false
 	}
+	if !b.touches(req) {
+		return nil, false
+	}
 	switch r := req.GetReqType().(type) {
 	case *wire.Request_Get:
 		return b.get(ctx, c, id, r.Get), true
@@ -57,6 +60,40 @@ func (b *broker) route(ctx context.Context, c datamodel.Caller, id string, req *
 		return b.supported(ctx, c, id, r.GetSupportedDm), true
 	}
 	return nil, false
+}
+
+// touches reports whether req names a path a Service owns or, for the
+// read requests, one that covers a Service's path.
+func (b *broker) touches(req *wire.Request) bool {
+	var paths []string
+	spans := false
+	switch r := req.GetReqType().(type) {
+	case *wire.Request_Get:
+		paths, spans = r.Get.GetParamPaths(), true
+	case *wire.Request_GetInstances:
+		paths, spans = r.GetInstances.GetObjPaths(), true
+	case *wire.Request_GetSupportedDm:
+		paths, spans = r.GetSupportedDm.GetObjPaths(), true
+	case *wire.Request_Set:
+		for _, o := range r.Set.GetUpdateObjs() {
+			paths = append(paths, o.GetObjPath())
+		}
+	case *wire.Request_Add:
+		for _, o := range r.Add.GetCreateObjs() {
+			paths = append(paths, o.GetObjPath())
+		}
+	case *wire.Request_Delete:
+		paths = r.Delete.GetObjPaths()
+	case *wire.Request_Operate:
+		paths = []string{r.Operate.GetCommand()}
+	}
+	for _, p := range paths {
+		s, sp := b.ownerOf(p)
+		if s != nil || spans && len(sp) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // span is the part of a requested path a Service answers.
@@ -340,8 +377,9 @@ func changed[R any](ctx context.Context, b *broker, id string, allowPartial bool
 	mt wire.Header_MsgType, send func(idx []int) *wire.Request, local func(idx []int) *wire.Msg,
 	results func(m *wire.Msg) []R, requested func(R) string, failed func(p string, err error) R) ([]R, *wire.Msg) {
 	owners := b.partition(paths)
-	out := make([]R, len(paths))
-	done := make([]bool, len(paths))
+	// A requested path may have several results (an Add on a search path
+	// creates one instance per object found): out keeps them all.
+	out := make([][]R, len(paths))
 	var localIdx []int
 	groups := map[*uspService][]int{}
 	for i, s := range owners {
@@ -353,7 +391,7 @@ func changed[R any](ctx context.Context, b *broker, id string, allowPartial bool
 			if !allowPartial {
 				return nil, errMsg(id, err)
 			}
-			out[i], done[i] = failed(paths[i], err), true
+			out[i] = []R{failed(paths[i], err)}
 			continue
 		}
 		groups[s] = append(groups[s], i)
@@ -369,39 +407,55 @@ func changed[R any](ctx context.Context, b *broker, id string, allowPartial bool
 				return nil, errMsg(id, err)
 			}
 			for _, i := range idx {
-				out[i], done[i] = failed(paths[i], err), true
+				out[i] = []R{failed(paths[i], err)}
 			}
 			continue
 		}
-		rs := results(resp[s])
-		for _, i := range idx {
-			for j, r := range rs {
-				if requested(r) == paths[i] {
-					out[i], done[i] = r, true
-					rs = append(rs[:j:j], rs[j+1:]...)
-					break
-				}
-			}
-			if !done[i] {
-				out[i], done[i] = failed(paths[i], usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", s.eid, paths[i])), true
-			}
-		}
+		assign(out, results(resp[s]), idx, paths, requested, func(p string) R {
+			return failed(p, usperr.Errorf(usperr.CodeInternal, "USP Service %s did not answer for %s", s.eid, p))
+		})
 	}
 	if len(localIdx) > 0 {
 		m := local(localIdx)
 		if m.GetBody().GetError() != nil {
 			return nil, m
 		}
-		rs := results(m)
-		for k, i := range localIdx {
-			if k < len(rs) {
-				out[i] = rs[k]
-			} else {
-				out[i] = failed(paths[i], usperr.Errorf(usperr.CodeInternal, "no result for %s", paths[i]))
-			}
+		assign(out, results(m), localIdx, paths, requested, func(p string) R {
+			return failed(p, usperr.Errorf(usperr.CodeInternal, "no result for %s", p))
+		})
+	}
+	var flat []R
+	for _, rs := range out {
+		flat = append(flat, rs...)
+	}
+	return flat, nil
+}
+
+// assign hands the results rs of one answer to the requested paths idx
+// they answer: in order, each taking the consecutive results that name it;
+// a path left without one takes any that names it, else missing(path).
+func assign[R any](out [][]R, rs []R, idx []int, paths []string, requested func(R) string, missing func(string) R) {
+	used := make([]bool, len(rs))
+	j := 0
+	for _, i := range idx {
+		for j < len(rs) && requested(rs[j]) == paths[i] {
+			out[i], used[j] = append(out[i], rs[j]), true
+			j++
 		}
 	}
-	return out, nil
+	for _, i := range idx {
+		if len(out[i]) > 0 {
+			continue
+		}
+		for k, r := range rs {
+			if !used[k] && requested(r) == paths[i] {
+				out[i], used[k] = append(out[i], r), true
+			}
+		}
+		if len(out[i]) == 0 {
+			out[i] = []R{missing(paths[i])}
+		}
+	}
 }
 
 func (b *broker) set(ctx context.Context, c datamodel.Caller, id string, s *wire.Set) *wire.Msg {

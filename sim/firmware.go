@@ -2,8 +2,13 @@ package sim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +43,12 @@ type Firmware struct {
 	Delay time.Duration
 	// RebootDelay is how long an activation's reboot takes; 0 means 20 ms.
 	RebootDelay time.Duration
+	// Fetch makes a Download() really fetch its URL (with the Username
+	// and Password as HTTP Basic credentials) and check its FileSize and
+	// SHA-256 CheckSum; a failure ends the Download() with a fault.
+	Fetch bool
+	// Client fetches; nil means http.DefaultClient.
+	Client *http.Client
 }
 
 // Fails reports whether Agent i fails under FailFraction.
@@ -235,10 +246,16 @@ func (f *Fleet) runCommand(ctx context.Context, l *light, objPath, name string, 
 	}
 	key := op.GetCommandKey()
 	fails := fw.Fails(l.index)
+	failMsg := "simulated download failure"
+	if name == "Download()" && fw.Fetch && !fails {
+		if err := fw.fetch(ctx, op.GetInputArgs()); err != nil {
+			fails, failMsg = true, err.Error()
+		}
+	}
 	start := time.Now().Add(-fw.delay()).UTC().Format(time.RFC3339)
 	oc := &wire.Notify_OperationComplete{ObjPath: objPath, CommandName: name, CommandKey: key}
 	if fails && name != "Activate()" {
-		oc.OperationResp = &wire.Notify_OperationComplete_CmdFailure{CmdFailure: &wire.Notify_OperationComplete_CommandFailure{ErrCode: 7022, ErrMsg: "simulated failure"}}
+		oc.OperationResp = &wire.Notify_OperationComplete_CmdFailure{CmdFailure: &wire.Notify_OperationComplete_CommandFailure{ErrCode: 7022, ErrMsg: failMsg}}
 	} else {
 		oc.OperationResp = &wire.Notify_OperationComplete_ReqOutputArgs{ReqOutputArgs: &wire.Notify_OperationComplete_OutputArgs{OutputArgs: map[string]string{}}}
 	}
@@ -253,7 +270,7 @@ func (f *Fleet) runCommand(ctx context.Context, l *light, objPath, name string, 
 		d.mu.Unlock()
 		fault, msg := "0", ""
 		if fails {
-			fault, msg = "7022", "simulated download failure"
+			fault, msg = "7022", failMsg
 		}
 		f.notify(ctx, l, "Event", &wire.Notify{Notification: &wire.Notify_Event_{Event: &wire.Notify_Event{ObjPath: "Device.LocalAgent.", EventName: "TransferComplete!",
 			Params: map[string]string{"Command": objPath + name, "CommandKey": key, "TransferType": "Download", "Affected": objPath,
@@ -353,4 +370,41 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// fetch downloads a Download()'s URL and checks its size and SHA-256.
+func (fw *Firmware) fetch(ctx context.Context, args map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args["URL"], nil)
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	if u := args["Username"]; u != "" {
+		req.SetBasicAuth(u, args["Password"])
+	}
+	hc := fw.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download: HTTP %d", resp.StatusCode)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	if want := args["FileSize"]; want != "" && want != strconv.FormatInt(n, 10) {
+		return fmt.Errorf("download: %d bytes, FileSize %s", n, want)
+	}
+	if args["CheckSumAlgorithm"] == "SHA-256" && !strings.EqualFold(hex.EncodeToString(h.Sum(nil)), args["CheckSum"]) {
+		return errors.New("download: checksum mismatch")
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
+	"github.com/uspkit/uspkit/controller/filestore"
 	"github.com/uspkit/uspkit/telemetry"
 	"github.com/uspkit/uspkit/wire"
 )
@@ -38,6 +39,13 @@ type Options struct {
 	// Accounts, if not nil, serves /api/v1/accounts (the embedded MQTT
 	// broker's Agent accounts); nil answers 501 there.
 	Accounts Accounts
+	// Files, if not nil, is the file store behind /api/v1/files, served
+	// to Agents at /files/TOKEN/NAME; FilesURL is the base URL Agents
+	// reach it at (default: the scheme and host of the API request), and
+	// MaxUpload bounds an upload (0 means 2 GiB).
+	Files     *filestore.Store
+	FilesURL  string
+	MaxUpload int64
 	// Telemetry, if not nil, serves the Bulk Data collector (POST and PUT
 	// /bulkdata/{agent}, with the Agent's credentials), the telemetry
 	// queries and their figures in /metrics (controller/api/telemetry.go);
@@ -99,6 +107,8 @@ func New(o Options) *Server {
 	}
 	s.routes = append(s.routes, s.accountRoutes()...)
 	s.routes = append(s.routes, s.admissionRoutes()...)
+	s.routes = append(s.routes, s.campaignRoutes()...)
+	s.serveFiles()
 	s.routes = append(s.routes, s.telemetryRoutes()...)
 	for _, r := range s.routes {
 		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))

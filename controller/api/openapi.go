@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -43,6 +44,7 @@ func (s *Server) Document() map[string]any {
 	}
 	paths["/healthz"] = map[string]any{"get": map[string]any{"summary": "Liveness, without authentication", "responses": map[string]any{"200": map[string]any{"description": "ok"}}}}
 	schemas := map[string]any{"Msg": map[string]any{"type": "object", "description": "a USP Msg in protobuf JSON (usp-msg-1-3.proto)"}}
+	schemas["CampaignBody"], schemas["ResumeBody"] = schemaOf(reflect.TypeOf(CampaignBody{})), schemaOf(reflect.TypeOf(ResumeBody{}))
 	for name, v := range map[string]any{"GetBody": GetBody{}, "SetBody": SetBody{}, "AddBody": AddBody{}, "DeleteBody": DeleteBody{},
 		"OperateBody": OperateBody{}, "InstancesBody": InstancesBody{}, "SupportedBody": SupportedBody{}, "SubscriptionBody": SubscriptionBody{}, "AccountBody": AccountBody{}, "BulkDataBody": BulkDataBody{}} {
 		schemas[name] = schemaOf(reflect.TypeOf(v))
@@ -97,8 +99,10 @@ func schemaOf(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string"}
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
-	case reflect.Uint32, reflect.Int:
+	case reflect.Uint32, reflect.Int, reflect.Int64, reflect.Uint64:
 		return map[string]any{"type": "integer"}
+	case reflect.Float64:
+		return map[string]any{"type": "number"}
 	case reflect.Slice:
 		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
 	case reflect.Map:
@@ -108,6 +112,12 @@ func schemaOf(t reflect.Type) map[string]any {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" && f.Anonymous {
+				if sub, ok := schemaOf(f.Type)["properties"].(map[string]any); ok {
+					maps.Copy(props, sub)
+				}
+				continue
+			}
 			if name == "" || name == "-" {
 				continue
 			}

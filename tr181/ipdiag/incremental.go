@@ -24,6 +24,8 @@ type increments struct {
 	ifname           string
 
 	once  sync.Once
+	mu    sync.Mutex
+	first time.Time // the earliest BOM of all connections
 	bom   chan time.Time
 	stop  chan struct{}
 	done  chan struct{}
@@ -39,11 +41,17 @@ func newIncrements(sp *transferSpec, interval, offset time.Duration) *increments
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
-// began tells the first BOM of the test.
+// began tells a connection's BOM; the first one told starts the
+// intervals' clock, the earliest is the test's BOM.
 func (in *increments) began(t time.Time) {
 	if in == nil {
 		return
 	}
+	in.mu.Lock()
+	if in.first.IsZero() || t.Before(in.first) {
+		in.first = t
+	}
+	in.mu.Unlock()
 	in.once.Do(func() { in.bom <- t })
 }
 
@@ -89,8 +97,11 @@ func (in *increments) write(w datamodel.ResponseWriter, testName string, rs []*x
 	if in == nil || in.start.IsZero() {
 		return
 	}
+	in.mu.Lock()
+	start := in.first.Add(in.offset) // the edges were read within moments of these
+	in.mu.Unlock()
 	for i := 0; i < maxIncremental; i++ {
-		a, b := in.start.Add(time.Duration(i)*in.interval), in.start.Add(time.Duration(i+1)*in.interval)
+		a, b := start.Add(time.Duration(i)*in.interval), start.Add(time.Duration(i+1)*in.interval)
 		if b.After(eom.Add(5*sampleEvery)) || i+1 >= len(in.edges) {
 			return
 		}

@@ -26,8 +26,14 @@ func (m *Manager) SetRequestedState(ctx context.Context, n uint32, requested str
 		return usperr.Errorf(CodeInvalidValue, "%s is disabled", envRef(env))
 	}
 	status := m.eu[n].status
+	duStatus := ""
+	if r := m.du[u.DU]; r != nil {
+		duStatus = r.status
+	}
 	m.mu.Unlock()
 	switch {
+	case requested == EUActive && status == EUIdle && duStatus != DUInstalled:
+		return usperr.Errorf(usperr.CodeRequestDenied, "its deployment unit is %s", duStatus)
 	case requested == EUActive && status == EUStopping:
 		return usperr.Errorf(usperr.CodeRequestDenied, "%s is Stopping", euRef(n))
 	case requested == EUActive && status == EUIdle:

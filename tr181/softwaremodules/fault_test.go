@@ -107,6 +107,9 @@ func TestStateMachineFaults(t *testing.T) {
 	if err := r.m.Uninstall(context.Background(), 1); usperr.Code(err) != softwaremodules.CodeInvalidDUState {
 		t.Errorf("Uninstall while Updating: %v, want 7229", err)
 	}
+	if err := r.m.SetRequestedState(context.Background(), 1, "Active"); usperr.Code(err) != usperr.CodeRequestDenied {
+		t.Errorf("start while the DU is Updating: %v, want 7002", err)
+	}
 	expectEvent(t, r.ev.next(t), map[string]string{"OperationPerformed": "Uninstall", "CurrentState": "Installed", "Fault.FaultCode": "7229", "Version": "1.0"})
 	close(srv.hold)
 	if err := <-updated; err != nil {
