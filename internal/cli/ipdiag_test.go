@@ -71,3 +71,50 @@ func TestConformance192(t *testing.T) {
 		t.Fatalf("%+v", r.Results)
 	}
 }
+
+// TestAgentUDPEchoConfigKept: the UDP echo server a Controller turns on
+// in Device.IP.Diagnostics.UDPEchoConfig answers, and answers again after
+// `usp agent` restarts.
+func TestAgentUDPEchoConfigKept(t *testing.T) {
+	bin := buildUSP(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	const id = "os::012345-IPDIAG2"
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: 127.0.0.1\n          port: %s\n          path: /usp\n", mtpCtrlID, p)
+	stop := startAgentProcessWith(t, bin, id, "", ctrls)
+	waitAgent(t, c, id, true)
+	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	port := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+	pc.Close()
+	m, err := c.Do(t.Context(), id, &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{UpdateObjs: []*wire.Set_UpdateObject{{
+		ObjPath: "Device.IP.Diagnostics.UDPEchoConfig.", ParamSettings: []*wire.Set_UpdateParamSetting{
+			{Param: "Enable", Value: "true", Required: true}, {Param: "UDPPort", Value: port, Required: true}}}}}}})
+	if err != nil || m.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("Set: %v %v", m, err)
+	}
+	echo := func() bool {
+		conn, err := net.Dial("udp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for range 50 { // the server may be starting
+			conn.Write([]byte("hello"))
+			conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+			b := make([]byte, 16)
+			if n, err := conn.Read(b); err == nil && string(b[:n]) == "hello" {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	if !echo() {
+		t.Fatal("the echo server does not answer")
+	}
+	stop()()
+	waitAgent(t, c, id, true)
+	if !echo() {
+		t.Fatal("the echo server does not answer after a restart")
+	}
+}

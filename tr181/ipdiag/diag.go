@@ -42,6 +42,11 @@ type Options struct {
 	// TracePort is the UDP destination port of TraceRoute()'s first
 	// probe; 0 means TraceBasePort.
 	TracePort int
+	// SaveEchoConfig, if not nil, is given UDPEchoConfig's writable
+	// parameters after every change a Set makes, so that the caller can
+	// keep them across restarts (see Diag.RestoreEchoConfig). It runs
+	// while the change is applied and must not call the Diag.
+	SaveEchoConfig func(cfg map[string]string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,6 +152,7 @@ func (d *Diag) echoOnce(ctx context.Context, c *net.UDPConn, sn uint32, size int
 type echoServer struct {
 	d *Diag
 
+	setMu    sync.Mutex // serialises configuration changes
 	mu       sync.Mutex
 	cfg      map[string]string // the writable parameters
 	conn     *net.UDPConn
@@ -192,16 +195,22 @@ func (s *echoServer) serve(ctx context.Context, w datamodel.ResponseWriter, r *d
 
 func u32(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 
-// set applies new configuration and starts, restarts or stops the server.
+// echoParams are UDPEchoConfig's writable parameters.
+var echoParams = []string{"Enable", "Interface", "SourceIPAddress", "UDPPort", "EchoPlusEnabled"}
+
+// set applies new configuration and starts, restarts or stops the
+// server; a configuration the server cannot run with changes nothing.
 func (s *echoServer) set(ctx context.Context, vals map[string]string, checkOnly bool) error {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
 	s.mu.Lock()
-	cfg := map[string]string{}
-	for k, v := range s.cfg {
-		cfg[k] = v
-	}
+	old := maps.Clone(s.cfg)
 	s.mu.Unlock()
+	cfg := maps.Clone(old)
 	for k, v := range vals {
-		cfg[k] = v
+		if slices.Contains(echoParams, k) {
+			cfg[k] = v
+		}
 	}
 	if ip := cfg["SourceIPAddress"]; ip != "" && net.ParseIP(ip) == nil {
 		return usperr.Errorf(usperr.CodeInvalidValue, "SourceIPAddress %q is not an IP address", ip)
@@ -214,22 +223,57 @@ func (s *echoServer) set(ctx context.Context, vals map[string]string, checkOnly 
 	if checkOnly {
 		return nil
 	}
+	ifname, err := s.ifname(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	s.stop()
+	if on {
+		if err := s.start(port, ifname); err != nil {
+			s.restart(ctx, old) // the server as it was
+			return err
+		}
+	}
 	s.mu.Lock()
 	s.cfg = cfg
 	s.mu.Unlock()
-	if !on {
+	if s.d.opt.SaveEchoConfig != nil {
+		s.d.opt.SaveEchoConfig(maps.Clone(cfg))
+	}
+	return nil
+}
+
+func (s *echoServer) ifname(ctx context.Context, cfg map[string]string) (string, error) {
+	p := cfg["Interface"]
+	if p == "" || s.d.opt.InterfaceName == nil {
+		return "", nil
+	}
+	n, err := s.d.opt.InterfaceName(ctx, p)
+	if err != nil {
+		return "", usperr.Errorf(usperr.CodeInvalidValue, "Interface %s: %v", p, err)
+	}
+	return n, nil
+}
+
+// restart runs the server with cfg, if cfg enables it.
+func (s *echoServer) restart(ctx context.Context, cfg map[string]string) error {
+	port, _ := strconv.Atoi(cfg["UDPPort"])
+	if cfg["Enable"] != "true" && cfg["Enable"] != "1" || port < 1 || port > 65535 {
 		return nil
 	}
-	ifname := ""
-	if p := cfg["Interface"]; p != "" && s.d.opt.InterfaceName != nil {
-		n, err := s.d.opt.InterfaceName(ctx, p)
-		if err != nil {
-			return usperr.Errorf(usperr.CodeInvalidValue, "Interface %s: %v", p, err)
-		}
-		ifname = n
+	ifname, err := s.ifname(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	return s.start(port, ifname)
+}
+
+// RestoreEchoConfig sets Device.IP.Diagnostics.UDPEchoConfig to a
+// configuration kept from an earlier run (what Options.SaveEchoConfig was
+// given) and starts the server when it is enabled. Parameters it does not
+// name keep their values.
+func (d *Diag) RestoreEchoConfig(ctx context.Context, cfg map[string]string) error {
+	return d.echo.set(ctx, cfg, false)
 }
 
 func (s *echoServer) start(port int, ifname string) error {

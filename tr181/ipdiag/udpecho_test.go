@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/tr181/ipdiag"
 )
 
 func freeUDPPort(t testing.TB) int {
@@ -90,5 +91,47 @@ func TestUDPEcho(t *testing.T) {
 	}
 	if err := f.set(t, cfg, map[string]string{"SourceIPAddress": "not-an-address"}); err == nil {
 		t.Error("SourceIPAddress took a value that is no address")
+	}
+}
+
+// TestUDPEchoConfigKept: every change is handed to SaveEchoConfig, and a
+// new Diag given that configuration runs the server again; a port the
+// server cannot listen on fails the Set and changes nothing.
+func TestUDPEchoConfigKept(t *testing.T) {
+	var saved map[string]string
+	f := newFixture(t, &ipdiag.Options{SaveEchoConfig: func(cfg map[string]string) { saved = cfg }})
+	port := strconv.Itoa(freeUDPPort(t))
+	cfg := "Device.IP.Diagnostics.UDPEchoConfig."
+	if err := f.set(t, cfg, map[string]string{"Enable": "true", "UDPPort": port}); err != nil {
+		t.Fatal(err)
+	}
+	if saved["Enable"] != "true" || saved["UDPPort"] != port || saved["EchoPlusEnabled"] != "false" {
+		t.Fatalf("saved %v", saved)
+	}
+	busy, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := strconv.Itoa(busy.LocalAddr().(*net.UDPAddr).Port)
+	if err := f.set(t, cfg, map[string]string{"UDPPort": busyPort}); err == nil {
+		t.Fatal("the server moved to a port in use")
+	}
+	if got := f.get(t, cfg)["UDPPort"]; got != port || saved["UDPPort"] != port {
+		t.Errorf("after a failed Set: UDPPort %s, saved %v", got, saved)
+	}
+	echo := func(f *fixture) string {
+		return f.mustRun(t, "Device.IP.Diagnostics.UDPEchoDiagnostics()", map[string]string{"Host": "127.0.0.1", "Port": port, "Timeout": "500"})["SuccessCount"]
+	}
+	if n := echo(f); n != "1" {
+		t.Fatalf("the server as it was does not answer: %s", n)
+	}
+	f.d.Close()
+	g := newFixture(t, nil)
+	if err := g.d.RestoreEchoConfig(context.Background(), saved); err != nil {
+		t.Fatal(err)
+	}
+	if n := echo(g); n != "1" || g.get(t, cfg)["Enable"] != "true" {
+		t.Errorf("the restored server: %s answered, %v", n, g.get(t, cfg))
 	}
 }
