@@ -328,7 +328,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	bd.Register(mux)
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
-	startDiagnostics(ctx, mux, &ag, log)
+	startDiagnostics(ctx, mux, &ag, dir, log)
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if a := ag.Load(); a != nil {
