@@ -100,6 +100,13 @@ func smmScenario(t *testing.T, env string, du []byte) {
 	waitAgent(t, c, smmAgentID, true)
 	smmWaitEU(t, c, eu, "Active")
 
+	// Disabling the ExecEnv stops the unit; enabling it starts it again
+	// (AutoStart), both while the Agent notifies the Status changes.
+	smmSet(t, c, "Device.SoftwareModules.ExecEnv.1.", "Enable", "false")
+	smmWaitEU(t, c, eu, "Idle")
+	smmSet(t, c, "Device.SoftwareModules.ExecEnv.1.", "Enable", "true")
+	smmWaitEU(t, c, eu, "Active")
+
 	smmOperate(t, c, eu+"SetRequestedState()", map[string]string{"RequestedState": "Idle"})
 	smmWaitEU(t, c, eu, "Idle")
 

@@ -2,11 +2,11 @@ package softwaremodules
 
 import (
 	"context"
-	"sync"
 )
 
 // SetEnvEnabled enables or disables ExecEnv n (ExecEnv.{n}.Enable). A
-// disabled environment's Execution Units are stopped and show UnStartable
+// disabled environment's Execution Units are stopped (in the background)
+// and show UnStartable
 // (TR-369 Appendix I, "Execution Environment Concepts"); enabling it again
 // starts those whose AutoStart is true.
 func (m *Manager) SetEnvEnabled(ctx context.Context, n int, on bool) {
@@ -23,12 +23,13 @@ func (m *Manager) SetEnvEnabled(ctx context.Context, n int, on bool) {
 			units = append(units, u.N)
 		}
 	}
+	m.wg.Add(len(units))
 	m.mu.Unlock()
-	var wg sync.WaitGroup
+	// In the background: the Set that asked holds the engine, which the
+	// Agent may need to notify of the units' changes.
 	for _, u := range units {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer m.wg.Done()
 			if on {
 				m.startEU(u, FaultOnAutoStart)
 				return
@@ -43,5 +44,4 @@ func (m *Manager) SetEnvEnabled(ctx context.Context, n int, on bool) {
 			m.euChanged(u)
 		}()
 	}
-	wg.Wait()
 }

@@ -141,6 +141,12 @@ func TestStateMachineFaults(t *testing.T) {
 	}
 	r.waitStatus(eu1, "Active")
 	set(t, r, "Device.SoftwareModules.ExecEnv.1.Enable", "false")
+	for range 200 {
+		if eu := r.get(eu1); eu["Status"] == "Idle" && eu["ExecutionFaultCode"] == "UnStartable" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if eu := r.get(eu1); eu["Status"] != "Idle" || eu["ExecutionFaultCode"] != "UnStartable" {
 		t.Errorf("EU of a disabled ExecEnv: %s %s", eu["Status"], eu["ExecutionFaultCode"])
 	}
