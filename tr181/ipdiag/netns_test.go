@@ -294,3 +294,30 @@ func TestNetnsDSCPAndInterface(t *testing.T) {
 		t.Errorf("an echo bound to lo reached B: %v", lo)
 	}
 }
+
+// TestNetnsPingSocketIPv6: where net.ipv4.ping_group_range lets the
+// process in (it covers ICMPv6 too), IPPing() and an ICMP TraceRoute()
+// to ::1 go through unprivileged ping sockets.
+func TestNetnsPingSocketIPv6(t *testing.T) {
+	r := newRouted(t)
+	if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	f := newFixture(t, &ipdiag.Options{TraceICMP: true})
+	var ping, trace map[string]string
+	in(t, r.A, func() {
+		ping = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": "::1", "ProtocolVersion": "IPv6",
+			"NumberOfRepetitions": "2", "Timeout": "1000", "DataBlockSize": "32"})
+		trace = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "::1", "ProtocolVersion": "IPv6",
+			"NumberOfTries": "1", "Timeout": "1000"})
+	})
+	if ping["Status"] != "Complete" || ping["SuccessCount"] != "2" {
+		t.Errorf("ping: %v", ping)
+	}
+	if trace["Status"] != "Complete" || trace["RouteHops.1.HostAddress"] != "::1" {
+		t.Errorf("trace: %v", trace)
+	}
+	if strings.Contains(f.log.String(), "raw=true") || !strings.Contains(f.log.String(), "raw=false") {
+		t.Errorf("not through a ping socket:\n%s", f.log)
+	}
+}
