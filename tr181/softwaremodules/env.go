@@ -36,7 +36,7 @@ func (m *Manager) SetEnvEnabled(ctx context.Context, n int, on bool) {
 			}
 			m.stopEU(u)
 			m.mu.Lock()
-			if x := m.findEU(u); x != nil {
+			if x := m.findEU(u); x != nil && m.eu[u].status == EUIdle && m.envDisabledLocked(n) { // not enabled again meanwhile
 				x.Fault, x.FaultMsg = FaultUnStartable, "the execution environment is disabled"
 				m.save()
 			}
