@@ -26,7 +26,7 @@ import (
 // SIGKILL in the middle of a request gives the Controller an error at once,
 // the Broker stays up, and the Service registers again when restarted.
 func TestUSPBrokerProcesses(t *testing.T) {
-	b := startUSPBroker(t)
+	b := startUSPBroker(t, "", "")
 	ctl, brokerID := b.ctl, b.id
 	service := func(id, object string) *uspProc { return b.service(t, id, object, true) }
 	ctx := context.Background()
@@ -224,12 +224,14 @@ subscribed:
 // uspBroker is a `usp agent` running as a USP Broker, with a Controller
 // over MQTT.
 type uspBroker struct {
-	bin, id, dir, ctlSock, agentSock string
-	ctl                              *controller.Controller
-	proc                             *uspProc
+	bin, id, dir, ctlSock, agentSock, mq string
+	ctl                                  *controller.Controller
+	proc                                 *uspProc
 }
 
-func startUSPBroker(t *testing.T) *uspBroker {
+// startUSPBroker runs the Broker with its MQTT MTP and mtps, and
+// mtpCtrlID and controllers as its factory Controllers (YAML list items).
+func startUSPBroker(t *testing.T, mtps, controllers string) *uspBroker {
 	t.Helper()
 	bin := buildUSP(t)
 	mq := testenv.Mosquitto(t)
@@ -250,19 +252,19 @@ mtps:
   - protocol: MQTT
     url: tcp://%s
     topic: usp/agent/uspbroker
-factory:
+%sfactory:
   controllers:
     - endpoint_id: %s
       mtps:
         - protocol: MQTT
           topic: usp/controller
-usp_broker:
+%susp_broker:
   controller_socket: %s
   agent_socket: %s
   timeout: 20s
-`, brokerID, filepath.Join(dir, "data"), mq, mtpCtrlID, ctlSock, agentSock))
+`, brokerID, filepath.Join(dir, "data"), mq, mtps, mtpCtrlID, controllers, ctlSock, agentSock))
 	waitAgent(t, ctl, brokerID, true)
-	return &uspBroker{bin: bin, id: brokerID, dir: dir, ctlSock: ctlSock, agentSock: agentSock, ctl: ctl, proc: proc}
+	return &uspBroker{bin: bin, id: brokerID, dir: dir, mq: mq, ctlSock: ctlSock, agentSock: agentSock, ctl: ctl, proc: proc}
 }
 
 // service starts `usp service` with the example object at object; with
@@ -281,7 +283,7 @@ func (b *uspBroker) service(t *testing.T, id, object string, ctl bool) *uspProc 
 // over 8 Services against the same load on a local object (1 s each, 3 s
 // with USP_BENCH=1).
 func TestUSPBrokerEightServices(t *testing.T) {
-	b := startUSPBroker(t)
+	b := startUSPBroker(t, "", "")
 	ctx := context.Background()
 	pid := b.proc.cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond)
@@ -335,4 +337,33 @@ func TestUSPBrokerEightServices(t *testing.T) {
 	local := load(func(int) string { return "Device.LocalAgent.EndpointID" })
 	t.Logf("Broker RSS %d KiB with no Service, %d KiB with %d (%.0f KiB per Service); Gets over MQTT, 16 in flight: %.0f/s spread over %d Services, %.0f/s on a local object (ratio %.2f)",
 		before, after, n, float64(after-before)/n, viaServices, n, local, local/viaServices)
+}
+
+// TestConformanceThroughUSPBroker runs the TP-469 runner against `usp
+// agent` as a USP Broker with two USP Services registered: the cases, on
+// Device.LocalAgent (which the Broker keeps), pass as without Services,
+// with Get, GetInstances and GetSupportedDM of Device. merging the
+// Services' objects.
+func TestConformanceThroughUSPBroker(t *testing.T) {
+	b := startUSPBroker(t, "", "    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: MQTT\n          topic: usp/controller/conformance\n")
+	b.service(t, "C1", "Device.X_USPKIT_Example.", true)
+	b.service(t, "C2", "Device.X_USPKIT_Other.", false)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got := getParams(t, b.ctl, b.id, "Device.USPServices.USPServiceNumberOfEntries")
+		if got["Device.USPServices.USPServiceNumberOfEntries"] == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("services: %v", got)
+		}
+	}
+	r := runConformanceProcess(t, b.bin, "--agent", b.id, "--mtp", "mqtt", "--url", "tcp://"+b.mq, "--topic", "usp/controller/conformance",
+		"--agent-topic", "usp/agent/uspbroker", "--second-id", "proto::second")
+	if r.Passed < 100 {
+		t.Errorf("only %d cases passed", r.Passed)
+	}
+	// The Services are still registered and answer.
+	if got := getParams(t, b.ctl, b.id, "Device.X_USPKIT_Example.Name", "Device.X_USPKIT_Other.Name"); len(got) != 2 {
+		t.Errorf("after the run: %v", got)
+	}
 }
