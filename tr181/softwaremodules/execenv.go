@@ -43,6 +43,21 @@ type EnvInfo struct {
 	Version string
 }
 
+// Capability is a Deployment Unit format an environment takes, for its
+// ExecEnvClass.{i}.Capability.{i} row.
+type Capability struct {
+	// Specification is one of TR-181's: OCIImage, VMRawImage, OSGiBundle,
+	// JAR, WAR.
+	Specification        string
+	SpecificationVersion string
+	SpecificationURI     string
+}
+
+// Capable is an ExecEnv whose formats TR-181 names.
+type Capable interface {
+	Capabilities() []Capability
+}
+
 // Manifest is what a Deployment Unit says of itself.
 type Manifest struct {
 	Name        string

@@ -34,9 +34,15 @@ func (m *Manager) list(w datamodel.ResponseWriter, r *datamodel.Request) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch r.Object.Path {
-	case pathEnv:
+	case pathEnv, pathCls:
 		for i := range m.o.Envs {
 			w.AddInstance(uint32(i + 1))
+		}
+	case pathCap:
+		if n := r.Instances[0]; n >= 1 && int(n) <= len(m.o.Envs) {
+			for i := range capabilities(m.o.Envs[n-1]) {
+				w.AddInstance(uint32(i + 1))
+			}
 		}
 	case pathDU:
 		for _, d := range m.st.DUs {
@@ -56,11 +62,15 @@ func (m *Manager) get(ctx context.Context, w datamodel.ResponseWriter, r *datamo
 	switch r.Object.Path {
 	case pathRoot:
 		m.mu.Lock()
-		vals = map[string]string{"ExecEnvNumberOfEntries": strconv.Itoa(len(m.o.Envs)),
+		vals = map[string]string{"ExecEnvNumberOfEntries": strconv.Itoa(len(m.o.Envs)), "ExecEnvClassNumberOfEntries": strconv.Itoa(len(m.o.Envs)),
 			"DeploymentUnitNumberOfEntries": strconv.Itoa(len(m.st.DUs)), "ExecutionUnitNumberOfEntries": strconv.Itoa(len(m.st.EUs))}
 		m.mu.Unlock()
 	case pathEnv:
 		vals, err = m.envValues(ctx, r.Instances[0])
+	case pathCls:
+		vals, err = m.classValues(r.Instances[0])
+	case pathCap:
+		vals, err = m.capValues(r.Instances[0], r.Instances[1])
 	case pathDU:
 		vals, err = m.duValues(r.Instances[0])
 	case pathEU:
@@ -110,7 +120,7 @@ func (m *Manager) envValues(ctx context.Context, n uint32) (map[string]string, e
 		"Type": info.Type, "Vendor": info.Vendor, "Version": info.Version, "ParentExecEnv": "",
 		"AllocatedDiskSpace": "-1", "AllocatedMemory": "-1", "AllocatedCPUPercent": "-1",
 		"AvailableDiskSpace": strconv.FormatInt(freeDiskKiB(m.o.Dir), 10), "AvailableMemory": strconv.FormatInt(availableMemKiB(), 10),
-		"ActiveExecutionUnits": strings.Join(active, ","), "CreatedAt": timeText(es.Created),
+		"ActiveExecutionUnits": strings.Join(active, ","), "CreatedAt": timeText(es.Created), "ExecEnvClassRef": prefixCls + strconv.Itoa(int(n)),
 		"RestartReason": reason, "RestartCount": "0", "LastRestarted": timeText(es.Created)}, nil
 }
 
@@ -161,6 +171,8 @@ func (m *Manager) set(ctx context.Context, r *datamodel.Request) error {
 	for name, v := range r.Values {
 		var ok bool
 		switch r.Object.Path + name {
+		case pathCls + "Alias":
+			ok = true
 		case pathEnv + "Enable", pathEU + "AutoStart":
 			_, err := strconv.ParseBool(v)
 			ok = err == nil
@@ -192,7 +204,7 @@ func (m *Manager) exists(r *datamodel.Request) error {
 	defer m.mu.Unlock()
 	n := r.Instances[0]
 	switch r.Object.Path {
-	case pathEnv:
+	case pathEnv, pathCls:
 		if n < 1 || int(n) > len(m.o.Envs) {
 			return notFound(r.Path)
 		}
@@ -216,6 +228,11 @@ func (m *Manager) setField(obj string, n uint32, name, v string) error {
 	case pathEnv:
 		if n >= 1 && int(n) <= len(m.st.Envs) {
 			m.st.Envs[n-1].Alias = v
+			return nil
+		}
+	case pathCls:
+		if n >= 1 && int(n) <= len(m.st.Envs) {
+			m.st.Envs[n-1].ClassAlias = v
 			return nil
 		}
 	case pathDU:
@@ -253,4 +270,38 @@ func (m *Manager) operate(ctx context.Context, r *datamodel.Request) error {
 		return m.Restart(ctx, r.Instances[0])
 	}
 	return usperr.Errorf(usperr.CodeCommandFailure, "%s%s is not supported", r.Path, r.Command.Name)
+}
+
+// capabilities returns the formats of e that TR-181 names.
+func capabilities(e ExecEnv) []Capability {
+	if c, ok := e.(Capable); ok {
+		return c.Capabilities()
+	}
+	return nil
+}
+
+// classValues serves ExecEnvClass.{n}: one class per environment.
+func (m *Manager) classValues(n uint32) (map[string]string, error) {
+	if n < 1 || int(n) > len(m.o.Envs) {
+		return nil, notFound(prefixCls + strconv.Itoa(int(n)))
+	}
+	e := m.o.Envs[n-1]
+	info := e.Info()
+	m.mu.Lock()
+	alias := m.st.Envs[n-1].ClassAlias
+	m.mu.Unlock()
+	return map[string]string{"Alias": alias, "Name": info.Name, "Vendor": info.Vendor, "Version": info.Version, "DeploymentUnitRef": "",
+		"CapabilityNumberOfEntries": strconv.Itoa(len(capabilities(e)))}, nil
+}
+
+func (m *Manager) capValues(n, c uint32) (map[string]string, error) {
+	if n < 1 || int(n) > len(m.o.Envs) {
+		return nil, notFound(prefixCls + strconv.Itoa(int(n)))
+	}
+	caps := capabilities(m.o.Envs[n-1])
+	if c < 1 || int(c) > len(caps) {
+		return nil, notFound(prefixCls + strconv.Itoa(int(n)) + ".Capability." + strconv.Itoa(int(c)))
+	}
+	x := caps[c-1]
+	return map[string]string{"Specification": x.Specification, "SpecificationVersion": x.SpecificationVersion, "SpecificationURI": x.SpecificationURI}, nil
 }

@@ -89,9 +89,10 @@ type state struct {
 }
 
 type envState struct {
-	Alias   string    `json:"alias"`
-	Disable bool      `json:"disable"`
-	Created time.Time `json:"created"`
+	Alias      string    `json:"alias"`
+	ClassAlias string    `json:"class_alias"`
+	Disable    bool      `json:"disable"`
+	Created    time.Time `json:"created"`
 }
 
 type duState struct {
@@ -202,7 +203,13 @@ func (m *Manager) load() error {
 		}
 	}
 	for len(m.st.Envs) < len(m.o.Envs) {
-		m.st.Envs = append(m.st.Envs, envState{Alias: "cpe-" + strconv.Itoa(len(m.st.Envs)+1), Created: time.Now().UTC()})
+		n := strconv.Itoa(len(m.st.Envs) + 1)
+		m.st.Envs = append(m.st.Envs, envState{Alias: "cpe-" + n, ClassAlias: "cpe-" + n, Created: time.Now().UTC()})
+	}
+	for i := range m.st.Envs {
+		if m.st.Envs[i].ClassAlias == "" {
+			m.st.Envs[i].ClassAlias = "cpe-" + strconv.Itoa(i+1)
+		}
 	}
 	for _, d := range m.st.DUs {
 		m.du[d.N] = &duRun{status: DUInstalled}

@@ -6,10 +6,13 @@ import "github.com/uspkit/uspkit/schema"
 const (
 	pathRoot = "Device.SoftwareModules."
 	pathEnv  = "Device.SoftwareModules.ExecEnv.{i}."
+	pathCls  = "Device.SoftwareModules.ExecEnvClass.{i}."
+	pathCap  = "Device.SoftwareModules.ExecEnvClass.{i}.Capability.{i}."
 	pathDU   = "Device.SoftwareModules.DeploymentUnit.{i}."
 	pathEU   = "Device.SoftwareModules.ExecutionUnit.{i}."
 
 	prefixEnv = "Device.SoftwareModules.ExecEnv."
+	prefixCls = "Device.SoftwareModules.ExecEnvClass."
 	prefixDU  = "Device.SoftwareModules.DeploymentUnit."
 	prefixEU  = "Device.SoftwareModules.ExecutionUnit."
 
@@ -36,6 +39,7 @@ func refs() *schema.Type     { return schema.String(schema.ListOf(0, 0), schema.
 // are left out.
 func Define(m *schema.Model) {
 	m.Define(pathRoot).
+		Param("ExecEnvClassNumberOfEntries", schema.UnsignedInt()).
 		Param("ExecEnvNumberOfEntries", schema.UnsignedInt()).
 		Param("DeploymentUnitNumberOfEntries", schema.UnsignedInt()).
 		Param("ExecutionUnitNumberOfEntries", schema.UnsignedInt()).
@@ -59,6 +63,17 @@ func Define(m *schema.Model) {
 			schema.Arg("Fault.FaultCode", schema.UnsignedInt()),
 			schema.Arg("Fault.FaultString", str(256)),
 		)
+	m.Define(pathCls, schema.ObjReadOnly, schema.AliasKey(), schema.Keys("Vendor", "Name", "Version"), schema.NumEntries("ExecEnvClassNumberOfEntries")).
+		Param("Alias", alias(), schema.ReadWrite).
+		Param("Name", str(256)).
+		Param("Vendor", str(128)).
+		Param("Version", str(32)).
+		Param("DeploymentUnitRef", ref()).
+		Param("CapabilityNumberOfEntries", schema.UnsignedInt())
+	m.Define(pathCap, schema.ObjReadOnly, schema.Keys("Specification", "SpecificationVersion"), schema.NumEntries("CapabilityNumberOfEntries")).
+		Param("Specification", schema.String(schema.Enum("OCIImage", "VMRawImage", "OSGiBundle", "JAR", "WAR"))).
+		Param("SpecificationVersion", str(32)).
+		Param("SpecificationURI", str(256))
 	m.Define(pathEnv, schema.ObjReadOnly, schema.AliasKey(), schema.NonFunctionalKeys("Name"), schema.NumEntries("ExecEnvNumberOfEntries")).
 		Param("Enable", schema.Boolean(), schema.ReadWrite).
 		Param("Status", schema.String(schema.Enum("Up", "Error", "Disabled", "Restarting"))).
@@ -75,6 +90,7 @@ func Define(m *schema.Model) {
 		Param("AvailableMemory", kib()).
 		Param("ActiveExecutionUnits", refs()).
 		Param("CreatedAt", schema.DateTime()).
+		Param("ExecEnvClassRef", ref()).
 		Param("RestartReason", str(256)).
 		Param("RestartCount", schema.UnsignedInt()).
 		Param("LastRestarted", schema.DateTime())

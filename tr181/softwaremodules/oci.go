@@ -79,6 +79,12 @@ func (e *OCIEnv) Info() EnvInfo {
 	return EnvInfo{Name: "OCI", Type: "OCI Container", Vendor: e.runtime, Version: e.version}
 }
 
+// Capabilities: OCI images (and runtime bundles, which TR-181 does not
+// name).
+func (e *OCIEnv) Capabilities() []Capability {
+	return []Capability{{Specification: "OCIImage", SpecificationVersion: "1.1", SpecificationURI: "https://github.com/opencontainers/image-spec"}}
+}
+
 // Runtime returns the runtime binary in use after a successful Check.
 func (e *OCIEnv) Runtime() string {
 	e.mu.Lock()
