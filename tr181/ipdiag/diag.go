@@ -163,8 +163,8 @@ func (d *Diag) serveCaps(ctx context.Context, w datamodel.ResponseWriter, r *dat
 	mc := strconv.Itoa(d.opt.MaxConnections)
 	vals := map[string]string{
 		"IPLayerCapacitySupported":         "false",
-		"DownloadTransports":               "HTTP",
-		"UploadTransports":                 "HTTP",
+		"DownloadTransports":               "HTTP,FTP",
+		"UploadTransports":                 "HTTP,FTP",
 		"DownloadDiagnosticMaxConnections": mc, "UploadDiagnosticsMaxConnections": mc,
 		"DownloadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental), "UploadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental),
 		"UDPEchoDiagnosticsMaxResults": strconv.Itoa(d.opt.MaxEchoResults),

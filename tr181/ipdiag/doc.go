@@ -1,6 +1,6 @@
 // Package ipdiag serves the IP-layer diagnostics of TR-181 2.16 as
 // asynchronous USP commands: Device.IP.Diagnostics.IPPing(), TraceRoute(),
-// DownloadDiagnostics(), UploadDiagnostics() (HTTP), UDPEchoDiagnostics(),
+// DownloadDiagnostics(), UploadDiagnostics() (HTTP and FTP), UDPEchoDiagnostics(),
 // ServerSelectionDiagnostics() and Device.DNS.Diagnostics.
 // NSLookupDiagnostics(), with the capabilities Device.IP.Diagnostics.
 // announces, and Device.IP.Diagnostics.UDPEchoConfig, the UDP echo server

@@ -25,6 +25,7 @@ type xfer struct {
 	status                         string        // "" when Complete
 	addr                           string        // local address used
 	atBOM, atEOM                   ifCounters    // the Interface's counters at BOM and EOM
+	clock                          func() time.Time
 
 	mu      sync.Mutex
 	samples []sample
@@ -67,7 +68,7 @@ func (d *Diag) transferSpec(ctx context.Context, in args, down bool, w datamodel
 		name = "DownloadURL"
 	}
 	u, err := url.Parse(in.str(name))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ftp") || u.Host == "" {
 		d.log.Warn("diagnostics: transfer URL", "url", in.str(name), "err", err)
 		w.SetValue("Status", "Error_Other") // only HTTP is offered (DownloadTransports)
 		return nil, false
@@ -210,6 +211,11 @@ func earliest(a, b time.Time) time.Time {
 
 // transferOne runs one connection's GET or PUT and fills x.
 func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
+	x.clock = d.opt.Now
+	if sp.url.Scheme == "ftp" {
+		d.ftpTransfer(ctx, sp, x)
+		return
+	}
 	now := d.opt.Now
 	netw := "tcp" + network(sp.proto)
 	dl := &net.Dialer{Control: bindControl(sp.ifname, sp.dscp), Timeout: 30 * time.Second}

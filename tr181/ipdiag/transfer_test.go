@@ -73,7 +73,7 @@ func TestDownloadDiagnostics(t *testing.T) {
 		{"short body", srv.URL + "/short", "", "Error_IncorrectSize", false},
 		{"refused", closedURL, "", "Error_InitConnectionFailed", false},
 		{"unresolvable", "http://no-such-host.invalid/file", "", "Error_CannotResolveHostName", false},
-		{"not HTTP", "ftp://127.0.0.1/file", "", "Error_Other", false},
+		{"neither HTTP nor FTP", "gopher://127.0.0.1/file", "", "Error_Other", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
