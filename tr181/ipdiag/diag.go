@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,22 +133,45 @@ func (d *Diag) command(name string, f cmdFunc) func(ctx context.Context, w datam
 		defer cancel()
 		start := time.Now()
 		in := args{v: r.Values, cmd: r.Command}
-		err = f(ctx, in, w)
+		sw := &statusWriter{ResponseWriter: w}
+		err = f(ctx, in, sw)
 		switch {
 		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = usperr.Errorf(usperr.CodeCommandFailure, "%s ran into its time limit of %v", name, d.opt.MaxDuration)
 		case err == nil && ctx.Err() != nil:
 			err = usperr.Errorf(usperr.CodeCommandCanceled, "%s cancelled", name)
 		}
-		d.log.Info("diagnostics", "command", name, "host", firstOf(r.Values, "Host", "HostName", "DownloadURL", "UploadURL", "HostList"),
-			"took", time.Since(start).Round(time.Millisecond), "err", err)
+		level := slog.LevelInfo
+		if err != nil || sw.status != "Complete" {
+			level = slog.LevelWarn
+		}
+		d.log.Log(ctx, level, "diagnostics", "command", name, "host", firstOf(r.Values, "Host", "HostName", "DownloadURL", "UploadURL", "HostList"),
+			"status", sw.status, "took", time.Since(start).Round(time.Millisecond), "err", err)
 		return err
 	}
 }
 
+// statusWriter notes the Status a command reports, for its log line.
+type statusWriter struct {
+	datamodel.ResponseWriter
+	status string
+}
+
+func (w *statusWriter) SetValue(name, value string) {
+	if name == "Status" {
+		w.status = value
+	}
+	w.ResponseWriter.SetValue(name, value)
+}
+
+// firstOf returns the first of the named inputs that is given, for a log
+// line: a URL without its password.
 func firstOf(m map[string]string, names ...string) string {
 	for _, n := range names {
 		if v, ok := m[n]; ok {
+			if u, err := url.Parse(v); err == nil && u.User != nil {
+				return u.Redacted()
+			}
 			return v
 		}
 	}
@@ -254,7 +278,10 @@ func resolve(ctx context.Context, host, proto string) (net.IP, error) {
 	}
 	ips, err := net.DefaultResolver.LookupIP(ctx, "ip"+fam, host)
 	if err != nil || len(ips) == 0 {
-		return nil, fmt.Errorf("%s: %w (%v)", host, errResolve, err)
+		if err == nil {
+			err = errors.New("no address")
+		}
+		return nil, fmt.Errorf("%s: %w: %w", host, errResolve, err)
 	}
 	for _, ip := range ips { // IPv4 first when either will do
 		if ip.To4() != nil {

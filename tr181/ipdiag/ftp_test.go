@@ -200,3 +200,17 @@ func TestFTPUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestFTPPasswordNotLogged: the password of an FTP URL stays out of the
+// log.
+func TestFTPPasswordNotLogged(t *testing.T) {
+	f := newFixture(t, nil)
+	s := newFTPServer(t, []byte("x"), "PASS", false)
+	out := f.mustRun(t, "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": s.url("/f")})
+	if out["Status"] != "Error_LoginFailed" {
+		t.Fatalf("%v", out)
+	}
+	if log := f.log.String(); strings.Contains(log, "secret") || !strings.Contains(log, "Error_LoginFailed") {
+		t.Errorf("log:\n%s", log)
+	}
+}

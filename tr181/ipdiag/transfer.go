@@ -69,7 +69,7 @@ func (d *Diag) transferSpec(ctx context.Context, in args, down bool, w datamodel
 	}
 	u, err := url.Parse(in.str(name))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ftp") || u.Host == "" {
-		d.log.Warn("diagnostics: transfer URL", "url", in.str(name), "err", err)
+		d.log.Warn("diagnostics: transfer URL neither http, https nor ftp, or without a host", "err", err)
 		w.SetValue("Status", "Error_Other") // only HTTP is offered (DownloadTransports)
 		return nil, false
 	}
