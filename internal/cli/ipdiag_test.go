@@ -118,3 +118,54 @@ func TestAgentUDPEchoConfigKept(t *testing.T) {
 		t.Fatal("the echo server does not answer after a restart")
 	}
 }
+
+// TestAgentDiagnosticsCancel: Device.LocalAgent.Request.{i}.Cancel() ends
+// a diagnostics test at once; its OperationComplete carries the failure
+// (7023, Command canceled) instead of results.
+func TestAgentDiagnosticsCancel(t *testing.T) {
+	bin := buildUSP(t)
+	c, srv := discWSController(t)
+	_, p, _ := net.SplitHostPort(srv.Addr().String())
+	const id = "os::012345-IPDIAG3"
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n          host: 127.0.0.1\n          port: %s\n          path: /usp\n", mtpCtrlID, p)
+	startAgentProcessWith(t, bin, id, "", ctrls)
+	waitAgent(t, c, id, true)
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0") // takes the datagrams, answers none
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	port := strconv.Itoa(silent.LocalAddr().(*net.UDPAddr).Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: "Device.IP.Diagnostics.UDPEchoDiagnostics()",
+		CommandKey: "echo-1", SendResp: true, InputArgs: map[string]string{"Host": "127.0.0.1", "Port": port, "Timeout": "60000"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := m.GetBody().GetResponse().GetOperateResp().GetOperationResults()
+	if len(res) != 1 || res[0].GetReqObjPath() == "" {
+		t.Fatalf("OperateResp: %v", m)
+	}
+	start := time.Now()
+	if m, err := c.Do(ctx, id, &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: res[0].GetReqObjPath() + "Cancel()",
+		SendResp: true}}}); err != nil || m.GetBody().GetResponse().GetOperateResp() == nil {
+		t.Fatalf("Cancel(): %v %v", m, err)
+	}
+	for ctx.Err() == nil {
+		for _, op := range c.Operations(id) {
+			if op.CommandKey != "echo-1" || op.Status == "running" {
+				continue
+			}
+			if op.Status != "failed" || op.ErrCode != 7023 {
+				t.Fatalf("operation: %+v", op)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("the test ended %v after Cancel()", took)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no OperationComplete: %+v", c.Operations(id))
+}

@@ -138,7 +138,7 @@ func (d *Diag) command(name string, f cmdFunc) func(ctx context.Context, w datam
 		switch {
 		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = usperr.Errorf(usperr.CodeCommandFailure, "%s ran into its time limit of %v", name, d.opt.MaxDuration)
-		case err == nil && ctx.Err() != nil:
+		case errors.Is(ctx.Err(), context.Canceled): // Request.{i}.Cancel(), or the Agent stopping
 			err = usperr.Errorf(usperr.CodeCommandCanceled, "%s cancelled", name)
 		}
 		level := slog.LevelInfo
