@@ -152,7 +152,7 @@ func (d *Diag) echoOnce(ctx context.Context, c *net.UDPConn, sn uint32, size int
 type echoServer struct {
 	d *Diag
 
-	setMu    sync.Mutex // serialises configuration changes
+	setMu    sync.Mutex // serialises configuration changes; taken before mu
 	mu       sync.Mutex
 	cfg      map[string]string // the writable parameters
 	conn     *net.UDPConn
