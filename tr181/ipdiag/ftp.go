@@ -83,7 +83,7 @@ func (d *Diag) ftpTransfer(ctx context.Context, sp *transferSpec, x *xfer) {
 func (d *Diag) ftpRun(ctx context.Context, sp *transferSpec, x *xfer) error {
 	now := d.opt.Now
 	s := &ftpSession{x: x, sp: sp, netw: "tcp" + network(sp.proto),
-		dl: &net.Dialer{Control: bindControl(sp.ifname, sp.dscp), Timeout: ftpTimeout}}
+		dl: &net.Dialer{Control: sp.control(), Timeout: ftpTimeout}}
 	host := sp.url.Host
 	if sp.url.Port() == "" {
 		host = net.JoinHostPort(sp.url.Hostname(), "21")

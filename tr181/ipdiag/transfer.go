@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"golang.org/x/sys/unix"
 )
 
 // xfer is one connection's result (TR-143's timestamps and byte counts).
@@ -55,11 +57,32 @@ type transferSpec struct {
 	url      *url.URL
 	ifname   string
 	dscp     uint64
+	prio     uint64 // EthernetPriority
 	conns    int
 	duration time.Duration // TimeBasedTestDuration; 0: the whole file
 	length   uint64        // TestFileLength (upload)
 	proto    string
 	inc      *increments // nil without IncrementalResult
+}
+
+// control sets up a transfer's sockets: interface, DSCP and Ethernet
+// priority (the socket priority, which the interface's egress QoS map
+// turns into the 802.1Q PCP).
+func (sp *transferSpec) control() func(network, address string, c syscall.RawConn) error {
+	bind := bindControl(sp.ifname, sp.dscp)
+	return func(network, address string, c syscall.RawConn) error {
+		if err := bind(network, address, c); err != nil {
+			return err
+		}
+		if sp.prio == 0 {
+			return nil
+		}
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PRIORITY, int(sp.prio)) }); err != nil {
+			return err
+		}
+		return serr
+	}
 }
 
 func (d *Diag) transferSpec(ctx context.Context, in args, down bool, w datamodel.ResponseWriter) (*transferSpec, bool) {
@@ -83,7 +106,7 @@ func (d *Diag) transferSpec(ctx context.Context, in args, down bool, w datamodel
 	if conns > d.opt.MaxConnections {
 		conns = d.opt.MaxConnections
 	}
-	return &transferSpec{down: down, url: u, ifname: ifname, dscp: in.uint("DSCP", 0), conns: conns,
+	return &transferSpec{down: down, url: u, ifname: ifname, dscp: in.uint("DSCP", 0), prio: in.uint("EthernetPriority", 0), conns: conns,
 		duration: time.Duration(in.uint("TimeBasedTestDuration", 0)) * time.Second, length: in.uint("TestFileLength", 0),
 		proto: in.proto()}, true
 }
@@ -218,7 +241,7 @@ func (d *Diag) transferOne(ctx context.Context, sp *transferSpec, x *xfer) {
 	}
 	now := d.opt.Now
 	netw := "tcp" + network(sp.proto)
-	dl := &net.Dialer{Control: bindControl(sp.ifname, sp.dscp), Timeout: 30 * time.Second}
+	dl := &net.Dialer{Control: sp.control(), Timeout: 30 * time.Second}
 	tr := &http.Transport{
 		DisableKeepAlives: true, DisableCompression: true, ResponseHeaderTimeout: 60 * time.Second,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
