@@ -2,6 +2,7 @@ package ipdiag
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -358,13 +359,14 @@ func (d *Diag) readBody(ctx context.Context, sp *transferSpec, resp *http.Respon
 func transferErr(ctx context.Context, err error, down bool) string {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &dnsErr):
 		return "Error_CannotResolveHostName"
 	case noRoute(err):
 		return "Error_NoRouteToHost"
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return "Error_InitConnectionFailed"
+	case errors.As(err, &opErr) && opErr.Op == "dial", errors.As(err, &certErr):
+		return "Error_InitConnectionFailed" // no TCP connection, or no TLS session on it
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil:
 		return "Error_Timeout"
 	}

@@ -58,6 +58,8 @@ func TestDownloadDiagnostics(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate the host does not trust
+	defer tlsSrv.Close()
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedURL := "http://" + closed.Addr().String() + "/file"
 	closed.Close()
@@ -72,6 +74,7 @@ func TestDownloadDiagnostics(t *testing.T) {
 		{"not found", srv.URL + "/nothing", "", "Error_TransferFailed", false},
 		{"short body", srv.URL + "/short", "", "Error_IncorrectSize", false},
 		{"refused", closedURL, "", "Error_InitConnectionFailed", false},
+		{"untrusted certificate", tlsSrv.URL + "/file", "", "Error_InitConnectionFailed", false},
 		{"unresolvable", "http://no-such-host.invalid/file", "", "Error_CannotResolveHostName", false},
 		{"neither HTTP nor FTP", "gopher://127.0.0.1/file", "", "Error_Other", false},
 	}
