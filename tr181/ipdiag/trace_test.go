@@ -84,7 +84,9 @@ func TestTraceRouteDefaults(t *testing.T) {
 			t.Errorf("probe %d: %d bytes, want 38", i, p.size)
 		}
 		if i > 0 {
-			if gap := p.at.Sub(ps[i-1].at); gap < 4950*time.Millisecond || gap > 5050*time.Millisecond {
+			gap := p.at.Sub(ps[i-1].at)
+			t.Logf("probe %d: %v after the one before", i+1, gap)
+			if gap < 4950*time.Millisecond || gap > 5050*time.Millisecond {
 				t.Errorf("probe %d came %v after the one before, want 5000 ms ±1%%", i, gap)
 			}
 		}
