@@ -19,6 +19,7 @@ const ftpTimeout = 30 * time.Second
 
 // ftpSession is one FTP control connection (RFC 959) of a transfer test.
 type ftpSession struct {
+	ctx  context.Context
 	c    net.Conn
 	tp   *textproto.Conn
 	x    *xfer
@@ -35,7 +36,7 @@ func (e *ftpFail) Error() string { return e.status + ": " + e.why }
 // cmd sends a command and reads its reply; a reply whose code does not
 // start with one of the digits in want fails with status.
 func (s *ftpSession) cmd(status, want, format string, args ...any) (int, string, error) {
-	s.c.SetDeadline(time.Now().Add(ftpTimeout))
+	deadline(s.ctx, s.c.SetDeadline, ftpTimeout)
 	id, err := s.tp.Cmd(format, args...)
 	if err != nil {
 		return 0, "", &ftpFail{"Error_NoResponse", err.Error()}
@@ -46,7 +47,7 @@ func (s *ftpSession) cmd(status, want, format string, args ...any) (int, string,
 }
 
 func (s *ftpSession) reply(status, want string) (int, string, error) {
-	s.c.SetDeadline(time.Now().Add(ftpTimeout))
+	deadline(s.ctx, s.c.SetDeadline, ftpTimeout)
 	code, msg, err := s.tp.ReadResponse(0)
 	if err != nil {
 		var pe textproto.ProtocolError
@@ -82,7 +83,7 @@ func (d *Diag) ftpTransfer(ctx context.Context, sp *transferSpec, x *xfer) {
 
 func (d *Diag) ftpRun(ctx context.Context, sp *transferSpec, x *xfer) error {
 	now := d.opt.Now
-	s := &ftpSession{x: x, sp: sp, netw: "tcp" + network(sp.proto),
+	s := &ftpSession{ctx: ctx, x: x, sp: sp, netw: "tcp" + network(sp.proto),
 		dl: &net.Dialer{Control: sp.control(), Timeout: ftpTimeout}}
 	host := sp.url.Host
 	if sp.url.Port() == "" {
@@ -150,7 +151,7 @@ func (d *Diag) ftpRun(ctx context.Context, sp *transferSpec, x *xfer) error {
 	if sp.down {
 		err = d.ftpReceive(ctx, sp, data, x, size)
 	} else {
-		err = d.ftpSend(sp, data, x)
+		err = d.ftpSend(ctx, sp, data, x)
 	}
 	data.Close()
 	if err != nil {
@@ -214,7 +215,7 @@ func (d *Diag) ftpReceive(ctx context.Context, sp *transferSpec, data net.Conn, 
 	buf := make([]byte, 64<<10)
 	var end time.Time
 	for {
-		data.SetReadDeadline(time.Now().Add(ftpTimeout))
+		deadline(ctx, data.SetReadDeadline, ftpTimeout)
 		n, err := r.Read(buf)
 		if n > 0 {
 			t := now()
@@ -249,9 +250,9 @@ func (d *Diag) ftpReceive(ctx context.Context, sp *transferSpec, data net.Conn, 
 	}
 }
 
-func (d *Diag) ftpSend(sp *transferSpec, data net.Conn, x *xfer) error {
+func (d *Diag) ftpSend(ctx context.Context, sp *transferSpec, data net.Conn, x *xfer) error {
 	p := &payload{left: sp.length, timed: sp.duration, now: d.opt.Now, x: x, ifname: sp.ifname, inc: sp.inc}
-	data.SetWriteDeadline(time.Now().Add(max(ftpTimeout, sp.duration+ftpTimeout)))
+	deadline(ctx, data.SetWriteDeadline, max(ftpTimeout, sp.duration+ftpTimeout))
 	_, err := io.Copy(data, p)
 	p.finish()
 	if err != nil {
@@ -265,4 +266,13 @@ func (d *Diag) ftpSend(sp *transferSpec, data net.Conn, x *xfer) error {
 		x.bom, x.atBOM = x.rom, x.atEOM
 	}
 	return nil
+}
+
+// deadline moves a connection's deadline d from now, unless ctx has
+// ended: a cancel hook that ran before must not be undone.
+func deadline(ctx context.Context, set func(time.Time) error, d time.Duration) {
+	set(time.Now().Add(d))
+	if ctx.Err() != nil {
+		set(time.Now())
+	}
 }

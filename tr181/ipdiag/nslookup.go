@@ -101,7 +101,7 @@ func (d *Diag) lookupOnce(ctx context.Context, cl *dns.Client, server, name stri
 	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		m := new(dns.Msg)
 		m.SetQuestion(name, qt)
-		resp, rtt, err := cl.ExchangeContext(ctx, m, server)
+		resp, rtt, err := exchange(ctx, cl, m, server)
 		r.rtt += rtt
 		if err != nil {
 			var ne net.Error
@@ -142,4 +142,30 @@ func (d *Diag) lookupOnce(ctx context.Context, cl *dns.Client, server, name stri
 	}
 	r.status = "Success"
 	return r
+}
+
+// exchange asks server one question and waits up to the client's Timeout
+// for the answer; the context's end (a Cancel()) interrupts the wait.
+func exchange(ctx context.Context, cl *dns.Client, m *dns.Msg, server string) (*dns.Msg, time.Duration, error) {
+	co, err := cl.DialContext(ctx, server)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer co.Close()
+	start := time.Now()
+	co.SetDeadline(start.Add(cl.Timeout)) // before the cancel hook, which may move it
+	stop := context.AfterFunc(ctx, func() { co.SetDeadline(time.Now()) })
+	defer stop()
+	if err := co.WriteMsg(m); err != nil {
+		return nil, 0, err
+	}
+	for {
+		r, err := co.ReadMsg()
+		if err != nil {
+			return nil, time.Since(start), err
+		}
+		if r.Id == m.Id { // others answer earlier questions that timed out
+			return r, time.Since(start), nil
+		}
+	}
 }

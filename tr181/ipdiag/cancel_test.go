@@ -1,0 +1,96 @@
+package ipdiag_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/tr181/ipdiag"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// TestCancelEveryCommand: every command, held up by a peer that never
+// answers, ends within moments of its context's end (the Controller's
+// Request.{i}.Cancel()) with 7023 Command canceled.
+func TestCancelEveryCommand(t *testing.T) {
+	silentUDP, err := net.ListenPacket("udp4", "127.0.0.1:0") // takes datagrams, answers none
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silentUDP.Close()
+	udpAddr := silentUDP.LocalAddr().String()
+	udpPort := strconv.Itoa(silentUDP.LocalAddr().(*net.UDPAddr).Port)
+	silentTCP, err := net.Listen("tcp4", "127.0.0.1:0") // accepts, never speaks nor reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := silentTCP.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	defer func() {
+		silentTCP.Close()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		w.Write([]byte("x"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	defer func() { close(stall); srv.Close() }()
+	tracePort := 46000 + int(time.Now().UnixNano()%3000)
+	traceHold, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(tracePort))
+	if err != nil {
+		t.Skipf("SKIP: port %d: %v", tracePort, err)
+	}
+	defer traceHold.Close()
+	f := newFixture(t, &ipdiag.Options{TracePort: tracePort})
+	cases := []struct {
+		name, cmd string
+		in        map[string]string
+	}{
+		{"IPPing", "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4",
+			"NumberOfRepetitions": "100000000", "Timeout": "1000", "DataBlockSize": "8"}},
+		{"TraceRoute", "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4", "Timeout": "60000"}},
+		{"Download HTTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": srv.URL}},
+		{"Download FTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": "ftp://" + silentTCP.Addr().String() + "/f"}},
+		{"Upload HTTP", "Device.IP.Diagnostics.UploadDiagnostics()", map[string]string{"UploadURL": "http://" + silentTCP.Addr().String() + "/u",
+			"TestFileLength": "100000000"}},
+		{"UDPEcho", "Device.IP.Diagnostics.UDPEchoDiagnostics()", map[string]string{"Host": "127.0.0.1", "Port": udpPort, "Timeout": "60000"}},
+		{"ServerSelection", "Device.IP.Diagnostics.ServerSelectionDiagnostics()", map[string]string{"ProtocolVersion": "IPv4",
+			"Protocol": "UDP Echo", "HostList": udpAddr, "NumberOfRepetitions": "5", "Timeout": "60000"}},
+		{"NSLookup", "Device.DNS.Diagnostics.NSLookupDiagnostics()", map[string]string{"HostName": "x.example", "DNSServer": udpAddr,
+			"Timeout": "60000", "NumberOfRepetitions": "5"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			start := time.Now()
+			out, err := f.run(t, ctx, tc.cmd, tc.in)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("ended %v after it began, cancelled at 300 ms", took)
+			}
+			if usperr.Code(err) != usperr.CodeCommandCanceled {
+				t.Errorf("ended with %v %v, want 7023", out, err)
+			}
+		})
+	}
+}
