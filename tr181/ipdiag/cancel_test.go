@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 
 // TestCancelEveryCommand: every command, held up by a peer that never
 // answers, ends within moments of its context's end (the Controller's
-// Request.{i}.Cancel()) with 7023 Command canceled.
+// Request.{i}.Cancel()) with 7023 Command canceled, and at the hard time
+// cap with 7022.
 func TestCancelEveryCommand(t *testing.T) {
 	silentUDP, err := net.ListenPacket("udp4", "127.0.0.1:0") // takes datagrams, answers none
 	if err != nil {
@@ -62,22 +64,24 @@ func TestCancelEveryCommand(t *testing.T) {
 	}
 	defer traceHold.Close()
 	f := newFixture(t, &ipdiag.Options{TracePort: tracePort})
+	capped := newFixture(t, &ipdiag.Options{TracePort: tracePort, MaxDuration: 300 * time.Millisecond})
 	cases := []struct {
 		name, cmd string
 		in        map[string]string
+		capped    string // the Status at the hard cap; "": the command fails (7022)
 	}{
 		{"IPPing", "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4",
-			"NumberOfRepetitions": "100000000", "Timeout": "1000", "DataBlockSize": "8"}},
-		{"TraceRoute", "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4", "Timeout": "60000"}},
-		{"Download HTTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": srv.URL}},
-		{"Download FTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": "ftp://" + silentTCP.Addr().String() + "/f"}},
+			"NumberOfRepetitions": "100000000", "Timeout": "1000", "DataBlockSize": "8"}, ""},
+		{"TraceRoute", "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4", "Timeout": "60000"}, ""},
+		{"Download HTTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": srv.URL}, "Error_Timeout"},
+		{"Download FTP", "Device.IP.Diagnostics.DownloadDiagnostics()", map[string]string{"DownloadURL": "ftp://" + silentTCP.Addr().String() + "/f"}, "Error_Timeout"},
 		{"Upload HTTP", "Device.IP.Diagnostics.UploadDiagnostics()", map[string]string{"UploadURL": "http://" + silentTCP.Addr().String() + "/u",
-			"TestFileLength": "100000000"}},
-		{"UDPEcho", "Device.IP.Diagnostics.UDPEchoDiagnostics()", map[string]string{"Host": "127.0.0.1", "Port": udpPort, "Timeout": "60000"}},
+			"TestFileLength": "100000000"}, "Error_Timeout"},
+		{"UDPEcho", "Device.IP.Diagnostics.UDPEchoDiagnostics()", map[string]string{"Host": "127.0.0.1", "Port": udpPort, "Timeout": "60000"}, ""},
 		{"ServerSelection", "Device.IP.Diagnostics.ServerSelectionDiagnostics()", map[string]string{"ProtocolVersion": "IPv4",
-			"Protocol": "UDP Echo", "HostList": udpAddr, "NumberOfRepetitions": "5", "Timeout": "60000"}},
+			"Protocol": "UDP Echo", "HostList": udpAddr, "NumberOfRepetitions": "5", "Timeout": "60000"}, ""},
 		{"NSLookup", "Device.DNS.Diagnostics.NSLookupDiagnostics()", map[string]string{"HostName": "x.example", "DNSServer": udpAddr,
-			"Timeout": "60000", "NumberOfRepetitions": "5"}},
+			"Timeout": "60000", "NumberOfRepetitions": "5"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +94,24 @@ func TestCancelEveryCommand(t *testing.T) {
 			}
 			if usperr.Code(err) != usperr.CodeCommandCanceled {
 				t.Errorf("ended with %v %v, want 7023", out, err)
+			}
+		})
+		// The same with no Cancel(): the hard cap (Options.MaxDuration)
+		// ends it with 7022.
+		t.Run(tc.name+" capped", func(t *testing.T) {
+			start := time.Now()
+			out, err := capped.run(t, context.Background(), tc.cmd, tc.in)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("ended %v after it began, capped at 300 ms", took)
+			}
+			if tc.capped != "" { // transfers have a Status for it
+				if err != nil || out["Status"] != tc.capped {
+					t.Errorf("ended with %v %v, want Status %s", out, err, tc.capped)
+				}
+				return
+			}
+			if usperr.Code(err) != usperr.CodeCommandFailure || !strings.Contains(err.Error(), "time limit") {
+				t.Errorf("ended with %v %v, want 7022 for the time limit", out, err)
 			}
 		})
 	}

@@ -72,9 +72,12 @@ func (s *ftpSession) reply(status, want string) (int, string, error) {
 func (d *Diag) ftpTransfer(ctx context.Context, sp *transferSpec, x *xfer) {
 	if err := d.ftpRun(ctx, sp, x); err != nil {
 		var f *ftpFail
-		if errors.As(err, &f) {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			x.status = "Error_Timeout"
+		case errors.As(err, &f):
 			x.status = f.status
-		} else {
+		default:
 			x.status = transferErr(ctx, err, sp.down)
 		}
 		d.log.Warn("diagnostics: FTP", "url", sp.url.Redacted(), "status", x.status, "err", err)
