@@ -285,41 +285,22 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 	var hops []hop
 	status := "Error_MaxHopCountExceeded"
 	for ttl := 1; ttl <= maxHops && status == "Error_MaxHopCountExceeded"; ttl++ {
-		h := hop{}
-		for try := 0; try < tries; try++ {
-			a, rtt, err := t.probe(ctx, ttl, timeout)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				if noRoute(err) {
-					status = "Error_NoRouteToHost"
-					break
-				}
-				d.log.Warn("diagnostics: traceroute probe", "err", err)
-				w.SetValue("Status", "Error_Other")
-				return nil
-			}
-			if a == nil {
-				h.rtts = append(h.rtts, 0)
-				continue
-			}
-			h.rtts = append(h.rtts, rtt)
-			if a.addr != nil {
-				h.addr = a.addr
-			}
-			h.final, h.unreachable, h.code = a.final, a.unreachable, a.code
-			if h.final {
-				break // the destination answered: no further tries
-			}
-		}
-		hops = append(hops, h)
+		h, err := probeHop(ctx, t, ttl, tries, timeout)
 		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case noRoute(err):
+			status = "Error_NoRouteToHost"
+		case err != nil:
+			d.log.Warn("diagnostics: traceroute probe", "err", err)
+			w.SetValue("Status", "Error_Other")
+			return nil
 		case h.final && h.unreachable:
 			status = "Error_NoRouteToHost"
 		case h.final || h.addr != nil && h.addr.Equal(dst):
 			status = "Complete"
 		}
+		hops = append(hops, h)
 	}
 	writeHops(w, hops, hopNames(ctx, hops))
 	rt := time.Duration(0) // no route found: 0
@@ -366,6 +347,31 @@ func hopNames(ctx context.Context, hops []hop) map[string]string {
 	}
 	wg.Wait()
 	return names
+}
+
+// probeHop sends up to tries probes with ttl, each waiting timeout,
+// until one reaches the destination; unanswered tries count 0 ms.
+func probeHop(ctx context.Context, t prober, ttl, tries int, timeout time.Duration) (hop, error) {
+	var h hop
+	for range tries {
+		a, rtt, err := t.probe(ctx, ttl, timeout)
+		if err != nil {
+			return h, err
+		}
+		if a == nil {
+			h.rtts = append(h.rtts, 0)
+			continue
+		}
+		h.rtts = append(h.rtts, rtt)
+		if a.addr != nil {
+			h.addr = a.addr
+		}
+		h.final, h.unreachable, h.code = a.final, a.unreachable, a.code
+		if h.final {
+			break // the destination answered: no further tries
+		}
+	}
+	return h, nil
 }
 
 func avgRTT(rtts []time.Duration) time.Duration {
