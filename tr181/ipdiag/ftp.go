@@ -101,26 +101,7 @@ func (d *Diag) ftpRun(ctx context.Context, sp *transferSpec, x *xfer) error {
 	defer s.tp.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
-	if _, _, err := s.reply("Error_InitConnectionFailed", "2"); err != nil {
-		return err
-	}
-	user, pass := "anonymous", "uspkit@"
-	if u := sp.url.User; u != nil {
-		user = u.Username()
-		if p, ok := u.Password(); ok {
-			pass = p
-		}
-	}
-	code, _, err := s.cmd("Error_PasswordRequestFailed", "23", "USER %s", user)
-	if err != nil {
-		return err
-	}
-	if code/100 == 3 {
-		if _, _, err := s.cmd("Error_LoginFailed", "2", "PASS %s", pass); err != nil {
-			return err
-		}
-	}
-	if _, _, err := s.cmd("Error_NoTransferMode", "2", "TYPE I"); err != nil {
+	if err := s.login(); err != nil {
 		return err
 	}
 	dir, file := path.Split(sp.url.Path)
@@ -171,6 +152,32 @@ func (d *Diag) ftpRun(ctx context.Context, sp *transferSpec, x *xfer) error {
 	if err == nil {
 		s.cmd("", "2", "QUIT")
 	}
+	return err
+}
+
+// login greets, logs in (the URL's user and password, else anonymous)
+// and asks for binary transfers.
+func (s *ftpSession) login() error {
+	if _, _, err := s.reply("Error_InitConnectionFailed", "2"); err != nil {
+		return err
+	}
+	user, pass := "anonymous", "uspkit@"
+	if u := s.sp.url.User; u != nil {
+		user = u.Username()
+		if p, ok := u.Password(); ok {
+			pass = p
+		}
+	}
+	code, _, err := s.cmd("Error_PasswordRequestFailed", "23", "USER %s", user)
+	if err != nil {
+		return err
+	}
+	if code/100 == 3 {
+		if _, _, err := s.cmd("Error_LoginFailed", "2", "PASS %s", pass); err != nil {
+			return err
+		}
+	}
+	_, _, err = s.cmd("Error_NoTransferMode", "2", "TYPE I")
 	return err
 }
 
