@@ -25,6 +25,9 @@ type routed struct {
 	ifA       string // A's end of its link to R
 	rA, addrB string // R's address towards A; B's address
 	addrA, rB string
+	ifRA, ifB string
+	ifRB      string
+	n         int
 }
 
 func newRouted(t *testing.T) *routed {
@@ -42,6 +45,7 @@ func newRouted(t *testing.T) *routed {
 		addrA: fmt.Sprintf("10.201.%d.2", n), rA: fmt.Sprintf("10.201.%d.1", n),
 		rB: fmt.Sprintf("10.202.%d.1", n), addrB: fmt.Sprintf("10.202.%d.2", n)}
 	ifRA, ifB, ifRB := "dgra"+tag, "dgb"+tag, "dgrb"+tag
+	r.ifRA, r.ifB, r.ifRB, r.n = ifRA, ifB, ifRB, n
 	for _, ns := range []string{r.A, r.R, r.B} {
 		r.run(t, "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", ns).Run() })
@@ -57,6 +61,25 @@ func newRouted(t *testing.T) *routed {
 	r.run(t, "-n", r.B, "route", "add", "default", "via", r.rB)
 	r.exec(t, r.R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	return r
+}
+
+// ipv6 adds IPv6 to the namespaces (fd00:201:N::/64 between A and R,
+// fd00:202:N::/64 between R and B) and returns R's address towards A and
+// B's, or skips the test without IPv6.
+func (r *routed) ipv6(t *testing.T) (rA, b string) {
+	t.Helper()
+	p1, p2 := fmt.Sprintf("fd00:201:%x::", r.n), fmt.Sprintf("fd00:202:%x::", r.n)
+	for _, x := range [][3]string{{r.A, r.ifA, p1 + "2"}, {r.R, r.ifRA, p1 + "1"}, {r.R, r.ifRB, p2 + "1"}, {r.B, r.ifB, p2 + "2"}} {
+		if out, err := exec.Command(r.ip, "-n", x[0], "addr", "add", x[2]+"/64", "dev", x[1], "nodad").CombinedOutput(); err != nil {
+			t.Skipf("SKIP: no IPv6 here: %v %s", err, out)
+		}
+	}
+	r.run(t, "-n", r.A, "-6", "route", "add", "default", "via", p1+"1")
+	r.run(t, "-n", r.B, "-6", "route", "add", "default", "via", p2+"1")
+	if err := r.exec(t, r.R, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"); err != nil {
+		t.Skipf("SKIP: no IPv6 forwarding: %v", err)
+	}
+	return p1 + "1", p2 + "2"
 }
 
 func (r *routed) run(t *testing.T, args ...string) {
@@ -319,5 +342,31 @@ func TestNetnsPingSocketIPv6(t *testing.T) {
 	}
 	if strings.Contains(f.log.String(), "raw=true") || !strings.Contains(f.log.String(), "raw=false") {
 		t.Errorf("not through a ping socket:\n%s", f.log)
+	}
+}
+
+// TestNetnsTraceRouteIPv6: over IPv6 a trace from A to B sees R (its
+// ICMPv6 time exceeded) and then B (port unreachable), with UDP and with
+// ICMPv6 echo probes.
+func TestNetnsTraceRouteIPv6(t *testing.T) {
+	for _, icmp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ICMP %v", icmp), func(t *testing.T) {
+			r := newRouted(t)
+			rA, b := r.ipv6(t)
+			f := newFixture(t, &ipdiag.Options{TraceICMP: icmp})
+			var out map[string]string
+			in(t, r.A, func() {
+				// Neighbour discovery first: probes sent while it runs may
+				// be lost, and the trace would show a silent hop.
+				ping := f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": b, "ProtocolVersion": "IPv6",
+					"NumberOfRepetitions": "3", "Timeout": "2000", "DataBlockSize": "8"})
+				t.Logf("ping before: %s answered", ping["SuccessCount"])
+				out = f.mustRun(t, "Device.IP.Diagnostics.TraceRoute()", map[string]string{"Host": b, "ProtocolVersion": "IPv6",
+					"NumberOfTries": "2", "Timeout": "1000", "MaxHopCount": "8"})
+			})
+			if out["Status"] != "Complete" || out["RouteHops.1.HostAddress"] != rA || out["RouteHops.2.HostAddress"] != b {
+				t.Errorf("%v", out)
+			}
+		})
 	}
 }
