@@ -193,14 +193,32 @@ func (d *Diag) serveCaps(ctx context.Context, w datamodel.ResponseWriter, r *dat
 		"DownloadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental), "UploadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental),
 		"UDPEchoDiagnosticsMaxResults": strconv.Itoa(d.opt.MaxEchoResults),
 	}
+	v6 := strconv.FormatBool(hasIPv6())
 	for _, n := range r.Names {
 		v, ok := vals[n]
 		if !ok && strings.HasSuffix(n, "Supported") {
 			v = "true"
+			if strings.HasPrefix(n, "IPv6") {
+				v = v6 // the host has IPv6 at all
+			}
 		}
 		w.SetValue(n, v)
 	}
 	return nil
+}
+
+// hasIPv6 reports whether the host has an IPv6 address (::1 included).
+func hasIPv6() bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.To16() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // args reads a command's input arguments; an optional argument that is

@@ -370,3 +370,25 @@ func TestNetnsTraceRouteIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestNetnsCapabilities: Device.IP.Diagnostics. says IPv6 tests are
+// supported only where the host has IPv6.
+func TestNetnsCapabilities(t *testing.T) {
+	r := newRouted(t)
+	f := newFixture(t, nil)
+	var with, without map[string]string
+	in(t, r.A, func() { with = f.get(t, "Device.IP.Diagnostics.") })
+	if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=1"); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	in(t, r.A, func() { without = f.get(t, "Device.IP.Diagnostics.") })
+	if with["IPv4PingSupported"] != "true" || with["IPv6PingSupported"] != "true" || with["DownloadTransports"] != "HTTP,FTP" {
+		t.Errorf("with IPv6: %v", with)
+	}
+	if without["IPv4TraceRouteSupported"] != "true" || without["IPv6TraceRouteSupported"] != "false" {
+		t.Errorf("without IPv6: %v", without)
+	}
+}

@@ -69,9 +69,10 @@ func (d *Diag) serverSelection(ctx context.Context, in args, w datamodel.Respons
 	if best == nil {
 		return nil
 	}
-	if bestAddr == "" {
-		if ip, err := resolve(ctx, strings.Split(bestHost, ":")[0], in.proto()); err == nil {
-			bestAddr = sourceFor(ip, "")
+	if bestAddr == "" { // ICMP: the source the host routes the fastest host from
+		ifname, _ := d.ifName(ctx, in)
+		if ip, err := resolve(ctx, bestHost, in.proto()); err == nil {
+			bestAddr = sourceFor(ip, ifname)
 		}
 	}
 	w.SetValue("FastestHost", bestHost)
