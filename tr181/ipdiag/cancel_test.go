@@ -116,3 +116,32 @@ func TestCancelEveryCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxRunning: beyond Options.MaxRunning, a command waits for a
+// running one to end before it starts.
+func TestMaxRunning(t *testing.T) {
+	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	port := strconv.Itoa(silent.LocalAddr().(*net.UDPAddr).Port)
+	f := newFixture(t, &ipdiag.Options{MaxRunning: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.run(t, ctx, "Device.IP.Diagnostics.UDPEchoDiagnostics()", map[string]string{"Host": "127.0.0.1", "Port": port, "Timeout": "60000"})
+		first <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the echo waits for its answer
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	out := f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": "127.0.0.1", "ProtocolVersion": "IPv4",
+		"NumberOfRepetitions": "1", "Timeout": "1000", "DataBlockSize": "8"})
+	if took := time.Since(start); out["Status"] != "Complete" || took < 400*time.Millisecond {
+		t.Errorf("the second command ended after %v (%v), not after the first", took, out)
+	}
+	if err := <-first; usperr.Code(err) != usperr.CodeCommandCanceled {
+		t.Errorf("first: %v", err)
+	}
+}

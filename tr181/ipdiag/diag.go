@@ -31,6 +31,9 @@ type Options struct {
 	// inputs ask for; 0 means 10 minutes. A command that reaches it fails
 	// (a cmd_failure in its OperationComplete).
 	MaxDuration time.Duration
+	// MaxRunning bounds the commands that run at once; more wait for a
+	// turn (their time cap running). 0 means 4.
+	MaxRunning int
 	// MaxConnections bounds NumberOfConnections of the transfer tests
 	// (DownloadDiagnosticMaxConnections); 0 means 8.
 	MaxConnections int
@@ -56,9 +59,10 @@ type Options struct {
 // are safe for concurrent use; commands run concurrently, each on its own
 // sockets.
 type Diag struct {
-	opt  Options
-	log  *slog.Logger
-	echo *echoServer
+	opt     Options
+	log     *slog.Logger
+	echo    *echoServer
+	running chan struct{} // a token per command running (Options.MaxRunning)
 
 	mu     sync.Mutex
 	nextID uint16 // ICMP identifier of the next raw-socket ping
@@ -73,6 +77,10 @@ func New(opt *Options) *Diag {
 	if d.opt.MaxDuration <= 0 {
 		d.opt.MaxDuration = 10 * time.Minute
 	}
+	if d.opt.MaxRunning <= 0 {
+		d.opt.MaxRunning = 4
+	}
+	d.running = make(chan struct{}, d.opt.MaxRunning)
 	if d.opt.MaxConnections <= 0 {
 		d.opt.MaxConnections = 8
 	}
@@ -134,7 +142,13 @@ func (d *Diag) command(name string, f cmdFunc) func(ctx context.Context, w datam
 		start := time.Now()
 		in := args{v: r.Values, cmd: r.Command}
 		sw := &statusWriter{ResponseWriter: w}
-		err = f(ctx, in, sw)
+		select {
+		case d.running <- struct{}{}:
+			defer func() { <-d.running }()
+			err = f(ctx, in, sw)
+		case <-ctx.Done():
+			err = ctx.Err() // cancelled, or out of time, while waiting for a turn
+		}
 		switch {
 		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = usperr.Errorf(usperr.CodeCommandFailure, "%s ran into its time limit of %v", name, d.opt.MaxDuration)
