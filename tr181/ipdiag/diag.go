@@ -207,18 +207,34 @@ func (d *Diag) serveCaps(ctx context.Context, w datamodel.ResponseWriter, r *dat
 		"DownloadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental), "UploadDiagnosticsMaxIncrementalResult": strconv.Itoa(maxIncremental),
 		"UDPEchoDiagnosticsMaxResults": strconv.Itoa(d.opt.MaxEchoResults),
 	}
-	v6 := strconv.FormatBool(hasIPv6())
+	v6 := hasIPv6()
 	for _, n := range r.Names {
 		v, ok := vals[n]
 		if !ok && strings.HasSuffix(n, "Supported") {
 			v = "true"
-			if strings.HasPrefix(n, "IPv6") {
-				v = v6 // the host has IPv6 at all
+			switch {
+			case n == "IPv4PingSupported":
+				v = strconv.FormatBool(canPing(ctx, false))
+			case n == "IPv6PingSupported":
+				v = strconv.FormatBool(v6 && canPing(ctx, true))
+			case strings.HasPrefix(n, "IPv6"):
+				v = strconv.FormatBool(v6) // the host has IPv6 at all
 			}
 		}
 		w.SetValue(n, v)
 	}
 	return nil
+}
+
+// canPing reports whether this process may open an ICMP socket: a ping
+// socket, or a raw one.
+func canPing(ctx context.Context, v6 bool) bool {
+	c, err := openICMP(ctx, v6, "", 0)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // hasIPv6 reports whether the host has an IPv6 address (::1 included).
