@@ -36,6 +36,9 @@ type Options struct {
 	// Discovery, if set, lets the cases of section 8 reach the Agent's mDNS
 	// and DHCP lease; nil skips them.
 	Discovery *DiscoverySetup
+	// BulkData configures the collector of the section 10 cases; nil
+	// means the zero BulkDataSetup.
+	BulkData *BulkDataSetup
 	// Second, if set, is a second Controller for the cases that need one;
 	// the Agent need not know it.
 	Second *Peer

@@ -309,6 +309,11 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
 	bulkdata.Define(m)
+	bd, err := newBulkData(cfg.BulkData, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	sw, err := setupSoftware(ctx, cfg.SoftwareModules, dir, m, log)
 	if err != nil {
 		db.Close()
@@ -324,7 +329,6 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
 	gw := &gatewayinfo.Info{}
 	gatewayinfo.Register(mux, gw)
-	bd := newBulkData(cfg.BulkData, log)
 	bd.Register(mux)
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]

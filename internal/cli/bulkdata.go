@@ -2,9 +2,17 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
+	"time"
 
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/tr181/bulkdata"
 )
 
@@ -15,18 +23,34 @@ type bulkDataConfig struct {
 	MinReportingInterval *uint32 `yaml:"min_reporting_interval"`
 	// Disabled starts with Device.BulkData.Enable false.
 	Disabled bool `yaml:"disabled"`
+	// CA is a PEM file of the certificates that HTTPS collectors are
+	// verified against, instead of the system's roots [R-BULK.6].
+	CA string `yaml:"ca"`
 }
 
 // newBulkData returns the Agent's Bulk Data service as c configures it.
-func newBulkData(c *bulkDataConfig, log *slog.Logger) *bulkdata.Service {
+func newBulkData(c *bulkDataConfig, log *slog.Logger) (*bulkdata.Service, error) {
 	o := &bulkdata.Options{MinReportingInterval: 60, Logger: log}
 	if c != nil {
 		if c.MinReportingInterval != nil {
 			o.MinReportingInterval = *c.MinReportingInterval
 		}
 		o.Disabled = c.Disabled
+		if c.CA != "" {
+			pem, err := os.ReadFile(c.CA)
+			if err != nil {
+				return nil, fmt.Errorf("bulk_data.ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("bulk_data.ca: no certificate in %s", c.CA)
+			}
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			o.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		}
 	}
-	return bulkdata.New(o)
+	return bulkdata.New(o), nil
 }
 
 // runBulkData sends the reports of a's Bulk Data profiles until the
@@ -39,4 +63,32 @@ func runBulkData(ctx context.Context, bd *bulkdata.Service, a *agent.Agent) (sto
 		bd.Run(ctx, a.Engine(), a.Emit)
 	}()
 	return func() { cancel(); <-done }
+}
+
+// bulkDataRunnerFlags are `usp conformance`'s flags for the collector of
+// TP-469 section 10.
+type bulkDataRunnerFlags struct {
+	host, cert, key *string
+	interval        *uint
+}
+
+func bulkDataFlags(fs *flag.FlagSet) bulkDataRunnerFlags {
+	return bulkDataRunnerFlags{
+		host:     fs.String("bulkdata-host", "", "section 10: the IP `address` of this host where the agent reaches the runner's collector (default 127.0.0.1)"),
+		cert:     fs.String("bulkdata-cert", "", "section 10: certificate `file` of the HTTPS collector, one the agent trusts (without it the HTTPS cases are skipped)"),
+		key:      fs.String("bulkdata-key", "", "section 10: key `file` of the HTTPS collector"),
+		interval: fs.Uint("bulkdata-interval", 0, "section 10: the profiles' ReportingInterval in `seconds` (default: the plan's max(60, MinReportingInterval))"),
+	}
+}
+
+func (f bulkDataRunnerFlags) setup() (*conformance.BulkDataSetup, error) {
+	s := &conformance.BulkDataSetup{Host: *f.host, Interval: uint32(*f.interval)}
+	if *f.cert != "" {
+		c, err := tls.LoadX509KeyPair(*f.cert, *f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--bulkdata-cert: %w", err)
+		}
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
 }

@@ -53,6 +53,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mdnsIf := fs.String("mdns-interface", "", "section 8: the network `interface` on which the agent runs mDNS")
 	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
 	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
+	bulk := bulkDataFlags(fs)
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
 	if err := parse(fs, args); err != nil {
@@ -145,6 +146,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
 		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, Logger: newLogger(e.stderr, "warn")}
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
+	if o.BulkData, err = bulk.setup(); err != nil {
+		return err
+	}
 	if *second != "" && *proto != "uds" && *proto != "ws-server" {
 		// A second controller gets its own connection (and, on MQTT, topic).
 		tr2, addr2, err := build(*second, *dest+".second", false)
