@@ -101,7 +101,27 @@ func TestBulkDataProcesses(t *testing.T) {
 			t.Errorf("%s: %d points %+v", param, len(got.Points), got.Points)
 		}
 	}
-	code, b := rest("GET", "/metrics", "")
+	// usp sim's agents report to the same collector with the passwords
+	// derived from the controller's key.
+	simCmd := exec.Command(bin, "sim", "-n", "5", "--ws", wsURL, "--controller", ctrlID, "--prefix", "os::012345-BDSIM",
+		"--bulkdata", api, "--bulkdata-key", filepath.Join(data, "bulkdata.key"), "--bulkdata-interval", "500ms", "--bulkdata-encoding", "CSV")
+	var simOut strings.Builder
+	simCmd.Stdout, simCmd.Stderr = &simOut, os.Stderr
+	if err := simCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err, inTime := interrupt(simCmd, 10*time.Second); !inTime || err != nil {
+		t.Errorf("usp sim did not stop cleanly: %v", err)
+	}
+	if !strings.Contains(simOut.String(), "(0 failed)") || strings.Contains(simOut.String(), "bulkdata 0 reports") {
+		t.Errorf("usp sim: %s", simOut.String())
+	}
+	code, b := rest("GET", base[:len("/api/v1/agents/")]+url.PathEscape("os::012345-BDSIM0")+"/telemetry?param=Device.Sim.Stats.1.BytesSent", "")
+	if code != 200 || !strings.Contains(string(b), `"v"`) {
+		t.Errorf("simulated agent's telemetry: %d %s", code, b)
+	}
+	code, b = rest("GET", "/metrics", "")
 	if code != 200 || !strings.Contains(string(b), "usp_bulkdata_reports_total ") || strings.Contains(string(b), "usp_bulkdata_reports_total 0\n") {
 		t.Errorf("metrics: %d %s", code, b)
 	}

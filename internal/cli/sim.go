@@ -27,6 +27,7 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	pace := fs.Duration("pace", 0, "pause between starting one agent and the next")
 	ctrl := fs.String("controller", "proto::uspkit-controller", "the controller's Endpoint `ID`")
 	prefix := fs.String("prefix", "os::012345-SIM", "Endpoint ID prefix (an index is appended)")
+	bulk := newSimBulkFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +65,11 @@ func runSim(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "up %d in %v\n", *n, time.Since(start).Round(time.Millisecond))
+	stopBulk, err := bulk.start(ctx, f, *n, e.stdout)
+	if err != nil {
+		return err
+	}
 	<-ctx.Done()
+	stopBulk()
 	return nil
 }
