@@ -51,6 +51,8 @@ type agentConfig struct {
 	SoftwareModules *softwareConfig `yaml:"software_modules"`
 	// BulkData configures Device.BulkData (internal/cli/bulkdata.go).
 	BulkData *bulkDataConfig `yaml:"bulk_data"`
+	// Host serves the host's own objects (internal/cli/host.go).
+	Host *hostConfig `yaml:"host"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -314,6 +316,11 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		db.Close()
 		return nil, err
 	}
+	hs, err := setupHost(cfg.Host, dir, m, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	sw, err := setupSoftware(ctx, cfg.SoftwareModules, dir, m, log)
 	if err != nil {
 		db.Close()
@@ -330,6 +337,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	gw := &gatewayinfo.Info{}
 	gatewayinfo.Register(mux, gw)
 	bd.Register(mux)
+	hs.register(mux)
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
 	startDiagnostics(ctx, mux, &ag, dir, log)
@@ -387,7 +395,15 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	stopBroker := cfg.USPBroker.start(ctx, a, log)
 	sw.start(ctx, a)
 	stopBulkData := runBulkData(ctx, bd, a)
-	return &runningAgent{a: a, db: db, close: func() { stopBulkData(); stopBroker(); stopDiscovery(); sw.close(); db.Close() }}, nil
+	stopHost := hs.start(ctx, a)
+	return &runningAgent{a: a, db: db, close: func() {
+		stopHost()
+		stopBulkData()
+		stopBroker()
+		stopDiscovery()
+		sw.close()
+		db.Close()
+	}}, nil
 }
 
 func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {
