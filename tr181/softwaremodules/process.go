@@ -145,8 +145,9 @@ func (p *proc) Usage() Usage {
 		return Usage{MemoryKiB: -1, CPUPercent: -1}
 	default:
 	}
-	pid := p.cmd.Process.Pid
-	return Usage{MemoryKiB: rssKiB(pid), CPUPercent: p.cpu.percent(pid)}
+	// The unit is its process group: the command and what it started.
+	rss, ticks := groupUsage(p.cmd.Process.Pid)
+	return Usage{MemoryKiB: rss, CPUPercent: p.cpu.percentOf(ticks)}
 }
 
 // rssKiB reads a process's resident set size from /proc, -1 if unknown.

@@ -211,3 +211,30 @@ func TestUpdateCutShort(t *testing.T) {
 	}
 	r.waitStatus(eu1, "Active")
 }
+
+// TestGroupMemory: a process unit's MemoryInUse counts the processes its
+// command starts, not the command alone.
+func TestGroupMemory(t *testing.T) {
+	srv, base := serve(t)
+	// The shell starts a child that holds about 20 MiB.
+	srv.put("/mem.tgz", processDU(t, "mem", "1.0", "sh -c 'x=$(head -c 20000000 /dev/zero | tr \"\\\\0\" a); sleep 1000' &\ntrap 'kill $!; exit 0' TERM\nwhile true; do sleep 0.2; done\n"))
+	r := newRig(t, t.TempDir(), softwaremodules.ProcessEnv{})
+	defer r.m.Close()
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/mem.tgz"}); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(eu1, "Active")
+	var mem int
+	for range 100 {
+		mem, _ = strconv.Atoi(r.get(eu1)["MemoryInUse"])
+		if mem > 15000 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("MemoryInUse %d KiB, want the child's 20 MB counted", mem)
+}

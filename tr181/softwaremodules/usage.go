@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,8 +23,11 @@ type cpuSampler struct {
 
 // percent returns the CPU use of pid since the previous call, 0 at the
 // first, -1 when unknown.
-func (s *cpuSampler) percent(pid int) int64 {
-	t := procTicks(pid)
+func (s *cpuSampler) percent(pid int) int64 { return s.percentOf(procTicks(pid)) }
+
+// percentOf turns a CPU time in ticks (-1: unknown) into a percentage
+// since the previous call.
+func (s *cpuSampler) percentOf(t int64) int64 {
 	if t < 0 {
 		return -1
 	}
@@ -124,4 +128,43 @@ func (m *Manager) diskUse(dir string) int64 {
 	m.disk[dir] = diskSample{kib: k, at: time.Now()}
 	m.mu.Unlock()
 	return k
+}
+
+// groupUsage sums the resident set (KiB) and CPU ticks of every process
+// of process group pgid, read from /proc; -1, -1 if none is found.
+func groupUsage(pgid int) (rss, ticks int64) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1, -1
+	}
+	rss, ticks = -1, -1
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		if ticks < 0 {
+			rss, ticks = 0, 0
+		}
+		ticks += u + st
+		if r := rssKiB(pid); r > 0 {
+			rss += r
+		}
+	}
+	return rss, ticks
 }
