@@ -20,12 +20,18 @@ type InstallArgs struct {
 	// ExecutionEnvRef names the ExecEnv ("Device.SoftwareModules.ExecEnv.2");
 	// empty lets the Manager choose the first enabled one the unit fits.
 	ExecutionEnvRef string
+	// MemoryKiB and CPUPercent limit the unit (Resources.AllocatedMemory,
+	// Resources.AllocatedCPUPercent); 0 or -1 means no limit.
+	MemoryKiB, CPUPercent int64
 }
 
 // UpdateArgs are DeploymentUnit.{i}.Update()'s input arguments; an empty
 // URL means the unit's last URL and credentials.
 type UpdateArgs struct {
 	URL, Username, Password string
+	// MemoryKiB and CPUPercent replace the unit's limits when not 0
+	// (-1 removes one).
+	MemoryKiB, CPUPercent int64
 }
 
 // dlResult is a fetched and unpacked Deployment Unit.
@@ -95,7 +101,8 @@ func (m *Manager) install(ctx context.Context, a InstallArgs) (uint32, error) {
 	now := time.Now().UTC()
 	d := &duState{N: dn, UUID: uuid, DUID: envName + "-" + strconv.FormatUint(uint64(dn), 10), Alias: "cpe-" + strconv.FormatUint(uint64(dn), 10),
 		Name: res.man.Name, URL: a.URL, Username: a.Username, Password: a.Password, Vendor: res.man.Vendor, Version: res.man.Version,
-		Description: res.man.Description, Env: res.env, Installed: now, LastUpdate: now, EU: un}
+		Description: res.man.Description, Env: res.env, Installed: now, LastUpdate: now, EU: un,
+		MemoryKiB: max(a.MemoryKiB, 0), CPUPercent: max(a.CPUPercent, 0)}
 	u := &euState{N: un, EUID: envName + "-" + strconv.FormatUint(uint64(un), 10), Alias: "cpe-" + strconv.FormatUint(uint64(un), 10),
 		Name: res.man.Name, DU: dn, Vendor: res.man.Vendor, Version: res.man.Version, Description: res.man.Description, Fault: FaultNone}
 	m.st.NextDU++
@@ -260,7 +267,7 @@ func (m *Manager) update(ctx context.Context, d *duState, a UpdateArgs) error {
 	ctx, cancel := context.WithTimeout(ctx, m.o.OperationTimeout) // [R-SMM.1]
 	defer cancel()
 	if a.URL == "" {
-		a = UpdateArgs{URL: d.URL, Username: d.Username, Password: d.Password}
+		a = UpdateArgs{URL: d.URL, Username: d.Username, Password: d.Password, MemoryKiB: a.MemoryKiB, CPUPercent: a.CPUPercent}
 	}
 	res, err := m.download(ctx, a.URL, a.Username, a.Password, []int{d.Env})
 	if err != nil {
@@ -295,6 +302,12 @@ func (m *Manager) update(ctx context.Context, d *duState, a UpdateArgs) error {
 	cur := m.findDU(d.N)
 	cur.Name, cur.Version, cur.Vendor, cur.Description = res.man.Name, res.man.Version, res.man.Vendor, res.man.Description
 	cur.URL, cur.Username, cur.Password, cur.LastUpdate = a.URL, a.Username, a.Password, time.Now().UTC()
+	if a.MemoryKiB != 0 {
+		cur.MemoryKiB = max(a.MemoryKiB, 0)
+	}
+	if a.CPUPercent != 0 {
+		cur.CPUPercent = max(a.CPUPercent, 0)
+	}
 	if u := m.findEU(d.EU); u != nil {
 		u.Name, u.Version, u.Vendor, u.Description = res.man.Name, res.man.Version, res.man.Vendor, res.man.Description
 	}

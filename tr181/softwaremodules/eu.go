@@ -120,7 +120,7 @@ func (m *Manager) run(n uint32, fault string) {
 	}
 	d := m.duOf(u)
 	env := m.o.Envs[d.Env-1]
-	unit := Unit{ID: u.EUID, Dir: m.duDir(d.N), Log: m.logWriter(u.EUID)}
+	unit := Unit{ID: u.EUID, Dir: m.duDir(d.N), Log: m.logWriter(u.EUID), MemoryKiB: d.MemoryKiB, CPUPercent: d.CPUPercent}
 	m.mu.Unlock()
 	p, err := env.Start(m.base, unit)
 	m.mu.Lock()

@@ -75,6 +75,11 @@ type Unit struct {
 	Dir string
 	// Log receives the unit's standard output and error.
 	Log io.Writer
+	// MemoryKiB and CPUPercent are the limits the unit was given
+	// (Resources.AllocatedMemory and AllocatedCPUPercent of InstallDU()
+	// or Update()); 0 means none. Environments that cannot apply them
+	// ignore them.
+	MemoryKiB, CPUPercent int64
 }
 
 // Process is a running Execution Unit.

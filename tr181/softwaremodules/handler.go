@@ -148,8 +148,8 @@ func (m *Manager) euValues(n uint32) (map[string]string, error) {
 	d := m.duOf(u)
 	vals := map[string]string{"EUID": u.EUID, "Alias": u.Alias, "Name": u.Name, "ExecEnvLabel": u.EUID, "Status": r.status,
 		"ExecutionFaultCode": u.Fault, "ExecutionFaultMessage": u.FaultMsg, "AutoStart": strconv.FormatBool(u.AutoStart),
-		"Vendor": u.Vendor, "Version": u.Version, "Description": u.Description, "AllocatedDiskSpace": "-1", "AllocatedMemory": "-1",
-		"AllocatedCPUPercent": "-1", "ExecutionEnvRef": envRef(d.Env)}
+		"Vendor": u.Vendor, "Version": u.Version, "Description": u.Description, "AllocatedDiskSpace": "-1",
+		"AllocatedMemory": limitText(d.MemoryKiB), "AllocatedCPUPercent": limitText(d.CPUPercent), "ExecutionEnvRef": envRef(d.Env)}
 	if vals["ExecutionFaultCode"] == "" {
 		vals["ExecutionFaultCode"] = FaultNone
 	}
@@ -258,10 +258,11 @@ func (m *Manager) operate(ctx context.Context, r *datamodel.Request) error {
 	switch r.Object.Path + r.Command.Name {
 	case pathRoot + "InstallDU()":
 		_, err := m.Install(ctx, InstallArgs{URL: in["URL"], UUID: in["UUID"], Username: in["Username"], Password: in["Password"],
-			ExecutionEnvRef: in["ExecutionEnvRef"]})
+			ExecutionEnvRef: in["ExecutionEnvRef"], MemoryKiB: intArg(in, "Resources.AllocatedMemory"), CPUPercent: intArg(in, "Resources.AllocatedCPUPercent")})
 		return err
 	case pathDU + "Update()":
-		return m.Update(ctx, r.Instances[0], UpdateArgs{URL: in["URL"], Username: in["Username"], Password: in["Password"]})
+		return m.Update(ctx, r.Instances[0], UpdateArgs{URL: in["URL"], Username: in["Username"], Password: in["Password"],
+			MemoryKiB: intArg(in, "Resources.AllocatedMemory"), CPUPercent: intArg(in, "Resources.AllocatedCPUPercent")})
 	case pathDU + "Uninstall()":
 		return m.Uninstall(ctx, r.Instances[0])
 	case pathEU + "SetRequestedState()":
@@ -304,4 +305,18 @@ func (m *Manager) capValues(n, c uint32) (map[string]string, error) {
 	}
 	x := caps[c-1]
 	return map[string]string{"Specification": x.Specification, "SpecificationVersion": x.SpecificationVersion, "SpecificationURI": x.SpecificationURI}, nil
+}
+
+// intArg reads an int argument the engine has checked; absent is 0.
+func intArg(in map[string]string, name string) int64 {
+	n, _ := strconv.ParseInt(in[name], 10, 64)
+	return n
+}
+
+// limitText shows a limit, -1 for none.
+func limitText(n int64) string {
+	if n <= 0 {
+		return "-1"
+	}
+	return strconv.FormatInt(n, 10)
 }

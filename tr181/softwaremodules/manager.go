@@ -111,6 +111,8 @@ type duState struct {
 	Installed   time.Time `json:"installed"`
 	LastUpdate  time.Time `json:"last_update"`
 	EU          uint32    `json:"eu"`
+	MemoryKiB   int64     `json:"memory_kib,omitempty"`
+	CPUPercent  int64     `json:"cpu_percent,omitempty"`
 }
 
 type euState struct {

@@ -49,6 +49,8 @@ func Define(m *schema.Model) {
 			schema.Arg("Username", str(256)),
 			schema.Arg("Password", str(256)),
 			schema.Arg("ExecutionEnvRef", schema.String(schema.MaxLen(256), schema.Ref())),
+			schema.Arg("Resources.AllocatedMemory", kib()),
+			schema.Arg("Resources.AllocatedCPUPercent", pct()),
 		}, nil).
 		Event("DUStateChange!",
 			schema.Arg("UUID", uuidType()),
@@ -116,6 +118,8 @@ func Define(m *schema.Model) {
 			schema.Arg("Username", str(256)),
 			schema.Arg("Password", str(256)),
 			schema.Arg("RetainData", schema.Boolean()),
+			schema.Arg("Resources.AllocatedMemory", kib()),
+			schema.Arg("Resources.AllocatedCPUPercent", pct()),
 		}, nil).
 		Command("Uninstall()", true, []*schema.Param{schema.Arg("RetainData", schema.Boolean())}, nil)
 	m.Define(pathEU, schema.ObjReadOnly, schema.Keys("EUID"), schema.AliasKey(), schema.NumEntries("ExecutionUnitNumberOfEntries")).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -314,6 +315,9 @@ func (e *OCIEnv) Start(ctx context.Context, u Unit) (Process, error) {
 	id := containerID(u.ID)
 	c := &container{bin: bin, root: e.o.StateDir, id: id, done: make(chan struct{})}
 	_ = c.runtime(context.Background(), "delete", "--force", id) // left by an Agent that died
+	if err := setLimits(filepath.Join(u.Dir, "config.json"), u.MemoryKiB, u.CPUPercent); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
 	cmd := exec.Command(bin, "--root", e.o.StateDir, "run", "--bundle", u.Dir, id)
 	cmd.Stdout, cmd.Stderr = u.Log, u.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -456,4 +460,43 @@ func cgroupMemoryKiB(pid int) int64 {
 		}
 	}
 	return -1
+}
+
+// setLimits writes the unit's memory and CPU limits into config.json's
+// linux.resources (memory.limit in bytes; cpu.quota over a 100 ms
+// period), or removes them when 0, keeping the rest as it is.
+func setLimits(path string, memKiB, cpuPct int64) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return err
+	}
+	linux := map[string]json.RawMessage{}
+	if raw, ok := cfg["linux"]; ok {
+		if err := json.Unmarshal(raw, &linux); err != nil {
+			return err
+		}
+	}
+	res := map[string]json.RawMessage{}
+	if raw, ok := linux["resources"]; ok {
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return err
+		}
+	}
+	delete(res, "memory")
+	delete(res, "cpu")
+	if memKiB > 0 {
+		res["memory"], _ = json.Marshal(map[string]int64{"limit": memKiB * 1024})
+	}
+	if cpuPct > 0 {
+		const period = 100000
+		res["cpu"], _ = json.Marshal(map[string]int64{"quota": cpuPct * period / 100 * int64(runtime.NumCPU()), "period": period})
+	}
+	linux["resources"], _ = json.Marshal(res)
+	cfg["linux"], _ = json.Marshal(linux)
+	b, _ = json.Marshal(cfg)
+	return os.WriteFile(path, b, 0o600)
 }

@@ -231,3 +231,53 @@ func TestOCIReset(t *testing.T) {
 	}
 	r.m.Close()
 }
+
+// TestOCILimits: Resources.AllocatedMemory and AllocatedCPUPercent of
+// InstallDU() become the container's cgroup limits and show in the EU.
+func TestOCILimits(t *testing.T) {
+	runc, busybox := ociRuntime(t)
+	state := filepath.Join(t.TempDir(), "oci")
+	env := softwaremodules.NewOCI(&softwaremodules.OCIOptions{Runtimes: []string{runc}, StateDir: state})
+	if err := env.Check(t.Context()); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	srv, base := serve(t)
+	srv.put("/app.tar", ociBundle(t, busybox, "app", "1.0", ociLoop("v1")))
+	r := newRig(t, t.TempDir(), env)
+	defer r.m.Close()
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/app.tar",
+		"Resources.AllocatedMemory": "65536", "Resources.AllocatedCPUPercent": "50"}); err != nil {
+		t.Fatal(err)
+	}
+	r.ev.next(t)
+	if err := r.operate(eu1+"SetRequestedState()", map[string]string{"RequestedState": "Active"}); err != nil {
+		t.Fatal(err)
+	}
+	eu := r.waitStatus(eu1, "Active")
+	if eu["AllocatedMemory"] != "65536" || eu["AllocatedCPUPercent"] != "50" {
+		t.Errorf("EU limits %s KiB %s%%", eu["AllocatedMemory"], eu["AllocatedCPUPercent"])
+	}
+	out, err := exec.Command(runc, "--root", state, "state", "uspkit-OCI-1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	json.Unmarshal(out, &st)
+	cg, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/cgroup")
+	for _, line := range strings.Split(string(cg), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && f[1] == "memory" {
+			b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", f[2], "memory.limit_in_bytes"))
+			if err != nil {
+				t.Skipf("SKIP: memory cgroup not readable: %v", err)
+			}
+			if got := strings.TrimSpace(string(b)); got != "67108864" {
+				t.Errorf("memory.limit_in_bytes %s, want 67108864", got)
+			}
+			return
+		}
+	}
+	t.Skip("SKIP: no cgroup v1 memory controller to check the limit in")
+}
