@@ -53,6 +53,12 @@ type Capability struct {
 	SpecificationURI     string
 }
 
+// Limiter is an ExecEnv that applies Unit.MemoryKiB and CPUPercent; the
+// EUs of others show no limits.
+type Limiter interface {
+	AppliesLimits() bool
+}
+
 // Capable is an ExecEnv whose formats TR-181 names.
 type Capable interface {
 	Capabilities() []Capability

@@ -150,6 +150,9 @@ func (m *Manager) euValues(n uint32) (map[string]string, error) {
 		"ExecutionFaultCode": u.Fault, "ExecutionFaultMessage": u.FaultMsg, "AutoStart": strconv.FormatBool(u.AutoStart),
 		"Vendor": u.Vendor, "Version": u.Version, "Description": u.Description, "AllocatedDiskSpace": "-1",
 		"AllocatedMemory": limitText(d.MemoryKiB), "AllocatedCPUPercent": limitText(d.CPUPercent), "ExecutionEnvRef": envRef(d.Env)}
+	if l, ok := m.o.Envs[d.Env-1].(Limiter); !ok || !l.AppliesLimits() {
+		vals["AllocatedMemory"], vals["AllocatedCPUPercent"] = "-1", "-1"
+	}
 	if vals["ExecutionFaultCode"] == "" {
 		vals["ExecutionFaultCode"] = FaultNone
 	}

@@ -86,6 +86,9 @@ func (e *OCIEnv) Capabilities() []Capability {
 	return []Capability{{Specification: "OCIImage", SpecificationVersion: "1.1", SpecificationURI: "https://github.com/opencontainers/image-spec"}}
 }
 
+// AppliesLimits: memory and CPU limits become cgroup limits.
+func (e *OCIEnv) AppliesLimits() bool { return true }
+
 // Runtime returns the runtime binary in use after a successful Check.
 func (e *OCIEnv) Runtime() string {
 	e.mu.Lock()
