@@ -25,6 +25,17 @@ type apiConfig struct {
 	// source address; 0 means 256 and 32, negative means no cap.
 	MaxConns          int `yaml:"max_conns"`
 	MaxConnsPerSource int `yaml:"max_conns_per_source"`
+	// FilesURL is the base URL Agents fetch the Controller's file store
+	// at (https://host:port); empty: the address the API was called at.
+	FilesURL string `yaml:"files_url"`
+}
+
+// filesURL returns the configured file-store URL, or "".
+func (c *apiConfig) filesURL() string {
+	if c == nil {
+		return ""
+	}
+	return c.FilesURL
 }
 
 // apiTLSConfig is the API's certificate, and the CA its clients'

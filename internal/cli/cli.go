@@ -29,6 +29,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"add":         {"add an object instance: add OBJECT. [PARAM=VALUE...]", runAdd},
 		"agent":       {"run a USP Agent (--config FILE)", runAgent},
+		"campaigns":   {"firmware and software campaigns: campaigns [ID | follow ID | pause ID | resume ID | abort ID]", runCampaigns},
+		"firmware":    {"upgrade agents' firmware: firmware upgrade --url URL|--file FILE [--checksum ALG:HEX] [--activate] AGENT...|--group G", runFirmware},
+		"software":    {"install software on agents: software install --url URL|--file FILE AGENT...|--group G", runSoftware},
 		"bench":       {"measure an agent's cost per message over MQTT or WebSocket (--agent ID --mqtt URL --topic T | --ws URL)", runBench},
 		"agents":      {"list the agents the controller knows; agents add|revoke ENDPOINT_ID [--password|--cert]: their embedded-broker accounts", runAgents},
 		"controller":  {"run a USP Controller with its REST API (--config FILE)", runController},

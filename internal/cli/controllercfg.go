@@ -21,6 +21,7 @@ import (
 
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/controller/api"
+	"github.com/uspkit/uspkit/controller/filestore"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/stomp"
@@ -139,7 +140,8 @@ Configuration file keys (YAML; unknown keys are refused):
   data               data directory: admin.token, controller.db (~/.local/share/uspkit)
   log_level          debug, info, warn, error (info)
   http               address of the REST API (127.0.0.1:8080)
-  api                the REST API's tls (cert, key, client_ca) and max_conns (256), max_conns_per_source (32)
+  api                the REST API's tls (cert, key, client_ca) and max_conns (256), max_conns_per_source (32);
+                     files_url: the base URL agents fetch the controller's files at (default: the API's address)
   embedded_broker    an MQTT broker in this process, Agent accounts from usp agents add/revoke: listen (127.0.0.1:1883),
                      tls_listen, cert, key, hosts, allow_anonymous (false), max_clients
   postgres           PostgreSQL DSN; the registry, queues and events go there instead of SQLite
@@ -577,11 +579,16 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if err != nil {
 		return fail(err)
 	}
+	files, err := filestore.Open(filepath.Join(cfg.Data, "files"), log)
+	if err != nil {
+		return fail(fmt.Errorf("files: %w", err))
+	}
 	tel, stopTelemetry, err := startTelemetry(ctx, cfg.Telemetry, cfg.Data, cfg.Postgres, c, log)
 	if err != nil {
 		return fail(fmt.Errorf("telemetry: %w", err))
 	}
 	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts,
+		Files: files, FilesURL: cfg.API.filesURL(),
 		Telemetry: tel, CollectorURL: cfg.Telemetry.collectorURL()}), log)
 	if err != nil {
 		stopTelemetry()

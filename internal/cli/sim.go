@@ -27,11 +27,23 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	pace := fs.Duration("pace", 0, "pause between starting one agent and the next")
 	ctrl := fs.String("controller", "proto::uspkit-controller", "the controller's Endpoint `ID`")
 	prefix := fs.String("prefix", "os::012345-SIM", "Endpoint ID prefix (an index is appended)")
+	fw := fs.Bool("firmware", false, "the agents answer firmware upgrades and software installs (FirmwareImage Download()/Activate(), InstallDU())")
+	fwVersion := fs.String("firmware-version", "1.0.0", "with --firmware: the SoftwareVersion the agents start with")
+	fwNew := fs.String("firmware-new-version", "", "with --firmware: the SoftwareVersion after an upgrade (default: the old one with -new)")
+	fwFail := fs.Float64("fail-fraction", 0, "with --firmware: the share of agents (0-1, spread evenly) whose downloads and installs fail")
+	fwDelay := fs.Duration("firmware-delay", 0, "with --firmware: how long a download or install takes (default 20ms)")
+	fwFetch := fs.Bool("fetch", false, "with --firmware: fetch each Download()'s URL and check its size and SHA-256")
 	bulk := newSimBulkFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	o := sim.Options{N: *n, Prefix: *prefix, Controller: *ctrl, ControllerAddr: *ctrl, Pace: *pace}
+	if *fw {
+		if *fwFail < 0 || *fwFail > 1 {
+			return fmt.Errorf("%w: --fail-fraction %v: want 0 to 1", errUsage, *fwFail)
+		}
+		o.Firmware = &sim.Firmware{Version: *fwVersion, NewVersion: *fwNew, FailFraction: *fwFail, Delay: *fwDelay, Fetch: *fwFetch}
+	}
 	switch {
 	case *url != "":
 		o.Dial = func(id string, onState mtp.StateFunc) mtp.Transport {
