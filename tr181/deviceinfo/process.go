@@ -45,6 +45,7 @@ type processes struct {
 	mu     sync.Mutex
 	at     time.Time
 	rows   map[uint32]*process // by instance number
+	prev   map[uint32]*process // the reading before rows
 	order  []uint32
 	byKey  map[string]uint32
 	next   uint32
@@ -61,7 +62,7 @@ func (ps *processes) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if err := ps.refresh(); err != nil {
+	if err := ps.refresh(r.Op == datamodel.OpList); err != nil {
 		return err
 	}
 	if r.Op == datamodel.OpList {
@@ -70,7 +71,13 @@ func (ps *processes) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r
 		}
 		return nil
 	}
-	p := ps.rows[r.Instances[len(r.Instances)-1]]
+	n := r.Instances[len(r.Instances)-1]
+	p := ps.rows[n]
+	if p == nil {
+		// The row may have been listed from the previous reading, the
+		// process ending in between: its last values answer.
+		p = ps.prev[n]
+	}
 	if p == nil {
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s has ended", r.Path)
 	}
@@ -94,10 +101,11 @@ func (ps *processes) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r
 }
 
 // refresh reads /proc again when the last reading is older than MaxAge;
-// ps.mu is held.
-func (ps *processes) refresh() error {
+// with a negative MaxAge, for every listing, the rows of a Get being
+// read from the listing it follows. ps.mu is held.
+func (ps *processes) refresh(list bool) error {
 	now := ps.info.Now()
-	if ps.rows != nil && ps.info.MaxAge > 0 && !now.Before(ps.at) && now.Sub(ps.at) < ps.info.MaxAge {
+	if ps.rows != nil && (ps.info.MaxAge > 0 && !now.Before(ps.at) && now.Sub(ps.at) < ps.info.MaxAge || ps.info.MaxAge < 0 && !list) {
 		return nil
 	}
 	ents, err := os.ReadDir(ps.info.Proc)
@@ -124,7 +132,7 @@ func (ps *processes) refresh() error {
 		keys[key] = n
 		rows[n] = p
 	}
-	ps.byKey, ps.rows, ps.at = keys, rows, now
+	ps.byKey, ps.prev, ps.rows, ps.at = keys, ps.rows, rows, now
 	ps.order = ps.order[:0]
 	for n := range rows {
 		ps.order = append(ps.order, n)

@@ -26,7 +26,7 @@ func (hd *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *
 	default:
 		return usperr.Errorf(usperr.CodeRequestDenied, "%s follows the host and is read-only", r.Path)
 	}
-	v, err := hd.h.current(ctx, hd.ar)
+	v, prev, err := hd.h.current(ctx, hd.ar, r.Op == datamodel.OpList)
 	if err != nil {
 		return usperr.Errorf(usperr.CodeInternal, "reading the host: %v", err)
 	}
@@ -37,6 +37,11 @@ func (hd *handler) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *
 		return nil
 	}
 	p, ok := v.objs[r.Path]
+	if !ok && prev != nil {
+		// Listed from the previous reading and gone since: its last
+		// values answer, so that one Get sees one consistent table.
+		p, ok = prev.objs[r.Path]
+	}
 	if !ok {
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s no longer exists", r.Path)
 	}

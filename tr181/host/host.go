@@ -71,7 +71,7 @@ type Options struct {
 	LocalTime string
 	// MaxAge is how long what was read for an area is reused by Gets
 	// before it is read again; 0 means DefaultMaxAge, negative reads the
-	// area again for every object a Get visits (for tests).
+	// area again for every table a Get lists.
 	MaxAge time.Duration
 	// Interval is how often Run reads the areas to announce instances
 	// that appeared or vanished; 0 means DefaultInterval.
@@ -118,6 +118,7 @@ type area struct {
 
 	mu   sync.Mutex
 	view *view
+	prev *view // the reading before view
 }
 
 // New returns a Host reading the given network namespace (or the
@@ -207,15 +208,19 @@ func (ar *area) prefixes() []string {
 	return out
 }
 
-// current returns the area's reading, read again when older than MaxAge.
-func (h *Host) current(ctx context.Context, ar *area) (*view, error) {
+// current returns the area's reading, read again when older than MaxAge
+// (with a negative MaxAge, for every listing of a table: the objects a
+// Get visits are read from the listing they follow), and the reading
+// before it.
+func (h *Host) current(ctx context.Context, ar *area, list bool) (cur, prev *view, err error) {
 	now := h.opt.Now()
 	ar.mu.Lock()
 	defer ar.mu.Unlock()
-	if v := ar.view; v != nil && h.opt.MaxAge > 0 && !now.Before(v.at) && now.Sub(v.at) < h.opt.MaxAge {
-		return v, nil
+	if v := ar.view; v != nil && (h.opt.MaxAge > 0 && !now.Before(v.at) && now.Sub(v.at) < h.opt.MaxAge || h.opt.MaxAge < 0 && !list) {
+		return v, ar.prev, nil
 	}
-	return h.reread(ctx, ar, now)
+	v, err := h.reread(ctx, ar, now)
+	return v, ar.prev, err
 }
 
 // reread reads the area now; ar.mu is held.
@@ -226,6 +231,6 @@ func (h *Host) reread(ctx context.Context, ar *area, now time.Time) (*view, erro
 		return nil, err
 	}
 	v := b.finish()
-	ar.view = v
+	ar.prev, ar.view = ar.view, v
 	return v, nil
 }
