@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -436,5 +437,66 @@ func TestCached(t *testing.T) {
 	now = now.Add(time.Minute)
 	if got := len(rows(n.get("Device.IP.Interface."), "Device.IP.Interface.", "Name")); got != before+2 {
 		t.Errorf("%d interfaces after MaxAge, want %d", got, before+2)
+	}
+}
+
+// TestIPv6RoutesMatchIP: IPv6Forwarding shows `ip -j -6 route`.
+func TestIPv6RoutesMatchIP(t *testing.T) {
+	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP, host.AreaRouting}})
+	n.run("-6", "addr", "add", "fd00:1::1/64", "dev", n.pair.IfA, "nodad")
+	n.run("-6", "route", "add", "fd00:2::/48", "via", "fd00:1::2", "metric", "9")
+	var routes []ipRoute
+	n.ip(&routes, "-6", "route")
+	got := n.get("Device.Routing.Router.1.IPv6Forwarding.")
+	have := map[string]string{}
+	for k, v := range got {
+		if strings.HasSuffix(k, ".DestIPPrefix") {
+			p := strings.TrimSuffix(k, "DestIPPrefix")
+			have[v] = got[p+"NextHop"] + " " + got[p+"ForwardingMetric"]
+		}
+	}
+	want := map[string]string{}
+	for _, r := range routes {
+		if r.Dst == "default" {
+			r.Dst = "::/0"
+		}
+		want[r.Dst] = r.Gateway + " " + strconv.Itoa(r.Metric)
+	}
+	if !maps.Equal(have, want) {
+		t.Errorf("IPv6Forwarding %v, ip -6 route %v", have, want)
+	}
+	if have["fd00:2::/48"] != "fd00:1::2 9" {
+		t.Errorf("the added route: %q", have["fd00:2::/48"])
+	}
+}
+
+// TestHostStale: a neighbour entry that is only stale is a host that is
+// not active.
+func TestHostStale(t *testing.T) {
+	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP, host.AreaHosts}})
+	addr := strings.TrimSuffix(n.pair.AddrB, ".2") + ".80"
+	n.run("neigh", "add", addr, "lladdr", "02:00:00:00:00:80", "dev", n.pair.IfA, "nud", "stale")
+	got := n.get("Device.Hosts.")
+	p := rows(got, "Device.Hosts.Host.", "PhysAddress")["02:00:00:00:00:80"]
+	if p == "" || got[p+"Active"] != "false" {
+		t.Errorf("stale host %s: %v", p, got)
+	}
+}
+
+// TestDamagedState: a state file that is not what was written is
+// reported and numbering starts afresh; nothing fails.
+func TestDamagedState(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "host.json")
+	if err := os.WriteFile(state, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP}, State: state})
+	got := rows(n.get("Device.IP.Interface."), "Device.IP.Interface.", "Name")
+	if got["lo"] == "" || got[n.pair.IfA] == "" {
+		t.Fatalf("interfaces %v", got)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil || !json.Valid(b) {
+		t.Errorf("state file not rewritten: %v %q", err, b)
 	}
 }
