@@ -207,18 +207,28 @@ func TestHTTPSCredentials(t *testing.T) {
 		w.Write(body.Load().([]byte))
 	}))
 	defer srv.Close()
-	m, err := softwaremodules.New(context.Background(), &softwaremodules.Options{Dir: t.TempDir(), Envs: []softwaremodules.ExecEnv{softwaremodules.ProcessEnv{}},
-		Client: srv.Client()})
+	dir := t.TempDir()
+	opts := &softwaremodules.Options{Dir: dir, Envs: []softwaremodules.ExecEnv{softwaremodules.ProcessEnv{}}, Client: srv.Client()}
+	m, err := softwaremodules.New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { m.Close() }()
 	if _, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: srv.URL + "/sec.tgz", Username: "alice", Password: "wrong"}); usperr.Code(err) != softwaremodules.CodeServerUnreachable {
 		t.Errorf("wrong password: %v", err)
 	}
 	n, err := m.Install(context.Background(), softwaremodules.InstallArgs{URL: srv.URL + "/sec.tgz", Username: "alice", Password: "s3cret"})
 	if err != nil {
 		t.Fatalf("Install over HTTPS: %v", err)
+	}
+	// The password is kept for Update(), sealed with secret.key.
+	st, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+	if strings.Contains(string(st), "s3cret") || !strings.Contains(string(st), "aes-gcm:") {
+		t.Errorf("state.json keeps the password in the clear: %s", st)
+	}
+	m.Close()
+	if m, err = softwaremodules.New(context.Background(), opts); err != nil {
+		t.Fatal(err)
 	}
 	body.Store(processDU(t, "sec", "2.0", "sleep 1\n"))
 	if err := m.Update(context.Background(), n, softwaremodules.UpdateArgs{}); err != nil {

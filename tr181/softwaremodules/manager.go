@@ -69,6 +69,8 @@ type Manager struct {
 	notifier Notifier
 	closed   bool
 	disk     map[string]diskSample
+	// key seals the passwords in state.json.
+	key []byte
 	// ops holds a token per Install or Update in progress.
 	ops chan struct{}
 	// announced are the values last announced, by row path.
@@ -181,6 +183,11 @@ func New(ctx context.Context, o *Options) (*Manager, error) {
 			return nil, fmt.Errorf("softwaremodules: %w", err)
 		}
 	}
+	key, err := loadKey(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("softwaremodules: %w", err)
+	}
+	m.key = key
 	_ = os.RemoveAll(filepath.Join(o.Dir, "tmp")) // downloads cut short by a restart
 	_ = os.MkdirAll(filepath.Join(o.Dir, "tmp"), 0o700)
 	if err := m.load(); err != nil {
@@ -214,6 +221,9 @@ func (m *Manager) load() error {
 		}
 	}
 	for _, d := range m.st.DUs {
+		if d.Password, err = m.unseal(d.Password); err != nil {
+			m.log.Warn("deployment unit password lost", "du", duRef(d.N), "err", err)
+		}
 		m.du[d.N] = &duRun{status: DUInstalled}
 		// An Update cut short between its two renames: the old files
 		// are the unit's.
@@ -232,7 +242,14 @@ func (m *Manager) load() error {
 // saveLocked writes state.json atomically; m.mu is held (or m is not
 // shared yet).
 func (m *Manager) saveLocked() error {
-	b, err := json.MarshalIndent(&m.st, "", " ")
+	st := m.st
+	st.DUs = make([]*duState, len(m.st.DUs))
+	for i, d := range m.st.DUs {
+		c := *d
+		c.Password = m.seal(d.Password)
+		st.DUs[i] = &c
+	}
+	b, err := json.MarshalIndent(&st, "", " ")
 	if err != nil {
 		return err
 	}
