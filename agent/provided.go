@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"strings"
 
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/pathname"
@@ -45,4 +46,42 @@ func (a *Agent) Announce(ctx context.Context, changes []datamodel.Change) {
 	if len(ok) > 0 {
 		a.subs.onChange(ctx, ok)
 	}
+}
+
+// Watching reports whether an enabled ObjectCreation or ObjectDeletion
+// subscription may cover rows of table, a table path with instance
+// numbers or "{i}" ("Device.Hosts.Host.",
+// "Device.IP.Interface.{i}.IPv4Address."): a provider of a live table
+// needs to look for rows that appear or vanish only then. When unsure
+// (a reference it cannot read) it answers true. It is safe for
+// concurrent use.
+func (a *Agent) Watching(table string) bool {
+	tp := table
+	if p, err := pathname.AppendPattern(nil, table); err == nil {
+		tp = string(p)
+	}
+	s := a.subs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.subs {
+		if x.notifType != notifObjectCreation && x.notifType != notifObjectDeletion {
+			continue
+		}
+		if len(x.refs) == 0 {
+			return true
+		}
+		for _, ref := range x.refs {
+			rp, err := pathname.AppendPattern(nil, ref)
+			if err != nil {
+				return true
+			}
+			// A partial path covers the tables below it; a table, one
+			// of its rows or a table below them covers that table.
+			r := strings.TrimSuffix(string(rp), "{i}.")
+			if strings.HasPrefix(tp, r) || strings.HasPrefix(r, tp) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -61,6 +61,31 @@ func TestAnnounce(t *testing.T) {
 	}
 }
 
+// TestWatching: a provider asks whether anyone listens for rows of a
+// table: only ObjectCreation and ObjectDeletion subscriptions whose
+// references cover the table count.
+func TestWatching(t *testing.T) {
+	e := start(t, nil)
+	tables := []string{"Device.Hosts.Host.", "Device.Hosts.Host.{i}.IPv4Address.", "Device.IP.Interface."}
+	check := func(step string, want ...bool) {
+		t.Helper()
+		for i, tb := range tables {
+			if got := e.agent.Watching(tb); got != want[i] {
+				t.Errorf("%s: Watching(%s) = %v", step, tb, got)
+			}
+		}
+	}
+	check("none", false, false, false)
+	e.ctl.subscribe(t, "vc", "ValueChange", "Device.Hosts.Host.")
+	check("ValueChange only", false, false, false)
+	e.ctl.subscribe(t, "oc", "ObjectCreation", "Device.Hosts.Host.*.IPv4Address.")
+	check("address rows", true, true, false) // rows of the table below need rows of this one
+	e.ctl.subscribe(t, "od", "ObjectDeletion", "Device.Hosts.")
+	check("partial path", true, true, false)
+	e.ctl.subscribe(t, "all", "ObjectCreation", "Device.")
+	check("everything", true, true, true)
+}
+
 // TestHostJoinNotified: a host joining the network (a neighbour entry
 // added with `ip neigh add` in a network namespace the host objects
 // read) reaches a Controller subscribed to Device.Hosts.Host. as an
@@ -84,7 +109,7 @@ func TestHostJoinNotified(t *testing.T) {
 	e.ctl.subscribe(t, "leave", "ObjectDeletion", "Device.Hosts.Host.")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx, e.agent.Announce) }()
+	go func() { done <- h.Run(ctx, e.agent) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(150 * time.Millisecond) // the baseline reading
 	addr := strings.TrimSuffix(p.AddrB, ".2") + ".70"

@@ -78,7 +78,7 @@ func (ho *hostObjects) start(ctx context.Context, a *agent.Agent) (stop func()) 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ho.h.Run(ctx, a.Announce)
+		ho.h.Run(ctx, a)
 	}()
 	return func() { cancel(); <-done; ho.h.Close() }
 }

@@ -18,9 +18,10 @@
 // ask. Instance numbers are keyed by what identifies a row on the host
 // (an interface name, a MAC address, an address, a route) and stay the
 // row's while it exists; Options.State keeps them across restarts
-// [R-ARC.8]. Host.Run reads the areas every Options.Interval and
-// announces rows that appeared or vanished, which an Agent turns into
-// ObjectCreation and ObjectDeletion notifications (agent.Agent.Announce).
+// [R-ARC.8]. Host.Run reads the areas some subscription watches every
+// Options.Interval and announces rows that appeared or vanished, which
+// an Agent turns into ObjectCreation and ObjectDeletion notifications
+// (agent.Agent.Announce, agent.Agent.Watching).
 // The objects are read-only: Set, Add and Delete are refused.
 //
 //	m := schema.New()
@@ -30,5 +31,5 @@
 //	mux := datamodel.NewMux(m)
 //	h.Register(mux)
 //	a, err := agent.New(ctx, agent.Options{Mux: mux, ...})
-//	go h.Run(ctx, a.Announce)
+//	go h.Run(ctx, a)
 package host

@@ -75,16 +75,29 @@ func zero(p *schema.Param) string {
 	return ""
 }
 
-// Run reads the areas every Options.Interval until ctx ends and calls
-// announce with the table rows that appeared (datamodel.OpAdd, with the
-// row's parameters, among them its unique keys) or vanished
-// (datamodel.OpDelete) since the previous reading, parents before their
-// sub-objects, so that an Agent can send ObjectCreation and
-// ObjectDeletion notifications for them. The first reading only sets
-// the baseline. Parameters that change are left to the Agent's own
-// polling of ValueChange subscriptions.
-func (h *Host) Run(ctx context.Context, announce func(context.Context, []datamodel.Change)) error {
-	last := h.Poll(ctx, nil, nil)
+// Listener hears of table rows that appear and vanish; *agent.Agent is
+// one. Its methods are called from the goroutine of Run.
+type Listener interface {
+	// Announce receives rows that appeared (datamodel.OpAdd, with the
+	// row's parameters, among them its unique keys) or vanished
+	// (datamodel.OpDelete).
+	Announce(ctx context.Context, changes []datamodel.Change)
+	// Watching reports whether anyone listens for rows of the table
+	// ("Device.Hosts.Host."): areas none of whose tables are watched are
+	// not read.
+	Watching(table string) bool
+}
+
+// Run reads the areas every Options.Interval until ctx ends and
+// announces to l the table rows that appeared or vanished since the
+// previous reading, parents before their sub-objects, so that an Agent
+// can send ObjectCreation and ObjectDeletion notifications for them.
+// Only areas l is watching are read; the first reading of an area (at
+// the start, or once it is watched again) only sets its baseline.
+// Parameters that change are left to the Agent's own polling of
+// ValueChange subscriptions.
+func (h *Host) Run(ctx context.Context, l Listener) error {
+	last := h.Poll(ctx, nil, l)
 	t := time.NewTicker(h.opt.Interval)
 	defer t.Stop()
 	for {
@@ -92,58 +105,89 @@ func (h *Host) Run(ctx context.Context, announce func(context.Context, []datamod
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			last = h.Poll(ctx, last, announce)
+			last = h.Poll(ctx, last, l)
 		}
 	}
 }
 
-// Rows is what one Poll saw: the table rows of every area with their
-// parameters.
-type Rows map[string]map[string]string
+// Rows is what one Poll saw: the table rows of the areas it read, with
+// their parameters.
+type Rows struct {
+	rows map[string]map[string]string
+	read map[Area]bool
+}
 
-// Poll reads every area once and calls announce, when not nil, with the
-// rows that appeared or vanished since last (nil: nothing announced).
-// It returns the rows it saw, for the next Poll. An area that cannot be
-// read keeps its rows from last.
-func (h *Host) Poll(ctx context.Context, last Rows, announce func(context.Context, []datamodel.Change)) Rows {
-	cur := Rows{}
+// Len returns the number of rows.
+func (r *Rows) Len() int { return len(r.rows) }
+
+// Poll reads the areas once — those l is watching, or all when l is nil
+// — announces to l the rows that appeared or vanished since last in the
+// areas last also read, and returns what it saw, for the next Poll. An
+// area that cannot be read keeps its rows from last.
+func (h *Host) Poll(ctx context.Context, last *Rows, l Listener) *Rows {
+	cur := &Rows{rows: map[string]map[string]string{}, read: map[Area]bool{}}
 	now := h.opt.Now()
+	var changes []datamodel.Change
 	for _, ar := range h.order {
+		if l != nil && !ar.watched(l) {
+			continue
+		}
 		ar.mu.Lock()
 		v, err := h.reread(ctx, ar, now)
 		ar.mu.Unlock()
-		if err != nil {
-			for path, p := range last {
+		rows := map[string]map[string]string{}
+		switch {
+		case err == nil:
+			for path := range v.rows() {
+				rows[path] = v.objs[path]
+			}
+		case last != nil && last.read[ar.name]:
+			for path, p := range last.rows {
 				if ar.owns(path) {
-					cur[path] = p
+					rows[path] = p
 				}
 			}
+		default:
 			continue
 		}
-		for path := range v.rows() {
-			cur[path] = v.objs[path]
+		cur.read[ar.name] = true
+		maps.Copy(cur.rows, rows)
+		if last != nil && last.read[ar.name] {
+			changes = append(changes, diff(last.rows, rows, ar)...)
 		}
 	}
-	if last == nil || announce == nil {
-		return cur
+	if len(changes) > 0 && l != nil {
+		l.Announce(ctx, changes)
 	}
+	return cur
+}
+
+// diff returns the rows of ar that vanished (deeper rows before the rows
+// they are under) and then those that appeared (parents first).
+func diff(last, cur map[string]map[string]string, ar *area) []datamodel.Change {
 	var changes []datamodel.Change
 	for _, path := range slices.Sorted(maps.Keys(last)) {
-		if _, ok := cur[path]; !ok {
+		if _, ok := cur[path]; !ok && ar.owns(path) {
 			changes = append(changes, datamodel.Change{Op: datamodel.OpDelete, Path: path})
 		}
 	}
-	// Deeper rows go before the rows they are under.
 	slices.SortStableFunc(changes, func(a, b datamodel.Change) int { return strings.Count(b.Path, ".") - strings.Count(a.Path, ".") })
 	for _, path := range slices.Sorted(maps.Keys(cur)) {
 		if _, ok := last[path]; !ok {
 			changes = append(changes, datamodel.Change{Op: datamodel.OpAdd, Path: path, Params: maps.Clone(cur[path])})
 		}
 	}
-	if len(changes) > 0 {
-		announce(ctx, changes)
+	return changes
+}
+
+// watched reports whether l watches any table of the area.
+func (ar *area) watched(l Listener) bool {
+	for _, t := range ar.tables {
+		if l.Watching(t) {
+			return true
+		}
 	}
-	return cur
+	return false
 }
 
 // owns reports whether path is below one of the area's objects.

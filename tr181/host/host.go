@@ -112,9 +112,10 @@ type Host struct {
 
 // area is one area's cached reading.
 type area struct {
-	name  Area
-	read  func(ctx context.Context, b *builder) error
-	roots []string // patterns bound on the Mux
+	name   Area
+	read   func(ctx context.Context, b *builder) error
+	roots  []string // patterns bound on the Mux
+	tables []string // the area's tables, "Device.IP.Interface.", "Device.IP.Interface.{i}.IPv4Address."
 
 	mu   sync.Mutex
 	view *view
@@ -175,14 +176,19 @@ func (h *Host) newArea(a Area) *area {
 	switch a {
 	case AreaIP:
 		ar.read, ar.roots = h.readIP, []string{"Device.IP.Interface.{i}."}
+		ar.tables = []string{tableIP, tableIP + "{i}.IPv4Address.", tableIP + "{i}.IPv6Address."}
 	case AreaEthernet:
 		ar.read, ar.roots = h.readEthernet, []string{"Device.Ethernet.Interface.{i}."}
+		ar.tables = []string{tableEthernet}
 	case AreaHosts:
 		ar.read, ar.roots = h.readHosts, []string{"Device.Hosts.Host.{i}."}
+		ar.tables = []string{tableHosts, tableHosts + "{i}.IPv4Address.", tableHosts + "{i}.IPv6Address."}
 	case AreaDNS:
 		ar.read, ar.roots = h.readDNS, []string{"Device.DNS.Client."}
+		ar.tables = []string{tableDNSServer}
 	case AreaRouting:
 		ar.read, ar.roots = h.readRouting, []string{"Device.Routing.Router.{i}."}
+		ar.tables = []string{tableRouter, tableRouter + "{i}.IPv4Forwarding.", tableRouter + "{i}.IPv6Forwarding."}
 	case AreaTime:
 		ar.read, ar.roots = h.readTime, []string{"Device.Time."}
 	}

@@ -396,17 +396,16 @@ func TestInstanceNumbersStable(t *testing.T) {
 func TestPollAnnounces(t *testing.T) {
 	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP, host.AreaHosts}})
 	ctx := context.Background()
-	var got []datamodel.Change
-	announce := func(_ context.Context, c []datamodel.Change) { got = append(got, c...) }
-	last := n.h.Poll(ctx, nil, announce)
-	if len(got) != 0 {
-		t.Fatalf("first poll announced %v", got)
+	l := &listener{}
+	last := n.h.Poll(ctx, nil, l)
+	if len(l.got) != 0 {
+		t.Fatalf("first poll announced %v", l.got)
 	}
 	addr := strings.TrimSuffix(n.pair.AddrB, ".2") + ".60"
 	n.run("neigh", "add", addr, "lladdr", "02:00:00:00:00:60", "dev", n.pair.IfA, "nud", "permanent")
-	last = n.h.Poll(ctx, last, announce)
+	last = n.h.Poll(ctx, last, l)
 	var host string
-	for _, c := range got {
+	for _, c := range l.got {
 		if c.Op == datamodel.OpAdd && strings.HasPrefix(c.Path, "Device.Hosts.Host.") && strings.Count(c.Path, ".") == 4 {
 			host = c.Path
 			if c.Params["PhysAddress"] != "02:00:00:00:00:60" {
@@ -414,13 +413,13 @@ func TestPollAnnounces(t *testing.T) {
 			}
 		}
 	}
-	if host == "" || len(got) != 2 { // the host and its IPv4Address row
-		t.Fatalf("announced %v", got)
+	if host == "" || len(l.got) != 2 { // the host and its IPv4Address row
+		t.Fatalf("announced %v", l.got)
 	}
-	got = nil
+	l.got = nil
 	n.run("neigh", "del", addr, "dev", n.pair.IfA)
-	n.h.Poll(ctx, last, announce)
-	if len(got) != 2 || got[1].Op != datamodel.OpDelete || got[1].Path != host || got[0].Path != host+"IPv4Address.1." {
+	n.h.Poll(ctx, last, l)
+	if got := l.got; len(got) != 2 || got[1].Op != datamodel.OpDelete || got[1].Path != host || got[0].Path != host+"IPv4Address.1." {
 		t.Errorf("announced %v, want the address row then %s deleted", got, host)
 	}
 }
@@ -498,5 +497,42 @@ func TestDamagedState(t *testing.T) {
 	b, err := os.ReadFile(state)
 	if err != nil || !json.Valid(b) {
 		t.Errorf("state file not rewritten: %v %q", err, b)
+	}
+}
+
+// listener records what a Host announces; watch nil watches every
+// table.
+type listener struct {
+	watch func(table string) bool
+	got   []datamodel.Change
+}
+
+func (l *listener) Announce(_ context.Context, c []datamodel.Change) { l.got = append(l.got, c...) }
+func (l *listener) Watching(table string) bool                       { return l.watch == nil || l.watch(table) }
+
+// TestPollWatching: an area nobody watches is not read; once watched, its
+// first reading is a baseline (rows that joined meanwhile are not
+// announced) and later rows are announced.
+func TestPollWatching(t *testing.T) {
+	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP, host.AreaHosts}})
+	ctx := context.Background()
+	watchHosts := false
+	l := &listener{watch: func(table string) bool { return watchHosts && strings.HasPrefix(table, "Device.Hosts.") }}
+	last := n.h.Poll(ctx, nil, l)
+	if last.Len() != 0 {
+		t.Fatalf("%d rows read with nothing watched", last.Len())
+	}
+	prefix := strings.TrimSuffix(n.pair.AddrB, ".2")
+	n.run("neigh", "add", prefix+".91", "lladdr", "02:00:00:00:00:91", "dev", n.pair.IfA, "nud", "permanent")
+	last = n.h.Poll(ctx, last, l)
+	watchHosts = true
+	last = n.h.Poll(ctx, last, l)
+	if len(l.got) != 0 || last.Len() == 0 {
+		t.Fatalf("announced %v while setting the baseline (%d rows)", l.got, last.Len())
+	}
+	n.run("neigh", "add", prefix+".92", "lladdr", "02:00:00:00:00:92", "dev", n.pair.IfA, "nud", "permanent")
+	n.h.Poll(ctx, last, l)
+	if len(l.got) != 2 || l.got[0].Params["PhysAddress"] != "02:00:00:00:00:92" {
+		t.Errorf("announced %v, want the new host and its address", l.got)
 	}
 }
