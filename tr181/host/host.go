@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,27 +27,24 @@ const (
 	AreaTime     Area = "time"     // Device.Time.
 )
 
-// Areas lists every area, in the order they are read.
-var allAreas = []Area{AreaIP, AreaEthernet, AreaHosts, AreaDNS, AreaRouting, AreaTime}
-
-// AllAreas returns every area.
-func AllAreas() []Area { return slices.Clone(allAreas) }
+// allAreas lists every area, in the order they are read.
+func allAreas() []Area { return []Area{AreaIP, AreaEthernet, AreaHosts, AreaDNS, AreaRouting, AreaTime} }
 
 func areaList(areas []Area) []Area {
 	if len(areas) == 0 {
-		return allAreas
+		return allAreas()
 	}
 	return areas
 }
 
 // ParseArea returns the Area named s, or an error.
 func ParseArea(s string) (Area, error) {
-	for _, a := range allAreas {
+	for _, a := range allAreas() {
 		if string(a) == s {
 			return a, nil
 		}
 	}
-	return "", fmt.Errorf("host: unknown area %q (want one of %v)", s, allAreas)
+	return "", fmt.Errorf("host: unknown area %q (want one of %v)", s, allAreas())
 }
 
 // Options configure a Host; nil or the zero Options are the defaults.

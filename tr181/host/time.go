@@ -12,10 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ntpConfigs are the files NTP servers are read from unless
+// ntpConfigs returns the files NTP servers are read from unless
 // Options.NTPConfigs names others: systemd-timesyncd, chrony, ntpd and
 // ntpsec.
-var ntpConfigs = []string{"/etc/systemd/timesyncd.conf", "/etc/chrony/chrony.conf", "/etc/chrony.conf", "/etc/ntpsec/ntp.conf", "/etc/ntp.conf"}
+func ntpConfigs() []string {
+	return []string{"/etc/systemd/timesyncd.conf", "/etc/chrony/chrony.conf", "/etc/chrony.conf", "/etc/ntpsec/ntp.conf", "/etc/ntp.conf"}
+}
 
 // readTime reads Device.Time.: the NTP servers the host is configured
 // with, whether the kernel clock is synchronised, the local time and the
@@ -23,7 +25,7 @@ var ntpConfigs = []string{"/etc/systemd/timesyncd.conf", "/etc/chrony/chrony.con
 func (h *Host) readTime(ctx context.Context, b *builder) error {
 	files := h.opt.NTPConfigs
 	if files == nil {
-		files = ntpConfigs
+		files = ntpConfigs()
 	}
 	var servers []string
 	for _, f := range files {
