@@ -28,7 +28,9 @@ const (
 )
 
 // allAreas lists every area, in the order they are read.
-func allAreas() []Area { return []Area{AreaIP, AreaEthernet, AreaHosts, AreaDNS, AreaRouting, AreaTime} }
+func allAreas() []Area {
+	return []Area{AreaIP, AreaEthernet, AreaHosts, AreaDNS, AreaRouting, AreaTime}
+}
 
 func areaList(areas []Area) []Area {
 	if len(areas) == 0 {
