@@ -17,8 +17,8 @@ import (
 // the URL with the device identity (oui, pc, sn) and the
 // RequestURIParameter values as query parameters [R-BULK.1], the media
 // type with its charset [R-BULK.7], the BBF-Report-Format header
-// [R-BULK.8], a Date header and gzip when configured, Basic credentials
-// when a Username is set. Without RetryEnable one attempt is made; with
+// [R-BULK.8], a Date header and gzip when configured, Basic or Digest
+// credentials when a Username is set (TR-181 asks for both). Without RetryEnable one attempt is made; with
 // it, failures are retried after the waits of retryWait until one
 // succeeds or the next one would start after until [R-BULK.2],
 // [R-BULK.3]; each transfer starts counting from zero [R-BULK.4].
@@ -69,14 +69,51 @@ func retryWait(n int, m, k uint32, r float64) time.Duration {
 	return time.Duration((lo + r*(hi-lo)) * float64(time.Second))
 }
 
+// post sends one attempt. With a Username it sends Basic credentials, or
+// answers a Digest challenge (RFC 7616, MD5 or SHA-256) with a second
+// request; a profile whose collector asked for Digest once asks for the
+// challenge first from then on, without sending Basic.
 func (s *Service) post(ctx context.Context, p *profile, target string, body []byte) error {
-	method := p.HTTP.Method
-	if method == "" {
-		method = http.MethodPost
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	s.mu.Lock()
+	digest := s.digest[p.Path]
+	s.mu.Unlock()
+	resp, err := s.send(ctx, p, target, body, "", p.HTTP.Username != "" && !digest)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && p.HTTP.Username != "" {
+		if c, ok := parseDigest(resp.Header.Get("WWW-Authenticate")); ok {
+			s.mu.Lock()
+			s.digest[p.Path] = true
+			s.mu.Unlock()
+			u, _ := url.Parse(target)
+			auth := c.authorization(p.HTTP.Username, p.HTTP.Password, method(p), u.RequestURI(), "")
+			if resp, err = s.send(ctx, p, target, body, auth, false); err != nil {
+				return err
+			}
+		}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("collector answered %s", resp.Status)
+	}
+	return nil
+}
+
+func method(p *profile) string {
+	if p.HTTP.Method == "" {
+		return http.MethodPost
+	}
+	return p.HTTP.Method
+}
+
+// send makes one request and reads the answer's body away.
+func (s *Service) send(ctx context.Context, p *profile, target string, body []byte, auth string, basic bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method(p), target, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	ctype, format := contentType(p.Encoding, p.JSON, p.CSV)
 	req.Header.Set("Content-Type", ctype)
@@ -87,17 +124,14 @@ func (s *Service) post(ctx context.Context, p *profile, target string, body []by
 	if p.HTTP.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	if p.HTTP.Username != "" {
+	if basic {
 		req.SetBasicAuth(p.HTTP.Username, p.HTTP.Password)
 	}
 	resp, err := s.opt.Client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("collector answered %s", resp.Status)
-	}
-	return nil
+	return resp, nil
 }

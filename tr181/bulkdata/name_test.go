@@ -1,6 +1,7 @@
 package bulkdata
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +62,24 @@ func TestFirstReport(t *testing.T) {
 	future := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := firstReport(now, time.Hour, future); got.Sub(now) > time.Hour || got.Sub(now) <= 0 || future.Sub(got)%time.Hour != 0 {
 		t.Errorf("future reference: %v", got)
+	}
+}
+
+// TestDigest checks the Digest answer against RFC 7616 section 3.9.1's
+// example, with MD5 and SHA-256.
+func TestDigest(t *testing.T) {
+	for alg, want := range map[string]string{"MD5": "8ca523f5e9506fed4657c9700eebdbec", "SHA-256": "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"} {
+		c, ok := parseDigest(`Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=` + alg +
+			`, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"`)
+		if !ok || !c.qopAuth {
+			t.Fatalf("%s: challenge not parsed: %+v", alg, c)
+		}
+		got := c.authorization("Mufasa", "Circle of Life", "GET", "/dir/index.html", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")
+		if !strings.Contains(got, `response="`+want+`"`) || !strings.Contains(got, `opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"`) {
+			t.Errorf("%s: %s, want response %s", alg, got, want)
+		}
+	}
+	if _, ok := parseDigest(`Basic realm="x"`); ok {
+		t.Error("Basic parsed as Digest")
 	}
 }

@@ -62,6 +62,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	retained map[string]*retained // by profile path
+	digest   map[string]bool      // profiles whose collector asks for Digest
 
 	sent, failed atomic.Int64
 }
@@ -74,7 +75,7 @@ type retained struct {
 
 // New returns a Service.
 func New(opt *Options) *Service {
-	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}}
+	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}, digest: map[string]bool{}}
 	if opt != nil {
 		s.opt = *opt
 	}
