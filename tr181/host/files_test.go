@@ -11,6 +11,7 @@ import (
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/host"
+	"github.com/uspkit/uspkit/usperr"
 )
 
 // fileHost serves a Host of the Agent's own namespace.
@@ -140,6 +141,14 @@ func TestReadOnly(t *testing.T) {
 	}
 	if _, err := eng.Delete(ctx, datamodel.Caller{}, false, []string{"Device.DNS.Client.Server.1."}); err == nil {
 		t.Error("Delete succeeded")
+	}
+	_, err := eng.Add(ctx, datamodel.Caller{}, false, []datamodel.CreateObject{{Path: "Device.DNS.Client.Server.",
+		Params: []datamodel.ParamSetting{{Param: "DNSServer", Value: "192.0.2.1", Required: true}}}})
+	if usperr.Code(err) != usperr.CodeObjectNotCreatable {
+		t.Errorf("Add: %v, want 7019", err)
+	}
+	if got := values(t, eng, "Device.DNS.Client."); got["Device.DNS.Client.ServerNumberOfEntries"] != "1" {
+		t.Errorf("after the refused changes: %v", got)
 	}
 }
 
