@@ -43,6 +43,7 @@ type subscriptions struct {
 	seq   atomic.Uint64
 
 	reloadMu sync.Mutex // serialises reload
+	storeMu  sync.Mutex // serialises writing pending notifications to the store and removing them
 
 	mu      sync.Mutex
 	subs    map[string]*sub              // by instance path
@@ -76,6 +77,10 @@ type pending struct {
 	Once  bool `json:"once,omitempty"`
 	next  time.Time
 	retry mtp.Retry
+	// storeAt is when the notification is written to the store if not
+	// acknowledged by then; stored tells that it was (s.mu held for both).
+	storeAt time.Time
+	stored  bool
 }
 
 func newSubscriptions(a *Agent) *subscriptions {
@@ -404,11 +409,12 @@ func (s *subscriptions) notify(ctx context.Context, c *controller, subPath strin
 	if n.SendResp {
 		p := &pending{MsgID: id, To: c.endpointID, Sub: subPath, Payload: payload, Expires: expires}
 		p.retry = mtp.Retry{MinWait: time.Duration(c.retryMin) * time.Second, Multiplier: c.retryMult}
-		p.next = s.a.now().Add(p.retry.Next())
+		now := s.a.now()
+		p.next = now.Add(p.retry.Next())
+		p.storeAt = now.Add(storeDelay)
 		s.mu.Lock()
 		s.pending[id] = p
 		s.mu.Unlock()
-		s.persist(ctx, p)
 	}
 	if !s.a.sendTo(ctx, c, payload) && !n.SendResp {
 		// Not connected (an Agent whose Controllers connect to it, just
@@ -441,22 +447,14 @@ func (s *subscriptions) unsent() int {
 	return n
 }
 
-func (s *subscriptions) persist(ctx context.Context, p *pending) {
-	data, err := json.Marshal(p)
-	if err == nil {
-		err = s.a.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "notify", ID: p.MsgID, Data: data}}})
-	}
-	if err != nil {
-		s.a.log.WarnContext(ctx, "pending notification not persisted", "msg_id", p.MsgID, "err", err)
-	}
-}
-
 func (s *subscriptions) forget(ctx context.Context, id string) {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
 	s.mu.Lock()
-	_, ok := s.pending[id]
+	p, ok := s.pending[id]
 	delete(s.pending, id)
 	s.mu.Unlock()
-	if ok {
+	if ok && p.stored {
 		if err := s.a.opt.Store.Apply(ctx, &store.Batch{DeleteItems: []store.Item{{Kind: "notify", ID: id}}}); err != nil {
 			s.a.log.WarnContext(ctx, "acknowledged notification not removed from the store", "msg_id", id, "err", err)
 		}
@@ -475,6 +473,7 @@ func (s *subscriptions) loadPending(ctx context.Context, snap *store.Snapshot) e
 			continue
 		}
 		p.next = s.a.now()
+		p.stored = true
 		if c := s.a.controllerByEndpoint(p.To); c != nil {
 			p.retry = mtp.Retry{MinWait: time.Duration(c.retryMin) * time.Second, Multiplier: c.retryMult}
 		}
@@ -521,6 +520,11 @@ func (s *subscriptions) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Stopping: what is still unacknowledged is resent after
+			// the restart.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			s.storePending(sctx, time.Time{}, true)
+			cancel()
 			return
 		case <-tick.C:
 		case <-s.kickc:
@@ -531,6 +535,7 @@ func (s *subscriptions) run(ctx context.Context) {
 			s.mu.Unlock()
 		}
 		now := s.a.now()
+		s.storePending(ctx, now, false)
 		s.resend(ctx, now)
 		s.expire(ctx, now)
 		if now.Sub(lastPoll) >= interval {
@@ -699,7 +704,7 @@ func cutInstance(path string) (table string, n uint32, ok bool) {
 // its configured MTPs in order (see deliver). It reports whether a
 // transport took the Record.
 func (a *Agent) sendTo(ctx context.Context, c *controller, payload []byte) bool {
-	recs, err := a.sessionRecords(c.endpointID, payload)
+	recs, err := a.sessionRecords(c.endpointID, payload, 0)
 	if err != nil {
 		a.log.WarnContext(ctx, "notification not sent in the E2E session", "controller", c.endpointID, "err", err)
 		return false
