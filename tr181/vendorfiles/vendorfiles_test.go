@@ -176,7 +176,9 @@ func TestValuesAndAlias(t *testing.T) {
 func TestBackupAndUpload(t *testing.T) {
 	s := newServer(t)
 	f := newFixture(t)
-	creds := func(url string) map[string]string { return map[string]string{"URL": url, "Username": "cpe", "Password": "secret"} }
+	creds := func(url string) map[string]string {
+		return map[string]string{"URL": url, "Username": "cpe", "Password": "secret"}
+	}
 	if err := f.run(t, "Device.DeviceInfo.VendorConfigFile.1.Backup()", creds(s.URL+"/backup.json")); err != nil {
 		t.Fatal(err)
 	}
