@@ -87,6 +87,19 @@ func (m *Model) Define(path string, opts ...ObjOption) *Builder {
 	return &Builder{m: m, o: o}
 }
 
+// Extend returns a Builder that adds items to the object already defined
+// at path, for an area that adds parameters, commands or events to an
+// object another package defines (Device.DeviceInfo's firmware
+// parameters, Device.LocalAgent's TransferComplete!). An item of the same
+// name replaces the earlier one. It panics when path is not defined.
+func (m *Model) Extend(path string) *Builder {
+	o := m.objects[path]
+	if o == nil {
+		panic(fmt.Sprintf("schema: Extend(%q): not defined", path))
+	}
+	return &Builder{m: m, o: o}
+}
+
 // Object returns the object being defined.
 func (b *Builder) Object() *Object { return b.o }
 

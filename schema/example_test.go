@@ -40,3 +40,12 @@ func ExampleLoadXML() {
 	fmt.Println(p.Type.Base, p.Type.ValueType() == schema.ValueInt, p.Type.Validate("-41") != nil)
 	// Output: int true true
 }
+
+func ExampleModel_Extend() {
+	m := schema.New()
+	m.Define("Device.")
+	m.Define("Device.DeviceInfo.").Param("SoftwareVersion", schema.String(schema.MaxLen(64)))
+	m.Extend("Device.DeviceInfo.").Param("ActiveFirmwareImage", schema.String(schema.Ref()))
+	fmt.Println(m.Param("Device.DeviceInfo.ActiveFirmwareImage") != nil, m.Param("Device.DeviceInfo.SoftwareVersion") != nil)
+	// Output: true true
+}
