@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,54 @@ func TestHostJoinNotified(t *testing.T) {
 	if n.GetSubscriptionId() != "leave" || n.GetObjDeletion().GetObjPath() != oc.GetObjPath() {
 		t.Errorf("leave: %v", n)
 	}
+}
+
+// TestHostStatsValueChange: traffic on an interface moves its Stats
+// counters, and a Controller subscribed to one gets a ValueChange
+// notification (the Agent polls provided parameters it watches).
+func TestHostStatsValueChange(t *testing.T) {
+	p := testenv.NewNetnsPair(t)
+	bash := testenv.LookPath(t, "bash", "bash")
+	m := schema.New()
+	agent.Define(m)
+	host.Define(m, host.AreaIP)
+	h, err := host.New(&host.Options{Areas: []host.Area{host.AreaIP}, Netns: filepath.Join("/var/run/netns", p.A), MaxAge: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	mux := datamodel.NewMux(m)
+	h.Register(mux)
+	e := start(t, nil, withMux(mux))
+	r := e.ctl.do(get("Device.IP.Interface.[Name==\"" + p.IfA + "\"].Stats.PacketsSent"))
+	var param string
+	for _, rp := range r.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		for _, res := range rp.GetResolvedPathResults() {
+			param = res.GetResolvedPath() + "PacketsSent"
+		}
+	}
+	if param == "" {
+		t.Fatalf("no interface %s: %v", p.IfA, r)
+	}
+	e.ctl.subscribe(t, "stats", "ValueChange", param)
+	time.Sleep(300 * time.Millisecond) // the baseline
+	script := "for i in 1 2 3; do echo x > /dev/udp/" + p.AddrB + "/9; done"
+	if out, err := p.Command(p.A, bash, "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sending: %v\n%s", err, out)
+	}
+	// The counter may be caught between packets (the ARP request first):
+	// notifications follow it until it has counted the three datagrams.
+	last := ""
+	for range 10 {
+		n := e.ctl.notification(3 * time.Second).GetBody().GetRequest().GetNotify()
+		vc := n.GetValueChange()
+		if n.GetSubscriptionId() != "stats" || vc.GetParamPath() != param {
+			t.Fatalf("notify: %v (last value %q)", n, last)
+		}
+		last = vc.GetParamValue()
+		if v, err := strconv.Atoi(last); err == nil && v >= 3 {
+			return
+		}
+	}
+	t.Errorf("PacketsSent %q after three datagrams", last)
 }
