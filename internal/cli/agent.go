@@ -311,7 +311,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
 	bulkdata.Define(m)
-	bd, err := newBulkData(cfg.BulkData, log)
+	bd, err := newBulkData(cfg.BulkData, dir, log)
 	if err != nil {
 		db.Close()
 		return nil, err

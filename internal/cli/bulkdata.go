@@ -29,8 +29,9 @@ type bulkDataConfig struct {
 }
 
 // newBulkData returns the Agent's Bulk Data service as c configures it.
-func newBulkData(c *bulkDataConfig, log *slog.Logger) (*bulkdata.Service, error) {
-	o := &bulkdata.Options{MinReportingInterval: 60, Logger: log}
+// Failed reports of PersistAcrossReboot profiles are kept in dir.
+func newBulkData(c *bulkDataConfig, dir string, log *slog.Logger) (*bulkdata.Service, error) {
+	o := &bulkdata.Options{MinReportingInterval: 60, Logger: log, Dir: dir}
 	if c != nil {
 		if c.MinReportingInterval != nil {
 			o.MinReportingInterval = *c.MinReportingInterval

@@ -36,6 +36,7 @@ type httpSettings struct {
 	Retry                   bool
 	RetryMin                uint32 // seconds
 	RetryMultiplier         uint32 // thousandths
+	Persist                 bool   // PersistAcrossReboot
 }
 
 // key identifies the profile's configuration: a worker whose profile
@@ -97,7 +98,8 @@ func (s *Service) load(ctx context.Context, eng *datamodel.Engine) map[string]*p
 			k, _ := strconv.ParseUint(v["RetryIntervalMultiplier"], 10, 32)
 			p.HTTP = httpSettings{URL: v["URL"], Username: v["Username"], Password: v["Password"], Gzip: v["Compression"] == "GZIP",
 				Method: v["Method"], DateHeader: v["UseDateHeader"] != "false" && v["UseDateHeader"] != "0",
-				Retry: v["RetryEnable"] == "true" || v["RetryEnable"] == "1", RetryMin: uint32(max(m, 1)), RetryMultiplier: uint32(max(k, 1000))}
+				Retry: v["RetryEnable"] == "true" || v["RetryEnable"] == "1", RetryMin: uint32(max(m, 1)), RetryMultiplier: uint32(max(k, 1000)),
+				Persist: v["PersistAcrossReboot"] == "true" || v["PersistAcrossReboot"] == "1"}
 		case strings.HasPrefix(sub, "HTTP.RequestURIParameter."):
 			if v["Reference"] != "" {
 				p.URIParams = append(p.URIParams, uriParam{Name: v["Name"], Reference: v["Reference"]})

@@ -48,6 +48,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the Service's log lines; nil discards them.
 	Logger *slog.Logger
+	// Dir, if set, is where the failed reports of profiles with
+	// HTTP.PersistAcrossReboot are kept (bulkdata-retained.json, 0600),
+	// so that they are sent after a restart; "" keeps them in memory only.
+	Dir string
 }
 
 // Service is the Agent's Bulk Data collection: it serves Device.BulkData
@@ -69,8 +73,10 @@ type Service struct {
 
 // retained are a profile's failed reports, kept for its next transfer.
 type retained struct {
-	encoding string
-	reports  []Report
+	Encoding string
+	Reports  []Report
+	// Persist is the profile's HTTP.PersistAcrossReboot.
+	Persist bool
 }
 
 // New returns a Service.
@@ -90,6 +96,7 @@ func New(opt *Options) *Service {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.enabled.Store(!s.opt.Disabled)
+	s.loadRetained()
 	return s
 }
 
@@ -284,10 +291,15 @@ func (s *Service) Run(ctx context.Context, eng *datamodel.Engine, emit EmitFunc)
 func (s *Service) dropRetained(profiles map[string]*profile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	dropped := false
 	for path, r := range s.retained {
-		if p := profiles[path]; p == nil || p.Encoding != r.encoding {
+		if p := profiles[path]; p == nil || p.Encoding != r.Encoding {
 			delete(s.retained, path)
+			dropped = true
 		}
+	}
+	if dropped {
+		s.saveRetained(context.Background())
 	}
 }
 
@@ -357,8 +369,8 @@ func (s *Service) transfer(ctx context.Context, eng *datamodel.Engine, emit Emit
 	rep := Report{Time: s.opt.Now(), Values: c.values}
 	s.mu.Lock()
 	var reports []Report
-	if r := s.retained[p.Path]; r != nil && r.encoding == p.Encoding {
-		reports = slices.Clone(r.reports)
+	if r := s.retained[p.Path]; r != nil && r.Encoding == p.Encoding {
+		reports = slices.Clone(r.Reports)
 	}
 	s.mu.Unlock()
 	reports = append(reports, rep)
@@ -379,6 +391,7 @@ func (s *Service) transfer(ctx context.Context, eng *datamodel.Engine, emit Emit
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.saveRetained(ctx)
 	if err == nil {
 		s.sent.Add(1)
 		delete(s.retained, p.Path)
@@ -397,5 +410,5 @@ func (s *Service) transfer(ctx context.Context, eng *datamodel.Engine, emit Emit
 	if len(reports) > keep {
 		reports = reports[len(reports)-keep:] // the oldest go first
 	}
-	s.retained[p.Path] = &retained{encoding: p.Encoding, reports: reports}
+	s.retained[p.Path] = &retained{Encoding: p.Encoding, Reports: reports, Persist: p.HTTP.Persist}
 }

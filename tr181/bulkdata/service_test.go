@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,9 +46,22 @@ type env struct {
 	svc    *bulkdata.Service
 	mu     sync.Mutex
 	pushes []string
+	stop   func()
 }
 
+// newEnv is newEnvIn with the test table's two rows.
 func newEnv(t *testing.T, opt *bulkdata.Options) *env {
+	e := newEnvIn(t, opt, nil)
+	for i, v := range []string{"100", "200"} {
+		e.add(t, "Device.Test.Interface.", "Name", []string{"eth0", "eth1"}[i])
+		e.set(t, "Device.Test.Interface."+[]string{"1", "2"}[i]+".Stats.", "BytesSent", v, "Up", "true")
+	}
+	return e
+}
+
+// newEnvIn builds the engine, calls before (if not nil), and runs the
+// Service until the test ends or e.stop is called.
+func newEnvIn(t *testing.T, opt *bulkdata.Options, before func(*env)) *env {
 	t.Helper()
 	m := schema.New()
 	m.Define("Device.")
@@ -77,6 +91,9 @@ func newEnv(t *testing.T, opt *bulkdata.Options) *env {
 		t.Fatal(err)
 	}
 	e.eng = eng
+	if before != nil {
+		before(e)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -87,11 +104,9 @@ func newEnv(t *testing.T, opt *bulkdata.Options) *env {
 			e.mu.Unlock()
 		})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
-	for i, v := range []string{"100", "200"} {
-		e.add(t, "Device.Test.Interface.", "Name", []string{"eth0", "eth1"}[i])
-		e.set(t, "Device.Test.Interface."+[]string{"1", "2"}[i]+".Stats.", "BytesSent", v, "Up", "true")
-	}
+	var once sync.Once
+	e.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(e.stop)
 	return e
 }
 
@@ -406,5 +421,32 @@ func TestChecks(t *testing.T) {
 		if top[k] != v {
 			t.Errorf("Device.BulkData.%s = %q, want %q", k, top[k], v)
 		}
+	}
+}
+
+// TestPersistAcrossReboot: the failed reports of a profile with
+// HTTP.PersistAcrossReboot are sent by the next run of the Service with
+// its first transfer; without it they are lost with the run.
+func TestPersistAcrossReboot(t *testing.T) {
+	for _, persist := range []bool{true, false} {
+		t.Run(strconv.FormatBool(persist), func(t *testing.T) {
+			dir := t.TempDir()
+			profile := func(e *env, url string) {
+				p := e.add(t, "Device.BulkData.Profile.", "Protocol", "HTTP", "EncodingType", "JSON", "ReportingInterval", "1",
+					"HTTP.URL", url, "NumberOfRetainedFailedReports", "5", "HTTP.PersistAcrossReboot", strconv.FormatBool(persist))
+				e.add(t, p+"Parameter.", "Reference", "Device.DeviceInfo.UpTime")
+				e.set(t, p, "Enable", "true")
+			}
+			down := newCollector(t, 1000)
+			first := newEnvIn(t, &bulkdata.Options{Dir: dir}, func(e *env) { profile(e, down.srv.URL) })
+			down.wait(t, 2, 4*time.Second)
+			first.stop()
+			up := newCollector(t, 0)
+			newEnvIn(t, &bulkdata.Options{Dir: dir}, func(e *env) { profile(e, up.srv.URL) })
+			n := len(reports(t, up.wait(t, 1, 3*time.Second)[0].body))
+			if persist && n < 3 || !persist && n != 1 {
+				t.Errorf("first transfer after the restart carried %d reports (persist %v)", n, persist)
+			}
+		})
 	}
 }
