@@ -327,6 +327,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	defineDiagnostics(m)
+	vf, log := defineVendorFiles(m, log)
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
 	if err != nil {
 		db.Close()
@@ -341,6 +342,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	sw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
 	startDiagnostics(ctx, mux, &ag, dir, log)
+	vf.register(mux, db, onReboot, log)
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if a := ag.Load(); a != nil {

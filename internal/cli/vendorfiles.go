@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/store"
+	"github.com/uspkit/uspkit/tr181/vendorfiles"
+)
+
+// agentLogRing is how much of its log `usp agent` keeps for
+// Device.DeviceInfo.VendorLogFile.1.Upload().
+const agentLogRing = 1 << 20
+
+// configFormat names the content of the Agent's VendorConfigFile.
+const configFormat = "uspkit-agent-config"
+
+// agentConfigFile is the content of VendorConfigFile.1: the Agent's
+// stored data model, as its store holds it (Secured values stay sealed
+// with the device's key, so a backup restores on the device that made it).
+type agentConfigFile struct {
+	Format   string            `json:"format"`
+	Version  string            `json:"version"`
+	Objects  []store.Object    `json:"objects"`
+	Counters map[string]uint32 `json:"counters,omitempty"`
+}
+
+// vendorFiles is `usp agent`'s Device.DeviceInfo.VendorConfigFile and
+// VendorLogFile: its stored configuration and its recent log.
+type vendorFiles struct {
+	ring *vendorfiles.LogRing
+}
+
+// defineVendorFiles adds the vendor files to m and returns the logger to
+// use from now on: log, and a copy of every record at info and above in
+// the ring VendorLogFile.1 uploads.
+func defineVendorFiles(m *schema.Model, log *slog.Logger) (*vendorFiles, *slog.Logger) {
+	vendorfiles.Define(m)
+	v := &vendorFiles{ring: vendorfiles.NewLogRing(agentLogRing)}
+	return v, slog.New(teeHandler{log.Handler(), slog.NewTextHandler(v.ring, &slog.HandlerOptions{Level: slog.LevelInfo})})
+}
+
+// register serves the files: Backup() sends db's objects and counters,
+// Restore() replaces them and restarts the Agent (reboot) so that it runs
+// on what was restored.
+func (v *vendorFiles) register(mux *datamodel.Mux, db agentStore, reboot func(cause string), log *slog.Logger) {
+	cfg := vendorfiles.ConfigFile{Name: "usp-agent-config.json", Version: buildVersion(), UseForBackupRestore: true,
+		Description: "the Agent's stored data model (secured values sealed with this device's key)",
+		Backup: func(ctx context.Context, w io.Writer) error {
+			snap, err := db.Load(ctx)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(w).Encode(agentConfigFile{Format: configFormat, Version: buildVersion(), Objects: snap.Objects, Counters: snap.Counters})
+		},
+		Restore: func(ctx context.Context, data []byte) error {
+			var c agentConfigFile
+			if err := json.Unmarshal(data, &c); err != nil {
+				return fmt.Errorf("not an agent configuration: %w", err)
+			}
+			if c.Format != configFormat || len(c.Objects) == 0 {
+				return errors.New("not an agent configuration (format " + configFormat + " with objects)")
+			}
+			for _, o := range c.Objects {
+				if len(o.Path) < len("Device.") || o.Path[:len("Device.")] != "Device." || o.Path[len(o.Path)-1] != '.' {
+					return fmt.Errorf("object path %.64q outside Device.", o.Path)
+				}
+			}
+			if err := db.Apply(ctx, &store.Batch{Delete: []string{"Device."}, Put: c.Objects, Counters: c.Counters}); err != nil {
+				return err
+			}
+			log.WarnContext(ctx, "configuration restored; restarting", "objects", len(c.Objects), "from_version", c.Version)
+			if reboot != nil {
+				go func() {
+					time.Sleep(time.Second) // the OperationComplete goes out first
+					reboot("RemoteReboot")
+				}()
+			}
+			return nil
+		}}
+	vendorfiles.Register(mux, vendorfiles.Options{Config: []vendorfiles.ConfigFile{cfg}, Logs: []vendorfiles.LogFile{v.ring.File("usp-agent.log")}, Logger: log})
+}
+
+// teeHandler sends each record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if t.a.Enabled(ctx, r.Level) {
+		err = t.a.Handle(ctx, r.Clone())
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		err = errors.Join(err, t.b.Handle(ctx, r))
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(g string) slog.Handler { return teeHandler{t.a.WithGroup(g), t.b.WithGroup(g)} }
