@@ -54,6 +54,12 @@ func TestAgentHostObjects(t *testing.T) {
 	if res[0].Err != nil || len(res[0].Objects) == 0 || res[1].Err != nil {
 		t.Fatalf("Get: %+v", res)
 	}
+	// Device.IP. is shared with the diagnostics, and still counts the
+	// interfaces.
+	res = r.a.Engine().Get(ctx, datamodel.Caller{}, []string{"Device.IP.InterfaceNumberOfEntries", "Device.IP.Diagnostics.IPv4PingSupported"}, 0)
+	if res[0].Err != nil || res[0].Objects[0].Params["InterfaceNumberOfEntries"] == "0" || res[1].Err != nil {
+		t.Errorf("Device.IP.: %+v", res)
+	}
 	if r.a.Engine().Model().Object("Device.Hosts.Host.{i}.") != nil {
 		t.Error("Device.Hosts served without being named")
 	}
