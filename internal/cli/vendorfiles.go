@@ -66,7 +66,7 @@ func (v *vendorFiles) register(mux *datamodel.Mux, db agentStore, reboot func(ca
 				return fmt.Errorf("not an agent configuration: %w", err)
 			}
 			if c.Format != configFormat || len(c.Objects) == 0 {
-				return errors.New("not an agent configuration (format " + configFormat + " with objects)")
+				return fmt.Errorf("not an agent configuration: want format %s with objects", configFormat)
 			}
 			for _, o := range c.Objects {
 				if len(o.Path) < len("Device.") || o.Path[:len("Device.")] != "Device." || o.Path[len(o.Path)-1] != '.' {
@@ -110,4 +110,6 @@ func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
 }
 
-func (t teeHandler) WithGroup(g string) slog.Handler { return teeHandler{t.a.WithGroup(g), t.b.WithGroup(g)} }
+func (t teeHandler) WithGroup(g string) slog.Handler {
+	return teeHandler{t.a.WithGroup(g), t.b.WithGroup(g)}
+}
