@@ -70,7 +70,7 @@ func (v *vendorFiles) register(mux *datamodel.Mux, db agentStore, reboot func(ca
 			}
 			for _, o := range c.Objects {
 				if len(o.Path) < len("Device.") || o.Path[:len("Device.")] != "Device." || o.Path[len(o.Path)-1] != '.' {
-					return fmt.Errorf("object path %.64q outside Device.", o.Path)
+					return fmt.Errorf("object path %.64q is not under Device", o.Path)
 				}
 			}
 			if err := db.Apply(ctx, &store.Batch{Delete: []string{"Device."}, Put: c.Objects, Counters: c.Counters}); err != nil {
