@@ -536,3 +536,21 @@ func TestPollWatching(t *testing.T) {
 		t.Errorf("announced %v, want the new host and its address", l.got)
 	}
 }
+
+// TestLastChange: LastChange counts the seconds since Status last
+// changed, and starts again when the interface goes down.
+func TestLastChange(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := newNSHost(t, host.Options{Areas: []host.Area{host.AreaIP}, Now: func() time.Time { return now }})
+	p := rows(n.get("Device.IP.Interface."), "Device.IP.Interface.", "Name")[n.pair.IfA]
+	now = now.Add(30 * time.Second)
+	if got := n.get(p); got[p+"LastChange"] != "30" || got[p+"Status"] != "Up" {
+		t.Errorf("after 30 s: Status %s LastChange %s", got[p+"Status"], got[p+"LastChange"])
+	}
+	n.run("link", "set", n.pair.IfA, "down")
+	now = now.Add(5 * time.Second)
+	got := n.get(p)
+	if got[p+"Status"] != "Down" || got[p+"LastChange"] != "0" || got[p+"Enable"] != "false" {
+		t.Errorf("down: Status %s LastChange %s Enable %s", got[p+"Status"], got[p+"LastChange"], got[p+"Enable"])
+	}
+}
