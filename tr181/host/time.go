@@ -37,7 +37,12 @@ func (h *Host) readTime(ctx context.Context, b *builder) error {
 			break
 		}
 	}
-	p := map[string]string{"Enable": strconv.FormatBool(len(servers) > 0)}
+	synced, known := clockSynced()
+	synced = synced && known
+	// Enabled when an NTP client is configured, or when something (a
+	// client this package does not know, the host of a container) keeps
+	// the clock synchronised.
+	p := map[string]string{"Enable": strconv.FormatBool(len(servers) > 0 || synced)}
 	for i := range 5 {
 		v := ""
 		if i < len(servers) {
@@ -46,7 +51,7 @@ func (h *Host) readTime(ctx context.Context, b *builder) error {
 		p["NTPServer"+strconv.Itoa(i+1)] = v
 	}
 	p["Status"] = "Disabled"
-	if synced, ok := clockSynced(); ok && synced {
+	if synced {
 		p["Status"] = "Synchronized"
 	} else if len(servers) > 0 {
 		p["Status"] = "Unsynchronized"
