@@ -88,6 +88,11 @@ func TestTelemetry(t *testing.T) {
 	if code != 200 || !strings.Contains(string(b), `"Device.BulkData.Profile.1."`) {
 		t.Fatalf("POST bulkdata: %d %s", code, b)
 	}
+	// Profile.{i}.Controller names the Controller that created it.
+	code, b = call(t, srv, oper, "POST", path+"/get", `{"paths":["Device.BulkData.Profile.1.Controller"]}`)
+	if code != 200 || !strings.Contains(string(b), `"Controller":"Device.LocalAgent.Controller.1"`) && !strings.Contains(string(b), `"Controller": "Device.LocalAgent.Controller.1"`) {
+		t.Errorf("Profile.1.Controller: %d %s", code, b)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for tel.Stats().Reports < 2 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -26,7 +26,7 @@ const defaultRowSeparator = "\n"
 // CSVEncoding, JSONEncoding and HTTP (with RequestURIParameter), the
 // ForceCollection() command and the Push! event to m, as TR-181 2.16
 // defines them. The Streaming, File and MQTT parts of a profile are not
-// supported and not defined, nor are the read-only Profile.{i}.Controller,
+// supported and not defined, nor are the read-only
 // HTTP.CompressionsSupported and HTTP.MethodsSupported (a stored object
 // has no way to give them their values); the compressions supported are
 // None and GZIP, the methods POST and PUT.
@@ -45,6 +45,7 @@ func Define(m *schema.Model) {
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Name", schema.String(schema.MaxLen(255)), schema.ReadWrite).
+		Param("Controller", schema.String(schema.Ref())).
 		Param("NumberOfRetainedFailedReports", schema.Int(schema.Bounds("-1", "")), schema.ReadWrite, schema.Default("0")).
 		Param("Protocol", schema.String(), schema.ReadWrite).
 		Param("EncodingType", schema.String(), schema.ReadWrite).

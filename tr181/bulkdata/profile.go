@@ -130,3 +130,24 @@ func unescape(s string) string {
 	}
 	return html.UnescapeString(s)
 }
+
+// controllersRefresh is how often the Controller table is read again for
+// Profile.{i}.Controller.
+const controllersRefresh = 30 * time.Second
+
+// loadControllers reads which Device.LocalAgent.Controller row has which
+// Endpoint ID; a model without the table leaves the map empty.
+func (s *Service) loadControllers(ctx context.Context, eng *datamodel.Engine) {
+	res := eng.Get(ctx, datamodel.Caller{}, []string{"Device.LocalAgent.Controller.*.EndpointID"}, 0)
+	m := map[string]string{}
+	if len(res) == 1 && res[0].Err == nil {
+		for _, o := range res[0].Objects {
+			if id := o.Params["EndpointID"]; id != "" {
+				m[id] = strings.TrimSuffix(o.Path, ".") // a reference names the row without the dot
+			}
+		}
+	}
+	s.mu.Lock()
+	s.ctrls = m
+	s.mu.Unlock()
+}

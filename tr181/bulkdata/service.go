@@ -67,6 +67,8 @@ type Service struct {
 	mu       sync.Mutex
 	retained map[string]*retained // by profile path
 	digest   map[string]bool      // profiles whose collector asks for Digest
+	ctrls    map[string]string    // Controller Endpoint ID → its Device.LocalAgent.Controller path
+	forced   sync.WaitGroup       // ForceCollection() transfers running
 
 	sent, failed atomic.Int64
 }
@@ -81,7 +83,7 @@ type retained struct {
 
 // New returns a Service.
 func New(opt *Options) *Service {
-	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}, digest: map[string]bool{}}
+	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}, digest: map[string]bool{}, ctrls: map[string]string{}}
 	if opt != nil {
 		s.opt = *opt
 	}
@@ -185,6 +187,13 @@ func (s *Service) checkProfile(ctx context.Context, r *datamodel.Request) error 
 		return nil
 	}
 	v := r.Values
+	if id := r.Caller.EndpointID; id != "" {
+		// Profile.{i}.Controller: who created or last changed the
+		// profile, from the Controller table as last read.
+		s.mu.Lock()
+		v["Controller"] = s.ctrls[id]
+		s.mu.Unlock()
+	}
 	if p := v["Protocol"]; p != "" && p != ProtocolHTTP && p != ProtocolUSPEventNotif {
 		return usperr.Errorf(usperr.CodeInvalidValue, "%sProtocol: %q is not one of Device.BulkData.Protocols", r.Path, p)
 	}
@@ -257,8 +266,12 @@ func (s *Service) Run(ctx context.Context, eng *datamodel.Engine, emit EmitFunc)
 		for _, w := range workers {
 			w.stop()
 		}
+		s.forced.Wait()
 	}()
+	refresh := time.NewTicker(controllersRefresh)
+	defer refresh.Stop()
 	for {
+		s.loadControllers(ctx, eng)
 		profiles := s.load(ctx, eng)
 		on := s.enabled.Load()
 		for path, w := range workers {
@@ -278,9 +291,14 @@ func (s *Service) Run(ctx context.Context, eng *datamodel.Engine, emit EmitFunc)
 		case <-ctx.Done():
 			return nil
 		case <-s.kick:
+		case <-refresh.C:
 		case path := <-s.force:
 			if p := s.load(ctx, eng)[path]; p != nil {
-				go s.transfer(ctx, eng, emit, p, s.opt.Now().Add(time.Duration(p.Interval)*time.Second))
+				s.forced.Add(1)
+				go func() {
+					defer s.forced.Done()
+					s.transfer(ctx, eng, emit, p, s.opt.Now().Add(time.Duration(p.Interval)*time.Second))
+				}()
 			}
 		}
 	}
