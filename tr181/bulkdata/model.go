@@ -41,7 +41,8 @@ func Define(m *schema.Model) {
 		Param("MaxNumberOfProfiles", schema.Int(schema.Bounds("-1", ""))).
 		Param("MaxNumberOfParameterReferences", schema.Int(schema.Bounds("-1", ""))).
 		Param("ProfileNumberOfEntries", schema.UnsignedInt())
-	m.Define("Device.BulkData.Profile.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NumEntries("ProfileNumberOfEntries"), schema.EnableParam("Enable")).
+	m.Define("Device.BulkData.Profile.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NumEntries("ProfileNumberOfEntries"), schema.EnableParam("Enable"),
+		schema.Entries(0, MaxProfiles)).
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Name", schema.String(schema.MaxLen(255)), schema.ReadWrite).
@@ -54,7 +55,7 @@ func Define(m *schema.Model) {
 		Param("ParameterNumberOfEntries", schema.UnsignedInt()).
 		Command("ForceCollection()", false, nil, nil).
 		Event("Push!", schema.Arg("Data", schema.String()))
-	m.Define("Device.BulkData.Profile.{i}.Parameter.{i}.", schema.ObjAddDelete, schema.NumEntries("ParameterNumberOfEntries")).
+	m.Define("Device.BulkData.Profile.{i}.Parameter.{i}.", schema.ObjAddDelete, schema.NumEntries("ParameterNumberOfEntries"), schema.Entries(0, maxParams)).
 		Param("Name", schema.String(schema.MaxLen(64)), schema.ReadWrite).
 		Param("Reference", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Default("")).
 		Param("Exclude", schema.Boolean(), schema.ReadWrite, schema.Default("false"))

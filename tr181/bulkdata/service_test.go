@@ -414,10 +414,16 @@ func TestChecks(t *testing.T) {
 		Params: []datamodel.ParamSetting{{Param: "Reference", Value: "Device..X", Required: true}}}}); err == nil {
 		t.Error("a malformed Reference was accepted")
 	}
+	for i := 2; i <= bulkdata.MaxProfiles; i++ {
+		e.add(t, "Device.BulkData.Profile.", "ReportingInterval", "60")
+	}
+	if _, err := e.eng.Add(context.Background(), datamodel.Caller{}, false, []datamodel.CreateObject{{Path: "Device.BulkData.Profile."}}); err == nil {
+		t.Errorf("profile %d of MaxNumberOfProfiles %d created", bulkdata.MaxProfiles+1, bulkdata.MaxProfiles)
+	}
 	res := e.eng.Get(context.Background(), datamodel.Caller{}, []string{"Device.BulkData."}, 1)
 	top := res[0].Objects[0].Params
 	for k, v := range map[string]string{"MinReportingInterval": "60", "Protocols": "HTTP,USPEventNotif", "EncodingTypes": "CSV,JSON",
-		"ProfileNumberOfEntries": "1", "ParameterWildCardSupported": "true", "Status": "Enabled"} {
+		"ProfileNumberOfEntries": strconv.Itoa(bulkdata.MaxProfiles), "ParameterWildCardSupported": "true", "Status": "Enabled"} {
 		if top[k] != v {
 			t.Errorf("Device.BulkData.%s = %q, want %q", k, top[k], v)
 		}
