@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uspkit/uspkit/telemetry"
 )
@@ -119,5 +120,28 @@ func TestIngestPush(t *testing.T) {
 	}
 	if _, err := svc.IngestPush(context.Background(), "os::A", "{"); err == nil {
 		t.Error("malformed Data accepted")
+	}
+}
+
+// TestRetention: RunRetention deletes what is older than the maximum age
+// on its schedule and counts it.
+func TestRetention(t *testing.T) {
+	now := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	svc, _ := newService(t, &telemetry.Options{Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	svc.Ingest(ctx, "os::A", []telemetry.Report{
+		{Time: now.Add(-48 * time.Hour), Values: []telemetry.Value{{Name: "N", Value: "1"}}},
+		{Time: now.Add(-time.Hour), Values: []telemetry.Value{{Name: "N", Value: "2"}}},
+	})
+	done := make(chan struct{})
+	go func() { svc.RunRetention(ctx, 24*time.Hour, 10*time.Millisecond); close(done) }()
+	for deadline := time.Now().Add(2 * time.Second); svc.Stats().Purged == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	ps, _ := svc.Query(context.Background(), telemetry.Query{Agent: "os::A", Param: "N"})
+	if svc.Stats().Purged != 1 || len(ps) != 1 || ps[0].Value != 2 {
+		t.Errorf("purged %d, left %+v", svc.Stats().Purged, ps)
 	}
 }
