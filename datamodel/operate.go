@@ -112,7 +112,10 @@ func checkInput(args []*schema.Param, input map[string]string) error {
 	for _, a := range args {
 		v, ok := input[a.Name]
 		if !ok {
-			if a.Mandatory {
+			// An argument of a multi-instance argument object
+			// ("TimeWindow.{i}.Start") is mandatory in each instance given,
+			// which the command checks.
+			if a.Mandatory && !strings.Contains(a.Name, "{i}") {
 				e := usperr.Errorf(usperr.CodeInvalidCommandArgs, "missing mandatory argument %s", a.Name)
 				e.Err = ErrMissingArgument
 				return e

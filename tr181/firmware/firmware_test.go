@@ -1,0 +1,353 @@
+package firmware_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/tr181/deviceinfo"
+	"github.com/uspkit/uspkit/tr181/firmware"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// script is an image that answers `version` like usp does and exits with
+// code otherwise.
+func script(version string, code int) []byte {
+	return []byte("#!/bin/sh\nif [ \"$1\" = version ]; then echo \"usp " + version + " (USP 1.3)\"; exit 0; fi\nexit " + string(rune('0'+code)) + "\n")
+}
+
+type events struct {
+	mu  sync.Mutex
+	got []map[string]string
+}
+
+func (e *events) Emit(ctx context.Context, path string, args func(string) map[string]string) {
+	if path != firmware.EventTransfer {
+		panic(path)
+	}
+	e.mu.Lock()
+	e.got = append(e.got, args("ctrl"))
+	e.mu.Unlock()
+}
+
+func (e *events) last(t *testing.T) map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.got) == 0 {
+		t.Fatal("no TransferComplete!")
+	}
+	return e.got[len(e.got)-1]
+}
+
+type fixture struct {
+	dir      string
+	exe      string
+	fl       *firmware.Dir
+	eng      *datamodel.Engine
+	ev       *events
+	restarts chan string
+}
+
+func newFixture(t *testing.T, o *firmware.Options) *fixture {
+	f := &fixture{dir: t.TempDir(), ev: &events{}, restarts: make(chan string, 4)}
+	f.exe = filepath.Join(f.dir, "installed-usp")
+	os.WriteFile(f.exe, script("1.0", 0), 0o755)
+	f.open(t, f.exe, o)
+	return f
+}
+
+// open starts a "process" from exe: the boot loader, then the service.
+func (f *fixture) open(t *testing.T, exe string, o *firmware.Options) firmware.BootReport {
+	t.Helper()
+	fl, err := firmware.OpenDir(filepath.Join(f.dir, "fw"), exe, &firmware.DirOptions{Version: "1.0", Restart: func(p string) { f.restarts <- p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, rep, err := fl.Boot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "" { // the boot loader executes next: open again from it
+		return f.open(t, next, o)
+	}
+	f.fl = fl
+	opts := firmware.Options{}
+	if o != nil {
+		opts = *o
+	}
+	opts.Flash, opts.StateDir, opts.Boot, opts.ActivateDelay = fl, filepath.Join(f.dir, "fw"), rep, time.Millisecond
+	opts.Download = nil
+	svc, err := firmware.New(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetEmitter(f.ev)
+	m := schema.New()
+	m.Define("Device.")
+	deviceinfo.Define(m)
+	m.Define("Device.LocalAgent.")
+	firmware.Define(m)
+	mux := datamodel.NewMux(m)
+	deviceinfo.Register(mux, deviceinfo.Info{SoftwareVersion: "x"})
+	svc.Register(mux)
+	f.eng, err = datamodel.New(context.Background(), mux, datamodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func (f *fixture) get(t *testing.T, path string) string {
+	t.Helper()
+	res := f.eng.Get(context.Background(), datamodel.Caller{}, []string{path}, 0)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	for _, o := range res[0].Objects {
+		for k, v := range o.Params {
+			if o.Path+k == path {
+				return v
+			}
+		}
+	}
+	t.Fatalf("%s not returned", path)
+	return ""
+}
+
+func (f *fixture) operate(t *testing.T, cmd string, in map[string]string) error {
+	t.Helper()
+	res, err := f.eng.Operate(context.Background(), datamodel.Caller{EndpointID: "ctrl"}, cmd, "key-1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil {
+		return res[0].Err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = res[0].Async(ctx)
+	return err
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// TestDownloadActivate: Download() into bank 2 (gzip-compressed, with a
+// checksum) sends TransferComplete! with FaultCode 0, the image becomes
+// Available with its version; Activate() restarts into bank 2, whose first
+// start reports FirmwareUpdated with the command key; after Confirm it is
+// the active and boot image.
+func TestDownloadActivate(t *testing.T) {
+	img := gz(script("2.0", 0))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
+	defer srv.Close()
+	f := newFixture(t, nil)
+	if got := f.get(t, "Device.DeviceInfo.ActiveFirmwareImage"); got != "Device.DeviceInfo.FirmwareImage.1." {
+		t.Fatalf("ActiveFirmwareImage %q", got)
+	}
+	if got := f.get(t, "Device.DeviceInfo.FirmwareImageNumberOfEntries"); got != "2" {
+		t.Fatalf("FirmwareImageNumberOfEntries %q", got)
+	}
+	if got := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); got != firmware.StatusNoImage {
+		t.Fatalf("bank 2 status %q", got)
+	}
+	err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": srv.URL, "AutoActivate": "false",
+		"CheckSumAlgorithm": "SHA-256", "CheckSum": sum(img), "FileSize": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := f.ev.last(t)
+	if tc["FaultCode"] != "0" || tc["Command"] != "Device.DeviceInfo.FirmwareImage.2.Download()" || tc["Affected"] != "Device.DeviceInfo.FirmwareImage.2." ||
+		tc["TransferType"] != "Download" || tc["CommandKey"] != "key-1" || tc["Requestor"] != "ctrl" || tc["TransferURL"] != srv.URL {
+		t.Fatalf("TransferComplete! %v", tc)
+	}
+	if v, s := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Version"), f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); v != "2.0" || s != firmware.StatusAvailable {
+		t.Fatalf("bank 2: version %q status %q", v, s)
+	}
+	// Downloading over the running image is refused.
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.1.Download()", map[string]string{"URL": srv.URL, "AutoActivate": "false"}); usperr.Code(err) != firmware.CodeRequestDenied {
+		t.Fatalf("download into the running bank: %v", err)
+	}
+	res, err := f.eng.Operate(context.Background(), datamodel.Caller{EndpointID: "ctrl"}, "Device.DeviceInfo.FirmwareImage.2.Activate()", "key-1",
+		map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "60", "TimeWindow.1.Mode": "Immediately"})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	actx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go res[0].Async(actx)
+	var next string
+	select {
+	case next = <-f.restarts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Activate() did not restart")
+	}
+	if next != f.fl.File(2) {
+		t.Fatalf("restart into %q", next)
+	}
+	rep := f.open(t, next, nil)
+	if !rep.FirmwareUpdated || rep.CommandKey != "key-1" || rep.Cause != "RemoteReboot" {
+		t.Fatalf("boot report %+v", rep)
+	}
+	if err := f.fl.Confirm(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(t, "Device.DeviceInfo.ActiveFirmwareImage"); got != "Device.DeviceInfo.FirmwareImage.2." {
+		t.Fatalf("ActiveFirmwareImage %q", got)
+	}
+	if got := f.get(t, "Device.DeviceInfo.BootFirmwareImage"); got != "Device.DeviceInfo.FirmwareImage.2." {
+		t.Fatalf("BootFirmwareImage %q", got)
+	}
+	// A later start from the installed binary boots bank 2 again, with
+	// nothing to report.
+	if rep := f.open(t, f.exe, nil); rep != (firmware.BootReport{}) || f.fl.Running() != 2 {
+		t.Fatalf("report %+v, running %d", rep, f.fl.Running())
+	}
+}
+
+// TestRollback: an activated image that exits before it is confirmed is
+// rolled back from at the next start, which reports the failure; the
+// bank's Status is ActivationFailed with a BootFailureLog.
+func TestRollback(t *testing.T) {
+	img := script("6.6", 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
+	defer srv.Close()
+	f := newFixture(t, nil)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": srv.URL, "AutoActivate": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	next := <-f.restarts // AutoActivate
+	f.open(t, next, nil) // the trial start, which then dies unconfirmed
+	rep := f.open(t, f.exe, nil)
+	if rep.FirmwareUpdated || rep.FailedBank != 2 || rep.Cause != "LocalReboot" || f.fl.Running() != 1 {
+		t.Fatalf("report %+v, running %d", rep, f.fl.Running())
+	}
+	if s := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); s != firmware.StatusActivationFailed {
+		t.Fatalf("bank 2 status %q", s)
+	}
+	if l := f.get(t, "Device.DeviceInfo.FirmwareImage.2.BootFailureLog"); !strings.Contains(l, "rolled back") {
+		t.Fatalf("BootFailureLog %q", l)
+	}
+	if a := f.get(t, "Device.DeviceInfo.ActiveFirmwareImage"); a != "Device.DeviceInfo.FirmwareImage.1." {
+		t.Fatalf("ActiveFirmwareImage %q", a)
+	}
+}
+
+// TestDownloadFailures: every failure ends in TransferComplete! with its
+// fault code, the command's failure with the same code, a failed Status,
+// and no restart.
+func TestDownloadFailures(t *testing.T) {
+	good := script("2.0", 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/good":
+			w.Write(good)
+		case "/junk":
+			w.Write([]byte("not an image"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(good) }))
+	defer tlsSrv.Close()
+	for _, tc := range []struct {
+		name   string
+		in     map[string]string
+		code   uint32
+		status string
+	}{
+		{"404", map[string]string{"URL": srv.URL + "/none"}, firmware.CodeServerUnreachable, firmware.StatusDownloadFailed},
+		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, firmware.CodeCorruptData, firmware.StatusDownloadFailed},
+		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, firmware.CodeCorruptData, firmware.StatusDownloadFailed},
+		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, firmware.CodeServerInsecure, firmware.StatusDownloadFailed},
+		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, firmware.CodeCorruptData, firmware.StatusValidationFailed},
+		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed},
+		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, firmware.CodeInvalidArguments, firmware.StatusNoImage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			tc.in["AutoActivate"] = "true"
+			err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", tc.in)
+			if usperr.Code(err) != tc.code {
+				t.Fatalf("command error %v, want code %d", err, tc.code)
+			}
+			ev := f.ev.last(t)
+			if ev["FaultCode"] != strconv.FormatUint(uint64(tc.code), 10) || ev["FaultString"] == "" {
+				t.Fatalf("TransferComplete! %v", ev)
+			}
+			if s := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); s != tc.status {
+				t.Fatalf("status %q, want %q", s, tc.status)
+			}
+			select {
+			case p := <-f.restarts:
+				t.Fatalf("a failed download restarted into %s", p)
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}
+
+// TestActivateWindows: Activate() of an image that is not there fails;
+// ConfirmationNeeded with no one to confirm does not use its window;
+// invalid windows are refused.
+func TestActivateWindows(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Activate()", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "1", "TimeWindow.1.Mode": "AnyTime"}); usperr.Code(err) != firmware.CodeCommandFailure {
+		t.Fatalf("activating an empty bank: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   map[string]string
+		ok   bool
+	}{
+		{"one", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "10", "TimeWindow.1.Mode": "AnyTime"}, true},
+		{"end before start", map[string]string{"TimeWindow.1.Start": "10", "TimeWindow.1.End": "5", "TimeWindow.1.Mode": "AnyTime"}, false},
+		{"overlap", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "10", "TimeWindow.1.Mode": "AnyTime",
+			"TimeWindow.2.Start": "5", "TimeWindow.2.End": "20", "TimeWindow.2.Mode": "AnyTime"}, false},
+		{"bad mode", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "10", "TimeWindow.1.Mode": "Never"}, false},
+		{"no mode", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "10"}, false},
+		{"retries", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "10", "TimeWindow.1.Mode": "WhenIdle", "TimeWindow.1.MaxRetries": "11"}, false},
+	} {
+		_, err := firmware.ParseWindows(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	// Bank 2 holds an image; ConfirmationNeeded without a user fails after
+	// its window without restarting.
+	os.WriteFile(filepath.Join(f.dir, "img"), script("2.0", 0), 0o755)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": "file://" + filepath.Join(f.dir, "img"), "AutoActivate": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Activate()", map[string]string{"TimeWindow.1.Start": "1", "TimeWindow.1.End": "2", "TimeWindow.1.Mode": "ConfirmationNeeded", "TimeWindow.1.UserMessage": "upgrade?"})
+	if usperr.Code(err) != firmware.CodeCommandFailure || time.Since(start) < time.Second {
+		t.Fatalf("unconfirmed activation: %v after %v", err, time.Since(start))
+	}
+	select {
+	case p := <-f.restarts:
+		t.Fatalf("restarted into %s", p)
+	default:
+	}
+}

@@ -1,0 +1,179 @@
+package firmware
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/internal/download"
+	"github.com/uspkit/uspkit/usperr"
+)
+
+// Fault codes of TransferComplete! and of the commands' failures, the
+// same as Device.SoftwareModules' DUStateChange! uses for a transfer.
+const (
+	CodeRequestDenied     uint32 = 7002
+	CodeInvalidArguments  uint32 = 7004
+	CodeResourcesExceeded uint32 = 7005
+	CodePermissionDenied  uint32 = 7006
+	CodeCommandFailure    uint32 = 7022
+	CodeCommandCanceled   uint32 = 7023
+	CodeServerUnreachable uint32 = 7033
+	CodeServerInsecure    uint32 = 7034
+	CodeCorruptData       uint32 = 7035
+)
+
+// faultCode maps a download failure onto its fault code.
+func faultCode(err error) uint32 {
+	var e *download.Error
+	if !errors.As(err, &e) {
+		return usperr.Code(err)
+	}
+	switch e.Fault {
+	case download.FaultAuth:
+		return CodePermissionDenied
+	case download.FaultProtocol:
+		return CodeInvalidArguments
+	case download.FaultTLS:
+		return CodeServerInsecure
+	case download.FaultSize, download.FaultChecksum:
+		return CodeCorruptData
+	case download.FaultStorage:
+		return CodeResourcesExceeded
+	case download.FaultCanceled:
+		return CodeCommandCanceled
+	}
+	return CodeServerUnreachable
+}
+
+// transfer is one Download() for TransferComplete!.
+type transfer struct {
+	command, key, requestor, url string
+	bank                         int
+	start                        time.Time
+}
+
+// complete sends TransferComplete! for t with err's fault (none for nil).
+func (s *Service) complete(ctx context.Context, t transfer, err error) {
+	code, msg := uint32(0), ""
+	if err != nil {
+		code, msg = faultCode(err), clip(usperr.Message(err), 256)
+	}
+	args := map[string]string{
+		"Command": t.command, "CommandKey": t.key, "Requestor": t.requestor, "TransferType": "Download",
+		"Affected": imagePath(t.bank), "TransferURL": t.url,
+		"StartTime": t.start.UTC().Format(time.RFC3339), "CompleteTime": s.o.Now().UTC().Format(time.RFC3339),
+		"FaultCode": strconv.FormatUint(uint64(code), 10), "FaultString": msg,
+	}
+	s.log.InfoContext(ctx, "transfer complete", "command", t.command, "url", t.url, "fault", code, "msg", msg)
+	s.mu.Lock()
+	e := s.emit
+	s.mu.Unlock()
+	if e != nil {
+		e.Emit(ctx, EventTransfer, func(string) map[string]string { return args })
+	}
+}
+
+// claim marks bank busy; it fails when a command already runs on it.
+func (s *Service) claim(bank int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[bank] {
+		return usperr.Errorf(CodeRequestDenied, "%s has a command in progress", imagePath(bank))
+	}
+	s.busy[bank] = true
+	return nil
+}
+
+func (s *Service) release(bank int) {
+	s.mu.Lock()
+	delete(s.busy, bank)
+	s.mu.Unlock()
+}
+
+// downloadCmd is FirmwareImage.{i}.Download(): fetch, write, validate,
+// TransferComplete!, then Activate() when AutoActivate.
+func (s *Service) downloadCmd(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
+	bank := int(r.Instances[len(r.Instances)-1])
+	t := transfer{command: r.Path + "Download()", key: r.CommandKey, requestor: r.Caller.EndpointID, url: r.Values["URL"], bank: bank, start: s.o.Now()}
+	if bank < 1 || bank > s.o.Flash.Banks() {
+		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
+	}
+	if bank == s.o.Flash.Running() {
+		err := usperr.Errorf(CodeRequestDenied, "%s is the running image", imagePath(bank))
+		s.complete(ctx, t, err)
+		return err
+	}
+	if err := s.claim(bank); err != nil {
+		s.complete(ctx, t, err)
+		return err
+	}
+	defer s.release(bank)
+	err := s.fetchInto(ctx, r, bank)
+	s.complete(ctx, t, err)
+	if err != nil {
+		return usperr.Errorf(faultCode(err), "%s", usperr.Message(err))
+	}
+	if r.Values["AutoActivate"] == "true" || r.Values["AutoActivate"] == "1" {
+		// Activation follows the command's completion.
+		go func() {
+			actx := context.WithoutCancel(ctx)
+			time.Sleep(s.o.ActivateDelay)
+			if err := s.activate(actx, bank, r.CommandKey); err != nil {
+				s.log.WarnContext(actx, "automatic activation failed", "bank", bank, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// fetchInto downloads r's URL and writes and validates it in bank,
+// keeping the bank's Status in step. [R-... TR-181 FirmwareImage.Status]
+func (s *Service) fetchInto(ctx context.Context, r *datamodel.Request, bank int) error {
+	size, _ := strconv.ParseInt(r.Values["FileSize"], 10, 64)
+	req := download.Request{URL: r.Values["URL"], Username: r.Values["Username"], Password: r.Values["Password"], FileSize: size,
+		CheckSumAlgorithm: r.Values["CheckSumAlgorithm"], CheckSum: r.Values["CheckSum"]}
+	if (req.CheckSum == "") != (req.CheckSumAlgorithm == "") {
+		return usperr.Errorf(CodeInvalidArguments, "CheckSum and CheckSumAlgorithm go together")
+	}
+	s.setStatus(bank, StatusDownloading, "")
+	dir := s.o.StateDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	dst := filepath.Join(dir, "download-"+strconv.Itoa(bank))
+	o := download.Options{}
+	if s.o.Download != nil {
+		o = *s.o.Download
+	}
+	o.Logger = s.log
+	if _, err := download.Fetch(ctx, req, dst, &o); err != nil {
+		s.setStatus(bank, StatusDownloadFailed, "")
+		return err
+	}
+	defer os.Remove(dst)
+	f, err := os.Open(dst)
+	if err != nil {
+		s.setStatus(bank, StatusInstallationFailed, "")
+		return usperr.Errorf(CodeResourcesExceeded, "reading the image: %v", err)
+	}
+	defer f.Close()
+	s.setStatus(bank, StatusValidating, "")
+	if err := s.o.Flash.Write(ctx, bank, f); err != nil {
+		s.setStatus(bank, StatusInstallationFailed, "")
+		return usperr.Errorf(CodeResourcesExceeded, "writing the image: %v", err)
+	}
+	if _, err := s.o.Flash.Validate(ctx, bank); err != nil {
+		s.setStatus(bank, StatusValidationFailed, "")
+		return usperr.Errorf(CodeCorruptData, "the image is not valid: %v", err)
+	}
+	s.mu.Lock()
+	s.st.Banks[bank-1].Available = true
+	s.mu.Unlock()
+	s.setStatus(bank, "", "")
+	return nil
+}
