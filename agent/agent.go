@@ -102,6 +102,9 @@ type Options struct {
 	// BootCommandKey is the command key of the Reboot() that caused this
 	// start, if any.
 	BootCommandKey string
+	// BootFirmwareUpdated is Boot!'s FirmwareUpdated: set on the first
+	// start of a newly activated firmware image; false by default.
+	BootFirmwareUpdated bool
 }
 
 // Agent is a USP Agent. Create it with New and run it with Run.

@@ -160,7 +160,7 @@ func (a *Agent) emitBoot(ctx context.Context, cause, key string) {
 			}
 		}
 		pm, _ := json.Marshal(params)
-		return map[string]string{"CommandKey": key, "Cause": cause, "FirmwareUpdated": "false", "ParameterMap": string(pm)}
+		return map[string]string{"CommandKey": key, "Cause": cause, "FirmwareUpdated": strconv.FormatBool(a.opt.BootFirmwareUpdated), "ParameterMap": string(pm)}
 	})
 }
 
