@@ -81,7 +81,7 @@ func startTelemetry(ctx context.Context, tc *telemetryConfig, data, postgres str
 	done := make(chan struct{}, 2)
 	go func() { svc.RunRetention(ctx, maxAge, 0); done <- struct{}{} }()
 	events, stop := c.Subscribe()
-	go func() { ingestPushes(ctx, svc, events, log); done <- struct{}{} }()
+	go func() { ingestPushes(ctx, svc, events, c.Events, log); done <- struct{}{} }()
 	return svc, func() { cancel(); stop(); <-done; <-done; db.Close() }, nil
 }
 
@@ -119,28 +119,45 @@ type pushEvent struct {
 }
 
 // ingestPushes stores the Data of every Device.BulkData.Profile.{i}.Push!
-// event until ctx ends.
-func ingestPushes(ctx context.Context, svc *telemetry.Service, events <-chan controller.Event, log *slog.Logger) {
+// event until ctx ends. The subscription drops events when it falls
+// behind; a gap in the sequence numbers is filled from the events the
+// Controller keeps (stored, the newest MaxEvents).
+func ingestPushes(ctx context.Context, svc *telemetry.Service, events <-chan controller.Event, stored func(agent string, after uint64) []controller.Event, log *slog.Logger) {
+	var last uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case e := <-events:
-			if e.Kind != "notify" {
-				continue
+			if last != 0 && e.Seq > last+1 {
+				for _, missed := range stored("", last) {
+					if missed.Seq < e.Seq {
+						ingestPush(ctx, svc, missed, log)
+					}
+				}
 			}
-			var m pushEvent
-			if json.Unmarshal(e.Msg, &m) != nil {
-				continue
+			if e.Seq > last {
+				last = e.Seq
 			}
-			ev := m.Body.Request.Notify.Event
-			if ev.EventName != "Push!" || !strings.HasPrefix(ev.ObjPath, "Device.BulkData.Profile.") {
-				continue
-			}
-			if _, err := svc.IngestPush(ctx, e.Agent, ev.Params["Data"]); err != nil {
-				log.WarnContext(ctx, "Push! report not stored", "agent", e.Agent, "profile", ev.ObjPath, "err", err)
-			}
+			ingestPush(ctx, svc, e, log)
 		}
+	}
+}
+
+func ingestPush(ctx context.Context, svc *telemetry.Service, e controller.Event, log *slog.Logger) {
+	if e.Kind != "notify" {
+		return
+	}
+	var m pushEvent
+	if json.Unmarshal(e.Msg, &m) != nil {
+		return
+	}
+	ev := m.Body.Request.Notify.Event
+	if ev.EventName != "Push!" || !strings.HasPrefix(ev.ObjPath, "Device.BulkData.Profile.") {
+		return
+	}
+	if _, err := svc.IngestPush(ctx, e.Agent, ev.Params["Data"]); err != nil {
+		log.WarnContext(ctx, "Push! report not stored", "agent", e.Agent, "profile", ev.ObjPath, "err", err)
 	}
 }
 
