@@ -36,9 +36,9 @@ type process struct {
 }
 
 // processes serves ProcessStatus.Process.{i}. from /proc, read at most
-// once per MaxAge. A process keeps its instance number while it runs; a
-// process that reuses the PID of one that ended is a new row (the key
-// is the PID with the process's start time).
+// once per MaxAge. A process's instance number is its PID: it keeps it
+// while it runs, across restarts of the Agent too [R-ARC.8], with nothing
+// to store.
 type processes struct {
 	info Info
 
@@ -47,13 +47,11 @@ type processes struct {
 	rows   map[uint32]*process // by instance number
 	prev   map[uint32]*process // the reading before rows
 	order  []uint32
-	byKey  map[string]uint32
-	next   uint32
 	pageKB uint64
 }
 
 func newProcesses(info Info) *processes {
-	return &processes{info: info, byKey: map[string]uint32{}, pageKB: uint64(os.Getpagesize() / 1024)}
+	return &processes{info: info, pageKB: uint64(os.Getpagesize() / 1024)}
 }
 
 func (ps *processes) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
@@ -113,26 +111,16 @@ func (ps *processes) refresh(list bool) error {
 		return usperr.Errorf(usperr.CodeInternal, "reading %s: %v", ps.info.Proc, err)
 	}
 	rows := map[uint32]*process{}
-	keys := map[string]uint32{}
 	for _, e := range ents {
 		pid, err := strconv.ParseUint(e.Name(), 10, 32)
 		if err != nil {
 			continue
 		}
-		p, start, ok := ps.read(uint32(pid))
-		if !ok {
-			continue // ended while being read
+		if p, ok := ps.read(uint32(pid)); ok { // else it ended while being read
+			rows[uint32(pid)] = p
 		}
-		key := e.Name() + "/" + start
-		n, known := ps.byKey[key]
-		if !known {
-			ps.next++
-			n = ps.next
-		}
-		keys[key] = n
-		rows[n] = p
 	}
-	ps.byKey, ps.prev, ps.rows, ps.at = keys, ps.rows, rows, now
+	ps.prev, ps.rows, ps.at = ps.rows, rows, now
 	ps.order = ps.order[:0]
 	for n := range rows {
 		ps.order = append(ps.order, n)
@@ -141,25 +129,24 @@ func (ps *processes) refresh(list bool) error {
 	return nil
 }
 
-// read reads one process from /proc/PID/stat and /proc/PID/cmdline, and
-// returns its start time (in clock ticks after boot) as a string.
-func (ps *processes) read(pid uint32) (*process, string, bool) {
+// read reads one process from /proc/PID/stat and /proc/PID/cmdline.
+func (ps *processes) read(pid uint32) (*process, bool) {
 	dir := ps.info.Proc + "/" + strconv.FormatUint(uint64(pid), 10)
 	b, err := os.ReadFile(dir + "/stat")
 	if err != nil {
-		return nil, "", false
+		return nil, false
 	}
 	s := string(b)
 	// The command name is in parentheses and may itself hold spaces and
 	// parentheses: the fields after it start after the last ')'.
 	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || closing < open {
-		return nil, "", false
+		return nil, false
 	}
 	comm := s[open+1 : closing]
 	f := strings.Fields(s[closing+1:])
 	if len(f) < 22 {
-		return nil, "", false
+		return nil, false
 	}
 	// f[0] is field 3 (state) of proc(5).
 	num := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
@@ -174,7 +161,7 @@ func (ps *processes) read(pid uint32) (*process, string, bool) {
 	if len(p.command) > 256 {
 		p.command = p.command[:256]
 	}
-	return p, f[19], true // field 22: starttime
+	return p, true
 }
 
 // clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on

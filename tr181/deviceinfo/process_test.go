@@ -29,8 +29,8 @@ func getPath(eng *datamodel.Engine, path string) (map[string]string, error) {
 }
 
 // TestProcesses: a process the test starts is a Process row, found by
-// its PID, with its command line and state; it keeps its instance
-// number while it runs and its row goes when it ends.
+// its PID, with its command line and state; its instance number is its
+// PID, and its row goes when it ends.
 func TestProcesses(t *testing.T) {
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
@@ -67,6 +67,9 @@ func TestProcesses(t *testing.T) {
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if p != "Device.DeviceInfo.ProcessStatus.Process."+pid+"." {
+		t.Errorf("process %s at %s", pid, p)
 	}
 	got, _ := getPath(eng, p)
 	for k, want := range map[string]string{"PID": pid, "Command": "sleep 30", "State": "Sleeping"} {
