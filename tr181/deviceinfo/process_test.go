@@ -141,6 +141,10 @@ func TestTemperature(t *testing.T) {
 	if core == "" || zone == "" || got["Device.DeviceInfo.TemperatureStatus.TemperatureSensorNumberOfEntries"] != "2" {
 		t.Fatalf("sensors: %v", got)
 	}
+	// Numbered in name order, the same at every start.
+	if core != "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.1." || zone != "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.2." {
+		t.Errorf("sensors at %s and %s", core, zone)
+	}
 	if got[core+"Value"] != "46" || got[zone+"Value"] != "-1" || got[core+"Status"] != "Enabled" {
 		t.Errorf("values: %v", got)
 	}

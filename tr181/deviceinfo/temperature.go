@@ -2,6 +2,7 @@ package deviceinfo
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,7 +99,10 @@ func (ss *sensors) refresh() {
 			delete(ss.byName, name)
 		}
 	}
-	for name, file := range found {
+	// Sensors first seen together are numbered in name order, so that
+	// the same hardware gets the same numbers at every start [R-ARC.8].
+	for _, name := range slices.Sorted(maps.Keys(found)) {
+		file := found[name]
 		s := ss.byName[name]
 		if s == nil {
 			ss.next++
