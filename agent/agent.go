@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/e2e"
 	"github.com/uspkit/uspkit/endpoint"
@@ -399,7 +397,7 @@ func (a *Agent) prepare(ctx context.Context, protocol string, t mtp.Transport, i
 		return nil, false
 	}
 	var msg wire.Msg
-	if err := proto.Unmarshal(rec.Payload, &msg); err != nil {
+	if err := wire.UnmarshalMsg(rec.Payload, &msg); err != nil {
 		a.log.WarnContext(ctx, "msg could not be parsed", "from", rec.FromID, "err", err)
 		return nil, false
 	}

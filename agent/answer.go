@@ -24,7 +24,7 @@ const maxErrText = 256
 // failure to send is the MTP's to report (the connection is gone, and
 // with it the Controller's request); it is logged.
 func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, addr, to string, reply *wire.Msg) {
-	payload, err := proto.Marshal(reply)
+	payload, err := wire.MarshalMsg(reply)
 	if err != nil {
 		a.log.ErrorContext(ctx, "response could not be encoded", "err", err)
 		reply = errMsg(reply.GetHeader().GetMsgId(), usperr.Errorf(usperr.CodeInternal, "response could not be encoded"))

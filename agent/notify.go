@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/pathname"
@@ -401,7 +399,7 @@ func (s *subscriptions) notify(ctx context.Context, c *controller, subPath strin
 	id := fmt.Sprintf("notify-%d-%d", s.a.start.UnixNano(), s.seq.Add(1))
 	msg := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_NOTIFY},
 		Body: &wire.Body{MsgBody: &wire.Body_Request{Request: &wire.Request{ReqType: &wire.Request_Notify{Notify: n}}}}}
-	payload, err := proto.Marshal(msg)
+	payload, err := wire.MarshalMsg(msg)
 	if err != nil {
 		s.a.log.ErrorContext(ctx, "notify could not be encoded", "err", err)
 		return ""

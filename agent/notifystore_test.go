@@ -102,4 +102,12 @@ func TestNotifyUnansweredStored(t *testing.T) {
 	if again.GetHeader().GetMsgId() != second.GetHeader().GetMsgId() {
 		t.Fatalf("after restart: %v, want %s resent", again, second.GetHeader().GetMsgId())
 	}
+	// Answered (the Controller acknowledges on its own): gone from the store.
+	deadline = time.Now().Add(5 * time.Second)
+	for len(items(t, st, "notify")) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := items(t, st, "notify"); len(got) != 0 {
+		t.Fatalf("still stored after the response: %v", got)
+	}
 }
