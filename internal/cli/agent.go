@@ -53,6 +53,9 @@ type agentConfig struct {
 	BulkData *bulkDataConfig `yaml:"bulk_data"`
 	// Host serves the host's own objects (internal/cli/host.go).
 	Host *hostConfig `yaml:"host"`
+	// Firmware turns on Device.DeviceInfo.FirmwareImage with image banks
+	// in the data directory (internal/cli/agentfirmware.go).
+	Firmware *firmwareConfig `yaml:"firmware"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -273,13 +276,14 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 		<-done
 		ra.close()
 		log.Info("restarting", "cause", cause)
-		return restartSelf()
+		return ra.fw.restart()
 	}
 }
 
 // runningAgent is an Agent with the resources it owns.
 type runningAgent struct {
 	a     *agent.Agent
+	fw    *agentFirmware
 	db    agentStore
 	close func()
 }
@@ -301,6 +305,10 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	} else if err := privateDir(dir, log); err != nil {
 		return nil, err
 	}
+	fw, err := setupFirmware(cfg.Firmware, dir, log, onReboot) // may start another image in place of this process
+	if err != nil {
+		return nil, err
+	}
 	db, err := openAgentStore(ctx, cfg.Store, dir)
 	if err != nil {
 		return nil, err
@@ -311,6 +319,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
 	bulkdata.Define(m)
+	fw.define(m)
 	bd, err := newBulkData(cfg.BulkData, dir, log)
 	if err != nil {
 		db.Close()
@@ -340,6 +349,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	bd.Register(mux)
 	hs.register(mux)
 	sw.register(mux)
+	fw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
 	startDiagnostics(ctx, mux, &ag, dir, log)
 	vf.register(mux, db, onReboot, log)
@@ -376,8 +386,10 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		mtps = append(mtps, m)
 	}
 	mtps = append(mtps, cfg.USPBroker.agentMTP(cfg.EndpointID, onState, log)...)
-	a, err := agent.New(ctx, agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
-		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot})
+	aopt := agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
+		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot}
+	fw.options(&aopt)
+	a, err := agent.New(ctx, aopt)
 	if err != nil {
 		for _, x := range mtps {
 			x.Transport.Close()
@@ -396,9 +408,10 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	stopBroker := cfg.USPBroker.start(ctx, a, log)
 	sw.start(ctx, a)
+	fw.start(ctx, a)
 	stopBulkData := runBulkData(ctx, bd, a)
 	stopHost := hs.start(ctx, a)
-	return &runningAgent{a: a, db: db, close: func() {
+	return &runningAgent{a: a, fw: fw, db: db, close: func() {
 		stopHost()
 		stopBulkData()
 		stopBroker()

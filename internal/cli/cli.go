@@ -160,6 +160,9 @@ func runVersion(_ context.Context, e *env, args []string) error {
 // buildVersion is the module version the binary was built from, or
 // "devel".
 func buildVersion() string {
+	if linkVersion != "" {
+		return linkVersion
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}

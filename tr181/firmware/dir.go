@@ -69,8 +69,12 @@ type dirState struct {
 type trial struct {
 	Bank, From int
 	Key        string
-	// Started is set by the first start of the trial bank's binary.
-	Started bool
+	// Launched is set before the trial bank's binary is first executed;
+	// Started by that binary's Boot. A start that finds the trial
+	// launched before and not confirmed rolls back.
+	Launched, Started bool
+	// Remote is set for an Activate() (a Controller's request).
+	Remote bool
 }
 
 // OpenDir opens (creating it) the bank directory dir; exe is the running
@@ -190,16 +194,21 @@ func (d *Dir) Boot() (execPath string, r BootReport, err error) {
 	target := d.st.Boot
 	if t := d.st.Trial; t != nil {
 		switch {
-		case t.Started:
+		case exeBank == t.Bank && t.Launched && !t.Started:
+			t.Started = true
+			d.st.Report = &BootReport{FirmwareUpdated: true, Cause: t.cause(), CommandKey: t.Key}
+		case t.Launched:
 			d.st.Trial, d.st.Boot = nil, t.From
 			d.st.Report = &BootReport{Cause: "LocalReboot", CommandKey: t.Key, FailedBank: t.Bank,
 				FailureLog: "the image in bank " + strconv.Itoa(t.Bank) + " stopped or did not connect before it was confirmed; rolled back to bank " + strconv.Itoa(t.From)}
 			target = t.From
-		case exeBank == t.Bank:
-			t.Started = true
-			d.st.Report = &BootReport{FirmwareUpdated: true, Cause: "RemoteReboot", CommandKey: t.Key}
-		default:
+		default: // set to boot (SetBoot) but not launched yet
+			t.Launched = true
 			target = t.Bank
+			if exeBank == t.Bank {
+				t.Started = true
+				d.st.Report = &BootReport{FirmwareUpdated: true, Cause: t.cause(), CommandKey: t.Key}
+			}
 		}
 		if err := d.save(); err != nil {
 			return "", r, err
@@ -360,7 +369,7 @@ func (d *Dir) Activate(ctx context.Context, bank int, commandKey string) error {
 		d.mu.Unlock()
 		return fmt.Errorf("bank %d is running", bank)
 	}
-	d.st.Boot, d.st.Trial = bank, &trial{Bank: bank, From: d.running, Key: commandKey}
+	d.st.Boot, d.st.Trial = bank, &trial{Bank: bank, From: d.running, Key: commandKey, Launched: true, Remote: true}
 	err := d.save()
 	d.mu.Unlock()
 	if err != nil {
@@ -368,6 +377,15 @@ func (d *Dir) Activate(ctx context.Context, bank int, commandKey string) error {
 	}
 	d.o.Restart(d.File(bank))
 	return nil
+}
+
+// cause is the Boot! cause of a trial's first start: RemoteReboot for an
+// Activate(), else "" (the cause the Agent recorded, such as Reboot()'s).
+func (t *trial) cause() string {
+	if t.Remote {
+		return "RemoteReboot"
+	}
+	return ""
 }
 
 // copyExecutable copies the binary src to dst.

@@ -351,3 +351,22 @@ func TestActivateWindows(t *testing.T) {
 	default:
 	}
 }
+
+// TestRollbackNeverStarted: an activated image that dies before its boot
+// loader runs (it never marks its start) is rolled back from too, and not
+// launched again.
+func TestRollbackNeverStarted(t *testing.T) {
+	f := newFixture(t, nil)
+	os.WriteFile(filepath.Join(f.dir, "img"), script("6.6", 3), 0o755)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": "file://" + filepath.Join(f.dir, "img"), "AutoActivate": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	<-f.restarts // the image is executed and exits at once
+	rep := f.open(t, f.exe, nil)
+	if rep.FailedBank != 2 || f.fl.Running() != 1 || rep.FirmwareUpdated {
+		t.Fatalf("report %+v, running %d", rep, f.fl.Running())
+	}
+	if rep := f.open(t, f.exe, nil); rep != (firmware.BootReport{}) || f.fl.Running() != 1 {
+		t.Fatalf("second start: report %+v, running %d", rep, f.fl.Running())
+	}
+}
