@@ -225,6 +225,9 @@ type campaignRun struct {
 	targets []*Target
 	cancels map[string]context.CancelFunc // running targets
 	byAgent map[string]*Target
+	// scan is the index of the first target that has not finished:
+	// targets before it need no look.
+	scan int
 }
 
 // target returns the target of agent, or nil.
@@ -288,6 +291,29 @@ func (cs *campaigns) loaded(targets map[string][]*Target) {
 		}
 		r.targets = ts
 		r.recount()
+	}
+}
+
+// setState moves t to state, keeping the counts up to date.
+func (r *campaignRun) setState(t *Target, state string) {
+	r.count(t.State, -1)
+	t.State = state
+	r.count(state, 1)
+}
+
+func (r *campaignRun) count(state string, d int) {
+	n := &r.c.Counts
+	switch state {
+	case TargetPending:
+		n.Pending += d
+	case TargetRunning:
+		n.Running += d
+	case TargetSucceeded:
+		n.Succeeded += d
+	case TargetFailed:
+		n.Failed += d
+	case TargetAborted:
+		n.Aborted += d
 	}
 }
 

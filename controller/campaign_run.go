@@ -57,14 +57,13 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 		if r.c.State != CampaignRunning {
 			continue
 		}
-		running := 0
-		for _, t := range r.targets {
-			if t.State == TargetRunning {
-				running++
-			}
+		running := r.c.Counts.Running
+		for r.scan < len(r.targets) && r.targets[r.scan].finished() {
+			r.scan++
 		}
 		end := min(r.c.StageEnd, len(r.targets))
-		for _, t := range r.targets[:end] {
+		lo := min(r.scan, end)
+		for _, t := range r.targets[lo:end] {
 			if running >= r.c.Spec.Rollout.Concurrency {
 				break
 			}
@@ -77,20 +76,20 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 			if !up {
 				continue
 			}
-			t.State, t.Attempts, t.Started = TargetRunning, t.Attempts+1, time.Now().UTC()
+			r.setState(t, TargetRunning)
+			t.Attempts, t.Started = t.Attempts+1, time.Now().UTC()
 			c.camps.waiting[t.Agent] = make(chan *wire.Notify, 32)
 			running++
 			starts = append(starts, started{r, *t})
 			targets = append(targets, targetItem(r.c.ID, t))
 		}
 		if running > 0 {
-			r.recount()
 			continue
 		}
 		// Nothing runs: the stage is over once every target in it has
 		// finished or waits offline.
 		open := false
-		for _, t := range r.targets[:end] {
+		for _, t := range r.targets[lo:end] {
 			if t.State == TargetPending && c.camps.waiting[t.Agent] == nil {
 				c.mu.Lock()
 				up := online(t.Agent)
@@ -104,7 +103,6 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 		if open {
 			continue
 		}
-		r.recount()
 		if reason := r.failureRateExceeded(true); reason != "" {
 			r.c.State, r.c.Reason = CampaignPaused, reason
 			changed, whats = append(changed, r.c), append(whats, "paused")
@@ -204,11 +202,11 @@ func (c *Controller) finishTarget(ctx context.Context, id, agent string, ch chan
 	}
 	t.ToVersion, t.Reason = res.to, res.reason
 	if res.retry && t.Attempts < maxOfflineRetries {
-		t.State = TargetPending
+		r.setState(t, TargetPending)
 	} else {
-		t.State, t.Ended = res.state, time.Now().UTC()
+		r.setState(t, res.state)
+		t.Ended = time.Now().UTC()
 	}
-	r.recount()
 	item := targetItem(id, t)
 	paused := false
 	if t.State == TargetFailed && r.c.State == CampaignRunning {
