@@ -406,3 +406,60 @@ func testRestart(t *testing.T, open func() controller.Store) {
 		}
 	}
 }
+
+// Agents offline when their turn comes wait, counted as offline, while
+// the others are upgraded; the campaign completes once they come back and
+// are upgraded too.
+func TestCampaignOfflineAgents(t *testing.T) {
+	r := newCampaignRig(t)
+	r.start(t, store.NewMemory())
+	fw := &sim.Firmware{Version: "1", NewVersion: "2"}
+	on := startFleet(t, r.get, r.url, 6, fw)
+	dial := func() *sim.Fleet {
+		f, err := sim.Start(context.Background(), sim.Options{N: 3, Prefix: "os::012345-AWAY", Controller: ctrlID, ControllerAddr: ctrlID, Firmware: fw,
+			Dial: func(id string, onState mtp.StateFunc) mtp.Transport {
+				return ws.NewClient(&ws.Options{URL: r.url, EndpointID: id, OnState: onState, MinWait: 50 * time.Millisecond})
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	away := dial()
+	waitFleetOnline(t, r.get, on, 9)
+	away.Close()
+	waitFleetOnline(t, r.get, on, 6)
+	ids := append(fleetIDs(on, 3), "os::012345-AWAY0", "os::012345-AWAY1", "os::012345-AWAY2")
+	ids = append(ids, on.ID(3), on.ID(4), on.ID(5))
+	c := r.get()
+	x, err := c.CreateCampaign(context.Background(), controller.CampaignSpec{Kind: controller.KindFirmware, Agents: ids, URL: "http://127.0.0.1:1/fw.bin",
+		AutoActivate: true, Rollout: controller.Rollout{Canary: 2, Wave: 2, Concurrency: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p, _ := c.Campaign(x.ID)
+		if p.Counts.Succeeded == 6 {
+			if p.State != controller.CampaignRunning || p.Counts.Pending != 3 || p.Counts.Offline != 3 {
+				t.Fatalf("with 3 agents away: %s %+v", p.State, p.Counts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("online agents not done: %s %+v", p.State, p.Counts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	back := dial()
+	defer back.Close()
+	done, _ := waitCampaign(t, r.get, x.ID, 20*time.Second)
+	if done.State != controller.CampaignCompleted || done.Counts.Succeeded != 9 {
+		t.Fatalf("campaign %s %+v", done.State, done.Counts)
+	}
+	for i := range 3 {
+		if back.Version(i) != "2" {
+			t.Errorf("%s at %s", back.ID(i), back.Version(i))
+		}
+	}
+}
