@@ -179,7 +179,7 @@ func TestAgentFirmwareUpgrade(t *testing.T) {
 	if oc := a.event("Download()", 10*time.Second); oc["err"] == "0" {
 		t.Fatalf("Download() with a bad checksum succeeded")
 	}
-	if s := a.get("Device.DeviceInfo.FirmwareImage.2.Status"); s != "DownloadFailed" {
+	if s := a.get("Device.DeviceInfo.FirmwareImage.2.Status"); s != "ValidationFailed" {
 		t.Fatalf("bank 2 status %q", s)
 	}
 
@@ -197,6 +197,9 @@ func TestAgentFirmwareUpgrade(t *testing.T) {
 	}
 	a.operate("Device.DeviceInfo.FirmwareImage.2.Activate()", "act-1", map[string]string{
 		"TimeWindow.1.Start": "0", "TimeWindow.1.End": "60", "TimeWindow.1.Mode": "Immediately"})
+	if oc := a.event("Activate()", 5*time.Second); oc["err"] != "0" { // before the restart (TP-469 9.4)
+		t.Fatalf("Activate(): %v", oc)
+	}
 	a.ready() // the same process, now bank 2's binary
 	boot := a.event("Boot!", 20*time.Second)
 	if boot["FirmwareUpdated"] != "true" || boot["CommandKey"] != "act-1" || boot["Cause"] != "RemoteReboot" {

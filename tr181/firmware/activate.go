@@ -127,9 +127,9 @@ func (s *Service) activateCmd(ctx context.Context, w datamodel.ResponseWriter, r
 		err := s.inWindow(wctx, bank, r.CommandKey, win)
 		cancel()
 		if err == nil {
-			// The restart is on its way; the command ends with the process.
-			<-ctx.Done()
-			return usperr.Errorf(CodeCommandCanceled, "cancelled")
+			// The command completes (its OperationComplete goes out, TP-469
+			// 9.4) and the restart follows after ActivateDelay.
+			return nil
 		}
 		if ctx.Err() != nil {
 			return usperr.Errorf(CodeCommandCanceled, "cancelled")
@@ -200,7 +200,8 @@ func (s *Service) activatable(bank int) error {
 	return nil
 }
 
-// activate makes bank the boot image and has the Flash start it.
+// activate makes bank the boot image and has the Flash start it after
+// ActivateDelay, so that the command's completion goes out first.
 func (s *Service) activate(ctx context.Context, bank int, key string) error {
 	if err := s.activatable(bank); err != nil {
 		return err
@@ -215,10 +216,14 @@ func (s *Service) activate(ctx context.Context, bank int, key string) error {
 	if err != nil {
 		return usperr.Errorf(CodeCommandFailure, "%v", err)
 	}
-	s.log.InfoContext(ctx, "activating firmware image", "bank", bank)
-	if err := s.o.Flash.Activate(ctx, bank, key); err != nil {
-		s.setStatus(bank, StatusActivationFailed, fmt.Sprintf("activation: %v", err))
-		return usperr.Errorf(CodeCommandFailure, "activating: %v", err)
-	}
+	s.log.InfoContext(ctx, "activating firmware image", "bank", bank, "in", s.o.ActivateDelay)
+	go func() {
+		actx := context.WithoutCancel(ctx)
+		time.Sleep(s.o.ActivateDelay)
+		if err := s.o.Flash.Activate(actx, bank, key); err != nil {
+			s.log.ErrorContext(actx, "activating firmware image", "bank", bank, "err", err)
+			s.setStatus(bank, StatusActivationFailed, fmt.Sprintf("activation: %v", err))
+		}
+	}()
 	return nil
 }

@@ -193,9 +193,11 @@ func TestDownloadActivate(t *testing.T) {
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res)
 	}
-	actx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go res[0].Async(actx)
+	// The command completes first (TP-469 9.4: OperationComplete within
+	// 5 s), then the restart follows.
+	if _, err := res[0].Async(context.Background()); err != nil {
+		t.Fatalf("Activate(): %v", err)
+	}
 	var next string
 	select {
 	case next = <-f.restarts:
@@ -278,7 +280,7 @@ func TestDownloadFailures(t *testing.T) {
 		status string
 	}{
 		{"404", map[string]string{"URL": srv.URL + "/none"}, firmware.CodeServerUnreachable, firmware.StatusDownloadFailed},
-		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, firmware.CodeCorruptData, firmware.StatusDownloadFailed},
+		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, firmware.CodeCorruptData, firmware.StatusValidationFailed},
 		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, firmware.CodeCorruptData, firmware.StatusDownloadFailed},
 		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, firmware.CodeServerInsecure, firmware.StatusDownloadFailed},
 		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, firmware.CodeCorruptData, firmware.StatusValidationFailed},

@@ -120,13 +120,9 @@ func (s *Service) downloadCmd(ctx context.Context, w datamodel.ResponseWriter, r
 	}
 	if r.Values["AutoActivate"] == "true" || r.Values["AutoActivate"] == "1" {
 		// Activation follows the command's completion.
-		go func() {
-			actx := context.WithoutCancel(ctx)
-			time.Sleep(s.o.ActivateDelay)
-			if err := s.activate(actx, bank, r.CommandKey); err != nil {
-				s.log.WarnContext(actx, "automatic activation failed", "bank", bank, "err", err)
-			}
-		}()
+		if err := s.activate(context.WithoutCancel(ctx), bank, r.CommandKey); err != nil {
+			s.log.WarnContext(ctx, "automatic activation failed", "bank", bank, "err", err)
+		}
 	}
 	return nil
 }
@@ -152,7 +148,14 @@ func (s *Service) fetchInto(ctx context.Context, r *datamodel.Request, bank int)
 	}
 	o.Logger = s.log
 	if _, err := download.Fetch(ctx, req, dst, &o); err != nil {
-		s.setStatus(bank, StatusDownloadFailed, "")
+		// A file that does not match its checksum fails validation
+		// (TP-469 9.6); any other failure is the download's.
+		status := StatusDownloadFailed
+		var e *download.Error
+		if errors.As(err, &e) && e.Fault == download.FaultChecksum {
+			status = StatusValidationFailed
+		}
+		s.setStatus(bank, status, "")
 		return err
 	}
 	defer os.Remove(dst)
