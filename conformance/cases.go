@@ -125,7 +125,6 @@ var sectionReasons = map[string]string{
 }
 
 var reasons = map[string]string{
-	"10.7":  "not implemented: three retries at the plan's back-off (13, 23, 43 s) within one 60 s interval (the agent's retry back-off is tested in package tr181/bulkdata)",
 	"10.13": "needs MQTT in Device.BulkData.Protocols (the agent reports over HTTP and USPEventNotif)",
 	"1.93":  "needs Subscription.{i}.TriggerAction (feature 37)",
 	"1.94":  "needs Subscription.{i}.TriggerAction (feature 37)",

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uspkit/uspkit/telemetry"
@@ -50,6 +51,7 @@ func section10() map[string]caseFunc {
 		"10.4":  {run: http(true, "CSV", false)},
 		"10.5":  {run: http(false, "", true)},
 		"10.6":  {run: http(true, "", true)},
+		"10.7":  {run: bulkRetry, long: true, wait: 3 * time.Minute},
 		"10.8":  {run: bulkWildcard},
 		"10.9":  {run: bulkObjectPath},
 		"10.10": {run: func(t *T) { bulkPush(t, "UpTime", "Device.DeviceInfo.UpTime", exactName("UpTime"), 1) }},
@@ -108,11 +110,12 @@ func listHas(list, item string) bool {
 // collector is the runner's Bulk Data collector: it records every
 // transfer and answers 200, or 503 while failing is set.
 type collector struct {
-	url  string
-	srv  *http.Server
-	mu   sync.Mutex
-	got  []transfer
-	more chan struct{}
+	url     string
+	srv     *http.Server
+	failing atomic.Bool
+	mu      sync.Mutex
+	got     []transfer
+	more    chan struct{}
 }
 
 // transfer is one request the collector received.
@@ -147,6 +150,9 @@ func (t *T) collector(s BulkDataSetup, secure bool) *collector {
 		c.mu.Lock()
 		c.got = append(c.got, transfer{query: r.URL.Query(), ctype: r.Header.Get("Content-Type"), body: body, at: time.Now()})
 		c.mu.Unlock()
+		if c.failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
 		select {
 		case c.more <- struct{}{}:
 		default:
@@ -363,5 +369,38 @@ func (t *T) pushes(prof string, interval uint32, ok func(string) bool, min int) 
 			n++
 		}
 		t.Check(n >= min, "Push! Data has %d parameters, want at least %d: %v", n, min, names)
+	}
+}
+
+// bulkRetry is 10.7: with the collector down, the Agent retries at the
+// plan's back-off (RetryMinimumWaitInterval 5 s, RetryIntervalMultiplier
+// 2000) [R-BULK.2]: a retry within 13 s of the first attempt, another
+// within 23 s; once the collector is back, a transfer within 43 s, and
+// none after it until the next reporting interval [R-BULK.4].
+func bulkRetry(t *T) {
+	s, interval := t.bulk("HTTP", "")
+	interval = max(interval, 60) // the plan's waits need a 60 s interval
+	col := t.collector(s, false)
+	col.failing.Store(true)
+	prof := t.addProfile([]kv{preq("Protocol", "HTTP"), preq("EncodingType", "JSON"), preq("ReportingInterval", strconv.FormatUint(uint64(interval), 10)),
+		preq("HTTP.URL", col.url), preq("HTTP.RetryEnable", "true"), preq("HTTP.RetryMinimumWaitInterval", "5"), preq("HTTP.RetryIntervalMultiplier", "2000")},
+		[]kv{preq("Name", "UpTime"), preq("Reference", "Device.DeviceInfo.UpTime")})
+	t.enableBulk(prof)
+	first := col.wait(t, 1, time.Duration(interval)*time.Second+10*time.Second)[0]
+	second := col.wait(t, 2, time.Until(first.at.Add(13*time.Second)))[1]
+	third := col.wait(t, 3, time.Until(second.at.Add(23*time.Second)))[2]
+	col.failing.Store(false)
+	fourth := col.wait(t, 4, time.Until(third.at.Add(43*time.Second)))[3]
+	for _, tr := range []transfer{first, second, third, fourth} {
+		t.checkIdentity(tr.query)
+	}
+	t.Check(second.at.Sub(first.at) >= 4*time.Second, "first retry %v after the attempt, under RetryMinimumWaitInterval", second.at.Sub(first.at))
+	quiet := min(10*time.Second, time.Until(first.at.Add(time.Duration(interval)*time.Second)))
+	if quiet > 0 {
+		time.Sleep(quiet)
+		col.mu.Lock()
+		n := len(col.got)
+		col.mu.Unlock()
+		t.Check(n == 4, "%d transfers: the agent went on after the collector accepted one", n)
 	}
 }
