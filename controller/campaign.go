@@ -217,6 +217,8 @@ type campaigns struct {
 	waiting map[string]chan *wire.Notify
 	// wake tells the scheduler that something changed.
 	wake chan struct{}
+	// persist orders the writes of campaigns.
+	persist sync.Mutex
 }
 
 // campaignRun is one campaign with its targets.
@@ -652,8 +654,19 @@ func targetItem(campaign string, t *Target) store.Item {
 	return store.Item{Kind: "campaign-target", ID: campaign + "/" + t.Agent, Data: data}
 }
 
+// persistCampaign stores campaign x.ID as it is now (not as x was when
+// the caller copied it), writes in turn, so that the newest state is the
+// one stored whatever order concurrent callers come in.
 func (c *Controller) persistCampaign(ctx context.Context, x *Campaign) {
-	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{campaignItem(x)}}); err != nil {
+	c.camps.persist.Lock()
+	defer c.camps.persist.Unlock()
+	c.camps.mu.Lock()
+	item := campaignItem(x)
+	if r := c.camps.byID[x.ID]; r != nil {
+		item = campaignItem(&r.c)
+	}
+	c.camps.mu.Unlock()
+	if err := c.opt.Store.Apply(context.WithoutCancel(ctx), &store.Batch{PutItems: []store.Item{item}}); err != nil {
 		c.log.WarnContext(ctx, "campaign not persisted", "campaign", x.ID, "err", err)
 	}
 }

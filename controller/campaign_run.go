@@ -120,25 +120,33 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 			changed, whats = append(changed, r.c), append(whats, "completed")
 		}
 	}
+	var launch []func()
 	for _, s := range starts {
 		ctx, cancel := context.WithCancel(ctx)
 		s.r.cancels[s.t.Agent] = cancel
 		spec := s.r.c.Spec
 		id := s.r.c.ID
 		ch := c.camps.waiting[s.t.Agent]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cancel()
-			res := c.upgrade(ctx, id, &spec, s.t, ch)
-			c.finishTarget(ctx, id, s.t.Agent, ch, res)
-		}()
+		launch = append(launch, func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer cancel()
+				res := c.upgrade(ctx, id, &spec, s.t, ch)
+				c.finishTarget(ctx, id, s.t.Agent, ch, res)
+			}()
+		})
 	}
 	c.camps.mu.Unlock()
+	// The targets are stored as running before their upgrades start, so
+	// that an upgrade's end is always stored after its start.
 	if len(targets) > 0 {
 		if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: targets}); err != nil {
 			c.log.WarnContext(ctx, "campaign targets not persisted", "err", err)
 		}
+	}
+	for _, f := range launch {
+		f()
 	}
 	for i := range changed {
 		c.persistCampaign(ctx, &changed[i])
