@@ -71,6 +71,7 @@ func rules() []rule {
 		// controller's methods: checked on its own imports, since the
 		// controller it uses imports them.
 		{pkg: "controller/api", forbidden: []string{"store", "mtp", "record", "e2e"}, direct: true},
+		{pkg: "controller/filestore", forbidden: []string{"*"}},
 		{pkg: "webui", forbidden: []string{"*"}},
 		{pkg: "conformance", forbidden: []string{"agent", "datamodel", "controller"}},
 		{pkg: "sim", forbidden: []string{"controller"}},
