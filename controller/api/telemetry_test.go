@@ -51,6 +51,7 @@ func telemetryRig(t *testing.T) (*httptest.Server, *telemetry.Service) {
 	done := make(chan struct{}, 3)
 	go func() { c.Run(ctx); done <- struct{}{} }()
 	go func() { a.Run(ctx); done <- struct{}{} }()
+	bd.SetCaller(a.Caller)
 	go func() { bd.Run(ctx, a.Engine(), a.Emit); done <- struct{}{} }()
 	srv := httptest.NewServer(api.New(api.Options{Controller: c, Telemetry: tel,
 		Tokens: api.NewTokens(map[string]api.Role{admin: api.Admin, oper: api.Operator, viewer: api.Viewer})}))

@@ -57,6 +57,7 @@ func newBulkData(c *bulkDataConfig, dir string, log *slog.Logger) (*bulkdata.Ser
 // runBulkData sends the reports of a's Bulk Data profiles until the
 // returned function is called; it returns once the service stopped.
 func runBulkData(ctx context.Context, bd *bulkdata.Service, a *agent.Agent) (stop func()) {
+	bd.SetCaller(a.Caller) // a profile collects what its Controller may read
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

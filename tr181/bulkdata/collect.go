@@ -38,11 +38,11 @@ type collected struct {
 }
 
 // collect reads every parameter a profile needs with one Get of the
-// engine, as the Agent itself (Secured values stay empty): the
+// engine, as caller (Secured values stay empty): the
 // references of its Parameter rows, the excluded ones, the URI
 // parameters and the device identity. A reference that fails (no such
 // path, nothing matched) contributes nothing.
-func collect(ctx context.Context, eng *datamodel.Engine, params []paramRef, uri []uriParam, withIdentity bool) collected {
+func collect(ctx context.Context, eng *datamodel.Engine, caller datamodel.Caller, params []paramRef, uri []uriParam, withIdentity bool) collected {
 	var paths []string
 	for _, p := range params {
 		paths = append(paths, p.Reference)
@@ -56,7 +56,7 @@ func collect(ctx context.Context, eng *datamodel.Engine, params []paramRef, uri 
 	if len(paths) == 0 {
 		return collected{}
 	}
-	res := eng.Get(ctx, datamodel.Caller{}, paths, 0)
+	res := eng.Get(ctx, caller, paths, 0)
 	model := eng.Model()
 	excluded := map[string]bool{}
 	for i, p := range params {

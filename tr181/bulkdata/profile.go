@@ -14,6 +14,7 @@ import (
 // profile is one Device.BulkData.Profile.{i} as the scheduler uses it.
 type profile struct {
 	Path          string // "Device.BulkData.Profile.1."
+	Controller    string // Profile.{i}.Controller
 	Enable        bool
 	Protocol      string
 	Encoding      string
@@ -81,7 +82,7 @@ func (s *Service) load(ctx context.Context, eng *datamodel.Engine) map[string]*p
 		switch sub := strings.TrimPrefix(o.Path, p.Path); {
 		case sub == "":
 			p.Enable = v["Enable"] == "true" || v["Enable"] == "1"
-			p.Protocol, p.Encoding = v["Protocol"], v["EncodingType"]
+			p.Protocol, p.Encoding, p.Controller = v["Protocol"], v["EncodingType"], v["Controller"]
 			n, _ := strconv.ParseUint(v["ReportingInterval"], 10, 32)
 			p.Interval = max(uint32(n), 1, s.opt.MinReportingInterval)
 			p.TimeReference, _ = time.Parse(time.RFC3339, v["TimeReference"])

@@ -68,7 +68,9 @@ type Service struct {
 	retained map[string]*retained // by profile path
 	digest   map[string]bool      // profiles whose collector asks for Digest
 	ctrls    map[string]string    // Controller Endpoint ID → its Device.LocalAgent.Controller path
-	forced   sync.WaitGroup       // ForceCollection() transfers running
+	owner    map[string]string    // profile path → Endpoint ID of the Controller that last changed it
+	callerOf func(id string) datamodel.Caller
+	forced   sync.WaitGroup // ForceCollection() transfers running
 
 	sent, failed atomic.Int64
 }
@@ -83,7 +85,7 @@ type retained struct {
 
 // New returns a Service.
 func New(opt *Options) *Service {
-	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}, digest: map[string]bool{}, ctrls: map[string]string{}}
+	s := &Service{kick: make(chan struct{}, 1), force: make(chan string, 16), retained: map[string]*retained{}, digest: map[string]bool{}, ctrls: map[string]string{}, owner: map[string]string{}}
 	if opt != nil {
 		s.opt = *opt
 	}
@@ -105,6 +107,42 @@ func New(opt *Options) *Service {
 // Stats returns the number of transfers delivered (HTTP 2xx, or a Push!
 // handed to the Agent) and failed (after their retries).
 func (s *Service) Stats() (sent, failed int64) { return s.sent.Load(), s.failed.Load() }
+
+// SetCaller makes each profile collect with the permissions of the
+// Controller that created or last changed it (agent.Agent.Caller gives
+// them) rather than the Agent's own: TR-369 Annex A asks for the checks
+// of that Controller's permissions. Call it before Run.
+func (s *Service) SetCaller(f func(endpointID string) datamodel.Caller) { s.callerOf = f }
+
+// caller returns whom profile p collects as.
+func (s *Service) caller(p *profile) datamodel.Caller {
+	if s.callerOf == nil {
+		return datamodel.Caller{}
+	}
+	s.mu.Lock()
+	id := s.owner[p.Path]
+	if id == "" && p.Controller != "" {
+		for e, ref := range s.ctrls {
+			if ref == p.Controller {
+				id = e
+			}
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case id != "":
+		return s.callerOf(id)
+	case p.Controller != "":
+		return datamodel.Caller{Access: denyAll{}} // its Controller is gone
+	}
+	return datamodel.Caller{} // made by the Agent itself
+}
+
+// denyAll is the Access of a profile whose Controller is no longer known:
+// it reads nothing.
+type denyAll struct{}
+
+func (denyAll) Perms(string) datamodel.Perms { return 0 }
 
 // Register binds Device.BulkData on mux: the top object is provided by
 // the Service, the profiles and their sub-objects are stored by the
@@ -192,6 +230,7 @@ func (s *Service) checkProfile(ctx context.Context, r *datamodel.Request) error 
 		// profile, from the Controller table as last read.
 		s.mu.Lock()
 		v["Controller"] = s.ctrls[id]
+		s.owner[r.Path] = id
 		s.mu.Unlock()
 	}
 	if p := v["Protocol"]; p != "" && p != ProtocolHTTP && p != ProtocolUSPEventNotif {
@@ -309,6 +348,11 @@ func (s *Service) Run(ctx context.Context, eng *datamodel.Engine, emit EmitFunc)
 func (s *Service) dropRetained(profiles map[string]*profile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for path := range s.owner {
+		if profiles[path] == nil {
+			delete(s.owner, path)
+		}
+	}
 	dropped := false
 	for path, r := range s.retained {
 		if p := profiles[path]; p == nil || p.Encoding != r.Encoding {
@@ -383,7 +427,7 @@ func firstReport(now time.Time, every time.Duration, ref time.Time) time.Time {
 // profile says so, until they succeed or until is reached; a transfer
 // that failed is kept as NumberOfRetainedFailedReports says.
 func (s *Service) transfer(ctx context.Context, eng *datamodel.Engine, emit EmitFunc, p *profile, until time.Time) {
-	c := collect(ctx, eng, p.Params, p.URIParams, p.Protocol == ProtocolHTTP)
+	c := collect(ctx, eng, s.caller(p), p.Params, p.URIParams, p.Protocol == ProtocolHTTP)
 	rep := Report{Time: s.opt.Now(), Values: c.values}
 	s.mu.Lock()
 	var reports []Report

@@ -456,3 +456,60 @@ func TestPersistAcrossReboot(t *testing.T) {
 		})
 	}
 }
+
+// denyTest is the Access of a Controller that may not read Device.Test.
+type denyTest struct{}
+
+func (denyTest) Perms(path string) datamodel.Perms {
+	if strings.HasPrefix(path, "Device.Test.") {
+		return 0
+	}
+	return datamodel.AllPerms
+}
+
+// TestCollectAsController: a profile collects with the permissions of the
+// Controller that created it (TR-369 Annex A), so it reports nothing that
+// Controller may not read.
+func TestCollectAsController(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	e := newEnvIn(t, nil, func(e *env) {
+		e.svc.SetCaller(func(id string) datamodel.Caller {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, id)
+			return datamodel.Caller{EndpointID: id, Access: denyTest{}}
+		})
+	})
+	e.add(t, "Device.Test.Interface.", "Name", "eth0")
+	c := newCollector(t, 0)
+	ctrl := datamodel.Caller{EndpointID: "proto::ctrl"}
+	ctx := context.Background()
+	res, err := e.eng.Add(ctx, ctrl, false, []datamodel.CreateObject{{Path: "Device.BulkData.Profile.", Params: []datamodel.ParamSetting{
+		{Param: "Protocol", Value: "HTTP"}, {Param: "EncodingType", Value: "JSON"}, {Param: "ReportingInterval", Value: "1"},
+		{Param: "HTTP.URL", Value: c.srv.URL}, {Param: "JSONEncoding.ReportFormat", Value: "NameValuePair"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res[0].Path
+	for _, ref := range []string{"Device.DeviceInfo.UpTime", "Device.Test.Interface.1.Name"} {
+		if _, err := e.eng.Add(ctx, ctrl, false, []datamodel.CreateObject{{Path: p + "Parameter.", Params: []datamodel.ParamSetting{{Param: "Reference", Value: ref}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.eng.Set(ctx, ctrl, false, []datamodel.UpdateObject{{Path: p, Params: []datamodel.ParamSetting{{Param: "Enable", Value: "true"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	rep := reports(t, c.wait(t, 1, 3*time.Second)[0].body)[0]
+	if _, ok := rep["Device.DeviceInfo.UpTime"]; !ok {
+		t.Errorf("UpTime missing: %v", rep)
+	}
+	if _, ok := rep["Device.Test.Interface.1.Name"]; ok {
+		t.Errorf("a parameter the Controller may not read was reported: %v", rep)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 || asked[0] != "proto::ctrl" {
+		t.Errorf("collected as %v", asked)
+	}
+}
