@@ -505,7 +505,8 @@ func (c *Controller) selectAgents(sel *Selector) []string {
 	return out
 }
 
-// Campaigns returns every campaign, newest first, without targets.
+// Campaigns returns every campaign, newest first, without targets (nor
+// the spec's list of agents: Counts.Total says how many).
 func (c *Controller) Campaigns() []Campaign {
 	c.camps.mu.Lock()
 	defer c.camps.mu.Unlock()
@@ -513,6 +514,7 @@ func (c *Controller) Campaigns() []Campaign {
 	for _, r := range c.camps.byID {
 		r.recount()
 		x := r.c
+		x.Spec.Agents = nil
 		x.Counts.Offline = c.offlinePending(r)
 		out = append(out, x)
 	}
@@ -550,6 +552,33 @@ func (c *Controller) offlinePending(r *campaignRun) int {
 		}
 	}
 	return n
+}
+
+// DeleteCampaign forgets a completed or aborted campaign and its
+// per-agent results.
+func (c *Controller) DeleteCampaign(ctx context.Context, id string) error {
+	c.camps.mu.Lock()
+	r := c.camps.byID[id]
+	if r == nil {
+		c.camps.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrUnknownCampaign, id)
+	}
+	if r.c.State != CampaignCompleted && r.c.State != CampaignAborted {
+		c.camps.mu.Unlock()
+		return fmt.Errorf("%w: campaign is %s (abort it first)", ErrCampaignState, r.c.State)
+	}
+	delete(c.camps.byID, id)
+	b := &store.Batch{DeleteItems: []store.Item{{Kind: "campaign", ID: id}}}
+	for _, t := range r.targets {
+		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "campaign-target", ID: id + "/" + t.Agent})
+	}
+	c.camps.mu.Unlock()
+	c.camps.persist.Lock()
+	defer c.camps.persist.Unlock()
+	if err := c.opt.Store.Apply(ctx, b); err != nil {
+		return fmt.Errorf("controller: deleting campaign: %w", err)
+	}
+	return nil
 }
 
 // PauseCampaign stops starting upgrades; those running go on.

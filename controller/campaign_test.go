@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"path/filepath"
 	"strings"
@@ -387,7 +388,7 @@ func testRestart(t *testing.T, open func() controller.Store) {
 	}
 	stop()
 	stop, _ = start()
-	defer stop()
+	defer func() { stop() }()
 	before, err := get().Campaign(x.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -404,6 +405,15 @@ func testRestart(t *testing.T, open func() controller.Store) {
 		if f.Version(i) != "1.1.0" || tg.ToVersion != "1.1.0" {
 			t.Errorf("%s at %s, target says %s (%s)", tg.Agent, f.Version(i), tg.ToVersion, tg.Reason)
 		}
+	}
+	// A deleted campaign stays deleted.
+	if err := get().DeleteCampaign(context.Background(), x.ID); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	stop, _ = start()
+	if _, err := get().Campaign(x.ID); !errors.Is(err, controller.ErrUnknownCampaign) {
+		t.Fatalf("deleted campaign after a restart: %v", err)
 	}
 }
 

@@ -43,6 +43,7 @@ func (s *Server) campaignRoutes() []route {
 		{"POST", "/api/v1/campaigns/{id}/pause", "Pause a campaign", Operator, "", s.campaignAction("pause")},
 		{"POST", "/api/v1/campaigns/{id}/resume", "Resume a paused campaign", Operator, "ResumeBody", s.campaignAction("resume")},
 		{"POST", "/api/v1/campaigns/{id}/abort", "Abort a campaign", Operator, "", s.campaignAction("abort")},
+		{"DELETE", "/api/v1/campaigns/{id}", "Forget a completed or aborted campaign", Operator, "", s.campaignAction("delete")},
 		{"GET", "/api/v1/files", "Files the controller serves to agents", Viewer, "", s.listFiles},
 		{"POST", "/api/v1/files", "Upload a file (the body; ?name=NAME) to serve to agents", Operator, "", s.uploadFile},
 		{"GET", "/api/v1/files/{id}", "One file", Viewer, "", s.getFile},
@@ -169,6 +170,11 @@ func (s *Server) campaignAction(what string) http.HandlerFunc {
 			c, err = s.opt.Controller.PauseCampaign(r.Context(), id, "paused by "+string(callerRole(r)))
 		case "abort":
 			c, err = s.opt.Controller.AbortCampaign(r.Context(), id)
+		case "delete":
+			if err = s.opt.Controller.DeleteCampaign(r.Context(), id); err == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 		case "resume":
 			var body ResumeBody
 			b, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))

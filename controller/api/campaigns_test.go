@@ -177,6 +177,12 @@ func TestCampaignAPI(t *testing.T) {
 	if code != 200 || !bytes.Contains(b, []byte(x.ID)) || bytes.Contains(b, []byte("secret")) {
 		t.Fatalf("list: %d %s", code, b)
 	}
+	if code, _ := call(t, srv, admin, "DELETE", "/api/v1/campaigns/"+x.ID, ""); code != http.StatusNoContent {
+		t.Fatalf("delete campaign: %d", code)
+	}
+	if code, _ := call(t, srv, viewer, "GET", "/api/v1/campaigns/"+x.ID, ""); code != http.StatusNotFound {
+		t.Fatalf("deleted campaign: %d", code)
+	}
 	if code, _ := call(t, srv, oper, "DELETE", "/api/v1/files/"+file.ID, ""); code != http.StatusNoContent {
 		t.Fatalf("delete: %d", code)
 	}
@@ -215,6 +221,9 @@ func TestCampaignAPIChecksumFailure(t *testing.T) {
 	}
 	if x.Counts.Failed != 1 || x.Counts.Pending != 1 || !strings.Contains(x.Targets[0].Reason, "checksum mismatch") {
 		t.Fatalf("campaign %+v", x)
+	}
+	if code, b := call(t, srv, admin, "DELETE", "/api/v1/campaigns/"+x.ID, ""); code != http.StatusConflict {
+		t.Fatalf("delete of a paused campaign: %d %s", code, b)
 	}
 	if code, b := call(t, srv, admin, "POST", "/api/v1/campaigns/"+x.ID+"/abort", ""); code != 200 {
 		t.Fatalf("abort: %d %s", code, b)
