@@ -91,6 +91,9 @@ func implementations() map[string]caseFunc {
 	for id, f := range section10() {
 		m[id] = f
 	}
+	for id, f := range section9() {
+		m[id] = f
+	}
 	return m
 }
 
@@ -139,10 +142,4 @@ var reasons = map[string]string{
 	"8.3":   "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
 	"8.4":   "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",
 	"9.2":   "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
-	"9.3":   "needs Firmware:1 and a firmware image server",
-	"9.4":   "needs Firmware:1 with Activate()",
-	"9.5":   "needs Firmware:1 with Activate()",
-	"9.6":   "needs Firmware:1 and a firmware image server",
-	"9.7":   "needs Firmware:1 and a firmware image server",
-	"9.8":   "needs Firmware:1 with Activate()",
 }

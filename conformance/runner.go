@@ -39,6 +39,9 @@ type Options struct {
 	// BulkData configures the collector of the section 10 cases; nil
 	// means the zero BulkDataSetup.
 	BulkData *BulkDataSetup
+	// Firmware is the image the firmware cases of section 9 (9.3 to 9.8)
+	// serve; nil skips them.
+	Firmware *FirmwareSetup
 	// Second, if set, is a second Controller for the cases that need one;
 	// the Agent need not know it.
 	Second *Peer

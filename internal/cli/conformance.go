@@ -54,6 +54,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
 	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
 	bulk := bulkDataFlags(fs)
+	fwImage := fs.String("firmware-image", "", "9.3-9.8: an image `file` the agent accepts, which the runner serves over HTTP (for usp agent: a usp binary)")
+	fwVersion := fs.String("firmware-version", "", "9.3-9.8: the SoftwareVersion the agent reports running --firmware-image (default: the downloaded image's Version)")
+	fwHost := fs.String("firmware-host", "", "9.3-9.8: the IP `address` of this host where the agent reaches the image server (default 127.0.0.1)")
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
 	if err := parse(fs, args); err != nil {
@@ -146,6 +149,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
 		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, Logger: newLogger(e.stderr, "warn")}
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
+	if *fwImage != "" {
+		o.Firmware = &conformance.FirmwareSetup{Image: *fwImage, Version: *fwVersion, Host: *fwHost}
+	}
 	if o.BulkData, err = bulk.setup(); err != nil {
 		return err
 	}
