@@ -127,7 +127,9 @@ type Rollout struct {
 	// MinSample is 10 when 0.
 	MinSample int `json:"min_sample,omitempty"`
 	// Timeout bounds one Agent's upgrade, from the request to the end
-	// (the Boot! after activation); 0 means 30 minutes.
+	// (the Boot! after activation); 0 means 30 minutes. An Agent may take
+	// up to 24 hours over an InstallDU() [R-SMM.1]: software campaigns
+	// to slow devices want a longer one.
 	Timeout Duration `json:"timeout,omitempty"`
 }
 

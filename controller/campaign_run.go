@@ -329,7 +329,11 @@ func (c *Controller) stepFailed(ctx context.Context, err error, what string) (up
 }
 
 // follow sends the command that starts the upgrade and follows it to its
-// end through the Agent's notifications.
+// end through the Agent's notifications: an asynchronous command names
+// its Request object in the OperateResp and ends with an OperationComplete
+// [R-OPR.0], which carries the campaign's command key; a firmware
+// activation ends with the Boot! the TR-369 firmware management appendix
+// describes (FirmwareUpdated true when the new image runs).
 func (c *Controller) follow(ctx context.Context, spec *CampaignSpec, agent, bank, key string, ch chan *wire.Notify) upgradeResult {
 	fail := func(format string, a ...any) upgradeResult {
 		return upgradeResult{state: TargetFailed, reason: fmt.Sprintf(format, a...)}

@@ -96,7 +96,8 @@ func waitCampaign(t *testing.T, c func() *controller.Controller, id string, limi
 }
 
 // A firmware campaign over 200 simulated Agents, one in 20 of which fail
-// their download: the canary passes, the failure rate pauses the campaign
+// their download (OperationComplete with a failure [R-OPR.0], a
+// TransferComplete! with a fault): the canary passes, the failure rate pauses the campaign
 // in a later wave, each resume goes on, and it ends with exactly 190
 // Agents on the new SoftwareVersion (Boot! with FirmwareUpdated true) and
 // the 10 that fail, each with its reason.

@@ -196,7 +196,8 @@ func errMsg(id string, code uint32, msg string) *wire.Msg {
 }
 
 // deviceOperate starts Download(), Activate() or InstallDU() as an
-// asynchronous command.
+// asynchronous command: the OperateResp names a Request object and an
+// OperationComplete follows [R-OPR.0].
 func (f *Fleet) deviceOperate(ctx context.Context, l *light, id string, op *wire.Operate) *wire.Msg {
 	cmd := op.GetCommand()
 	bank := 0
@@ -309,7 +310,7 @@ func (f *Fleet) runCommand(ctx context.Context, l *light, objPath, name string, 
 }
 
 // notify sends n if the Controller subscribed to it, with the
-// subscription's ID.
+// subscription's ID [R-NOT.7].
 func (f *Fleet) notify(ctx context.Context, l *light, notifType string, n *wire.Notify) {
 	path := ""
 	if e := n.GetEvent(); e != nil {
