@@ -474,3 +474,49 @@ func TestCampaignOfflineAgents(t *testing.T) {
 		}
 	}
 }
+
+// A selector picks the registered Agents by Endpoint ID and by the
+// Device.DeviceInfo values read at first contact.
+func TestCampaignSelector(t *testing.T) {
+	r := newCampaignRig(t)
+	r.start(t, store.NewMemory())
+	f := startFleet(t, r.get, r.url, 12, &sim.Firmware{})
+	c := r.get()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n := 0
+		for _, a := range c.Agents() {
+			if a.Info["ProductClass"] == "Simulated" {
+				n++
+			}
+		}
+		if n == 12 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("first contact read DeviceInfo of %d agents", n)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		sel  controller.Selector
+		want int
+	}{
+		{"all by info", controller.Selector{Info: map[string]string{"ProductClass": "Simulated"}}, 12},
+		{"by id", controller.Selector{Match: f.ID(1)}, 3}, // SIM1, SIM10, SIM11
+		{"both", controller.Selector{Match: f.ID(1), Info: map[string]string{"SoftwareVersion": "1.0.0"}}, 3},
+		{"none", controller.Selector{Info: map[string]string{"ProductClass": "Other"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, err := c.CreateCampaign(context.Background(), controller.CampaignSpec{Kind: controller.KindSoftware, URL: "http://127.0.0.1:1/du.tgz", Selector: &tc.sel})
+			switch {
+			case tc.want == 0 && !errors.Is(err, controller.ErrCampaignSpec):
+				t.Fatalf("%v", err)
+			case tc.want > 0 && (err != nil || x.Counts.Total != tc.want):
+				t.Fatalf("%v, %d targets", err, x.Counts.Total)
+			}
+			if err == nil {
+				waitCampaign(t, r.get, x.ID, 10*time.Second)
+			}
+		})
+	}
+}
