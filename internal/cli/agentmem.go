@@ -19,10 +19,12 @@ const (
 )
 
 // releaseMemory returns free heap memory to the system every releaseEvery
-// until ctx is done.
+// until ctx is done, and unmaps the executable's pages (dropExecPages)
+// after an interval in which the process was idle.
 func releaseMemory(ctx context.Context) {
 	t := time.NewTicker(releaseEvery)
 	defer t.Stop()
+	last := processCPU()
 	for {
 		select {
 		case <-ctx.Done():
@@ -30,6 +32,12 @@ func releaseMemory(ctx context.Context) {
 		case <-t.C:
 		}
 		releaseFree()
+		now := processCPU()
+		if now-last < idleCPU {
+			dropExecPages() // best effort: where it fails, the pages stay mapped
+			now = processCPU()
+		}
+		last = now
 	}
 }
 

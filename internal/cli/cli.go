@@ -75,25 +75,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "usp: unknown command %q (run \"usp help\")\n", args[0])
 		return 2
 	}
-	split := &helpSplit{stdout: stdout, stderr: stderr}
-	e := &env{stdin: stdin, stdout: stdout, stderr: split}
-	err := cmd.run(ctx, e, args[1:])
-	split.parsed(errors.Is(err, flag.ErrHelp))
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errFlags):
-		return 2
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
-		return 2
-	}
-	var failed errFailed
-	if errors.As(err, &failed) {
-		return 1
-	}
-	fmt.Fprintf(stderr, "usp %s: %s\n", args[0], oneLine(err.Error()))
-	return 1
+	return runCommand(ctx, args[0], cmd.run, args[1:], stdin, stdout, stderr)
 }
 
 func usage(w io.Writer) {
