@@ -124,12 +124,17 @@ func (f *agentFirmware) register(mux *datamodel.Mux) {
 	}
 }
 
-// options adds this start's Boot! cause to o.
+// options adds this start's Boot! FirmwareUpdated, and the cause and
+// command key of an activation or roll-back, to o; a restart the Agent
+// recorded itself (Reboot()) keeps its own cause.
 func (f *agentFirmware) options(o *agent.Options) {
-	if f == nil || f.rep.Cause == "" {
+	if f == nil {
 		return
 	}
-	o.BootCause, o.BootCommandKey, o.BootFirmwareUpdated = f.rep.Cause, f.rep.CommandKey, f.rep.FirmwareUpdated
+	o.BootFirmwareUpdated = f.rep.FirmwareUpdated
+	if f.rep.Cause != "" {
+		o.BootCause, o.BootCommandKey = f.rep.Cause, f.rep.CommandKey
+	}
 }
 
 // start sends TransferComplete! through a and, while the running image is

@@ -372,3 +372,70 @@ func TestRollbackNeverStarted(t *testing.T) {
 		t.Fatalf("second start: report %+v, running %d", rep, f.fl.Running())
 	}
 }
+
+// TestSetBootFirmwareImage: BootFirmwareImage takes only an Available
+// image that holds a valid image; after it is set, the next start (a
+// Reboot()) runs that bank, on trial, reporting FirmwareUpdated with no
+// cause of its own (the Agent's recorded Reboot() cause stands).
+func TestSetBootFirmwareImage(t *testing.T) {
+	f := newFixture(t, nil)
+	set := func(v string) error {
+		_, err := f.eng.Set(context.Background(), datamodel.Caller{}, false, []datamodel.UpdateObject{{Path: "Device.DeviceInfo.",
+			Params: []datamodel.ParamSetting{{Param: "BootFirmwareImage", Value: v, Required: true}}}})
+		return err
+	}
+	if err := set("Device.DeviceInfo.FirmwareImage.2."); err == nil {
+		t.Fatal("an empty bank became the boot image")
+	}
+	if err := set("Device.DeviceInfo.FirmwareImage.9."); err == nil {
+		t.Fatal("a missing bank became the boot image")
+	}
+	os.WriteFile(filepath.Join(f.dir, "img"), script("2.0", 0), 0o755)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": "file://" + filepath.Join(f.dir, "img"), "AutoActivate": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("Device.DeviceInfo.FirmwareImage.2."); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(t, "Device.DeviceInfo.BootFirmwareImage"); got != "Device.DeviceInfo.FirmwareImage.2." {
+		t.Fatalf("BootFirmwareImage %q", got)
+	}
+	rep := f.open(t, f.exe, nil) // Reboot(): the installed binary starts, the boot loader runs bank 2
+	if !rep.FirmwareUpdated || rep.Cause != "" || f.fl.Running() != 2 || !f.fl.Trial() {
+		t.Fatalf("report %+v, running %d, trial %v", rep, f.fl.Running(), f.fl.Trial())
+	}
+	// Not confirmed: the next start goes back to bank 1.
+	if rep := f.open(t, f.exe, nil); rep.FailedBank != 2 || f.fl.Running() != 1 {
+		t.Fatalf("report %+v, running %d", rep, f.fl.Running())
+	}
+}
+
+// TestRollbackNotConnected: an image on trial that does not connect in
+// time rolls itself back (Dir.Rollback): it names the previous bank's
+// binary to restart into, whose start reports the reason.
+func TestRollbackNotConnected(t *testing.T) {
+	f := newFixture(t, nil)
+	os.WriteFile(filepath.Join(f.dir, "img"), script("2.0", 0), 0o755)
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": "file://" + filepath.Join(f.dir, "img"), "AutoActivate": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	f.open(t, <-f.restarts, nil)
+	if !f.fl.Trial() {
+		t.Fatal("the new image is not on trial")
+	}
+	next := f.fl.Rollback("no MTP up within 1s")
+	if next != f.fl.File(1) {
+		t.Fatalf("roll back into %q", next)
+	}
+	rep := f.open(t, next, nil)
+	if rep.FailedBank != 2 || rep.FailureLog != "no MTP up within 1s" || rep.Cause != "LocalReboot" || f.fl.Running() != 1 {
+		t.Fatalf("report %+v, running %d", rep, f.fl.Running())
+	}
+	if l := f.get(t, "Device.DeviceInfo.FirmwareImage.2.BootFailureLog"); l != "no MTP up within 1s" {
+		t.Fatalf("BootFailureLog %q", l)
+	}
+	// A confirmed image is not rolled back.
+	if f.fl.Rollback("late") != "" {
+		t.Fatal("rolled back without a trial")
+	}
+}
