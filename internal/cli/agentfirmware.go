@@ -135,16 +135,26 @@ func (f *agentFirmware) options(o *agent.Options) {
 	if f.rep.Cause != "" {
 		o.BootCause, o.BootCommandKey = f.rep.Cause, f.rep.CommandKey
 	}
+	// A download cut short by a Reboot() continues at the next start.
+	prev := o.OnReboot
+	o.OnReboot = func(cause string) {
+		f.svc.Close()
+		if prev != nil {
+			prev(cause)
+		}
+	}
 }
 
-// start sends TransferComplete! through a and, while the running image is
-// on trial, confirms it when an MTP is Up or rolls back after
-// ConfirmTimeout.
+// start sends TransferComplete! through a, continues the downloads the
+// previous run left (ctx is the agent's life: a download cut short by its
+// end continues at the next start), and, while the running image is on
+// trial, confirms it when an MTP is Up or rolls back after ConfirmTimeout.
 func (f *agentFirmware) start(ctx context.Context, a *agent.Agent) {
 	if f == nil {
 		return
 	}
 	f.svc.SetEmitter(a)
+	f.svc.Resume(ctx) // downloads the previous run did not finish
 	if !f.dir.Trial() {
 		return
 	}
@@ -196,6 +206,7 @@ func (f *agentFirmware) restartInto(path string) {
 	f.mu.Lock()
 	f.next = path
 	f.mu.Unlock()
+	f.svc.Close()
 	if f.onReboot != nil {
 		f.onReboot("firmware")
 	}

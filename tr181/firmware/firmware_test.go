@@ -57,6 +57,7 @@ type fixture struct {
 	exe      string
 	fl       *firmware.Dir
 	eng      *datamodel.Engine
+	svc      *firmware.Service
 	ev       *events
 	restarts chan string
 }
@@ -89,12 +90,12 @@ func (f *fixture) open(t *testing.T, exe string, o *firmware.Options) firmware.B
 		opts = *o
 	}
 	opts.Flash, opts.StateDir, opts.Boot, opts.ActivateDelay = fl, filepath.Join(f.dir, "fw"), rep, time.Millisecond
-	opts.Download = nil
 	svc, err := firmware.New(&opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.SetEmitter(f.ev)
+	f.svc = svc
 	m := schema.New()
 	m.Define("Device.")
 	deviceinfo.Define(m)
@@ -437,5 +438,92 @@ func TestRollbackNotConnected(t *testing.T) {
 	// A confirmed image is not rolled back.
 	if f.fl.Rollback("late") != "" {
 		t.Fatal("rolled back without a trial")
+	}
+}
+
+// TestDownloadResumedAfterRestart: a download cut short by the Agent
+// stopping is continued by the next start (Resume) from the partial file
+// with a Range request, and ends with TransferComplete!.
+func TestDownloadResumedAfterRestart(t *testing.T) {
+	img := script("2.0", 0)
+	img = append(img, bytes.Repeat([]byte("#padding\n"), 20000)...)
+	half := len(img) / 2
+	var mu sync.Mutex
+	var ranges []string
+	hold := make(chan struct{})
+	defer close(hold)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		first := len(ranges) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Content-Length", strconv.Itoa(len(img)))
+			w.Write(img[:half])
+			w.(http.Flusher).Flush()
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		http.ServeContent(w, r, "img", time.Unix(0, 0), bytes.NewReader(img))
+	}))
+	defer srv.Close()
+	f := newFixture(t, nil)
+	res, err := f.eng.Operate(context.Background(), datamodel.Caller{EndpointID: "ctrl"}, "Device.DeviceInfo.FirmwareImage.2.Download()", "dl-r",
+		map[string]string{"URL": srv.URL, "AutoActivate": "false", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum(img), "FileSize": strconv.Itoa(len(img))})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := res[0].Async(ctx); done <- err }()
+	part := filepath.Join(f.dir, "fw", "download-2.part")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(part); err == nil && fi.Size() == int64(half) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first half never arrived")
+		}
+	}
+	if got := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); got != firmware.StatusDownloading {
+		t.Fatalf("status while downloading %q", got)
+	}
+	f.svc.Close() // the Agent stops
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cut download succeeded")
+	}
+	f.ev.mu.Lock()
+	n := len(f.ev.got)
+	f.ev.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("TransferComplete! sent for a transfer that continues: %v", f.ev.got)
+	}
+	f.open(t, f.exe, nil) // the next start
+	f.svc.Resume(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		f.ev.mu.Lock()
+		n = len(f.ev.got)
+		f.ev.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no TransferComplete! after the restart")
+		}
+	}
+	if tc := f.ev.last(t); tc["FaultCode"] != "0" || tc["CommandKey"] != "dl-r" || tc["Requestor"] != "ctrl" {
+		t.Fatalf("TransferComplete! %v", tc)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "bytes=" + strconv.Itoa(half) + "-"; len(ranges) != 2 || ranges[1] != want {
+		t.Fatalf("requests %q, want the second with Range %s", ranges, want)
+	}
+	if v := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Version"); v != "2.0" {
+		t.Fatalf("version %q", v)
 	}
 }

@@ -62,13 +62,18 @@ type Service struct {
 	mu   sync.Mutex
 	st   state
 	emit Emitter
-	busy map[int]bool // banks with a command in progress
+	busy map[int]bool    // banks with a command in progress
+	life context.Context // the Agent's life (Resume)
+	stop bool            // Close was called
 }
 
 // state is what the Service keeps per bank beyond the Flash.
 type state struct {
 	Boot  int          `json:"boot"`
 	Banks []*bankState `json:"banks"`
+	// Pending are the downloads in progress (with their credentials:
+	// the state file is 0600 in the Agent's private data directory).
+	Pending []*pending `json:"pending,omitempty"`
 }
 
 type bankState struct {
@@ -115,9 +120,14 @@ func New(o *Options) (*Service, error) {
 	if s.st.Boot < 1 || s.st.Boot > n {
 		s.st.Boot = s.o.Flash.Running()
 	}
-	for _, b := range s.st.Banks {
-		// A transfer the previous process was running ended with it.
-		if b.Status == StatusDownloading || b.Status == StatusValidating {
+	resumed := map[int]bool{}
+	for _, p := range s.st.Pending {
+		resumed[p.Bank] = p.Bank >= 1 && p.Bank <= n && p.Bank != s.o.Flash.Running()
+	}
+	for i, b := range s.st.Banks {
+		// A transfer the previous process was running, and that Resume
+		// does not continue, ended with it.
+		if (b.Status == StatusDownloading || b.Status == StatusValidating) && !resumed[i+1] {
 			b.Status = StatusDownloadFailed
 		}
 	}
@@ -138,6 +148,45 @@ func (s *Service) SetEmitter(e Emitter) {
 	s.mu.Lock()
 	s.emit = e
 	s.mu.Unlock()
+}
+
+// Resume continues, in the background, the downloads the previous run of
+// the Agent did not finish; they end with TransferComplete! (their
+// Request objects, and so their OperationComplete, ended with that run).
+// ctx is the Agent's life: once it is done, or after Close, a transfer
+// cut short is kept for the next start instead of failing.
+func (s *Service) Resume(ctx context.Context) {
+	s.mu.Lock()
+	s.life = ctx
+	todo := append([]*pending(nil), s.st.Pending...)
+	s.mu.Unlock()
+	for _, d := range todo {
+		if d.Bank < 1 || d.Bank > s.o.Flash.Banks() || d.Bank == s.o.Flash.Running() || s.claim(d.Bank) != nil {
+			s.setPending(d, false)
+			continue
+		}
+		s.log.InfoContext(ctx, "resuming firmware download", "bank", d.Bank, "url", d.URL)
+		go func() {
+			defer s.release(d.Bank)
+			if err := s.run(ctx, d); err != nil {
+				s.log.WarnContext(ctx, "resumed firmware download failed", "bank", d.Bank, "err", err)
+			}
+		}()
+	}
+}
+
+// Close tells the Service that the Agent is stopping: downloads cut short
+// from now are continued at the next start (see Resume).
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.stop = true
+	s.mu.Unlock()
+}
+
+func (s *Service) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stop || (s.life != nil && s.life.Err() != nil)
 }
 
 func (s *Service) statePath() string { return filepath.Join(s.o.StateDir, "images.json") }

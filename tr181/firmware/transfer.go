@@ -95,11 +95,29 @@ func (s *Service) release(bank int) {
 	s.mu.Unlock()
 }
 
+// pending is a Download() in progress, kept in the state so that a
+// restart of the Agent continues it (the partial file is resumed with a
+// Range request) and still ends it with TransferComplete!.
+type pending struct {
+	Bank               int
+	URL                string
+	Username, Password string `json:",omitempty"`
+	FileSize           int64
+	Alg, Sum           string `json:",omitempty"`
+	Key, Requestor     string `json:",omitempty"`
+	Auto               bool
+	Start              time.Time
+}
+
 // downloadCmd is FirmwareImage.{i}.Download(): fetch, write, validate,
 // TransferComplete!, then Activate() when AutoActivate.
 func (s *Service) downloadCmd(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
 	bank := int(r.Instances[len(r.Instances)-1])
-	t := transfer{command: r.Path + "Download()", key: r.CommandKey, requestor: r.Caller.EndpointID, url: r.Values["URL"], bank: bank, start: s.o.Now()}
+	size, _ := strconv.ParseInt(r.Values["FileSize"], 10, 64)
+	d := &pending{Bank: bank, URL: r.Values["URL"], Username: r.Values["Username"], Password: r.Values["Password"], FileSize: size,
+		Alg: r.Values["CheckSumAlgorithm"], Sum: r.Values["CheckSum"], Key: r.CommandKey, Requestor: r.Caller.EndpointID,
+		Auto: r.Values["AutoActivate"] == "true" || r.Values["AutoActivate"] == "1", Start: s.o.Now()}
+	t := transfer{command: r.Path + "Download()", key: d.Key, requestor: d.Requestor, url: d.URL, bank: bank, start: d.Start}
 	if bank < 1 || bank > s.o.Flash.Banks() {
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
 	}
@@ -113,26 +131,57 @@ func (s *Service) downloadCmd(ctx context.Context, w datamodel.ResponseWriter, r
 		return err
 	}
 	defer s.release(bank)
-	err := s.fetchInto(ctx, r, bank)
+	return s.run(ctx, d)
+}
+
+// run carries a Download() out, from its start or from where a previous
+// run of the Agent left it.
+func (s *Service) run(ctx context.Context, d *pending) error {
+	t := transfer{command: imagePath(d.Bank) + "Download()", key: d.Key, requestor: d.Requestor, url: d.URL, bank: d.Bank, start: d.Start}
+	s.setPending(d, true)
+	err := s.fetchInto(ctx, d)
+	if err != nil && ctx.Err() != nil && s.closing() {
+		// The Agent is stopping: the next start continues the transfer.
+		return usperr.Errorf(CodeCommandCanceled, "the agent stopped; the transfer continues at its next start")
+	}
+	s.setPending(d, false)
 	s.complete(ctx, t, err)
 	if err != nil {
 		return usperr.Errorf(faultCode(err), "%s", usperr.Message(err))
 	}
-	if r.Values["AutoActivate"] == "true" || r.Values["AutoActivate"] == "1" {
+	if d.Auto {
 		// Activation follows the command's completion.
-		if err := s.activate(context.WithoutCancel(ctx), bank, r.CommandKey); err != nil {
-			s.log.WarnContext(ctx, "automatic activation failed", "bank", bank, "err", err)
+		if err := s.activate(context.WithoutCancel(ctx), d.Bank, d.Key); err != nil {
+			s.log.WarnContext(ctx, "automatic activation failed", "bank", d.Bank, "err", err)
 		}
 	}
 	return nil
 }
 
-// fetchInto downloads r's URL and writes and validates it in bank,
-// keeping the bank's Status in step. [R-... TR-181 FirmwareImage.Status]
-func (s *Service) fetchInto(ctx context.Context, r *datamodel.Request, bank int) error {
-	size, _ := strconv.ParseInt(r.Values["FileSize"], 10, 64)
-	req := download.Request{URL: r.Values["URL"], Username: r.Values["Username"], Password: r.Values["Password"], FileSize: size,
-		CheckSumAlgorithm: r.Values["CheckSumAlgorithm"], CheckSum: r.Values["CheckSum"]}
+// setPending records (on) or forgets d in the state.
+func (s *Service) setPending(d *pending, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.st.Pending[:0]
+	for _, p := range s.st.Pending {
+		if p.Bank != d.Bank {
+			out = append(out, p)
+		}
+	}
+	if on {
+		out = append(out, d)
+	}
+	s.st.Pending = out
+	if err := s.save(); err != nil {
+		s.log.Warn("saving firmware state", "err", err)
+	}
+}
+
+// fetchInto downloads d's URL and writes and validates it in its bank,
+// keeping the bank's Status in step.
+func (s *Service) fetchInto(ctx context.Context, d *pending) error {
+	bank := d.Bank
+	req := download.Request{URL: d.URL, Username: d.Username, Password: d.Password, FileSize: d.FileSize, CheckSumAlgorithm: d.Alg, CheckSum: d.Sum}
 	if (req.CheckSum == "") != (req.CheckSumAlgorithm == "") {
 		return usperr.Errorf(CodeInvalidArguments, "CheckSum and CheckSumAlgorithm go together")
 	}
