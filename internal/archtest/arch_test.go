@@ -44,6 +44,7 @@ func rules() []rule {
 		{pkg: "pathname", forbidden: []string{"*"}},
 		{pkg: "endpoint", forbidden: []string{"*"}},
 		{pkg: "internal/netlimit", forbidden: []string{"*"}},
+		{pkg: "internal/download", forbidden: []string{"*"}},
 		{pkg: "pki", forbidden: []string{"*"}, allowed: []string{"endpoint"}},
 		{pkg: "schema", forbidden: []string{"wire", "datamodel", "agent", "controller"}},
 		{pkg: "record", forbidden: []string{"mtp", "datamodel", "agent", "controller"}},
