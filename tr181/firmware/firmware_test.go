@@ -527,3 +527,44 @@ func TestDownloadResumedAfterRestart(t *testing.T) {
 		t.Fatalf("version %q", v)
 	}
 }
+
+// TestDiskFull: a disk that fills up while the image is fetched or while
+// it is written into the bank ends the Download() with fault 7005
+// (Resources exceeded), TransferComplete! says so, and the bank is
+// DownloadFailed or InstallationFailed (/dev/full stands in for the full
+// disk).
+func TestDiskFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	img := script("2.0", 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, file, status string
+	}{
+		{"fetching", "download-2.part", firmware.StatusDownloadFailed},
+		{"writing the bank", "bank2/usp.new", firmware.StatusInstallationFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			full := filepath.Join(f.dir, "fw", tc.file)
+			if err := os.Symlink("/dev/full", full); err != nil {
+				t.Fatal(err)
+			}
+			if tc.file == "download-2.part" { // a partial file of this URL, so that it is written to, not replaced
+				os.WriteFile(full+".json", []byte(`{"url":"`+srv.URL+`"}`), 0o600)
+			}
+			err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", map[string]string{"URL": srv.URL, "AutoActivate": "true"})
+			if usperr.Code(err) != firmware.CodeResourcesExceeded {
+				t.Fatalf("err %v, want 7005", err)
+			}
+			if tc := f.ev.last(t); tc["FaultCode"] != "7005" {
+				t.Fatalf("TransferComplete! %v", tc)
+			}
+			if s := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); s != tc.status {
+				t.Fatalf("status %q, want %q", s, tc.status)
+			}
+		})
+	}
+}
