@@ -216,6 +216,9 @@ func (s *Service) activate(ctx context.Context, bank int, key string) error {
 	if err != nil {
 		return usperr.Errorf(CodeCommandFailure, "%v", err)
 	}
+	if bank == s.o.Flash.Running() {
+		return nil // already running: it is the boot image again, nothing restarts
+	}
 	s.log.InfoContext(ctx, "activating firmware image", "bank", bank, "in", s.o.ActivateDelay)
 	go func() {
 		actx := context.WithoutCancel(ctx)

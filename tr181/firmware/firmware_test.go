@@ -337,6 +337,15 @@ func TestActivateWindows(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
+	// Activating the running image succeeds without a restart.
+	if err := f.operate(t, "Device.DeviceInfo.FirmwareImage.1.Activate()", map[string]string{"TimeWindow.1.Start": "0", "TimeWindow.1.End": "5", "TimeWindow.1.Mode": "Immediately"}); err != nil {
+		t.Fatalf("activating the running image: %v", err)
+	}
+	select {
+	case p := <-f.restarts:
+		t.Fatalf("activating the running image restarted into %s", p)
+	case <-time.After(50 * time.Millisecond):
+	}
 	// Bank 2 holds an image; ConfirmationNeeded without a user fails after
 	// its window without restarting.
 	os.WriteFile(filepath.Join(f.dir, "img"), script("2.0", 0), 0o755)
