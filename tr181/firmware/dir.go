@@ -351,6 +351,10 @@ func (d *Dir) SetBoot(ctx context.Context, bank int) error {
 	if bank < 1 || bank > d.o.Banks {
 		return fmt.Errorf("no bank %d", bank)
 	}
+	if t := d.st.Trial; t != nil && t.Bank == bank {
+		d.st.Boot = bank // already on trial: it stays so
+		return d.save()
+	}
 	d.st.Boot, d.st.Trial = bank, nil
 	if bank != d.running {
 		d.st.Trial = &trial{Bank: bank, From: d.running}
