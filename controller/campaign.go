@@ -221,6 +221,10 @@ type campaigns struct {
 	wake chan struct{}
 	// persist orders the writes of campaigns.
 	persist sync.Mutex
+	// ended holds the targets whose upgrades ended since the scheduler
+	// last wrote them; it writes them in one batch, before it starts
+	// anything.
+	ended []store.Item
 }
 
 // campaignRun is one campaign with its targets.
@@ -692,11 +696,15 @@ func (c *Controller) persistCampaign(ctx context.Context, x *Campaign) {
 	c.camps.persist.Lock()
 	defer c.camps.persist.Unlock()
 	c.camps.mu.Lock()
-	item := campaignItem(x)
-	if r := c.camps.byID[x.ID]; r != nil {
+	r := c.camps.byID[x.ID]
+	var item store.Item
+	if r != nil {
 		item = campaignItem(&r.c)
 	}
 	c.camps.mu.Unlock()
+	if r == nil {
+		return // deleted meanwhile
+	}
 	if err := c.opt.Store.Apply(context.WithoutCancel(ctx), &store.Batch{PutItems: []store.Item{item}}); err != nil {
 		c.log.WarnContext(ctx, "campaign not persisted", "campaign", x.ID, "err", err)
 	}

@@ -24,6 +24,7 @@ func (c *Controller) runCampaigns(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var wg sync.WaitGroup
+	defer c.writeEnded(context.WithoutCancel(ctx))
 	defer wg.Wait()
 	for {
 		c.scheduleCampaigns(ctx, &wg)
@@ -120,6 +121,10 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 			changed, whats = append(changed, r.c), append(whats, "completed")
 		}
 	}
+	// Targets that ended go first: a target started again (its Agent
+	// came back) is stored as running after its earlier end.
+	targets = append(c.camps.ended, targets...)
+	c.camps.ended = nil
 	var launch []func()
 	for _, s := range starts {
 		ctx, cancel := context.WithCancel(ctx)
@@ -141,7 +146,7 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 	// The targets are stored as running before their upgrades start, so
 	// that an upgrade's end is always stored after its start.
 	if len(targets) > 0 {
-		if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: targets}); err != nil {
+		if err := c.opt.Store.Apply(context.WithoutCancel(ctx), &store.Batch{PutItems: targets}); err != nil {
 			c.log.WarnContext(ctx, "campaign targets not persisted", "err", err)
 		}
 	}
@@ -222,14 +227,12 @@ func (c *Controller) finishTarget(ctx context.Context, id, agent string, ch chan
 			r.c.State, r.c.Reason, paused = CampaignPaused, reason, true
 		}
 	}
+	c.camps.ended = append(c.camps.ended, item)
 	x := r.c
 	state := t.State
 	c.camps.mu.Unlock()
 	// The result is kept even when the Controller is stopping.
 	ctx = context.WithoutCancel(ctx)
-	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{item}}); err != nil {
-		c.log.WarnContext(ctx, "campaign target not persisted", "campaign", id, "agent", agent, "err", err)
-	}
 	if state != TargetPending {
 		c.campaignEvent(ctx, agent, &x, state)
 	}
@@ -238,6 +241,22 @@ func (c *Controller) finishTarget(ctx context.Context, id, agent string, ch chan
 		c.campaignEvent(ctx, "", &x, "paused")
 	}
 	c.camps.poke()
+}
+
+// writeEnded stores the targets that ended and are not stored yet: when
+// the Controller stops. (Until then the scheduler writes them in batches;
+// a target whose end is lost in a crash is stored as running, and is
+// looked at again at the next start.)
+func (c *Controller) writeEnded(ctx context.Context) {
+	c.camps.mu.Lock()
+	items := c.camps.ended
+	c.camps.ended = nil
+	c.camps.mu.Unlock()
+	if len(items) > 0 {
+		if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: items}); err != nil {
+			c.log.WarnContext(ctx, "campaign targets not persisted", "err", err)
+		}
+	}
 }
 
 // campaignNotify hands a Notify to the upgrade in progress on its Agent.
