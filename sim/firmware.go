@@ -24,8 +24,9 @@ import (
 // software installs the way a TR-181 Agent does: two
 // Device.DeviceInfo.FirmwareImage banks, an asynchronous Download() and
 // Activate() that end with OperationComplete and
-// Device.LocalAgent.TransferComplete!, then a simulated reboot (over the same connection) announced by
-// Boot! with FirmwareUpdated true and the new SoftwareVersion; and
+// Device.LocalAgent.TransferComplete!, then a simulated reboot (over the
+// same connection) announced by Boot! with FirmwareUpdated true and the
+// new SoftwareVersion; and
 // Device.SoftwareModules.InstallDU(). Notifications go only where the
 // Controller subscribed (Device.LocalAgent.Subscription rows it added).
 type Firmware struct {
