@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,6 +51,16 @@ func faultCode(err error) uint32 {
 	return CodeServerUnreachable
 }
 
+// redact drops the credentials a URL may carry, for the log.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(malformed URL)"
+	}
+	u.User = nil
+	return u.String()
+}
+
 // transfer is one Download() for TransferComplete!.
 type transfer struct {
 	command, key, requestor, url string
@@ -69,7 +80,7 @@ func (s *Service) complete(ctx context.Context, t transfer, err error) {
 		"StartTime": t.start.UTC().Format(time.RFC3339), "CompleteTime": s.o.Now().UTC().Format(time.RFC3339),
 		"FaultCode": strconv.FormatUint(uint64(code), 10), "FaultString": msg,
 	}
-	s.log.InfoContext(ctx, "transfer complete", "command", t.command, "url", t.url, "fault", code, "msg", msg)
+	s.log.InfoContext(ctx, "transfer complete", "command", t.command, "url", redact(t.url), "fault", code, "msg", msg)
 	s.mu.Lock()
 	e := s.emit
 	s.mu.Unlock()
