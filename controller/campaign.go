@@ -236,6 +236,9 @@ type campaignRun struct {
 	// scan is the index of the first target that has not finished:
 	// targets before it need no look.
 	scan int
+	// unsent counts the targets that ended and whose event is not
+	// published yet: the campaign completes after them.
+	unsent int
 }
 
 // target returns the target of agent, or nil.

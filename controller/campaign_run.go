@@ -116,7 +116,7 @@ func (c *Controller) scheduleCampaigns(ctx context.Context, wg *sync.WaitGroup) 
 			c.camps.poke()
 			continue
 		}
-		if r.c.Counts.Pending == 0 {
+		if r.c.Counts.Pending == 0 && r.unsent == 0 {
 			r.c.State, r.c.Ended = CampaignCompleted, time.Now().UTC()
 			changed, whats = append(changed, r.c), append(whats, "completed")
 		}
@@ -230,11 +230,17 @@ func (c *Controller) finishTarget(ctx context.Context, id, agent string, ch chan
 	c.camps.ended = append(c.camps.ended, item)
 	x := r.c
 	state := t.State
+	if state != TargetPending {
+		r.unsent++
+	}
 	c.camps.mu.Unlock()
 	// The result is kept even when the Controller is stopping.
 	ctx = context.WithoutCancel(ctx)
 	if state != TargetPending {
 		c.campaignEvent(ctx, agent, &x, state)
+		c.camps.mu.Lock()
+		r.unsent--
+		c.camps.mu.Unlock()
 	}
 	if paused {
 		c.persistCampaign(ctx, &x)
