@@ -24,7 +24,9 @@ func TestBootFirmwareUpdated(t *testing.T) {
 		{true, "RemoteReboot", "act-1", "true"},
 		{false, "LocalReboot", "", "false"},
 	} {
-		e = start(t, st, func(o *agent.Options) { o.BootFirmwareUpdated, o.BootCause, o.BootCommandKey = tc.updated, tc.cause, tc.key })
+		e = start(t, st, func(o *agent.Options) {
+			o.BootFirmwareUpdated, o.BootCause, o.BootCommandKey = tc.updated, tc.cause, tc.key
+		})
 		ev := e.ctl.notification(2 * time.Second).GetBody().GetRequest().GetNotify().GetEvent()
 		if p := ev.GetParams(); p["FirmwareUpdated"] != tc.want || p["Cause"] != tc.cause || p["CommandKey"] != tc.key {
 			t.Errorf("Boot! %v, want FirmwareUpdated %s", p, tc.want)
