@@ -17,7 +17,7 @@ import (
 
 // agentLogRing is how much of its log `usp agent` keeps for
 // Device.DeviceInfo.VendorLogFile.1.Upload().
-const agentLogRing = 1 << 20
+const agentLogRing = 256 << 10
 
 // configFormat names the content of the Agent's VendorConfigFile.
 const configFormat = "uspkit-agent-config"
@@ -39,12 +39,13 @@ type vendorFiles struct {
 }
 
 // defineVendorFiles adds the vendor files to m and returns the logger to
-// use from now on: log, and a copy of every record at info and above in
-// the ring VendorLogFile.1 uploads.
+// use from now on: log, with a copy of each record it writes in the ring
+// VendorLogFile.1 uploads (the same records, so that nothing more is
+// formatted than log_level asks for).
 func defineVendorFiles(m *schema.Model, log *slog.Logger) (*vendorFiles, *slog.Logger) {
 	vendorfiles.Define(m)
 	v := &vendorFiles{ring: vendorfiles.NewLogRing(agentLogRing)}
-	return v, slog.New(teeHandler{log.Handler(), slog.NewTextHandler(v.ring, &slog.HandlerOptions{Level: slog.LevelInfo})})
+	return v, slog.New(teeHandler{log.Handler(), slog.NewTextHandler(v.ring, &slog.HandlerOptions{Level: slog.LevelDebug})})
 }
 
 // register serves the files: Backup() sends db's objects and counters,
@@ -88,22 +89,13 @@ func (v *vendorFiles) register(mux *datamodel.Mux, db agentStore, reboot func(ca
 	vendorfiles.Register(mux, vendorfiles.Options{Config: []vendorfiles.ConfigFile{cfg}, Logs: []vendorfiles.LogFile{v.ring.File("usp-agent.log")}, Logger: log})
 }
 
-// teeHandler sends each record to two handlers.
+// teeHandler sends the records a takes to a, and a copy to b.
 type teeHandler struct{ a, b slog.Handler }
 
-func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
-}
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool { return t.a.Enabled(ctx, l) }
 
 func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	var err error
-	if t.a.Enabled(ctx, r.Level) {
-		err = t.a.Handle(ctx, r.Clone())
-	}
-	if t.b.Enabled(ctx, r.Level) {
-		err = errors.Join(err, t.b.Handle(ctx, r))
-	}
-	return err
+	return errors.Join(t.a.Handle(ctx, r.Clone()), t.b.Handle(ctx, r))
 }
 
 func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {

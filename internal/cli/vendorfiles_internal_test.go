@@ -15,8 +15,8 @@ import (
 
 // usp agent's VendorConfigFile.1 is its stored data model: Backup() PUTs
 // it, Restore() puts it back and restarts the Agent (RemoteReboot), and
-// VendorLogFile.1 Upload() sends its recent log, which tells of the
-// restore.
+// VendorLogFile.1 Upload() sends its recent log (what log_level lets
+// through), which tells of the restore.
 func TestAgentVendorFiles(t *testing.T) {
 	var mu sync.Mutex
 	files := map[string][]byte{}
@@ -41,7 +41,8 @@ func TestAgentVendorFiles(t *testing.T) {
 	}
 	ctx := context.Background()
 	reboots := make(chan string, 1)
-	r, err := startAgent(ctx, &agentConfig{EndpointID: "os::012345-VENDOR", Data: t.TempDir()}, slog.New(slog.DiscardHandler), func(c string) { reboots <- c })
+	r, err := startAgent(ctx, &agentConfig{EndpointID: "os::012345-VENDOR", Data: t.TempDir()},
+		slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})), func(c string) { reboots <- c })
 	if err != nil {
 		t.Fatal(err)
 	}
