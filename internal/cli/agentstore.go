@@ -30,7 +30,7 @@ const (
 func openAgentStore(ctx context.Context, kind, dir string) (agentStore, error) {
 	switch kind {
 	case "", storeSQLite:
-		return sqlite.Open(ctx, filepath.Join(dir, "agent.db"))
+		return sqlite.OpenOptions(ctx, filepath.Join(dir, "agent.db"), sqlite.Options{CacheKiB: agentCacheKiB})
 	case storeJournal:
 		return journal.Open(ctx, filepath.Join(dir, "agent.journal"), journal.Options{})
 	case storeBolt:

@@ -152,3 +152,26 @@ func BenchmarkDelete(b *testing.B) {
 		}
 	}
 }
+
+// TestCacheSize: Options.CacheKiB sets the connection's page cache, and
+// the default is SQLite's.
+func TestCacheSize(t *testing.T) {
+	tests := []struct {
+		kib  int
+		want int
+	}{{0, -2000}, {256, -256}}
+	for _, tc := range tests {
+		db, err := OpenOptions(context.Background(), filepath.Join(t.TempDir(), "c.db"), Options{CacheKiB: tc.kib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := db.db.QueryRow("PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if got != tc.want {
+			t.Errorf("CacheKiB %d: cache_size %d, want %d", tc.kib, got, tc.want)
+		}
+	}
+}

@@ -31,10 +31,27 @@ type DB struct {
 // only (mode 0600), whatever mode existing ones had: they hold
 // configuration, queued messages and, for an Agent, credentials.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenOptions(ctx, path, Options{})
+}
+
+// Options tune an SQLite database.
+type Options struct {
+	// CacheKiB caps SQLite's page cache, in KiB; 0 keeps SQLite's default
+	// (2,000 KiB). A device Agent's tables are small and its reads come
+	// from memory, so a small cache keeps its resident memory down after a
+	// burst of writes.
+	CacheKiB int
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)"
+	if opt.CacheKiB > 0 {
+		dsn += fmt.Sprintf("&_pragma=cache_size(-%d)", opt.CacheKiB)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
