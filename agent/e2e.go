@@ -167,17 +167,23 @@ func (a *Agent) handleSession(ctx context.Context, protocol string, t mtp.Transp
 // sessionRecords returns the Records that carry payload to a Controller:
 // within its E2E session when one is in use, else one no_session_context
 // Record.
-func (a *Agent) sessionRecords(to string, payload []byte) ([]*record.Record, error) {
+// Within a session, the Records are segmented to fit limit (the MTP's
+// largest Record; 0: unknown) when MaxUSPRecordSize does not ask for less.
+func (a *Agent) sessionRecords(to string, payload []byte, limit int) ([]*record.Record, error) {
 	if a.e2e == nil || !a.e2e.Uses(to) {
 		return []*record.Record{record.NewNoSession(to, a.opt.EndpointID, payload)}, nil
 	}
-	return a.e2e.Send(to, payload, a.now())
+	return a.e2e.SendWithin(to, payload, a.now(), limit)
 }
 
 // sendPayload sends payload to a Controller at addr over t, in its session
 // when it uses one.
 func (a *Agent) sendPayload(ctx context.Context, t mtp.Transport, addr, to string, payload []byte) error {
-	recs, err := a.sessionRecords(to, payload)
+	limit := 0
+	if l, ok := t.(mtp.Limited); ok {
+		limit = l.MaxRecord()
+	}
+	recs, err := a.sessionRecords(to, payload, limit)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,10 @@ type Options struct {
 	Subscriptions []Subscription
 	// Webhooks receive every event as a JSON POST.
 	Webhooks []string
+	// Sessions is how the Controller uses E2E Session Contexts with
+	// Agents that have no settings of their own (SetSessions); the zero
+	// value uses none.
+	Sessions SessionSettings
 	Logger   *slog.Logger
 }
 
@@ -173,6 +177,7 @@ type Controller struct {
 	notifies int
 	ops      operations
 	camps    campaigns
+	sess     sessions
 	// newAgents limits how fast each route introduces unknown Agents.
 	newAgents buckets
 	// warns rate-limits the warnings bad input causes.
@@ -234,6 +239,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
 	c.camps.init()
+	c.initSessions()
 	campaignTargets := map[string][]*Target{}
 	for _, it := range snap.Items {
 		switch it.Kind {

@@ -74,10 +74,16 @@ func (c *Controller) handle(ctx context.Context, m *MTP, in mtp.Inbound) {
 	}
 	switch rec.Type {
 	case record.TypeDisconnect:
+		if c.sessionRefused(ctx, rec.FromID, rec.Disconnect) {
+			return
+		}
 		c.disconnected(ctx, m, in.From, rec.FromID, t, rec.Disconnect)
 		return
 	case record.TypeSessionContext:
-		c.refuseSession(ctx, m, in.From, rec.FromID)
+		if !c.contact(ctx, m, in.From, rec.FromID, t) {
+			return
+		}
+		c.sessionRecord(ctx, m, in.From, &rec)
 		return
 	}
 	if !c.contact(ctx, m, in.From, rec.FromID, t) {

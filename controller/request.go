@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/wire"
@@ -106,17 +107,44 @@ func (c *Controller) forget(id string) {
 // the Agent's current one. It returns nil once a transport took the
 // Record, else the error of the last transport tried (errNoRoute when
 // there was none).
+//
+// Within an E2E session (see e2e.go) the payload may take several Records,
+// segmented to fit the first route's MTP; they all go the same way.
 func (c *Controller) send(ctx context.Context, agentID string, payload []byte) error {
+	limit := 0
+	c.mu.Lock()
+	if a := c.agents[agentID]; a != nil {
+		if rs := sendOrder(a); len(rs) > 0 {
+			if l, ok := c.mtps[rs[0].MTP].(mtp.Limited); ok {
+				limit = l.MaxRecord()
+			}
+		}
+	}
+	c.mu.Unlock()
+	recs, err := c.records(agentID, payload, limit)
+	if err != nil {
+		c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
+		return fmt.Errorf("controller: %w", err)
+	}
+	return c.sendRecords(ctx, agentID, recs)
+}
+
+// sendRecords delivers Records to an Agent, all over one route (see send).
+func (c *Controller) sendRecords(ctx context.Context, agentID string, recs []*record.Record) error {
 	c.mu.Lock()
 	var routes []Route
 	if a := c.agents[agentID]; a != nil {
 		routes = sendOrder(a)
 	}
 	c.mu.Unlock()
-	b, err := record.NewNoSession(agentID, c.opt.EndpointID, payload).MarshalBinary()
-	if err != nil {
-		c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
-		return fmt.Errorf("controller: encoding record: %w", err)
+	bs := make([][]byte, len(recs))
+	for i, r := range recs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			c.log.WarnContext(ctx, "record not sent", "agent", agentID, "err", err)
+			return fmt.Errorf("controller: encoding record: %w", err)
+		}
+		bs[i] = b
 	}
 	last := errNoRoute
 	for i, r := range routes {
@@ -124,7 +152,13 @@ func (c *Controller) send(ctx context.Context, agentID string, payload []byte) e
 		if t == nil {
 			continue
 		}
-		if err := t.Send(ctx, r.Address, b); err != nil {
+		var err error
+		for _, b := range bs {
+			if err = t.Send(ctx, r.Address, b); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			c.log.WarnContext(ctx, "record not sent", "agent", agentID, "mtp", r.MTP, "address", r.Address, "err", err)
 			last = err
 			continue

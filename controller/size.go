@@ -90,6 +90,9 @@ func (e *TooLargeError) Is(target error) bool {
 // queued: a request the MTP cannot carry would never be answered, and
 // queueing it would only hold it until it expires.
 func (c *Controller) fits(agentID string, payload []byte) error {
+	if c.sess.table.Uses(agentID) {
+		return nil // segmented to fit within the E2E session
+	}
 	c.mu.Lock()
 	var name, protocol string
 	if a := c.agents[agentID]; a != nil {

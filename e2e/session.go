@@ -153,8 +153,16 @@ func (s *Session) header() *record.Record {
 // for retransmission until the peer's expected_id passes them. An empty
 // msg gives one Record without payload (to start or restart a session).
 func (s *Session) Send(msg []byte, now time.Time) ([]*record.Record, error) {
+	return s.sendWithin(msg, now, 0)
+}
+
+func (s *Session) sendWithin(msg []byte, now time.Time, limit int) ([]*record.Record, error) {
 	s.touch(now)
-	chunks, err := s.split(msg)
+	max := s.cfg.MaxRecordSize
+	if limit > 0 && (max <= 0 || limit < max) {
+		max = limit
+	}
+	chunks, err := s.split(msg, max)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +194,11 @@ func (s *Session) Send(msg []byte, now time.Time) ([]*record.Record, error) {
 
 // split cuts msg into payloads that fit the record size, each with the
 // largest header any of them can have.
-func (s *Session) split(msg []byte) ([][]byte, error) {
+func (s *Session) split(msg []byte, max int) ([][]byte, error) {
 	if len(msg) == 0 {
 		return [][]byte{nil}, nil
 	}
-	if s.cfg.MaxRecordSize <= 0 {
+	if max <= 0 {
 		return [][]byte{msg}, nil
 	}
 	h := s.header()
@@ -198,11 +206,11 @@ func (s *Session) split(msg []byte) ([][]byte, error) {
 	h.Session.ExpectedID = math.MaxUint64
 	h.Session.PayloadSAR, h.Session.PayloadRecSAR = record.SARStateComplete, record.SARStateComplete
 	overhead := h.Size()
-	room := s.cfg.MaxRecordSize - overhead
+	room := max - overhead
 	// One payload field: tag, length varint, bytes.
 	room -= 1 + varintLen(uint64(room))
 	if room <= 0 {
-		return nil, fmt.Errorf("%w (%d bytes, header %d)", ErrRecordSize, s.cfg.MaxRecordSize, overhead)
+		return nil, fmt.Errorf("%w (%d bytes, header %d)", ErrRecordSize, max, overhead)
 	}
 	var chunks [][]byte
 	for len(msg) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,13 @@ func (t *Table) Session(remote string) *Session {
 // starting a new one when there is none, it expired, or its identifiers
 // are nearly exhausted [R-E2E.7, R-E2E.9].
 func (t *Table) Send(remote string, msg []byte, now time.Time) ([]*record.Record, error) {
+	return t.SendWithin(remote, msg, now, 0)
+}
+
+// SendWithin is Send for an MTP that carries Records of at most limit
+// bytes (0: no limit): the Records are segmented to fit it when the
+// session's own MaxRecordSize is unset or larger.
+func (t *Table) SendWithin(remote string, msg []byte, now time.Time, limit int) ([]*record.Record, error) {
 	mode, cfg := t.policy(remote)
 	if mode == Forbid {
 		return nil, ErrNotAllowed
@@ -82,7 +90,7 @@ func (t *Table) Send(remote string, msg []byte, now time.Time) ([]*record.Record
 		s = NewSession(t.local, remote, newSessionID(), cfg)
 		t.sessions[remote] = s
 	}
-	return s.Send(msg, now)
+	return s.sendWithin(msg, now, limit)
 }
 
 // Receive processes a session_context Record from remote. A Record with a
@@ -118,6 +126,30 @@ func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart 
 		return got, recs[0], err
 	}
 	return got, nil, nil
+}
+
+// Outstanding returns the payloads of the unsegmented Records sent to
+// remote that its expected_id has not passed yet, in sequence order: what
+// to send again outside the session when the peer refuses sessions.
+func (t *Table) Outstanding(remote string) [][]byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sessions[remote]
+	if s == nil {
+		return nil
+	}
+	var seqs []uint64
+	for seq, r := range s.out {
+		if r.Session.PayloadSAR == record.SARStateNone && len(r.Session.Payload) == 1 {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	out := make([][]byte, len(seqs))
+	for i, seq := range seqs {
+		out[i] = s.out[seq].Session.Payload[0]
+	}
+	return out
 }
 
 // End forgets the session with remote (its Endpoint went away, or a

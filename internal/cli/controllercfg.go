@@ -70,6 +70,9 @@ type controllerConfig struct {
 	// Telemetry configures the Bulk Data collector and time series
 	// (internal/cli/telemetry.go).
 	Telemetry *telemetryConfig `yaml:"telemetry"`
+	// E2E is the use of E2E Session Contexts with Agents
+	// (internal/cli/e2ecfg.go).
+	E2E *e2eConfig `yaml:"e2e"`
 	// accounts, if set, serves the REST API's /api/v1/accounts (the
 	// embedded broker's Agent accounts, see brokercfg.go).
 	accounts api.Accounts
@@ -174,6 +177,9 @@ Configuration file keys (YAML; unknown keys are refused):
     agent_topic        MQTT, STOMP: an Agent's own topic or destination, {eid} for its Endpoint ID;
                        a reply-to outside it is refused
     tls                cert, key (this side), ca (to verify the peer), client_auth (servers)
+  e2e                E2E Session Contexts with Agents: policy (off, prefer: fall back when an Agent refuses,
+                     require), max_record_size (0: each MTP's limit), expiration (0s: none),
+                     max_retransmit (3), agents (Endpoint ID: policy, overriding policy for that Agent)
   advertise          announce the MTPs with mDNS (docs/discovery.md): interface ("" = all), port (5353),
                      urls (ws://, mqtt://host/topic, stomp://host/dest; default: the MTPs above)
 `
@@ -198,6 +204,9 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 	}
 	if a := c.Admission; a != "" && a != "verified" && a != "all" && a != "pending" {
 		return nil, fmt.Errorf("admission: %q is not verified, all or pending", c.Admission)
+	}
+	if err := c.E2E.check(); err != nil {
+		return nil, fmt.Errorf("e2e: %w", err)
 	}
 	for code, p := range c.Profiles {
 		if err := p.Validate(); err != nil {
@@ -577,10 +586,11 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	}
 	admission, _ := controller.ParseAdmission(cfg.Admission)
 	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Admission: admission,
-		MaxPending: cfg.MaxPending, Profiles: cfg.Profiles, Logger: log})
+		MaxPending: cfg.MaxPending, Profiles: cfg.Profiles, Sessions: cfg.E2E.settings(""), Logger: log})
 	if err != nil {
 		return fail(err)
 	}
+	cfg.E2E.apply(c)
 	files, err := filestore.Open(filepath.Join(cfg.Data, "files"), log)
 	if err != nil {
 		return fail(fmt.Errorf("files: %w", err))
