@@ -159,7 +159,7 @@ func (a *Agent) handleSession(ctx context.Context, protocol string, t mtp.Transp
 		plain.Type, plain.Payload = record.TypeNoSessionContext, payload
 		msg, ok := a.prepare(ctx, protocol, t, &in, &plain)
 		if ok {
-			a.process(withVersion(ctx, rec.Version), protocol, t, in.From.Address, rec.FromID, msg)
+			a.process(inSession(withVersion(ctx, rec.Version)), protocol, t, in.From.Address, rec.FromID, msg)
 		}
 	}
 }
@@ -176,9 +176,19 @@ func (a *Agent) sessionRecords(to string, payload []byte, limit int) ([]*record.
 	return a.e2e.SendWithin(to, payload, a.now(), limit)
 }
 
-// sendPayload sends payload to a Controller at addr over t, in its session
-// when it uses one.
+// sessionKey marks the context of a request that came in an E2E session.
+type sessionKey struct{}
+
+func inSession(ctx context.Context) context.Context { return context.WithValue(ctx, sessionKey{}, true) }
+
+// sendPayload sends the answer to a request to a Controller at addr over
+// t: in the session when the request came in one, else in a
+// no_session_context Record, as the request came (TR-369: the response to a request
+// received within a session is sent within it).
 func (a *Agent) sendPayload(ctx context.Context, t mtp.Transport, addr, to string, payload []byte) error {
+	if ctx.Value(sessionKey{}) == nil {
+		return a.send(ctx, t, addr, record.NewNoSession(to, a.opt.EndpointID, payload))
+	}
 	limit := 0
 	if l, ok := t.(mtp.Limited); ok {
 		limit = l.MaxRecord()

@@ -79,6 +79,9 @@ func implementations() map[string]caseFunc {
 	for id, f := range section8() {
 		m[id] = f
 	}
+	for id, f := range section3() {
+		m[id] = f
+	}
 	for id, f := range sectionsOther() {
 		m[id] = f
 	}
@@ -118,7 +121,7 @@ func skipReason(id, tag string) string {
 }
 
 var sectionReasons = map[string]string{
-	"3":  "needs an E2E session context or TLS payload security, which the runner does not negotiate",
+	"3":  "needs TLS payload security in the E2E session (TLS12), which the runner does not negotiate",
 	"4":  "needs control of the MTP's TLS handshake",
 	"5":  "CoAP is obsolete in USP 1.3",
 	"6":  "needs control of the STOMP server (frames, heart-beats, destinations); the STOMP binding is tested in package mtp/stomp",
@@ -135,7 +138,8 @@ var reasons = map[string]string{
 	"1.102": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
 	"1.103": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
 	"2.6":   "needs an agent without absolute time and an expired controller certificate",
-	"2.7":   "needs an E2E session context with Record signatures",
+	"2.7":   "needs Record signatures (mac_signature) in the E2E session",
+	"3.10":  "needs Periodic! notifications over three SessionExpiration periods (60 s and 5 s) and a controller that answers them in the session",
 	"2.8":   "needs an E2E session context with an expired certificate",
 	"2.27":  "needs ControllerTrust.SecuredRoles (feature 40) and a second controller",
 	"8.1":   "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -300,6 +301,9 @@ type client struct {
 	notifs  []*wire.Msg
 	notifc  chan struct{}
 	ackOff  bool
+	// tap, when set, receives the session_context and disconnect
+	// Records from the Agent (section3.go).
+	tap chan *record.Record
 }
 
 func newClient(ctx context.Context, log *slog.Logger, id, agentID string, tr mtp.Transport, addr string) *client {
@@ -329,7 +333,27 @@ func (c *client) handle(ctx context.Context, in mtp.Inbound) {
 		c.log.Warn("bad record from agent", "err", err)
 		return
 	}
-	if rec.ToID != c.id || rec.FromID != c.agentID || rec.Type != record.TypeNoSessionContext {
+	if rec.ToID != c.id || rec.FromID != c.agentID {
+		return
+	}
+	if rec.Type == record.TypeSessionContext || rec.Type == record.TypeDisconnect {
+		c.mu.Lock()
+		tap := c.tap
+		c.mu.Unlock()
+		if tap != nil {
+			// The Record's bytes may be in a buffer the transport reuses:
+			// the case keeps a copy.
+			for i, pl := range rec.Session.Payload {
+				rec.Session.Payload[i] = bytes.Clone(pl)
+			}
+			select {
+			case tap <- &rec:
+			default:
+			}
+		}
+		return
+	}
+	if rec.Type != record.TypeNoSessionContext {
 		return
 	}
 	var m wire.Msg

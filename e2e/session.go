@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -266,7 +267,9 @@ func (s *Session) Receive(r *record.Record, now time.Time) (Received, error) {
 		if len(s.in) >= s.cfg.maxBuffered() || s.inBytes+size > s.cfg.maxMessage() {
 			return got, ErrBufferFull
 		}
-		s.in[seq] = r
+		// The Record's payloads may point into a buffer the MTP reuses
+		// for the next Record: what waits here is copied.
+		s.in[seq] = detach(r)
 		s.inBytes += size
 		return got, nil
 	}
@@ -283,6 +286,17 @@ func (s *Session) Receive(r *record.Record, now time.Time) (Received, error) {
 		s.inBytes -= recordPayloadSize(next)
 		r = next
 	}
+}
+
+// detach returns a copy of r that shares no memory with it.
+func detach(r *record.Record) *record.Record {
+	c := *r
+	c.MACSignature, c.SenderCert = bytes.Clone(r.MACSignature), bytes.Clone(r.SenderCert)
+	c.Session.Payload = make([][]byte, len(r.Session.Payload))
+	for i, p := range r.Session.Payload {
+		c.Session.Payload[i] = bytes.Clone(p)
+	}
+	return &c
 }
 
 func recordPayloadSize(r *record.Record) int {
@@ -354,7 +368,7 @@ func (s *Session) reassemble(sc *record.SessionContext, got *Received) error {
 			s.segs, s.segBytes = nil, 0
 			return ErrTooLarge
 		}
-		s.segs = append(s.segs, p)
+		s.segs = append(s.segs, bytes.Clone(p)) // kept past this Record: copied, see detach
 		s.segBytes += len(p)
 	}
 	if sc.PayloadSAR != record.SARStateComplete {

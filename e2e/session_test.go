@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,5 +302,59 @@ func TestRecordSizeTooSmall(t *testing.T) {
 	ctl, _ := pair(e2e.Config{MaxRecordSize: 20})
 	if _, err := ctl.Send([]byte("hello"), t0); !errors.Is(err, e2e.ErrRecordSize) {
 		t.Fatalf("err = %v, want ErrRecordSize", err)
+	}
+}
+
+// TestBufferedRecordsCopied: an MTP may decode each Record into one buffer
+// it reuses; a Record waiting out of order, or a segment waiting for the
+// rest of its Msg, must not change when the next Record overwrites that
+// buffer.
+func TestBufferedRecordsCopied(t *testing.T) {
+	for _, segmented := range []bool{false, true} {
+		ctl, agt := pair(e2e.Config{})
+		var recs []*record.Record
+		if segmented {
+			ctl, agt = pair(e2e.Config{MaxRecordSize: 200})
+			var err error
+			recs, err = ctl.Send(bytes.Repeat([]byte("A"), 500), t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r1, r2 := send(t, ctl, "msg-1")[0], send(t, ctl, "msg-2")[0]
+			recs = []*record.Record{r2, r1} // 2 waits for 1
+		}
+		buf := make([]byte, 4096)
+		var got [][]byte
+		for i, r := range recs {
+			b, _ := r.MarshalBinary()
+			for j := range buf {
+				buf[j] = byte(i) // the previous Record's bytes are gone
+			}
+			n := copy(buf, b)
+			var dec record.Record
+			if err := record.Decode(buf[:n], &dec, nil); err != nil {
+				t.Fatal(err)
+			}
+			rel, err := agt.Receive(&dec, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range rel.Msgs {
+				got = append(got, bytes.Clone(m))
+			}
+		}
+		want := []string{"msg-1", "msg-2"}
+		if segmented {
+			want = []string{strings.Repeat("A", 500)}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("segmented=%v: %d messages", segmented, len(got))
+		}
+		for i := range want {
+			if string(got[i]) != want[i] {
+				t.Fatalf("segmented=%v: message %d is %q, want %q", segmented, i, got[i], want[i])
+			}
+		}
 	}
 }
