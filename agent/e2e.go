@@ -179,7 +179,9 @@ func (a *Agent) sessionRecords(to string, payload []byte, limit int) ([]*record.
 // sessionKey marks the context of a request that came in an E2E session.
 type sessionKey struct{}
 
-func inSession(ctx context.Context) context.Context { return context.WithValue(ctx, sessionKey{}, true) }
+func inSession(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sessionKey{}, true)
+}
 
 // sendPayload sends the answer to a request to a Controller at addr over
 // t: in the session when the request came in one, else in a
