@@ -116,6 +116,9 @@ func (c *apiClient) upload(ctx context.Context, path string) (string, error) {
 }
 
 func runFirmware(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		args = append([]string{"upgrade"}, args...) // flags without the subcommand are upgrade's
+	}
 	if len(args) == 0 || args[0] != "upgrade" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintln(e.stdout, "Usage: usp firmware upgrade --url URL|--file FILE [--checksum ALG:HEX] [--activate] AGENT...|--group G  (usp firmware upgrade -h for the flags)")
@@ -158,6 +161,9 @@ func runFirmware(ctx context.Context, e *env, args []string) error {
 }
 
 func runSoftware(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		args = append([]string{"install"}, args...) // flags without the subcommand are install's
+	}
 	if len(args) == 0 || args[0] != "install" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintln(e.stdout, "Usage: usp software install --url URL|--file FILE AGENT...|--group G  (usp software install -h for the flags)")

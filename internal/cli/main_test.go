@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,18 @@ var uspBinary struct {
 	err  error
 }
 
+// defaultTimeout is what this package's tests get when `go test` runs
+// with its default -timeout (10 minutes): the process tests of every MTP,
+// broker and conformance section take 8 to 9 minutes on a 2-core machine
+// busy with other packages, too close to go test's default. A -timeout
+// given on the command line is kept.
+const defaultTimeout = "25m"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.timeout"); f != nil && f.Value.String() == (10*time.Minute).String() {
+		f.Value.Set(defaultTimeout)
+	}
 	code := m.Run()
 	uspBinary.mu.Lock()
 	if uspBinary.dir != "" {
