@@ -472,13 +472,7 @@ func (b *broker) set(ctx context.Context, c datamodel.Caller, id string, s *wire
 		}
 		return nil
 	}
-	pick := func(idx []int) []*wire.Set_UpdateObject {
-		out := make([]*wire.Set_UpdateObject, len(idx))
-		for k, i := range idx {
-			out[k] = objs[i]
-		}
-		return out
-	}
+	pick := func(idx []int) []*wire.Set_UpdateObject { return pickAt(idx, objs) }
 	res, em := changed(ctx, b, id, s.GetAllowPartial(), paths, denied, wire.Header_SET,
 		func(idx []int) *wire.Request {
 			return &wire.Request{ReqType: &wire.Request_Set{Set: &wire.Set{AllowPartial: s.GetAllowPartial(), UpdateObjs: pick(idx)}}}
@@ -513,13 +507,7 @@ func (b *broker) add(ctx context.Context, c datamodel.Caller, id string, m *wire
 		}
 		return nil
 	}
-	pick := func(idx []int) []*wire.Add_CreateObject {
-		out := make([]*wire.Add_CreateObject, len(idx))
-		for k, i := range idx {
-			out[k] = objs[i]
-		}
-		return out
-	}
+	pick := func(idx []int) []*wire.Add_CreateObject { return pickAt(idx, objs) }
 	res, em := changed(ctx, b, id, m.GetAllowPartial(), paths, denied, wire.Header_ADD,
 		func(idx []int) *wire.Request {
 			return &wire.Request{ReqType: &wire.Request_Add{Add: &wire.Add{AllowPartial: m.GetAllowPartial(), CreateObjs: pick(idx)}}}
@@ -550,13 +538,7 @@ func (b *broker) delete(ctx context.Context, c datamodel.Caller, id string, m *w
 		}
 		return nil
 	}
-	pick := func(idx []int) []string {
-		out := make([]string, len(idx))
-		for k, i := range idx {
-			out[k] = paths[i]
-		}
-		return out
-	}
+	pick := func(idx []int) []string { return pickAt(idx, paths) }
 	res, em := changed(ctx, b, id, m.GetAllowPartial(), paths, denied, wire.Header_DELETE,
 		func(idx []int) *wire.Request {
 			return &wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{AllowPartial: m.GetAllowPartial(), ObjPaths: pick(idx)}}}
@@ -897,4 +879,13 @@ func (b *broker) supported(ctx context.Context, c datamodel.Caller, id string, g
 		out.ReqObjResults = append(out.ReqObjResults, rr)
 	}
 	return respMsg(id, wire.Header_GET_SUPPORTED_DM_RESP, &wire.Response{RespType: &wire.Response_GetSupportedDmResp{GetSupportedDmResp: out}})
+}
+
+// pickAt returns the entries of all at the indexes idx, in that order.
+func pickAt[T any](idx []int, all []T) []T {
+	out := make([]T, len(idx))
+	for k, i := range idx {
+		out[k] = all[i]
+	}
+	return out
 }

@@ -115,16 +115,29 @@ func (c *apiClient) upload(ctx context.Context, path string) (string, error) {
 	return out.ID, nil
 }
 
-func runFirmware(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		args = append([]string{"upgrade"}, args...) // flags without the subcommand are upgrade's
+// subcommand handles the one subcommand of a verb ("firmware upgrade"):
+// -h prints the usage, flags given without the subcommand are the
+// subcommand's, anything else is a usage error. It returns the arguments
+// starting with the subcommand, and done when there is nothing more to do.
+func subcommand(e *env, args []string, verb, usage string) ([]string, bool, error) {
+	_, sub, _ := strings.Cut(verb, " ")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintf(e.stdout, "Usage: usp %s %s  (usp %s -h for the flags)\n", verb, usage, verb)
+		return nil, true, nil
 	}
-	if len(args) == 0 || args[0] != "upgrade" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(e.stdout, "Usage: usp firmware upgrade --url URL|--file FILE [--checksum ALG:HEX] [--activate] AGENT...|--group G  (usp firmware upgrade -h for the flags)")
-			return nil
-		}
-		return fmt.Errorf("%w: usp firmware upgrade --url URL [--checksum ALG:HEX] [--activate] AGENT...|--group G", errUsage)
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		args = append([]string{sub}, args...)
+	}
+	if len(args) == 0 || args[0] != sub {
+		return nil, false, fmt.Errorf("%w: usp %s %s", errUsage, verb, usage)
+	}
+	return args, false, nil
+}
+
+func runFirmware(ctx context.Context, e *env, args []string) error {
+	args, done, err := subcommand(e, args, "firmware upgrade", "--url URL|--file FILE [--checksum ALG:HEX] [--activate] AGENT...|--group G")
+	if done || err != nil {
+		return err
 	}
 	fs := newFlags(e, "firmware upgrade", "AGENT...")
 	mk := clientFlags(fs)
@@ -161,15 +174,9 @@ func runFirmware(ctx context.Context, e *env, args []string) error {
 }
 
 func runSoftware(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		args = append([]string{"install"}, args...) // flags without the subcommand are install's
-	}
-	if len(args) == 0 || args[0] != "install" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(e.stdout, "Usage: usp software install --url URL|--file FILE AGENT...|--group G  (usp software install -h for the flags)")
-			return nil
-		}
-		return fmt.Errorf("%w: usp software install --url URL AGENT...|--group G", errUsage)
+	args, done, err := subcommand(e, args, "software install", "--url URL|--file FILE AGENT...|--group G")
+	if done || err != nil {
+		return err
 	}
 	fs := newFlags(e, "software install", "AGENT...")
 	mk := clientFlags(fs)
