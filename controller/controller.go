@@ -182,6 +182,8 @@ type Controller struct {
 	newAgents buckets
 	// warns rate-limits the warnings bad input causes.
 	warns warnings
+	// xchg keeps the last Records exchanged with each Agent (Exchange).
+	xchg exchanges
 
 	// bg bounds the Controller's own goroutines (webhooks, first-contact
 	// reads); Run cancels it and waits for them.
@@ -597,6 +599,7 @@ func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 	if !ok {
 		return ErrUnknownAgent
 	}
+	c.xchg.forget(id)
 	b := &store.Batch{DeleteItems: []store.Item{{Kind: "agent", ID: id}}}
 	for _, r := range q {
 		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "queue", ID: r.ID})

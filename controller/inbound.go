@@ -72,6 +72,7 @@ func (c *Controller) handle(ctx context.Context, m *MTP, in mtp.Inbound) {
 		c.warns.warn(ctx, c.log, "record refused", "mtp", m.Protocol, "peer", in.From.Address, "from", rec.FromID, "err", err)
 		return
 	}
+	c.xchg.add(rec.FromID, "received", m.Name, in.Record, time.Now())
 	switch rec.Type {
 	case record.TypeDisconnect:
 		if c.sessionRefused(ctx, rec.FromID, rec.Disconnect) {

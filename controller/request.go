@@ -154,6 +154,8 @@ func (c *Controller) sendRecords(ctx context.Context, agentID string, recs []*re
 		}
 		var err error
 		for _, b := range bs {
+			// Kept before it goes, so that it is older than the answer.
+			c.xchg.add(agentID, "sent", r.MTP, b, time.Now())
 			if err = t.Send(ctx, r.Address, b); err != nil {
 				break
 			}

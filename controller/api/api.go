@@ -110,6 +110,7 @@ func New(o Options) *Server {
 	s.routes = append(s.routes, s.campaignRoutes()...)
 	s.serveFiles()
 	s.routes = append(s.routes, s.telemetryRoutes()...)
+	s.routes = append(s.routes, s.uiRoutes()...)
 	for _, r := range s.routes {
 		s.mux.Handle(r.method+" "+r.path, s.auth(r.role, r.handler))
 	}
