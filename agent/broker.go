@@ -141,6 +141,7 @@ func (a *Agent) ServiceState(ctx context.Context, peer mtp.Peer, s mtp.State, er
 	if svc != nil {
 		a.log.InfoContext(ctx, "usp service disconnected", "endpoint", peer.EndpointID, "paths", strings.Join(svc.paths, ","), "err", err)
 		b.serviceGone(ctx, svc)
+		b.linkControllers(ctx)
 	}
 }
 
@@ -300,6 +301,7 @@ func (b *broker) register(ctx context.Context, from, addr, id string, r *wire.Re
 		b.a.log.InfoContext(ctx, "usp service registered", "endpoint", from, "paths", strings.Join(accepted, ","))
 		b.kick() // Controllers' subscriptions may reach the new paths
 	}
+	b.linkControllers(ctx)
 	return respMsg(id, wire.Header_REGISTER_RESP, &wire.Response{RespType: &wire.Response_RegisterResp{RegisterResp: out}})
 }
 

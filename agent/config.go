@@ -333,6 +333,7 @@ func (a *Agent) registerUnknown(ctx context.Context, id, protocol string) {
 		a.log.WarnContext(ctx, "registering an unknown controller's MTP", "controller", id, "err", err)
 	}
 	a.log.InfoContext(ctx, "unknown controller registered with the untrusted role", "controller", id, "path", res[0].Path)
+	a.brk.linkControllers(ctx) // a USP Service's Controller: its USPServiceRef
 }
 
 func (o *Options) factory() *Config {

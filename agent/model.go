@@ -91,7 +91,8 @@ func Define(m *schema.Model) {
 		Param("PublishRetainResponse", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
 		Param("PublishRetainNotify", schema.Boolean(), schema.ReadWrite, schema.Default("false"))
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.UDS.").
-		Param("UnixDomainSocketRef", schema.String(schema.Ref()), schema.ReadWrite, schema.Default(""))
+		Param("UnixDomainSocketRef", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default("")) // filled by a USP Broker (broker_refs.go)
 	m.Define("Device.LocalAgent.Controller.{i}.BootParameter.{i}.", schema.ObjAddDelete, schema.Keys("ParameterName"), schema.AliasKey(), schema.NumEntries("BootParameterNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
