@@ -8,7 +8,6 @@ import (
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/store/bolt"
 	"github.com/uspkit/uspkit/store/journal"
-	"github.com/uspkit/uspkit/store/sqlite"
 )
 
 // agentStore is the Agent's persistent store, whichever driver keeps it.
@@ -26,11 +25,15 @@ const (
 	storeBolt    = "bolt"    // agent.bolt: bbolt, a B+tree file
 )
 
-// openAgentStore opens the store named kind ("" is SQLite) in dir.
+// openAgentStore opens the store named kind in dir; "" is defaultStore:
+// SQLite, or the journal in the device build (agentstore_device.go).
 func openAgentStore(ctx context.Context, kind, dir string) (agentStore, error) {
+	if kind == "" {
+		kind = defaultStore
+	}
 	switch kind {
-	case "", storeSQLite:
-		return sqlite.OpenOptions(ctx, filepath.Join(dir, "agent.db"), sqlite.Options{CacheKiB: agentCacheKiB})
+	case storeSQLite:
+		return openSQLiteStore(ctx, dir)
 	case storeJournal:
 		return journal.Open(ctx, filepath.Join(dir, "agent.journal"), journal.Options{})
 	case storeBolt:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
-	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/tr181/bulkdata"
 )
 
@@ -65,32 +63,4 @@ func runBulkData(ctx context.Context, bd *bulkdata.Service, a *agent.Agent) (sto
 		bd.Run(ctx, a.Engine(), a.Emit)
 	}()
 	return func() { cancel(); <-done }
-}
-
-// bulkDataRunnerFlags are `usp conformance`'s flags for the collector of
-// TP-469 section 10.
-type bulkDataRunnerFlags struct {
-	host, cert, key *string
-	interval        *uint
-}
-
-func bulkDataFlags(fs *flag.FlagSet) bulkDataRunnerFlags {
-	return bulkDataRunnerFlags{
-		host:     fs.String("bulkdata-host", "", "section 10: the IP `address` of this host where the agent reaches the runner's collector (default 127.0.0.1)"),
-		cert:     fs.String("bulkdata-cert", "", "section 10: certificate `file` of the HTTPS collector, one the agent trusts (without it the HTTPS cases are skipped)"),
-		key:      fs.String("bulkdata-key", "", "section 10: key `file` of the HTTPS collector"),
-		interval: fs.Uint("bulkdata-interval", 0, "section 10: the profiles' ReportingInterval in `seconds` (default: the plan's max(60, MinReportingInterval))"),
-	}
-}
-
-func (f bulkDataRunnerFlags) setup() (*conformance.BulkDataSetup, error) {
-	s := &conformance.BulkDataSetup{Host: *f.host, Interval: uint32(*f.interval)}
-	if *f.cert != "" {
-		c, err := tls.LoadX509KeyPair(*f.cert, *f.key)
-		if err != nil {
-			return nil, fmt.Errorf("--bulkdata-cert: %w", err)
-		}
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
-	}
-	return s, nil
 }

@@ -1,24 +1,16 @@
+//go:build !usp_device
+
 package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
 	"sort"
-	"strings"
 
-	"github.com/uspkit/uspkit/endpoint"
 	"github.com/uspkit/uspkit/record"
 )
-
-// env is what a command sees of the process.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-}
 
 type command struct {
 	summary string
@@ -52,12 +44,6 @@ func commands() map[string]command {
 		"version":     {"print the version", runVersion},
 	}
 }
-
-// errUsage marks an error caused by how the command was called.
-var errUsage = errors.New("usage")
-
-// errFlags marks a flag error the flag package has already printed.
-var errFlags = errors.New("bad flags")
 
 // Main runs the usp command line args and returns the exit status: 0 on
 // success, 1 on failure, 2 on a usage error. Errors are printed to stderr as
@@ -93,39 +79,6 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun \"usp COMMAND -h\" for a command's flags.")
 }
 
-// newFlags returns a flag set that reports errors to e.stderr and does not
-// exit.
-func newFlags(e *env, name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet("usp "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: usp %s [flags] %s\n", name, args)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags and wraps a failure as errFlags. The usage text that
-// -h asks for goes to stdout, that of a wrong flag to stderr (see
-// helpSplit).
-func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if h, ok := fs.Output().(*helpSplit); ok {
-		h.parsed(errors.Is(err, flag.ErrHelp))
-	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errFlags, err)
-	}
-	return nil
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
 func runVersion(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "version", "")
 	if err := parse(fs, args); err != nil {
@@ -138,17 +91,3 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "usp %s (USP %s; reads %s) %s\n", buildVersion(), record.Version, record.SupportedVersions, goVersion)
 	return nil
 }
-
-// buildVersion is the module version the binary was built from, or
-// "devel".
-func buildVersion() string {
-	if linkVersion != "" {
-		return linkVersion
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
-func validateEndpointID(id string) error { return endpoint.Validate(id) }

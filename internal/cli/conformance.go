@@ -1,3 +1,5 @@
+//go:build !usp_device
+
 package cli
 
 import (
@@ -17,12 +19,6 @@ import (
 	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/mtp/ws"
 )
-
-// errFailed marks a conformance run with failures: exit status 1 without
-// a second message.
-type errFailed struct{ summary string }
-
-func (e errFailed) Error() string { return e.summary }
 
 func runConformance(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "conformance", "")

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
-	"github.com/uspkit/uspkit/conformance"
 	"github.com/uspkit/uspkit/discovery"
 	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
@@ -250,19 +249,6 @@ func fromFQDN(ctx context.Context, c *discoveryConfig, d agent.DiscoveredControl
 	}
 	log.Info("dhcp: controller found with DNS-SD", "fqdn", d.Host, "service", pick.InstanceName())
 	return found
-}
-
-// discoverySetup is what `usp conformance` hands section 8: the agent's
-// mDNS interface and port, and its DHCP lease file; nil when none is given.
-func discoverySetup(iface string, port int, lease string) *conformance.DiscoverySetup {
-	if iface == "" && port == 0 && lease == "" {
-		return nil
-	}
-	d := &conformance.DiscoverySetup{Lease: lease}
-	if iface != "" || port != 0 {
-		d.MDNS = &discovery.Options{Interface: iface, Port: port}
-	}
-	return d
 }
 
 // mdnsOptions are where mDNS runs when the section turns it on (advertise
