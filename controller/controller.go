@@ -146,6 +146,8 @@ type Agent struct {
 	// Provisioned is the result of the provisioning profile applied at
 	// first contact, if any.
 	Provisioned *Provisioning `json:"provisioned,omitempty"`
+	// Tags are the operator's labels (SetTags), sorted.
+	Tags []string `json:"tags"`
 }
 
 // Event is a Notify from an Agent, a late response, or an Agent coming
@@ -177,6 +179,7 @@ type Controller struct {
 	notifies int
 	ops      operations
 	camps    campaigns
+	fleet    fleet
 	sess     sessions
 	// newAgents limits how fast each route introduces unknown Agents.
 	newAgents buckets
@@ -243,10 +246,13 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.camps.init()
 	c.initSessions()
 	campaignTargets := map[string][]*Target{}
+	jobTargets := map[string][]*JobResult{}
 	for _, it := range snap.Items {
 		switch it.Kind {
 		case "campaign", "campaign-target":
 			c.camps.load(it, campaignTargets)
+		case "group", "job", "job-target":
+			c.loadFleet(it, jobTargets)
 		case "agent":
 			var a Agent
 			if json.Unmarshal(it.Data, &a) == nil {
@@ -268,6 +274,10 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	slices.SortFunc(c.events, func(a, b Event) int { return int(a.Seq) - int(b.Seq) })
 	c.camps.loaded(campaignTargets)
+	c.loadedJobs(jobTargets)
+	if err := c.syncIndex(ctx); err != nil {
+		return nil, fmt.Errorf("controller: fleet index: %w", err)
+	}
 	return c, nil
 }
 
@@ -292,6 +302,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); c.expire(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); c.runCampaigns(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.runJobs(ctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -348,6 +360,7 @@ func (c *Controller) persistAgent(ctx context.Context, a *Agent) {
 	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "agent", ID: a.ID, Data: data}}}); err != nil {
 		c.log.WarnContext(ctx, "agent not persisted", "agent", a.ID, "err", err)
 	}
+	c.indexAgent(ctx, a)
 }
 
 // firstContact reads Device.DeviceInfo and the supported data model of a
@@ -455,6 +468,7 @@ func (c *Controller) event(ctx context.Context, e Event) error {
 	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: "event", ID: fmt.Sprintf("%020d", e.Seq), Data: data}}, DeleteItems: drop}); err != nil {
 		return err
 	}
+	c.indexEvent(ctx, e)
 	for _, ch := range subs {
 		select {
 		case ch <- e:
@@ -603,6 +617,11 @@ func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 	b := &store.Batch{DeleteItems: []store.Item{{Kind: "agent", ID: id}}}
 	for _, r := range q {
 		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "queue", ID: r.ID})
+	}
+	if idx := c.index(); idx != nil {
+		if err := idx.DeleteAgents(ctx, []string{id}); err != nil {
+			return fmt.Errorf("controller: fleet index: %w", err)
+		}
 	}
 	return c.opt.Store.Apply(ctx, b)
 }

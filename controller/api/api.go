@@ -85,7 +85,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{opt: o, mux: http.NewServeMux(), metrics: newMetrics()}
 	s.routes = []route{
-		{"GET", "/api/v1/agents", "List agents (filters: online, q; paging: limit, offset)", Viewer, "", s.listAgents},
+		{"GET", "/api/v1/agents", "List agents (filters: q, model, version, online, tag, group, seen_before, seen_after, param and value; sort: id, model, version, last_seen, online; order: asc, desc; paging: limit, offset)", Viewer, "", s.listAgents},
 		{"GET", "/api/v1/agents/{id}", "One agent", Viewer, "", s.getAgent},
 		{"DELETE", "/api/v1/agents/{id}", "Forget an agent", Admin, "", s.deleteAgent},
 		{"POST", "/api/v1/agents/{id}/get", "USP Get", Operator, "GetBody", s.usp(getReq)},
@@ -108,6 +108,7 @@ func New(o Options) *Server {
 	s.routes = append(s.routes, s.accountRoutes()...)
 	s.routes = append(s.routes, s.admissionRoutes()...)
 	s.routes = append(s.routes, s.campaignRoutes()...)
+	s.routes = append(s.routes, s.fleetRoutes()...)
 	s.serveFiles()
 	s.routes = append(s.routes, s.telemetryRoutes()...)
 	s.routes = append(s.routes, s.uiRoutes()...)
@@ -168,29 +169,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var out []controller.Agent
-	for _, a := range s.opt.Controller.Agents() {
-		if v := q.Get("online"); v != "" && strconv.FormatBool(a.Online) != v {
-			continue
-		}
-		if v := q.Get("q"); v != "" && !strings.Contains(a.ID, v) {
-			continue
-		}
-		out = append(out, a)
-	}
-	total := len(out)
-	offset, _ := strconv.Atoi(q.Get("offset"))
-	limit, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || limit <= 0 {
-		limit = 100
-	}
-	offset = min(max(offset, 0), len(out))
-	out = out[offset:min(offset+limit, len(out))]
-	if out == nil {
-		out = []controller.Agent{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"agents": out, "total": total, "offset": offset, "limit": limit})
+	s.searchAgents(w, r, "")
 }
 
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +178,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown agent")
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, withTags(a))
 }
 
 func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {

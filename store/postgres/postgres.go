@@ -31,7 +31,7 @@ CREATE TABLE items (
 
 // migrations returns the schema changes in order; schema_version holds
 // how many have run.
-func migrations() []string { return []string{schemaV1} }
+func migrations() []string { return []string{schemaV1, schemaFleet} }
 
 // migrationLock is the key of the transaction-level advisory lock held
 // while the schema is checked and migrated ("uspkit" in ASCII).

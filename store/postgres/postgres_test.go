@@ -149,7 +149,7 @@ func TestSearchPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]string{"uspkit": {"counters", "items", "objects", "schema_version"}}
+	want := map[string][]string{"uspkit": {"counters", "fleet_agents", "fleet_params", "fleet_tags", "items", "objects", "schema_version"}}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("tables by schema (-want +got):\n%s", diff)
 	}

@@ -16,6 +16,7 @@ var migrations = []string{
 	`CREATE TABLE objects (path TEXT PRIMARY KEY, params TEXT NOT NULL);
 	 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 	 CREATE TABLE items (kind TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (kind, id));`,
+	fleetSchema,
 }
 
 // DB is an SQLite-backed store, safe for concurrent use.
