@@ -57,9 +57,14 @@ func startBrokerTimeout(t *testing.T, timeout time.Duration, opts ...func(*agent
 	m := schema.New()
 	agent.Define(m)
 	agent.DefineBroker(m)
-	m.Define("Device.X_TEST_Local.").Param("Name", schema.String(), schema.ReadWrite, schema.Default("local"))
+	m.Define("Device.X_TEST_Local.").Param("Name", schema.String(), schema.ReadWrite, schema.Default("local")).
+		Param("ItemNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.X_TEST_Local.Item.{i}.", schema.ObjAddDelete, schema.Keys("Name"), schema.NumEntries("ItemNumberOfEntries")).
+		Param("Name", schema.String(), schema.ReadWrite).
+		Param("Note", schema.String(schema.MaxLen(8)), schema.ReadWrite)
 	mux := datamodel.NewMux(m)
 	mux.Store("Device.X_TEST_Local.", nil)
+	mux.Store("Device.X_TEST_Local.Item.{i}.", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var a *agent.Agent
 	agentSrv := uds.NewServer(&uds.Options{Path: w.agentSock, EndpointID: brokerID, OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
@@ -95,13 +100,19 @@ func startService(t *testing.T, w *world, id, path string, ctl bool, opts ...fun
 	t.Helper()
 	m := schema.New()
 	service.Define(m)
+	for i := len("Device."); i < len(path)-1; i++ { // the ancestors of a deeper path
+		if path[i] == '.' && m.Object(path[:i+1]) == nil {
+			m.Define(path[:i+1])
+		}
+	}
 	m.Define(path).Param("Value", schema.String(), schema.ReadWrite, schema.Default("v-"+id)).
 		Param("ItemNumberOfEntries", schema.UnsignedInt()).
 		Command("Echo()", false, []*schema.Param{schema.Arg("In", schema.String())}, []*schema.Param{schema.Arg("Out", schema.String())}).
 		Command("Wait()", true, []*schema.Param{schema.Arg("Milliseconds", schema.UnsignedInt())}, []*schema.Param{schema.Arg("Waited", schema.String())}).
 		Event("Tick!", schema.Arg("N", schema.String()))
 	m.Define(path+"Item.{i}.", schema.ObjAddDelete, schema.Keys("Name"), schema.NumEntries("ItemNumberOfEntries")).
-		Param("Name", schema.String(), schema.ReadWrite)
+		Param("Name", schema.String(), schema.ReadWrite).
+		Param("Note", schema.String(schema.MaxLen(8)), schema.ReadWrite)
 	mux := datamodel.NewMux(m)
 	mux.Store(path, nil)
 	mux.HandleFunc(path+"Echo()", func(ctx context.Context, rw datamodel.ResponseWriter, r *datamodel.Request) error {
