@@ -667,6 +667,7 @@ func (b *broker) supported(ctx context.Context, c datamodel.Caller, id string, g
 			if err != nil {
 				r = &wire.GetSupportedDMResp_RequestedObjectResult{ReqObjPath: p, ErrCode: usperr.Code(err), ErrMsg: usperr.Message(err)}
 			}
+			r.SupportedObjs = b.serviceObjs(ctx, parts[i][0].s, r.GetSupportedObjs())
 			rr, parts[i] = r, nil
 		}
 		for _, x := range parts[i] {
@@ -674,7 +675,7 @@ func (b *broker) supported(ctx context.Context, c datamodel.Caller, id string, g
 			if err != nil || r.GetErrCode() != 0 || rr.GetErrCode() != 0 {
 				continue
 			}
-			rr.SupportedObjs = append(rr.SupportedObjs, r.GetSupportedObjs()...)
+			rr.SupportedObjs = append(rr.SupportedObjs, b.serviceObjs(ctx, x.s, r.GetSupportedObjs())...)
 		}
 		out.ReqObjResults = append(out.ReqObjResults, rr)
 	}
