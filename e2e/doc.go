@@ -13,7 +13,19 @@
 // endless segments costs at most Config's limits, then gets its session
 // restarted (R-E2E.21).
 //
-// Payload security here is PLAINTEXT; a Record asking for TLS12 is refused
-// with ErrUnsupportedSecurity, which an Endpoint reports with error 7106
-// (Session Context not allowed) or by restarting the session.
+// Payload security is PLAINTEXT or TLS12 (Config.Security). With TLS12
+// the Endpoint that starts the session is the TLS client (NewSession), the
+// other the server (AcceptSession); crypto/tls runs over an in-memory
+// connection (pipe.go) whose bytes travel as the payloads of the
+// session's Records, segmented like any payload. TLS 1.2 only, with
+// ECDHE-ECDSA-AES128-GCM-SHA256 over P-256 [R-E2E.40]; both sides present
+// certificates, checked against the trust anchors and the peer's Endpoint
+// ID [R-E2E.43]; renegotiation requests are dropped [R-E2E.42]. Records
+// sent during the handshake are signed (ECDSA P-256, sender_cert); once
+// it completed they carry an HMAC-SHA256 keyed from the TLS session
+// [R-E2E.31]–[R-E2E.39]. A Record whose payload_security differs from the
+// session's, whose mac_signature does not verify, or whose TLS fails,
+// fails the session, which Table restarts [R-E2E.19], [R-E2E.21],
+// [R-E2E.23]. A session configured for TLS12 without certificates, or
+// PLAINTEXT, refuses the other with ErrUnsupportedSecurity.
 package e2e

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/hmac"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/uspkit/uspkit/record"
@@ -29,6 +33,18 @@ type Config struct {
 	// Expiration ends a session idle for that long
 	// (E2ESession.SessionExpiration); 0: never.
 	Expiration time.Duration
+	// Security is the payload_security of the session: PLAINTEXT (the
+	// zero value) or TLS12. A Record of the peer with another value fails
+	// the session [R-E2E.18], [R-E2E.19].
+	Security record.PayloadSecurity
+	// TLS holds, for TLS12, this side's certificate (Certificates[0], an
+	// ECDSA P-256 key) and the trust anchors for the peer's (RootCAs, or
+	// ClientCAs when RootCAs is nil); SessionTLS makes the session's
+	// configuration from it. nil: TLS12 is refused with
+	// ErrUnsupportedSecurity.
+	TLS *tls.Config
+	// Now gives the time certificates are checked at; nil: time.Now.
+	Now func() time.Time
 }
 
 // Defaults of Config.
@@ -110,13 +126,66 @@ type Session struct {
 	segs      [][]byte // payload segments of a Msg being reassembled
 	segBytes  int
 	lastTouch time.Time
+
+	// TLS12 payload security (tls.go).
+	initiator    bool      // this side started the session: the TLS client
+	tl           *tlsLayer // nil until the first TLS bytes
+	pending      [][]byte  // Msgs waiting for the handshake
+	pendingBytes int
+	outTLS       []byte // TLS bytes to send, collected while receiving
 }
 
-// NewSession returns a session with the given id, as started by either
-// side: the first Record each side sends has sequence_id 1.
+// NewSession returns a session with the given id that this side starts:
+// the first Record each side sends has sequence_id 1. With TLS12, this
+// side is the TLS client.
 func NewSession(local, remote string, id uint64, cfg Config) *Session {
-	return &Session{cfg: cfg, local: local, remote: remote, id: id, nextSeq: 1, expect: 1,
+	s := newSession(local, remote, id, cfg)
+	s.initiator = true
+	return s
+}
+
+// AcceptSession returns a session with the given id that the peer
+// started. With TLS12, this side is the TLS server.
+func AcceptSession(local, remote string, id uint64, cfg Config) *Session {
+	return newSession(local, remote, id, cfg)
+}
+
+func newSession(local, remote string, id uint64, cfg Config) *Session {
+	return &Session{cfg: cfg, local: local, remote: remote, id: id, nextSeq: 1, expect: 1, security: cfg.Security,
 		out: map[uint64]*record.Record{}, retransmits: map[uint64]int{}, in: map[uint64]*record.Record{}}
+}
+
+// Close releases the session's TLS layer, if any. The session must not
+// be used afterwards.
+func (s *Session) Close() {
+	if s.tl != nil {
+		s.tl.close()
+	}
+}
+
+// Security returns the session's payload_security.
+func (s *Session) Security() record.PayloadSecurity { return s.security }
+
+// Established reports whether the session can carry Msgs now: always
+// for PLAINTEXT, once the TLS handshake completed for TLS12.
+func (s *Session) Established() bool {
+	if s.security != record.PayloadSecurityTLS12 {
+		return true
+	}
+	if s.tl == nil {
+		return false
+	}
+	hs, _, err := s.tl.state()
+	return hs && err == nil
+}
+
+// Renegotiations returns how many TLS renegotiation requests the peer
+// sent, each dropped unprocessed [R-E2E.42].
+func (s *Session) Renegotiations() int {
+	if s.tl == nil {
+		return 0
+	}
+	return s.tl.renegotiations
 }
 
 // ID returns the session_id.
@@ -145,7 +214,7 @@ func (s *Session) touch(now time.Time) { s.lastTouch = now }
 
 // header returns a session_context Record of this session without payload.
 func (s *Session) header() *record.Record {
-	return &record.Record{Version: record.Version, ToID: s.remote, FromID: s.local, PayloadSecurity: record.PayloadSecurityPlaintext,
+	return &record.Record{Version: record.Version, ToID: s.remote, FromID: s.local, PayloadSecurity: s.security,
 		Type: record.TypeSessionContext, Session: record.SessionContext{SessionID: s.id, ExpectedID: s.expect}}
 }
 
@@ -159,6 +228,18 @@ func (s *Session) Send(msg []byte, now time.Time) ([]*record.Record, error) {
 
 func (s *Session) sendWithin(msg []byte, now time.Time, limit int) ([]*record.Record, error) {
 	s.touch(now)
+	if s.security == record.PayloadSecurityTLS12 {
+		out, send, err := s.tlsSend(msg)
+		if err != nil || !send {
+			return nil, err
+		}
+		msg = out
+	}
+	return s.records(msg, limit)
+}
+
+// records cuts payload into the session's next Records.
+func (s *Session) records(msg []byte, limit int) ([]*record.Record, error) {
 	max := s.cfg.MaxRecordSize
 	if limit > 0 && (max <= 0 || limit < max) {
 		max = limit
@@ -187,6 +268,7 @@ func (s *Session) sendWithin(msg []byte, now time.Time, limit int) ([]*record.Re
 		if c != nil {
 			r.Session.Payload = [][]byte{c}
 		}
+		s.seal(r)
 		s.out[r.Session.SequenceID] = r
 		recs[i] = r
 	}
@@ -206,7 +288,7 @@ func (s *Session) split(msg []byte, max int) ([][]byte, error) {
 	h.Session.SequenceID = math.MaxUint64 // the widest varint
 	h.Session.ExpectedID = math.MaxUint64
 	h.Session.PayloadSAR, h.Session.PayloadRecSAR = record.SARStateComplete, record.SARStateComplete
-	overhead := h.Size()
+	overhead := h.Size() + s.sealSize()
 	room := max - overhead
 	// One payload field: tag, length varint, bytes.
 	room -= 1 + varintLen(uint64(room))
@@ -237,6 +319,9 @@ type Received struct {
 	Msgs [][]byte
 	// Resend are Records asked for again by the peer's retransmit_id.
 	Resend []*record.Record
+	// Send are new Records to transmit: with TLS12, the TLS handshake's
+	// flights and alerts, and the Msgs that waited for the handshake.
+	Send []*record.Record
 }
 
 // Receive processes a session_context Record of this session from the peer
@@ -246,14 +331,46 @@ type Received struct {
 // the session must restart [R-E2E.21]; what was released before the error
 // is returned with it.
 func (s *Session) Receive(r *record.Record, now time.Time) (Received, error) {
-	var got Received
-	if r.PayloadSecurity != record.PayloadSecurityPlaintext {
-		return got, fmt.Errorf("%w: %d", ErrUnsupportedSecurity, r.PayloadSecurity)
+	got, err := s.receive(r, now)
+	if s.tl == nil {
+		return got, err
 	}
-	if s.securitySet && r.PayloadSecurity != s.security {
+	if err == nil && s.Established() {
+		for _, m := range s.pending {
+			out, werr := s.tl.write(m)
+			s.outTLS = append(s.outTLS, out...)
+			if werr != nil {
+				err = werr
+				break
+			}
+		}
+		s.pending, s.pendingBytes = nil, 0
+	}
+	if len(s.outTLS) > 0 {
+		recs, serr := s.records(s.outTLS, 0)
+		s.outTLS = nil
+		if serr != nil && err == nil {
+			err = serr
+		}
+		got.Send = append(got.Send, recs...)
+	}
+	return got, err
+}
+
+func (s *Session) receive(r *record.Record, now time.Time) (Received, error) {
+	var got Received
+	if r.PayloadSecurity != s.security {
+		if !s.securitySet {
+			return got, fmt.Errorf("%w: %d", ErrUnsupportedSecurity, r.PayloadSecurity)
+		}
 		return got, ErrSecurityChanged // [R-E2E.19]
 	}
-	s.security, s.securitySet = r.PayloadSecurity, true
+	if s.security == record.PayloadSecurityTLS12 {
+		if err := s.ensureTLS(); err != nil {
+			return got, err
+		}
+	}
+	s.securitySet = true
 	s.touch(now)
 	seq := r.Session.SequenceID
 	switch {
@@ -309,6 +426,14 @@ func recordPayloadSize(r *record.Record) int {
 
 // process handles the Record with the expected sequence_id.
 func (s *Session) process(r *record.Record, got *Received) error {
+	// Integrity of the non-payload fields, when protected [R-E2E.30]:
+	// a Record that fails is ignored and the session restarts
+	// [R-E2E.23]. A MAC that comes with the peer's last handshake flight
+	// is checked once the flight has been processed.
+	later, err := s.verify(r)
+	if err != nil {
+		return err
+	}
 	sc := &r.Session
 	// The peer has everything before its expected_id: drop those from the
 	// outgoing buffer [R-E2E.16].
@@ -330,9 +455,147 @@ func (s *Session) process(r *record.Record, got *Received) error {
 		// The Record goes again as it was, with the expected_id of now.
 		again := *old
 		again.Session.ExpectedID = s.expect + 1
+		s.seal(&again)
 		got.Resend = append(got.Resend, &again)
 	}
-	return s.reassemble(sc, got)
+	n := len(got.Msgs)
+	if err := s.reassemble(sc, got); err != nil {
+		return err
+	}
+	if s.security == record.PayloadSecurityTLS12 {
+		// What reassembly completed are TLS records: the Msgs are what
+		// they decrypt to.
+		units := slices.Clone(got.Msgs[n:])
+		got.Msgs = got.Msgs[:n]
+		for _, u := range units {
+			plain, out, err := s.tl.deliver(u)
+			s.outTLS = append(s.outTLS, out...)
+			if len(plain) > 0 {
+				got.Msgs = append(got.Msgs, plain)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if later {
+		if _, keys, _ := s.tl.state(); keys == nil || !hmac.Equal(MAC(s.tl.peerKey(keys), r), r.MACSignature) {
+			return fmt.Errorf("%w: bad MAC", ErrIntegrity)
+		}
+	}
+	return nil
+}
+
+// verify checks r's mac_signature, when it has one: a signature against
+// its sender_cert, or a MAC with the TLS session's keys. It reports
+// whether a MAC must wait for the handshake to complete.
+func (s *Session) verify(r *record.Record) (later bool, err error) {
+	if len(r.MACSignature) == 0 {
+		return false, nil
+	}
+	if !isMAC(r) || s.security != record.PayloadSecurityTLS12 {
+		return false, VerifySignature(r)
+	}
+	if _, keys, _ := s.tl.state(); keys != nil {
+		if !hmac.Equal(MAC(s.tl.peerKey(keys), r), r.MACSignature) {
+			return false, fmt.Errorf("%w: bad MAC", ErrIntegrity)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// ensureTLS starts the session's TLS layer: the client when this side
+// started the session, else the server.
+func (s *Session) ensureTLS() error {
+	if s.tl != nil {
+		return nil
+	}
+	if s.cfg.TLS == nil {
+		return fmt.Errorf("%w: TLS12 without a certificate", ErrUnsupportedSecurity)
+	}
+	s.tl = newTLSLayer(SessionTLS(s.cfg.TLS, s.remote, s.cfg.Now), s.initiator, s.cfg.maxMessage())
+	return nil
+}
+
+// tlsSend returns the TLS bytes that carry msg, and whether to send a
+// Record: the client's first call starts the handshake (ClientHello);
+// until the handshake completes Msgs wait; an empty msg gives an empty
+// Record.
+func (s *Session) tlsSend(msg []byte) (out []byte, send bool, err error) {
+	fresh := s.tl == nil
+	if err := s.ensureTLS(); err != nil {
+		return nil, false, err
+	}
+	if fresh && s.initiator {
+		hello, err := s.tl.start()
+		if err != nil {
+			return nil, false, err
+		}
+		return hello, true, s.queue(msg)
+	}
+	if _, _, terr := s.tl.state(); terr != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrTLS, terr)
+	}
+	if len(msg) == 0 {
+		return nil, true, nil
+	}
+	if !s.Established() {
+		return nil, false, s.queue(msg)
+	}
+	out, err = s.tl.write(msg)
+	return out, err == nil, err
+}
+
+// queue keeps msg until the handshake completes.
+func (s *Session) queue(msg []byte) error {
+	if len(msg) == 0 {
+		return nil
+	}
+	if len(s.pending) >= s.cfg.maxBuffered() || s.pendingBytes+len(msg) > s.cfg.maxMessage() {
+		return ErrBufferFull
+	}
+	s.pending = append(s.pending, bytes.Clone(msg))
+	s.pendingBytes += len(msg)
+	return nil
+}
+
+// seal protects an outgoing TLS12 Record's non-payload fields
+// [R-E2E.29]: with a MAC once the handshake completed, before that with
+// a signature by this side's certificate.
+func (s *Session) seal(r *record.Record) {
+	if s.security != record.PayloadSecurityTLS12 || s.tl == nil {
+		return
+	}
+	if _, keys, _ := s.tl.state(); keys != nil {
+		r.SenderCert = nil
+		r.MACSignature = MAC(s.tl.ownKey(keys), r)
+		return
+	}
+	if c := s.cert(); c != nil {
+		if key, ok := c.PrivateKey.(crypto.Signer); ok {
+			Sign(r, key, c.Certificate[0])
+		}
+	}
+}
+
+// sealSize is the most seal adds to a Record.
+func (s *Session) sealSize() int {
+	if s.security != record.PayloadSecurityTLS12 {
+		return 0
+	}
+	n := 2 + 72 // mac_signature: an ECDSA P-256 signature at most
+	if c := s.cert(); c != nil {
+		n += 4 + len(c.Certificate[0])
+	}
+	return n
+}
+
+func (s *Session) cert() *tls.Certificate {
+	if s.cfg.TLS == nil || len(s.cfg.TLS.Certificates) == 0 || len(s.cfg.TLS.Certificates[0].Certificate) == 0 {
+		return nil
+	}
+	return &s.cfg.TLS.Certificates[0]
 }
 
 // reassemble adds the Record's payload to the Msg being built, per its SAR

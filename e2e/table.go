@@ -87,6 +87,9 @@ func (t *Table) SendWithin(remote string, msg []byte, now time.Time, limit int) 
 	defer t.mu.Unlock()
 	s := t.sessions[remote]
 	if s == nil || s.Expired(now) || s.Exhausted() {
+		if s != nil {
+			s.Close()
+		}
 		s = NewSession(t.local, remote, newSessionID(), cfg)
 		t.sessions[remote] = s
 	}
@@ -98,7 +101,8 @@ func (t *Table) SendWithin(remote string, msg []byte, now time.Time, limit int) 
 // [R-E2E.4, R-E2E.6]. When the session fails [R-E2E.21, R-E2E.23], it is
 // replaced by a new one that this side starts: restart holds the Record
 // to send to the peer for that (an empty one with sequence_id 1), and err
-// says why.
+// says why. With TLS12 the restart carries the ClientHello, and got.Send
+// the TLS Records to transmit (before restart, when both are set).
 func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart *record.Record, err error) {
 	remote := r.FromID
 	mode, cfg := t.policy(remote)
@@ -109,7 +113,10 @@ func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart 
 	defer t.mu.Unlock()
 	s := t.sessions[remote]
 	if s == nil || s.id != r.Session.SessionID || s.Expired(now) {
-		s = NewSession(t.local, remote, r.Session.SessionID, cfg)
+		if s != nil {
+			s.Close()
+		}
+		s = AcceptSession(t.local, remote, r.Session.SessionID, cfg)
 		t.sessions[remote] = s
 	}
 	got, err = s.Receive(r, now)
@@ -117,12 +124,14 @@ func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart 
 		err = errors.New("e2e: sequence identifiers nearly exhausted") // [R-E2E.8]
 	}
 	if err != nil {
+		s.Close()
 		ns := NewSession(t.local, remote, newSessionID(), cfg)
 		t.sessions[remote] = ns
 		recs, serr := ns.Send(nil, now)
-		if serr != nil {
+		if serr != nil || len(recs) == 0 {
 			return got, nil, fmt.Errorf("%w; restarting: %v", err, serr)
 		}
+		got.Send = append(got.Send, recs[1:]...)
 		return got, recs[0], err
 	}
 	return got, nil, nil
@@ -156,6 +165,9 @@ func (t *Table) Outstanding(remote string) [][]byte {
 // Controller asked for E2ESession.Reset()).
 func (t *Table) End(remote string) {
 	t.mu.Lock()
+	if s := t.sessions[remote]; s != nil {
+		s.Close()
+	}
 	delete(t.sessions, remote)
 	t.mu.Unlock()
 }
@@ -168,6 +180,7 @@ func (t *Table) Expire(now time.Time) int {
 	n := 0
 	for k, s := range t.sessions {
 		if s.Expired(now) {
+			s.Close()
 			delete(t.sessions, k)
 			n++
 		}
