@@ -97,6 +97,9 @@ func implementations() map[string]caseFunc {
 	for id, f := range section9() {
 		m[id] = f
 	}
+	for id, f := range section11() {
+		m[id] = f
+	}
 	return m
 }
 
