@@ -31,6 +31,7 @@ import (
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/store/postgres"
 	"github.com/uspkit/uspkit/store/sqlite"
+	"github.com/uspkit/uspkit/webui"
 )
 
 // controllerConfig is the file `usp controller --config` reads. Every key
@@ -601,9 +602,10 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	if err != nil {
 		return fail(fmt.Errorf("telemetry: %w", err))
 	}
-	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts,
+	// The web UI is served at / next to the API (webui.Mount).
+	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, webui.Mount(api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts,
 		Files: files, FilesURL: cfg.API.filesURL(),
-		Telemetry: tel, CollectorURL: cfg.Telemetry.collectorURL()}), log)
+		Telemetry: tel, CollectorURL: cfg.Telemetry.collectorURL()})), log)
 	if err != nil {
 		stopTelemetry()
 		return fail(fmt.Errorf("http: %w", err))

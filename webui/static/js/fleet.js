@@ -1,0 +1,247 @@
+// The fleet: agents (paged, sortable, filterable), groups and jobs.
+import { h, clear, ago, fmtTime, status } from './dom.js';
+import { get, post, call, stream, ApiError } from './api.js';
+
+const PAGE = 25;
+
+export function modelOf(a) { return a.model || a.device_info?.ModelName || ''; }
+export function versionOf(a) { return a.version || a.software_version || a.device_info?.SoftwareVersion || ''; }
+
+function onlineBadge(online) {
+  return h('span', { class: `badge ${online ? 'on' : 'off'}` }, online ? 'online' : 'offline');
+}
+
+/** fleetPage lists the agents with filters in the URL's query (#/fleet?q=…). */
+export async function fleetPage(main, ctx) {
+  const params = new URLSearchParams((location.hash.split('?')[1]) || '');
+  const st = { q: params.get('q') || '', model: params.get('model') || '', version: params.get('version') || '', online: params.get('online') || '',
+    tag: params.get('tag') || '', group: params.get('group') || '', sort: params.get('sort') || 'id', order: params.get('order') || 'asc', offset: +params.get('offset') || 0 };
+  const field = (name, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: `f-${name}` }, label),
+    h('input', { id: `f-${name}`, name, value: st[name], type: 'search', ...attrs }));
+  const online = h('select', { id: 'f-online', name: 'online' }, h('option', { value: '' }, 'any'), h('option', { value: 'true' }, 'online'), h('option', { value: 'false' }, 'offline'));
+  online.value = st.online;
+  const groups = h('select', { id: 'f-group', name: 'group' }, h('option', { value: '' }, 'any'));
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter agents', onsubmit: e => {
+    e.preventDefault();
+    const fd = new FormData(form);
+    const q = new URLSearchParams();
+    for (const [k, v] of fd) if (v) q.set(k, v);
+    if (st.sort !== 'id') q.set('sort', st.sort);
+    if (st.order !== 'asc') q.set('order', st.order);
+    location.hash = `#/fleet?${q}`;
+  } },
+  field('q', 'Endpoint ID contains'), field('model', 'Model'), field('version', 'Version'), field('tag', 'Tag'),
+  h('div', { class: 'field' }, h('label', { for: 'f-online' }, 'State'), online),
+  h('div', { class: 'field' }, h('label', { for: 'f-group' }, 'Group'), groups),
+  h('button', { type: 'submit', id: 'filter' }, 'Filter'));
+  const table = h('div', { class: 'scroll' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
+  clear(main, h('h1', {}, 'Fleet'), form, table, pager);
+  // Groups fill the group filter when the API has them.
+  get('/api/v1/groups', { accept: [404] }).then(g => {
+    for (const x of listOf(g, 'groups')) groups.appendChild(h('option', { value: x.id }, x.name || x.id));
+    groups.value = st.group;
+  }).catch(() => {});
+  const q = new URLSearchParams({ limit: PAGE, offset: st.offset, sort: st.sort, order: st.order });
+  for (const k of ['q', 'model', 'version', 'online', 'tag', 'group']) if (st[k]) q.set(k, st[k]);
+  const data = await get(`/api/v1/agents?${q}`);
+  const agents = data.agents || [];
+  const sortLink = (key, label) => {
+    const active = st.sort === key;
+    const next = active && st.order === 'asc' ? 'desc' : 'asc';
+    const p = new URLSearchParams(params); p.set('sort', key); p.set('order', next); p.delete('offset');
+    return h('th', { scope: 'col', 'aria-sort': active ? (st.order === 'asc' ? 'ascending' : 'descending') : 'none' },
+      h('a', { href: `#/fleet?${p}`, 'aria-label': `Sort by ${label}` }, label, active ? (st.order === 'asc' ? ' ▲' : ' ▼') : ''));
+  };
+  clear(table, h('table', { class: 'list', id: 'agents' },
+    h('caption', {}, `${data.total ?? agents.length} agents`),
+    h('thead', {}, h('tr', {}, sortLink('online', 'State'), sortLink('id', 'Endpoint ID'), sortLink('model', 'Model'), sortLink('version', 'Version'),
+      sortLink('last_seen', 'Last contact'), h('th', { scope: 'col' }, 'Tags'))),
+    h('tbody', {}, agents.map(a => h('tr', {},
+      h('td', {}, onlineBadge(a.online)),
+      h('td', {}, h('a', { href: `#/agent/${encodeURIComponent(a.id)}`, class: 'agent-link' }, a.id)),
+      h('td', {}, modelOf(a)), h('td', {}, versionOf(a)),
+      h('td', { title: fmtTime(a.last_seen) }, ago(a.last_seen)),
+      h('td', {}, (a.tags || []).map(t => h('span', { class: 'tag' }, t))))))));
+  const total = data.total ?? agents.length;
+  const page = (off, label) => { const p = new URLSearchParams(params); p.set('offset', off); return h('a', { href: `#/fleet?${p}` }, label); };
+  clear(pager, st.offset > 0 ? page(Math.max(st.offset - PAGE, 0), '← Previous') : null,
+    h('span', {}, `${Math.min(st.offset + 1, total)}–${Math.min(st.offset + PAGE, total)} of ${total}`),
+    st.offset + PAGE < total ? page(st.offset + PAGE, 'Next →') : null);
+}
+
+/** listOf reads a list answer that is either an array or {key: [...]}. */
+export function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  return (data && data[key]) || [];
+}
+
+function fleetMissing(main, what) {
+  clear(main, h('h1', {}, what), h('p', { class: 'note', id: 'fleet-missing' }, `This controller has no ${what.toLowerCase()} API.`));
+}
+
+export async function groupsPage(main, ctx) {
+  let data;
+  try { data = await get('/api/v1/groups'); } catch (e) { if (e instanceof ApiError && e.status === 404) return fleetMissing(main, 'Groups'); throw e; }
+  const groups = listOf(data, 'groups');
+  const out = [h('h1', {}, 'Groups'), h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'groups' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Members'))),
+    h('tbody', {}, groups.map(g => h('tr', {},
+      h('td', {}, h('a', { href: `#/group/${encodeURIComponent(g.id)}` }, g.name || g.id)),
+      h('td', {}, g.static ? `${g.static.length} agents` : `filter ${JSON.stringify(g.filter || {})}`))))))];
+  if (ctx.canWrite) out.push(groupForm());
+  clear(main, ...out);
+}
+
+function groupForm() {
+  const name = h('input', { id: 'g-name', required: true });
+  const ids = h('textarea', { id: 'g-static', rows: 3, placeholder: 'one Endpoint ID a line' });
+  const q = h('input', { id: 'g-q' });
+  const model = h('input', { id: 'g-model' });
+  const err = h('p', { class: 'error', role: 'alert' });
+  return h('form', { class: 'card write', 'aria-labelledby': 'g-title', onsubmit: async e => {
+    e.preventDefault();
+    const body = { name: name.value.trim() };
+    const list = ids.value.split(/\s+/).filter(Boolean);
+    if (list.length) body.static = list;
+    else {
+      body.filter = {};
+      if (q.value) body.filter.q = q.value;
+      if (model.value) body.filter.model = model.value;
+    }
+    try { await post('/api/v1/groups', body); location.hash = '#/groups'; location.reload(); } catch (x) { err.textContent = x.message; }
+  } }, h('h2', { id: 'g-title' }, 'New group'),
+  h('label', { for: 'g-name' }, 'Name'), name,
+  h('label', { for: 'g-static' }, 'Members (Endpoint IDs)'), ids,
+  h('p', {}, 'or a filter:'),
+  h('label', { for: 'g-q' }, 'Endpoint ID contains'), q,
+  h('label', { for: 'g-model' }, 'Model'), model,
+  h('button', { type: 'submit' }, 'Create group'), err);
+}
+
+export async function groupPage(main, id, ctx) {
+  const g = await get(`/api/v1/groups/${encodeURIComponent(id)}`);
+  const members = listOf(await get(`/api/v1/groups/${encodeURIComponent(id)}/agents`), 'agents');
+  const out = [h('h1', {}, `Group ${g.name || g.id}`),
+    h('p', {}, g.filter ? `Filter: ${JSON.stringify(g.filter)}` : 'Static members'),
+    h('ul', { class: 'members', id: 'group-members' }, members.map(a => h('li', {}, onlineBadge(a.online), ' ',
+      h('a', { href: `#/agent/${encodeURIComponent(a.id)}` }, a.id))))];
+  if (ctx.canWrite) {
+    out.push(jobForm(g.id));
+    out.push(h('button', { type: 'button', class: 'danger write', onclick: async () => {
+      if (!confirm(`Delete group ${g.name || g.id}?`)) return;
+      await call('DELETE', `/api/v1/groups/${encodeURIComponent(id)}`);
+      location.hash = '#/groups';
+    } }, 'Delete group'));
+  }
+  clear(main, ...out);
+}
+
+/** jobForm starts a job over a group. */
+export function jobForm(groupID) {
+  const kind = h('select', { id: 'j-kind' }, ['get', 'set', 'operate', 'add', 'delete'].map(k => h('option', { value: k }, k)));
+  const name = h('input', { id: 'j-name', required: true, value: `job-${new Date().toISOString().slice(0, 19)}` });
+  const path = h('input', { id: 'j-path', required: true, placeholder: 'Device.DeviceInfo.SoftwareVersion', spellcheck: 'false' });
+  const value = h('input', { id: 'j-value', placeholder: 'for set: the value; for operate: Name=value, …', spellcheck: 'false' });
+  const conc = h('input', { id: 'j-conc', type: 'number', min: 1, max: 1000, value: 10 });
+  const err = h('p', { class: 'error', role: 'alert' });
+  return h('form', { class: 'card write', id: 'job-form', 'aria-labelledby': 'j-title', onsubmit: async e => {
+    e.preventDefault();
+    const p = path.value.trim();
+    let request;
+    switch (kind.value) {
+      case 'get': request = { kind: 'get', paths: [p] }; break;
+      case 'set': { const i = p.lastIndexOf('.'); request = { kind: 'set', objects: [{ path: p.slice(0, i + 1), params: { [p.slice(i + 1)]: value.value } }] }; break; }
+      case 'add': request = { kind: 'add', objects: [{ path: p, params: parseArgs(value.value) }] }; break;
+      case 'delete': request = { kind: 'delete', paths: [p] }; break;
+      case 'operate': request = { kind: 'operate', command: p, args: parseArgs(value.value) }; break;
+    }
+    try {
+      const j = await post('/api/v1/jobs', { name: name.value, group: groupID, request, concurrency: +conc.value || 10 });
+      location.hash = `#/job/${encodeURIComponent(j.id)}`;
+    } catch (x) { err.textContent = x.message; }
+  } }, h('h2', { id: 'j-title' }, 'Run a job over this group'),
+  h('label', { for: 'j-name' }, 'Job name'), name,
+  h('label', { for: 'j-kind' }, 'Request'), kind,
+  h('label', { for: 'j-path' }, 'Path or command'), path,
+  h('label', { for: 'j-value' }, 'Value or arguments'), value,
+  h('label', { for: 'j-conc' }, 'Agents at once'), conc,
+  h('button', { type: 'submit', id: 'j-start' }, 'Start job'), err);
+}
+
+/** parseArgs reads "A=1, B=x" into {A: "1", B: "x"}. */
+export function parseArgs(s) {
+  const out = {};
+  for (const part of s.split(/[,\n]/)) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** counts reads a job's progress whatever the shape of its counters. */
+export function counts(j) {
+  const c = j.counts || j;
+  const num = k => (typeof c[k] === 'number' ? c[k] : 0);
+  const ok = num('succeeded') + num('done') + num('ok') + num('success') + num('completed');
+  const failed = num('failed') + num('error') + num('errors') + num('cancelled') + num('canceled');
+  const total = num('total') || (j.agents ? j.agents.length : 0) || ok + failed + num('pending') + num('running') + num('queued') + num('retrying');
+  return { ok, failed, total, finished: ok + failed };
+}
+
+function progress(j, id) {
+  const c = counts(j);
+  const label = `${c.finished} of ${c.total} done, ${c.failed} failed`;
+  return h('div', { class: 'progress-row' },
+    h('progress', { id, max: Math.max(c.total, 1), value: c.finished, 'aria-label': `Progress of ${j.name || j.id}: ${label}` }),
+    h('span', { class: 'progress-text' }, label));
+}
+
+export async function jobsPage(main, ctx) {
+  let data;
+  try { data = await get('/api/v1/jobs'); } catch (e) { if (e instanceof ApiError && e.status === 404) return fleetMissing(main, 'Jobs'); throw e; }
+  const jobs = listOf(data, 'jobs');
+  clear(main, h('h1', {}, 'Jobs'), h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'jobs' },
+    h('thead', {}, h('tr', {}, ['Name', 'Kind', 'State', 'Progress'].map(x => h('th', { scope: 'col' }, x)))),
+    h('tbody', {}, jobs.map(j => h('tr', {},
+      h('td', {}, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.name || j.id)),
+      h('td', {}, j.kind || j.request?.kind || ''), h('td', {}, j.state || j.status || ''),
+      h('td', {}, progress(j, `p-${j.id}`))))))));
+  // Progress follows the event stream.
+  stream('/api/v1/events/stream', (kind) => {
+    if (kind === 'job.progress' || kind === 'job.done') refreshSoon(() => jobsPage(main, ctx));
+  }, ctx.signal);
+}
+
+let pendingRefresh = 0;
+function refreshSoon(f) {
+  if (pendingRefresh) return;
+  pendingRefresh = setTimeout(() => { pendingRefresh = 0; f(); }, 300);
+}
+
+export async function jobPage(main, id, ctx) {
+  const render = async () => {
+    const j = await get(`/api/v1/jobs/${encodeURIComponent(id)}`);
+    const results = j.results || j.agents || [];
+    const rows = Array.isArray(results) ? results : Object.entries(results).map(([agent, r]) => ({ agent, ...r }));
+    const state = j.state || j.status || '';
+    clear(main, h('h1', {}, `Job ${j.name || j.id}`),
+      h('p', {}, 'State: ', h('strong', { id: 'job-state' }, state)),
+      progress(j, 'job-progress'),
+      ctx.canWrite && !/done|complete|cancel|finish/i.test(state) ? h('button', { type: 'button', class: 'danger write', onclick: async () => {
+        await post(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {}); render();
+      } }, 'Cancel job') : null,
+      h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'job-results' },
+        h('thead', {}, h('tr', {}, ['Agent', 'State', 'Attempts', 'Result'].map(x => h('th', { scope: 'col' }, x)))),
+        h('tbody', {}, rows.map(r => h('tr', {},
+          h('td', {}, h('a', { href: `#/agent/${encodeURIComponent(r.agent || r.id)}` }, r.agent || r.id)),
+          h('td', {}, r.state || r.status || ''), h('td', {}, r.attempts ?? ''),
+          h('td', {}, h('code', {}, r.error || (r.result !== undefined ? JSON.stringify(r.result) : r.msg ? JSON.stringify(r.msg) : '')))))))));
+    return state;
+  };
+  await render();
+  stream('/api/v1/events/stream', (kind, ev) => {
+    if ((kind === 'job.progress' || kind === 'job.done') && (!ev.job || ev.job === id || JSON.stringify(ev).includes(id))) refreshSoon(render);
+  }, ctx.signal);
+  status('');
+}
