@@ -111,11 +111,11 @@ func (r *JobResult) finished() bool {
 type Job struct {
 	ID string `json:"id"`
 	JobSpec
-	State    string    `json:"state"`
-	Created  time.Time `json:"created"`
-	Ended    time.Time `json:"ended,omitzero"`
-	Counts   JobCounts `json:"counts"`
-	Link     string    `json:"link,omitempty"`
+	State   string    `json:"state"`
+	Created time.Time `json:"created"`
+	Ended   time.Time `json:"ended,omitzero"`
+	Counts  JobCounts `json:"counts"`
+	Link    string    `json:"link,omitempty"`
 	// Msg is the request sent, a USP Msg in protobuf JSON.
 	Msg json.RawMessage `json:"msg,omitempty"`
 	// Results are the per-Agent results (only in Controller.Job).
