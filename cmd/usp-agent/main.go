@@ -3,6 +3,16 @@
 // for devices where memory counts. It takes the flags of `usp agent`:
 //
 //	usp-agent --config agent.yaml
+//
+// Built with the usp_device tag it is the device build: without SQLite
+// (the journal is the default store), the profiler and the rest of usp,
+// for every CPU Go supports with CGO_ENABLED=0, mips and mipsle included:
+//
+//	CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat \
+//		go build -tags usp_device -trimpath -ldflags='-s -w' ./cmd/usp-agent
+//
+// Unless the environment sets GOGC or GOMEMLIMIT, it runs with GOGC=50
+// and GOMEMLIMIT=16MiB (memory.go).
 package main
 
 import (
@@ -15,6 +25,7 @@ import (
 )
 
 func main() {
+	memoryDefaults(os.Getenv).apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.AgentMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

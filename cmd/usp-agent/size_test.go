@@ -1,0 +1,105 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// deviceTarget is one CPU the device build is made for, with the size its
+// stripped binary must stay within.
+type deviceTarget struct {
+	name   string
+	env    []string // GOARCH and its variant
+	budget int64    // bytes, stripped (-s -w -trimpath)
+	short  bool     // built in the default run; the others with USP_CROSS_ALL=1
+}
+
+// deviceTargets are the CPUs of home routers and gateways, and the PCs the
+// Agent also runs on. The budgets are the sizes measured (docs/perf.md,
+// "The device build") plus about 5%: a change that grows the Agent past
+// one fails here and has to say why in the budget.
+var deviceTargets = []deviceTarget{
+	{"mipsle", []string{"GOARCH=mipsle", "GOMIPS=softfloat"}, 18_300_000, true},
+	{"mips", []string{"GOARCH=mips", "GOMIPS=softfloat"}, 18_300_000, false},
+	{"armv5", []string{"GOARCH=arm", "GOARM=5"}, 16_600_000, false},
+	{"armv7", []string{"GOARCH=arm", "GOARM=7"}, 16_600_000, false},
+	{"arm64", []string{"GOARCH=arm64"}, 16_300_000, true},
+	{"riscv64", []string{"GOARCH=riscv64"}, 16_600_000, false},
+	{"386", []string{"GOARCH=386"}, 16_300_000, false},
+	{"amd64", []string{"GOARCH=amd64"}, 16_800_000, false},
+}
+
+// buildDevice cross-builds the device agent for env into dir and returns
+// the binary's path.
+func buildDevice(t testing.TB, dir string, env []string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "usp-agent")
+	cmd := exec.Command("go", "build", "-tags", "usp_device", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	cmd.Env = append(cmd.Env, env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %v: %v\n%s", env, err, out)
+	}
+	return bin
+}
+
+// TestSizeBudget cross-builds the device agent (usp_device, CGO_ENABLED=0,
+// stripped) and fails when a target's binary is over its budget. By
+// default it builds mipsle and arm64; USP_CROSS_ALL=1 builds every target.
+func TestSizeBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross builds take minutes on a small machine")
+	}
+	all := os.Getenv("USP_CROSS_ALL") == "1"
+	for _, tg := range deviceTargets {
+		t.Run(tg.name, func(t *testing.T) {
+			if !tg.short && !all {
+				t.Skip("USP_CROSS_ALL=1 builds this target")
+			}
+			t.Parallel()
+			bin := buildDevice(t, t.TempDir(), tg.env)
+			fi, err := os.Stat(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("linux/%s %v: %d bytes stripped (budget %d)", tg.name, tg.env, fi.Size(), tg.budget)
+			if fi.Size() > tg.budget {
+				t.Errorf("linux/%s: %d bytes, over the budget of %d", tg.name, fi.Size(), tg.budget)
+			}
+		})
+	}
+}
+
+// TestDeviceBuildLeavesOut checks that the device build links none of
+// what a CPE does not run: SQLite (no mips port), the Controller and its
+// REST API, the MQTT broker, PostgreSQL, the conformance runner, the
+// profiler.
+func TestDeviceBuildLeavesOut(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "usp_device", "-deps", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=mipsle")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	for _, bad := range []string{
+		"modernc.org/sqlite",
+		"github.com/uspkit/uspkit/store/sqlite",
+		"github.com/uspkit/uspkit/store/postgres",
+		"github.com/uspkit/uspkit/controller",
+		"github.com/uspkit/uspkit/conformance",
+		"github.com/uspkit/uspkit/broker",
+		"github.com/uspkit/uspkit/telemetry",
+		"github.com/jackc/pgx/v5",
+		"net/http/pprof",
+	} {
+		for _, d := range deps {
+			if d == bad {
+				t.Errorf("the device build links %s", bad)
+			}
+		}
+	}
+}
