@@ -45,6 +45,11 @@ type BrokerOptions struct {
 	// Timeout bounds each request proxied to a Service; 0 means
 	// DefaultServiceTimeout.
 	Timeout time.Duration
+	// DeploymentUnit, when set, names the Software Module Deployment Unit
+	// a USP Service is part of ("Device.SoftwareModules.DeploymentUnit.N",
+	// "" for none), from its Endpoint ID; the Broker asks at each Register
+	// and reports it as the Service's DeploymentUnitRef.
+	DeploymentUnit func(ctx context.Context, endpointID string) string
 }
 
 // uspService is one connected USP Service
@@ -55,6 +60,7 @@ type uspService struct {
 	protocol string
 	inst     uint32
 	paths    []string // registered, in the order registered
+	du       string   // its DeploymentUnitRef
 	gone     chan struct{}
 }
 
@@ -248,6 +254,13 @@ func (b *broker) sendMsg(ctx context.Context, eid, addr string, m *wire.Msg) err
 
 // register answers a Register [R-REG.0]–[R-REG.2].
 func (b *broker) register(ctx context.Context, from, addr, id string, r *wire.Register) *wire.Msg {
+	b.mu.RLock()
+	duOf := b.opt.DeploymentUnit
+	b.mu.RUnlock()
+	du := ""
+	if duOf != nil {
+		du = duOf(ctx, from)
+	}
 	b.mu.Lock()
 	s := b.services[from]
 	if s == nil {
@@ -255,7 +268,7 @@ func (b *broker) register(ctx context.Context, from, addr, id string, r *wire.Re
 		s = &uspService{eid: from, addr: addr, protocol: b.opt.Protocol, inst: b.nextInst, gone: make(chan struct{})}
 		b.services[from] = s
 	}
-	s.addr = addr
+	s.addr, s.du = addr, du
 	out := &wire.RegisterResp{}
 	var accepted []string
 	var fail error

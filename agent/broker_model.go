@@ -120,7 +120,7 @@ func (b *broker) serveServices(ctx context.Context, w datamodel.ResponseWriter, 
 			case "DataModelPaths":
 				w.SetValue(name, strings.Join(s.paths, ","))
 			case "DeploymentUnitRef":
-				w.SetValue(name, "")
+				w.SetValue(name, s.du)
 			case "HasController":
 				// A USP Service's Controller uses the Service's Endpoint ID;
 				// the Broker's Agent has heard from it.

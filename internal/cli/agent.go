@@ -406,7 +406,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		db.Close()
 		return nil, err
 	}
-	stopBroker := cfg.USPBroker.start(ctx, a, log)
+	stopBroker := cfg.USPBroker.start(ctx, a, sw.deploymentUnitOf, log)
 	sw.start(ctx, a)
 	fw.start(ctx, a)
 	stopBulkData := runBulkData(ctx, bd, a)

@@ -55,7 +55,10 @@ func (c *uspBrokerConfig) agentMTP(self string, onState func(string) mtp.StateFu
 }
 
 // start serves the Controller socket until the returned stop is called.
-func (c *uspBrokerConfig) start(ctx context.Context, a *agent.Agent, log *slog.Logger) (stop func()) {
+// du names the Deployment Unit whose Execution Unit runs a process, for
+// the USPService rows' DeploymentUnitRef: the Broker matches the process
+// on the other end of a Service's socket (SO_PEERCRED) with the units'.
+func (c *uspBrokerConfig) start(ctx context.Context, a *agent.Agent, du func(pid int) string, log *slog.Logger) (stop func()) {
 	if c == nil {
 		return func() {}
 	}
@@ -65,10 +68,28 @@ func (c *uspBrokerConfig) start(ctx context.Context, a *agent.Agent, log *slog.L
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := a.ServeServices(ctx, agent.BrokerOptions{Transport: srv, ControllerSocket: c.ControllerSocket, AgentSocket: c.AgentSocket, Timeout: c.Timeout}); err != nil {
+		if err := a.ServeServices(ctx, agent.BrokerOptions{Transport: srv, ControllerSocket: c.ControllerSocket, AgentSocket: c.AgentSocket, Timeout: c.Timeout,
+			DeploymentUnit: func(ctx context.Context, eid string) string {
+				pid, err := srv.PeerPID(eid)
+				if err != nil {
+					log.DebugContext(ctx, "usp broker: the process of a usp service", "endpoint", eid, "err", err)
+					return ""
+				}
+				return du(pid)
+			}}); err != nil {
 			log.Error("usp broker stopped", "err", err)
 		}
 	}()
 	log.Info("usp broker", "controller_socket", c.ControllerSocket, "agent_socket", c.AgentSocket)
 	return func() { cancel(); srv.Close(); <-done }
+}
+
+// deploymentUnitOf is the Deployment Unit whose Execution Unit runs
+// process pid; "" for none, and always without Software Module
+// Management.
+func (s *software) deploymentUnitOf(pid int) string {
+	if s == nil || s.m == nil {
+		return ""
+	}
+	return s.m.DeploymentUnitOf(pid)
 }
