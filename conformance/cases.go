@@ -100,6 +100,12 @@ func implementations() map[string]caseFunc {
 	for id, f := range section11() {
 		m[id] = f
 	}
+	for id, f := range section6() {
+		m[id] = f
+	}
+	for id, f := range section4() {
+		m[id] = f
+	}
 	return m
 }
 

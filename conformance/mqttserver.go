@@ -41,6 +41,7 @@ type mqttServer struct {
 	conns       map[int]*mqttConn
 	nconn       int
 	accepts     []time.Time
+	handshakes  []uint16 // TLS versions of the completed handshakes
 	packets     []mqttPacket
 	changed     chan struct{} // closed and replaced at each event
 	h           mtp.Handler
@@ -249,6 +250,14 @@ func readMQTTPacket(r *bufio.Reader, max int) (cp *packets.ControlPacket, err er
 }
 
 func (s *mqttServer) serveConn(c *mqttConn) {
+	if !s.handshake(c.nc) {
+		c.nc.Close()
+		s.mu.Lock()
+		delete(s.conns, c.id)
+		s.signalLocked()
+		s.mu.Unlock()
+		return
+	}
 	defer func() {
 		c.nc.Close()
 		s.mu.Lock()

@@ -60,6 +60,9 @@ type Options struct {
 	// reaches; case 1.92 has the Agent trace the route to it and watches
 	// the probes arrive. "" means 127.0.0.1 (an Agent on the same host).
 	ProbeHost string
+	// MTPTLS, if set, lets the runner's own MQTT and STOMP servers speak
+	// TLS (4.1, 6.11, 11.3); nil skips those cases.
+	MTPTLS *MTPTLSSetup
 	// Logger receives progress lines; nil discards them.
 	Logger *slog.Logger
 }

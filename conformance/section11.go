@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +44,10 @@ type mqttOpts struct {
 	noTopic bool
 	// noWait returns without waiting for the Agent's SUBSCRIBE.
 	noWait bool
+	// tls serves over TLS with the runner's trusted certificate;
+	// tlsConfig, if set, is the server's TLS configuration instead.
+	tls       bool
+	tlsConfig *tls.Config
 }
 
 // mqttSetup points the Agent at a new runner-owned MQTT server.
@@ -62,15 +67,23 @@ func (t *T) mqttSetup(o mqttOpts) *mqttRig {
 	if o.noTopic {
 		rig.topic = o.shape.responseInfo
 	}
-	srv, err := listenMQTT(t.ctx, host+":0", nil, reply, t.r.o.Logger)
+	tc := o.tlsConfig
+	if tc == nil {
+		tc = t.serverTLS(o.tls, host)
+	}
+	srv, err := listenMQTT(t.ctx, host+":0", tc, reply, t.r.o.Logger)
 	t.Check(err == nil, "%v", err)
 	srv.setShape(func(s *mqttShape) { *s = o.shape })
 	rig.srv = srv
 	rig.ctl = newClient(t.ctx, t.r.o.Logger, t.c.id, t.c.agentID, srv, rig.topic)
 	t.Cleanup(rig.ctl.close)
 
+	transport := "TCP/IP"
+	if tc != nil {
+		transport = "TLS"
+	}
 	params := []kv{p("Alias", "tp469-mqtt"), p("Enable", "true"), p("BrokerAddress", host), p("BrokerPort", fmt.Sprint(srv.Addr().Port)),
-		p("ProtocolVersion", "5.0"), p("TransportProtocol", "TCP/IP"), p("EnableEncryption", "false"), p("ClientID", "tp469-"+tag),
+		p("ProtocolVersion", "5.0"), p("TransportProtocol", transport), p("EnableEncryption", fmt.Sprint(tc != nil)), p("ClientID", "tp469-"+tag),
 		p("KeepAliveTime", "60"), p("ConnectRetryTime", "2"), p("ConnectRetryIntervalMultiplier", "2000"), p("ConnectRetryMaxInterval", "30")}
 	for _, c := range o.client {
 		if i := slices.IndexFunc(params, func(x kv) bool { return x.name == c.name }); i >= 0 {
@@ -205,7 +218,7 @@ func userProp(p *packets.Properties, key string) (string, bool) {
 // checkRetry checks that a wait took between the bounds of retry n of the
 // TR-181 back-off (ConnectRetryTime m, multiplier k): m·(k/1000)^(n-1) to
 // m·(k/1000)^n, with half a second of slack for timers and scheduling
-// [R-MQTT.5].
+// [R-MQTT.10], [R-MQTT.33].
 func (r *mqttRig) checkRetry(what string, n int, got time.Duration) {
 	lo := r.retryMin
 	for range n - 1 {
@@ -235,8 +248,9 @@ func section11() map[string]caseFunc {
 		assigned := fmt.Sprintf("tp469-assigned-%d", time.Now().UnixNano()%1e9)
 		rig := t.mqttSetup(mqttOpts{shape: mqttShape{assignID: assigned}, client: []kv{p("ClientID", "")}})
 		_, c := rig.connect(0, time.Second)
+		// [R-MQTT.8] an empty ClientId when none is configured.
 		t.Check(c.ClientID == "", "CONNECT ClientID %q, want empty (Device.MQTT.Client.{i}.ClientID is empty)", c.ClientID)
-		// [R-MQTT.9], [R-MQTT.11] the Assigned Client Identifier is kept.
+		// [R-MQTT.9] the Assigned Client Identifier is kept.
 		var got string
 		for range 20 {
 			if got = t.value(rig.client + "ClientID"); got == assigned {
@@ -315,8 +329,7 @@ func section11() map[string]caseFunc {
 		for _, o := range s.Subscriptions {
 			filters = append(filters, o.Topic)
 		}
-		// [R-MQTT.15] the subscribe-topic; [R-MQTT.19] the Response
-		// Information.
+		// [R-MQTT.15] the subscribe-topic and the Response Information.
 		t.Check(slices.Contains(filters, sub), "SUBSCRIBE %q lacks the CONNACK subscribe-topic %q", filters, sub)
 		t.Check(slices.ContainsFunc(filters, func(f string) bool { return topicMatch(f, info) }), "SUBSCRIBE %q does not cover the Response Information %q", filters, info)
 	}}
@@ -365,14 +378,15 @@ func section11() map[string]caseFunc {
 		t.getResp(rig.do(getReq("Device.DeviceInfo.")))
 		pub, _ := rig.agentPublish(from, 5*time.Second, isGetResp)
 		t.Check(pub != nil, "no PUBLISH with the GetResp")
-		// [R-MQTT.21], [R-MQTT.22] the Response Information as "reply
-		// to"; [R-MQTT.25] Content Type usp.msg.
+		// [R-MQTT.21], [R-MQTT.22], [R-MQTT.23] the Response Information
+		// as "reply to" in the Response Topic; [R-MQTT.27] Content Type
+		// usp.msg.
 		t.Check(pub.Properties.ResponseTopic == info, "PUBLISH Response Topic %q, want the Response Information %q", pub.Properties.ResponseTopic, info)
 		t.Check(pub.Properties.ContentType == "usp.msg", "PUBLISH Content Type %q, want usp.msg", pub.Properties.ContentType)
 	}}
 	m["11.13"] = caseFunc{wait: 40 * time.Second, run: func(t *T) {
 		// The server grants QoS 0 on the first topic and 1 on the second;
-		// the Agent answers on both [R-MQTT.18].
+		// the Agent answers on both [R-MQTT.20].
 		q0, q1 := "newTopic-11-13-QoS0", "newTopic-11-13-QoS1"
 		rig := t.mqttSetup(mqttOpts{shape: mqttShape{grant: map[string]byte{q0: 0, q1: 1}}})
 		for _, c := range []struct{ topic, qos string }{{q0, "0"}, {q1, "1"}} {
@@ -396,14 +410,14 @@ func section11() map[string]caseFunc {
 		t.getResp(rig.do(getReq("Device.DeviceInfo.")))
 		pub, _ := rig.agentPublish(from, 5*time.Second, isGetResp)
 		t.Check(pub != nil, "no PUBLISH with the GetResp")
-		// [R-MQTT.23] to the Response Topic of the request; [R-MQTT.22]
-		// with a "reply to" of its own.
+		// [R-MQTT.26] to the Response Topic of the request; [R-MQTT.22],
+		// [R-MQTT.23] with a "reply to" of its own.
 		t.Check(pub.Topic == rig.srv.replyTopic, "GetResp published on %q, want the request's Response Topic %q", pub.Topic, rig.srv.replyTopic)
 		t.Check(pub.Properties.ResponseTopic != "", "the GetResp PUBLISH has no Response Topic")
 	}}
 	m["11.15"] = caseFunc{wait: 30 * time.Second, run: func(t *T) {
 		rig := t.mqttSetup(mqttOpts{})
-		// [R-MQTT.25], [R-MQTT.26] either Content Type is accepted.
+		// [R-MQTT.27a] either Content Type is accepted.
 		for _, ct := range []string{"usp.msg", "application/vnd.bbf.usp.msg"} {
 			rig.srv.setContentType(ct)
 			t.getResp(rig.do(getReq("Device.DeviceInfo.")))
@@ -415,7 +429,7 @@ func section11() map[string]caseFunc {
 		rig.srv.disconnect(0x8B) // Server shutting down
 		got := rig.srv.waitAccepts(t.ctx, sent, 1, 2*rig.retryMin*time.Duration(rig.retryMult)/1000+5*time.Second)
 		t.Check(len(got) >= 1, "the agent did not connect again after the server's DISCONNECT")
-		// [R-MQTT.5] the first retry within ConnectRetryTime·k/1000.
+		// [R-MQTT.33] the first retry within ConnectRetryTime·k/1000.
 		rig.checkRetry("the agent connected again", 1, got[0].Sub(sent))
 	}}
 	m["11.17"] = caseFunc{wait: 60 * time.Second, run: func(t *T) {
