@@ -602,16 +602,10 @@ func runAgents(ctx context.Context, e *env, args []string) error {
 	var list struct {
 		Agents []controller.Agent `json:"agents"`
 	}
-	if ok, err := getList(ctx, e, "agents", "/api/v1/agents", args, &list); !ok || err != nil {
+	if ok, err := listAgents(ctx, e, args, &list); !ok || err != nil {
 		return err
 	}
-	for _, a := range list.Agents {
-		state := "offline"
-		if a.Online {
-			state = "online"
-		}
-		fmt.Fprintf(e.stdout, "%s %s %s %s %s\n", a.ID, state, mtpLabel(a), a.LastSeen.Format(time.RFC3339), a.Info["ModelName"])
-	}
+	printAgents(e, list.Agents)
 	return nil
 }
 
