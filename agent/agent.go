@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -74,6 +75,11 @@ type Options struct {
 	// Certificates are the trusted certificates listed in
 	// Device.LocalAgent.Certificate.
 	Certificates []*x509.Certificate
+	// E2ETLS holds this Agent's certificate (an ECDSA P-256 key naming
+	// its Endpoint ID) and, in RootCAs, the trust anchors of Controllers'
+	// certificates, for E2E sessions with TLS12 payload security
+	// (E2ESession.PayloadSecurity TLS); nil: sessions are PLAINTEXT.
+	E2ETLS *tls.Config
 	// SoftwareVersion is reported in Device.LocalAgent.SoftwareVersion.
 	SoftwareVersion string
 	// MaxRecordSize bounds inbound Records; 0 means record.DefaultMaxSize.
@@ -118,6 +124,8 @@ type Agent struct {
 	reqs *requests
 	brk  *broker    // the USP Broker role (broker.go)
 	e2e  *e2e.Table // E2E sessions with Controllers (e2e.go)
+	// e2eRetry holds the session retry counts (e2eretry.go).
+	e2eRetry *e2eRetries
 	// periodic runs the Periodic! timers.
 	periodic *periodicTimers
 
@@ -187,6 +195,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	a.acl = newACL()
 	a.subs = newSubscriptions(a)
 	a.e2e = e2e.NewTable(opt.EndpointID, a.e2ePolicy)
+	a.e2eRetry = newE2ERetries()
 	a.periodic = newPeriodicTimers(a)
 	a.reqs = newRequests(a)
 	a.brk = newBroker(a)
@@ -230,6 +239,7 @@ func (a *Agent) EndpointID() string { return a.opt.EndpointID }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer a.e2e.Close() // the sessions' TLS layers
 	a.stopping = ctx.Done()
 	// Boot! first, before any request is served: notifications for
 	// Controllers not yet connected wait for their connection.
@@ -353,6 +363,9 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	if in.From.EndpointID != "" && in.From.EndpointID != rec.FromID {
 		a.log.WarnContext(ctx, "record from_id does not match the connection's endpoint", "from", rec.FromID, "peer", in.From.EndpointID)
+		return
+	}
+	if !a.recordIntact(ctx, &rec) {
 		return
 	}
 	switch rec.Type {

@@ -15,9 +15,11 @@ import (
 )
 
 // defineE2E adds Device.LocalAgent.Controller.{i}.E2ESession. to m, as
-// TR-181 2.16 defines it. PayloadSecurity is kept as set (default TLS),
-// but sessions run in PLAINTEXT: this Agent does not offer TLS payload
-// encapsulation, and a Record asking for it restarts the session.
+// TR-181 2.16 defines it. PayloadSecurity TLS (the default) makes the
+// Controller's sessions TLS12 when the Agent has E2E certificates
+// (Options.E2ETLS), else they are PLAINTEXT; a session the Controller
+// starts with the other payload security is restarted with this one
+// [R-E2E.19], [R-E2E.21].
 func defineE2E(m *schema.Model) {
 	m.Define("Device.LocalAgent.Controller.{i}.E2ESession.").
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
@@ -39,6 +41,11 @@ func defineE2E(m *schema.Model) {
 type e2eSettings struct {
 	mode e2e.Mode
 	cfg  e2e.Config
+	// tls: PayloadSecurity is TLS.
+	tls bool
+	// retryMin and retryMult are SessionRetryMinimumWaitInterval and
+	// SessionRetryIntervalMultiplier [R-E2E.10].
+	retryMin, retryMult uint64
 }
 
 // parseE2E reads the E2ESession row of a Controller. SessionMode decides;
@@ -54,6 +61,14 @@ func parseE2E(p map[string]string) e2eSettings {
 		s.mode = e2e.Allow
 	}
 	s.cfg.Expiration = time.Duration(atou(p["SessionExpiration"])) * time.Second
+	s.tls = p["PayloadSecurity"] != "Plaintext"
+	s.retryMin, s.retryMult = uint64(atou(p["SessionRetryMinimumWaitInterval"])), uint64(atou(p["SessionRetryIntervalMultiplier"]))
+	if s.retryMin == 0 {
+		s.retryMin = 5
+	}
+	if s.retryMult < 1000 {
+		s.retryMult = 2000
+	}
 	// MaxUSPRecordSize, or the older SegmentedPayloadChunkSize, bound the
 	// Records of a session; 0 is no limit.
 	s.cfg.MaxRecordSize = int(atou(p["MaxUSPRecordSize"]))
@@ -79,7 +94,11 @@ func (a *Agent) e2ePolicy(remote string) (e2e.Mode, e2e.Config) {
 	if c == nil {
 		return e2e.Forbid, e2e.Config{}
 	}
-	return c.e2e.mode, c.e2e.cfg
+	cfg := c.e2e.cfg
+	if c.e2e.tls && a.opt.E2ETLS != nil {
+		cfg.Security, cfg.TLS, cfg.Now = record.PayloadSecurityTLS12, a.opt.E2ETLS, a.now
+	}
+	return c.e2e.mode, cfg
 }
 
 // checkE2E refuses record sizes TR-181 does not allow (0, or at least
@@ -142,21 +161,37 @@ func (a *Agent) handleSession(ctx context.Context, protocol string, t mtp.Transp
 			a.log.WarnContext(ctx, "E2E record not sent again", "to", rec.FromID, "seq", r.Session.SequenceID, "err", err)
 		}
 	}
-	if err != nil {
+	// TLS handshake flights and alerts, and Msgs that waited for the
+	// handshake.
+	for _, r := range got.Send {
+		if err := a.send(ctx, t, addr, r); err != nil {
+			a.log.WarnContext(ctx, "E2E record not sent", "to", rec.FromID, "seq", r.Session.SequenceID, "err", err)
+		}
+	}
+	switch {
+	case err != nil && restart != nil && establishFailure(err):
+		// [R-E2E.10]: the new session waits for the retry interval.
+		a.log.WarnContext(ctx, "E2E session failed", "with", rec.FromID, "err", err)
+		a.retryE2E(ctx, rec.FromID, t, addr, restart)
+		a.setE2EStatus(ctx, rec.FromID, "Negotiating")
+	case err != nil:
 		a.log.WarnContext(ctx, "E2E session restarted", "with", rec.FromID, "err", err)
 		if restart != nil {
 			a.send(ctx, t, addr, restart)
 		}
 		a.setE2EStatus(ctx, rec.FromID, "Negotiating")
-	}
-	if err == nil {
+	case a.e2eUp(rec.FromID):
+		a.e2eSucceeded(ctx, rec.FromID)
 		a.setE2EStatus(ctx, rec.FromID, "Up")
+	default:
+		a.setE2EStatus(ctx, rec.FromID, "Negotiating")
 	}
 	// The Msgs of a session are processed in sequence order, here, one
 	// after the other.
 	for _, payload := range got.Msgs {
 		plain := *rec
 		plain.Type, plain.Payload = record.TypeNoSessionContext, payload
+		plain.PayloadSecurity = record.PayloadSecurityPlaintext // decrypted
 		msg, ok := a.prepare(ctx, protocol, t, &in, &plain)
 		if ok {
 			a.process(inSession(withVersion(ctx, rec.Version)), protocol, t, in.From.Address, rec.FromID, msg)
@@ -256,4 +291,11 @@ func (a *Agent) initE2EStatus(ctx context.Context) {
 			a.log.WarnContext(ctx, "E2ESession.Status not set", "controller", c.ref, "err", err)
 		}
 	}
+}
+
+// e2eUp reports whether the session with a Controller carries Msgs: with
+// TLS12, once the handshake completed.
+func (a *Agent) e2eUp(endpointID string) bool {
+	s := a.e2e.Session(endpointID)
+	return s != nil && s.Established()
 }

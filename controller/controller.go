@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -93,7 +94,12 @@ type Options struct {
 	// Agents that have no settings of their own (SetSessions); the zero
 	// value uses none.
 	Sessions SessionSettings
-	Logger   *slog.Logger
+	// E2ETLS holds the Controller's certificate (an ECDSA P-256 key naming
+	// its Endpoint ID) and, in RootCAs, the trust anchors of Agents'
+	// certificates, for E2E sessions with TLS12 payload security; nil
+	// refuses TLS12.
+	E2ETLS *tls.Config
+	Logger *slog.Logger
 }
 
 // Subscription is a subscription the Controller wants on every Agent.
@@ -259,6 +265,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 				a.Online = false
 				c.agents[a.ID] = &a
 			}
+		case "e2e":
+			c.loadSessions(it)
 		case "queue":
 			var q queuedReq
 			if json.Unmarshal(it.Data, &q) == nil {
@@ -286,6 +294,7 @@ func (c *Controller) EndpointID() string { return c.opt.EndpointID }
 
 // Run serves the MTPs until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
+	defer c.sess.table.Close() // the sessions' TLS layers
 	var wg sync.WaitGroup
 	errc := make(chan error, len(c.opt.MTPs))
 	for _, m := range c.opt.MTPs {

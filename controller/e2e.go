@@ -98,6 +98,9 @@ func (c *Controller) sessionPolicy(agentID string) (e2e.Mode, e2e.Config) {
 	if !ok {
 		s = c.opt.Sessions
 	}
+	if s.Config.Security == record.PayloadSecurityTLS12 {
+		s.Config.TLS = c.opt.E2ETLS
+	}
 	switch s.Policy {
 	case SessionsRequire:
 		return e2e.Require, s.Config
@@ -142,7 +145,18 @@ func (c *Controller) sessionRecord(ctx context.Context, m *MTP, p mtp.Peer, rec 
 	for _, r := range got.Resend {
 		send(r)
 	}
-	if err != nil {
+	// TLS handshake flights and alerts, and Msgs that waited for the
+	// handshake.
+	for _, r := range got.Send {
+		send(r)
+	}
+	switch {
+	case err != nil && establishFailure(err):
+		// Starting again at once would fail the same way; the next Msg
+		// to the Agent, or the Agent's retry, starts a new session.
+		c.warns.warn(ctx, c.log, "E2E session not established", "agent", rec.FromID, "err", err)
+		c.sess.table.End(rec.FromID)
+	case err != nil:
 		c.warns.warn(ctx, c.log, "E2E session restarted", "agent", rec.FromID, "err", err)
 		if restart != nil {
 			send(restart)

@@ -198,3 +198,13 @@ func newSessionID() uint64 {
 		}
 	}
 }
+
+// Close ends every session, releasing their TLS layers.
+func (t *Table) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, s := range t.sessions {
+		s.Close()
+		delete(t.sessions, k)
+	}
+}

@@ -109,6 +109,7 @@ func New(o Options) *Server {
 	s.routes = append(s.routes, s.admissionRoutes()...)
 	s.routes = append(s.routes, s.campaignRoutes()...)
 	s.routes = append(s.routes, s.fleetRoutes()...)
+	s.routes = append(s.routes, s.e2eRoutes()...)
 	s.serveFiles()
 	s.routes = append(s.routes, s.telemetryRoutes()...)
 	s.routes = append(s.routes, s.uiRoutes()...)

@@ -46,6 +46,7 @@ func (s *Server) Document() map[string]any {
 	schemas := map[string]any{"Msg": map[string]any{"type": "object", "description": "a USP Msg in protobuf JSON (usp-msg-1-3.proto)"}}
 	schemas["CampaignBody"], schemas["ResumeBody"] = schemaOf(reflect.TypeOf(CampaignBody{})), schemaOf(reflect.TypeOf(ResumeBody{}))
 	maps.Copy(schemas, fleetSchemas())
+	maps.Copy(schemas, e2eSchemas())
 	for name, v := range map[string]any{"GetBody": GetBody{}, "SetBody": SetBody{}, "AddBody": AddBody{}, "DeleteBody": DeleteBody{},
 		"OperateBody": OperateBody{}, "InstancesBody": InstancesBody{}, "SupportedBody": SupportedBody{}, "SubscriptionBody": SubscriptionBody{}, "AccountBody": AccountBody{}, "BulkDataBody": BulkDataBody{}} {
 		schemas[name] = schemaOf(reflect.TypeOf(v))

@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/uspkit/uspkit/e2e"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/record"
+)
+
+// e2eRetries counts, per Controller, the failed attempts to establish an
+// E2E session since one last succeeded [R-E2E.10]–[R-E2E.13]. The counts
+// live in memory: a reboot starts them at zero [R-E2E.13].
+type e2eRetries struct {
+	mu    sync.Mutex
+	count map[string]int // Controller Endpoint ID → retries
+}
+
+func newE2ERetries() *e2eRetries { return &e2eRetries{count: map[string]int{}} }
+
+// retryWait returns the wait before retry number n (1 for the first) of
+// a session establishment: a random time between m·(k/1000)^(n-1) and
+// m·(k/1000)^n seconds, n capped at 10 [R-E2E.10], [R-E2E.11].
+func retryWait(n int, m, k uint64) time.Duration {
+	n = min(max(n, 1), 10)
+	f := float64(max(k, 1000)) / 1000
+	lo := float64(max(m, 1)) * math.Pow(f, float64(n-1))
+	hi := float64(max(m, 1)) * math.Pow(f, float64(n))
+	return time.Duration((lo + rand.Float64()*(hi-lo)) * float64(time.Second))
+}
+
+// establishFailure reports whether err means the session could not be
+// established rather than failed within: TLS, or payload security the
+// two sides do not share. Those are retried with the back-off of
+// R-E2E.10, since starting again at once fails the same way.
+func establishFailure(err error) bool {
+	return errors.Is(err, e2e.ErrTLS) || errors.Is(err, e2e.ErrUnsupportedSecurity) || errors.Is(err, e2e.ErrSecurityChanged)
+}
+
+// retryE2E sends restart, the first Record of a new session with the
+// Controller to, after the retry wait; it is dropped when the session
+// changed meanwhile (the Controller started another one, or Reset()).
+func (a *Agent) retryE2E(ctx context.Context, to string, t mtp.Transport, addr string, restart *record.Record) {
+	c := a.controllerByEndpoint(to)
+	if c == nil {
+		return
+	}
+	a.e2eRetry.mu.Lock()
+	a.e2eRetry.count[to]++
+	n := a.e2eRetry.count[to]
+	a.e2eRetry.mu.Unlock()
+	wait := retryWait(n, c.e2e.retryMin, c.e2e.retryMult)
+	a.log.WarnContext(ctx, "E2E session not established; retrying", "controller", to, "retry", n, "wait", wait)
+	a.setRetryCount(ctx, c.ref, n)
+	stopping := a.stopping
+	ctx = context.WithoutCancel(ctx)
+	time.AfterFunc(wait, func() {
+		select {
+		case <-stopping:
+			return
+		default:
+		}
+		if s := a.e2e.Session(to); s == nil || s.ID() != restart.Session.SessionID {
+			return
+		}
+		if err := a.send(ctx, t, addr, restart); err != nil {
+			a.log.WarnContext(ctx, "E2E session retry not sent", "controller", to, "err", err)
+		}
+	})
+}
+
+// e2eSucceeded resets the retry count once a Record was received in a
+// session [R-E2E.12].
+func (a *Agent) e2eSucceeded(ctx context.Context, from string) {
+	a.e2eRetry.mu.Lock()
+	n := a.e2eRetry.count[from]
+	delete(a.e2eRetry.count, from)
+	a.e2eRetry.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	if c := a.controllerByEndpoint(from); c != nil {
+		a.setRetryCount(ctx, c.ref, 0)
+	}
+}
+
+// setRetryCount writes E2ESession.CurrentRetryCount.
+func (a *Agent) setRetryCount(ctx context.Context, ref string, n int) {
+	if err := a.eng.Update(ctx, ref+".E2ESession.", map[string]string{"CurrentRetryCount": strconv.Itoa(n)}); err != nil {
+		a.log.WarnContext(ctx, "E2ESession.CurrentRetryCount not set", "controller", ref, "err", err)
+	}
+}
