@@ -144,12 +144,7 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	var dispatching sync.WaitGroup
 	dispatching.Go(func() { c.dispatch(ctx, l, h) })
 	defer dispatching.Wait()
-	var s session
-	if c.o.Version == V311 {
-		s, err = c.connect311(cctx, l)
-	} else {
-		s, err = c.connect5(cctx, l)
-	}
+	s, err := c.connect(cctx, l)
 	if err != nil {
 		l.finish(err)
 		nc.Close()

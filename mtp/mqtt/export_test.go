@@ -13,6 +13,15 @@ var (
 // connection with o after the CONNACK ack (nil for none, or MQTT 3.1.1).
 func PlanOf(o *Options, ack *paho.Connack) (replyTo string, filters []string, err error) {
 	c := o.withDefaults()
-	p, err := makePlan(&c, grantOf(ack))
+	var g grant
+	if ack != nil && ack.Properties != nil {
+		pr := ack.Properties
+		g = grant{assignedID: pr.AssignedClientID, responseInfo: pr.ResponseInfo,
+			subscribeTopics: pr.User.GetAll(userSubscribeTopic)}
+		if pr.MaximumPacketSize != nil {
+			g.maxPacket = *pr.MaximumPacketSize
+		}
+	}
+	p, err := makePlan(&c, g)
 	return p.replyTo, p.filters, err
 }

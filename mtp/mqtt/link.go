@@ -22,7 +22,7 @@ var errLink = errors.New("mqtt: connection lost")
 const byeTimeout = 250 * time.Millisecond
 
 // inboxLen is how many received Records wait for the handler before the
-// MQTT library's receiving goroutine waits too.
+// connection's reader waits too.
 const inboxLen = 256
 
 // session is one MQTT connection with its protocol client, MQTT 5.0 or
@@ -35,8 +35,8 @@ type session interface {
 	// errLink means the connection is gone; it is closed then.
 	publish(ctx context.Context, dest string, rec []byte) error
 	// close says DISCONNECT [R-MQTT.35] if the connection is up, closes
-	// it and waits for the protocol client's goroutines. It may be
-	// called more than once and from any goroutine.
+	// it and waits for the reader's goroutines. It may be called more
+	// than once and from any goroutine.
 	close()
 }
 
@@ -56,23 +56,11 @@ type link struct {
 	done     chan struct{} // closed when the connection has ended
 	doneOnce sync.Once
 	err      error // why it ended; written before done is closed
-	// ctx is done when done is closed, to cut short library calls that
-	// take a context.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	// gate is held shared while a packet is handed to the MQTT 3.1.1
-	// library and exclusively to shut it (see enter).
-	gate sync.RWMutex
-	shut bool // guarded by gate
 }
 
 func newLink(o *Options, log *slog.Logger, nc net.Conn, peer mtp.Peer) *link {
-	l := &link{o: o, log: log, peer: peer, inbox: make(chan mtp.Inbound, inboxLen),
+	return &link{o: o, log: log, peer: peer, nc: nc, inbox: make(chan mtp.Inbound, inboxLen),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
-	l.nc = watchConn{Conn: nc, l: l}
-	return l
 }
 
 // finish records why the connection ended, the first time it is called.
@@ -80,37 +68,11 @@ func (l *link) finish(err error) {
 	l.doneOnce.Do(func() {
 		l.err = err
 		close(l.done)
-		l.cancel()
 	})
 }
 
 // stopping tells receiving goroutines to give up waiting for the inbox.
 func (l *link) stopping() { l.stopOnce.Do(func() { close(l.stop) }) }
-
-// enter reports whether a packet may still be handed to the protocol
-// client; if so the caller calls leave once it has. The MQTT 3.1.1 library
-// hands PUBLISH and SUBSCRIBE packets to its writer over a channel that
-// nobody reads once it has stopped, and then keeps the sender waiting for
-// its WriteTimeout: the link shuts the gate, waiting for the hand-overs
-// under way, before the library can learn that the connection ended (see
-// watchConn) or is told to disconnect.
-func (l *link) enter() bool {
-	l.gate.RLock()
-	if l.shut {
-		l.gate.RUnlock()
-		return false
-	}
-	return true
-}
-
-func (l *link) leave() { l.gate.RUnlock() }
-
-// shutGate waits for the hand-overs under way and stops new ones.
-func (l *link) shutGate() {
-	l.gate.Lock()
-	l.shut = true
-	l.gate.Unlock()
-}
 
 // writeFailed ends the link after a failed write, unless it is closing.
 func (l *link) writeFailed(err error) {
@@ -143,16 +105,20 @@ func (l *link) lost() error {
 type received struct {
 	topic         string
 	responseTopic string // MQTT 5.0 Response Topic property
-	contentType   string // MQTT 5.0 Content Type property
+	contentType   []byte // MQTT 5.0 Content Type property
 	payload       []byte
+	// MQTT 3.1.1: the "reply to" Topic in topic, as ParseReplyTopic
+	// returns it.
+	replyTo string
+	replyOK bool
 }
 
-// accept checks a received PUBLISH and queues its Record for the handler.
-// A Content Type other than a USP Record's [R-MQTT.27a] or an oversize
-// payload drops it.
+// accept checks a received PUBLISH and queues its Record for the
+// handler. A Content Type other than a USP Record's [R-MQTT.27a] or an
+// oversize payload drops it.
 func (l *link) accept(r received) {
-	if r.contentType != "" && !isUSP(r.contentType) {
-		l.log.Debug("mqtt: dropping non-USP message", "topic", r.topic, "content_type", r.contentType)
+	if len(r.contentType) > 0 && string(r.contentType) != ContentType && !isUSP(string(r.contentType)) {
+		l.log.Debug("mqtt: dropping non-USP message", "topic", r.topic, "content_type", string(r.contentType))
 		return
 	}
 	if len(r.payload) > l.o.MaxRecord {
@@ -177,8 +143,8 @@ func (l *link) replyAddress(r received) string {
 	if validTopicName(r.responseTopic) {
 		return r.responseTopic
 	}
-	if _, replyTo, ok := ParseReplyTopic(r.topic); ok {
-		return replyTo
+	if r.replyOK {
+		return r.replyTo
 	}
 	l.log.Debug("mqtt: message without reply-to topic", "topic", r.topic, "default", l.o.DefaultPeerTopic)
 	return l.o.DefaultPeerTopic
@@ -193,26 +159,4 @@ func isUSP(ct string) bool {
 		mt = strings.ToLower(strings.TrimSpace(mt))
 	}
 	return mt == ContentType || mt == ContentTypeMedia
-}
-
-// watchConn ends its link as soon as a read fails: the protocol clients'
-// readers are always reading, so this is the first sign of a lost
-// connection, before the clients have stopped their goroutines. It shuts
-// the link's gate before the client sees the error.
-type watchConn struct {
-	net.Conn
-	l *link
-}
-
-func (w watchConn) Read(b []byte) (int, error) {
-	n, err := w.Conn.Read(b)
-	if err != nil {
-		select {
-		case <-w.l.stop: // we are closing it
-		default:
-			w.l.shutGate()
-			w.l.finish(fmt.Errorf("mqtt: connection: %w", err))
-		}
-	}
-	return n, err
 }

@@ -1,73 +1,145 @@
 package mqtt
 
 import (
-	"bufio"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// packetConn is the connection the MQTT 5.0 protocol client reads and
-// writes. The library reads a packet a byte or a few at a time and writes
-// it in three to five pieces, each a system call (a TLS record, a
-// WebSocket message) of its own on a bare connection. packetConn reads
-// through a buffer and sends each packet in one write: the library holds
-// the connection's lock (packetConn is a sync.Locker, as the library's
-// own thread-safe connection is) while it writes one packet, so the
-// pieces are gathered and go out at Unlock.
+// packetWriter writes a connection's packets. Each packet is appended to
+// one buffer and leaves in one write (a system call, a TLS record, a
+// WebSocket message) with whatever other packets were appended while the
+// previous write was under way: the goroutine that finds no write under
+// way writes, the others only append. Acknowledgements of received
+// PUBLISH packets wait, up to ackDelay, to leave with the next packet,
+// typically the answer to the Record they acknowledge.
 //
-// Only the library's receiving goroutine reads. A failed write is passed
-// to fail and closes the connection, which ends every call waiting on
-// it; later writes fail at once.
-type packetConn struct {
-	net.Conn
-	r    *bufio.Reader
+// A failed write is passed to fail and closes the connection, which ends
+// every call waiting on it; later packets are refused.
+type packetWriter struct {
+	nc   net.Conn
 	fail func(error)
 
-	mu  sync.Mutex // held by the writer of one packet, Lock to Unlock
-	out []byte     // the packet being written
-	err error      // the first write error
+	mu       sync.Mutex
+	idle     sync.Cond // signalled when a write ends; uses mu
+	out      []byte    // packets waiting to be written
+	spare    []byte    // the other buffer, while out is written
+	writing  bool      // a goroutine is writing
+	err      error     // the first write error
+	acks     bool      // out holds acknowledgements waiting for a write
+	ackTimer *time.Timer
+
+	writes atomic.Uint64 // writes done, for the keep-alive
 }
 
-// packetReadBuf is the size of a packetConn's read buffer.
-const packetReadBuf = 4 << 10
+// ackDelay is the longest an acknowledgement of a received PUBLISH waits
+// for another packet to leave with.
+const ackDelay = time.Millisecond
 
-// packetKeepBuf is the largest write buffer kept between packets; a
-// larger one (a large Record) is let go once written.
-const packetKeepBuf = 16 << 10
-
-func newPacketConn(nc net.Conn, fail func(error)) *packetConn {
-	return &packetConn{Conn: nc, r: bufio.NewReaderSize(nc, packetReadBuf), fail: fail}
+func newPacketWriter(nc net.Conn, fail func(error)) *packetWriter {
+	w := &packetWriter{nc: nc, fail: fail}
+	w.idle.L = &w.mu
+	w.ackTimer = time.AfterFunc(time.Hour, func() { w.flush(false) })
+	w.ackTimer.Stop()
+	return w
 }
 
-func (c *packetConn) Read(b []byte) (int, error) { return c.r.Read(b) }
-
-// Lock starts a packet.
-func (c *packetConn) Lock() { c.mu.Lock() }
-
-// Write adds a piece of the packet; c.mu is held.
-func (c *packetConn) Write(b []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
+// begin starts a packet: it returns the buffer to append it to, with
+// w.mu held, or the first write error (w.mu not held).
+func (w *packetWriter) begin() ([]byte, error) {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return nil, err
 	}
-	c.out = append(c.out, b...)
-	return len(b), nil
+	return w.out, nil
 }
 
-// Unlock sends the packet and ends it.
-func (c *packetConn) Unlock() {
-	defer c.mu.Unlock()
-	if len(c.out) == 0 || c.err != nil {
-		c.out = c.out[:0]
+// send ends a packet started with begin, b being the buffer with the
+// packet appended, and writes it unless another goroutine is writing (it
+// then leaves with that goroutine's next write).
+func (w *packetWriter) send(b []byte) {
+	w.out = b
+	w.write()
+}
+
+// sendAck ends an acknowledgement started with begin: it leaves with the
+// next packet sent, or after ackDelay.
+func (w *packetWriter) sendAck(b []byte) {
+	w.out = b
+	if !w.acks {
+		w.acks = true
+		w.ackTimer.Reset(ackDelay)
+	}
+	w.mu.Unlock()
+}
+
+// flush writes what is waiting; with wait, it returns only once it is
+// written or the connection has failed.
+func (w *packetWriter) flush(wait bool) error {
+	w.mu.Lock()
+	if wait {
+		for w.writing && w.err == nil {
+			w.idle.Wait()
+		}
+	}
+	w.write()
+	if !wait {
+		return nil
+	}
+	w.mu.Lock()
+	for w.writing && w.err == nil {
+		w.idle.Wait()
+	}
+	err := w.err
+	w.mu.Unlock()
+	return err
+}
+
+// write writes w.out, and what is appended meanwhile, unless another
+// goroutine is writing; w.mu is held and is released.
+func (w *packetWriter) write() {
+	if w.writing || w.err != nil || len(w.out) == 0 {
+		w.mu.Unlock()
 		return
 	}
-	if _, err := c.Conn.Write(c.out); err != nil {
-		c.err = err
-		c.fail(err)
-		c.Conn.Close()
+	w.writing = true
+	if w.acks {
+		w.acks = false
+		w.ackTimer.Stop()
 	}
-	if cap(c.out) > packetKeepBuf {
-		c.out = nil
-	} else {
-		c.out = c.out[:0]
+	for len(w.out) > 0 {
+		buf := w.out
+		w.out = w.spare[:0]
+		w.spare = nil
+		w.mu.Unlock()
+		_, err := w.nc.Write(buf)
+		w.writes.Add(1)
+		w.mu.Lock()
+		if cap(buf) <= keepBuf {
+			w.spare = buf[:0]
+		}
+		if err != nil {
+			w.err = err
+			w.writing = false
+			w.out = nil
+			w.idle.Broadcast()
+			w.mu.Unlock()
+			w.fail(err)
+			w.nc.Close()
+			return
+		}
+		if w.acks {
+			w.acks = false
+			w.ackTimer.Stop()
+		}
 	}
+	w.writing = false
+	w.idle.Broadcast()
+	w.mu.Unlock()
 }
+
+// stop stops the acknowledgement timer.
+func (w *packetWriter) stop() { w.ackTimer.Stop() }

@@ -3,8 +3,6 @@ package mqtt
 import (
 	"errors"
 	"slices"
-
-	"github.com/eclipse/paho.golang/paho"
 )
 
 // ErrNoTopic is returned by Serve when the Client has no "reply to" Topic
@@ -34,23 +32,6 @@ type grant struct {
 	subscribeTopics []string
 	// maxPacket is the server's Maximum Packet Size; 0 means none.
 	maxPacket uint32
-}
-
-// grantOf extracts the grant of a CONNACK.
-func grantOf(ack *paho.Connack) grant {
-	if ack == nil || ack.Properties == nil {
-		return grant{}
-	}
-	p := ack.Properties
-	g := grant{
-		assignedID:      p.AssignedClientID,
-		responseInfo:    p.ResponseInfo,
-		subscribeTopics: p.User.GetAll(userSubscribeTopic),
-	}
-	if p.MaximumPacketSize != nil {
-		g.maxPacket = *p.MaximumPacketSize
-	}
-	return g
 }
 
 // plan is what one connection subscribes to and answers on.
