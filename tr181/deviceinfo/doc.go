@@ -7,6 +7,10 @@
 // Info.MaxAge (DefaultMaxAge, one second) however many Gets ask, and
 // UpTime is counted on with the clock between readings (UptimeMaxAge).
 //
+// A vendor's platform sets the identity from where it keeps it: a Source
+// per parameter, a literal, a file, an OpenWrt UCI option (read from
+// /etc/config without the uci tool) or a command's output (Info.Apply).
+//
 //	m := schema.New()
 //	agent.Define(m)
 //	deviceinfo.Define(m)
