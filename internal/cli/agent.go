@@ -56,6 +56,10 @@ type agentConfig struct {
 	// Firmware turns on Device.DeviceInfo.FirmwareImage with image banks
 	// in the data directory (internal/cli/agentfirmware.go).
 	Firmware *firmwareConfig `yaml:"firmware"`
+	// E2ETLS is the Agent's certificate and key for E2E sessions with
+	// TLS12 payload security, and the CA of Controllers' certificates
+	// (internal/cli/agente2e.go).
+	E2ETLS *tlsConfig `yaml:"e2e_tls"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -335,7 +339,9 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		db.Close()
 		return nil, err
 	}
-	defineDiagnostics(m)
+	if cfg.USPBroker.ownDiagnostics(m) {
+		defineDiagnostics(m)
+	}
 	vf, log := defineVendorFiles(m, log)
 	st, err := sealStore(ctx, db, dir, m, log) // passwords encrypted at rest
 	if err != nil {
@@ -351,7 +357,9 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	sw.register(mux)
 	fw.register(mux)
 	var ag atomic.Pointer[agent.Agent]
-	startDiagnostics(ctx, mux, &ag, dir, log)
+	if m.Object("Device.IP.Diagnostics.") != nil {
+		startDiagnostics(ctx, mux, &ag, dir, log)
+	}
 	vf.register(mux, db, onReboot, log)
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
@@ -389,6 +397,13 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	aopt := agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot}
 	fw.options(&aopt)
+	if aopt.E2ETLS, err = cfg.E2ETLS.e2e(); err != nil {
+		for _, x := range mtps {
+			x.Transport.Close()
+		}
+		db.Close()
+		return nil, err
+	}
 	a, err := agent.New(ctx, aopt)
 	if err != nil {
 		for _, x := range mtps {

@@ -36,6 +36,10 @@ type serviceConfig struct {
 	// Object is the path of the example object; "" means
 	// Device.X_USPKIT_Example.
 	Object string `yaml:"object"`
+	// Diagnostics makes the Service implement and register
+	// Device.IP.Diagnostics. and Device.DNS.Diagnostics. too (the Broker's
+	// usp_broker.leave_diagnostics leaves them to it).
+	Diagnostics bool `yaml:"diagnostics"`
 }
 
 func loadServiceConfig(r io.Reader) (*serviceConfig, error) {
@@ -84,7 +88,11 @@ func runService(ctx context.Context, e *env, args []string) error {
 	service.Define(m)
 	mux := datamodel.NewMux(m)
 	newExampleObject(cfg.Object).register(m, mux)
-	svc, err := service.New(ctx, service.Options{EndpointID: cfg.EndpointID, Mux: mux, Paths: []string{cfg.Object},
+	paths := []string{cfg.Object}
+	if cfg.Diagnostics {
+		paths = append(paths, serviceDiagnostics(ctx, m, mux, log)...)
+	}
+	svc, err := service.New(ctx, service.Options{EndpointID: cfg.EndpointID, Mux: mux, Paths: paths,
 		Socket: cfg.Socket, AgentSocket: cfg.AgentSocket, Logger: log})
 	if err != nil {
 		return err
@@ -93,7 +101,7 @@ func runService(ctx context.Context, e *env, args []string) error {
 	go func() {
 		select {
 		case <-svc.Registered():
-			fmt.Fprintf(e.stdout, "service %s registered %s\n", cfg.EndpointID, cfg.Object)
+			fmt.Fprintf(e.stdout, "service %s registered %s\n", cfg.EndpointID, strings.Join(paths, " "))
 		case <-ctx.Done():
 		}
 	}()

@@ -27,6 +27,27 @@ type uspBrokerConfig struct {
 	AgentSocket string `yaml:"agent_socket"`
 	// Timeout bounds each request proxied to a Service ("30s" by default).
 	Timeout time.Duration `yaml:"timeout"`
+	// LeaveDiagnostics leaves Device.IP.Diagnostics and
+	// Device.DNS.Diagnostics to a USP Service (`usp service` with
+	// diagnostics: true): the Broker does not implement them, so that the
+	// Service may register them.
+	LeaveDiagnostics bool `yaml:"leave_diagnostics"`
+}
+
+// ownDiagnostics reports whether usp agent implements the diagnostics
+// objects itself; when it leaves them to a Service it defines only their
+// parents, Device.IP. and Device.DNS., so that the supported data model
+// has the objects above what the Service registers.
+func (c *uspBrokerConfig) ownDiagnostics(m *schema.Model) bool {
+	if c == nil || !c.LeaveDiagnostics {
+		return true
+	}
+	for _, p := range []string{"Device.IP.", "Device.DNS."} {
+		if m.Object(p) == nil {
+			m.Define(p)
+		}
+	}
+	return false
 }
 
 // define adds the Broker's objects to m when the Agent is a Broker.

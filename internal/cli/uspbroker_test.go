@@ -233,6 +233,13 @@ type uspBroker struct {
 // mtpCtrlID and controllers as its factory Controllers (YAML list items).
 func startUSPBroker(t *testing.T, mtps, controllers string) *uspBroker {
 	t.Helper()
+	return startUSPBrokerWith(t, mtps, controllers, "")
+}
+
+// startUSPBrokerWith is startUSPBroker with more lines (indented) in the
+// usp_broker section.
+func startUSPBrokerWith(t *testing.T, mtps, controllers, brokerExtra string) *uspBroker {
+	t.Helper()
 	bin := buildUSP(t)
 	mq := testenv.Mosquitto(t)
 	dir, err := os.MkdirTemp("", "uspb") // socket paths stay short
@@ -262,7 +269,7 @@ mtps:
   controller_socket: %s
   agent_socket: %s
   timeout: 20s
-`, brokerID, filepath.Join(dir, "data"), mq, mtps, mtpCtrlID, controllers, ctlSock, agentSock))
+%s`, brokerID, filepath.Join(dir, "data"), mq, mtps, mtpCtrlID, controllers, ctlSock, agentSock, brokerExtra))
 	waitAgent(t, ctl, brokerID, true)
 	return &uspBroker{bin: bin, id: brokerID, dir: dir, mq: mq, ctlSock: ctlSock, agentSock: agentSock, ctl: ctl, proc: proc}
 }
@@ -271,11 +278,17 @@ mtps:
 // ctl, its Controller connects to the Broker's Agent socket too.
 func (b *uspBroker) service(t *testing.T, id, object string, ctl bool) *uspProc {
 	t.Helper()
+	return b.serviceWith(t, id, object, ctl, "")
+}
+
+// serviceWith is service with more lines in the Service's configuration.
+func (b *uspBroker) serviceWith(t *testing.T, id, object string, ctl bool, extra string) *uspProc {
+	t.Helper()
 	conf := fmt.Sprintf("endpoint_id: os::012345-%s\nlog_level: error\nsocket: %s\nobject: %s\n", id, b.ctlSock, object)
 	if ctl {
 		conf += "agent_socket: " + b.agentSock + "\n"
 	}
-	return startConfigured(t, b.bin, "service", b.dir, id+".yaml", conf)
+	return startConfigured(t, b.bin, "service", b.dir, id+".yaml", conf+extra)
 }
 
 // TestUSPBrokerEightServices measures, for docs/perf.md, the Broker's
