@@ -36,11 +36,11 @@ func retryWait(n int, m, k uint64) time.Duration {
 }
 
 // establishFailure reports whether err means the session could not be
-// established rather than failed within: TLS, or payload security the
-// two sides do not share. Those are retried with the back-off of
+// established rather than failed within: TLS, or a session started with a
+// payload security this side does not use. Those are retried with the back-off of
 // R-E2E.10, since starting again at once fails the same way.
 func establishFailure(err error) bool {
-	return errors.Is(err, e2e.ErrTLS) || errors.Is(err, e2e.ErrUnsupportedSecurity) || errors.Is(err, e2e.ErrSecurityChanged)
+	return errors.Is(err, e2e.ErrTLS) || errors.Is(err, e2e.ErrUnsupportedSecurity)
 }
 
 // retryE2E sends restart, the first Record of a new session with the

@@ -84,9 +84,10 @@ func (c *Controller) loadSessions(it store.Item) {
 }
 
 // establishFailure reports whether err means a session could not be
-// established (TLS, or payload security the two sides do not share).
+// established (TLS, or a session started with a payload security this
+// side does not use).
 func establishFailure(err error) bool {
-	return errors.Is(err, e2e.ErrTLS) || errors.Is(err, e2e.ErrUnsupportedSecurity) || errors.Is(err, e2e.ErrSecurityChanged)
+	return errors.Is(err, e2e.ErrTLS) || errors.Is(err, e2e.ErrUnsupportedSecurity)
 }
 
 // NewSessionSettings builds the settings for one Agent from their text

@@ -38,7 +38,8 @@ const (
 // [R-E2E.42], and mutual authentication where the peer's certificate must
 // chain to the trust anchors and carry remote as its URI subjectAltName
 // (urn:bbf:usp:id:…) [R-E2E.43]. now, when not nil, gives the time to
-// check validity at.
+// check validity at. base's VerifyConnection and GetClientCertificate,
+// if set, still apply.
 func SessionTLS(base *tls.Config, remote string, now func() time.Time) *tls.Config {
 	c := base.Clone()
 	roots := c.RootCAs
@@ -53,7 +54,6 @@ func SessionTLS(base *tls.Config, remote string, now func() time.Time) *tls.Conf
 	c.ClientAuth = tls.RequireAnyClientCert
 	// Server names do not apply: the peer is checked by Endpoint ID.
 	c.InsecureSkipVerify = true
-	c.VerifyConnection = nil
 	c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 		t := time.Now()
 		if now != nil {

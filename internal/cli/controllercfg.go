@@ -182,7 +182,8 @@ Configuration file keys (YAML; unknown keys are refused):
     tls                cert, key (this side), ca (to verify the peer), client_auth (servers)
   e2e                E2E Session Contexts with Agents: policy (off, prefer: fall back when an Agent refuses,
                      require), max_record_size (0: each MTP's limit), expiration (0s: none),
-                     max_retransmit (3), agents (Endpoint ID: policy, overriding policy for that Agent)
+                     max_retransmit (3), agents (Endpoint ID: policy, overriding policy for that Agent),
+                     payload_security (PLAINTEXT, TLS12), tls (cert, key, ca: the E2E TLS certificate and CA)
   advertise          announce the MTPs with mDNS (docs/discovery.md): interface ("" = all), port (5353),
                      urls (ws://, mqtt://host/topic, stomp://host/dest; default: the MTPs above)
 `
@@ -589,7 +590,7 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	}
 	admission, _ := controller.ParseAdmission(cfg.Admission)
 	c, err = controller.New(ctx, controller.Options{EndpointID: cfg.EndpointID, Store: db, MTPs: mtps, Admission: admission,
-		MaxPending: cfg.MaxPending, Profiles: cfg.Profiles, Sessions: cfg.E2E.settings(""), Logger: log})
+		MaxPending: cfg.MaxPending, Profiles: cfg.Profiles, Sessions: cfg.E2E.settings(""), E2ETLS: cfg.E2E.tls(), Logger: log})
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"errors"
+	"fmt"
+)
+
+// e2e builds the TLS settings of E2E sessions from an e2e_tls section:
+// a certificate with an ECDSA P-256 key (TR-369 R-E2E.40b) and the CA
+// that signs the peers' certificates. nil: no TLS12 sessions.
+func (t *tlsConfig) e2e() (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	if t.Cert == "" || t.CA == "" {
+		return nil, errors.New("e2e_tls: cert, key and ca are all needed")
+	}
+	c, err := t.build(false)
+	if err != nil {
+		return nil, fmt.Errorf("e2e_tls: %w", err)
+	}
+	k, ok := c.Certificates[0].PrivateKey.(*ecdsa.PrivateKey)
+	if !ok || k.Curve != elliptic.P256() {
+		return nil, errors.New("e2e_tls.key: not an ECDSA P-256 key")
+	}
+	return c, nil
+}
