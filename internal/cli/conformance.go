@@ -53,6 +53,10 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	fwImage := fs.String("firmware-image", "", "9.3-9.8: an image `file` the agent accepts, which the runner serves over HTTP (for usp agent: a usp binary)")
 	fwVersion := fs.String("firmware-version", "", "9.3-9.8: the SoftwareVersion the agent reports running --firmware-image (default: the downloaded image's Version)")
 	fwHost := fs.String("firmware-host", "", "9.3-9.8: the IP `address` of this host where the agent reaches the image server (default 127.0.0.1)")
+	mtpCert := fs.String("mtp-cert", "", "4.1, 6.11, 11.3: server certificate `file` (PEM, with its chain) the agent trusts, for the runner's MQTT and STOMP servers")
+	mtpKey := fs.String("mtp-key", "", "4.1, 6.11, 11.3: the key `file` of --mtp-cert")
+	mtpExpired := fs.String("mtp-expired-cert", "", "4.1: an expired server certificate `file` of the same trusted issuer, which the agent must refuse")
+	mtpExpiredKey := fs.String("mtp-expired-key", "", "4.1: the key `file` of --mtp-expired-cert")
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
 	if err := parse(fs, args); err != nil {
@@ -147,6 +151,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
 	if *fwImage != "" {
 		o.Firmware = &conformance.FirmwareSetup{Image: *fwImage, Version: *fwVersion, Host: *fwHost}
+	}
+	if o.MTPTLS, err = mtpTLSSetup(*mtpCert, *mtpKey, *mtpExpired, *mtpExpiredKey); err != nil {
+		return err
 	}
 	if o.BulkData, err = bulk.setup(); err != nil {
 		return err
