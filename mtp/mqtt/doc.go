@@ -3,10 +3,13 @@
 // server (a broker such as mosquitto), subscribes to its own Topic and
 // exchanges USP Records with other endpoints through the server.
 //
-// The MQTT protocol clients are Eclipse Paho's: paho.golang for MQTT 5.0
-// [R-MQTT.1] and paho.mqtt.golang for MQTT 3.1.1 [R-MQTT.2], each used for
-// one connection at a time with its own reconnection turned off. On top of
-// them the Client, an mtp.Transport:
+// The package speaks MQTT 5.0 [R-MQTT.1] and MQTT 3.1.1 [R-MQTT.2] with a
+// packet codec of its own (packet.go): one goroutine per connection reads
+// packets through a buffer and answers acknowledgements; each packet is
+// written in one write, together with the packets other goroutines
+// queued meanwhile; QoS 0, 1 and 2 both ways. (The WebSocket dialer is
+// Eclipse paho.mqtt.golang's, which offers the "mqtt" subprotocol.) The
+// Client, an mtp.Transport:
 //
 //   - dials tcp://, ssl:// (TLS 1.2 or later [R-MQTT.48]) or ws:// URLs
 //     [R-MQTT.3] and sends CONNECT [R-MQTT.6] with the configured

@@ -146,7 +146,9 @@ func (l *link) replyAddress(r received) string {
 	if r.replyOK {
 		return r.replyTo
 	}
-	l.log.Debug("mqtt: message without reply-to topic", "topic", r.topic, "default", l.o.DefaultPeerTopic)
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("mqtt: message without reply-to topic", "topic", r.topic, "default", l.o.DefaultPeerTopic)
+	}
 	return l.o.DefaultPeerTopic
 }
 
