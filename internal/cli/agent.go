@@ -56,6 +56,11 @@ type agentConfig struct {
 	// Firmware turns on Device.DeviceInfo.FirmwareImage with image banks
 	// in the data directory (internal/cli/agentfirmware.go).
 	Firmware *firmwareConfig `yaml:"firmware"`
+	// Platform runs the device's reboot and factory reset and reads its
+	// identity (internal/cli/platform.go).
+	Platform *platformConfig `yaml:"platform"`
+	// Log sends the log to syslog (internal/cli/devicelog.go).
+	Log *logConfig `yaml:"log"`
 	// E2ETLS is the Agent's certificate and key for E2E sessions with
 	// TLS12 payload security, and the CA of Controllers' certificates
 	// (internal/cli/agente2e.go).
@@ -178,6 +183,9 @@ func loadAgentConfig(r io.Reader) (*agentConfig, error) {
 	if err := c.SoftwareModules.check(); err != nil {
 		return nil, err
 	}
+	if err := errors.Join(c.Platform.check(), c.Log.check()); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -254,7 +262,8 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	if *data != "" {
 		cfg.Data = *data
 	}
-	log := newLogger(e.stderr, cfg.LogLevel)
+	log, closeLog := cfg.Log.logger(e.stderr, cfg.LogLevel)
+	defer closeLog()
 	if *pprofAddr != "" {
 		if err := servePprof(ctx, *pprofAddr, log); err != nil {
 			return err
@@ -280,7 +289,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 		<-done
 		ra.close()
 		log.Info("restarting", "cause", cause)
-		return ra.fw.restart()
+		return cfg.Platform.restart(ctx, cause, ra.fw, log)
 	}
 }
 
@@ -349,7 +358,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		return nil, err
 	}
 	mux := datamodel.NewMux(m)
-	deviceinfo.Register(mux, deviceinfo.Host("uspkit", buildVersion()))
+	deviceinfo.Register(mux, cfg.Platform.identity(ctx, deviceinfo.Host("uspkit", buildVersion()), log))
 	gw := &gatewayinfo.Info{}
 	gatewayinfo.Register(mux, gw)
 	bd.Register(mux)
