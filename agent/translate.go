@@ -45,10 +45,22 @@ func (a *Agent) get(ctx context.Context, c datamodel.Caller, id string, g *wire.
 	for _, r := range res {
 		n += len(r.Objects)
 	}
-	rps := make([]wire.GetResp_RequestedPathResult, len(res))
-	rpPtrs := make([]*wire.GetResp_RequestedPathResult, len(res))
-	objs := make([]wire.GetResp_ResolvedPathResult, n)
-	objPtrs := make([]*wire.GetResp_ResolvedPathResult, n)
+	var rps []wire.GetResp_RequestedPathResult
+	var rpPtrs []*wire.GetResp_RequestedPathResult
+	if len(res) == 1 { // the usual Get: one path, in the same block
+		rps, rpPtrs = m.rp1[:], m.rpPtr1[:]
+	} else {
+		rps = make([]wire.GetResp_RequestedPathResult, len(res))
+		rpPtrs = make([]*wire.GetResp_RequestedPathResult, len(res))
+	}
+	var objs []wire.GetResp_ResolvedPathResult
+	var objPtrs []*wire.GetResp_ResolvedPathResult
+	if n == 1 {
+		objs, objPtrs = m.obj1[:], m.objPtr1[:]
+	} else {
+		objs = make([]wire.GetResp_ResolvedPathResult, n)
+		objPtrs = make([]*wire.GetResp_ResolvedPathResult, n)
+	}
 	for i, r := range res {
 		rp := &rps[i]
 		rp.RequestedPath = r.Path
@@ -80,6 +92,11 @@ type getRespMsg struct {
 	resp wire.Response
 	rt   wire.Response_GetResp
 	gr   wire.GetResp
+	// A Get of one path resolving to one object needs no other block.
+	rp1     [1]wire.GetResp_RequestedPathResult
+	rpPtr1  [1]*wire.GetResp_RequestedPathResult
+	obj1    [1]wire.GetResp_ResolvedPathResult
+	objPtr1 [1]*wire.GetResp_ResolvedPathResult
 }
 
 func (a *Agent) set(ctx context.Context, c datamodel.Caller, id string, s *wire.Set) *wire.Msg {
