@@ -73,7 +73,8 @@ func Define(m *schema.Model) {
 		Param("Order", schema.UnsignedInt(schema.Bounds("1", "")), schema.ReadWrite)
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP.").
 		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
-		Param("Destination", schema.String(), schema.ReadWrite, schema.Default(""))
+		Param("Destination", schema.String(), schema.ReadWrite, schema.Default("")).
+		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default(""))
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.WebSocket.").
 		Param("Host", schema.String(schema.MaxLen(256)), schema.ReadWrite).
 		Param("Port", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite).
@@ -84,15 +85,17 @@ func Define(m *schema.Model) {
 		Param("CurrentRetryCount", schema.UnsignedInt()).
 		Param("SessionRetryMinimumWaitInterval", schema.UnsignedInt(schema.Bounds("1", "65535")), schema.ReadWrite, schema.Default("5")).
 		Param("SessionRetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
+		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default("")).
 		Command("Reset()", false, nil, nil)
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.MQTT.").
 		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
 		Param("Topic", schema.String(schema.MaxLen(65535)), schema.ReadWrite).
 		Param("PublishRetainResponse", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
-		Param("PublishRetainNotify", schema.Boolean(), schema.ReadWrite, schema.Default("false"))
+		Param("PublishRetainNotify", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
+		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default(""))
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.UDS.").
 		Param("UnixDomainSocketRef", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
-		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default("")) // filled by a USP Broker (broker_refs.go)
+		Param("USPServiceRef", schema.String(schema.Ref()), schema.Default("")) // filled by a USP Broker, as the other MTPs' (broker_refs.go)
 	m.Define("Device.LocalAgent.Controller.{i}.BootParameter.{i}.", schema.ObjAddDelete, schema.Keys("ParameterName"), schema.AliasKey(), schema.NumEntries("BootParameterNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
