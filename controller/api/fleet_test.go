@@ -567,3 +567,38 @@ func TestFleetJobRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestJobsListCampaigns: a firmware campaign is listed among the jobs,
+// as kind campaign with its counts and a link to it, newest first with
+// the jobs.
+func TestJobsListCampaigns(t *testing.T) {
+	srv, fl, _ := fleetRig(t, 2)
+	code, b := call(t, srv, admin, "POST", "/api/v1/campaigns", fmt.Sprintf(`{"name":"fw","kind":"firmware","url":"http://127.0.0.1:1/fw.bin","agents":[%q,%q]}`, fl.ID(0), fl.ID(1)))
+	if code != http.StatusCreated {
+		t.Fatalf("campaign: %d %s", code, b)
+	}
+	var camp struct{ ID string }
+	json.Unmarshal(b, &camp)
+	code, b = call(t, srv, oper, "POST", "/api/v1/jobs", fmt.Sprintf(`{"agents":[%q],"request":{"kind":"get","paths":["Device.DeviceInfo.SoftwareVersion"]}}`, fl.ID(0)))
+	if code != http.StatusCreated {
+		t.Fatalf("job: %d %s", code, b)
+	}
+	var job struct{ ID string }
+	json.Unmarshal(b, &job)
+	var list struct{ Jobs []jobView }
+	code, b = call(t, srv, viewer, "GET", "/api/v1/jobs", "")
+	if code != http.StatusOK || json.Unmarshal(b, &list) != nil || len(list.Jobs) != 2 {
+		t.Fatalf("jobs: %d %s", code, b)
+	}
+	if j := list.Jobs[0]; j.ID != job.ID || j.Kind != "get" {
+		t.Errorf("newest: %+v", j)
+	}
+	if j := list.Jobs[1]; j.ID != camp.ID || j.Kind != controller.JobCampaign || j.Link != "/api/v1/campaigns/"+camp.ID || j.Counts.Total != 2 {
+		t.Errorf("campaign as a job: %+v", j)
+	}
+	var one jobView
+	code, b = call(t, srv, viewer, "GET", "/api/v1/jobs/"+camp.ID, "")
+	if code != http.StatusOK || json.Unmarshal(b, &one) != nil || one.Link == "" {
+		t.Errorf("GET a campaign as a job: %d %s", code, b)
+	}
+}

@@ -156,32 +156,50 @@ func RunAgentIndex(t *testing.T, open OpenIndex) {
 // planner's statistics, say).
 func BenchAgentIndex(b *testing.B, idx store.AgentIndex, n int, registered func()) {
 	ctx := context.Background()
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	id := func(i int) string { return fmt.Sprintf("os::012345-bench%07d", i) }
 	if have, _, err := idx.SearchAgents(ctx, store.AgentQuery{Limit: 1, Offset: n - 1}); err != nil || len(have) == 0 {
 		start := time.Now()
-		recs := make([]store.AgentRecord, 0, 1000)
-		for i := range n {
-			r := store.AgentRecord{ID: id(i), Online: i%3 == 0, LastSeen: base.Add(time.Duration(i) * time.Second),
-				Tags: []string{fmt.Sprintf("site-%d", i%100)},
-				Params: map[string]string{"ModelName": fmt.Sprintf("Model-%d", i%20), "SoftwareVersion": fmt.Sprintf("1.%d", i%10),
-					"SerialNumber": fmt.Sprintf("SN%08d", i), "Manufacturer": "uspkit"}}
-			if i%1000 == 0 {
-				r.Tags = append(r.Tags, "canary")
-			}
-			recs = append(recs, r)
-			if len(recs) == cap(recs) || i == n-1 {
-				if err := idx.PutAgents(ctx, recs); err != nil {
-					b.Fatal(err)
-				}
-				recs = recs[:0]
-			}
-		}
+		RegisterAgents(b, idx, n)
 		b.Logf("registered %d agents in %v", n, time.Since(start).Round(time.Millisecond))
 	}
 	if registered != nil {
 		registered()
 	}
+	benchQueries(b, idx, n)
+}
+
+func benchBase() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+func benchID(i int) string { return fmt.Sprintf("os::012345-bench%07d", i) }
+
+// RegisterAgents puts the n Agents BenchAgentIndex searches in idx, a
+// thousand per PutAgents.
+func RegisterAgents(tb testing.TB, idx store.AgentIndex, n int) {
+	ctx := context.Background()
+	base := benchBase()
+	recs := make([]store.AgentRecord, 0, 1000)
+	for i := range n {
+		r := store.AgentRecord{ID: benchID(i), Online: i%3 == 0, LastSeen: base.Add(time.Duration(i) * time.Second),
+			Tags: []string{fmt.Sprintf("site-%d", i%100)},
+			Params: map[string]string{"ModelName": fmt.Sprintf("Model-%d", i%20), "SoftwareVersion": fmt.Sprintf("1.%d", i%10),
+				"SerialNumber": fmt.Sprintf("SN%08d", i), "Manufacturer": "uspkit"}}
+		if i%1000 == 0 {
+			r.Tags = append(r.Tags, "canary")
+		}
+		recs = append(recs, r)
+		if len(recs) == cap(recs) || i == n-1 {
+			if err := idx.PutAgents(ctx, recs); err != nil {
+				tb.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+}
+
+// benchQueries measures each kind of search on the Agents of
+// RegisterAgents.
+func benchQueries(b *testing.B, idx store.AgentIndex, n int) {
+	ctx := context.Background()
+	base, id := benchBase(), benchID
 	on := true
 	static := make([]string, 0, 500)
 	for i := range 500 {
