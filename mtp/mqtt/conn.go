@@ -586,7 +586,8 @@ func (s *conn) pinger() {
 		}
 		if s.pingSent.Load() {
 			if missed++; missed >= 2 {
-				s.l.broken(errors.New("no PINGRESP within the Keep Alive"))
+				s.l.finish(errors.New("mqtt: connection: no PINGRESP within the Keep Alive"))
+				s.l.nc.Close()
 				return
 			}
 			continue
