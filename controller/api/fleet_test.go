@@ -104,7 +104,7 @@ func (f *fleetCtl) sims(prefix string, n int) *sim.Fleet {
 // offline).
 func (f *fleetCtl) waitOnline(prefix string, n int, online bool) {
 	f.t.Helper()
-	for range 1000 {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		ok := true
 		for i := range n {
 			if a, known := f.c.Agent(fmt.Sprint(prefix, i)); !known || a.Online != online {
@@ -115,7 +115,6 @@ func (f *fleetCtl) waitOnline(prefix string, n int, online bool) {
 		if ok {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	f.t.Fatalf("agents %s* not all online=%v", prefix, online)
 }
@@ -359,12 +358,12 @@ type jobView struct {
 func (f *fleetCtl) waitJob(id string, done func(j *jobView) bool) jobView {
 	f.t.Helper()
 	var j jobView
-	for range 1500 {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		j = jobView{}
 		f.get(viewer, "GET", "/api/v1/jobs/"+id, "", http.StatusOK, &j)
 		if done(&j) {
 			return j
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	f.t.Fatalf("job %s: %+v", id, j.Counts)
 	return j
