@@ -8,7 +8,9 @@ import { telemetryChart } from './charts.js';
 
 export async function agentPage(main, id, ctx) {
   const a = await get(agentPath(id));
-  const page = { id, ctx, supported: new Map(), ops: new Map() };
+  // ops: callbacks waiting for an OperationComplete, by command key;
+  // completed: those that arrived (one may come before its OperateResp).
+  const page = { id, ctx, supported: new Map(), ops: new Map(), completed: new Map() };
   const events = h('section', { 'aria-labelledby': 'h-events' });
   const dm = h('section', { 'aria-labelledby': 'h-dm' });
   const subs = h('section', { 'aria-labelledby': 'h-subs' });
@@ -297,7 +299,8 @@ function commandItem(page, obj, c) {
       const r = await usp.operate(page.id, full, key.value, args);
       if (r.request) {
         clear(out, h('p', { class: 'running' }, `Started (${r.request}); waiting for its OperationComplete…`));
-        page.ops.set(key.value, n => clear(out, opResult(full, n)));
+        const done = n => clear(out, opResult(full, n));
+        if (page.completed.has(key.value)) done(page.completed.get(key.value)); else page.ops.set(key.value, done);
         key.value = `webui-${Date.now().toString(36)}`;
       } else {
         clear(out, h('p', {}, 'Done.'), outputTable(r.output));
@@ -376,7 +379,11 @@ function liveEvents(sec, page) {
   clear(sec, h('h2', { id: 'h-events', tabindex: -1 }, 'Live events'), h('div', { class: 'row' }, pause, state), list);
   stream(`/api/v1/events/stream?agent=${encodeURIComponent(page.id)}`, (kind, ev) => {
     const oc = usp.notifyOf(ev)?.oper_complete;
-    if (oc && page.ops.has(oc.command_key)) { page.ops.get(oc.command_key)(oc); page.ops.delete(oc.command_key); }
+    if (oc) {
+      page.completed.set(oc.command_key, oc);
+      if (page.completed.size > 100) page.completed.delete(page.completed.keys().next().value);
+      if (page.ops.has(oc.command_key)) { page.ops.get(oc.command_key)(oc); page.ops.delete(oc.command_key); }
+    }
     if (paused) { held.push(ev); state.textContent = `paused (${held.length} waiting)`; } else show(ev);
   }, page.ctx.signal, (s, e) => { if (!paused) state.textContent = s === 'open' ? 'live' : `reconnecting (${e?.message || s})`; });
 }

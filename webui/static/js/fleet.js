@@ -89,11 +89,11 @@ export async function groupsPage(main, ctx) {
     h('tbody', {}, groups.map(g => h('tr', {},
       h('td', {}, h('a', { href: `#/group/${encodeURIComponent(g.id)}` }, g.name || g.id)),
       h('td', {}, g.static ? `${g.static.length} agents` : `filter ${JSON.stringify(g.filter || {})}`))))))];
-  if (ctx.canWrite) out.push(groupForm());
+  if (ctx.canWrite) out.push(groupForm(() => groupsPage(main, ctx)));
   clear(main, ...out);
 }
 
-function groupForm() {
+function groupForm(done) {
   const name = h('input', { id: 'g-name', required: true });
   const ids = h('textarea', { id: 'g-static', rows: 3, placeholder: 'one Endpoint ID a line' });
   const q = h('input', { id: 'g-q' });
@@ -109,14 +109,14 @@ function groupForm() {
       if (q.value) body.filter.q = q.value;
       if (model.value) body.filter.model = model.value;
     }
-    try { await post('/api/v1/groups', body); location.hash = '#/groups'; location.reload(); } catch (x) { err.textContent = x.message; }
+    try { await post('/api/v1/groups', body); status(`Group ${body.name} created`); done(); } catch (x) { err.textContent = x.message; }
   } }, h('h2', { id: 'g-title' }, 'New group'),
   h('label', { for: 'g-name' }, 'Name'), name,
   h('label', { for: 'g-static' }, 'Members (Endpoint IDs)'), ids,
   h('p', {}, 'or a filter:'),
   h('label', { for: 'g-q' }, 'Endpoint ID contains'), q,
   h('label', { for: 'g-model' }, 'Model'), model,
-  h('button', { type: 'submit' }, 'Create group'), err);
+  h('button', { type: 'submit', id: 'g-create' }, 'Create group'), err);
 }
 
 export async function groupPage(main, id, ctx) {
@@ -169,6 +169,21 @@ export function jobForm(groupID) {
   h('button', { type: 'submit', id: 'j-start' }, 'Start job'), err);
 }
 
+/** resultOf renders one agent's result: its error, or the response's values. */
+function resultOf(r) {
+  if (r.code || r.message) return h('span', { class: 'error' }, `${r.code || ''} ${r.message || ''}`);
+  if (!r.response) return '';
+  const resp = r.response.body?.response || {};
+  const params = [];
+  for (const x of resp.get_resp?.req_path_results || []) {
+    for (const rr of x.resolved_path_results || []) {
+      for (const [k, v] of Object.entries(rr.result_params || {})) params.push(`${rr.resolved_path}${k} = ${v}`);
+    }
+  }
+  const text = params.length ? params.join('\n') : JSON.stringify(resp);
+  return h('details', {}, h('summary', {}, text.split('\n')[0].slice(0, 80)), h('pre', {}, text));
+}
+
 /** parseArgs reads "A=1, B=x" into {A: "1", B: "x"}. */
 export function parseArgs(s) {
   const out = {};
@@ -183,15 +198,16 @@ export function parseArgs(s) {
 export function counts(j) {
   const c = j.counts || j;
   const num = k => (typeof c[k] === 'number' ? c[k] : 0);
-  const ok = num('succeeded') + num('done') + num('ok') + num('success') + num('completed');
-  const failed = num('failed') + num('error') + num('errors') + num('cancelled') + num('canceled');
-  const total = num('total') || (j.agents ? j.agents.length : 0) || ok + failed + num('pending') + num('running') + num('queued') + num('retrying');
-  return { ok, failed, total, finished: ok + failed };
+  const ok = num('succeeded'), failed = num('failed'), cancelled = num('cancelled');
+  const total = num('total') || ok + failed + cancelled + num('pending') + num('running') + num('offline_waiting');
+  return { ok, failed, cancelled, waiting: num('offline_waiting'), total, finished: ok + failed + cancelled };
 }
 
 function progress(j, id) {
   const c = counts(j);
-  const label = `${c.finished} of ${c.total} done, ${c.failed} failed`;
+  let label = `${c.finished} of ${c.total} done, ${c.failed} failed`;
+  if (c.cancelled) label += `, ${c.cancelled} cancelled`;
+  if (c.waiting) label += `, ${c.waiting} waiting offline`;
   return h('div', { class: 'progress-row' },
     h('progress', { id, max: Math.max(c.total, 1), value: c.finished, 'aria-label': `Progress of ${j.name || j.id}: ${label}` }),
     h('span', { class: 'progress-text' }, label));
@@ -205,7 +221,7 @@ export async function jobsPage(main, ctx) {
     h('thead', {}, h('tr', {}, ['Name', 'Kind', 'State', 'Progress'].map(x => h('th', { scope: 'col' }, x)))),
     h('tbody', {}, jobs.map(j => h('tr', {},
       h('td', {}, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.name || j.id)),
-      h('td', {}, j.kind || j.request?.kind || ''), h('td', {}, j.state || j.status || ''),
+      h('td', {}, j.kind || ''), h('td', {}, j.state || ''),
       h('td', {}, progress(j, `p-${j.id}`))))))));
   // Progress follows the event stream.
   stream('/api/v1/events/stream', (kind) => {
@@ -222,26 +238,26 @@ function refreshSoon(f) {
 export async function jobPage(main, id, ctx) {
   const render = async () => {
     const j = await get(`/api/v1/jobs/${encodeURIComponent(id)}`);
-    const results = j.results || j.agents || [];
-    const rows = Array.isArray(results) ? results : Object.entries(results).map(([agent, r]) => ({ agent, ...r }));
-    const state = j.state || j.status || '';
+    const rows = j.results || [];
+    const state = j.state || '';
     clear(main, h('h1', {}, `Job ${j.name || j.id}`),
       h('p', {}, 'State: ', h('strong', { id: 'job-state' }, state)),
       progress(j, 'job-progress'),
-      ctx.canWrite && !/done|complete|cancel|finish/i.test(state) ? h('button', { type: 'button', class: 'danger write', onclick: async () => {
+      j.link ? h('p', {}, h('a', { href: j.link }, 'Details')) : null,
+      ctx.canWrite && state === 'running' ? h('button', { type: 'button', class: 'danger write', onclick: async () => {
         await post(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {}); render();
       } }, 'Cancel job') : null,
       h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'job-results' },
         h('thead', {}, h('tr', {}, ['Agent', 'State', 'Attempts', 'Result'].map(x => h('th', { scope: 'col' }, x)))),
         h('tbody', {}, rows.map(r => h('tr', {},
           h('td', {}, h('a', { href: `#/agent/${encodeURIComponent(r.agent || r.id)}` }, r.agent || r.id)),
-          h('td', {}, r.state || r.status || ''), h('td', {}, r.attempts ?? ''),
-          h('td', {}, h('code', {}, r.error || (r.result !== undefined ? JSON.stringify(r.result) : r.msg ? JSON.stringify(r.msg) : '')))))))));
+          h('td', {}, r.state || ''), h('td', {}, r.attempts ?? ''),
+          h('td', {}, resultOf(r))))))));
     return state;
   };
   await render();
   stream('/api/v1/events/stream', (kind, ev) => {
-    if ((kind === 'job.progress' || kind === 'job.done') && (!ev.job || ev.job === id || JSON.stringify(ev).includes(id))) refreshSoon(render);
+    if ((kind === 'job.progress' || kind === 'job.done') && ev.msg?.job === id) refreshSoon(render);
   }, ctx.signal);
   status('');
 }
