@@ -168,7 +168,9 @@ func (c *Controller) jobRequest(ctx context.Context, agent string, req *wire.Req
 }
 
 // responseFailure returns the first error a response carries: a USP
-// Error Msg, or a failure of one of the paths or objects it answers.
+// Error Msg, or a failure of one of the paths or objects it answers (with
+// allow_partial an Agent answers an object it could not update with an
+// OperFailure inside the response rather than with an Error [R-SET.0]).
 func responseFailure(m *wire.Msg) (uint32, string) {
 	if e := m.GetBody().GetError(); e != nil {
 		return e.GetErrCode(), e.GetErrMsg()

@@ -601,3 +601,55 @@ func TestJobsListCampaigns(t *testing.T) {
 		t.Errorf("GET a campaign as a job: %d %s", code, b)
 	}
 }
+
+// TestFleetJobRealAgent runs jobs on a real Agent: a failure inside a
+// response fails the target with its code, the response kept (a Set
+// with allow_partial answers an object that failed with an OperFailure
+// rather than an Error [R-SET.0]; a Get answers a path it cannot
+// resolve with that path's error); a subscribe job creates the
+// subscription on the Agent.
+func TestFleetJobRealAgent(t *testing.T) {
+	srv := rig(t)
+	run := func(request string) jobView {
+		t.Helper()
+		code, b := call(t, srv, oper, "POST", "/api/v1/jobs", `{"agents":["`+agentID+`"],"request":`+request+`}`)
+		if code != http.StatusCreated {
+			t.Fatalf("%s: %d %s", request, code, b)
+		}
+		var j jobView
+		json.Unmarshal(b, &j)
+		for range 500 {
+			_, b = call(t, srv, viewer, "GET", "/api/v1/jobs/"+j.ID, "")
+			j = jobView{}
+			json.Unmarshal(b, &j)
+			if j.State == controller.JobCompleted {
+				return j
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("%s: %s", request, b)
+		return j
+	}
+	for _, tc := range []struct {
+		name, request, state string
+		code               bool
+		in                 string // in the response
+	}{
+		{"get", `{"kind":"get","paths":["Device.LocalAgent.EndpointID"]}`, controller.ResultSucceeded, false, agentID},
+		{"get path error", `{"kind":"get","paths":["Device.NoSuchObject."]}`, controller.ResultFailed, true, "NoSuchObject"},
+		{"set oper failure", `{"kind":"set","allow_partial":true,"objects":[{"path":"Device.LocalAgent.Subscription.99.","params":{"Enable":"true"}}]}`, controller.ResultFailed, true, "oper_failure"},
+		{"subscribe", `{"kind":"subscribe","id":"fleet-boot","notif_type":"Event","reference_list":"Device.Boot!"}`, controller.ResultSucceeded, false, "Device.LocalAgent.Subscription."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := run(tc.request)
+			r := j.Results[0]
+			if r.State != tc.state || (r.Code != 0) != tc.code || !strings.Contains(string(r.Response), tc.in) {
+				t.Errorf("result %+v response %s", r, r.Response)
+			}
+		})
+	}
+	code, b := call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/get", `{"paths":["Device.LocalAgent.Subscription.*.ID"]}`)
+	if code != http.StatusOK || !strings.Contains(string(b), "fleet-boot") {
+		t.Errorf("subscription not created: %d %s", code, b)
+	}
+}
