@@ -632,8 +632,8 @@ func TestFleetJobRealAgent(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, request, state string
-		code               bool
-		in                 string // in the response
+		code                 bool
+		in                   string // in the response
 	}{
 		{"get", `{"kind":"get","paths":["Device.LocalAgent.EndpointID"]}`, controller.ResultSucceeded, false, agentID},
 		{"get path error", `{"kind":"get","paths":["Device.NoSuchObject."]}`, controller.ResultFailed, true, "NoSuchObject"},
