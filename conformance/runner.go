@@ -43,6 +43,9 @@ type Options struct {
 	// Firmware is the image the firmware cases of section 9 (9.3 to 9.8)
 	// serve; nil skips them.
 	Firmware *FirmwareSetup
+	// E2E, if set, gives the runner the certificates of TLS12 E2E
+	// sessions (section 3, 2.7, 2.8); nil skips the cases that need them.
+	E2E *E2ESetup
 	// Second, if set, is a second Controller for the cases that need one;
 	// the Agent need not know it.
 	Second *Peer
@@ -349,6 +352,7 @@ func (c *client) handle(ctx context.Context, in mtp.Inbound) {
 			for i, pl := range rec.Session.Payload {
 				rec.Session.Payload[i] = bytes.Clone(pl)
 			}
+			rec.MACSignature, rec.SenderCert = bytes.Clone(rec.MACSignature), bytes.Clone(rec.SenderCert)
 			select {
 			case tap <- &rec:
 			default:

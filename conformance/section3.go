@@ -12,17 +12,22 @@ import (
 	"github.com/uspkit/uspkit/wire"
 )
 
-// section3 implements the E2E Session Context cases of TP-469 section 3
-// that need no TLS payload security: 3.8, 3.9, 3.11 and 3.12. The runner
-// plays the Controller's side of the session by hand, so that it can send
-// Records out of order and ask for retransmissions.
+// section3 implements the E2E Session Context cases of TP-469 section 3:
+// here those in PLAINTEXT sessions, 3.8, 3.9, 3.11 and 3.12, and with them
+// those of section3tls.go (TLS12, signatures, 3.10, 3.13 to 3.15, 2.7,
+// 2.8). The runner plays the Controller's side of the session by hand,
+// so that it can send Records out of order and ask for retransmissions.
 func section3() map[string]caseFunc {
-	return map[string]caseFunc{
+	m := map[string]caseFunc{
 		"3.8":  {wait: 10 * time.Second, run: e2eEstablish},
 		"3.9":  {wait: 10 * time.Second, run: e2eNewSession},
 		"3.11": {wait: 15 * time.Second, run: e2eSequence},
 		"3.12": {wait: 70 * time.Second, run: e2ePreserve},
 	}
+	for id, f := range section3TLS() {
+		m[id] = f
+	}
+	return m
 }
 
 // session is the runner's side of one E2E Session Context.
@@ -139,6 +144,7 @@ func (s *session) answer(r *record.Record) *wire.Msg {
 // e2eEstablish is 3.8: the answer to a Get that starts a session comes in
 // that session with sequence_id 1.
 func e2eEstablish(t *T) {
+	t.plaintextSessions()
 	s := t.startSession()
 	r, id := s.record(1, 1, "Device.DeviceInfo.")
 	s.send(r)
@@ -152,6 +158,7 @@ func e2eEstablish(t *T) {
 // e2eNewSession is 3.9: a Record with a new session_id restarts the
 // session; the answer uses the new id and sequence_id 1.
 func e2eNewSession(t *T) {
+	t.plaintextSessions()
 	s := t.startSession()
 	r, _ := s.record(1, 1, "Device.DeviceInfo.")
 	s.send(r)
@@ -169,6 +176,7 @@ func e2eNewSession(t *T) {
 // e2eSequence is 3.11: Records 1, 4, 2, 3; the Agent answers 1, holds 4,
 // answers 2, then 3 and 4, with sequence_ids 1 to 4.
 func e2eSequence(t *T) {
+	t.plaintextSessions()
 	s := t.startSession()
 	step := func(seq uint64, path string) string {
 		r, id := s.record(seq, seq, path)
@@ -201,6 +209,7 @@ func e2eSequence(t *T) {
 // TR-181's default MaxRetransmitTries, 0, forbids retransmission, so the
 // case sets it to 3 for its run.
 func e2ePreserve(t *T) {
+	t.plaintextSessions()
 	param := t.controller() + "E2ESession.MaxRetransmitTries"
 	m, err := t.c.do(t.ctx, getReq(param), t.r.o.ReplyTimeout)
 	if old, ok := flat(m.GetBody().GetResponse().GetGetResp())[param]; err == nil && ok {

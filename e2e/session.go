@@ -155,6 +155,14 @@ func newSession(local, remote string, id uint64, cfg Config) *Session {
 		out: map[uint64]*record.Record{}, retransmits: map[uint64]int{}, in: map[uint64]*record.Record{}}
 }
 
+// update takes the settings of cfg that may change during a session
+// (E2ESession parameters set meanwhile): all but the payload security
+// and its TLS settings.
+func (s *Session) update(cfg Config) {
+	cfg.Security, cfg.TLS, cfg.Now = s.cfg.Security, s.cfg.TLS, s.cfg.Now
+	s.cfg = cfg
+}
+
 // Close releases the session's TLS layer, if any. The session must not
 // be used afterwards.
 func (s *Session) Close() {

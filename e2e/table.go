@@ -86,6 +86,9 @@ func (t *Table) SendWithin(remote string, msg []byte, now time.Time, limit int) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.sessions[remote]
+	if s != nil {
+		s.update(cfg)
+	}
 	if s == nil || s.Expired(now) || s.Exhausted() {
 		if s != nil {
 			s.Close()
@@ -112,6 +115,9 @@ func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.sessions[remote]
+	if s != nil {
+		s.update(cfg)
+	}
 	if s == nil || s.id != r.Session.SessionID || s.Expired(now) {
 		if s != nil {
 			s.Close()

@@ -50,6 +50,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
 	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
 	bulk := bulkDataFlags(fs)
+	e2eFl := e2eFlags(fs)
 	fwImage := fs.String("firmware-image", "", "9.3-9.8: an image `file` the agent accepts, which the runner serves over HTTP (for usp agent: a usp binary)")
 	fwVersion := fs.String("firmware-version", "", "9.3-9.8: the SoftwareVersion the agent reports running --firmware-image (default: the downloaded image's Version)")
 	fwHost := fs.String("firmware-host", "", "9.3-9.8: the IP `address` of this host where the agent reaches the image server (default 127.0.0.1)")
@@ -156,6 +157,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if o.BulkData, err = bulk.setup(); err != nil {
+		return err
+	}
+	if o.E2E, err = e2eFl.setup(); err != nil {
 		return err
 	}
 	if *second != "" && *proto != "uds" && *proto != "ws-server" {
