@@ -91,3 +91,24 @@ func TestTableExpiration(t *testing.T) {
 		t.Fatalf("Expire forgot %d sessions, want 1", n)
 	}
 }
+
+// TestTableSettingsApplyToSession: a SessionExpiration set while a
+// session runs applies to it: the next Record after that idle time
+// starts a new session [R-E2E.7].
+func TestTableSettingsApplyToSession(t *testing.T) {
+	cfg := e2e.Config{}
+	tab := e2e.NewTable("os::agent", func(string) (e2e.Mode, e2e.Config) { return e2e.Allow, cfg })
+	first, err := tab.Send("proto::ctl", []byte("notify-1"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Expiration = 5 * time.Second
+	again, _ := tab.Send("proto::ctl", []byte("notify-2"), t0.Add(2*time.Second))
+	if again[0].Session.SessionID != first[0].Session.SessionID {
+		t.Fatal("a new session within the expiration")
+	}
+	later, _ := tab.Send("proto::ctl", []byte("notify-3"), t0.Add(10*time.Second))
+	if later[0].Session.SessionID == first[0].Session.SessionID || later[0].Session.SequenceID != 1 {
+		t.Fatalf("after the expiration set meanwhile: session %d, sequence_id %d", later[0].Session.SessionID, later[0].Session.SequenceID)
+	}
+}

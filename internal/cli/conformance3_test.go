@@ -64,26 +64,13 @@ func e2ePKI(t *testing.T, dir string, certs map[string]struct {
 func TestConformanceE2ETLS(t *testing.T) {
 	bin := buildUSP(t)
 	const agentID, runnerID = "os::012345-CONFE2E", "proto::uspkit-conformance"
-	dir := t.TempDir()
-	day := time.Now().Add(24 * time.Hour)
-	e2ePKI(t, dir, map[string]struct {
-		id       string
-		notAfter time.Time
-	}{
-		"agent":   {agentID, day},
-		"runner":  {runnerID, day},
-		"wrong":   {"proto::someone-else", day},
-		"expired": {runnerID, time.Now().Add(-time.Hour)},
-	})
+	e2eYAML, e2eArgs := e2eConformance(t, agentID, runnerID)
 	port := testenv.FreePort(t)
 	mtps := fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n", port)
-	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\ne2e_tls:\n  cert: %s/agent.pem\n  key: %s/agent.key\n  ca: %s/ca.pem\n",
-		runnerID, dir, dir, dir)
-	startAgentProcessWith(t, bin, agentID, mtps, ctrls)
-	args := []string{"--agent", agentID, "--id", runnerID, "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", port),
-		"--run", "2.7,2.8,3.*", "--e2e-cert", dir + "/runner.pem", "--e2e-key", dir + "/runner.key", "--e2e-ca", dir + "/ca.pem",
-		"--e2e-wrong-cert", dir + "/wrong.pem", "--e2e-wrong-key", dir + "/wrong.key",
-		"--e2e-expired-cert", dir + "/expired.pem", "--e2e-expired-key", dir + "/expired.key"}
+	ctrls := fmt.Sprintf("    - endpoint_id: %s\n      mtps:\n        - protocol: WebSocket\n", runnerID)
+	startAgentProcessWith(t, bin, agentID, mtps, ctrls+e2eYAML)
+	args := append([]string{"--agent", agentID, "--id", runnerID, "--mtp", "ws", "--url", fmt.Sprintf("ws://127.0.0.1:%d/usp", port),
+		"--run", "2.7,2.8,3.*"}, e2eArgs...)
 	if os.Getenv("USP_CONFORMANCE_LONG") == "1" {
 		args = append(args, "--long")
 	}
@@ -99,4 +86,29 @@ func TestConformanceE2ETLS(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", c.ID, c.Status, c.Reason, w)
 		}
 	}
+}
+
+// e2eConformance makes the E2E certificates of a conformance run: the
+// agent's (for agentID) and the runner's (for runnerID), one naming
+// another Endpoint and an expired one, all from one CA. It returns the
+// top-level e2e_tls section to append to the agent's configuration and
+// the runner's --e2e-* flags.
+func e2eConformance(t *testing.T, agentID, runnerID string) (yaml string, args []string) {
+	t.Helper()
+	dir := t.TempDir()
+	day := time.Now().Add(24 * time.Hour)
+	e2ePKI(t, dir, map[string]struct {
+		id       string
+		notAfter time.Time
+	}{
+		"agent":   {agentID, day},
+		"runner":  {runnerID, day},
+		"wrong":   {"proto::someone-else", day},
+		"expired": {runnerID, time.Now().Add(-time.Hour)},
+	})
+	yaml = fmt.Sprintf("e2e_tls:\n  cert: %s/agent.pem\n  key: %s/agent.key\n  ca: %s/ca.pem\n", dir, dir, dir)
+	args = []string{"--e2e-cert", dir + "/runner.pem", "--e2e-key", dir + "/runner.key", "--e2e-ca", dir + "/ca.pem",
+		"--e2e-wrong-cert", dir + "/wrong.pem", "--e2e-wrong-key", dir + "/wrong.key",
+		"--e2e-expired-cert", dir + "/expired.pem", "--e2e-expired-key", dir + "/expired.key"}
+	return yaml, args
 }

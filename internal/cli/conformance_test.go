@@ -190,8 +190,11 @@ func TestConformance(t *testing.T) {
 	testenv.EachMTP(t, func(t *testing.T, m testenv.MTP) {
 		e := newMTPEnds(m, "proto::uspkit-conformance")
 		mtps, ctrls := agentMTPYAML(m, e)
-		startAgentProcessWith(t, bin, e.agentID, mtps, ctrls)
-		r := runConformanceProcess(t, bin, conformanceArgs(t, m, e)...)
+		// E2E certificates for the TLS12 cases of section 3
+		// (conformance3_test.go).
+		e2eYAML, e2eArgs := e2eConformance(t, e.agentID, e.ctrlID)
+		startAgentProcessWith(t, bin, e.agentID, mtps, ctrls+e2eYAML)
+		r := runConformanceProcess(t, bin, append(conformanceArgs(t, m, e), e2eArgs...)...)
 		if r.Passed < 100 {
 			t.Errorf("only %d cases passed", r.Passed)
 		}
