@@ -20,16 +20,18 @@ type deviceTarget struct {
 // deviceTargets are the CPUs of home routers and gateways, and the PCs the
 // Agent also runs on. The budgets are the sizes measured (docs/perf.md,
 // "The device build") plus about 5%: a change that grows the Agent past
-// one fails here and has to say why in the budget.
+// one fails here and has to say why in the budget. They are well over the
+// 6 MB once aimed at for mipsle: a program that only makes one HTTPS
+// request and encodes one USP Msg is 8.4 MB there already (docs/perf.md).
 var deviceTargets = []deviceTarget{
-	{"mipsle", []string{"GOARCH=mipsle", "GOMIPS=softfloat"}, 18_300_000, true},
-	{"mips", []string{"GOARCH=mips", "GOMIPS=softfloat"}, 18_300_000, false},
-	{"armv5", []string{"GOARCH=arm", "GOARM=5"}, 16_600_000, false},
-	{"armv7", []string{"GOARCH=arm", "GOARM=7"}, 16_600_000, false},
-	{"arm64", []string{"GOARCH=arm64"}, 16_300_000, true},
-	{"riscv64", []string{"GOARCH=riscv64"}, 16_600_000, false},
-	{"386", []string{"GOARCH=386"}, 16_300_000, false},
-	{"amd64", []string{"GOARCH=amd64"}, 16_800_000, false},
+	{"mipsle", []string{"GOARCH=mipsle", "GOMIPS=softfloat"}, 17_900_000, true},
+	{"mips", []string{"GOARCH=mips", "GOMIPS=softfloat"}, 17_900_000, false},
+	{"armv5", []string{"GOARCH=arm", "GOARM=5"}, 15_800_000, false},
+	{"armv7", []string{"GOARCH=arm", "GOARM=7"}, 15_700_000, false},
+	{"arm64", []string{"GOARCH=arm64"}, 15_300_000, true},
+	{"riscv64", []string{"GOARCH=riscv64"}, 14_500_000, false},
+	{"386", []string{"GOARCH=386"}, 15_800_000, false},
+	{"amd64", []string{"GOARCH=amd64"}, 16_400_000, false},
 }
 
 // buildDevice cross-builds the device agent for env into dir and returns
