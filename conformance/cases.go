@@ -131,12 +131,9 @@ func skipReason(id, tag string) string {
 
 var sectionReasons = map[string]string{
 	"3":  "needs TLS payload security in the E2E session (TLS12), which the runner does not negotiate",
-	"4":  "needs control of the MTP's TLS handshake",
 	"5":  "CoAP is obsolete in USP 1.3",
-	"6":  "needs control of the STOMP server (frames, heart-beats, destinations); the STOMP binding is tested in package mtp/stomp",
 	"8":  "needs a DHCP server or mDNS on the agent's network",
 	"10": "needs the BulkData profile and an HTTP collector",
-	"11": "needs control of the MQTT broker (CONNACK properties, SUBSCRIBE packets); the MQTT binding is tested in package mtp/mqtt",
 }
 
 var reasons = map[string]string{

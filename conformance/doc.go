@@ -9,7 +9,13 @@
 // broker, a DHCP server, an optional data-model feature the Agent does not
 // support — are skipped with the reason. The WebSocket cases (section 7)
 // speak WebSocket frame by frame over connections of their own, through
-// the Gate of Options.WebSocket.
+// the Gate of Options.WebSocket. The MQTT and STOMP cases (sections 11 and
+// 6, and 4.1) run servers of the runner's own, an MQTT 5.0 and a STOMP 1.2
+// server that record every packet and frame and shape their answers: the
+// runner adds, over USP, a Device.MQTT.Client or Device.STOMP.Connection
+// and a Device.LocalAgent.MTP row that point the Agent at them, and
+// deletes them when the case ends. Options.MTPTLS gives them a
+// certificate the Agent trusts, for the TLS cases.
 //
 //	res, err := conformance.Run(ctx, conformance.Options{
 //		AgentID: "os::012345-CPE1", ControllerID: "proto::runner",

@@ -54,6 +54,7 @@ type mqttOpts struct {
 func (t *T) mqttSetup(o mqttOpts) *mqttRig {
 	t.needProtocol("MQTT")
 	t.need("Device.MQTT.Client.{i}.", "Device.LocalAgent.MTP.{i}.MQTT.")
+	t.needAddDelete("Device.MQTT.Client.{i}.", "Device.LocalAgent.MTP.{i}.")
 	if v := t.value("Device.MQTT.Capabilities.ProtocolVersionsSupported"); !slices.Contains(strings.Split(v, ","), "5.0") {
 		t.Skipf("the runner's MQTT server speaks MQTT 5.0, which the agent does not support (%q)", v)
 	}
@@ -444,6 +445,20 @@ func section11() map[string]caseFunc {
 		t.Check(ok, "MQTTConnectRecord subscribed_topic %q is not covered by the SUBSCRIBE %v", rec.MQTT.SubscribedTopic, s.Subscriptions)
 	}}
 	return m
+}
+
+// needAddDelete skips the case unless a Controller may add and delete
+// instances of each multi-instance object: the runner adds its own rows and
+// deletes them at the end.
+func (t *T) needAddDelete(objs ...string) {
+	r := t.supportedResp(t.Do(supportedReq(true, false, false, false, false, objs...)))
+	for _, ro := range r.GetReqObjResults() {
+		for _, o := range ro.GetSupportedObjs() {
+			if o.GetSupportedObjPath() == ro.GetReqObjPath() && o.GetAccess() != wire.GetSupportedDMResp_OBJ_ADD_DELETE {
+				t.Skipf("needs %s to take Add and Delete (its access is %v)", ro.GetReqObjPath(), o.GetAccess())
+			}
+		}
+	}
 }
 
 // isGetResp accepts a Record carrying a GetResp.

@@ -49,6 +49,7 @@ const stompUser = "tp469"
 func (t *T) stompSetup(o stompOpts) *stompRig {
 	t.needProtocol("STOMP")
 	t.need("Device.STOMP.Connection.{i}.", "Device.LocalAgent.MTP.{i}.STOMP.")
+	t.needAddDelete("Device.STOMP.Connection.{i}.", "Device.LocalAgent.MTP.{i}.")
 	host := t.r.o.ProbeHost
 	if host == "" {
 		host = "127.0.0.1"
