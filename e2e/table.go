@@ -145,13 +145,19 @@ func (t *Table) Receive(r *record.Record, now time.Time) (got Received, restart 
 
 // Outstanding returns the payloads of the unsegmented Records sent to
 // remote that its expected_id has not passed yet, in sequence order: what
-// to send again outside the session when the peer refuses sessions.
+// to send again outside the session when the peer refuses sessions. In a
+// TLS12 session, it is the Msgs that wait for the handshake.
 func (t *Table) Outstanding(remote string) [][]byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.sessions[remote]
 	if s == nil {
 		return nil
+	}
+	if s.security == record.PayloadSecurityTLS12 {
+		// The Records carry ciphertext: only the Msgs still waiting for
+		// the handshake can go again.
+		return slices.Clone(s.pending)
 	}
 	var seqs []uint64
 	for seq, r := range s.out {

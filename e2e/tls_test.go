@@ -318,3 +318,20 @@ func TestSignature(t *testing.T) {
 		t.Fatalf("changed from_id: %v", err)
 	}
 }
+
+// TestTLSOutstanding: what a TLS12 session can send again outside it
+// when the peer refuses sessions is the Msgs that wait for the
+// handshake, never ciphertext.
+func TestTLSOutstanding(t *testing.T) {
+	ca := newTestCA(t)
+	cfg := e2e.Config{Security: record.PayloadSecurityTLS12, TLS: ca.config(t, ctlID, time.Now().Add(time.Hour))}
+	tab := e2e.NewTable(ctlID, func(string) (e2e.Mode, e2e.Config) { return e2e.Require, cfg })
+	defer tab.Close()
+	if _, err := tab.Send(agtID, []byte("get-1"), t0); err != nil {
+		t.Fatal(err)
+	}
+	tab.Send(agtID, []byte("get-2"), t0)
+	if out := tab.Outstanding(agtID); len(out) != 2 || string(out[0]) != "get-1" || string(out[1]) != "get-2" {
+		t.Fatalf("outstanding %q", out)
+	}
+}
