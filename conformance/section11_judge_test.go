@@ -1,0 +1,238 @@
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eclipse/paho.golang/packets"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/uspkit/uspkit/conformance"
+	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/wire"
+)
+
+// mqttDefects make the scripted Agent's MQTT client break one rule.
+type mqttDefects struct {
+	noEndpointID bool   // no usp-endpoint-id User Property [R-MQTT.13]
+	contentType  string // the Content Type of its PUBLISHes; "" is usp.msg [R-MQTT.27]
+	noDisconnect bool   // stays connected without a topic [R-MQTT.16]
+}
+
+// scriptedAgent answers the runner's data-model requests over the pipe
+// like an Agent whose Device.MQTT.Client and Device.LocalAgent.MTP tables
+// take Add, and when the runner enables the MTP row it adds, connects to
+// the runner's MQTT server with a client of its own, written here from
+// the packets, that breaks the rules d names.
+type scriptedAgent struct {
+	t *testing.T
+	d mqttDefects
+
+	mu     sync.Mutex
+	client map[string]string // Device.MQTT.Client.1. settings
+	topic  string            // ResponseTopicConfigured
+	stop   []context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (a *scriptedAgent) answer(r *wire.Request) *wire.Response {
+	switch {
+	case r.GetGet() != nil:
+		path := r.GetGet().GetParamPaths()[0]
+		vals := map[string][2]string{
+			"Device.LocalAgent.EndpointID":                       {"Device.LocalAgent.", "EndpointID=" + fakeID},
+			"Device.LocalAgent.SupportedProtocols":               {"Device.LocalAgent.", "SupportedProtocols=MQTT"},
+			"Device.MQTT.Capabilities.ProtocolVersionsSupported": {"Device.MQTT.Capabilities.", "ProtocolVersionsSupported=5.0"},
+			"Device.LocalAgent.Controller.*.EndpointID":          {"Device.LocalAgent.Controller.1.", "EndpointID=" + runnerID},
+			"Device.LocalAgent.Controller.1.MTP.*.Protocol":      {"Device.LocalAgent.Controller.1.MTP.1.", "Protocol=WebSocket"},
+		}
+		v, ok := vals[path]
+		if !ok {
+			return nil
+		}
+		k, val, _ := strings.Cut(v[1], "=")
+		return getResp(path, v[0], map[string]string{k: val})
+	case r.GetGetSupportedDm() != nil:
+		resp := &wire.GetSupportedDMResp{}
+		for _, path := range r.GetGetSupportedDm().GetObjPaths() {
+			resp.ReqObjResults = append(resp.ReqObjResults, &wire.GetSupportedDMResp_RequestedObjectResult{ReqObjPath: path,
+				SupportedObjs: []*wire.GetSupportedDMResp_SupportedObjectResult{{SupportedObjPath: path, Access: wire.GetSupportedDMResp_OBJ_ADD_DELETE}}})
+		}
+		return &wire.Response{RespType: &wire.Response_GetSupportedDmResp{GetSupportedDmResp: resp}}
+	case r.GetDelete() != nil:
+		return &wire.Response{RespType: &wire.Response_DeleteResp{DeleteResp: &wire.DeleteResp{}}}
+	case r.GetAdd() != nil:
+		co := r.GetAdd().GetCreateObjs()[0]
+		path := co.GetObjPath() + "2."
+		if co.GetObjPath() == "Device.MQTT.Client." {
+			a.mu.Lock()
+			a.client = map[string]string{}
+			for _, s := range co.GetParamSettings() {
+				a.client[s.GetParam()] = s.GetValue()
+			}
+			a.mu.Unlock()
+		}
+		return &wire.Response{RespType: &wire.Response_AddResp{AddResp: &wire.AddResp{CreatedObjResults: []*wire.AddResp_CreatedObjectResult{{
+			RequestedPath: co.GetObjPath(), OperStatus: &wire.AddResp_CreatedObjectResult_OperationStatus{
+				OperStatus: &wire.AddResp_CreatedObjectResult_OperationStatus_OperSuccess{OperSuccess: &wire.AddResp_CreatedObjectResult_OperationStatus_OperationSuccess{
+					InstantiatedPath: path}}}}}}}}
+	case r.GetSet() != nil:
+		for _, u := range r.GetSet().GetUpdateObjs() {
+			for _, s := range u.GetParamSettings() {
+				switch {
+				case u.GetObjPath() == "Device.LocalAgent.MTP.2.MQTT." && s.GetParam() == "ResponseTopicConfigured":
+					a.mu.Lock()
+					a.topic = s.GetValue()
+					a.mu.Unlock()
+				case u.GetObjPath() == "Device.LocalAgent.MTP.2." && s.GetParam() == "Enable" && s.GetValue() == "true":
+					a.connect()
+				}
+			}
+		}
+		return &wire.Response{RespType: &wire.Response_SetResp{SetResp: &wire.SetResp{}}}
+	}
+	return nil
+}
+
+func (a *scriptedAgent) close() {
+	a.mu.Lock()
+	for _, c := range a.stop {
+		c()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+// connect runs the scripted MQTT client against the configured broker.
+func (a *scriptedAgent) connect() {
+	a.mu.Lock()
+	cl, topic := a.client, a.topic
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = append(a.stop, cancel)
+	a.mu.Unlock()
+	nc, err := net.Dial("tcp", net.JoinHostPort(cl["BrokerAddress"], cl["BrokerPort"]))
+	if err != nil {
+		a.t.Errorf("scripted agent: %v", err)
+		return
+	}
+	a.wg.Go(func() {
+		<-ctx.Done()
+		nc.Close()
+	})
+	a.wg.Go(func() { a.session(nc, cl, topic) })
+}
+
+func (a *scriptedAgent) session(nc net.Conn, cl map[string]string, topic string) {
+	defer nc.Close()
+	write := func(cp *packets.ControlPacket) {
+		var b bytes.Buffer
+		cp.WriteTo(&b)
+		nc.Write(b.Bytes())
+	}
+	cp := packets.NewControlPacket(packets.CONNECT)
+	c := cp.Content.(*packets.Connect)
+	c.ClientID, c.KeepAlive, c.CleanStart = cl["ClientID"], 60, true
+	c.Username, c.UsernameFlag = cl["Username"], cl["Username"] != ""
+	c.Password, c.PasswordFlag = []byte(cl["Password"]), cl["Password"] != ""
+	one := byte(1)
+	c.Properties.RequestResponseInfo = &one
+	if !a.d.noEndpointID {
+		c.Properties.User = []packets.User{{Key: "usp-endpoint-id", Value: fakeID}}
+	}
+	write(cp)
+	ack, err := packets.ReadPacket(nc)
+	if err != nil || ack.Type != packets.CONNACK {
+		return
+	}
+	props := ack.Content.(*packets.Connack).Properties
+	var filters []string
+	for _, u := range props.User {
+		if u.Key == "subscribe-topic" {
+			filters = append(filters, u.Value)
+		}
+	}
+	if props.ResponseInfo != "" {
+		topic = props.ResponseInfo
+	}
+	if topic != "" {
+		filters = append(filters, topic)
+	}
+	if len(filters) == 0 {
+		if !a.d.noDisconnect {
+			write(packets.NewControlPacket(packets.DISCONNECT))
+			return
+		}
+		_, _ = io.Copy(io.Discard, nc) // until the case ends
+		return
+	}
+	sub := packets.NewControlPacket(packets.SUBSCRIBE)
+	s := sub.Content.(*packets.Subscribe)
+	s.PacketID = 1
+	for _, f := range filters {
+		s.Subscriptions = append(s.Subscriptions, packets.SubOptions{Topic: f, QoS: 1})
+	}
+	write(sub)
+	ct := a.d.contentType
+	if ct == "" {
+		ct = "usp.msg"
+	}
+	for {
+		in, err := packets.ReadPacket(nc)
+		if err != nil {
+			return
+		}
+		p, ok := in.Content.(*packets.Publish)
+		if !ok {
+			continue
+		}
+		if p.QoS == 1 {
+			pa := packets.NewControlPacket(packets.PUBACK)
+			pa.Content.(*packets.Puback).PacketID = p.PacketID
+			write(pa)
+		}
+		var rec record.Record
+		var m wire.Msg
+		if record.Decode(p.Payload, &rec, nil) != nil || proto.Unmarshal(rec.Payload, &m) != nil {
+			continue
+		}
+		out := &wire.Msg{Header: &wire.Header{MsgId: m.GetHeader().GetMsgId(), MsgType: wire.Header_GET_RESP},
+			Body: &wire.Body{MsgBody: &wire.Body_Response{Response: getResp("Device.DeviceInfo.", "Device.DeviceInfo.", map[string]string{"Manufacturer": "x"})}}}
+		b, _ := proto.Marshal(out)
+		rb, _ := record.NewNoSession(rec.FromID, fakeID, b).MarshalBinary()
+		write((&packets.Publish{Topic: p.Properties.ResponseTopic, QoS: 1, PacketID: 2, Payload: rb,
+			Properties: &packets.Properties{ResponseTopic: topic, ContentType: ct}}).ToControlPacket())
+	}
+}
+
+// TestMQTTCasesJudge: the section 11 cases pass for an MQTT client that
+// keeps the rules and fail, naming the rule, for one that breaks it.
+func TestMQTTCasesJudge(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    mqttDefects
+		id   string
+		want conformance.Status
+		why  string
+	}{
+		{"11.2 kept", mqttDefects{}, "11.2", conformance.Pass, ""},
+		{"11.2 without usp-endpoint-id", mqttDefects{noEndpointID: true}, "11.2", conformance.Fail, "usp-endpoint-id"},
+		{"11.12 kept", mqttDefects{}, "11.12", conformance.Pass, ""},
+		{"11.12 with another Content Type", mqttDefects{contentType: "application/octet-stream"}, "11.12", conformance.Fail, "Content Type"},
+		{"11.10 kept", mqttDefects{}, "11.10", conformance.Pass, ""},
+		{"11.10 without DISCONNECT", mqttDefects{noDisconnect: true}, "11.10", conformance.Fail, "DISCONNECT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &scriptedAgent{t: t, d: c.d}
+			defer a.close()
+			res := run(t, a.answer, c.id)
+			if len(res) != 1 || res[0].Status != c.want || !strings.Contains(res[0].Reason, c.why) {
+				t.Fatalf("%+v, want %s (%q)", res, c.want, c.why)
+			}
+		})
+	}
+}
