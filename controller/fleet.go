@@ -85,7 +85,8 @@ type Group struct {
 	Created time.Time    `json:"created,omitzero"`
 }
 
-// fleet holds the groups and jobs. Lock order: fleet.mu, then c.mu.
+// fleet holds the groups, the jobs and the index queue. Lock order:
+// fleet.persist, fleet.mu, c.mu; idx.flush, c.mu.
 type fleet struct {
 	mu     sync.Mutex
 	groups map[string]*Group
@@ -93,6 +94,8 @@ type fleet struct {
 	wake   chan struct{}
 	// persist orders the writes of jobs.
 	persist sync.Mutex
+	// idx holds the Agents whose index rows are to be written.
+	idx indexQueue
 }
 
 func (f *fleet) init() {
@@ -124,32 +127,6 @@ func indexRecord(a *Agent) store.AgentRecord {
 		}
 	}
 	return r
-}
-
-// indexAgent brings a's row in the fleet index up to date.
-func (c *Controller) indexAgent(ctx context.Context, a *Agent) {
-	if idx := c.index(); idx != nil {
-		if err := idx.PutAgents(context.WithoutCancel(ctx), []store.AgentRecord{indexRecord(a)}); err != nil {
-			c.log.WarnContext(ctx, "agent not indexed", "agent", a.ID, "err", err)
-		}
-	}
-}
-
-// indexEvent follows an Agent going offline in the fleet index (coming
-// online persists the Agent, which indexes it).
-func (c *Controller) indexEvent(ctx context.Context, e Event) {
-	idx := c.index()
-	if idx == nil || e.Kind != "offline" {
-		return
-	}
-	a, ok := c.Agent(e.Agent)
-	if !ok {
-		return
-	}
-	if err := idx.SetAgentOnline(context.WithoutCancel(ctx), a.ID, a.Online, a.LastSeen); err != nil {
-		c.log.WarnContext(ctx, "agent state not indexed", "agent", a.ID, "err", err)
-	}
-	c.fleet.poke()
 }
 
 // syncIndex marks every indexed Agent offline at a start and, when the
@@ -216,6 +193,7 @@ func (c *Controller) SetTags(ctx context.Context, id string, tags []string) (Age
 	snapshot := *a
 	c.mu.Unlock()
 	c.persistAgent(ctx, &snapshot)
+	c.flushIndex(ctx) // a search right after sees the tags
 	return snapshot, nil
 }
 
@@ -339,6 +317,8 @@ func (c *Controller) SearchAgents(ctx context.Context, s AgentSearch) ([]Agent, 
 
 func (c *Controller) searchIDs(ctx context.Context, q store.AgentQuery) ([]string, int, error) {
 	if idx := c.index(); idx != nil {
+		c.flushIndex(ctx) // what the registry knows now is found
+
 		ids, total, err := idx.SearchAgents(ctx, q)
 		if err != nil {
 			return nil, 0, fmt.Errorf("controller: %w", err)

@@ -21,6 +21,8 @@ func (c *Controller) runJobs(ctx context.Context) {
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.runIndexer(ctx) }()
 	for {
 		c.scheduleJobs(ctx, &wg)
 		select {

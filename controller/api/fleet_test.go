@@ -42,7 +42,7 @@ func startFleetCtl(t *testing.T, st controller.Store, addr string) *fleetCtl {
 	var srv *ws.Server
 	var err error
 	for range 50 { // the port of a stopped Controller may take a moment to free
-		srv, err = ws.Listen(ctx, addr, &ws.Options{EndpointID: ctrlID, MaxConnsPerSource: -1, OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+		srv, err = ws.Listen(ctx, addr, &ws.Options{EndpointID: ctrlID, MaxConns: -1, MaxConnsPerSource: -1, OnState: func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if c != nil {
 				c.OnState("WebSocket")(ctx, p, s, err)
 			}

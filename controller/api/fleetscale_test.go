@@ -30,6 +30,14 @@ func TestFleetJobScale(t *testing.T) {
 	start := time.Now()
 	f.sims("os::012345-scale", n)
 	t.Logf("%d agents online in %v", n, time.Since(start).Round(time.Millisecond))
+	// The index is written just after the registry, one commit per
+	// Agent: it may lag a burst of new Agents.
+	for deadline := time.Now().Add(time.Minute); f.search("/api/v1/agents", "q=os::012345-scale&limit=1").Total < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("index does not hold every agent")
+		}
+	}
+	t.Logf("%d agents indexed in %v", n, time.Since(start).Round(time.Millisecond))
 	var g controller.Group
 	f.get(oper, "POST", "/api/v1/groups", `{"name":"scale","filter":{"q":"os::012345-scale"}}`, http.StatusCreated, &g)
 	start = time.Now()
