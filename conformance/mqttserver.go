@@ -45,6 +45,7 @@ type mqttServer struct {
 	packets     []mqttPacket
 	changed     chan struct{} // closed and replaced at each event
 	h           mtp.Handler
+	served      chan struct{} // closed when Serve has set h
 	closed      bool
 	done        chan struct{} // closed by Close
 	wg          sync.WaitGroup
@@ -118,7 +119,7 @@ func listenMQTT(ctx context.Context, addr string, tc *tls.Config, replyTopic str
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &mqttServer{ln: ln, log: log, replyTopic: replyTopic, contentType: "usp.msg", conns: map[int]*mqttConn{},
-		changed: make(chan struct{}), done: make(chan struct{})}
+		changed: make(chan struct{}), done: make(chan struct{}), served: make(chan struct{})}
 	s.wg.Go(s.accept)
 	return s, nil
 }
@@ -300,7 +301,6 @@ func (s *mqttServer) serveConn(c *mqttConn) {
 func (s *mqttServer) answer(c *mqttConn, cp *packets.ControlPacket) bool {
 	s.mu.Lock()
 	shape := s.shape
-	h := s.h
 	s.mu.Unlock()
 	switch p := cp.Content.(type) {
 	case *packets.Connect:
@@ -368,7 +368,7 @@ func (s *mqttServer) answer(c *mqttConn, cp *packets.ControlPacket) bool {
 				return false
 			}
 		}
-		if h != nil {
+		if h := s.handler(); h != nil {
 			from := ""
 			if p.Properties != nil {
 				from = p.Properties.ResponseTopic
@@ -399,6 +399,9 @@ func (s *mqttServer) answer(c *mqttConn, cp *packets.ControlPacket) bool {
 // server closes.
 func (s *mqttServer) Serve(ctx context.Context, h mtp.Handler) error {
 	s.mu.Lock()
+	if s.h == nil {
+		close(s.served)
+	}
 	s.h = h
 	s.mu.Unlock()
 	select {
@@ -578,4 +581,17 @@ func topicMatch(filter, topic string) bool {
 		}
 	}
 	return len(fs) == len(ts)
+}
+
+// handler waits for Serve to give the handler of inbound Records; nil
+// once the server is closed.
+func (s *mqttServer) handler() mtp.Handler {
+	select {
+	case <-s.served:
+	case <-s.done:
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h
 }

@@ -1,10 +1,12 @@
 package conformance_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,14 +26,24 @@ type mqttDefects struct {
 	noDisconnect bool   // stays connected without a topic [R-MQTT.16]
 }
 
+// stompDefects make the scripted Agent's STOMP client break one rule.
+type stompDefects struct {
+	contentType string // the content-type of its SENDs; "" is application/vnd.bbf.usp.msg [R-STOMP.20]
+	noReplyTo   bool   // SEND without reply-to-dest [R-STOMP.21]
+	noEndpoint  bool   // STOMP frame without endpoint-id [R-STOMP.4]
+}
+
 // scriptedAgent answers the runner's data-model requests over the pipe
 // like an Agent whose Device.MQTT.Client and Device.LocalAgent.MTP tables
 // take Add, and when the runner enables the MTP row it adds, connects to
 // the runner's MQTT server with a client of its own, written here from
 // the packets, that breaks the rules d names.
 type scriptedAgent struct {
-	t *testing.T
-	d mqttDefects
+	t  *testing.T
+	d  mqttDefects
+	sd stompDefects
+	// stomp makes the Agent's MTP row a STOMP one.
+	stomp bool
 
 	mu     sync.Mutex
 	client map[string]string // Device.MQTT.Client.1. settings
@@ -46,7 +58,7 @@ func (a *scriptedAgent) answer(r *wire.Request) *wire.Response {
 		path := r.GetGet().GetParamPaths()[0]
 		vals := map[string][2]string{
 			"Device.LocalAgent.EndpointID":                       {"Device.LocalAgent.", "EndpointID=" + fakeID},
-			"Device.LocalAgent.SupportedProtocols":               {"Device.LocalAgent.", "SupportedProtocols=MQTT"},
+			"Device.LocalAgent.SupportedProtocols":               {"Device.LocalAgent.", "SupportedProtocols=MQTT,STOMP"},
 			"Device.MQTT.Capabilities.ProtocolVersionsSupported": {"Device.MQTT.Capabilities.", "ProtocolVersionsSupported=5.0"},
 			"Device.LocalAgent.Controller.*.EndpointID":          {"Device.LocalAgent.Controller.1.", "EndpointID=" + runnerID},
 			"Device.LocalAgent.Controller.1.MTP.*.Protocol":      {"Device.LocalAgent.Controller.1.MTP.1.", "Protocol=WebSocket"},
@@ -69,7 +81,7 @@ func (a *scriptedAgent) answer(r *wire.Request) *wire.Response {
 	case r.GetAdd() != nil:
 		co := r.GetAdd().GetCreateObjs()[0]
 		path := co.GetObjPath() + "2."
-		if co.GetObjPath() == "Device.MQTT.Client." {
+		if co.GetObjPath() == "Device.MQTT.Client." || co.GetObjPath() == "Device.STOMP.Connection." {
 			a.mu.Lock()
 			a.client = map[string]string{}
 			for _, s := range co.GetParamSettings() {
@@ -85,7 +97,8 @@ func (a *scriptedAgent) answer(r *wire.Request) *wire.Response {
 		for _, u := range r.GetSet().GetUpdateObjs() {
 			for _, s := range u.GetParamSettings() {
 				switch {
-				case u.GetObjPath() == "Device.LocalAgent.MTP.2.MQTT." && s.GetParam() == "ResponseTopicConfigured":
+				case u.GetObjPath() == "Device.LocalAgent.MTP.2.MQTT." && s.GetParam() == "ResponseTopicConfigured",
+					u.GetObjPath() == "Device.LocalAgent.MTP.2.STOMP." && s.GetParam() == "Destination":
 					a.mu.Lock()
 					a.topic = s.GetValue()
 					a.mu.Unlock()
@@ -115,7 +128,11 @@ func (a *scriptedAgent) connect() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = append(a.stop, cancel)
 	a.mu.Unlock()
-	nc, err := net.Dial("tcp", net.JoinHostPort(cl["BrokerAddress"], cl["BrokerPort"]))
+	addr := net.JoinHostPort(cl["BrokerAddress"], cl["BrokerPort"])
+	if a.stomp {
+		addr = net.JoinHostPort(cl["Host"], cl["Port"])
+	}
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		a.t.Errorf("scripted agent: %v", err)
 		return
@@ -124,6 +141,10 @@ func (a *scriptedAgent) connect() {
 		<-ctx.Done()
 		nc.Close()
 	})
+	if a.stomp {
+		a.wg.Go(func() { a.stompSession(nc, cl, topic) })
+		return
+	}
 	a.wg.Go(func() { a.session(nc, cl, topic) })
 }
 
@@ -228,6 +249,107 @@ func TestMQTTCasesJudge(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := &scriptedAgent{t: t, d: c.d}
+			defer a.close()
+			res := run(t, a.answer, c.id)
+			if len(res) != 1 || res[0].Status != c.want || !strings.Contains(res[0].Reason, c.why) {
+				t.Fatalf("%+v, want %s (%q)", res, c.want, c.why)
+			}
+		})
+	}
+}
+
+// stompSession is the scripted Agent's STOMP client: STOMP frame,
+// SUBSCRIBE to its destination, and a GetResp SENT for each MESSAGE.
+func (a *scriptedAgent) stompSession(nc net.Conn, cl map[string]string, dest string) {
+	defer nc.Close()
+	var b bytes.Buffer
+	b.WriteString("STOMP\naccept-version:1.2\nhost:" + cl["VirtualHost"] + "\nlogin:" + cl["Username"] + "\npasscode:" + cl["Password"] + "\nheart-beat:0,0\n")
+	if !a.sd.noEndpoint {
+		b.WriteString("endpoint-id:" + strings.ReplaceAll(fakeID, ":", "\\c") + "\n")
+	}
+	b.WriteString("\n\x00")
+	nc.Write(b.Bytes())
+	r := bufio.NewReader(nc)
+	connected, err := r.ReadString(0)
+	if err != nil || !strings.HasPrefix(connected, "CONNECTED") {
+		return
+	}
+	nc.Write([]byte("SUBSCRIBE\nid:0\ndestination:" + dest + "\nack:auto\n\n\x00"))
+	ct := a.sd.contentType
+	if ct == "" {
+		ct = "application/vnd.bbf.usp.msg"
+	}
+	for {
+		head, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if strings.TrimSpace(head) != "MESSAGE" {
+			continue
+		}
+		var replyTo string
+		n := -1
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if l == "" {
+				break
+			}
+			k, v, _ := strings.Cut(l, ":")
+			switch k {
+			case "reply-to-dest":
+				replyTo = v
+			case "content-length":
+				n, _ = strconv.Atoi(v)
+			}
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		r.ReadByte() // NUL
+		var rec record.Record
+		var m wire.Msg
+		if record.Decode(body, &rec, nil) != nil || proto.Unmarshal(rec.Payload, &m) != nil {
+			continue
+		}
+		out := &wire.Msg{Header: &wire.Header{MsgId: m.GetHeader().GetMsgId(), MsgType: wire.Header_GET_RESP},
+			Body: &wire.Body{MsgBody: &wire.Body_Response{Response: getResp("Device.DeviceInfo.", "Device.DeviceInfo.", map[string]string{"Manufacturer": "x"})}}}
+		pb, _ := proto.Marshal(out)
+		rb, _ := record.NewNoSession(rec.FromID, fakeID, pb).MarshalBinary()
+		var f bytes.Buffer
+		f.WriteString("SEND\ndestination:" + replyTo + "\ncontent-type:" + ct + "\ncontent-length:" + strconv.Itoa(len(rb)) + "\n")
+		if !a.sd.noReplyTo {
+			f.WriteString("reply-to-dest:" + dest + "\n")
+		}
+		f.WriteString("\n")
+		f.Write(rb)
+		f.WriteByte(0)
+		nc.Write(f.Bytes())
+	}
+}
+
+// TestSTOMPCasesJudge: the section 6 cases pass for a STOMP client that
+// keeps the rules and fail, naming the rule, for one that breaks it.
+func TestSTOMPCasesJudge(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    stompDefects
+		id   string
+		want conformance.Status
+		why  string
+	}{
+		{"6.2 kept", stompDefects{}, "6.2", conformance.Pass, ""},
+		{"6.2 without endpoint-id", stompDefects{noEndpoint: true}, "6.2", conformance.Fail, "endpoint-id"},
+		{"6.4 kept", stompDefects{}, "6.4", conformance.Pass, ""},
+		{"6.4 with another content-type", stompDefects{contentType: "application/octet-stream"}, "6.4", conformance.Fail, "content-type"},
+		{"6.4 without reply-to-dest", stompDefects{noReplyTo: true}, "6.4", conformance.Fail, "reply-to-dest"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &scriptedAgent{t: t, sd: c.d, stomp: true}
 			defer a.close()
 			res := run(t, a.answer, c.id)
 			if len(res) != 1 || res[0].Status != c.want || !strings.Contains(res[0].Reason, c.why) {

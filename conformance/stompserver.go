@@ -41,6 +41,7 @@ type stompServer struct {
 	events     []stompEvent
 	changed    chan struct{} // closed and replaced at each event
 	h          mtp.Handler
+	served     chan struct{} // closed when Serve has set h
 	closed     bool
 	done       chan struct{}
 	wg         sync.WaitGroup
@@ -106,7 +107,7 @@ func listenSTOMP(ctx context.Context, addr string, tc *tls.Config, replyDest str
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &stompServer{ln: ln, log: log, replyDest: replyDest, conns: map[int]*stompConn{}, changed: make(chan struct{}), done: make(chan struct{})}
+	s := &stompServer{ln: ln, log: log, replyDest: replyDest, conns: map[int]*stompConn{}, changed: make(chan struct{}), done: make(chan struct{}), served: make(chan struct{})}
 	s.wg.Go(s.accept)
 	return s, nil
 }
@@ -372,7 +373,6 @@ func (s *stompServer) serveConn(c *stompConn) {
 func (s *stompServer) answer(c *stompConn, f *stompFrame, limit time.Duration) (bool, time.Duration) {
 	s.mu.Lock()
 	shape := s.shape
-	h := s.h
 	s.mu.Unlock()
 	if r, ok := f.get("receipt"); ok && f.cmd != "CONNECT" && f.cmd != "STOMP" {
 		defer func() { _ = s.write(c, &stompFrame{cmd: "RECEIPT", headers: [][2]string{{"receipt-id", r}}}) }()
@@ -408,7 +408,7 @@ func (s *stompServer) answer(c *stompConn, f *stompFrame, limit time.Duration) (
 		delete(c.subs, id)
 		s.mu.Unlock()
 	case "SEND":
-		if h != nil {
+		if h := s.handler(); h != nil {
 			from, _ := f.get("reply-to-dest")
 			h.HandleRecord(context.Background(), mtp.Inbound{Record: bytes.Clone(f.body), From: mtp.Peer{Address: from}})
 		}
@@ -463,6 +463,9 @@ func (s *stompServer) beat(c *stompConn, d time.Duration) {
 // server closes.
 func (s *stompServer) Serve(ctx context.Context, h mtp.Handler) error {
 	s.mu.Lock()
+	if s.h == nil {
+		close(s.served)
+	}
 	s.h = h
 	s.mu.Unlock()
 	select {
@@ -623,4 +626,17 @@ func (s *stompServer) waitAccepts(ctx context.Context, t time.Time, n int, d tim
 // isFrame matches the frames of one command, from the Agent when in.
 func isFrame(cmd string, in bool) func(stompEvent) bool {
 	return func(e stompEvent) bool { return e.in == in && e.f != nil && e.f.cmd == cmd }
+}
+
+// handler waits for Serve to give the handler of inbound Records; nil
+// once the server is closed.
+func (s *stompServer) handler() mtp.Handler {
+	select {
+	case <-s.served:
+	case <-s.done:
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h
 }
