@@ -1,7 +1,11 @@
 package cli_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,22 +46,73 @@ func TestConformanceObjectsInService(t *testing.T) {
 	if subset {
 		args = append(args, "--run", "1.76,1.92,1.97,1.98")
 	}
-	r := runConformanceProcess(t, b.bin, args...)
-	status := map[string]string{}
+	r, err := runConformance(b.bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d passed, %d failed, %d skipped", r.Passed, r.Failed, r.Skipped)
 	for _, c := range r.Results {
-		status[c.ID] = c.Status
+		if c.Status == "fail" && c.ID != "1.92" {
+			t.Errorf("%s failed: %s", c.ID, c.Reason)
+		}
+	}
+	status, reason := map[string]string{}, map[string]string{}
+	for _, c := range r.Results {
+		status[c.ID], reason[c.ID] = c.Status, c.Reason
+	}
+	// 1.92 holds three UDP ports for the probes, which another test on the
+	// machine may hold for a moment, and wants them 5000 ms ±1% apart,
+	// which a loaded machine's scheduler may miss: it runs again, at most
+	// three times, each outcome logged.
+	busy := func() bool { return status["1.92"] == "skip" && strings.Contains(reason["1.92"], "UDP port") }
+	late := func() bool { return status["1.92"] == "fail" && strings.Contains(reason["1.92"], "after the one before it") }
+	for try := 0; busy() || late(); try++ {
+		t.Logf("1.92 attempt %d: %s (%s)", try+1, status["1.92"], reason["1.92"])
+		if try == 3 {
+			if busy() {
+				t.Skipf("SKIP: 1.92 could not run: %s", reason["1.92"])
+			}
+			break
+		}
+		time.Sleep(2 * time.Second)
+		rr, err := runConformance(b.bin, append(args[:len(args):len(args)], "--run", "1.92")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rr.Results {
+			status[c.ID], reason[c.ID] = c.Status, c.Reason
+		}
 	}
 	for _, id := range []string{"1.76", "1.92", "1.97", "1.98"} {
 		if status[id] != "pass" {
-			t.Errorf("%s: %s", id, status[id])
+			t.Errorf("%s: %s (%s)", id, status[id], reason[id])
 		}
 	}
 	if !subset && r.Passed < 100 {
 		t.Errorf("only %d cases passed", r.Passed)
 	}
-	// The diagnostics are the Service's: the Broker's supported data model
-	// has only their parents.
+	// The diagnostics answer through the Broker from the Service (whose
+	// registration of them the Broker accepted above: it would refuse
+	// paths it implements itself).
 	if got := getParams(t, b.ctl, b.id, "Device.IP.Diagnostics.IPv4TraceRouteSupported"); got["Device.IP.Diagnostics.IPv4TraceRouteSupported"] != "true" {
 		t.Errorf("through the Broker: %v", got)
 	}
+}
+
+// runConformance runs `usp conformance` and returns its report, failures
+// included.
+func runConformance(bin string, args ...string) (report, error) {
+	dir, err := os.MkdirTemp("", "uspconf")
+	if err != nil {
+		return report{}, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "report.json")
+	stdout, runErr := exec.Command(bin, append([]string{"conformance", "--json", out}, args...)...).Output()
+	var r report
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return r, fmt.Errorf("no report (%v): %s", runErr, stdout)
+	}
+	return r, json.Unmarshal(b, &r)
 }
