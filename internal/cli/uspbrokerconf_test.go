@@ -65,7 +65,9 @@ func TestConformanceObjectsInService(t *testing.T) {
 	// which a loaded machine's scheduler may miss: it runs again, at most
 	// three times, each outcome logged.
 	busy := func() bool { return status["1.92"] == "skip" && strings.Contains(reason["1.92"], "UDP port") }
-	late := func() bool { return status["1.92"] == "fail" && strings.Contains(reason["1.92"], "after the one before it") }
+	late := func() bool {
+		return status["1.92"] == "fail" && strings.Contains(reason["1.92"], "after the one before it")
+	}
 	for try := 0; busy() || late(); try++ {
 		t.Logf("1.92 attempt %d: %s (%s)", try+1, status["1.92"], reason["1.92"])
 		if try == 3 {
