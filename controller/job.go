@@ -132,7 +132,46 @@ type jobRun struct {
 	// unsent counts the targets that ended and whose event is not
 	// published yet: the job is done after them.
 	unsent int
+	// n counts the targets by state as they change (Pending with the
+	// offline ones; OfflineWaiting is not kept).
+	n JobCounts
+	// scan is the index of the first target that has not finished:
+	// targets before it need no look.
+	scan int
 }
+
+// setState moves t to state, keeping the counts up to date.
+func (r *jobRun) setState(t *JobResult, state string) {
+	r.count(t.State, -1)
+	t.State = state
+	r.count(state, 1)
+}
+
+func (r *jobRun) count(state string, d int) {
+	switch state {
+	case ResultPending:
+		r.n.Pending += d
+	case ResultRunning:
+		r.n.Running += d
+	case ResultSucceeded:
+		r.n.Succeeded += d
+	case ResultFailed:
+		r.n.Failed += d
+	case ResultCancelled:
+		r.n.Cancelled += d
+	}
+}
+
+func (r *jobRun) recount() {
+	r.n = JobCounts{Total: len(r.targets)}
+	for _, t := range r.targets {
+		r.count(t.State, 1)
+	}
+}
+
+// progress returns the counts without telling the offline targets from
+// the pending ones: what events carry, at no cost per target.
+func (r *jobRun) progress() JobCounts { return r.n }
 
 func (r *jobRun) target(agent string) *JobResult {
 	if r.byAgent == nil {
@@ -199,6 +238,9 @@ func (c *Controller) loadedJobs(targets map[string][]*JobResult) {
 			}
 		}
 		r.targets = ts
+	}
+	for _, r := range c.fleet.jobs {
+		r.recount()
 	}
 }
 
@@ -273,6 +315,7 @@ func (c *Controller) CreateJob(ctx context.Context, spec JobSpec, req *wire.Requ
 		r.targets = append(r.targets, &JobResult{Agent: id, Index: len(r.targets), State: ResultPending})
 	}
 	spec.Agents = nil
+	r.recount()
 	r.j = Job{ID: newFleetID(), JobSpec: spec, State: JobRunning, Created: now, Msg: msg}
 	b := &store.Batch{}
 	for _, t := range r.targets {
@@ -297,27 +340,22 @@ func (c *Controller) CreateJob(ctx context.Context, spec JobSpec, req *wire.Requ
 	return out, nil
 }
 
-// counts counts r's targets; fleet.mu is held (c.mu is taken).
+// counts returns r's counts with the pending targets whose Agent is
+// offline told apart; fleet.mu is held (c.mu is taken).
 func (c *Controller) counts(r *jobRun) JobCounts {
-	n := JobCounts{Total: len(r.targets)}
+	n := r.n
+	if n.Pending == 0 {
+		return n
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, t := range r.targets {
-		switch t.State {
-		case ResultPending:
-			if a := c.agents[t.Agent]; a == nil || !a.Online {
-				n.OfflineWaiting++
-			} else {
-				n.Pending++
-			}
-		case ResultRunning:
-			n.Running++
-		case ResultSucceeded:
-			n.Succeeded++
-		case ResultFailed:
-			n.Failed++
-		case ResultCancelled:
-			n.Cancelled++
+	for _, t := range r.targets[min(r.scan, len(r.targets)):] {
+		if t.State != ResultPending {
+			continue
+		}
+		if a := c.agents[t.Agent]; a == nil || !a.Online {
+			n.OfflineWaiting++
+			n.Pending--
 		}
 	}
 	return n
@@ -417,7 +455,8 @@ func (c *Controller) CancelJob(ctx context.Context, id string) (Job, error) {
 			cancel()
 			delete(r.cancels, t.Agent)
 		}
-		t.State, t.Message, t.Ended = ResultCancelled, "job cancelled", now
+		r.setState(t, ResultCancelled)
+		t.Message, t.Ended = "job cancelled", now
 		b.PutItems = append(b.PutItems, jobTargetItem(id, t))
 	}
 	r.j.State, r.j.Ended = JobCancelled, now

@@ -57,46 +57,48 @@ func (c *Controller) scheduleJobs(ctx context.Context, wg *sync.WaitGroup) {
 		if r.j.State != JobRunning {
 			continue
 		}
+		for r.scan < len(r.targets) && r.targets[r.scan].finished() {
+			r.scan++
+		}
 		expired := !r.j.Deadline.IsZero() && now.After(r.j.Deadline)
-		running, open := 0, 0
-		for _, t := range r.targets {
-			switch t.State {
-			case ResultRunning:
-				running++
-			case ResultPending:
-				open++
+		open := r.targets[r.scan:]
+		switch {
+		case expired:
+			for _, t := range open {
+				if t.State == ResultPending {
+					// The Agent did not come back in time.
+					r.setState(t, ResultFailed)
+					t.Message, t.Ended = "deadline passed before the agent could be reached", now
+					b.PutItems = append(b.PutItems, jobTargetItem(id, t))
+				}
 			}
-		}
-		for _, t := range r.targets {
-			if t.State != ResultPending {
-				continue
-			}
-			if expired {
-				// The Agent did not come back in time.
-				t.State, t.Message, t.Ended = ResultFailed, "deadline passed before the agent could be reached", now
-				open--
+		case r.n.Pending > 0 && r.n.Running < r.j.Concurrency:
+			// One look at the registry for the whole pass.
+			c.mu.Lock()
+			for _, t := range open {
+				if r.n.Running >= r.j.Concurrency {
+					break
+				}
+				if t.State != ResultPending {
+					continue
+				}
+				if a := c.agents[t.Agent]; a == nil || !a.Online || a.Pending {
+					continue
+				}
+				r.setState(t, ResultRunning)
+				t.Attempts, t.Started = t.Attempts+1, now
+				tctx, cancel := context.WithCancel(ctx)
+				r.cancels[t.Agent] = cancel
+				starts = append(starts, start{id, t.Agent, r.req, tctx, cancel})
 				b.PutItems = append(b.PutItems, jobTargetItem(id, t))
-				continue
 			}
-			if running >= r.j.Concurrency {
-				break
-			}
-			if !c.reachable(t.Agent) {
-				continue
-			}
-			t.State, t.Attempts, t.Started = ResultRunning, t.Attempts+1, now
-			running++
-			open--
-			tctx, cancel := context.WithCancel(ctx)
-			r.cancels[t.Agent] = cancel
-			starts = append(starts, start{id, t.Agent, r.req, tctx, cancel})
-			b.PutItems = append(b.PutItems, jobTargetItem(id, t))
+			c.mu.Unlock()
 		}
-		if running == 0 && open == 0 && r.unsent == 0 {
+		if r.n.Running == 0 && r.n.Pending == 0 && r.unsent == 0 {
 			r.j.State, r.j.Ended = JobCompleted, now
 			b.PutItems = append(b.PutItems, jobItem(&r.j))
 			x := r.j
-			x.Counts = c.counts(r)
+			x.Counts = r.progress()
 			done = append(done, x)
 		}
 	}
@@ -121,15 +123,6 @@ func (c *Controller) scheduleJobs(ctx context.Context, wg *sync.WaitGroup) {
 	for i := range done {
 		c.jobEvent(ctx, "job.done", "", &done[i], "")
 	}
-}
-
-// reachable says whether a request may go to an Agent now; fleet.mu is
-// held.
-func (c *Controller) reachable(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.agents[id]
-	return a != nil && a.Online && !a.Pending
 }
 
 // jobResult is how one target's request ended.
@@ -227,15 +220,16 @@ func (c *Controller) finishJobTarget(ctx context.Context, job, agent string, res
 	}
 	t.Code, t.Message, t.Response = res.code, res.message, res.resp
 	if res.retry && t.Attempts < maxOfflineRetries {
-		t.State = ResultPending
+		r.setState(t, ResultPending)
 	} else {
-		t.State, t.Ended = res.state, time.Now().UTC()
+		r.setState(t, res.state)
+		t.Ended = time.Now().UTC()
 		r.unsent++
 	}
 	item := jobTargetItem(job, t)
 	state := t.State
 	x := r.j
-	x.Counts = c.counts(r)
+	x.Counts = r.progress()
 	c.fleet.mu.Unlock()
 	if err := c.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{item}}); err != nil {
 		c.log.WarnContext(ctx, "job target not persisted", "job", job, "agent", agent, "err", err)
