@@ -187,6 +187,11 @@ func TestConformance(t *testing.T) {
 			names = append(names, n)
 		}
 	}
+	// The agent trusts the runner's own MQTT and STOMP servers (4.1, 6.11,
+	// 11.3) through its system roots (conformancemtp_test.go).
+	mtpCerts := t.TempDir()
+	writeMTPCerts(t, mtpCerts)
+	t.Setenv("SSL_CERT_FILE", filepath.Join(mtpCerts, "ca.pem"))
 	testenv.EachMTP(t, func(t *testing.T, m testenv.MTP) {
 		e := newMTPEnds(m, "proto::uspkit-conformance")
 		mtps, ctrls := agentMTPYAML(m, e)
@@ -194,7 +199,7 @@ func TestConformance(t *testing.T) {
 		// (conformance3_test.go).
 		e2eYAML, e2eArgs := e2eConformance(t, e.agentID, e.ctrlID)
 		startAgentProcessWith(t, bin, e.agentID, mtps, ctrls+e2eYAML)
-		r := runConformanceProcess(t, bin, append(conformanceArgs(t, m, e), e2eArgs...)...)
+		r := runConformanceProcess(t, bin, append(append(conformanceArgs(t, m, e), e2eArgs...), mtpCertArgs(mtpCerts)...)...)
 		if r.Passed < 100 {
 			t.Errorf("only %d cases passed", r.Passed)
 		}

@@ -34,9 +34,8 @@ func TestConformanceMTPServers(t *testing.T) {
 	port := strconv.Itoa(testenv.FreePort(t))
 	startAgentProcessWith(t, bin, agentID, "  - protocol: WebSocket\n    listen: 127.0.0.1:"+port+"\n    path: /usp\n",
 		"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: WebSocket\n")
-	r := runConformanceProcess(t, bin, "--agent", agentID, "--mtp", "ws", "--url", "ws://127.0.0.1:"+port+"/usp", "--run", "4.1,6.*,11.*",
-		"--mtp-cert", filepath.Join(dir, "server.pem"), "--mtp-key", filepath.Join(dir, "server.key"),
-		"--mtp-expired-cert", filepath.Join(dir, "expired.pem"), "--mtp-expired-key", filepath.Join(dir, "expired.key"))
+	r := runConformanceProcess(t, bin, append([]string{"--agent", agentID, "--mtp", "ws", "--url", "ws://127.0.0.1:" + port + "/usp",
+		"--run", "4.1,6.*,11.*"}, mtpCertArgs(dir)...)...)
 	got := map[string]string{}
 	for _, c := range r.Results {
 		got[c.ID] = c.Status
@@ -55,6 +54,13 @@ func TestConformanceMTPServers(t *testing.T) {
 			t.Errorf("%s: %q, want %s", id, got[id], status)
 		}
 	}
+}
+
+// mtpCertArgs are the arguments of `usp conformance` that give the
+// certificates of writeMTPCerts in dir to the runner's own servers.
+func mtpCertArgs(dir string) []string {
+	return []string{"--mtp-cert", filepath.Join(dir, "server.pem"), "--mtp-key", filepath.Join(dir, "server.key"),
+		"--mtp-expired-cert", filepath.Join(dir, "expired.pem"), "--mtp-expired-key", filepath.Join(dir, "expired.key")}
 }
 
 // writeMTPCerts writes a CA (ca.pem), a server certificate for 127.0.0.1
