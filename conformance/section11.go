@@ -344,7 +344,7 @@ func section11() map[string]caseFunc {
 		})
 		t.Check(ok, "the agent sent no DISCONNECT after a CONNACK without a subscribe-topic")
 	}}
-	m["11.11"] = caseFunc{wait: 60 * time.Second, run: func(t *T) {
+	m["11.11"] = caseFunc{wait: 150 * time.Second, run: func(t *T) {
 		window := 10 * time.Second
 		if t.r.o.Long {
 			window = 120 * time.Second
