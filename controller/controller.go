@@ -627,11 +627,8 @@ func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 	for _, r := range q {
 		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "queue", ID: r.ID})
 	}
-	if idx := c.index(); idx != nil {
-		if err := idx.DeleteAgents(ctx, []string{id}); err != nil {
-			return fmt.Errorf("controller: fleet index: %w", err)
-		}
-	}
+	c.indexAgent(ctx, &Agent{ID: id})
+	c.flushIndex(ctx) // the Agent is gone from the registry: its row goes
 	return c.opt.Store.Apply(ctx, b)
 }
 

@@ -340,6 +340,12 @@ func TestFleetSearch(t *testing.T) {
 			f.get(oper, "DELETE", "/api/v1/groups/two", "", http.StatusNoContent, nil)
 			f.get(viewer, "GET", "/api/v1/groups/two", "", http.StatusNotFound, nil)
 			f.get(viewer, "GET", "/api/v1/groups/two/agents", "", http.StatusNotFound, nil)
+
+			// A forgotten agent is no longer found.
+			f.get(admin, "DELETE", "/api/v1/agents/"+pre+"3", "", http.StatusNoContent, nil)
+			if page := f.search(list, "q=pre"); page.Total != 5 || !slices.Equal(page.ids(), p(0, 1, 2, 4, 5)) {
+				t.Errorf("after deleting %s3: %+v", pre, page)
+			}
 		})
 	}
 }
