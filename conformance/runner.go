@@ -61,7 +61,9 @@ type Options struct {
 	Reboot bool
 	// ProbeHost is an IP address of the runner's host that the Agent
 	// reaches; case 1.92 has the Agent trace the route to it and watches
-	// the probes arrive. "" means 127.0.0.1 (an Agent on the same host).
+	// the probes arrive, and the runner's own MQTT and STOMP servers
+	// (sections 6 and 11, 4.1) listen on it. "" means 127.0.0.1 (an Agent
+	// on the same host).
 	ProbeHost string
 	// MTPTLS, if set, lets the runner's own MQTT and STOMP servers speak
 	// TLS (4.1, 6.11, 11.3); nil skips those cases.

@@ -45,7 +45,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
 	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
 	reboot := fs.Bool("reboot", false, "run the cases that reboot the agent")
-	probeHost := fs.String("probe-host", "", "1.92: an IP `address` of this host the agent reaches, where the runner watches its TraceRoute probes (default 127.0.0.1)")
+	probeHost := fs.String("probe-host", "", "1.92, 4.1, 6.*, 11.*: an IP `address` of this host the agent reaches, where the runner watches its TraceRoute probes and its MQTT and STOMP servers listen (default 127.0.0.1)")
 	mdnsIf := fs.String("mdns-interface", "", "section 8: the network `interface` on which the agent runs mDNS")
 	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
 	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
