@@ -21,6 +21,7 @@ import (
 	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/store/postgres"
 	"github.com/uspkit/uspkit/store/sqlite"
+	"github.com/uspkit/uspkit/wire"
 )
 
 // fleetCtl is a running Controller with a WebSocket server at a fixed
@@ -657,5 +658,35 @@ func TestFleetJobRealAgent(t *testing.T) {
 	code, b := call(t, srv, oper, "POST", "/api/v1/agents/"+agentID+"/get", `{"paths":["Device.LocalAgent.Subscription.*.ID"]}`)
 	if code != http.StatusOK || !strings.Contains(string(b), "fleet-boot") {
 		t.Errorf("subscription not created: %d %s", code, b)
+	}
+}
+
+// TestFleetJobInFlightAtStop: a target whose request was in flight when
+// the Controller stopped is asked again after the restart (at least
+// once), its attempts counted on.
+func TestFleetJobInFlightAtStop(t *testing.T) {
+	st := store.NewMemory()
+	const id, agent = "0123456789abcdef", "os::012345-flight0"
+	req := &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.DeviceInfo.SerialNumber"}}}}
+	msg, err := controller.MsgJSON(&wire.Msg{Header: &wire.Header{MsgId: "job", MsgType: wire.Header_GET}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ := json.Marshal(controller.Job{ID: id, JobSpec: controller.JobSpec{Kind: controller.JobGet, Concurrency: 5, Deadline: time.Now().Add(time.Hour)},
+		State: controller.JobRunning, Created: time.Now().UTC(), Msg: msg})
+	target, _ := json.Marshal(controller.JobResult{Agent: agent, State: controller.ResultRunning, Attempts: 1, Started: time.Now().UTC()})
+	preload(t, st, []controller.Agent{{ID: agent, Protocol: "WebSocket"}})
+	if err := st.Apply(context.Background(), &store.Batch{PutItems: []store.Item{{Kind: "job", ID: id, Data: job}, {Kind: "job-target", ID: id + "/" + agent, Data: target}}}); err != nil {
+		t.Fatal(err)
+	}
+	f := startFleetCtl(t, st, "127.0.0.1:0")
+	j := f.waitJob(id, func(j *jobView) bool { return j.Counts.OfflineWaiting == 1 })
+	if r := j.Results[0]; r.State != controller.ResultPending || !strings.Contains(r.Message, "restarted") {
+		t.Fatalf("after the restart: %+v", r)
+	}
+	f.sims("os::012345-flight", 1)
+	j = f.waitJob(id, func(j *jobView) bool { return j.State == controller.JobCompleted })
+	if r := j.Results[0]; r.State != controller.ResultSucceeded || r.Attempts != 2 {
+		t.Errorf("resumed: %+v", r)
 	}
 }
