@@ -82,10 +82,11 @@ func startBrowser(t *testing.T, base string) *browser {
 			if err != nil {
 				return
 			}
-			// Exceptions and the page's console.error; not the browser's
-			// log of refused requests, some of which the test makes on
-			// purpose.
-			if m.IsException() || m.Type == "error" && m.Source == "" {
+			// Exceptions, the page's console.error and the browser's
+			// security errors (a Content-Security-Policy violation); not
+			// its log of refused requests, some of which the test makes
+			// on purpose.
+			if m.IsException() || m.Type == "error" && (m.Source == "" || m.Source == "security" || m.Source == "javascript") {
 				b.mu.Lock()
 				b.errors = append(b.errors, m.String())
 				b.mu.Unlock()
@@ -161,6 +162,23 @@ func waitText(sel, want string) step {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s: text %q, want %q: %w", sel, last, want, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// waitTrue waits until the JavaScript expression is true.
+func waitTrue(expr string) step {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+			if err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -253,7 +271,14 @@ func TestWebUI(t *testing.T) {
 		into(&refused, chromedp.Evaluate[float64](fmt.Sprintf(`fetch('/api/v1/agents/%s/set', {method: 'POST', headers: {Authorization: 'Bearer ' + sessionStorage.getItem('uspkit.token'), 'Content-Type': 'application/json'},
 			body: JSON.stringify({objects: [{path: 'Device.IP.Diagnostics.UDPEchoConfig.', params: {UDPPort: '5'}}]})}).then(r => r.status)`, agentID), chromedp.EvalAwaitPromise)))
 	if writes != 0 {
-		t.Errorf("a viewer sees %d write controls", writes)
+		t.Errorf("a viewer sees %d write controls on the agent page", writes)
+	}
+	for _, page := range []string{"#/fleet", "#/groups", "#/jobs"} {
+		b.run("viewer's "+page, 20*time.Second, chromedp.Navigate(base+"/"+page), chromedp.WaitVisible(chromedp.CSS("main h1")), chromedp.Sleep(300*time.Millisecond),
+			count(".write", &writes))
+		if writes != 0 {
+			t.Errorf("a viewer sees %d write controls on %s", writes, page)
+		}
 	}
 	if refused != http.StatusForbidden {
 		t.Errorf("a viewer's Set from the page: HTTP %v, want 403", refused)
@@ -268,7 +293,7 @@ func TestWebUI(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("agents")),
 		chromedp.SendKeys(chromedp.ID("f-q"), "UISIM1"),
 		chromedp.Click(chromedp.ID("filter")),
-		waitText("#agents caption", "3 agents"), // UISIM1, UISIM10, UISIM11
+		waitTrue(`(document.querySelector("#agents caption")||{}).textContent === "3 agents"`), // UISIM1, UISIM10, UISIM11
 		count("#agents tbody tr", &rows))
 	if rows != 3 {
 		t.Errorf("filtered fleet: %d rows, want 3", rows)
@@ -318,7 +343,7 @@ func TestWebUI(t *testing.T) {
 
 	// Pause holds events back until resumed.
 	api.usp(t, agentID, "set", map[string]any{"objects": []map[string]any{{"path": "Device.IP.Diagnostics.UDPEchoConfig.", "params": map[string]string{"UDPPort": "779"}}}}, "779")
-	b.run("pause", 20*time.Second, chromedp.Click(chromedp.ID("events-pause")), waitText("#events", "= 779"))
+	b.run("pause", 20*time.Second, waitText("#events", "= 779"), chromedp.Click(chromedp.ID("events-pause")), waitText("#events-state", "paused"))
 	api.usp(t, agentID, "set", map[string]any{"objects": []map[string]any{{"path": "Device.IP.Diagnostics.UDPEchoConfig.", "params": map[string]string{"UDPPort": "780"}}}}, "780")
 	var paused string
 	b.run("paused", 20*time.Second, waitText("#events-state", "1 waiting"), into(&paused, chromedp.TextContent(chromedp.ID("events"))))
@@ -349,9 +374,24 @@ func TestWebUI(t *testing.T) {
 	// The raw exchange shows the Records of what was just done.
 	b.run("exchange", 20*time.Second, chromedp.Click(chromedp.ID("exchange-load")), waitText("#exchange", "OPERATE"))
 
+	// Tag the agent; the fleet filters by tag.
+	b.run("tags", 30*time.Second,
+		fill("#tags-input", "lab, webui"),
+		chromedp.Click(chromedp.ID("tags-save")),
+		waitText("#agent-tags", "saved"),
+		chromedp.Navigate(base+"/#/fleet?tag=webui"),
+		waitTrue(`(document.querySelector("#agents caption")||{}).textContent === "1 agent"`),
+		waitText("#agents tbody", agentID),
+		waitText("#agents tbody", "webui"),
+		chromedp.Navigate(agentURL),
+		chromedp.WaitVisible(chromedp.ID("dm-tree")))
+
 	if os.Getenv("USP_UPDATE_DOCS") == "1" {
 		var png []byte
 		b.run("docs screenshot", 20*time.Second,
+			chromedp.Click(chromedp.CSS(node("Device."))),
+			chromedp.Click(chromedp.CSS(node("Device.IP."))),
+			chromedp.Click(chromedp.CSS(node("Device.IP.Diagnostics."))),
 			chromedp.Click(chromedp.CSS(node("Device.IP.Diagnostics.UDPEchoConfig."))),
 			chromedp.WaitVisible(chromedp.CSS(valueCell)),
 			chromedp.ScrollIntoView(chromedp.ID("h-dm")),
@@ -367,11 +407,12 @@ func TestWebUI(t *testing.T) {
 		chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(agentURL),
 		chromedp.WaitVisible(chromedp.ID("dm-tree")),
-		into(&wide, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)),
-		chromedp.EmulateViewport(1280, 800))
+		into(&wide, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)))
+	shot := b.screenshot("phone") // kept with go test -artifacts
 	if wide {
-		t.Errorf("the agent page is wider than a 390 px screen (screenshot %s)", b.screenshot("phone"))
+		t.Errorf("the agent page is wider than a 390 px screen (screenshot %s)", shot)
 	}
+	b.run("desktop width", 10*time.Second, chromedp.EmulateViewport(1280, 800))
 
 	// Every control has an accessible name.
 	var unnamed []string
@@ -420,17 +461,12 @@ func webUIJob(t *testing.T, b *browser, api *restAPI) {
 		chromedp.SendKeys(chromedp.ID("j-path"), "Device.DeviceInfo.SoftwareVersion"),
 		chromedp.Click(chromedp.ID("j-start")),
 		chromedp.WaitVisible(chromedp.ID("job-progress")))
-	b.run("job completes", 60*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for {
-			done, err := chromedp.Evaluate[bool](`(p => p && p.value > 0 && p.value === p.max)(document.getElementById('job-progress'))`)(ctx, tg)
-			if err == nil && done {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}), waitText("#job-results", "UISIM"))
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, waitTrue(`(p => p && p.value > 0 && p.value === p.max)(document.getElementById('job-progress'))`),
+		waitText("#job-state", "completed"), waitText("#job-results", "UISIM"))
+	if err != nil {
+		_, jobs := api.call(t, "GET", "/api/v1/jobs", nil)
+		t.Fatalf("job completes: %v (screenshot %s); the API's jobs: %s", err, b.screenshot("job"), jobs)
+	}
 }

@@ -1,7 +1,7 @@
 // One agent: identity, data-model browser, commands, subscriptions, live
 // events, the raw exchange and its Bulk Data charts.
 import { h, clear, fmtTime, ago, status } from './dom.js';
-import { get, agentPath, stream } from './api.js';
+import { get, call, agentPath, stream } from './api.js';
 import * as usp from './usp.js';
 import { modelOf, versionOf, parseArgs } from './fleet.js';
 import { telemetryChart } from './charts.js';
@@ -20,7 +20,7 @@ export async function agentPage(main, id, ctx) {
     h('h1', {}, h('span', { class: 'muted' }, 'Agent '), h('span', { id: 'agent-id' }, a.id), ' ', h('span', { class: `badge ${a.online ? 'on' : 'off'}`, id: 'agent-state' }, a.online ? 'online' : 'offline')),
     h('nav', { class: 'toc', 'aria-label': 'Sections' }, [['identity', 'Identity'], ['dm', 'Data model'], ['subs', 'Subscriptions'], ['events', 'Live events'], ['xchg', 'Exchange'], ['tel', 'Telemetry']]
       .map(([k, l]) => h('a', { href: `#/agent/${encodeURIComponent(id)}`, onclick: e => { e.preventDefault(); document.getElementById(`h-${k}`)?.scrollIntoView(); document.getElementById(`h-${k}`)?.focus(); } }, l))),
-    identity(a),
+    identity(a, ctx),
     dm, subs, events, xchg, tel);
   liveEvents(events, page);
   dataModel(dm, page);
@@ -30,7 +30,7 @@ export async function agentPage(main, id, ctx) {
   telemetryChart(tel.lastChild, id);
 }
 
-function identity(a) {
+function identity(a, ctx) {
   const info = Object.entries(a.device_info || {}).sort();
   return h('section', { 'aria-labelledby': 'h-identity' }, h('h2', { id: 'h-identity', tabindex: -1 }, 'Identity'),
     h('dl', { class: 'kv', id: 'identity' },
@@ -41,8 +41,23 @@ function identity(a) {
       h('dt', {}, 'Routes'), h('dd', {}, (a.routes || []).map(r => `${r.mtp} ${r.address}`).join(', ') || '—'),
       h('dt', {}, 'Identity'), h('dd', {}, a.trust || '—'),
       h('dt', {}, 'Last contact'), h('dd', { title: fmtTime(a.last_seen) }, ago(a.last_seen)),
-      h('dt', {}, 'Tags'), h('dd', {}, (a.tags || []).join(', ') || '—'),
+      h('dt', {}, 'Tags'), h('dd', { id: 'agent-tags' }, ctx.canWrite ? tagsEditor(a) : (a.tags || []).join(', ') || '—'),
       info.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+}
+
+/** tagsEditor edits an agent's tags (PUT /api/v1/agents/{id}/tags). */
+function tagsEditor(a) {
+  const input = h('input', { id: 'tags-input', value: (a.tags || []).join(', '), spellcheck: 'false', 'aria-label': 'Tags, separated by commas' });
+  const msg = h('span', { class: 'muted', role: 'status' });
+  return h('form', { class: 'inline write', onsubmit: async e => {
+    e.preventDefault();
+    const tags = input.value.split(',').map(t => t.trim()).filter(Boolean);
+    try {
+      const out = await call('PUT', agentPath(a.id, 'tags'), { tags });
+      input.value = (out.tags || []).join(', ');
+      msg.textContent = 'saved';
+    } catch (x) { msg.textContent = x.message; }
+  } }, input, h('button', { type: 'submit', id: 'tags-save' }, 'Save tags'), msg);
 }
 
 // ---- data model ----

@@ -54,7 +54,7 @@ export async function fleetPage(main, ctx) {
       h('a', { href: `#/fleet?${p}`, 'aria-label': `Sort by ${label}` }, label, active ? (st.order === 'asc' ? ' ▲' : ' ▼') : ''));
   };
   clear(table, h('table', { class: 'list', id: 'agents' },
-    h('caption', {}, `${data.total ?? agents.length} agents`),
+    h('caption', {}, `${data.total ?? agents.length} agent${(data.total ?? agents.length) === 1 ? '' : 's'}`),
     h('thead', {}, h('tr', {}, sortLink('online', 'State'), sortLink('id', 'Endpoint ID'), sortLink('model', 'Model'), sortLink('version', 'Version'),
       sortLink('last_seen', 'Last contact'), h('th', { scope: 'col' }, 'Tags'))),
     h('tbody', {}, agents.map(a => h('tr', {},
@@ -255,9 +255,12 @@ export async function jobPage(main, id, ctx) {
           h('td', {}, resultOf(r))))))));
     return state;
   };
-  await render();
+  let state = await render();
   stream('/api/v1/events/stream', (kind, ev) => {
-    if ((kind === 'job.progress' || kind === 'job.done') && ev.msg?.job === id) refreshSoon(render);
+    if ((kind === 'job.progress' || kind === 'job.done') && ev.msg?.job === id) refreshSoon(async () => { state = await render(); });
   }, ctx.signal);
+  // Events drive the page; a slow poll catches up should the stream miss one.
+  const timer = setInterval(async () => { if (state === 'running') state = await render().catch(() => state); }, 5000);
+  ctx.signal.addEventListener('abort', () => clearInterval(timer));
   status('');
 }
