@@ -43,7 +43,7 @@ var qemuTargets = []qemuTarget{
 // case of each message type and of notifications. USP_QEMU_ALL=1 runs
 // all of section 1 but the cases that reboot the agent (its restart
 // re-executes the binary, which needs binfmt to find qemu) and those that
-// wait for more than 20 seconds.
+// wait for more than 20 seconds (USP_QEMU_LONG=1 adds them).
 const quickSection1 = "1.1,1.11,1.24,1.36,1.44,1.52,1.66,1.72,1.80,1.89"
 
 // deviceAgent is a device agent process, under qemu or native.
@@ -52,7 +52,12 @@ type deviceAgent struct {
 	started time.Time
 }
 
-// agentConf is an agent configuration on MQTT through the broker at url.
+// secondID is the runner's second controller, a factory Controller of the
+// agent as the first (TP-469 1.78 and 1.95 need one).
+const secondID = "proto::qemu-second"
+
+// agentConf is an agent configuration on MQTT through the broker at url,
+// with the controllers ctrlID and secondID.
 func agentConf(dir, id, url, topic, ctrlID, ctrlTopic, store string) string {
 	s := ""
 	if store != "" {
@@ -72,7 +77,11 @@ factory:
       mtps:
         - protocol: MQTT
           topic: %s
-`, id, dir, s, url, topic, ctrlTopic, ctrlID, ctrlTopic)
+    - endpoint_id: %s
+      mtps:
+        - protocol: MQTT
+          topic: %s/second
+`, id, dir, s, url, topic, ctrlTopic, ctrlID, ctrlTopic, secondID, ctrlTopic)
 }
 
 // privateTemp is a temporary directory only its owner may open, as the
@@ -90,6 +99,13 @@ func privateTemp(t *testing.T) string {
 // with --config conf and waits for its ready line.
 func startDevice(t *testing.T, conf string, argv ...string) *deviceAgent {
 	t.Helper()
+	return startDeviceEnv(t, conf, nil, argv...)
+}
+
+// startDeviceEnv is startDevice with env added to the agent's
+// environment.
+func startDeviceEnv(t *testing.T, conf string, env []string, argv ...string) *deviceAgent {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -100,6 +116,7 @@ func startDevice(t *testing.T, conf string, argv ...string) *deviceAgent {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
 	d := &deviceAgent{cmd: cmd, started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -180,10 +197,11 @@ func runSection1(t *testing.T, url, agentID, agentTopic, ctrlID, ctrlTopic, matc
 	defer cancel()
 	// A second controller, on a topic of its own, for the cases that need
 	// one; the runner gives it a Controller entry when they do.
-	second := &conformance.Peer{ID: "proto::qemu-second", AgentAddr: agentTopic,
-		Transport: mqtt.NewClient(&mqtt.Options{URL: url, Version: mqtt.V5, EndpointID: "proto::qemu-second", Topic: ctrlTopic + "/second"})}
+	second := &conformance.Peer{ID: secondID, AgentAddr: agentTopic,
+		Transport: mqtt.NewClient(&mqtt.Options{URL: url, Version: mqtt.V5, EndpointID: secondID, Topic: ctrlTopic + "/second"})}
 	res, err := conformance.Run(ctx, conformance.Options{AgentID: agentID, ControllerID: ctrlID, Transport: tr, AgentAddr: agentTopic,
-		Second: second, ReplyTimeout: 30 * time.Second, CaseTimeout: 3 * time.Minute, Logger: log}, conformance.Match(match))
+		Second: second, ReplyTimeout: 30 * time.Second, CaseTimeout: 3 * time.Minute, Long: os.Getenv("USP_QEMU_LONG") == "1", Logger: log},
+		conformance.Match(match))
 	if err != nil {
 		t.Fatalf("conformance: %v", err)
 	}
