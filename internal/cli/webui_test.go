@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +225,7 @@ func TestWebUI(t *testing.T) {
 	agentID := strings.Fields(up.lines["agent"])[0]
 	const n = 12
 	sim := exec.Command(bin, "sim", "--n", fmt.Sprint(n), "--ws", strings.Fields(up.lines["websocket"])[0], "--controller", strings.Fields(up.lines["controller"])[0],
-		"--prefix", "os::012345-UISIM")
+		"--prefix", "os::012345-UISIM", "--bulkdata", base, "--bulkdata-key", filepath.Join(data, "bulkdata.key"), "--bulkdata-interval", "500ms")
 	sim.Stderr = os.Stderr
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
@@ -426,6 +427,12 @@ func TestWebUI(t *testing.T) {
 	// The charts page plots the controller's figures.
 	b.run("charts", 20*time.Second, chromedp.Navigate(base+"/#/charts"), chromedp.WaitVisible(chromedp.CSS("#chart-online svg path.series")),
 		waitText("#figures", "Online"))
+
+	// A simulated agent's Bulk Data reports are plotted on its page.
+	b.run("telemetry chart", 30*time.Second,
+		chromedp.Navigate(base+"/#/agent/"+url.PathEscape("os::012345-UISIM0")),
+		chromedp.WaitVisible(chromedp.CSS("#telemetry svg .series")),
+		waitTrue(`document.querySelectorAll("#tel-param option").length > 0`))
 
 	webUIJob(t, b, api)
 
