@@ -26,14 +26,13 @@ var (
 	ErrUnknownGroup = errors.New("controller: unknown group")
 )
 
-// IndexedParams are the Device.DeviceInfo parameters, read at first
-// contact, that a search may name in AgentFilter.Param (with or without
-// the "Device.DeviceInfo." prefix).
-var indexedParams = []string{"Manufacturer", "ManufacturerOUI", "ModelName", "ProductClass", "SerialNumber",
-	"SoftwareVersion", "HardwareVersion", "ProvisioningCode"}
-
-// IndexedParams returns the parameter names AgentFilter.Param may name.
-func IndexedParams() []string { return slices.Clone(indexedParams) }
+// IndexedParams returns the Device.DeviceInfo parameters, read at first
+// contact, that the fleet index keeps and a search may name in
+// AgentFilter.Param (with or without the "Device.DeviceInfo." prefix).
+func IndexedParams() []string {
+	return []string{"Manufacturer", "ManufacturerOUI", "ModelName", "ProductClass", "SerialNumber",
+		"SoftwareVersion", "HardwareVersion", "ProvisioningCode"}
+}
 
 // Limits of the fleet.
 const (
@@ -121,7 +120,7 @@ func (c *Controller) index() store.AgentIndex {
 // indexRecord is what the fleet index keeps of a.
 func indexRecord(a *Agent) store.AgentRecord {
 	r := store.AgentRecord{ID: a.ID, Online: a.Online, LastSeen: a.LastSeen, Tags: a.Tags, Params: map[string]string{}}
-	for _, k := range indexedParams {
+	for _, k := range IndexedParams() {
 		if v, ok := a.Info[k]; ok {
 			r.Params[k] = v
 		}
@@ -217,8 +216,8 @@ func cleanTags(tags []string) ([]string, error) {
 // paramName returns the index name of a searched parameter.
 func paramName(p string) (string, error) {
 	name := strings.TrimPrefix(p, "Device.DeviceInfo.")
-	if !slices.Contains(indexedParams, name) {
-		return "", fmt.Errorf("%w: param %q: want one of %s (of Device.DeviceInfo.)", ErrFleetSpec, p, strings.Join(indexedParams, ", "))
+	if names := IndexedParams(); !slices.Contains(names, name) {
+		return "", fmt.Errorf("%w: param %q: want one of %s (of Device.DeviceInfo.)", ErrFleetSpec, p, strings.Join(names, ", "))
 	}
 	return name, nil
 }

@@ -98,6 +98,9 @@ type AgentSQL struct {
 	// that argument.
 	InList  func(column, p string) string
 	ListArg func(ids []string) any
+	// InQuery returns an expression true when column is one of the
+	// values query selects; nil means "column IN (query)".
+	InQuery func(column, query string) string
 	// NoLimit is the LIMIT clause that bounds nothing ("LIMIT -1" in
 	// SQLite, "LIMIT ALL" in PostgreSQL).
 	NoLimit string
@@ -126,7 +129,7 @@ func (d AgentSQL) Where(q AgentQuery) (string, []any) {
 			conds = append(conds, "online = "+bind(boolInt(*f.Online)))
 		}
 		if f.Tag != "" {
-			conds = append(conds, "id IN (SELECT id FROM fleet_tags WHERE tag = "+bind(f.Tag)+")")
+			conds = append(conds, d.inQuery("id", "SELECT id FROM fleet_tags WHERE tag = "+bind(f.Tag)))
 		}
 		if f.Only {
 			conds = append(conds, d.InList("id", bind(d.ListArg(f.IDs))))
@@ -138,13 +141,20 @@ func (d AgentSQL) Where(q AgentQuery) (string, []any) {
 			conds = append(conds, "last_seen > "+bind(f.SeenAfter.UnixMicro()))
 		}
 		if f.Param != "" {
-			conds = append(conds, "id IN (SELECT id FROM fleet_params WHERE name = "+bind(f.Param)+" AND value = "+bind(f.Value)+")")
+			conds = append(conds, d.inQuery("id", "SELECT id FROM fleet_params WHERE name = "+bind(f.Param)+" AND value = "+bind(f.Value)))
 		}
 	}
 	if len(conds) == 0 {
 		return "1=1", args
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+func (d AgentSQL) inQuery(col, query string) string {
+	if d.InQuery != nil {
+		return d.InQuery(col, query)
+	}
+	return col + " IN (" + query + ")"
 }
 
 // OrderBy returns the ORDER BY list of q.

@@ -55,6 +55,10 @@ func agentSQL() store.AgentSQL {
 			}
 			return ids
 		},
+		// The IDs of a tag or a parameter value are read first, then
+		// looked up by primary key: the planner otherwise hashes them
+		// against a scan of every Agent to count them.
+		InQuery: func(col, q string) string { return col + " = ANY(ARRAY(" + q + "))" },
 		NoLimit: "LIMIT ALL",
 	}
 }
