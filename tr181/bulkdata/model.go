@@ -23,10 +23,11 @@ const (
 const defaultRowSeparator = "\n"
 
 // Define adds Device.BulkData, its Profile table with Parameter,
-// CSVEncoding, JSONEncoding and HTTP (with RequestURIParameter), the
-// ForceCollection() command and the Push! event to m, as TR-181 2.16
-// defines them. The Streaming, File and MQTT parts of a profile are not
-// supported and not defined, nor are the read-only
+// CSVEncoding, JSONEncoding, HTTP (with RequestURIParameter) and MQTT
+// (used once Service.SetMQTT gave a publisher), the ForceCollection()
+// command and the Push! event to m, as TR-181 2.16 defines them. The
+// Streaming and File parts of a profile are not supported and not
+// defined, nor are the read-only
 // HTTP.CompressionsSupported and HTTP.MethodsSupported (a stored object
 // has no way to give them their values); the compressions supported are
 // None and GZIP, the methods POST and PUT.
@@ -80,6 +81,11 @@ func Define(m *schema.Model) {
 		Param("RetryIntervalMultiplier", schema.UnsignedInt(schema.Bounds("1000", "65535")), schema.ReadWrite, schema.Default("2000")).
 		Param("RequestURIParameterNumberOfEntries", schema.UnsignedInt()).
 		Param("PersistAcrossReboot", schema.Boolean(), schema.ReadWrite, schema.Default("false"))
+	m.Define("Device.BulkData.Profile.{i}.MQTT.").
+		Param("Reference", schema.String(schema.Ref()), schema.ReadWrite, schema.Default("")).
+		Param("PublishTopic", schema.String(schema.MaxLen(65535)), schema.ReadWrite).
+		Param("PublishQoS", schema.UnsignedInt(schema.Bounds("0", "2")), schema.ReadWrite).
+		Param("PublishRetain", schema.Boolean(), schema.ReadWrite, schema.Default("false"))
 	m.Define("Device.BulkData.Profile.{i}.HTTP.RequestURIParameter.{i}.", schema.ObjAddDelete, schema.NumEntries("RequestURIParameterNumberOfEntries")).
 		Param("Name", schema.String(schema.MaxLen(64)), schema.ReadWrite).
 		Param("Reference", schema.String(schema.MaxLen(256)), schema.ReadWrite, schema.Default(""))

@@ -26,6 +26,7 @@ type profile struct {
 	JSON          JSONOptions
 	CSV           CSVOptions
 	HTTP          httpSettings
+	MQTT          mqttSettings
 }
 
 // httpSettings are a profile's HTTP object.
@@ -101,6 +102,8 @@ func (s *Service) load(ctx context.Context, eng *datamodel.Engine) map[string]*p
 				Method: v["Method"], DateHeader: v["UseDateHeader"] != "false" && v["UseDateHeader"] != "0",
 				Retry: v["RetryEnable"] == "true" || v["RetryEnable"] == "1", RetryMin: uint32(max(m, 1)), RetryMultiplier: uint32(max(k, 1000)),
 				Persist: v["PersistAcrossReboot"] == "true" || v["PersistAcrossReboot"] == "1"}
+		case sub == "MQTT.":
+			p.MQTT = loadMQTT(v)
 		case strings.HasPrefix(sub, "HTTP.RequestURIParameter."):
 			if v["Reference"] != "" {
 				p.URIParams = append(p.URIParams, uriParam{Name: v["Name"], Reference: v["Reference"]})

@@ -70,6 +70,7 @@ type Service struct {
 	ctrls    map[string]string    // Controller Endpoint ID → its Device.LocalAgent.Controller path
 	owner    map[string]string    // profile path → Endpoint ID of the Controller that last changed it
 	callerOf func(id string) datamodel.Caller
+	mqtt     MQTTPublisher  // nil: no MQTT protocol
 	forced   sync.WaitGroup // ForceCollection() transfers running
 
 	sent, failed atomic.Int64
@@ -155,6 +156,7 @@ func (s *Service) Register(mux *datamodel.Mux) {
 	mux.Store("Device.BulkData.Profile.{i}.JSONEncoding.", s.checkChild)
 	mux.Store("Device.BulkData.Profile.{i}.HTTP.", s.checkHTTP)
 	mux.Store("Device.BulkData.Profile.{i}.HTTP.RequestURIParameter.{i}.", s.checkParameter)
+	mux.Store("Device.BulkData.Profile.{i}.MQTT.", s.checkMQTT)
 	mux.HandleFunc("Device.BulkData.Profile.{i}.ForceCollection()", s.forceCollection)
 }
 
@@ -203,7 +205,7 @@ func (s *Service) topValue(name string) string {
 	case "MinReportingInterval":
 		return strconv.FormatUint(uint64(s.opt.MinReportingInterval), 10)
 	case "Protocols":
-		return ProtocolHTTP + "," + ProtocolUSPEventNotif
+		return s.protocols()
 	case "EncodingTypes":
 		return EncodingCSV + "," + EncodingJSON
 	case "ParameterWildCardSupported":
@@ -233,7 +235,7 @@ func (s *Service) checkProfile(ctx context.Context, r *datamodel.Request) error 
 		s.owner[r.Path] = id
 		s.mu.Unlock()
 	}
-	if p := v["Protocol"]; p != "" && p != ProtocolHTTP && p != ProtocolUSPEventNotif {
+	if p := v["Protocol"]; p != "" && !s.supported(p) {
 		return usperr.Errorf(usperr.CodeInvalidValue, "%sProtocol: %q is not one of Device.BulkData.Protocols", r.Path, p)
 	}
 	if e := v["EncodingType"]; e != "" && e != EncodingJSON && e != EncodingCSV {
@@ -448,6 +450,8 @@ func (s *Service) transfer(ctx context.Context, eng *datamodel.Engine, emit Emit
 		emit(ctx, p.Path+"Push!", func(string) map[string]string { return map[string]string{"Data": data} })
 	case ProtocolHTTP:
 		err = s.sendHTTP(ctx, p, body, c.query, until)
+	case ProtocolMQTT:
+		err = s.sendMQTT(ctx, p, body)
 	default:
 		err = fmt.Errorf("protocol %q is not supported", p.Protocol)
 	}
