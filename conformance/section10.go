@@ -34,6 +34,9 @@ type BulkDataSetup struct {
 	// plan's max(60, Device.BulkData.MinReportingInterval). A shorter one
 	// (at least the Agent's MinReportingInterval) shortens the cases.
 	Interval uint32
+	// MQTTSubscribe, if set, subscribes on the MQTT server of the Agent's
+	// Device.MQTT.Client (10.13); nil skips 10.13.
+	MQTTSubscribe MQTTSubscribeFunc
 }
 
 // bulkTable is the Bulk Data profile table.
@@ -59,6 +62,7 @@ func section10() map[string]caseFunc {
 		"10.12": {run: func(t *T) {
 			bulkPush(t, "Controller", "Device.LocalAgent.Controller.", func(n string) bool { return strings.HasPrefix(n, "Controller.") }, 1)
 		}},
+		"10.13": {run: bulkMQTT},
 	}
 }
 

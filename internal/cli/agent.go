@@ -380,6 +380,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	var mtps []agent.MTP
 	factory := cfg.Factory
 	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}, mdns: cfg.Discovery.mdnsOptions(log)}
+	bd.SetMQTT(&d.mqtt) // Bulk Data over MQTT publishes through the dialled MQTT clients
 	for i := range cfg.MTPs {
 		mc := &cfg.MTPs[i]
 		fm, dialled, err := factoryMTP(i, mc)

@@ -159,6 +159,13 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	if o.BulkData, err = bulk.setup(); err != nil {
 		return err
 	}
+	if *proto == "mqtt" && o.BulkData != nil { // 10.13 watches the agent's MQTT server
+		cfg, err := tc.build(false)
+		if err != nil {
+			return err
+		}
+		o.BulkData.MQTTSubscribe = bulkMQTTSubscriber(*url, cfg, *user, *pass)
+	}
 	if o.E2E, err = e2eFl.setup(); err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ type dialer struct {
 	log   *slog.Logger
 	local map[string]mtpConfig // by Alias
 	mdns  *discovery.Options   // resolves ".local." hosts when set (discovery.go)
+	// mqtt are the MQTT clients opened, for Bulk Data (bulkdatamqtt.go).
+	mqtt mqttClients
 }
 
 // errNoLocal is returned for a transport that needs local settings the
@@ -75,6 +77,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, Will: mqttWill(self, cm), OnState: c.OnState, Logger: d.log})
 		m.Transport = cli
 		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
+		d.mqtt.add(cm.Client, cli, v == mqtt.V311)
 	case c.STOMP != nil:
 		cs := c.STOMP
 		tc, err := d.clientTLS(local.TLS, cs.EnableEncryption, cs.Host)
