@@ -61,9 +61,6 @@ func (t *T) needMTPTLS() {
 	}
 }
 
-// mtpAlias is the Alias of the Device.LocalAgent.MTP rows a case adds.
-func (t *T) mtpAlias(base string, _ bool) string { return base }
-
 // selfSigned makes a certificate for host that no one trusts.
 func selfSigned(host string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -84,9 +81,6 @@ func selfSigned(host string) (tls.Certificate, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
-
-// tlsVersionName names a TLS version.
-func tlsVersionName(v uint16) string { return tls.VersionName(v) }
 
 func section4() map[string]caseFunc {
 	m := map[string]caseFunc{}
@@ -142,7 +136,7 @@ func section4() map[string]caseFunc {
 		// [R-MQTT.48] TLS 1.2 or later.
 		t.Check(len(v) > 0, "no TLS handshake")
 		for _, x := range v {
-			t.Check(x >= tls.VersionTLS12, "TLS version %s", tlsVersionName(x))
+			t.Check(x >= tls.VersionTLS12, "TLS version %s", tls.VersionName(x))
 		}
 	}}
 	m["6.11"] = caseFunc{wait: 30 * time.Second, run: func(t *T) {
@@ -155,7 +149,7 @@ func section4() map[string]caseFunc {
 		// [R-STOMP.36] TLS 1.2 or later.
 		t.Check(len(v) > 0, "no TLS handshake")
 		for _, x := range v {
-			t.Check(x >= tls.VersionTLS12, "TLS version %s", tlsVersionName(x))
+			t.Check(x >= tls.VersionTLS12, "TLS version %s", tls.VersionName(x))
 		}
 	}}
 	return m

@@ -94,8 +94,8 @@ func (t *T) stompSetup(o stompOpts) *stompRig {
 			fmt.Sscan(c.value, &rig.retryMult)
 		}
 	}
-	alias := t.mtpAlias("tp469-stomp", o.tls)
-	t.c.do(t.ctx, deleteReq(true, `Device.LocalAgent.MTP.[Alias=="`+alias+`"].`, `Device.STOMP.Connection.[Alias=="tp469-stomp"].`), t.r.o.ReplyTimeout)
+	// Rows left by an interrupted run go first (Alias is unique).
+	t.c.do(t.ctx, deleteReq(true, `Device.LocalAgent.MTP.[Alias=="tp469-stomp"].`, `Device.STOMP.Connection.[Alias=="tp469-stomp"].`), t.r.o.ReplyTimeout)
 	rig.conn = t.created(t.addResp(t.Do(addReq(false, obj("Device.STOMP.Connection.", params...)))), 1)[0]
 	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, rig.conn), t.r.o.ReplyTimeout) })
 
@@ -111,7 +111,7 @@ func (t *T) stompSetup(o stompOpts) *stompRig {
 		t.setOK(row, p("Enable", "true"))
 	}
 
-	rig.row = t.created(t.addResp(t.Do(addReq(false, obj("Device.LocalAgent.MTP.", p("Alias", alias), p("Enable", "false"), p("Protocol", "STOMP"))))), 1)[0]
+	rig.row = t.created(t.addResp(t.Do(addReq(false, obj("Device.LocalAgent.MTP.", p("Alias", "tp469-stomp"), p("Enable", "false"), p("Protocol", "STOMP"))))), 1)[0]
 	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, rig.row), t.r.o.ReplyTimeout) })
 	dest := rig.dest
 	if o.shape.subscribeDest != "" {
