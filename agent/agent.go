@@ -80,6 +80,10 @@ type Options struct {
 	// certificates, for E2E sessions with TLS12 payload security
 	// (E2ESession.PayloadSecurity TLS); nil: sessions are PLAINTEXT.
 	E2ETLS *tls.Config
+	// RequireIntegrity makes the Agent ignore a Record with a payload that
+	// the MTP does not protect and that carries no mac_signature
+	// (e2eintegrity.go) [R-E2E.29], [R-E2E.30]; false takes such Records.
+	RequireIntegrity bool
 	// SoftwareVersion is reported in Device.LocalAgent.SoftwareVersion.
 	SoftwareVersion string
 	// MaxRecordSize bounds inbound Records; 0 means record.DefaultMaxSize.
@@ -365,7 +369,7 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 		a.log.WarnContext(ctx, "record from_id does not match the connection's endpoint", "from", rec.FromID, "peer", in.From.EndpointID)
 		return
 	}
-	if !a.recordIntact(ctx, &rec) {
+	if !a.recordIntact(ctx, in, &rec) {
 		return
 	}
 	switch rec.Type {

@@ -142,9 +142,11 @@ func Run(ctx context.Context, o Options, match func(id string) bool) ([]Result, 
 	}
 	r := &runner{o: o}
 	r.primary = newClient(ctx, o.Logger, o.ControllerID, o.AgentID, o.Transport, o.AgentAddr)
+	r.primary.sign = o.E2E.signer()
 	defer r.primary.close()
 	if o.Second != nil {
 		r.second = newClient(ctx, o.Logger, o.Second.ID, o.AgentID, o.Second.Transport, o.Second.AgentAddr)
+		r.second.sign = o.E2E.signer()
 		defer r.second.close()
 	}
 	if err := r.primary.ping(ctx, o.ReplyTimeout*3); err != nil {
@@ -312,6 +314,8 @@ type client struct {
 	// tap, when set, receives the session_context and disconnect
 	// Records from the Agent (section3.go).
 	tap chan *record.Record
+	// sign, when set, signs the Records sent (e2esetup.go).
+	sign func(*record.Record)
 }
 
 func newClient(ctx context.Context, log *slog.Logger, id, agentID string, tr mtp.Transport, addr string) *client {
@@ -407,6 +411,7 @@ func (c *client) send(ctx context.Context, m *wire.Msg) error {
 }
 
 func (c *client) sendRecord(ctx context.Context, rec *record.Record) error {
+	c.seal(rec)
 	b, err := rec.MarshalBinary()
 	if err != nil {
 		return err
@@ -436,7 +441,9 @@ func (c *client) doTo(ctx context.Context, addr string, req *wire.Request, timeo
 	if err != nil {
 		return nil, err
 	}
-	b, err := record.NewNoSession(c.agentID, c.id, payload).MarshalBinary()
+	rec := record.NewNoSession(c.agentID, c.id, payload)
+	c.seal(rec)
+	b, err := rec.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}

@@ -247,9 +247,30 @@ func tlsContentType(r *record.Record) byte {
 	return r.Session.Payload[0][0]
 }
 
-// e2eNoIntegrity is 3.2, which this runner does not run.
+// e2eNoIntegrity is 3.2: over an MTP that does not protect the Records,
+// an Agent that requires integrity does not answer a PLAINTEXT Get without
+// mac_signature [R-E2E.29], [R-E2E.30], and answers signed ones.
 func e2eNoIntegrity(t *T) {
-	t.Skipf("needs an agent that refuses PLAINTEXT Records without integrity protection over an MTP that does not protect them (R-E2E.29, R-E2E.30); this agent takes them, and the runner cannot tell whether the MTP protects the Records")
+	if s := t.r.o.E2E; s == nil || !s.Unprotected {
+		t.Skipf("needs an MTP without integrity protection and an agent that requires it (usp agent's e2e_tls.require_integrity; usp conformance --e2e-unprotected)")
+	}
+	x := &tlsSess{t: t, s: e2e.NewSession(t.c.id, t.c.agentID, 3, e2e.Config{})}
+	id, b := x.msg(getReq("Device.DeviceInfo.SoftwareVersion"))
+	raw, err := record.NewNoSession(t.c.agentID, t.c.id, b).MarshalBinary()
+	if err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	ch, stop := t.c.watch(id)
+	defer stop()
+	if err := t.c.tr.Send(t.ctx, t.c.addr, raw); err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	select {
+	case m := <-ch:
+		t.Fatalf("the agent answered a Get without integrity protection: %s", brief(m))
+	case <-time.After(3 * time.Second):
+	}
+	t.Check(t.c.ping(t.ctx, 10*time.Second) == nil, "the agent does not answer signed Records either")
 }
 
 // e2eTLSMAC is 3.4: in a TLS12 session the Agent's Records are signed

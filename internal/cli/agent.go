@@ -64,7 +64,7 @@ type agentConfig struct {
 	// E2ETLS is the Agent's certificate and key for E2E sessions with
 	// TLS12 payload security, and the CA of Controllers' certificates
 	// (internal/cli/agente2e.go).
-	E2ETLS *tlsConfig `yaml:"e2e_tls"`
+	E2ETLS *e2eTLSConfig `yaml:"e2e_tls"`
 }
 
 // mtpConfig is one transport of the agent.
@@ -407,7 +407,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	aopt := agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot}
 	fw.options(&aopt)
-	if aopt.E2ETLS, err = cfg.E2ETLS.e2e(); err != nil {
+	if err = cfg.E2ETLS.options(&aopt); err != nil {
 		for _, x := range mtps {
 			x.Transport.Close()
 		}

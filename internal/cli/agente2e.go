@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+
+	"github.com/uspkit/uspkit/agent"
 )
 
 // e2e builds the TLS settings of E2E sessions from an e2e_tls section:
@@ -27,4 +29,26 @@ func (t *tlsConfig) e2e() (*tls.Config, error) {
 		return nil, errors.New("e2e_tls.key: not an ECDSA P-256 key")
 	}
 	return c, nil
+}
+
+// e2eTLSConfig is `usp agent`'s e2e_tls section: the certificate, key and
+// CA of E2E sessions, and require_integrity, which makes the Agent ignore
+// Records with a payload that neither the MTP nor a mac_signature
+// protects (TR-369 R-E2E.29, R-E2E.30).
+type e2eTLSConfig struct {
+	tlsConfig        `yaml:",inline"`
+	RequireIntegrity bool `yaml:"require_integrity"`
+}
+
+// options sets the Agent's E2E options from the section.
+func (c *e2eTLSConfig) options(o *agent.Options) error {
+	if c == nil {
+		return nil
+	}
+	tc, err := c.tlsConfig.e2e()
+	if err != nil {
+		return err
+	}
+	o.E2ETLS, o.RequireIntegrity = tc, c.RequireIntegrity
+	return nil
 }

@@ -15,6 +15,7 @@ type e2eFlagValues struct {
 	cert, key, ca           *string
 	wrongCert, wrongKey     *string
 	expiredCert, expiredKey *string
+	unprotected             *bool
 }
 
 func e2eFlags(fs *flag.FlagSet) *e2eFlagValues {
@@ -26,6 +27,7 @@ func e2eFlags(fs *flag.FlagSet) *e2eFlagValues {
 		wrongKey:    fs.String("e2e-wrong-key", "", "the key `file` of --e2e-wrong-cert"),
 		expiredCert: fs.String("e2e-expired-cert", "", "2.8: an expired certificate `file` naming --id, from the agent's trusted issuer"),
 		expiredKey:  fs.String("e2e-expired-key", "", "the key `file` of --e2e-expired-cert"),
+		unprotected: fs.Bool("e2e-unprotected", false, "3.2: the MTP does not protect the Records' integrity and the agent requires it (usp agent's e2e_tls.require_integrity): sign every Record with --e2e-cert"),
 	}
 }
 
@@ -50,7 +52,7 @@ func (f *e2eFlagValues) setup() (*conformance.E2ESetup, error) {
 	if !roots.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("--e2e-ca: no certificate in %s", *f.ca)
 	}
-	s := &conformance.E2ESetup{Certificate: c, Roots: roots}
+	s := &conformance.E2ESetup{Certificate: c, Roots: roots, Unprotected: *f.unprotected}
 	for _, o := range []struct {
 		cert, key, flag string
 		to              **tls.Certificate
