@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uspkit/uspkit/controller"
@@ -397,4 +398,17 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// idOf describes the {id} of a route's path.
+func idOf(path string) string {
+	for _, p := range []struct{ prefix, what string }{
+		{"/api/v1/groups/", "Group ID"}, {"/api/v1/jobs/", "Job ID (or a campaign's)"},
+		{"/api/v1/campaigns/", "Campaign ID"}, {"/api/v1/files/", "File ID"},
+	} {
+		if strings.HasPrefix(path, p.prefix) {
+			return p.what
+		}
+	}
+	return "Agent Endpoint ID"
 }

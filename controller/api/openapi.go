@@ -25,7 +25,7 @@ func (s *Server) Document() map[string]any {
 		}
 		var params []any
 		if strings.Contains(rt.path, "{id}") {
-			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "description": "Agent Endpoint ID", "schema": map[string]any{"type": "string"}})
+			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "description": idOf(rt.path), "schema": map[string]any{"type": "string"}})
 		}
 		if rt.body != "" {
 			op["requestBody"] = map[string]any{"required": rt.body != "", "content": map[string]any{"application/json": map[string]any{
