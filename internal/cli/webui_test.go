@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/uspkit/uspkit/internal/testenv"
 )
@@ -375,6 +376,32 @@ func TestWebUI(t *testing.T) {
 	// The raw exchange shows the Records of what was just done.
 	b.run("exchange", 20*time.Second, chromedp.Click(chromedp.ID("exchange-load")), waitText("#exchange", "OPERATE"))
 
+	// The editor's check of each TR-106 type, in the page's own module.
+	checks := []struct {
+		typ, value string
+		valid      bool
+	}{
+		{"boolean", "true", true}, {"boolean", "0", true}, {"boolean", "yes", false},
+		{"int", "-2147483648", true}, {"int", "2147483648", false}, {"int", "1.5", false},
+		{"unsignedInt", "4294967295", true}, {"unsignedInt", "4294967296", false}, {"unsignedInt", "-1", false},
+		{"long", "-9223372036854775808", true}, {"long", "9223372036854775808", false},
+		{"unsignedLong", "18446744073709551615", true}, {"unsignedLong", "18446744073709551616", false},
+		{"decimal", "-1.25", true}, {"decimal", "1e3", false},
+		{"dateTime", "2026-01-31T12:00:00Z", true}, {"dateTime", "0001-01-01T00:00:00Z", true}, {"dateTime", "2026-01-31T12:00:00.123456+01:00", true},
+		{"dateTime", "2026-13-01T00:00:00Z", false}, {"dateTime", "yesterday", false},
+		{"hexBinary", "00ff", true}, {"hexBinary", "0f0", false},
+		{"base64", "AAEC", true}, {"base64", "AAE", false},
+		{"string", "anything at all", true},
+	}
+	for _, c := range checks {
+		var why string
+		b.run("type check", 10*time.Second, into(&why, chromedp.Evaluate[string](
+			fmt.Sprintf(`import('/ui/js/usp.js').then(m => m.checkValue(%q, %q))`, c.typ, c.value), chromedp.EvalAwaitPromise)))
+		if (why == "") != c.valid {
+			t.Errorf("%s %q: valid %v (%q), want %v", c.typ, c.value, why == "", why, c.valid)
+		}
+	}
+
 	// Tag the agent; the fleet filters by tag.
 	b.run("tags", 30*time.Second,
 		fill("#tags-input", "lab, webui"),
@@ -400,6 +427,22 @@ func TestWebUI(t *testing.T) {
 		if err := os.WriteFile("../../docs/webui-agent.png", png, 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+
+	// The tree by keyboard: right expands, down moves, Enter opens.
+	var focused string
+	b.run("tree by keyboard", 30*time.Second,
+		chromedp.Navigate(agentURL),
+		chromedp.WaitVisible(chromedp.CSS(node("Device."))),
+		chromedp.Focus(chromedp.CSS(node("Device."))),
+		chromedp.KeyEvent(kb.ArrowRight),
+		chromedp.WaitVisible(chromedp.CSS(node("Device.DeviceInfo."))),
+		chromedp.KeyEvent(kb.ArrowDown),
+		into(&focused, chromedp.Evaluate[string](`document.activeElement.dataset.path || ""`)),
+		chromedp.KeyEvent(kb.Enter),
+		waitTrue(`(document.getElementById("dm-object")||{}).textContent === document.activeElement.dataset.path`))
+	if !strings.HasPrefix(focused, "Device.") || focused == "Device." {
+		t.Errorf("ArrowDown from Device. focused %q, want its first child", focused)
 	}
 
 	// Phone width: the agent page fits without sideways scrolling.

@@ -86,6 +86,34 @@ function dataModel(sec, page) {
   page.detail = detail;
   clear(sec, head, form, results, h('div', { class: 'dm' }, h('div', { class: 'tree-box' }, tree), detail));
   tree.appendChild(node(page, 'Device.', 'Device.', false));
+  tree.addEventListener('keydown', treeKeys);
+}
+
+/**
+ * treeKeys moves through the tree with the arrow keys: up and down to the
+ * previous and next object shown, right to expand, left to collapse or go
+ * to the parent; Enter or Space opens (the button's own behaviour).
+ */
+function treeKeys(e) {
+  const cur = e.target.closest('li');
+  if (!cur || !['ArrowDown', 'ArrowUp', 'ArrowRight', 'ArrowLeft', 'Home', 'End'].includes(e.key)) return;
+  e.preventDefault();
+  const nodes = [...e.currentTarget.querySelectorAll('.node')].filter(n => n.offsetParent !== null);
+  const self = cur.querySelector(':scope > .node');
+  const twisty = cur.querySelector(':scope > .twisty');
+  const i = nodes.indexOf(self);
+  const open = twisty.getAttribute('aria-expanded') === 'true';
+  switch (e.key) {
+    case 'ArrowDown': nodes[Math.min(i + 1, nodes.length - 1)]?.focus(); break;
+    case 'ArrowUp': nodes[Math.max(i - 1, 0)]?.focus(); break;
+    case 'Home': nodes[0]?.focus(); break;
+    case 'End': nodes[nodes.length - 1]?.focus(); break;
+    case 'ArrowRight': if (!open) twisty.click(); else nodes[i + 1]?.focus(); break;
+    case 'ArrowLeft':
+      if (open) twisty.click();
+      else cur.parentElement.closest('li')?.querySelector(':scope > .node')?.focus();
+      break;
+  }
 }
 
 /** objInfo reads (once) the supported object of a path and its children. */

@@ -57,8 +57,8 @@ export async function fleetPage(main, ctx) {
     h('caption', {}, `${data.total ?? agents.length} agent${(data.total ?? agents.length) === 1 ? '' : 's'}`),
     h('thead', {}, h('tr', {}, sortLink('online', 'State'), sortLink('id', 'Endpoint ID'), sortLink('model', 'Model'), sortLink('version', 'Version'),
       sortLink('last_seen', 'Last contact'), h('th', { scope: 'col' }, 'Tags'))),
-    h('tbody', {}, agents.map(a => h('tr', {},
-      h('td', {}, onlineBadge(a.online)),
+    h('tbody', {}, agents.map(a => h('tr', { dataset: { id: a.id } },
+      h('td', { class: 'state' }, onlineBadge(a.online)),
       h('td', {}, h('a', { href: `#/agent/${encodeURIComponent(a.id)}`, class: 'agent-link' }, a.id)),
       h('td', {}, modelOf(a)), h('td', {}, versionOf(a)),
       h('td', { title: fmtTime(a.last_seen) }, ago(a.last_seen)),
@@ -68,6 +68,12 @@ export async function fleetPage(main, ctx) {
   clear(pager, st.offset > 0 ? page(Math.max(st.offset - PAGE, 0), '← Previous') : null,
     h('span', {}, `${Math.min(st.offset + 1, total)}–${Math.min(st.offset + PAGE, total)} of ${total}`),
     st.offset + PAGE < total ? page(st.offset + PAGE, 'Next →') : null);
+  // Agents coming and going update their row.
+  stream('/api/v1/events/stream', (kind, ev) => {
+    if (kind !== 'online' && kind !== 'offline') return;
+    const row = [...table.querySelectorAll('tbody tr')].find(r => r.dataset.id === ev.agent);
+    if (row) clear(row.querySelector('td.state'), onlineBadge(kind === 'online'));
+  }, ctx.signal);
 }
 
 /** listOf reads a list answer that is either an array or {key: [...]}. */
@@ -137,8 +143,14 @@ export async function groupPage(main, id, ctx) {
   clear(main, ...out);
 }
 
-/** jobForm starts a job over a group. */
+/** jobForm starts a job over a group: groupID, or one chosen in the form when it is empty. */
 export function jobForm(groupID) {
+  const pick = groupID ? null : h('select', { id: 'j-group', required: true });
+  if (pick) {
+    get('/api/v1/groups').then(g => {
+      for (const x of listOf(g, 'groups')) pick.appendChild(h('option', { value: x.id }, x.name || x.id));
+    }).catch(() => {});
+  }
   const kind = h('select', { id: 'j-kind' }, ['get', 'set', 'operate', 'add', 'delete'].map(k => h('option', { value: k }, k)));
   const name = h('input', { id: 'j-name', required: true, value: `job-${new Date().toISOString().slice(0, 19)}` });
   const path = h('input', { id: 'j-path', required: true, placeholder: 'Device.DeviceInfo.SoftwareVersion', spellcheck: 'false' });
@@ -157,10 +169,11 @@ export function jobForm(groupID) {
       case 'operate': request = { kind: 'operate', command: p, args: parseArgs(value.value) }; break;
     }
     try {
-      const j = await post('/api/v1/jobs', { name: name.value, group: groupID, request, concurrency: +conc.value || 10 });
+      const j = await post('/api/v1/jobs', { name: name.value, group: groupID || pick.value, request, concurrency: +conc.value || 10 });
       location.hash = `#/job/${encodeURIComponent(j.id)}`;
     } catch (x) { err.textContent = x.message; }
-  } }, h('h2', { id: 'j-title' }, 'Run a job over this group'),
+  } }, h('h2', { id: 'j-title' }, groupID ? 'Run a job over this group' : 'Run a job over a group'),
+  pick ? [h('label', { for: 'j-group' }, 'Group'), pick] : null,
   h('label', { for: 'j-name' }, 'Job name'), name,
   h('label', { for: 'j-kind' }, 'Request'), kind,
   h('label', { for: 'j-path' }, 'Path or command'), path,
@@ -216,16 +229,21 @@ function progress(j, id) {
 export async function jobsPage(main, ctx) {
   let data;
   try { data = await get('/api/v1/jobs'); } catch (e) { if (e instanceof ApiError && e.status === 404) return fleetMissing(main, 'Jobs'); throw e; }
-  const jobs = listOf(data, 'jobs');
-  clear(main, h('h1', {}, 'Jobs'), h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'jobs' },
-    h('thead', {}, h('tr', {}, ['Name', 'Kind', 'State', 'Progress'].map(x => h('th', { scope: 'col' }, x)))),
-    h('tbody', {}, jobs.map(j => h('tr', {},
-      h('td', {}, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.name || j.id)),
-      h('td', {}, j.kind || ''), h('td', {}, j.state || ''),
-      h('td', {}, progress(j, `p-${j.id}`))))))));
-  // Progress follows the event stream.
+  const box = h('div', { class: 'scroll' });
+  const render = d => {
+    const jobs = listOf(d, 'jobs');
+    clear(box, h('table', { class: 'list', id: 'jobs' },
+      h('thead', {}, h('tr', {}, ['Name', 'Kind', 'State', 'Progress'].map(x => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, jobs.map(j => h('tr', {},
+        h('td', {}, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.name || j.id)),
+        h('td', {}, j.kind || ''), h('td', {}, j.state || ''),
+        h('td', {}, progress(j, `p-${j.id}`)))))));
+  };
+  render(data);
+  clear(main, h('h1', {}, 'Jobs'), box, ctx.canWrite ? jobForm('') : null);
+  // Progress follows the event stream; only the table is drawn again.
   stream('/api/v1/events/stream', (kind) => {
-    if (kind === 'job.progress' || kind === 'job.done') refreshSoon(() => jobsPage(main, ctx));
+    if (kind === 'job.progress' || kind === 'job.done') refreshSoon(async () => render(await get('/api/v1/jobs')));
   }, ctx.signal);
 }
 
@@ -243,7 +261,7 @@ export async function jobPage(main, id, ctx) {
     clear(main, h('h1', {}, `Job ${j.name || j.id}`),
       h('p', {}, 'State: ', h('strong', { id: 'job-state' }, state)),
       progress(j, 'job-progress'),
-      j.link ? h('p', {}, h('a', { href: j.link }, 'Details')) : null,
+      j.kind === 'campaign' ? h('p', { class: 'muted' }, 'A campaign: usp campaigns shows its waves.') : null,
       ctx.canWrite && state === 'running' ? h('button', { type: 'button', class: 'danger write', onclick: async () => {
         await post(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, {}); render();
       } }, 'Cancel job') : null,
