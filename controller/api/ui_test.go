@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -76,8 +77,22 @@ func TestExchangeRoute(t *testing.T) {
 			if tt.wantN >= 0 && len(out.Records) != tt.wantN || tt.wantN < 0 && len(out.Records) < 2 {
 				t.Fatalf("%d records: %s", len(out.Records), b)
 			}
-			if r := out.Records[0]; r.Direction != "received" || !strings.Contains(string(r.Record), "get_resp") {
-				t.Errorf("newest record: %s %s", r.Direction, r.Record)
+			// The GetResp is there, newer than its Get (when both are).
+			sent, recv := -1, -1
+			for i, r := range out.Records {
+				var c bytes.Buffer
+				if err := json.Compact(&c, r.Record); err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+				if strings.Contains(c.String(), `"requested_path":"Device.LocalAgent.EndpointID"`) && r.Direction == "received" {
+					recv = i
+				}
+				if strings.Contains(c.String(), `"param_paths":["Device.LocalAgent.EndpointID"]`) && r.Direction == "sent" {
+					sent = i
+				}
+			}
+			if recv < 0 && tt.wantN != 1 || sent >= 0 && recv > sent {
+				t.Errorf("GetResp at %d, Get at %d in %s", recv, sent, b)
 			}
 		})
 	}
