@@ -158,36 +158,52 @@ func (d AgentSQL) inQuery(col, query string) string {
 }
 
 // OrderBy returns the ORDER BY list of q.
-func (q AgentQuery) OrderBy() string {
+func (q AgentQuery) OrderBy() string { return q.orderBy("") }
+
+// orderBy returns the ORDER BY list with each term behind prefix ("+"
+// keeps SQLite from ordering by walking an index).
+func (q AgentQuery) orderBy(prefix string) string {
 	dir := " ASC"
 	if q.Desc {
 		dir = " DESC"
 	}
 	switch q.Sort {
 	case SortModel, SortVersion, SortLastSeen, SortOnline:
-		return q.Sort + dir + ", id" + dir
+		return prefix + q.Sort + dir + ", " + prefix + "id" + dir
 	}
-	return "id" + dir
+	return prefix + "id" + dir
 }
 
 // Search returns the two statements of a search, the count and the page,
 // with their arguments.
 func (d AgentSQL) Search(q AgentQuery) (count string, countArgs []any, page string, pageArgs []any) {
+	count, countArgs = d.Count(q)
+	page, pageArgs = d.Page(q, "")
+	return count, countArgs, page, pageArgs
+}
+
+// Count returns the statement that counts the Agents q picks.
+func (d AgentSQL) Count(q AgentQuery) (string, []any) {
 	where, args := d.Where(q)
-	count = "SELECT count(*) FROM fleet_agents WHERE " + where
-	page = "SELECT id FROM fleet_agents WHERE " + where + " ORDER BY " + q.OrderBy()
-	pageArgs = append([]any(nil), args...)
+	return "SELECT count(*) FROM fleet_agents WHERE " + where, args
+}
+
+// Page returns the statement of q's page, its ORDER BY terms behind
+// orderPrefix.
+func (d AgentSQL) Page(q AgentQuery, orderPrefix string) (string, []any) {
+	where, args := d.Where(q)
+	page := "SELECT id FROM fleet_agents WHERE " + where + " ORDER BY " + q.orderBy(orderPrefix)
 	if q.Limit > 0 {
-		pageArgs = append(pageArgs, q.Limit)
-		page += " LIMIT " + d.Placeholder(len(pageArgs))
+		args = append(args, q.Limit)
+		page += " LIMIT " + d.Placeholder(len(args))
 	} else {
 		page += " " + d.NoLimit
 	}
 	if q.Offset > 0 {
-		pageArgs = append(pageArgs, q.Offset)
-		page += " OFFSET " + d.Placeholder(len(pageArgs))
+		args = append(args, q.Offset)
+		page += " OFFSET " + d.Placeholder(len(args))
 	}
-	return count, args, page, pageArgs
+	return page, args
 }
 
 func boolInt(b bool) int {

@@ -53,6 +53,10 @@ func agentSQL() store.AgentSQL {
 	}
 }
 
+// sortFewRows is the most matches a search sorts rather than reads in
+// the order of the sort key's index.
+const sortFewRows = 5000
+
 // PutAgents creates or replaces the index rows of Agents, in one
 // transaction.
 func (s *DB) PutAgents(ctx context.Context, recs []store.AgentRecord) error {
@@ -139,11 +143,24 @@ func (s *DB) AllOffline(ctx context.Context) (int, error) {
 
 // SearchAgents runs a search on the fleet index.
 func (s *DB) SearchAgents(ctx context.Context, q store.AgentQuery) ([]string, int, error) {
-	count, cargs, page, pargs := agentSQL().Search(q)
+	d := agentSQL()
+	count, cargs := d.Count(q)
 	var total int
 	if err := s.db.QueryRowContext(ctx, count, cargs...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search agents: %w", err)
 	}
+	// Without statistics on ranges SQLite walks the index of the sort key
+	// and filters a seen_before/seen_after range, which reads most of the
+	// table when few rows match (the last hour, say). When the count
+	// says few match, sorting them is cheaper: "+" keeps the planner off
+	// the sort key's index so that it reaches them through last_seen's.
+	// (An equality filter needs none: its index, (column, id), is in ID
+	// order already.)
+	prefix := ""
+	if total <= sortFewRows && seenRange(q) {
+		prefix = "+"
+	}
+	page, pargs := d.Page(q, prefix)
 	rows, err := s.db.QueryContext(ctx, page, pargs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: search agents: %w", err)
@@ -177,4 +194,14 @@ func (s *DB) inTx(ctx context.Context, what string, f func(*sql.Tx) error) error
 		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	return nil
+}
+
+// seenRange says whether q bounds last_seen.
+func seenRange(q store.AgentQuery) bool {
+	for _, f := range q.Filters {
+		if !f.SeenBefore.IsZero() || !f.SeenAfter.IsZero() {
+			return true
+		}
+	}
+	return false
 }
