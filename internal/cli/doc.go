@@ -4,4 +4,11 @@
 //
 //	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 //	os.Exit(code)
+//
+// The device build of cmd/usp-agent (build tag usp_device) compiles only
+// the Agent's files: a file for another command (the Controller, the
+// client verbs, the conformance runner, anything that imports controller,
+// conformance, telemetry, broker or store/sqlite) starts with
+// "//go:build !usp_device". cmd/usp-agent's TestDeviceBuildLeavesOut
+// fails when one does not.
 package cli
