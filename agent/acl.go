@@ -19,6 +19,7 @@ type acl struct {
 	roles     map[string]*role    // by reference, "Device.LocalAgent.ControllerTrust.Role.1"
 	ctrls     map[string][]string // enabled Controller endpoint ID → role references
 	untrusted []string
+	secured   []string // SecuredRoles, Role references without the trailing dot (secured.go)
 	// cached are the permissions handed out since the last set, by
 	// Controller, so that the paths one message resolves are remembered
 	// for the next (a Perms result depends only on the roles).

@@ -125,6 +125,7 @@ type Agent struct {
 
 	acl  *acl
 	subs *subscriptions
+	onb  *onboarding // OnBoardRequest resends (onboarding.go)
 	reqs *requests
 	brk  *broker    // the USP Broker role (broker.go)
 	e2e  *e2e.Table // E2E sessions with Controllers (e2e.go)
@@ -198,6 +199,7 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	a.acl = newACL()
 	a.subs = newSubscriptions(a)
+	a.onb = newOnboarding(a)
 	a.e2e = e2e.NewTable(opt.EndpointID, a.e2ePolicy)
 	a.e2eRetry = newE2ERetries()
 	a.periodic = newPeriodicTimers(a)
@@ -263,8 +265,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.wg.Wait()
 		return err
 	}
-	a.wg.Add(2)
+	a.wg.Add(3)
 	go func() { defer a.wg.Done(); a.subs.run(ctx) }()
+	go func() { defer a.wg.Done(); a.onb.run(ctx) }()
 	go func() { defer a.wg.Done(); a.periodic.run(ctx) }()
 	var err error
 	select {
@@ -533,5 +536,7 @@ func (a *Agent) dispatch(ctx context.Context, from string, msg *wire.Msg) *wire.
 // caller describes the Controller a message came from, with its
 // permissions.
 func (a *Agent) caller(from string) datamodel.Caller {
-	return datamodel.Caller{EndpointID: from, Access: a.acl.forController(from)}
+	// Secured values are read only by Controllers with a SecuredRoles
+	// role (secured.go).
+	return datamodel.Caller{EndpointID: from, Access: a.acl.forController(from), ReadSecured: a.acl.readsSecured(from)}
 }

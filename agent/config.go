@@ -357,6 +357,10 @@ type controller struct {
 	bootParams []string
 	e2e        e2eSettings // its E2ESession row (e2e.go)
 	e2eStatus  string      // E2ESession.Status as last written
+	// onboarded and restartTime are OnBoardingComplete and
+	// OnBoardingRestartTime (onboarding.go).
+	onboarded   bool
+	restartTime uint32
 }
 
 type controllerMTP struct {
@@ -400,6 +404,7 @@ func (a *Agent) reload(ctx context.Context) error {
 				periodicAt: p["PeriodicNotifTime"]}
 			c.periodic = atou(p["PeriodicNotifInterval"])
 			c.retryMin, c.retryMult = atou(p["USPNotifRetryMinimumWaitInterval"]), atou(p["USPNotifRetryIntervalMultiplier"])
+			c.onboarded, c.restartTime = p["OnBoardingComplete"] == "true", atou(p["OnBoardingRestartTime"])
 			c.e2e = parseE2E(rows[path+"E2ESession."])
 			c.e2eStatus = rows[path+"E2ESession."]["Status"]
 			for r := range strings.SplitSeq(p["AssignedRole"], ",") {
@@ -454,6 +459,7 @@ func (a *Agent) reload(ctx context.Context) error {
 		}
 	}
 	a.acl.set(roles, byID, untrusted)
+	a.acl.setSecured(splitRoles(rows[pathTrust]["SecuredRoles"]))
 	a.mu.Lock()
 	a.ctrls = byEndpoint
 	a.ctrlRefs = ctrls

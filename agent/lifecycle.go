@@ -256,6 +256,7 @@ func (a *Agent) sendOnBoardRequest(ctx context.Context, w datamodel.ResponseWrit
 	if c == nil || !c.enabled {
 		return usperr.Errorf(usperr.CodeCommandFailure, "%s is not an enabled Controller", r.Path)
 	}
+	a.startOnBoarding(ctx, c.ref) // OnBoardingComplete false [R-NOT.5]
 	a.onBoard(ctx, c)
 	return nil
 }
@@ -274,5 +275,5 @@ func (a *Agent) onBoard(ctx context.Context, c *controller) {
 	n := &wire.Notify{SendResp: true, Notification: &wire.Notify_OnBoardReq{OnBoardReq: &wire.Notify_OnBoardRequest{
 		Oui: info["ManufacturerOUI"], ProductClass: info["ProductClass"], SerialNumber: info["SerialNumber"],
 		AgentSupportedProtocolVersions: SupportedVersions}}}
-	a.subs.notify(ctx, c, "", n, time.Time{})
+	a.onb.track(a.subs.notify(ctx, c, "", n, time.Time{}), c.ref)
 }

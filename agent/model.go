@@ -65,6 +65,7 @@ func Define(m *schema.Model) {
 		Param("MTPNumberOfEntries", schema.UnsignedInt()).
 		Param("BootParameterNumberOfEntries", schema.UnsignedInt()).
 		Command("SendOnBoardRequest()", false, nil, nil)
+	defineOnBoarding(m) // TR-181 2.17 (onboarding.go)
 	defineE2E(m)
 	m.Define("Device.LocalAgent.Controller.{i}.MTP.{i}.", schema.ObjAddDelete, schema.Keys("Protocol"), schema.AliasKey(), schema.NumEntries("MTPNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
@@ -109,6 +110,7 @@ func Define(m *schema.Model) {
 	m.Define("Device.LocalAgent.ControllerTrust.").
 		Param("UntrustedRole", schema.String(schema.ListOf(1, 0), schema.Ref()), schema.ReadWrite).
 		Param("BannedRole", schema.String(schema.Ref()), schema.ReadWrite).
+		Param("SecuredRoles", schema.String(schema.ListOf(0, 0), schema.Ref()), schema.ReadWrite). // secured.go
 		Param("RoleNumberOfEntries", schema.UnsignedInt())
 	m.Define("Device.LocalAgent.ControllerTrust.Role.{i}.", schema.ObjAddDelete, schema.Keys("Name"), schema.AliasKey(), schema.NumEntries("RoleNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
@@ -135,7 +137,9 @@ func Define(m *schema.Model) {
 		Param("Persistent", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
 		Param("TimeToLive", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
 		Param("NotifRetry", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
-		Param("NotifExpiration", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0"))
+		Param("NotifExpiration", schema.UnsignedInt(), schema.ReadWrite, schema.Default("0")).
+		Param("TriggerAction", schema.String(schema.Enum(triggerNotify, triggerConfig, triggerNotifyAndConfig)), schema.ReadWrite, schema.Default(triggerNotify)).
+		Param("TriggerConfigSettings", schema.String(schema.ListOf(16, 0)), schema.ReadWrite) // trigger.go
 	defineConnections(m)
 	m.Define("Device.LocalAgent.Request.{i}.", schema.Keys("Originator", "Command", "CommandKey"), schema.AliasKey(), schema.NumEntries("RequestNumberOfEntries")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).

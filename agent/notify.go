@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -60,6 +61,11 @@ type sub struct {
 	created    time.Time
 	retry      bool
 	expiration time.Duration
+	// action is TriggerAction; settings its TriggerConfigSettings, or
+	// settingsErr why they cannot be applied (trigger.go).
+	action      string
+	settings    []triggerSetting
+	settingsErr error
 }
 
 // pending is a Notify sent with send_resp, waiting for its NotifyResp.
@@ -100,6 +106,9 @@ func (s *subscriptions) check(ctx context.Context, r *datamodel.Request) error {
 		} else if r.Caller.EndpointID != "" || strings.HasPrefix(r.Values["Recipient"], "cpe-") {
 			r.Values["Recipient"] = ""
 		}
+	}
+	if err := checkTrigger(r.Values); err != nil {
+		return err
 	}
 	for ref := range strings.SplitSeq(r.Values["ReferenceList"], ",") {
 		ref = strings.TrimSpace(ref)
@@ -169,6 +178,8 @@ func newSub(path string, p map[string]string) *sub {
 	x.ttl = time.Duration(atou(p["TimeToLive"])) * time.Second
 	x.expiration = time.Duration(atou(p["NotifExpiration"])) * time.Second
 	x.created, _ = time.Parse(time.RFC3339, p["CreationDate"])
+	x.action = cmp.Or(p["TriggerAction"], triggerNotify)
+	x.settings, x.settingsErr = parseTriggerSettings(p["TriggerConfigSettings"])
 	for ref := range strings.SplitSeq(p["ReferenceList"], ",") {
 		if ref = strings.TrimSpace(ref); ref != "" {
 			x.refs = append(x.refs, ref)
@@ -381,6 +392,17 @@ func (s *subscriptions) sendTo(ctx context.Context, x *sub, path string, right d
 	if c == nil || !c.enabled {
 		return
 	}
+	if x.notifies() {
+		s.notifyOne(ctx, c, x, path, right, build)
+	}
+	if x.configures() {
+		s.trigger(ctx, x, c) // after the Notify [TriggerAction NotifyAndConfig]
+	}
+}
+
+// notifyOne sends a fired subscription's Notify, when its recipient may
+// be notified of path.
+func (s *subscriptions) notifyOne(ctx context.Context, c *controller, x *sub, path string, right datamodel.Perms, build func(*controller) *wire.Notify) {
 	if !s.a.acl.forController(c.endpointID).Perms(path).Has(right) {
 		return
 	}
@@ -489,11 +511,13 @@ func (s *subscriptions) acked(ctx context.Context, from, msgID, subID string) {
 		return
 	}
 	s.forget(ctx, msgID)
+	s.a.onb.acked(ctx, msgID) // an OnBoardRequest's restart timer starts [R-NOT.5]
 }
 
 // failed handles an Error answering a Notify: the Controller refused it,
 // so it is not resent.
 func (s *subscriptions) failed(ctx context.Context, from, msgID string) {
+	s.a.onb.drop(msgID)
 	s.acked(ctx, from, msgID, "")
 }
 

@@ -106,8 +106,8 @@ type Caller struct {
 	// Access decides what the caller may do; nil allows everything.
 	Access Access
 	// ReadSecured reads secured parameters (passwords) as they are, not
-	// as the empty string: for the device's own use, never for a
-	// Controller.
+	// as the empty string: for the device's own use, and for a
+	// Controller only when its role allows it (the Agent's SecuredRoles).
 	ReadSecured bool
 }
 
