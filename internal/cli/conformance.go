@@ -41,6 +41,8 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	ca := fs.String("ca", "", "CA `file` to verify the peer (TLS)")
 	cert := fs.String("cert", "", "certificate `file` of the runner (TLS)")
 	key := fs.String("key", "", "key `file` of the runner (TLS)")
+	secondCert := fs.String("second-cert", "", "certificate `file` of the second controller (TLS), naming --second-id, for an agent that checks the Endpoint ID of the certificate it sees (WebSocket with mutual TLS); default --cert")
+	secondKey := fs.String("second-key", "", "key `file` of --second-cert")
 	pattern := fs.String("run", "", "run only the cases matching these comma-separated `patterns` (\"1.*,2.1\")")
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
 	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
@@ -75,6 +77,10 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	}
 	var wsSetup *conformance.WebSocketSetup
 	build := func(id string, destination string, primary bool) (mtp.Transport, string, error) {
+		tc := tc
+		if !primary && *secondCert != "" {
+			tc = &tlsConfig{CA: *ca, Cert: *secondCert, Key: *secondKey}
+		}
 		switch *proto {
 		case "ws":
 			cfg, err := tc.build(false)

@@ -231,17 +231,20 @@ func conformanceArgs(t *testing.T, m testenv.MTP, e mtpEnds) []string {
 
 // TestConformanceWebSocketTLS runs the runner against `usp agent` over
 // WebSocket with mutual TLS: the agent verifies the runner's certificate
-// and the runner the agent's.
+// and the runner the agent's. The second controller presents a
+// certificate of its own Endpoint ID (conformancesecond_test.go).
 func TestConformanceWebSocketTLS(t *testing.T) {
 	bin := buildUSP(t)
 	pkiDir := t.TempDir()
-	testenv.NewPKI(t, "proto::uspkit-conformance").WriteFiles(t, pkiDir)
+	pki := testenv.NewPKI(t, "proto::uspkit-conformance")
+	pki.WriteFiles(t, pkiDir)
 	port := testenv.FreePort(t)
 	tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n", pkiDir, pkiDir, pkiDir)
 	startAgentProcess(t, bin, "os::012345-CONFTLS", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
 		"WebSocket", "proto::uspkit-conformance")
-	r := runConformanceProcess(t, bin, "--agent", "os::012345-CONFTLS", "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
-		"--ca", pkiDir+"/ca.pem", "--cert", pkiDir+"/client.pem", "--key", pkiDir+"/client.key")
+	args := []string{"--agent", "os::012345-CONFTLS", "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
+		"--ca", pkiDir + "/ca.pem", "--cert", pkiDir + "/client.pem", "--key", pkiDir + "/client.key"}
+	r := runConformanceProcess(t, bin, append(args, secondControllerArgs(t, pki, pkiDir, "proto::second")...)...)
 	if r.Passed < 100 {
 		t.Errorf("only %d cases passed", r.Passed)
 	}
