@@ -278,7 +278,7 @@ func section11() map[string]caseFunc {
 		t.Check(c.ClientID == id, "the next CONNECT has ClientID %q, want %q", c.ClientID, id)
 	}}
 	m["11.6"] = caseFunc{wait: 60 * time.Second, run: func(t *T) {
-		rig := t.mqttSetup(mqttOpts{})
+		rig := t.mqttSetup(mqttOpts{client: []kv{p("ConnectRetryTime", t.retryTime())}})
 		rig.srv.setShape(func(s *mqttShape) { s.down = true })
 		cut := time.Now()
 		rig.srv.cut()
@@ -425,7 +425,7 @@ func section11() map[string]caseFunc {
 		}
 	}}
 	m["11.16"] = caseFunc{wait: 40 * time.Second, run: func(t *T) {
-		rig := t.mqttSetup(mqttOpts{})
+		rig := t.mqttSetup(mqttOpts{client: []kv{p("ConnectRetryTime", t.retryTime())}})
 		sent := time.Now()
 		rig.srv.disconnect(0x8B) // Server shutting down
 		got := rig.srv.waitAccepts(t.ctx, sent, 1, 2*rig.retryMin*time.Duration(rig.retryMult)/1000+5*time.Second)
@@ -459,6 +459,16 @@ func (t *T) needAddDelete(objs ...string) {
 			}
 		}
 	}
+}
+
+// retryTime is the first retry interval, in seconds, of the retry
+// cases (6.3, 11.6, 11.16): TR-181's default of 5 with long waits
+// enabled, else 1, so that two retries take seconds.
+func (t *T) retryTime() string {
+	if t.r.o.Long {
+		return "5"
+	}
+	return "1"
 }
 
 // isGetResp accepts a Record carrying a GetResp.

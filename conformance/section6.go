@@ -226,7 +226,7 @@ func section6() map[string]caseFunc {
 		t.getResp(rig.do(getReq("Device.DeviceInfo.")))
 	}}
 	m["6.3"] = caseFunc{wait: 60 * time.Second, run: func(t *T) {
-		rig := t.stompSetup(stompOpts{})
+		rig := t.stompSetup(stompOpts{conn: []kv{p("ServerRetryInitialInterval", t.retryTime())}})
 		rig.srv.setShape(func(s *stompShape) { s.down = true })
 		cut := time.Now()
 		rig.srv.cut()
