@@ -138,16 +138,10 @@ var sectionReasons = map[string]string{
 
 var reasons = map[string]string{
 	"10.13": "needs MQTT in Device.BulkData.Protocols (the agent reports over HTTP and USPEventNotif)",
-	"1.93":  "needs Subscription.{i}.TriggerAction (feature 37)",
-	"1.94":  "needs Subscription.{i}.TriggerAction (feature 37)",
-	"1.101": "needs Controller.{i}.OnBoardingComplete (feature 42, USP 1.4)",
-	"1.102": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
-	"1.103": "needs Controller.{i}.OnBoardingRestartTime (feature 42, USP 1.4)",
 	"2.6":   "needs an agent without absolute time and an expired controller certificate",
 	"2.7":   "needs Record signatures (mac_signature) in the E2E session",
 	"3.10":  "needs Periodic! notifications over three SessionExpiration periods (60 s and 5 s) and a controller that answers them in the session",
 	"2.8":   "needs an E2E session context with an expired certificate",
-	"2.27":  "needs ControllerTrust.SecuredRoles (feature 40) and a second controller",
 	"8.1":   "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
 	"8.3":   "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
 	"8.4":   "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",

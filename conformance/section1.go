@@ -111,6 +111,7 @@ func (t *T) notifRetryValue(path string) string {
 // section1 implements "Messages and Path Names".
 func section1() map[string]caseFunc {
 	m := map[string]caseFunc{}
+	section1Features(m) // section1feat.go
 	add1 := func(allowPartial bool, id string) func(*T) {
 		return func(t *T) {
 			params := []kv{p("Enable", "true"), p("ID", id), p("NotifType", "ValueChange"), preq("ReferenceList", "Device.LocalAgent.SoftwareVersion")}
