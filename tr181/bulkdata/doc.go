@@ -1,6 +1,9 @@
 // Package bulkdata is the Agent's Bulk Data collection: Device.BulkData
-// of TR-181 2.16 with profiles that report over HTTP(S) (TR-369 Annex A)
-// or as Device.BulkData.Profile.{i}.Push! events over USP, encoded as
+// of TR-181 2.16 with profiles that report over HTTP(S) (TR-369 Annex A),
+// as Device.BulkData.Profile.{i}.Push! events over USP, or published on an
+// MQTT topic through one of the Agent's MQTT clients (an MQTTPublisher
+// given to Service.SetMQTT; Profile.{i}.MQTT.Reference names the client),
+// encoded as
 // JSON (ObjectHierarchy, NameValuePair) or CSV (ParameterPerRow,
 // ParameterPerColumn).
 //
