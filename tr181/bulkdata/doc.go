@@ -3,9 +3,8 @@
 // as Device.BulkData.Profile.{i}.Push! events over USP, or published on an
 // MQTT topic through one of the Agent's MQTT clients (an MQTTPublisher
 // given to Service.SetMQTT; Profile.{i}.MQTT.Reference names the client),
-// encoded as
-// JSON (ObjectHierarchy, NameValuePair) or CSV (ParameterPerRow,
-// ParameterPerColumn).
+// encoded as JSON (ObjectHierarchy, NameValuePair) or CSV
+// (ParameterPerRow, ParameterPerColumn).
 //
 // Profiles and their Parameter, encoding and HTTP sub-objects are stored
 // objects of the Agent's engine, so they persist like any other stored
