@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"container/list"
 	"encoding/json"
 	"sync"
 	"time"
@@ -38,17 +39,22 @@ type Exchanged struct {
 
 // exchanges keeps the last Records exchanged with each Agent. Its zero
 // value is ready to use; it has a lock of its own so that the send and
-// receive paths do not wait on the Controller's.
+// receive paths do not wait on the Controller's. The Agents' rings are in
+// least-recently-used order, so that making room for a new Agent costs
+// the same with many Agents as with few.
 type exchanges struct {
 	mu     sync.Mutex
-	agents map[string]*exchangeRing
+	agents map[string]*list.Element // of *exchangeRing
+	lru    list.List                // front: most recently active
 }
 
-// exchangeRing is one Agent's Records, oldest first.
+// exchangeRing is one Agent's Records: a circular buffer, oldest at start.
 type exchangeRing struct {
+	agent   string
 	entries []exchangeEntry
+	start   int
+	n       int
 	bytes   int
-	last    time.Time
 }
 
 type exchangeEntry struct {
@@ -69,56 +75,72 @@ func (x *exchanges) add(agent, direction, mtpName string, b []byte, now time.Tim
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.agents == nil {
-		x.agents = map[string]*exchangeRing{}
+		x.agents = map[string]*list.Element{}
 	}
-	r := x.agents[agent]
-	if r == nil {
-		if len(x.agents) >= exchangeAgents {
-			x.evictLocked()
+	var r *exchangeRing
+	if el := x.agents[agent]; el != nil {
+		x.lru.MoveToFront(el)
+		r = el.Value.(*exchangeRing)
+	} else {
+		if x.lru.Len() >= exchangeAgents {
+			// Forget the least recently active Agent; reuse its buffer.
+			old := x.lru.Back()
+			r = old.Value.(*exchangeRing)
+			delete(x.agents, r.agent)
+			x.lru.Remove(old)
+			clear(r.entries)
+			*r = exchangeRing{entries: r.entries}
+		} else {
+			r = &exchangeRing{}
 		}
-		r = &exchangeRing{}
-		x.agents[agent] = r
+		r.agent = agent
+		x.agents[agent] = x.lru.PushFront(r)
 	}
-	r.last = now
-	r.entries = append(r.entries, e)
-	r.bytes += len(e.raw)
-	for len(r.entries) > ExchangeRecords || (r.bytes > exchangeBytes && len(r.entries) > 1) {
-		r.bytes -= len(r.entries[0].raw)
-		r.entries[0] = exchangeEntry{}
-		r.entries = r.entries[1:]
-	}
+	r.push(e)
 }
 
-// evictLocked forgets the Agent least recently active.
-func (x *exchanges) evictLocked() {
-	var oldest string
-	var at time.Time
-	for id, r := range x.agents {
-		if oldest == "" || r.last.Before(at) {
-			oldest, at = id, r.last
-		}
+// push appends e, dropping the oldest entries over the bounds.
+func (r *exchangeRing) push(e exchangeEntry) {
+	for r.n > 0 && (r.n == ExchangeRecords || r.bytes+len(e.raw) > exchangeBytes) {
+		r.bytes -= len(r.entries[r.start].raw)
+		r.entries[r.start] = exchangeEntry{}
+		r.start = (r.start + 1) % len(r.entries)
+		r.n--
 	}
-	delete(x.agents, oldest)
+	if r.n == len(r.entries) { // grow (up to ExchangeRecords), oldest first
+		grown := make([]exchangeEntry, min(max(2*len(r.entries), 8), ExchangeRecords))
+		for i := range r.n {
+			grown[i] = r.entries[(r.start+i)%len(r.entries)]
+		}
+		r.entries, r.start = grown, 0
+	}
+	r.entries[(r.start+r.n)%len(r.entries)] = e
+	r.n++
+	r.bytes += len(e.raw)
 }
 
 // forget drops an Agent's Records.
 func (x *exchanges) forget(agent string) {
 	x.mu.Lock()
-	delete(x.agents, agent)
-	x.mu.Unlock()
+	defer x.mu.Unlock()
+	if el := x.agents[agent]; el != nil {
+		x.lru.Remove(el)
+		delete(x.agents, agent)
+	}
 }
 
 // list returns up to n of an Agent's Records, newest first.
 func (x *exchanges) list(agent string, n int) []exchangeEntry {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	r := x.agents[agent]
-	if r == nil {
+	el := x.agents[agent]
+	if el == nil {
 		return nil
 	}
-	out := make([]exchangeEntry, 0, min(n, len(r.entries)))
-	for i := len(r.entries) - 1; i >= 0 && len(out) < n; i-- {
-		out = append(out, r.entries[i])
+	r := el.Value.(*exchangeRing)
+	out := make([]exchangeEntry, 0, min(n, r.n))
+	for i := r.n - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, r.entries[(r.start+i)%len(r.entries)])
 	}
 	return out
 }
