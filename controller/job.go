@@ -289,10 +289,20 @@ func (c *Controller) CreateJob(ctx context.Context, spec JobSpec, req *wire.Requ
 	}
 	ids := spec.Agents
 	if spec.Group != "" {
-		var err error
-		if ids, err = c.members(ctx, AgentFilter{Group: spec.Group}); err != nil {
+		members, err := c.members(ctx, AgentFilter{Group: spec.Group})
+		if err != nil {
 			return Job{}, err
 		}
+		// Agents waiting for an operator's approval are not sent
+		// anything (Options.Admission): a group's job leaves them out.
+		ids = make([]string, 0, len(members))
+		c.mu.Lock()
+		for _, id := range members {
+			if a := c.agents[id]; a != nil && !a.Pending {
+				ids = append(ids, id)
+			}
+		}
+		c.mu.Unlock()
 	}
 	if len(ids) == 0 {
 		return Job{}, fmt.Errorf("%w: no target agents", ErrFleetSpec)

@@ -690,3 +690,20 @@ func TestFleetJobInFlightAtStop(t *testing.T) {
 		t.Errorf("resumed: %+v", r)
 	}
 }
+
+// TestFleetJobSkipsPending: an Agent waiting for approval is a member of
+// the groups it matches, but a group's job sends it nothing.
+func TestFleetJobSkipsPending(t *testing.T) {
+	srv := rigWith(t, controller.AdmitPending)
+	if code, b := call(t, srv, oper, "POST", "/api/v1/groups", `{"id":"all","filter":{}}`); code != http.StatusCreated {
+		t.Fatalf("group: %d %s", code, b)
+	}
+	code, b := call(t, srv, viewer, "GET", "/api/v1/groups/all/agents", "")
+	if code != http.StatusOK || !strings.Contains(string(b), agentID) {
+		t.Fatalf("members: %d %s", code, b)
+	}
+	code, b = call(t, srv, oper, "POST", "/api/v1/jobs", `{"group":"all","request":{"kind":"get","paths":["Device."]}}`)
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "no target agents") {
+		t.Errorf("job over pending agents only: %d %s", code, b)
+	}
+}
