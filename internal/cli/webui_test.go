@@ -44,12 +44,10 @@ type browser struct {
 // Void is the action type of steps that return nothing.
 type step = chromedp.Action[chromedp.Void]
 
-// startBrowser starts Debian's chromium headless with a fresh profile, no
-// outside network and a 1280×800 window. The test is skipped loudly when
-// chromium is missing (failed with USP_REQUIRE_EXTERNAL=1).
-func startBrowser(t *testing.T, base string) *browser {
+// startBrowser starts Debian's chromium (at path) headless with a fresh
+// profile, no outside network and a 1280×800 window.
+func startBrowser(t *testing.T, path, base string) *browser {
 	t.Helper()
-	path := testenv.LookPath(t, "chromium", "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -212,6 +210,8 @@ func count(sel string, n *int) step {
 // and runs a job over a group when the controller has the fleet API.
 // With USP_UPDATE_DOCS=1 it writes docs/webui-agent.png.
 func TestWebUI(t *testing.T) {
+	// Skipped loudly without chromium (failed with USP_REQUIRE_EXTERNAL=1).
+	chromium := testenv.LookPath(t, "chromium", "chromium")
 	bin := buildUSP(t)
 	data := t.TempDir()
 	tokens, _ := json.Marshal(map[string]string{uiAdminToken: "admin", uiOperatorToken: "operator", uiViewerToken: "viewer"})
@@ -257,7 +257,7 @@ func TestWebUI(t *testing.T) {
 		}
 	}
 
-	b := startBrowser(t, base)
+	b := startBrowser(t, chromium, base)
 	agentURL := base + "/#/agent/" + agentID
 
 	// A viewer: no write control anywhere, and the API refuses a write
