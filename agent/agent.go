@@ -77,8 +77,9 @@ type Options struct {
 	Certificates []*x509.Certificate
 	// E2ETLS holds this Agent's certificate (an ECDSA P-256 key naming
 	// its Endpoint ID) and, in RootCAs, the trust anchors of Controllers'
-	// certificates, for E2E sessions with TLS12 payload security
-	// (E2ESession.PayloadSecurity TLS); nil: sessions are PLAINTEXT.
+	// certificates (Certificates are added to them), for E2E sessions
+	// with TLS12 payload security (E2ESession.PayloadSecurity TLS); nil:
+	// sessions are PLAINTEXT.
 	E2ETLS *tls.Config
 	// RequireIntegrity makes the Agent ignore a Record with a payload that
 	// the MTP does not protect and that carries no mac_signature

@@ -95,8 +95,8 @@ func (a *Agent) e2ePolicy(remote string) (e2e.Mode, e2e.Config) {
 		return e2e.Forbid, e2e.Config{}
 	}
 	cfg := c.e2e.cfg
-	if c.e2e.tls && a.opt.E2ETLS != nil {
-		cfg.Security, cfg.TLS, cfg.Now = record.PayloadSecurityTLS12, a.opt.E2ETLS, a.now
+	if tc := a.e2eTLS(); c.e2e.tls && tc != nil {
+		cfg.Security, cfg.TLS, cfg.Now = record.PayloadSecurityTLS12, tc, a.now
 	}
 	return c.e2e.mode, cfg
 }

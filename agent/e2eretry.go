@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -16,10 +18,40 @@ import (
 
 // e2eRetries counts, per Controller, the failed attempts to establish an
 // E2E session since one last succeeded [R-E2E.10]–[R-E2E.13]. The counts
-// live in memory: a reboot starts them at zero [R-E2E.13].
+// live in memory: a reboot starts them at zero [R-E2E.13]. It also keeps
+// the TLS settings of TLS12 sessions, built once.
 type e2eRetries struct {
 	mu    sync.Mutex
 	count map[string]int // Controller Endpoint ID → retries
+
+	tlsOnce sync.Once
+	tls     *tls.Config
+}
+
+// e2eTLS returns the TLS settings of TLS12 sessions: Options.E2ETLS, whose
+// trust anchors for Controllers' certificates also take those listed in
+// Device.LocalAgent.Certificate (Options.Certificates); nil without
+// Options.E2ETLS.
+func (a *Agent) e2eTLS() *tls.Config {
+	r := a.e2eRetry
+	r.tlsOnce.Do(func() {
+		if a.opt.E2ETLS == nil {
+			return
+		}
+		c := a.opt.E2ETLS.Clone()
+		if len(a.opt.Certificates) > 0 {
+			pool := x509.NewCertPool()
+			if c.RootCAs != nil {
+				pool = c.RootCAs.Clone()
+			}
+			for _, cert := range a.opt.Certificates {
+				pool.AddCert(cert)
+			}
+			c.RootCAs = pool
+		}
+		r.tls = c
+	})
+	return r.tls
 }
 
 func newE2ERetries() *e2eRetries { return &e2eRetries{count: map[string]int{}} }

@@ -3,6 +3,8 @@ package controller_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net/url"
 	"sync"
 	"testing"
@@ -23,7 +25,7 @@ import (
 
 // startAgentTLS runs an Agent over WebSocket whose Controller row allows
 // sessions, with E2E certificates e2eTLS (nil: none).
-func startAgentTLS(t *testing.T, url string, e2eTLS *tls.Config) {
+func startAgentTLS(t *testing.T, url string, e2eTLS *tls.Config, trusted ...*x509.Certificate) {
 	t.Helper()
 	m := schema.New()
 	agent.Define(m)
@@ -42,7 +44,7 @@ func startAgentTLS(t *testing.T, url string, e2eTLS *tls.Config) {
 	}})
 	var err error
 	mu.Lock()
-	a, err = agent.New(context.Background(), agent.Options{EndpointID: agentID, Mux: mux, Store: store.NewMemory(), E2ETLS: e2eTLS,
+	a, err = agent.New(context.Background(), agent.Options{EndpointID: agentID, Mux: mux, Store: store.NewMemory(), E2ETLS: e2eTLS, Certificates: trusted,
 		MTPs: []agent.MTP{{Protocol: "WebSocket", Transport: cli, Connect: func(to string) *record.Record { return record.NewWebSocketConnect(to, agentID) }}},
 		Factory: &agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: ctrlID, SessionMode: "Allow",
 			MTPs: []agent.ControllerMTPConf{{Protocol: "WebSocket"}}}}}})
@@ -89,6 +91,20 @@ func TestSessionsTLS12(t *testing.T) {
 		resp, err = r.c.Do(ctx, agentID, get("Device.LocalAgent.", "Device.DeviceInfo."))
 		if err != nil || len(paramsOf(resp)) < 40 {
 			t.Fatalf("segmented GetResp: %d parameters, %v", len(paramsOf(resp)), err)
+		}
+	})
+	t.Run("trust in Device.LocalAgent.Certificate", func(t *testing.T) {
+		r := startControllerWith(t, nil, opts)
+		block, _ := pem.Decode(pki.CAPEM)
+		ca, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startAgentTLS(t, r.url, &tls.Config{Certificates: []tls.Certificate{agentCert}}, ca)
+		waitOnline(t, r.c, true)
+		resp, err := r.c.Do(context.Background(), agentID, get("Device.DeviceInfo.ModelName"))
+		if err != nil || paramsOf(resp)["Device.DeviceInfo.ModelName"] != "m" {
+			t.Fatalf("GetResp %v, %v", resp, err)
 		}
 	})
 	t.Run("agent without certificates", func(t *testing.T) {
