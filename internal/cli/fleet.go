@@ -350,7 +350,9 @@ func jobRequest(args []string) (map[string]any, error) {
 
 // runJobs: usp jobs [ID | start … | cancel ID | delete ID].
 func runJobs(ctx context.Context, e *env, args []string) error {
-	const usage = "[ID | start (--group ID | --agents A,B) [--wait] KIND ARG... | cancel ID | delete ID]"
+	const usage = "[ID | start (--group ID | --agents A,B) [--wait] KIND ARG... | cancel ID | delete ID]\n" +
+		"KIND ARG... is one of: get PATH... | set PATH=VALUE... | add OBJECT. [PARAM=VALUE...] | delete OBJECT... |\n" +
+		"  operate 'CMD()' [ARG=VALUE...] | subscribe ID NOTIF_TYPE REFERENCE_LIST"
 	fs := newFlags(e, "jobs", usage)
 	mk := clientFlags(fs)
 	group := fs.String("group", "", "with start: the group `ID` whose members are the targets")
@@ -363,6 +365,12 @@ func runJobs(ctx context.Context, e *env, args []string) error {
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		return err
+	}
+	var req map[string]any
+	if len(pos) > 0 && pos[0] == "start" {
+		if req, err = jobRequest(pos[1:]); err != nil {
+			return err
+		}
 	}
 	c, err := mk()
 	if err != nil {
@@ -382,10 +390,6 @@ func runJobs(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	case pos[0] == "start":
-		req, err := jobRequest(pos[1:])
-		if err != nil {
-			return err
-		}
 		raw, _ := json.Marshal(req)
 		body := api.JobBody{Name: *name, Group: *group, Request: raw, Concurrency: *conc, RetryFor: *retry, Deadline: *deadline}
 		if *agents != "" {
