@@ -138,7 +138,6 @@ var sectionReasons = map[string]string{
 
 var reasons = map[string]string{
 	"10.13": "needs MQTT in Device.BulkData.Protocols (the agent reports over HTTP and USPEventNotif)",
-	"2.6":   "needs an agent without absolute time and an expired controller certificate",
 	"2.7":   "needs Record signatures (mac_signature) in the E2E session",
 	"3.10":  "needs Periodic! notifications over three SessionExpiration periods (60 s and 5 s) and a controller that answers them in the session",
 	"2.8":   "needs an E2E session context with an expired certificate",

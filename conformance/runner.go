@@ -68,6 +68,10 @@ type Options struct {
 	// MTPTLS, if set, lets the runner's own MQTT and STOMP servers speak
 	// TLS (4.1, 6.11, 11.3); nil skips those cases.
 	MTPTLS *MTPTLSSetup
+	// ExpiredCert tells that the runner's Controller certificate (the
+	// Transport's) has expired and the Agent has no absolute time: the
+	// setup of 2.6, which is skipped without it.
+	ExpiredCert bool
 	// Logger receives progress lines; nil discards them.
 	Logger *slog.Logger
 }

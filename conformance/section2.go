@@ -54,6 +54,7 @@ func (t *T) denied(m *wire.Msg) {
 func section2() map[string]caseFunc {
 	m := map[string]caseFunc{}
 	section2Secured(m) // section2secured.go
+	section2Time(m)    // section2time.go
 	m["2.1"] = caseFunc{run: func(t *T) {
 		payload := t.c.getPayload("Device.LocalAgent.EndpointID")
 		t.Check(t.c.sendRecord(t.ctx, record.NewNoSession(t.c.agentID, t.c.agentID, payload)) == nil, "send failed")

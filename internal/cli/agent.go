@@ -113,6 +113,10 @@ type tlsConfig struct {
 	CA   string `yaml:"ca"`
 	// ClientAuth, for a server, requires and verifies client certificates.
 	ClientAuth bool `yaml:"client_auth"`
+	// NoAbsoluteTime is for a device that cannot obtain absolute time (no
+	// real-time clock): the peer's certificate is verified without its
+	// validity dates [R-SEC.19] (agent.WithoutAbsoluteTime).
+	NoAbsoluteTime bool `yaml:"no_absolute_time"`
 }
 
 // loadAgentConfig reads and checks a configuration file; an error names
@@ -227,6 +231,9 @@ func (t *tlsConfig) build(server bool) (*tls.Config, error) {
 	}
 	if server && t.ClientAuth {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	if t.NoAbsoluteTime {
+		cfg = agent.WithoutAbsoluteTime(cfg, server)
 	}
 	return cfg, nil
 }

@@ -60,6 +60,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mtpKey := fs.String("mtp-key", "", "4.1, 6.11, 11.3: the key `file` of --mtp-cert")
 	mtpExpired := fs.String("mtp-expired-cert", "", "4.1: an expired server certificate `file` of the same trusted issuer, which the agent must refuse")
 	mtpExpiredKey := fs.String("mtp-expired-key", "", "4.1: the key `file` of --mtp-expired-cert")
+	expiredCert := fs.Bool("expired-cert", false, "2.6: the --cert certificate has expired and the agent has no absolute time (its tls no_absolute_time)")
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
 	if err := parse(fs, args); err != nil {
@@ -70,6 +71,11 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	}
 	if *agentID == "" {
 		return fmt.Errorf("%w: --agent is required", errUsage)
+	}
+	if *expiredCert {
+		if err := checkExpired(*cert, *key, time.Now()); err != nil {
+			return err
+		}
 	}
 	var tc *tlsConfig
 	if *ca != "" || *cert != "" {
@@ -154,7 +160,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
-		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, Logger: newLogger(e.stderr, "warn")}
+		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, ExpiredCert: *expiredCert, Logger: newLogger(e.stderr, "warn")}
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
 	if *fwImage != "" {
 		o.Firmware = &conformance.FirmwareSetup{Image: *fwImage, Version: *fwVersion, Host: *fwHost}

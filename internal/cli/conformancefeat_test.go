@@ -1,9 +1,13 @@
 package cli_test
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uspkit/uspkit/internal/testenv"
 )
@@ -47,4 +51,60 @@ func TestConformanceAgentFeatures(t *testing.T) {
 			t.Log("1.102 and 1.103 not run: set USP_CONFORMANCE_LONG=1")
 		}
 	}, "MQTT5")
+}
+
+// TestConformanceNoAbsoluteTime runs TP-469 2.6 against `usp agent` whose
+// WebSocket server requires client certificates and has no absolute time
+// (tls no_absolute_time): the runner connects with a certificate that
+// expired five minutes ago and the agent answers its Get [R-SEC.19]. The
+// same agent configured with absolute time refuses that certificate in
+// the TLS handshake [R-SEC.20].
+func TestConformanceNoAbsoluteTime(t *testing.T) {
+	bin := buildUSP(t)
+	const ctrlID = "proto::uspkit-conformance"
+	pkiDir := t.TempDir()
+	pki := testenv.NewPKI(t, ctrlID)
+	pki.WriteFiles(t, pkiDir)
+	testenv.WriteCert(t, pkiDir, "expired", pki.IssueExpired(t, ctrlID))
+	server := func(extra string) int {
+		port := testenv.FreePort(t)
+		tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n%s", pkiDir, pkiDir, pkiDir, extra)
+		startAgentProcess(t, bin, fmt.Sprintf("os::012345-CONFTIME%d", port), fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
+			"WebSocket", ctrlID)
+		return port
+	}
+
+	port := server("      no_absolute_time: true\n")
+	r := runConformanceProcess(t, bin, "--agent", fmt.Sprintf("os::012345-CONFTIME%d", port), "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
+		"--ca", pkiDir+"/ca.pem", "--cert", pkiDir+"/expired.pem", "--key", pkiDir+"/expired.key", "--expired-cert", "--run", "2.6")
+	if len(r.Results) != 1 || r.Results[0].Status != "pass" {
+		t.Errorf("2.6: %+v", r.Results)
+	}
+
+	port = server("")
+	expired, err := tls.LoadX509KeyPair(pkiDir+"/expired.pem", pkiDir+"/expired.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{expired}, RootCAs: pki.CAPool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+	c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	for i := 0; i < 50 && err != nil && strings.Contains(err.Error(), "refused"); i++ {
+		time.Sleep(100 * time.Millisecond) // the server may come up just after "ready"
+		c, err = d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	if err == nil {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		// TLS 1.3: the server's verdict on the client certificate arrives
+		// after the client's handshake; a request makes it read it.
+		_, err = fmt.Fprintf(c, "GET /usp HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		if err == nil {
+			_, err = c.Read(make([]byte, 1))
+		}
+		c.Close()
+	}
+	t.Logf("expired certificate, agent with absolute time: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("an agent with absolute time accepted an expired controller certificate (err %v)", err)
+	}
 }
