@@ -137,13 +137,11 @@ type Options struct {
 	// QoS 1 and 2 PUBLISH packets the server may send before their
 	// acknowledgement. The Client acknowledges a PUBLISH as soon as its
 	// Record is queued for the Handler, so the limit holds the server back
-	// only when the Handler falls behind. The MQTT 5.0 protocol client
-	// keeps a queue of that many received PUBLISH packets, 8 bytes each.
-	// Zero sends none, which allows the server 65535 and makes that
-	// queue take 512 KiB of heap per connection. Zero is what the
-	// embedded broker (package broker) needs: its MQTT server loses count
-	// of the PUBLISH packets in flight when both ends publish at once, and
-	// then stops delivering. Ignored on MQTT 3.1.1.
+	// only when the Handler falls behind. Zero sends none, which allows
+	// the server 65535. Zero is what the embedded broker (package broker)
+	// needs: its MQTT server loses count of the PUBLISH packets in flight
+	// when both ends publish at once, and then stops delivering. Ignored
+	// on MQTT 3.1.1.
 	ReceiveMaximum uint16
 	// Topic is this endpoint's own Topic, its "reply to" Topic, which it
 	// subscribes to [R-MQTT.15] and puts in every PUBLISH [R-MQTT.22]: in
