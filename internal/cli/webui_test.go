@@ -143,7 +143,9 @@ func (b *browser) login(token, role string) {
 	b.t.Helper()
 	b.run("login as "+role, 20*time.Second,
 		chromedp.Navigate(b.base+"/#/fleet"),
-		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("token")))
+	b.checkNames("the login page")
+	b.run("login as "+role, 20*time.Second,
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Click(chromedp.ID("login")),
 		waitText("#who", "role: "+role))
@@ -183,6 +185,19 @@ func waitTrue(expr string) step {
 			}
 		}
 	})
+}
+
+// checkNames fails the test for each control of the page shown that has
+// no accessible name: no aria-label, no label, no text.
+func (b *browser) checkNames(where string) {
+	b.t.Helper()
+	var unnamed []string
+	b.run("accessible names", 10*time.Second, into(&unnamed, chromedp.Evaluate[[]string](`[...document.querySelectorAll('button, input, select, textarea')].filter(e =>
+		!(e.getAttribute('aria-label') || (e.id && document.querySelector('label[for="' + CSS.escape(e.id) + '"]')) || e.closest('label') || (e.textContent || '').trim() || e.type === 'hidden'))
+		.map(e => e.outerHTML.slice(0, 80))`)))
+	if len(unnamed) > 0 {
+		b.t.Errorf("%s: controls without an accessible name: %v", where, unnamed)
+	}
 }
 
 // fill replaces the text of the input sel by typing v over it.
@@ -300,6 +315,7 @@ func TestWebUI(t *testing.T) {
 	if rows != 3 {
 		t.Errorf("filtered fleet: %d rows, want 3", rows)
 	}
+	b.checkNames("the fleet page")
 
 	// Open the local agent and browse to a parameter.
 	param := "Device.IP.Diagnostics.UDPEchoConfig.UDPPort"
@@ -372,6 +388,7 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(succ, "SuccessCount2") {
 		t.Errorf("IPPing() output %q, want SuccessCount 2", succ)
 	}
+	b.checkNames("the agent page with a command's form open")
 
 	// The raw exchange shows the Records of what was just done.
 	b.run("exchange", 20*time.Second, chromedp.Click(chromedp.ID("exchange-load")), waitText("#exchange", "OPERATE"))
@@ -459,17 +476,12 @@ func TestWebUI(t *testing.T) {
 	b.run("desktop width", 10*time.Second, chromedp.EmulateViewport(1280, 800))
 
 	// Every control has an accessible name.
-	var unnamed []string
-	b.run("accessible names", 10*time.Second, into(&unnamed, chromedp.Evaluate[[]string](`[...document.querySelectorAll('button, input, select, textarea')].filter(e =>
-		!(e.getAttribute('aria-label') || (e.id && document.querySelector('label[for="' + e.id + '"]')) || e.closest('label') || (e.textContent || '').trim() || e.type === 'hidden'))
-		.map(e => e.outerHTML.slice(0, 80))`)))
-	if len(unnamed) > 0 {
-		t.Errorf("controls without an accessible name: %v", unnamed)
-	}
+	b.checkNames("the agent page")
 
 	// The charts page plots the controller's figures.
 	b.run("charts", 20*time.Second, chromedp.Navigate(base+"/#/charts"), chromedp.WaitVisible(chromedp.CSS("#chart-online svg path.series")),
 		waitText("#figures", "Online"))
+	b.checkNames("the charts page")
 
 	// A simulated agent's Bulk Data reports are plotted on its page.
 	b.run("telemetry chart", 30*time.Second,
@@ -508,6 +520,9 @@ func webUIJob(t *testing.T, b *browser, api *restAPI) {
 		chromedp.WaitVisible(chromedp.Search(`//table[@id="groups"]//a[text()="uisim"]`)),
 		chromedp.Click(chromedp.Search(`//table[@id="groups"]//a[text()="uisim"]`)),
 		chromedp.WaitVisible(chromedp.ID("job-form")),
+		chromedp.WaitVisible(chromedp.CSS("#group-members li")))
+	b.checkNames("a group's page")
+	b.run("start a job", 30*time.Second,
 		chromedp.SendKeys(chromedp.ID("j-path"), "Device.DeviceInfo.SoftwareVersion"),
 		chromedp.Click(chromedp.ID("j-start")),
 		chromedp.WaitVisible(chromedp.ID("job-progress")))
@@ -518,5 +533,15 @@ func webUIJob(t *testing.T, b *browser, api *restAPI) {
 	if err != nil {
 		_, jobs := api.call(t, "GET", "/api/v1/jobs", nil)
 		t.Fatalf("job completes: %v (screenshot %s); the API's jobs: %s", err, b.screenshot("job"), jobs)
+	}
+	var members int
+	b.run("jobs page", 20*time.Second, chromedp.Navigate(b.base+"/#/jobs"), waitText("#jobs", "completed"), waitText("#jobs", "12 of 12 done"),
+		chromedp.WaitVisible(chromedp.ID("j-group")))
+	b.checkNames("the jobs page")
+	b.run("group members", 20*time.Second, chromedp.Navigate(b.base+"/#/groups"), chromedp.WaitVisible(chromedp.ID("groups")),
+		chromedp.Click(chromedp.Search(`//table[@id="groups"]//a[text()="uisim"]`)), chromedp.WaitVisible(chromedp.CSS("#group-members li")),
+		count("#group-members li", &members))
+	if members != 12 {
+		t.Errorf("group uisim (Endpoint ID contains UISIM): %d members, want 12", members)
 	}
 }
