@@ -133,7 +133,7 @@ func (c *ctl) waitReady(t *testing.T, timeout time.Duration) {
 }
 
 // subscribeBoot adds a persistent subscription of this controller to
-// Device.Boot! [R-NOT.1].
+// Device.Boot! [R-NOT.0].
 func (c *ctl) subscribeBoot(t *testing.T) {
 	t.Helper()
 	c.waitReady(t, 60*time.Second)

@@ -230,7 +230,7 @@ func runSection1(t *testing.T, url, agentID, agentTopic, ctrlID, ctrlTopic, matc
 // qemu-user with an MQTT MTP to mosquitto on loopback, and runs TP-469
 // section 1 cases against it through the conformance runner. It measures,
 // per CPU, the time from the process start to the first Boot! delivered
-// to a subscribed controller [R-NOT.1], the emulator's idle RSS and the
+// to a subscribed controller [R-NOT.0], the emulator's idle RSS and the
 // latency of a persisted Set.
 //
 // By default it runs mipsle with quickSection1; USP_QEMU_ALL=1 runs

@@ -87,8 +87,8 @@ func operate(t *testing.T, c *wsController, command, key string) {
 // identity from a literal, a file, a UCI option and a command, and its log
 // to a syslog socket the test listens on. Device.Reboot() runs the reboot
 // command (the agent ends), and the agent started again sends Boot! with
-// Cause RemoteReboot and the command key; Device.FactoryReset()
-// runs the factory reset command.
+// Cause RemoteReboot and the command key to the subscribed controller
+// [R-NOT.0]; Device.FactoryReset() runs the factory reset command.
 func TestPlatformHooks(t *testing.T) {
 	bin := buildUSP(t)
 	dir := t.TempDir()
