@@ -60,7 +60,7 @@ func (s *Server) fleetRoutes() []route {
 		{"GET", "/api/v1/groups/{id}/agents", "A group's members (the filters, sort and paging of GET /api/v1/agents)", Viewer, "", s.groupAgents},
 		{"GET", "/api/v1/jobs", "Jobs and campaigns, newest first, with their counts", Viewer, "", s.listJobs},
 		{"POST", "/api/v1/jobs", "Start a job: one USP request to a group or a list of agents", Operator, "JobBody", s.createJob},
-		{"GET", "/api/v1/jobs/{id}", "One job with its per-agent results", Viewer, "", s.getJob},
+		{"GET", "/api/v1/jobs/{id}", "One job with its per-agent results (state, limit, offset: some of them)", Viewer, "", s.getJob},
 		{"POST", "/api/v1/jobs/{id}/cancel", "Cancel a job", Operator, "", s.cancelJob},
 		{"DELETE", "/api/v1/jobs/{id}", "Forget a job (cancelling it if it runs)", Operator, "", s.deleteJob},
 	}
@@ -286,16 +286,57 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"jobs": s.opt.Controller.Jobs()})
 }
 
+// jobPage is a job with one page of its results.
+type jobPage struct {
+	controller.Job
+	// Results is the page, empty rather than absent.
+	Results []controller.JobResult `json:"results"`
+	// ResultsTotal is how many results the state filter kept, before
+	// the page.
+	ResultsTotal int `json:"results_total"`
+}
+
+// getJob answers a job with its results, all of them unless the query
+// asks for a state (state=failed), a page (limit, offset) or both.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, offset := 0, 0
+	for _, p := range []struct {
+		key string
+		to  *int
+	}{{"limit", &limit}, {"offset", &offset}} {
+		if v := q.Get(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q: want a number, 0 or more", p.key, v))
+				return
+			}
+			*p.to = n
+		}
+	}
 	j, err := s.opt.Controller.Job(r.PathValue("id"))
 	if err != nil {
 		fleetStatus(w, err)
 		return
 	}
-	if j.Results == nil && j.Kind != controller.JobCampaign {
-		j.Results = []controller.JobResult{}
+	if j.Kind == controller.JobCampaign {
+		writeJSON(w, http.StatusOK, j)
+		return
 	}
-	writeJSON(w, http.StatusOK, j)
+	results := []controller.JobResult{}
+	state := q.Get("state")
+	for _, x := range j.Results {
+		if state == "" || x.State == state {
+			results = append(results, x)
+		}
+	}
+	total := len(results)
+	results = results[min(offset, total):]
+	if limit > 0 {
+		results = results[:min(limit, len(results))]
+	}
+	j.Results = nil
+	writeJSON(w, http.StatusOK, jobPage{Job: j, Results: results, ResultsTotal: total})
 }
 
 // jobRequest builds the USP request of a job from {"kind", …}.

@@ -707,3 +707,26 @@ func TestFleetJobSkipsPending(t *testing.T) {
 		t.Errorf("job over pending agents only: %d %s", code, b)
 	}
 }
+
+// TestFleetJobResultPages reads a job's results by state and by page.
+func TestFleetJobResultPages(t *testing.T) {
+	f := startFleetCtl(t, store.NewMemory(), "127.0.0.1:0")
+	f.sims("os::012345-page", 6)
+	var j jobView
+	f.get(oper, "POST", "/api/v1/jobs", `{"agents":["os::012345-page0","os::012345-page1","os::012345-page2","os::012345-page3"],"request":{"kind":"get","paths":["Device."]}}`, http.StatusCreated, &j)
+	f.waitJob(j.ID, func(j *jobView) bool { return j.State == controller.JobCompleted })
+	var page struct {
+		Results      []controller.JobResult
+		ResultsTotal int `json:"results_total"`
+	}
+	f.get(viewer, "GET", "/api/v1/jobs/"+j.ID+"?limit=2&offset=1", "", http.StatusOK, &page)
+	if page.ResultsTotal != 4 || len(page.Results) != 2 || page.Results[0].Agent != "os::012345-page1" {
+		t.Errorf("page: %+v", page)
+	}
+	page.Results, page.ResultsTotal = nil, -1
+	f.get(viewer, "GET", "/api/v1/jobs/"+j.ID+"?state=failed", "", http.StatusOK, &page)
+	if page.ResultsTotal != 0 || page.Results == nil || len(page.Results) != 0 {
+		t.Errorf("failed ones: %+v", page)
+	}
+	f.get(viewer, "GET", "/api/v1/jobs/"+j.ID+"?limit=x", "", http.StatusBadRequest, nil)
+}
