@@ -3,6 +3,7 @@ package deviceinfo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,13 @@ func ExampleInfo_Apply() {
 		"ModelName":    {Command: []string{"cat", "/tmp/sysinfo/model"}},
 	}, "/etc/config")
 	_ = err // the parameters that could not be read keep the host's values
+}
+
+func ExampleReadUCI() {
+	dir, _ := os.MkdirTemp("", "uci")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "system"), []byte("config system\n\toption hostname 'gw-1'\n\toption serial 'SN 42'\n"), 0o600)
+	serial, err := deviceinfo.ReadUCI(dir, "system.@system[0].serial")
+	fmt.Println(serial, err)
+	// Output: SN 42 <nil>
 }
