@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -500,6 +501,32 @@ func TestWebUI(t *testing.T) {
 	}
 	for _, e := range b.errors {
 		t.Errorf("JavaScript: %s", e)
+	}
+}
+
+// TestControllerServesWebUI: `usp controller` serves the web UI at / of its
+// API address, with the Content-Security-Policy, next to the API.
+func TestControllerServesWebUI(t *testing.T) {
+	bin := buildUSP(t)
+	dir := t.TempDir()
+	ctl := startConfigured(t, bin, "controller", dir, "ctl.yaml", fmt.Sprintf(embeddedFleetController, filepath.Join(dir, "ctl")))
+	api := apiOf(t, ctl)
+	for _, tc := range []struct {
+		path, want string
+		csp        bool
+	}{{"/", `src="/ui/js/app.js"`, true}, {"/ui/js/agent.js", "export async function agentPage", true}, {"/healthz", "ok", false}} {
+		resp, err := http.Get(api.base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), tc.want) || (resp.Header.Get("Content-Security-Policy") != "") != tc.csp {
+			t.Errorf("GET %s: %d, CSP %q, %.80q", tc.path, resp.StatusCode, resp.Header.Get("Content-Security-Policy"), b)
+		}
+	}
+	if code, body := api.call(t, "GET", "/api/v1/whoami", nil); code != 200 || !strings.Contains(body, `"admin"`) {
+		t.Errorf("whoami: %d %s", code, body)
 	}
 }
 

@@ -58,7 +58,8 @@ async function route() {
   document.getElementById('who').textContent = `role: ${role}`;
   document.getElementById('who').dataset.role = role;
   const ctx = { role, canWrite: role === 'operator' || role === 'admin', isAdmin: role === 'admin', signal: pageAbort.signal };
-  const [, page, ...rest] = (location.hash || '#/fleet').slice(1).split('/');
+  const [, first, ...rest] = (location.hash || '#/fleet').slice(1).split('/');
+  const page = (first || '').split('?')[0];
   const arg = decodeURIComponent(rest.join('/'));
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.getAttribute('href') === `#/${page}`) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
