@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 	"google.golang.org/protobuf/proto"
@@ -24,6 +25,11 @@ type mqttDefects struct {
 	noEndpointID bool   // no usp-endpoint-id User Property [R-MQTT.13]
 	contentType  string // the Content Type of its PUBLISHes; "" is usp.msg [R-MQTT.27]
 	noDisconnect bool   // stays connected without a topic [R-MQTT.16]
+	// forgetID does not keep the Assigned Client Identifier [R-MQTT.9].
+	forgetID bool
+	// rushRetry connects again at once when the server ends the
+	// connection, not after ConnectRetryTime [R-MQTT.33].
+	rushRetry bool
 }
 
 // stompDefects make the scripted Agent's STOMP client break one rule.
@@ -62,6 +68,11 @@ func (a *scriptedAgent) answer(r *wire.Request) *wire.Response {
 			"Device.MQTT.Capabilities.ProtocolVersionsSupported": {"Device.MQTT.Capabilities.", "ProtocolVersionsSupported=5.0"},
 			"Device.LocalAgent.Controller.*.EndpointID":          {"Device.LocalAgent.Controller.1.", "EndpointID=" + runnerID},
 			"Device.LocalAgent.Controller.1.MTP.*.Protocol":      {"Device.LocalAgent.Controller.1.MTP.1.", "Protocol=WebSocket"},
+		}
+		if path == "Device.MQTT.Client.2.ClientID" {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return getResp(path, "Device.MQTT.Client.2.", map[string]string{"ClientID": a.client["ClientID"]})
 		}
 		v, ok := vals[path]
 		if !ok {
@@ -132,20 +143,31 @@ func (a *scriptedAgent) connect() {
 	if a.stomp {
 		addr = net.JoinHostPort(cl["Host"], cl["Port"])
 	}
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		a.t.Errorf("scripted agent: %v", err)
-		return
-	}
 	a.wg.Go(func() {
-		<-ctx.Done()
-		nc.Close()
+		// Connect, and after the server ends the connection, again
+		// after 1.5 s (ConnectRetryTime is 1 s, the multiplier 2000).
+		for ctx.Err() == nil {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				return
+			}
+			stop := context.AfterFunc(ctx, func() { nc.Close() })
+			if a.stomp {
+				a.stompSession(nc, cl, topic)
+			} else {
+				a.session(nc, cl, topic)
+			}
+			stop()
+			wait := 1500 * time.Millisecond
+			if a.d.rushRetry {
+				wait = 10 * time.Millisecond
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
 	})
-	if a.stomp {
-		a.wg.Go(func() { a.stompSession(nc, cl, topic) })
-		return
-	}
-	a.wg.Go(func() { a.session(nc, cl, topic) })
 }
 
 func (a *scriptedAgent) session(nc net.Conn, cl map[string]string, topic string) {
@@ -157,7 +179,9 @@ func (a *scriptedAgent) session(nc net.Conn, cl map[string]string, topic string)
 	}
 	cp := packets.NewControlPacket(packets.CONNECT)
 	c := cp.Content.(*packets.Connect)
+	a.mu.Lock()
 	c.ClientID, c.KeepAlive, c.CleanStart = cl["ClientID"], 60, true
+	a.mu.Unlock()
 	c.Username, c.UsernameFlag = cl["Username"], cl["Username"] != ""
 	c.Password, c.PasswordFlag = []byte(cl["Password"]), cl["Password"] != ""
 	one := byte(1)
@@ -171,6 +195,11 @@ func (a *scriptedAgent) session(nc net.Conn, cl map[string]string, topic string)
 		return
 	}
 	props := ack.Content.(*packets.Connack).Properties
+	if props.AssignedClientID != "" && !a.d.forgetID {
+		a.mu.Lock()
+		cl["ClientID"] = props.AssignedClientID
+		a.mu.Unlock()
+	}
 	var filters []string
 	for _, u := range props.User {
 		if u.Key == "subscribe-topic" {
@@ -246,6 +275,10 @@ func TestMQTTCasesJudge(t *testing.T) {
 		{"11.12 with another Content Type", mqttDefects{contentType: "application/octet-stream"}, "11.12", conformance.Fail, "Content Type"},
 		{"11.10 kept", mqttDefects{}, "11.10", conformance.Pass, ""},
 		{"11.10 without DISCONNECT", mqttDefects{noDisconnect: true}, "11.10", conformance.Fail, "DISCONNECT"},
+		{"11.4 kept", mqttDefects{}, "11.4", conformance.Pass, ""},
+		{"11.4 Assigned Client Identifier not kept", mqttDefects{forgetID: true}, "11.4", conformance.Fail, "Assigned Client Identifier"},
+		{"11.16 kept", mqttDefects{}, "11.16", conformance.Pass, ""},
+		{"11.16 at once", mqttDefects{rushRetry: true}, "11.16", conformance.Fail, "ConnectRetryTime"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := &scriptedAgent{t: t, d: c.d}
