@@ -10,7 +10,7 @@ export async function agentPage(main, id, ctx) {
   const a = await get(agentPath(id));
   // ops: callbacks waiting for an OperationComplete, by command key;
   // completed: those that arrived (one may come before its OperateResp).
-  const page = { id, ctx, supported: new Map(), ops: new Map(), completed: new Map() };
+  const page = { id, ctx, online: a.online, supported: new Map(), ops: new Map(), completed: new Map() };
   const events = h('section', { 'aria-labelledby': 'h-events' });
   const dm = h('section', { 'aria-labelledby': 'h-dm' });
   const subs = h('section', { 'aria-labelledby': 'h-subs' });
@@ -397,7 +397,8 @@ function subscriptions(sec, page) {
   };
   page.reloadSubs = reload;
   clear(sec, head, h('button', { type: 'button', onclick: reload, 'aria-label': 'Reload subscriptions' }, 'Reload'), body);
-  reload();
+  // A request to an offline agent would be queued: read only when asked.
+  if (page.online) reload(); else clear(body, h('p', { class: 'note' }, 'The agent is offline; Reload queues a Get for when it comes back.'));
 }
 
 // ---- live events ----

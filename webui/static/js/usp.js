@@ -1,6 +1,16 @@
 // USP helpers: requests through the API, answers read from protobuf JSON,
 // and the TR-106 types of parameters.
-import { post, agentPath } from './api.js';
+import { post as apiPost, agentPath } from './api.js';
+
+/**
+ * post sends a USP request through the API. An agent that is offline gets
+ * the request queued (HTTP 202); the page says so rather than show nothing.
+ */
+async function post(path, body) {
+  const m = await apiPost(path, body);
+  if (m && m.queued) throw new Error('the agent is offline: the request was queued and its answer will come as an event');
+  return m;
+}
 
 /** supportedPath turns an instantiated path into its supported form. */
 export function supportedPath(p) {
