@@ -92,7 +92,10 @@ func (s Source) Resolve(ctx context.Context, uciDir string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
 	var out bytes.Buffer
 	cmd.Stdout = &limitWriter{w: &out, n: maxSourceRead}
-	if err := cmd.Run(); err != nil {
+	cmd.WaitDelay = time.Second // a child left holding the output does not hold the Agent's start
+	// ErrWaitDelay: the command succeeded, a child of its kept the output
+	// open; what it printed is the value.
+	if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return "", fmt.Errorf("deviceinfo: %s: %w", s.Command[0], err)
 	}
 	return firstLine(out.Bytes()), nil

@@ -34,6 +34,7 @@ func TestSourceResolve(t *testing.T) {
 		{"UCIMissingPackage", deviceinfo.Source{UCI: "network.lan.ipaddr"}, "", true},
 		{"Command", deviceinfo.Source{Command: []string{"sh", "-c", "echo HW-2; echo ignored"}}, "HW-2", false},
 		{"CommandFails", deviceinfo.Source{Command: []string{"sh", "-c", "exit 3"}}, "", true},
+		{"CommandLeavesChild", deviceinfo.Source{Command: []string{"sh", "-c", "echo SN-9; sleep 30 &"}}, "SN-9", false},
 		{"CommandMissing", deviceinfo.Source{Command: []string{filepath.Join(dir, "no-such-tool")}}, "", true},
 		{"None", deviceinfo.Source{}, "", true},
 		{"Two", deviceinfo.Source{Value: "a", File: serial}, "", true},
