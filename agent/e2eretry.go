@@ -22,7 +22,8 @@ import (
 // the TLS settings of TLS12 sessions, built once.
 type e2eRetries struct {
 	mu    sync.Mutex
-	count map[string]int // Controller Endpoint ID → retries
+	count map[string]int       // Controller Endpoint ID → retries
+	since map[string]time.Time // Controller Endpoint ID → first failure
 
 	tlsOnce sync.Once
 	tls     *tls.Config
@@ -54,7 +55,9 @@ func (a *Agent) e2eTLS() *tls.Config {
 	return r.tls
 }
 
-func newE2ERetries() *e2eRetries { return &e2eRetries{count: map[string]int{}} }
+func newE2ERetries() *e2eRetries {
+	return &e2eRetries{count: map[string]int{}, since: map[string]time.Time{}}
+}
 
 // retryWait returns the wait before retry number n (1 for the first) of
 // a session establishment: a random time between m·(k/1000)^(n-1) and
@@ -86,6 +89,9 @@ func (a *Agent) retryE2E(ctx context.Context, to string, t mtp.Transport, addr s
 	a.e2eRetry.mu.Lock()
 	a.e2eRetry.count[to]++
 	n := a.e2eRetry.count[to]
+	if n == 1 {
+		a.e2eRetry.since[to] = a.now()
+	}
 	a.e2eRetry.mu.Unlock()
 	wait := retryWait(n, c.e2e.retryMin, c.e2e.retryMult)
 	a.log.WarnContext(ctx, "E2E session not established; retrying", "controller", to, "retry", n, "wait", wait)
@@ -104,6 +110,54 @@ func (a *Agent) retryE2E(ctx context.Context, to string, t mtp.Transport, addr s
 		if err := a.send(ctx, t, addr, restart); err != nil {
 			a.log.WarnContext(ctx, "E2E session retry not sent", "controller", to, "err", err)
 		}
+		a.awaitE2E(ctx, to, t, addr, restart.Session.SessionID)
+	})
+}
+
+// awaitE2E tries again a session start that the Controller does not
+// answer: when session id is not established by the next retry wait, a
+// new session starts, and so on, until one is or SessionExpiration has
+// passed since the first failure [R-E2E.11]. A failure the Controller
+// reports ends this: retryE2E starts over with the new session.
+func (a *Agent) awaitE2E(ctx context.Context, to string, t mtp.Transport, addr string, id uint64) {
+	c := a.controllerByEndpoint(to)
+	if c == nil {
+		return
+	}
+	a.e2eRetry.mu.Lock()
+	n, since := a.e2eRetry.count[to], a.e2eRetry.since[to]
+	a.e2eRetry.mu.Unlock()
+	stopping := a.stopping
+	time.AfterFunc(retryWait(n+1, c.e2e.retryMin, c.e2e.retryMult), func() {
+		select {
+		case <-stopping:
+			return
+		default:
+		}
+		if s := a.e2e.Session(to); s == nil || s.ID() != id || s.Established() {
+			return
+		}
+		if exp := c.e2e.cfg.Expiration; exp > 0 && a.now().Sub(since) > exp {
+			a.log.WarnContext(ctx, "E2E session not established within SessionExpiration; no more retries", "controller", to)
+			return
+		}
+		recs, err := a.e2e.Restart(to, a.now())
+		if err != nil || len(recs) == 0 {
+			a.log.WarnContext(ctx, "E2E session retry not started", "controller", to, "err", err)
+			return
+		}
+		a.e2eRetry.mu.Lock()
+		a.e2eRetry.count[to]++
+		n := a.e2eRetry.count[to]
+		a.e2eRetry.mu.Unlock()
+		a.log.WarnContext(ctx, "E2E session start not answered; retrying", "controller", to, "retry", n)
+		a.setRetryCount(ctx, c.ref, n)
+		for _, r := range recs {
+			if err := a.send(ctx, t, addr, r); err != nil {
+				a.log.WarnContext(ctx, "E2E session retry not sent", "controller", to, "err", err)
+			}
+		}
+		a.awaitE2E(ctx, to, t, addr, recs[0].Session.SessionID)
 	})
 }
 
@@ -113,6 +167,7 @@ func (a *Agent) e2eSucceeded(ctx context.Context, from string) {
 	a.e2eRetry.mu.Lock()
 	n := a.e2eRetry.count[from]
 	delete(a.e2eRetry.count, from)
+	delete(a.e2eRetry.since, from)
 	a.e2eRetry.mu.Unlock()
 	if n == 0 {
 		return

@@ -220,3 +220,22 @@ func (t *Table) Close() {
 		delete(t.sessions, k)
 	}
 }
+
+// Restart replaces the session with remote by a new one that this side
+// starts, and returns the Records that start it (with TLS12, the
+// ClientHello): a session start the peer never answered is tried again
+// [R-E2E.11].
+func (t *Table) Restart(remote string, now time.Time) ([]*record.Record, error) {
+	mode, cfg := t.policy(remote)
+	if mode == Forbid {
+		return nil, ErrNotAllowed
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.sessions[remote]; s != nil {
+		s.Close()
+	}
+	s := NewSession(t.local, remote, newSessionID(), cfg)
+	t.sessions[remote] = s
+	return s.Send(nil, now)
+}
