@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -22,4 +23,28 @@ func ExampleNewSessionSettings() {
 	// Output:
 	// require TLS12 4096 10m0s
 	// controller: invalid E2E session settings: payload security "TLS13": want PLAINTEXT or TLS12
+}
+
+// An Agent's own session settings, kept in the Controller's store; a
+// Controller without E2E certificates refuses TLS12.
+func ExampleController_SaveSessions() {
+	ctx := context.Background()
+	c, err := controller.New(ctx, controller.Options{EndpointID: "proto::ctl"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, _ := controller.NewSessionSettings("prefer", "PLAINTEXT", 0, 0, 0)
+	fmt.Println(c.SaveSessions(ctx, "os::012345-A", s))
+	got, established := c.Sessions("os::012345-A")
+	fmt.Println(got.Policy, established)
+	tls12, _ := controller.NewSessionSettings("require", "TLS12", 0, 0, 0)
+	fmt.Println(c.SaveSessions(ctx, "os::012345-A", tls12))
+	sec, up := c.SessionState("os::012345-A")
+	fmt.Println(controller.PayloadSecurityName(sec), up)
+	// Output:
+	// <nil>
+	// prefer false
+	// controller: invalid E2E session settings: TLS12 without the controller's E2E certificate
+	// PLAINTEXT false
 }

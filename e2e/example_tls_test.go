@@ -109,3 +109,18 @@ func ExampleSessionTLS() {
 	// Output:
 	// true true TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
 }
+
+// A session start the peer never answered is tried again with a new
+// session_id; Close releases every session's TLS layer.
+func ExampleTable_Restart() {
+	cfg := e2e.Config{Security: record.PayloadSecurityTLS12, TLS: exampleCA("os::agent")[0]}
+	tab := e2e.NewTable("os::agent", func(string) (e2e.Mode, e2e.Config) { return e2e.Require, cfg })
+	defer tab.Close()
+	first, _ := tab.Send("proto::ctl", nil, time.Now())
+	again, _ := tab.Restart("proto::ctl", time.Now())
+	fmt.Println(again[0].Session.SessionID != first[0].Session.SessionID, again[0].Session.SequenceID, again[0].Session.Payload[0][0] == 22)
+	fmt.Println(tab.Session("proto::ctl").Security() == record.PayloadSecurityTLS12, tab.Session("proto::ctl").Established())
+	// Output:
+	// true 1 true
+	// true false
+}
