@@ -20,6 +20,9 @@ import (
 // that names the runner's topic; the Agent then connects to the runner's
 // server, where the case watches and shapes the packets. The case deletes
 // what it added when it ends, which restores the Agent's configuration.
+// Where the plan reboots the Agent to see it connect, the runner watches
+// the first connection to its server, or cuts the connection and watches
+// the next one: no reboot is needed.
 
 // mqttRig is one case's MQTT setup.
 type mqttRig struct {
