@@ -12,20 +12,21 @@ import (
 	"github.com/uspkit/uspkit/internal/testenv"
 )
 
-// TestConformanceAgentFeatures runs against `usp agent` over MQTT 5
-// (mosquitto) the TP-469 cases of the agent's optional features:
-// Subscription TriggerAction (1.93, 1.94), SecuredRoles with a second
-// controller (2.27), OnBoardingComplete (1.101) and, with
-// USP_CONFORMANCE_LONG=1, OnBoardingRestartTime (1.102 and 1.103, about
-// three and a half minutes of waiting).
+// TestConformanceAgentFeatures runs against `usp agent`, over MQTT 5
+// (mosquitto) and over WebSocket (the agent as server), the TP-469 cases
+// of the agent's optional features: Subscription TriggerAction (1.93,
+// 1.94), SecuredRoles with a second controller (2.27), OnBoardingComplete
+// (1.101) and, with USP_CONFORMANCE_LONG=1 and over MQTT 5 only,
+// OnBoardingRestartTime (1.102 and 1.103, about three and a half minutes
+// of waiting).
 func TestConformanceAgentFeatures(t *testing.T) {
 	bin := buildUSP(t)
-	ids := "1.93 1.94 1.101 2.27"
-	long := os.Getenv("USP_CONFORMANCE_LONG") == "1"
-	if long {
-		ids += " 1.102 1.103"
-	}
 	testenv.EachMTP(t, func(t *testing.T, m testenv.MTP) {
+		ids := "1.93 1.94 1.101 2.27"
+		long := os.Getenv("USP_CONFORMANCE_LONG") == "1" && m.Name == "MQTT5"
+		if long {
+			ids += " 1.102 1.103"
+		}
 		e := newMTPEnds(m, "proto::uspkit-conformance")
 		mtps, ctrls := agentMTPYAML(m, e)
 		startAgentProcessWith(t, bin, e.agentID, mtps, ctrls)
@@ -48,9 +49,9 @@ func TestConformanceAgentFeatures(t *testing.T) {
 			}
 		}
 		if !long {
-			t.Log("1.102 and 1.103 not run: set USP_CONFORMANCE_LONG=1")
+			t.Log("1.102 and 1.103 not run: set USP_CONFORMANCE_LONG=1 (MQTT5)")
 		}
-	}, "MQTT5")
+	}, "MQTT5", "WebSocket-AgentServer")
 }
 
 // TestConformanceNoAbsoluteTime runs TP-469 2.6 against `usp agent` whose
