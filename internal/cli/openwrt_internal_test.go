@@ -199,7 +199,7 @@ func TestOpenWrtPackageFiles(t *testing.T) {
 		t.Errorf("keep.d file %q, want /etc/usp-agent/", keep)
 	}
 	init, _ := os.ReadFile(openwrtInit)
-	for _, want := range []string{"USE_PROCD=1", "procd_set_param respawn", `PROG=/usr/sbin/usp-agent`, `procd_add_reload_trigger "usp-agent"`} {
+	for _, want := range []string{"USE_PROCD=1", "procd_set_param respawn", `PROG="${USP_AGENT_PROG:-/usr/sbin/usp-agent}"`, `procd_add_reload_trigger "usp-agent"`} {
 		if !strings.Contains(string(init), want) {
 			t.Errorf("init script lacks %q", want)
 		}
