@@ -1,7 +1,9 @@
 package webui
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -25,19 +27,44 @@ func Handler() http.Handler {
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
+	tags := etags(sub)
 	files := http.StripPrefix(Prefix, http.FileServerFS(sub))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", tags["index.html"])
 		http.ServeFileFS(w, r, sub, "index.html")
 	})
 	mux.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+		name := strings.TrimPrefix(r.URL.Path, Prefix)
+		if tags[name] == "" { // no directory listings, nothing else
 			http.NotFound(w, r)
 			return
 		}
+		// With the ETag, a browser revalidating (Cache-Control: no-cache)
+		// gets 304 Not Modified until the binary changes.
+		w.Header().Set("ETag", tags[name])
 		files.ServeHTTP(w, r)
 	})
 	return headers(mux)
+}
+
+// etags returns a strong ETag (of the SHA-256 of its content) for each
+// embedded file, by path.
+func etags(fsys fs.FS) map[string]string {
+	out := map[string]string{}
+	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[p] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	return out
 }
 
 // headers adds the security headers to every answer.

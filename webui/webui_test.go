@@ -61,6 +61,36 @@ func TestMount(t *testing.T) {
 	}
 }
 
+// TestETag checks that an asset fetched again with its ETag is not sent
+// again (304), and that another asset has another ETag.
+func TestETag(t *testing.T) {
+	srv := httptest.NewServer(webui.Handler())
+	defer srv.Close()
+	tags := map[string]string{}
+	for _, p := range []string{"/", "/ui/js/app.js", "/ui/style.css"} {
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tag := resp.Header.Get("ETag")
+		if tag == "" || tags[tag] != "" {
+			t.Fatalf("%s: ETag %q (also %s)", p, tag, tags[tag])
+		}
+		tags[tag] = p
+		req, _ := http.NewRequest("GET", srv.URL+p, nil)
+		req.Header.Set("If-None-Match", tag)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with its ETag: %d, want 304", p, resp.StatusCode)
+		}
+	}
+}
+
 // TestNoThirdParty checks that no embedded asset names another origin: the
 // page loads nothing from a CDN or any other host.
 func TestNoThirdParty(t *testing.T) {

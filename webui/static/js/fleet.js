@@ -151,10 +151,10 @@ export function jobForm(groupID) {
       for (const x of listOf(g, 'groups')) pick.appendChild(h('option', { value: x.id }, x.name || x.id));
     }).catch(() => {});
   }
-  const kind = h('select', { id: 'j-kind' }, ['get', 'set', 'operate', 'add', 'delete'].map(k => h('option', { value: k }, k)));
+  const kind = h('select', { id: 'j-kind' }, ['get', 'set', 'operate', 'add', 'delete', 'subscribe'].map(k => h('option', { value: k }, k)));
   const name = h('input', { id: 'j-name', required: true, value: `job-${new Date().toISOString().slice(0, 19)}` });
   const path = h('input', { id: 'j-path', required: true, placeholder: 'Device.DeviceInfo.SoftwareVersion', spellcheck: 'false' });
-  const value = h('input', { id: 'j-value', placeholder: 'for set: the value; for operate: Name=value, …', spellcheck: 'false' });
+  const value = h('input', { id: 'j-value', placeholder: 'set: the value; operate, add: Name=value, …; subscribe: ValueChange, Event…', spellcheck: 'false' });
   const conc = h('input', { id: 'j-conc', type: 'number', min: 1, max: 1000, value: 10 });
   const err = h('p', { class: 'error', role: 'alert' });
   return h('form', { class: 'card write', id: 'job-form', 'aria-labelledby': 'j-title', onsubmit: async e => {
@@ -167,6 +167,7 @@ export function jobForm(groupID) {
       case 'add': request = { kind: 'add', objects: [{ path: p, params: parseArgs(value.value) }] }; break;
       case 'delete': request = { kind: 'delete', paths: [p] }; break;
       case 'operate': request = { kind: 'operate', command: p, args: parseArgs(value.value) }; break;
+      case 'subscribe': request = { kind: 'subscribe', id: name.value, notif_type: value.value || 'ValueChange', reference_list: p }; break;
     }
     try {
       const j = await post('/api/v1/jobs', { name: name.value, group: groupID || pick.value, request, concurrency: +conc.value || 10 });
