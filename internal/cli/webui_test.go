@@ -571,4 +571,16 @@ func webUIJob(t *testing.T, b *browser, api *restAPI) {
 	if members != 12 {
 		t.Errorf("group uisim (Endpoint ID contains UISIM): %d members, want 12", members)
 	}
+	// A job on agents picked in the fleet list.
+	b.run("job on selected agents", 60*time.Second,
+		chromedp.Navigate(b.base+"/#/fleet?q=UISIM1"),
+		waitTrue(`(document.querySelector("#agents caption")||{}).textContent === "3 agents"`),
+		chromedp.Click(chromedp.ID("select-all")),
+		chromedp.Click(chromedp.ID("job-selected")),
+		chromedp.WaitVisible(chromedp.ID("j-path")),
+		chromedp.SendKeys(chromedp.ID("j-path"), "Device.DeviceInfo.SoftwareVersion"),
+		chromedp.Click(chromedp.ID("j-start")),
+		chromedp.WaitVisible(chromedp.ID("job-progress")),
+		waitText("#job-state", "completed"),
+		waitText(".progress-text", "3 of 3 done, 0 failed"))
 }

@@ -55,9 +55,12 @@ export async function fleetPage(main, ctx) {
   };
   clear(table, h('table', { class: 'list', id: 'agents' },
     h('caption', {}, `${data.total ?? agents.length} agent${(data.total ?? agents.length) === 1 ? '' : 's'}`),
-    h('thead', {}, h('tr', {}, sortLink('online', 'State'), sortLink('id', 'Endpoint ID'), sortLink('model', 'Model'), sortLink('version', 'Version'),
+    h('thead', {}, h('tr', {}, ctx.canWrite ? h('th', { scope: 'col' }, h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Select every agent of this page',
+      onchange: e => { for (const c of table.querySelectorAll('tbody input[type=checkbox]')) c.checked = e.target.checked; } })) : null,
+      sortLink('online', 'State'), sortLink('id', 'Endpoint ID'), sortLink('model', 'Model'), sortLink('version', 'Version'),
       sortLink('last_seen', 'Last contact'), h('th', { scope: 'col' }, 'Tags'))),
     h('tbody', {}, agents.map(a => h('tr', { dataset: { id: a.id } },
+      ctx.canWrite ? h('td', {}, h('input', { type: 'checkbox', class: 'pick', value: a.id, 'aria-label': `Select ${a.id}` })) : null,
       h('td', { class: 'state' }, onlineBadge(a.online)),
       h('td', {}, h('a', { href: `#/agent/${encodeURIComponent(a.id)}`, class: 'agent-link' }, a.id)),
       h('td', {}, modelOf(a)), h('td', {}, versionOf(a)),
@@ -68,6 +71,15 @@ export async function fleetPage(main, ctx) {
   clear(pager, st.offset > 0 ? page(Math.max(st.offset - PAGE, 0), '← Previous') : null,
     h('span', {}, `${Math.min(st.offset + 1, total)}–${Math.min(st.offset + PAGE, total)} of ${total}`),
     st.offset + PAGE < total ? page(st.offset + PAGE, 'Next →') : null);
+  if (ctx.canWrite) {
+    const form = jobForm('', () => [...table.querySelectorAll('input.pick:checked')].map(c => c.value));
+    form.hidden = true;
+    const toggle = h('button', { type: 'button', class: 'write', id: 'job-selected', 'aria-expanded': 'false', onclick: () => {
+      form.hidden = !form.hidden;
+      toggle.setAttribute('aria-expanded', String(!form.hidden));
+    } }, 'Run a job on the selected agents…');
+    main.append(toggle, form);
+  }
   // Agents coming and going update their row.
   stream('/api/v1/events/stream', (kind, ev) => {
     if (kind !== 'online' && kind !== 'offline') return;
@@ -143,9 +155,12 @@ export async function groupPage(main, id, ctx) {
   clear(main, ...out);
 }
 
-/** jobForm starts a job over a group: groupID, or one chosen in the form when it is empty. */
-export function jobForm(groupID) {
-  const pick = groupID ? null : h('select', { id: 'j-group', required: true });
+/**
+ * jobForm starts a job over a group: groupID, or one chosen in the form
+ * when it is empty; or, when agents() gives a list, over those agents.
+ */
+export function jobForm(groupID, agents) {
+  const pick = groupID || agents ? null : h('select', { id: 'j-group', required: true });
   if (pick) {
     get('/api/v1/groups').then(g => {
       for (const x of listOf(g, 'groups')) pick.appendChild(h('option', { value: x.id }, x.name || x.id));
@@ -170,10 +185,12 @@ export function jobForm(groupID) {
       case 'subscribe': request = { kind: 'subscribe', id: name.value, notif_type: value.value || 'ValueChange', reference_list: p }; break;
     }
     try {
-      const j = await post('/api/v1/jobs', { name: name.value, group: groupID || pick.value, request, concurrency: +conc.value || 10 });
+      const target = agents ? { agents: agents() } : { group: groupID || pick.value };
+      if (agents && !target.agents.length) { err.textContent = 'Select agents in the list first.'; return; }
+      const j = await post('/api/v1/jobs', { name: name.value, ...target, request, concurrency: +conc.value || 10 });
       location.hash = `#/job/${encodeURIComponent(j.id)}`;
     } catch (x) { err.textContent = x.message; }
-  } }, h('h2', { id: 'j-title' }, groupID ? 'Run a job over this group' : 'Run a job over a group'),
+  } }, h('h2', { id: 'j-title' }, agents ? 'Run a job on the selected agents' : groupID ? 'Run a job over this group' : 'Run a job over a group'),
   pick ? [h('label', { for: 'j-group' }, 'Group'), pick] : null,
   h('label', { for: 'j-name' }, 'Job name'), name,
   h('label', { for: 'j-kind' }, 'Request'), kind,
