@@ -441,6 +441,7 @@ func (c *Controller) notify(ctx context.Context, from string, m *wire.Msg, n *wi
 		if ev := n.GetEvent(); ev != nil && ev.GetObjPath() == "Device." && ev.GetEventName() == "Boot!" {
 			c.ops.rebooted(from)
 			c.goBG(func(ctx context.Context) { c.ensureSubscriptions(ctx, from) })
+			c.goBG(func(ctx context.Context) { c.refreshInfo(ctx, from) })
 		}
 		c.campaignNotify(from, n)
 	}

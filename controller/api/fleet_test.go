@@ -730,3 +730,31 @@ func TestFleetJobResultPages(t *testing.T) {
 	}
 	f.get(viewer, "GET", "/api/v1/jobs/"+j.ID+"?limit=x", "", http.StatusBadRequest, nil)
 }
+
+// TestFleetVersionAfterUpgrade: after a firmware upgrade the Agent's
+// Boot! makes the Controller read its DeviceInfo again, so that a search
+// by version finds it at its new version.
+func TestFleetVersionAfterUpgrade(t *testing.T) {
+	srv, fl, _ := fleetRig(t, 2)
+	code, b := call(t, srv, oper, "POST", "/api/v1/files?name=fw-2.bin", strings.Repeat("image ", 1000))
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	var file struct{ ID string }
+	json.Unmarshal(b, &file)
+	code, b = call(t, srv, admin, "POST", "/api/v1/campaigns", fmt.Sprintf(`{"kind":"firmware","file":%q,"agents":[%q,%q],"activate":true,"version":"2"}`, file.ID, fl.ID(0), fl.ID(1)))
+	if code != http.StatusCreated {
+		t.Fatalf("campaign: %d %s", code, b)
+	}
+	want := []string{fl.ID(0), fl.ID(1)}
+	var got []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var p agentPage
+		_, b = call(t, srv, viewer, "GET", "/api/v1/agents?version=2", "")
+		json.Unmarshal(b, &p)
+		if got = p.ids(); slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Fatalf("version=2 after the upgrade: %v", got)
+}
