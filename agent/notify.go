@@ -247,10 +247,7 @@ func (s *subscriptions) onChange(ctx context.Context, changes []datamodel.Change
 				if p := c.Object.Param(n); p == nil || p.ValueChange == schema.ValueChangeWillIgnore {
 					continue
 				}
-				if p := c.Object.Param(n); p.Secured {
-					v = ""
-				}
-				s.valueChanged(ctx, path, v)
+				s.valueChanged(ctx, path, v) // a Secured value only to a SecuredRoles Controller (secured.go)
 			}
 		case datamodel.OpAdd:
 			keys := map[string]string{}
@@ -295,8 +292,8 @@ func (s *subscriptions) valueChanged(ctx context.Context, path, v string) {
 		}
 		s.mu.Unlock()
 		return true
-	}, func(*controller) *wire.Notify {
-		return &wire.Notify{Notification: &wire.Notify_ValueChange_{ValueChange: &wire.Notify_ValueChange{ParamPath: path, ParamValue: v}}}
+	}, func(c *controller) *wire.Notify {
+		return &wire.Notify{Notification: &wire.Notify_ValueChange_{ValueChange: &wire.Notify_ValueChange{ParamPath: path, ParamValue: s.a.shown(c, path, v)}}}
 	})
 }
 
@@ -327,8 +324,8 @@ func (s *subscriptions) poll(ctx context.Context) {
 		slices.Sort(changed)
 		for _, p := range changed {
 			v := cur[p]
-			s.sendTo(ctx, x, p, datamodel.ParamNotify, func(*controller) *wire.Notify {
-				return &wire.Notify{Notification: &wire.Notify_ValueChange_{ValueChange: &wire.Notify_ValueChange{ParamPath: p, ParamValue: v}}}
+			s.sendTo(ctx, x, p, datamodel.ParamNotify, func(c *controller) *wire.Notify {
+				return &wire.Notify{Notification: &wire.Notify_ValueChange_{ValueChange: &wire.Notify_ValueChange{ParamPath: p, ParamValue: s.a.shown(c, p, v)}}}
 			})
 		}
 	}

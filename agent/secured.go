@@ -5,12 +5,27 @@ import (
 	"strings"
 )
 
+// shown is the value of the parameter at path as the Controller c may see
+// it in a notification: v, or "" for a secured parameter when c holds none
+// of the SecuredRoles.
+func (a *Agent) shown(c *controller, path, v string) string {
+	if v == "" || a.acl.readsSecured(c.endpointID) {
+		return v
+	}
+	obj, name := splitCommand(path)
+	if p := paramOf(a.eng.Model(), obj, name); p != nil && p.Secured {
+		return ""
+	}
+	return v
+}
+
 // Secured parameters (TR-369 "Secured Parameters"; TR-181
 // Device.LocalAgent.ControllerTrust.SecuredRoles): a parameter of the
-// secured type (a password, a key) reads as the empty string to every
-// Controller except those holding one of the SecuredRoles, which read its
-// value, subject as ever to their roles' permissions. Without
-// SecuredRoles, no Controller reads secured values.
+// secured type (a password, a key) reads as the empty string, in a
+// GetResp or a ValueChange Notify, to every Controller except those
+// holding one of the SecuredRoles, which see its value, subject as ever to
+// their roles' permissions. Without SecuredRoles, no Controller sees
+// secured values.
 
 // splitRoles reads a comma-separated list of Role references, without
 // their trailing dots.

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"testing"
+	"time"
 )
 
 // TestSecuredRoles: a secured parameter reads as the empty string to a
@@ -33,6 +34,38 @@ func TestSecuredRoles(t *testing.T) {
 		}
 		if got := value(t, e.ctl.do(get(pw)), pw); got != st.want {
 			t.Errorf("SecuredRoles %q: Password reads %q, want %q", st.securedRoles, got, st.want)
+		}
+	}
+}
+
+// TestSecuredValueChange: a ValueChange Notify of a secured parameter
+// carries the empty string to a Controller without a SecuredRoles role,
+// and the value to one with it; either way it is sent when the value
+// changes.
+func TestSecuredValueChange(t *testing.T) {
+	e := start(t, nil)
+	r := e.ctl.do(addReq("Device.MQTT.Client.", "Enable", "false", "Password", "first"))
+	res := r.GetBody().GetResponse().GetAddResp().GetCreatedObjResults()
+	if len(res) != 1 || res[0].GetOperStatus().GetOperSuccess() == nil {
+		t.Fatalf("client not added: %v", r)
+	}
+	client := res[0].GetOperStatus().GetOperSuccess().GetInstantiatedPath()
+	e.ctl.subscribe(t, "pw", "ValueChange", client+"Password")
+	role := value(t, e.ctl.do(get(ctrl1+"AssignedRole")), ctrl1+"AssignedRole")
+	for _, st := range []struct{ securedRoles, set, want string }{
+		{"", "second", ""},
+		{role, "third", "third"},
+		{"", "fourth", ""},
+	} {
+		e.ctl.do(setReq(false, "Device.LocalAgent.ControllerTrust.", "SecuredRoles", st.securedRoles))
+		e.ctl.do(setReq(false, client, "Password", st.set))
+		n := e.ctl.notification(2 * time.Second)
+		vc := n.GetBody().GetRequest().GetNotify().GetValueChange()
+		if vc == nil || vc.GetParamPath() != client+"Password" {
+			t.Fatalf("SecuredRoles %q: no ValueChange for the password: %v", st.securedRoles, n)
+		}
+		if vc.GetParamValue() != st.want {
+			t.Errorf("SecuredRoles %q: notified value %q, want %q", st.securedRoles, vc.GetParamValue(), st.want)
 		}
 	}
 }
