@@ -247,7 +247,11 @@ func TestWebUI(t *testing.T) {
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { interrupt(sim, 10*time.Second) })
+	t.Cleanup(func() {
+		if sim.ProcessState == nil {
+			interrupt(sim, 10*time.Second)
+		}
+	})
 	api := &restAPI{base: base, token: uiAdminToken}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		_, body := api.call(t, "GET", "/api/v1/agents?online=true&q=UISIM", nil)
@@ -491,6 +495,22 @@ func TestWebUI(t *testing.T) {
 		waitTrue(`document.querySelectorAll("#tel-param option").length > 0`))
 
 	webUIJob(t, b, api)
+
+	// Agents going offline turn offline in the list shown, without a
+	// reload; an offline agent's page reads nothing by itself.
+	b.run("fleet before", 20*time.Second,
+		chromedp.Navigate(base+"/#/fleet?q=UISIM1"),
+		waitTrue(`(document.querySelector("#agents caption")||{}).textContent === "3 agents"`),
+		waitTrue(`document.querySelectorAll("#agents .badge.on").length === 3`),
+		chromedp.Sleep(500*time.Millisecond)) // the page's event stream is open
+	if err, inTime := interrupt(sim, 10*time.Second); !inTime {
+		t.Errorf("usp sim did not stop: %v", err)
+	}
+	b.run("fleet after", 30*time.Second,
+		waitTrue(`document.querySelectorAll("#agents .badge.off").length === 3`),
+		chromedp.Click(chromedp.CSS("a.agent-link")),
+		waitText("#agent-state", "offline"),
+		waitText("#subs", "offline"))
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
