@@ -7,7 +7,11 @@ import "github.com/uspkit/uspkit/schema"
 // SelfTestDiagnostics(), Boot!) and Device.LocalAgent with its MTP,
 // Controller, Certificate, ControllerTrust, Subscription and Request
 // tables. Names, types, access, unique keys and defaults are those of
-// TR-181 Device:2.16; a test checks them against BBF's document.
+// TR-181 Device:2.16; a test checks them against BBF's document. Newer
+// items are marked where they are defined: Controller.{i}.OnBoardingComplete
+// and OnBoardingRestartTime (TR-181 2.17, onboarding.go), and
+// Subscription.{i}.TriggerConfigSettings, writable for TriggerAction
+// (trigger.go) where 2.16 has it read-only.
 //
 // Call Define before other packages add objects below Device., and before
 // building the datamodel.Mux the Agent is given.
