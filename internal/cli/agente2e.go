@@ -20,6 +20,9 @@ func (t *tlsConfig) e2e() (*tls.Config, error) {
 	if t.Cert == "" || t.CA == "" {
 		return nil, errors.New("e2e_tls: cert, key and ca are all needed")
 	}
+	if t.NoAbsoluteTime {
+		return nil, errors.New("e2e_tls: no_absolute_time applies to an MTP's tls only")
+	}
 	c, err := t.build(false)
 	if err != nil {
 		return nil, fmt.Errorf("e2e_tls: %w", err)
