@@ -444,8 +444,11 @@ func TestWebUI(t *testing.T) {
 			chromedp.Click(chromedp.CSS(node("Device.IP.Diagnostics."))),
 			chromedp.Click(chromedp.CSS(node("Device.IP.Diagnostics.UDPEchoConfig."))),
 			chromedp.WaitVisible(chromedp.CSS(valueCell)),
-			chromedp.ScrollIntoView(chromedp.ID("h-dm")),
-			into(&png, chromedp.CaptureScreenshot()))
+			chromedp.EmulateViewport(1280, 760),
+			into(new(bool), chromedp.Evaluate[bool](`window.scrollTo(0, document.getElementById("h-dm").getBoundingClientRect().top + window.scrollY - 12), true`)),
+			chromedp.Sleep(200*time.Millisecond),
+			into(&png, chromedp.CaptureScreenshot()),
+			chromedp.EmulateViewport(1280, 800))
 		if err := os.WriteFile("../../docs/webui-agent.png", png, 0o644); err != nil {
 			t.Error(err)
 		}
