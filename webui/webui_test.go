@@ -96,7 +96,7 @@ func TestETag(t *testing.T) {
 func TestNoThirdParty(t *testing.T) {
 	srv := httptest.NewServer(webui.Handler())
 	defer srv.Close()
-	for _, p := range []string{"/", "/ui/js/app.js", "/ui/js/api.js", "/ui/js/agent.js", "/ui/js/fleet.js", "/ui/js/charts.js", "/ui/js/usp.js", "/ui/js/dom.js", "/ui/style.css"} {
+	for _, p := range []string{"/", "/ui/js/app.js", "/ui/js/api.js", "/ui/js/agent.js", "/ui/js/fleet.js", "/ui/js/charts.js", "/ui/js/usp.js", "/ui/js/dom.js", "/ui/js/events.js", "/ui/style.css"} {
 		resp, err := http.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)

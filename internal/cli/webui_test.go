@@ -491,6 +491,14 @@ func TestWebUI(t *testing.T) {
 		waitText("#figures", "Online"))
 	b.checkNames("the charts page")
 
+	// The fleet's events page: a change on the local agent arrives live,
+	// with a link to the agent.
+	b.run("events page", 20*time.Second, chromedp.Navigate(base+"/#/events"), waitText("#events-state", "live"))
+	api.usp(t, agentID, "set", map[string]any{"objects": []map[string]any{{"path": "Device.IP.Diagnostics.UDPEchoConfig.", "params": map[string]string{"UDPPort": "781"}}}}, "781")
+	b.run("fleet event arrives", 20*time.Second, waitText("#events", "= 781"),
+		waitTrue(fmt.Sprintf(`[...document.querySelectorAll("#events a")].some(a => a.textContent === %q)`, agentID)))
+	b.checkNames("the events page")
+
 	// A simulated agent's Bulk Data reports are plotted on its page.
 	b.run("telemetry chart", 30*time.Second,
 		chromedp.Navigate(base+"/#/agent/"+url.PathEscape("os::012345-UISIM0")),

@@ -1,10 +1,11 @@
 // One agent: identity, data-model browser, commands, subscriptions, live
 // events, the raw exchange and its Bulk Data charts.
 import { h, clear, fmtTime, ago, status } from './dom.js';
-import { get, call, agentPath, stream } from './api.js';
+import { get, call, agentPath } from './api.js';
 import * as usp from './usp.js';
 import { modelOf, versionOf, parseArgs } from './fleet.js';
 import { telemetryChart } from './charts.js';
+import { eventList } from './events.js';
 
 export async function agentPage(main, id, ctx) {
   const a = await get(agentPath(id));
@@ -404,32 +405,18 @@ function subscriptions(sec, page) {
 // ---- live events ----
 
 function liveEvents(sec, page) {
-  let paused = false;
-  const held = [];
-  const list = h('ol', { class: 'events', id: 'events', reversed: true });
-  const state = h('span', { class: 'muted', id: 'events-state' }, 'connecting…');
-  const pause = h('button', { type: 'button', id: 'events-pause', 'aria-pressed': 'false', onclick: () => {
-    paused = !paused;
-    pause.setAttribute('aria-pressed', String(paused));
-    pause.textContent = paused ? 'Resume' : 'Pause';
-    if (!paused) { for (const e of held.splice(0)) show(e); }
-    state.textContent = paused ? 'paused' : 'live';
-  } }, 'Pause');
-  const show = ev => {
-    list.prepend(h('li', { dataset: { kind: ev.kind } }, h('time', { datetime: ev.time }, new Date(ev.time).toLocaleTimeString()), ' ',
-      h('span', { class: `kind k-${ev.kind}` }, ev.kind), ' ', usp.describeEvent(ev)));
-    while (list.children.length > 200) list.lastChild.remove();
-  };
-  clear(sec, h('h2', { id: 'h-events', tabindex: -1 }, 'Live events'), h('div', { class: 'row' }, pause, state), list);
-  stream(`/api/v1/events/stream?agent=${encodeURIComponent(page.id)}`, (kind, ev) => {
-    const oc = usp.notifyOf(ev)?.oper_complete;
-    if (oc) {
+  eventList(sec, {
+    path: `/api/v1/events/stream?agent=${encodeURIComponent(page.id)}`, signal: page.ctx.signal,
+    title: h('h2', { id: 'h-events', tabindex: -1 }, 'Live events'),
+    onEvent: ev => {
+      // An OperationComplete goes to the command's form waiting for it.
+      const oc = usp.notifyOf(ev)?.oper_complete;
+      if (!oc) return;
       page.completed.set(oc.command_key, oc);
       if (page.completed.size > 100) page.completed.delete(page.completed.keys().next().value);
       if (page.ops.has(oc.command_key)) { page.ops.get(oc.command_key)(oc); page.ops.delete(oc.command_key); }
-    }
-    if (paused) { held.push(ev); state.textContent = `paused (${held.length} waiting)`; } else show(ev);
-  }, page.ctx.signal, (s, e) => { if (!paused) state.textContent = s === 'open' ? 'live' : `reconnecting (${e?.message || s})`; });
+    },
+  });
 }
 
 // ---- raw exchange ----

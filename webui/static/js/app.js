@@ -4,6 +4,7 @@ import { get, token, setToken } from './api.js';
 import { fleetPage, groupsPage, jobsPage, jobPage, groupPage } from './fleet.js';
 import { agentPage } from './agent.js';
 import { chartsPage } from './charts.js';
+import { eventsPage } from './events.js';
 
 const main = document.getElementById('main');
 // ctx is what every page gets: the caller's role and what it may do, and
@@ -73,6 +74,7 @@ async function route() {
       case 'jobs': await jobsPage(main, ctx); break;
       case 'job': await jobPage(main, arg, ctx); break;
       case 'charts': await chartsPage(main, ctx); break;
+      case 'events': await eventsPage(main, ctx); break;
       default: await fleetPage(main, ctx);
     }
   } catch (e) {

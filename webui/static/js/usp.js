@@ -135,7 +135,11 @@ export function notifyOf(ev) {
 /** describeEvent renders an event on one line. */
 export function describeEvent(ev) {
   const n = notifyOf(ev);
-  if (!n) return ev.kind;
+  if (ev.kind?.startsWith('job.') && ev.msg) {
+    const c = ev.msg.counts || {};
+    return `job ${ev.msg.job} ${ev.msg.state || ''}${ev.msg.result ? ` (${ev.msg.result})` : ''}: ${(c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0)} of ${c.total || 0} done`;
+  }
+  if (!n) return ev.kind === 'response' ? `late response ${ev.msg_id || ''}` : ev.kind;
   if (n.value_change) return `ValueChange ${n.value_change.param_path} = ${n.value_change.param_value}`;
   if (n.obj_creation) return `ObjectCreation ${n.obj_creation.obj_path}`;
   if (n.obj_deletion) return `ObjectDeletion ${n.obj_deletion.obj_path}`;
