@@ -375,6 +375,32 @@ func TestWebUI(t *testing.T) {
 	}
 	b.run("resume", 20*time.Second, chromedp.Click(chromedp.ID("events-pause")), waitText("#events", "= 780"))
 
+	// Add an instance to a writable table, then delete it.
+	subs := "Device.LocalAgent.Subscription."
+	var added string
+	b.run("add an instance", 30*time.Second,
+		chromedp.Click(chromedp.CSS(node("Device.LocalAgent."))),
+		chromedp.Click(chromedp.CSS(node(subs))),
+		chromedp.WaitVisible(chromedp.ID("dm-add-params")),
+		chromedp.SendKeys(chromedp.ID("dm-add-params"), "ID=ui-added\nNotifType=ValueChange\nReferenceList=Device.DeviceInfo.UpTime"),
+		chromedp.Click(chromedp.ID("dm-add")),
+		waitText("#status", "Added "+subs),
+		into(&added, chromedp.Evaluate[string](`document.getElementById("status").textContent.replace("Added ", "")`)),
+		waitText("#dm-instances", subs))
+	code, body := api.call(t, "POST", "/api/v1/agents/"+agentID+"/get", map[string]any{"paths": []string{added + "ID"}})
+	if code != 200 || !strings.Contains(body, "ui-added") {
+		t.Fatalf("the added instance %s: %d %s", added, code, body)
+	}
+	b.run("delete the instance", 30*time.Second,
+		into(new(bool), chromedp.Evaluate[bool](`window.confirm = () => true, true`)),
+		chromedp.Click(chromedp.CSS(node(added))),
+		chromedp.WaitVisible(chromedp.ID("dm-delete")),
+		chromedp.Click(chromedp.ID("dm-delete")),
+		waitText("#status", "Deleted "+added))
+	if code, body := api.call(t, "POST", "/api/v1/agents/"+agentID+"/instances", map[string]any{"paths": []string{subs}}); code != 200 || strings.Contains(body, `"`+added+`"`) {
+		t.Errorf("after the delete: %d %s", code, body)
+	}
+
 	// Run an asynchronous command and see its OperationComplete.
 	ping := "Device.IP.Diagnostics.IPPing()"
 	b.run("run "+ping, 60*time.Second,

@@ -184,9 +184,11 @@ function node(page, path, label, isTable) {
 
 async function showObject(page, path) {
   const d = page.detail;
+  page.showing = path;
   clear(d, h('h3', {}, path), h('p', {}, 'Reading…'));
   try {
     const [{ self }, values] = await Promise.all([objInfo(page, path), usp.getParams(page.id, [path], 1)]);
+    if (page.showing !== path) return; // another object was chosen meanwhile
     const byName = new Map(values.filter(v => v.object === path).map(v => [v.name, v.value]));
     const params = (self.supported_params || []).map(p => ({ path: path + p.param_name, name: p.param_name, type: usp.typeName(p.value_type),
       access: p.access || 'PARAM_READ_ONLY', value: byName.get(p.param_name) }));
@@ -208,9 +210,9 @@ async function showObject(page, path) {
     if ((self.supported_events || []).length) {
       out.push(h('h4', {}, 'Events'), h('ul', {}, self.supported_events.map(e => h('li', {}, e.event_name, (e.arg_names || []).length ? h('span', { class: 'muted' }, ` (${e.arg_names.join(', ')})`) : null))));
     }
-    clear(d, ...out);
+    if (page.showing === path) clear(d, ...out);
   } catch (e) {
-    clear(d, h('h3', {}, path), h('p', { class: 'error', role: 'alert' }, e.message));
+    if (page.showing === path) clear(d, h('h3', {}, path), h('p', { class: 'error', role: 'alert' }, e.message));
   }
 }
 
@@ -221,9 +223,11 @@ function refreshTree(table) {
 
 async function showTable(page, path) {
   const d = page.detail;
+  page.showing = path;
   clear(d, h('h3', {}, path), h('p', {}, 'Reading…'));
   try {
     const [t, insts] = await Promise.all([tableInfo(page, path), usp.instances(page.id, path)]);
+    if (page.showing !== path) return;
     const out = [h('h3', { id: 'dm-object' }, path), h('p', {}, `Table, ${usp.accessName(t.access)}; unique keys: `,
       (t.unique_key_sets || []).map(k => (k.key_names || []).join('+')).join(', ') || '—'),
     h('ul', { id: 'dm-instances' }, insts.map(p => h('li', {}, h('code', {}, p))))];
