@@ -9,6 +9,6 @@
 // the Agent's files: a file for another command (the Controller, the
 // client verbs, the conformance runner, anything that imports controller,
 // conformance, telemetry, broker or store/sqlite) starts with
-// "//go:build !usp_device". cmd/usp-agent's TestDeviceBuildLeavesOut
-// fails when one does not.
+// "//go:build !usp_device". TestDeviceBuildFiles names a file that does
+// not, and cmd/usp-agent's TestDeviceBuildLeavesOut checks the whole build.
 package cli
