@@ -321,6 +321,21 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("filtered fleet: %d rows, want 3", rows)
 	}
 	b.checkNames("the fleet page")
+	// Pages of 5, and sorting by Endpoint ID the other way.
+	var first string
+	b.run("fleet pages and sort", 20*time.Second,
+		chromedp.Navigate(base+"/#/fleet?q=UISIM&limit=5"),
+		waitText("#page-range", "1–5 of 12"),
+		chromedp.Click(chromedp.ID("page-next")),
+		waitText("#page-range", "6–10 of 12"),
+		count("#agents tbody tr", &rows),
+		chromedp.Click(chromedp.CSS(`a[aria-label="Sort by Endpoint ID"]`)),
+		waitTrue(`(document.querySelector("th[aria-sort=descending]")||{}).textContent?.includes("Endpoint ID")`),
+		waitText("#page-range", "1–5 of 12"),
+		into(&first, chromedp.Evaluate[string](`document.querySelector("#agents tbody a.agent-link").textContent`)))
+	if rows != 5 || first != "os::012345-UISIM9" {
+		t.Errorf("page 2: %d rows; sorted by Endpoint ID descending, first %q, want os::012345-UISIM9", rows, first)
+	}
 
 	// Open the local agent and browse to a parameter.
 	param := "Device.IP.Diagnostics.UDPEchoConfig.UDPPort"

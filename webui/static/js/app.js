@@ -66,19 +66,23 @@ async function route() {
     if (a.getAttribute('href') === `#/${page}`) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   status('');
+  // Each page draws in a view of its own: one still reading when the user
+  // moves on draws in a view no longer shown.
+  const view = h('div', { class: 'view' });
+  main.replaceChildren(view);
   try {
     switch (page) {
-      case 'agent': await agentPage(main, arg, ctx); break;
-      case 'groups': await groupsPage(main, ctx); break;
-      case 'group': await groupPage(main, arg, ctx); break;
-      case 'jobs': await jobsPage(main, ctx); break;
-      case 'job': await jobPage(main, arg, ctx); break;
-      case 'charts': await chartsPage(main, ctx); break;
-      case 'events': await eventsPage(main, ctx); break;
-      default: await fleetPage(main, ctx);
+      case 'agent': await agentPage(view, arg, ctx); break;
+      case 'groups': await groupsPage(view, ctx); break;
+      case 'group': await groupPage(view, arg, ctx); break;
+      case 'jobs': await jobsPage(view, ctx); break;
+      case 'job': await jobPage(view, arg, ctx); break;
+      case 'charts': await chartsPage(view, ctx); break;
+      case 'events': await eventsPage(view, ctx); break;
+      default: await fleetPage(view, ctx);
     }
   } catch (e) {
-    clear(main, h('p', { class: 'error', role: 'alert' }, `Error: ${e.message}`));
+    clear(view, h('p', { class: 'error', role: 'alert' }, `Error: ${e.message}`));
   }
 }
 

@@ -2,7 +2,6 @@
 import { h, clear, ago, fmtTime, status } from './dom.js';
 import { get, post, call, stream, ApiError } from './api.js';
 
-const PAGE = 25;
 
 export function modelOf(a) { return a.model || a.device_info?.ModelName || ''; }
 export function versionOf(a) { return a.version || a.software_version || a.device_info?.SoftwareVersion || ''; }
@@ -16,6 +15,7 @@ export async function fleetPage(main, ctx) {
   const params = new URLSearchParams((location.hash.split('?')[1]) || '');
   const st = { q: params.get('q') || '', model: params.get('model') || '', version: params.get('version') || '', online: params.get('online') || '',
     tag: params.get('tag') || '', group: params.get('group') || '', sort: params.get('sort') || 'id', order: params.get('order') || 'asc', offset: +params.get('offset') || 0 };
+  const PAGE = Math.min(Math.max(+params.get('limit') || 25, 1), 500); // agents a page
   const field = (name, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: `f-${name}` }, label),
     h('input', { id: `f-${name}`, name, value: st[name], type: 'search', ...attrs }));
   const online = h('select', { id: 'f-online', name: 'online' }, h('option', { value: '' }, 'any'), h('option', { value: 'true' }, 'online'), h('option', { value: 'false' }, 'offline'));
@@ -26,6 +26,7 @@ export async function fleetPage(main, ctx) {
     const fd = new FormData(form);
     const q = new URLSearchParams();
     for (const [k, v] of fd) if (v) q.set(k, v);
+    if (params.get('limit')) q.set('limit', params.get('limit'));
     if (st.sort !== 'id') q.set('sort', st.sort);
     if (st.order !== 'asc') q.set('order', st.order);
     location.hash = `#/fleet?${q}`;
@@ -67,10 +68,10 @@ export async function fleetPage(main, ctx) {
       h('td', { title: fmtTime(a.last_seen) }, ago(a.last_seen)),
       h('td', {}, (a.tags || []).map(t => h('span', { class: 'tag' }, t))))))));
   const total = data.total ?? agents.length;
-  const page = (off, label) => { const p = new URLSearchParams(params); p.set('offset', off); return h('a', { href: `#/fleet?${p}` }, label); };
-  clear(pager, st.offset > 0 ? page(Math.max(st.offset - PAGE, 0), '← Previous') : null,
-    h('span', {}, `${Math.min(st.offset + 1, total)}–${Math.min(st.offset + PAGE, total)} of ${total}`),
-    st.offset + PAGE < total ? page(st.offset + PAGE, 'Next →') : null);
+  const page = (off, label, id) => { const p = new URLSearchParams(params); p.set('offset', off); return h('a', { href: `#/fleet?${p}`, id }, label); };
+  clear(pager, st.offset > 0 ? page(Math.max(st.offset - PAGE, 0), '← Previous', 'page-prev') : null,
+    h('span', { id: 'page-range' }, `${Math.min(st.offset + 1, total)}–${Math.min(st.offset + PAGE, total)} of ${total}`),
+    st.offset + PAGE < total ? page(st.offset + PAGE, 'Next →', 'page-next') : null);
   if (ctx.canWrite) {
     const form = jobForm('', () => [...table.querySelectorAll('input.pick:checked')].map(c => c.value));
     form.hidden = true;
@@ -260,15 +261,19 @@ export async function jobsPage(main, ctx) {
   render(data);
   clear(main, h('h1', {}, 'Jobs'), box, ctx.canWrite ? jobForm('') : null);
   // Progress follows the event stream; only the table is drawn again.
+  const refresh = debounce(async () => render(await get('/api/v1/jobs')), ctx.signal);
   stream('/api/v1/events/stream', (kind) => {
-    if (kind === 'job.progress' || kind === 'job.done') refreshSoon(async () => render(await get('/api/v1/jobs')));
+    if (kind === 'job.progress' || kind === 'job.done') refresh();
   }, ctx.signal);
 }
 
-let pendingRefresh = 0;
-function refreshSoon(f) {
-  if (pendingRefresh) return;
-  pendingRefresh = setTimeout(() => { pendingRefresh = 0; f(); }, 300);
+/** debounce returns a function that runs f once, 300 ms after the first of a burst of calls, unless signal aborted. */
+function debounce(f, signal) {
+  let pending = 0;
+  return () => {
+    if (pending) return;
+    pending = setTimeout(() => { pending = 0; if (!signal.aborted) f(); }, 300);
+  };
 }
 
 export async function jobPage(main, id, ctx) {
@@ -276,6 +281,7 @@ export async function jobPage(main, id, ctx) {
     const j = await get(`/api/v1/jobs/${encodeURIComponent(id)}`);
     const rows = j.results || [];
     const state = j.state || '';
+    if (ctx.signal.aborted) return state; // the page was left while reading
     clear(main, h('h1', {}, `Job ${j.name || j.id}`),
       h('p', {}, 'State: ', h('strong', { id: 'job-state' }, state)),
       progress(j, 'job-progress'),
@@ -292,8 +298,9 @@ export async function jobPage(main, id, ctx) {
     return state;
   };
   let state = await render();
+  const refresh = debounce(async () => { state = await render(); }, ctx.signal);
   stream('/api/v1/events/stream', (kind, ev) => {
-    if ((kind === 'job.progress' || kind === 'job.done') && ev.msg?.job === id) refreshSoon(async () => { state = await render(); });
+    if ((kind === 'job.progress' || kind === 'job.done') && ev.msg?.job === id) refresh();
   }, ctx.signal);
   // Events drive the page; a slow poll catches up should the stream miss one.
   const timer = setInterval(async () => { if (state === 'running') state = await render().catch(() => state); }, 5000);
