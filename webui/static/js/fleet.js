@@ -82,11 +82,13 @@ export async function fleetPage(main, ctx) {
     main.append(toggle, form);
   }
   // Agents coming and going update their row.
+  const live = h('span', { class: 'muted', id: 'fleet-live' }, '');
+  pager.append(live);
   stream('/api/v1/events/stream', (kind, ev) => {
     if (kind !== 'online' && kind !== 'offline') return;
     const row = [...table.querySelectorAll('tbody tr')].find(r => r.dataset.id === ev.agent);
     if (row) clear(row.querySelector('td.state'), onlineBadge(kind === 'online'));
-  }, ctx.signal);
+  }, ctx.signal, s => { live.textContent = s === 'open' ? 'state updates live' : 'reconnecting…'; });
 }
 
 /** listOf reads a list answer that is either an array or {key: [...]}. */
