@@ -209,6 +209,9 @@ func loadControllerConfig(b []byte) (*controllerConfig, error) {
 	if a := c.Admission; a != "" && a != "verified" && a != "all" && a != "pending" {
 		return nil, fmt.Errorf("admission: %q is not verified, all or pending", c.Admission)
 	}
+	if err := c.refuseAgentTLSKeys(); err != nil {
+		return nil, err
+	}
 	if err := c.E2E.check(); err != nil {
 		return nil, fmt.Errorf("e2e: %w", err)
 	}
@@ -745,4 +748,23 @@ func externalMQTTFlags(fs *flag.FlagSet) func() ([]ctrlMTPConfig, error) {
 		}
 		return []ctrlMTPConfig{m}, nil
 	}
+}
+
+// refuseAgentTLSKeys refuses the tls keys that only an Agent takes:
+// no_absolute_time is for a device without a clock, and a Controller
+// always checks its peers' certificate dates.
+func (c *controllerConfig) refuseAgentTLSKeys() error {
+	tlsAt := map[string]*tlsConfig{"tls": c.TLS}
+	if c.E2E != nil {
+		tlsAt["e2e.tls"] = c.E2E.TLS
+	}
+	for i := range c.MTPs {
+		tlsAt[fmt.Sprintf("mtps[%d].tls", i)] = c.MTPs[i].TLS
+	}
+	for at, t := range tlsAt {
+		if t != nil && t.NoAbsoluteTime {
+			return fmt.Errorf("%s: no_absolute_time: an Agent key (a device without a clock); a Controller always checks certificate dates", at)
+		}
+	}
+	return nil
 }

@@ -48,7 +48,8 @@ func TestControllerConfigReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := map[string]bool{"mtps.alias": true, "mtps.controller_topic": true}
+	refused := map[string]bool{"mtps.alias": true, "mtps.controller_topic": true,
+		"tls.no_absolute_time": true, "mtps.tls.no_absolute_time": true, "e2e.tls.no_absolute_time": true}
 	keys := yamlKeys(reflect.TypeFor[controllerConfig](), "")
 	if len(keys) < 40 {
 		t.Fatalf("only %d keys found: %v", len(keys), keys)
@@ -124,6 +125,9 @@ func TestControllerConfigErrors(t *testing.T) {
 		{"mtps[0].identity", "mtps:\n  - protocol: UDS\n    socket: /tmp/x\n    identity: trusted\n"},
 		{"mtps[0].max_record", "mtps:\n  - protocol: UDS\n    socket: /tmp/x\n    max_record: 10\n"},
 		{"mtps[0].retry", "mtps:\n  - protocol: UDS\n    socket: /tmp/x\n    retry:\n      min_wait: 1s\n"},
+		{"tls: no_absolute_time", "websocket: 127.0.0.1:0\ntls:\n  no_absolute_time: true\n"},
+		{"mtps[0].tls: no_absolute_time", "mtps:\n  - protocol: WebSocket\n    listen: 127.0.0.1:0\n    tls:\n      no_absolute_time: true\n"},
+		{"e2e.tls: no_absolute_time", "e2e:\n  tls:\n    no_absolute_time: true\n"},
 	}
 	dir := t.TempDir()
 	for i, tt := range tests {
