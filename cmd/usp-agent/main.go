@@ -11,8 +11,8 @@
 //	CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat \
 //		go build -tags usp_device -trimpath -ldflags='-s -w' ./cmd/usp-agent
 //
-// Unless the environment sets GOGC or GOMEMLIMIT, it runs with GOGC=50
-// and GOMEMLIMIT=16MiB (memory.go).
+// Unless the environment sets GOGC or GOMEMLIMIT, it runs with GOGC=100
+// and GOMEMLIMIT=32MiB (memory.go).
 package main
 
 import (

@@ -8,15 +8,20 @@ import (
 // Memory settings of usp-agent on a device with little RAM, applied when
 // the environment does not choose its own (GOGC, GOMEMLIMIT; docs/config.md):
 //
-//   - gcPercent collects when the heap has grown by half since the last
-//     collection, not doubled: a smaller peak heap for a little more CPU
-//     in bursts, which an idle Agent does not have.
+//   - gcPercent is Go's own: the heap is collected when it has doubled
+//     since the last collection. GOGC=50 kept 2.3 MB less after a burst
+//     but, with GOMEMLIMIT=16MiB, made an Add 3× and a Delete 10× dearer in
+//     CPU once thousands of Subscriptions had grown the live heap toward
+//     the limit (docs/perf.md); the idle RSS stays under its 12 MiB budget
+//     with Go's own (8.4 MB after the same burst).
 //   - memoryLimit is the soft limit past which the runtime collects and
-//     returns memory more eagerly. It bounds memory only while the live
-//     heap is under it; a Get of a large table may still go over.
+//     returns memory more eagerly: twice the largest live heap measured
+//     under load, so the collector does not run back to back in normal
+//     use, and a bound on a 64 MB device. It bounds memory only while the
+//     live heap is under it; a Get of a large table may still go over.
 const (
-	gcPercent   = 50
-	memoryLimit = 16 << 20
+	gcPercent   = 100
+	memoryLimit = 32 << 20
 )
 
 // memorySettings are the settings applied to the runtime: what the
