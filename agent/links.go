@@ -86,6 +86,9 @@ type MQTTConnection struct {
 	// Device.MQTT.Client.{i}.Subscription.{i} rows, to subscribe to besides
 	// the Agent's own topic.
 	Subscriptions []string `json:",omitempty"`
+	// SubscriptionQoS is the QoS of each of Subscriptions (the row's
+	// Subscription.{i}.QoS, 0 to 2).
+	SubscriptionQoS map[string]uint32 `json:",omitempty"`
 }
 
 // STOMPConnection is a Device.STOMP.Connection.{i} with the Agent's MTP
@@ -557,6 +560,12 @@ func (a *Agent) wantedConnections(ctx context.Context) []*Connection {
 			for _, sp := range sortedInstances(rows, ref+"Subscription.") {
 				if sub := rows[sp]; sub["Enable"] == "true" && sub["Topic"] != "" {
 					c.MQTT.Subscriptions = append(c.MQTT.Subscriptions, sub["Topic"])
+					if q := sub["QoS"]; q != "" {
+						if c.MQTT.SubscriptionQoS == nil {
+							c.MQTT.SubscriptionQoS = map[string]uint32{}
+						}
+						c.MQTT.SubscriptionQoS[sub["Topic"]] = min(atou(q), 2)
+					}
 				}
 			}
 			c.MQTT.CleanSession = cl["CleanSession"] == "true"

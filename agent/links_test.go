@@ -244,7 +244,7 @@ func TestDataModelConnections(t *testing.T) {
 	if len(fourth.conn.MQTT.Subscriptions) != 0 {
 		t.Errorf("subscriptions %v", fourth.conn.MQTT.Subscriptions)
 	}
-	r = e.ctl.do(addReq("Device.MQTT.Client.1.Subscription.", "Enable", "true", "Topic", "newTopic-11-9", "QoS", "1"))
+	r = e.ctl.do(addReq("Device.MQTT.Client.1.Subscription.", "Enable", "true", "Topic", "newTopic-11-9", "QoS", "0"))
 	if r.GetBody().GetResponse().GetAddResp() == nil {
 		t.Fatalf("add subscription: %v", r)
 	}
@@ -252,6 +252,9 @@ func TestDataModelConnections(t *testing.T) {
 	fifth := d.next(t)
 	if s := fifth.conn.MQTT.Subscriptions; len(s) != 1 || s[0] != "newTopic-11-9" {
 		t.Errorf("subscriptions %v, want [newTopic-11-9]", s)
+	}
+	if q, ok := fifth.conn.MQTT.SubscriptionQoS["newTopic-11-9"]; !ok || q != 0 {
+		t.Errorf("subscription QoS %v, want newTopic-11-9 at 0 (Subscription.{i}.QoS)", fifth.conn.MQTT.SubscriptionQoS)
 	}
 	eventually(t, e, "Device.MQTT.Client.1.Subscription.1.Status", "Subscribed")
 

@@ -71,7 +71,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			v, rv = mqtt.V311, record.MQTTVersion311
 		}
 		cli := mqtt.NewClient(&mqtt.Options{URL: u.String(), TLS: tc, Version: v, EndpointID: self, ClientID: cm.ClientID,
-			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic, Subscriptions: cm.Subscriptions,
+			Username: cm.Username, Password: cm.Password, Topic: cm.ResponseTopic, DefaultPeerTopic: local.ControllerTopic, Subscriptions: cm.Subscriptions, SubscriptionQoS: subscriptionQoS(cm.SubscriptionQoS),
 			KeepAlive: cm.KeepAlive, KeepSession: !cm.CleanSession, PublishQoS: mqtt.QoS(min(cm.PublishQoS, 2) + 1),
 			MaxRecord: local.MaxRecord, MaxPacketSize: cm.MaxPacketSize,
 			MinWait: cm.Retry.MinWait, Multiplier: cm.Retry.Multiplier, MaxWait: cm.Retry.MaxWait, Will: mqttWill(self, cm), OnState: c.OnState, Logger: d.log})
@@ -252,4 +252,17 @@ func mqttWill(self string, cm *agent.MQTTConnection) *mqtt.Will {
 		return nil
 	}
 	return &mqtt.Will{Topic: cm.WillTopic, Record: b}
+}
+
+// subscriptionQoS is the data model's QoS (0 to 2) of each subscription
+// as the MQTT client's.
+func subscriptionQoS(m map[string]uint32) map[string]mqtt.QoS {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]mqtt.QoS, len(m))
+	for f, q := range m {
+		out[f] = mqtt.QoS(min(q, 2) + 1)
+	}
+	return out
 }

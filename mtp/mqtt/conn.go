@@ -187,7 +187,7 @@ func (s *conn) subscribe(ctx context.Context) error {
 		s.unregister(id, w)
 		return fmt.Errorf("mqtt: SUBSCRIBE: %w", s.l.lost())
 	}
-	s.w.send(appendSubscribe(b, s.v5, id, s.l.plan.filters, s.l.o.SubscribeQoS.level()))
+	s.w.send(appendSubscribe(b, s.v5, id, s.l.plan.filters, s.l.o.filterQoS))
 	select {
 	case a := <-w.ch:
 		return grantedSome(s.l, s.l.plan.filters, a.codes)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"time"
@@ -74,6 +75,14 @@ const (
 )
 
 // level returns the wire value of q, with QoSDefault meaning QoS 1.
+// filterQoS is the QoS level of a SUBSCRIBE's filter f.
+func (o *Options) filterQoS(f string) byte {
+	if q, ok := o.SubscriptionQoS[f]; ok {
+		return q.level()
+	}
+	return o.SubscribeQoS.level()
+}
+
 func (q QoS) level() byte {
 	if q == QoSDefault || q > QoS2 {
 		return 1
@@ -160,6 +169,10 @@ type Options struct {
 	// SubscribeQoS is the QoS of every subscription; QoSDefault means
 	// QoS 1.
 	SubscribeQoS QoS
+	// SubscriptionQoS is the QoS of a filter of Subscriptions where it is
+	// not SubscribeQoS (the data model's
+	// MQTT.Client.{i}.Subscription.{i}.QoS).
+	SubscriptionQoS map[string]QoS
 	// PublishQoS is the QoS of every PUBLISH; QoSDefault means QoS 1.
 	PublishQoS QoS
 	// DefaultPeerTopic is the Peer.Address of an inbound Record whose
@@ -222,6 +235,7 @@ func (o *Options) withDefaults() Options {
 		c = *o
 	}
 	c.Subscriptions = append([]string(nil), c.Subscriptions...)
+	c.SubscriptionQoS = maps.Clone(c.SubscriptionQoS)
 	if c.Version == 0 {
 		c.Version = V5
 	}
@@ -273,6 +287,11 @@ func (o *Options) check() error {
 	}
 	if o.SubscribeQoS > QoS2 || o.PublishQoS > QoS2 {
 		return errors.New("mqtt: QoS over 2")
+	}
+	for f, q := range o.SubscriptionQoS {
+		if q > QoS2 {
+			return fmt.Errorf("mqtt: subscription %q: QoS over 2", f)
+		}
 	}
 	if o.KeepAlive > 65535*time.Second || o.SessionExpiry < 0 || o.SessionExpiry > (1<<32-1)*time.Second {
 		return errors.New("mqtt: KeepAlive or SessionExpiry out of range")

@@ -31,6 +31,7 @@ func TestOptionsCheck(t *testing.T) {
 		{"bad subscription", func(o *mqtt.Options) { o.Subscriptions = []string{"a/#/b"} }, "not a topic filter"},
 		{"bad default peer", func(o *mqtt.Options) { o.DefaultPeerTopic = "a/#" }, "DefaultPeerTopic"},
 		{"bad QoS", func(o *mqtt.Options) { o.PublishQoS = 9 }, "QoS"},
+		{"bad subscription QoS", func(o *mqtt.Options) { o.SubscriptionQoS = map[string]mqtt.QoS{"a": 9} }, "QoS over 2"},
 		{"keep-alive too long", func(o *mqtt.Options) { o.KeepAlive = 24 * time.Hour }, "range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

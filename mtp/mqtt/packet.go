@@ -544,8 +544,9 @@ func appendAck(b []byte, typ byte, id uint16) []byte {
 	return append(b, typ<<4|flags, 2, byte(id>>8), byte(id))
 }
 
-// appendSubscribe appends a SUBSCRIBE of filters, each at qos.
-func appendSubscribe(b []byte, v5 bool, id uint16, filters []string, qos byte) []byte {
+// appendSubscribe appends a SUBSCRIBE of filters, each at the level
+// qos gives it.
+func appendSubscribe(b []byte, v5 bool, id uint16, filters []string, qos func(filter string) byte) []byte {
 	rem := 2
 	if v5 {
 		rem++ // no properties
@@ -561,7 +562,7 @@ func appendSubscribe(b []byte, v5 bool, id uint16, filters []string, qos byte) [
 	}
 	for _, f := range filters {
 		b = appendString(b, f)
-		b = append(b, qos)
+		b = append(b, qos(f))
 	}
 	return b
 }

@@ -153,7 +153,7 @@ func TestControlCodec(t *testing.T) {
 			t.Errorf("ack type %d: %v, %v", typ, cp, err)
 		}
 	}
-	cp, err := packets.ReadPacket(bytes.NewReader(appendSubscribe(nil, true, 3, []string{"a/#", "b"}, 1)))
+	cp, err := packets.ReadPacket(bytes.NewReader(appendSubscribe(nil, true, 3, []string{"a/#", "b"}, func(string) byte { return 1 })))
 	if err != nil {
 		t.Fatal(err)
 	}
