@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uspkit/uspkit/internal/testenv"
 )
@@ -49,7 +50,9 @@ func TestConformanceLong(t *testing.T) {
 		args = append(args, "--long", "--reboot", "--timeout", "5m",
 			"--bulkdata-interval", fmt.Sprint(longBulkInterval),
 			"--bulkdata-cert", filepath.Join(mtpCerts, "server.pem"), "--bulkdata-key", filepath.Join(mtpCerts, "server.key"))
+		start := time.Now()
 		r := runConformanceProcess(t, bin, args...)
+		took := time.Since(start).Round(time.Second)
 		if r.Failed != 0 {
 			t.Errorf("%d cases failed", r.Failed)
 		}
@@ -58,8 +61,8 @@ func TestConformanceLong(t *testing.T) {
 				t.Errorf("%s skipped behind a gate the run opens: %s", c.ID, c.Reason)
 			}
 		}
-		fmt.Fprintf(os.Stderr, "%s: %d passed, %d failed, %d skipped\n", sections[m.Name], r.Passed, r.Failed, r.Skipped)
-		writeLongDoc(t, sections[m.Name], r)
+		fmt.Fprintf(os.Stderr, "%s: %d passed, %d failed, %d skipped in %v\n", sections[m.Name], r.Passed, r.Failed, r.Skipped, took)
+		writeLongDoc(t, sections[m.Name], r, took)
 	}, names...)
 }
 
@@ -77,15 +80,15 @@ const longDoc = "../../docs/conformance-long.md"
 // results of its long and reboot cases (those the default run skips
 // behind the gates) in the section of docs/conformance-long.md for the
 // MTP; other sections are kept.
-func writeLongDoc(t *testing.T, section string, r report) {
+func writeLongDoc(t *testing.T, section string, r report, took time.Duration) {
 	t.Helper()
 	if os.Getenv("USP_UPDATE_DOCS") != "1" {
 		return
 	}
 	gated := defaultGatedCases(section)
 	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\nWhole plan with `--long --reboot --bulkdata-interval %d`: %d passed, %d failed, %d skipped.\n\n",
-		section, longBulkInterval, r.Passed, r.Failed, r.Skipped)
+	fmt.Fprintf(&b, "## %s\n\nWhole plan with `--long --reboot --bulkdata-interval %d`, run on %s: **%d passed, %d failed, %d skipped** in %d s.\n\n",
+		section, longBulkInterval, time.Now().UTC().Format(time.DateOnly), r.Passed, r.Failed, r.Skipped, int(took.Seconds()))
 	b.WriteString("### Long and reboot cases\n\n| Case | Title | Tag | Result | Reason |\n|---|---|---|---|---|\n")
 	for _, c := range r.Results {
 		if !gated[c.ID] {
