@@ -28,6 +28,7 @@ type Client struct {
 	serving   bool
 	cur       session   // where Send publishes; nil while disconnected
 	queue     []pending // Records waiting for a connection, in order
+	carried   []*outPub // publications the last connection left unacknowledged, in order
 	topic     string    // the "reply to" Topic of the last connection
 	clientID  string    // the ClientId to connect with [R-MQTT.11]
 	srvMax    uint32    // the last CONNACK's Maximum Packet Size; 0 if none
@@ -131,7 +132,8 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 
 // session runs one connection from dial to its end: the StateUp call,
 // the flush of the queue, then the wait for the end. Received Records go
-// to h from a goroutine of their own. up reports whether the CONNACK
+// to h from the connection's reader, one at a time and in order: h must
+// not wait for long (Send does not wait for the reader). up reports whether the CONNACK
 // accepted the connection.
 func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error) {
 	cctx, cancel := context.WithTimeout(ctx, c.o.ConnectTimeout)
@@ -140,10 +142,7 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	if err != nil {
 		return false, err
 	}
-	l := newLink(&c.o, c.log, nc, mtp.Peer{Address: c.o.URL, Certs: certs})
-	var dispatching sync.WaitGroup
-	dispatching.Go(func() { c.dispatch(ctx, l, h) })
-	defer dispatching.Wait()
+	l := newLink(&c.o, c.log, nc, mtp.Peer{Address: c.o.URL, Certs: certs}, func(in mtp.Inbound) { c.deliver(ctx, in, h) })
 	s, err := c.connect(cctx, l)
 	if err != nil {
 		l.finish(err)
@@ -152,7 +151,14 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	}
 	c.mu.Lock()
 	c.topic = l.plan.replyTo
+	prev := c.carried
+	c.carried = nil
 	c.mu.Unlock()
+	if s.sessionOK {
+		s.resend(prev) // [MQTT-4.4.0-1]
+	} else if len(prev) > 0 {
+		c.requeueOut(prev)
+	}
 	c.log.Info("mqtt: connected", "url", c.b.url.Redacted(), "version", c.o.Version,
 		"client_id", c.ClientID(), "topic", l.plan.replyTo, "subscriptions", l.plan.filters)
 	c.state(context.WithValue(ctx, upKey{}, upValue{c, s}), l.peer, mtp.StateUp, nil)
@@ -171,6 +177,13 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	closed := c.closed
 	c.mu.Unlock()
 	s.close()
+	s.waitReader() // also when a Handler's Close did not wait for it
+	left := s.takeOver()
+	c.mu.Lock()
+	if !c.closed && len(left) > 0 {
+		c.carried = append(left, c.carried...)
+	}
+	c.mu.Unlock()
 	if closed || ctx.Err() != nil {
 		err = nil
 	} else if err == nil {
@@ -198,7 +211,7 @@ func (c *Client) flush(ctx context.Context, s session) error {
 		}
 		c.mu.Unlock()
 		for i := range q {
-			err := s.publish(ctx, q[i].topic, q[i].rec)
+			err := s.publish(ctx, q[i].topic, q[i].rec, q[i].tries, true)
 			if err == nil {
 				continue
 			}
@@ -230,23 +243,30 @@ func (c *Client) requeue(q []pending) {
 	}
 }
 
-// dispatch hands received Records to h in order until the link ends,
-// then hands over what is left.
-func (c *Client) dispatch(ctx context.Context, l *link, h mtp.Handler) {
-	for {
-		select {
-		case in := <-l.inbox:
-			c.deliver(ctx, in, h)
-		case <-l.done:
-			for {
-				select {
-				case in := <-l.inbox:
-					c.deliver(ctx, in, h)
-				default:
-					return
-				}
-			}
+// requeueOut puts the publications a connection left unacknowledged, in
+// order, in front of the queue as new ones (the server kept no session):
+// they may arrive twice. A QoS 2 one whose PUBREC came is not sent again. One under which maxTries connections broke is
+// dropped.
+func (c *Client) requeueOut(prev []*outPub) {
+	q := make([]pending, 0, len(prev))
+	for _, o := range prev {
+		if o.rel {
+			continue // the server has it: its PUBREC came
 		}
+		if o.id != 0 { // sent: the connection broke under it
+			o.tries++
+		}
+		if o.tries >= maxTries {
+			c.log.Warn("mqtt: dropping record after repeated connection losses", "topic", o.topic,
+				"size", len(o.rec), "tries", o.tries)
+			continue
+		}
+		q = append(q, pending{topic: o.topic, rec: o.rec, tries: o.tries})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.queue = append(q, c.queue...)
 	}
 }
 
@@ -261,11 +281,19 @@ func (c *Client) deliver(ctx context.Context, in mtp.Inbound, h mtp.Handler) {
 }
 
 // Send publishes rec to the Topic addr [R-MQTT.18] with this endpoint's
-// "reply to" Topic [R-MQTT.22] and, at QoS 1 and 2, waits for the
-// server's acknowledgement. While disconnected it queues a copy of rec
-// and returns nil; mtp.ErrQueueFull when the queue is full. A Record
-// whose publication a lost connection cuts short is queued for the next
-// connection, so it may arrive twice (QoS 1 is "at least once").
+// "reply to" Topic [R-MQTT.22]. At QoS 1 and 2 it does not wait for the
+// server's acknowledgement: it keeps a copy of rec until the PUBACK (or
+// PUBCOMP) comes and returns once the PUBLISH is queued for writing, or
+// queued behind the publications the server's Receive Maximum holds back
+// (up to Options.QueueLen of them, then mtp.ErrQueueFull). While
+// disconnected it queues a copy of rec and returns nil; mtp.ErrQueueFull
+// when the queue is full. A publication still unacknowledged when its
+// connection is lost is sent again on the next one: with DUP and its
+// Packet Identifier when the server kept the session [MQTT-4.4.0-1],
+// else as a new PUBLISH, so it may arrive twice (QoS 1 is "at least
+// once"). A refusal in the acknowledgement (reason code 0x80 or more) is
+// logged; an acknowledgement missing after Options.WriteTimeout ends the
+// connection.
 func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 	if err := c.fits(rec); err != nil {
 		return err
@@ -295,7 +323,7 @@ func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 			return c.enqueueLocked(addr, rec)
 		}
 		c.mu.Unlock()
-		err := s.publish(ctx, addr, rec)
+		err := s.publish(ctx, addr, rec, 0, false)
 		if !errors.Is(err, errLink) {
 			return err
 		}
@@ -364,6 +392,7 @@ func (c *Client) Close() error {
 	s := c.cur
 	c.cur = nil
 	c.queue = nil
+	c.carried = nil
 	cancel := c.cancel
 	c.mu.Unlock()
 	if s != nil {

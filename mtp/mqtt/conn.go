@@ -15,8 +15,8 @@ import (
 // conn is one MQTT 5.0 or 3.1.1 connection, spoken with the client's own
 // packet codec (packet.go). One goroutine reads: it answers what needs an
 // answer (PUBACK, PUBREC, PUBREL, PUBCOMP), completes the publications
-// and the subscription waiting for their acknowledgement, and queues each
-// received Record for the Client's dispatcher. Publishers write their own
+// and the subscription waiting for their acknowledgement, and hands each
+// received Record to the Handler itself. Publishers write their own
 // packets (packetWriter).
 type conn struct {
 	l       *link
@@ -26,11 +26,19 @@ type conn struct {
 	r       *packetReader
 	w       *packetWriter
 
-	maxPacket uint32        // the server's Maximum Packet Size; 0: none
-	quota     chan struct{} // a place per PUBLISH in flight: the server's Receive Maximum
+	maxPacket uint32 // the server's Maximum Packet Size; 0: none
+	recvMax   int    // the server's Receive Maximum: publications in flight at most
+	ackTimer  *time.Timer
+	sessionOK bool // the CONNACK's Session Present with Options.KeepSession
 
-	mu       sync.Mutex // guards the fields below
-	inflight map[uint16]*waiter
+	mu       sync.Mutex         // guards the fields below
+	inflight map[uint16]*waiter // the SUBSCRIBE waiting for its SUBACK
+	pubs     map[uint16]*outPub // QoS 1 and 2 publications waiting for their acknowledgement
+	backlog  []*outPub          // publications waiting for a place under recvMax, in order
+	freeOut  []*outPub          // unused
+	seq      uint64             // publications sent
+	ackArmed bool               // ackTimer is set
+	ended    bool               // takeOver was called
 	nextID   uint16
 
 	rx2 map[uint16]bool // QoS 2 PUBLISH received, waiting for PUBREL; reader only
@@ -43,24 +51,23 @@ type conn struct {
 
 	keepAlive              time.Duration
 	pingSent               atomic.Bool
+	inHandler              atomic.Bool // the reader is in the Handler
 	readerDone, pingerDone chan struct{}
 	closeOnce              sync.Once
 	started, pingerStarted bool
-
-	waiters []*waiter // unused waiters; guarded by mu
 }
 
-// waiter is a publication or subscription waiting for its
-// acknowledgement.
+// waiter is a subscription waiting for its acknowledgement.
 type waiter struct {
 	ch chan ackIn // buffered: the reader never waits
-	t  *time.Timer
 }
 
 func newConn(c *Client, l *link) *conn {
 	s := &conn{l: l, v5: c.o.Version != V311, qos: c.o.PublishQoS.level(), timeout: c.o.WriteTimeout,
-		inflight: map[uint16]*waiter{}, rx2: map[uint16]bool{},
+		inflight: map[uint16]*waiter{}, pubs: map[uint16]*outPub{}, rx2: map[uint16]bool{},
 		readerDone: make(chan struct{}), pingerDone: make(chan struct{})}
+	s.ackTimer = time.AfterFunc(time.Hour, s.checkAcks)
+	s.ackTimer.Stop()
 	s.r = newPacketReader(l.nc)
 	s.w = newPacketWriter(l.nc, l.writeFailed)
 	return s
@@ -99,6 +106,7 @@ func (c *Client) connect(ctx context.Context, l *link) (*conn, error) {
 		c.srvMax = g.maxPacket // the send limit from now on
 		c.mu.Unlock()
 	}
+	s.sessionOK = ack.sessionPresent && c.o.KeepSession
 	if ack.keepAlive >= 0 {
 		s.keepAlive = time.Duration(ack.keepAlive) * time.Second // the server's wins [MQTT-3.1.2-21]
 	}
@@ -170,7 +178,7 @@ func (s *conn) handshake(c *Client) (connackIn, error) {
 	if q == 0 {
 		q = 65535
 	}
-	s.quota = make(chan struct{}, q)
+	s.recvMax = q
 	return ack, nil
 }
 
@@ -228,46 +236,15 @@ func keepAlive(d time.Duration) uint16 {
 func (s *conn) link() *link { return s.l }
 
 // waiter returns a waiter for one acknowledgement.
-func (s *conn) waiter() *waiter {
-	s.mu.Lock()
-	if n := len(s.waiters); n > 0 {
-		w := s.waiters[n-1]
-		s.waiters = s.waiters[:n-1]
-		s.mu.Unlock()
-		return w
-	}
-	s.mu.Unlock()
-	w := &waiter{ch: make(chan ackIn, 1), t: time.NewTimer(time.Hour)}
-	w.t.Stop()
-	return w
-}
-
-// reuse takes back a waiter whose acknowledgement was received or given
-// up (unregister).
-func (s *conn) reuse(w *waiter) {
-	w.t.Stop()
-	s.mu.Lock()
-	if len(s.waiters) < 256 {
-		s.waiters = append(s.waiters, w)
-	}
-	s.mu.Unlock()
-}
+func (s *conn) waiter() *waiter { return &waiter{ch: make(chan ackIn, 1)} }
 
 // register gives w a free packet identifier.
 func (s *conn) register(w *waiter) uint16 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range 65536 {
-		s.nextID++
-		if s.nextID == 0 {
-			s.nextID = 1
-		}
-		if _, used := s.inflight[s.nextID]; !used {
-			s.inflight[s.nextID] = w
-			return s.nextID
-		}
-	}
-	panic("mqtt: no free packet identifier") // the quota allows at most 65535 in flight
+	id := s.freeID()
+	s.inflight[id] = w
+	return id
 }
 
 // unregister stops waiting for the acknowledgement of id. The identifier
@@ -287,6 +264,9 @@ func (s *conn) unregister(id uint16, w *waiter) {
 // acked hands a to the waiter of its packet identifier; with done, the
 // identifier is free again.
 func (s *conn) acked(a ackIn, done bool) *waiter {
+	if s.pubAcked(a, done) {
+		return nil
+	}
 	s.mu.Lock()
 	w, ok := s.inflight[a.id]
 	if done && ok {
@@ -303,63 +283,35 @@ func (s *conn) acked(a ackIn, done bool) *waiter {
 // Topic [R-MQTT.22]: on MQTT 5.0 in the Response Topic property
 // [R-MQTT.23], with "usp.msg" as Content Type [R-MQTT.27]; on MQTT 3.1.1
 // after "/reply-to=" in the Topic Name [R-MQTT.24]. At QoS 1 and 2 it
-// waits for the acknowledgement.
-func (s *conn) publish(ctx context.Context, dest string, rec []byte) error {
-	p := publishOut{topic: dest, qos: s.qos, payload: rec}
+// returns once the publication is taken (publishQoS), without waiting
+// for its acknowledgement; tries is how many connections were already
+// lost under it, and fromQueue exempts it from the backlog's bound.
+func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue bool) error {
 	if s.v5 {
-		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
-		if n := packetSize5(dest, p.responseTopic, p.contentType, p.qos, len(rec)); s.maxPacket > 0 && n > int(s.maxPacket) {
+		if n := packetSize5(dest, s.l.plan.replyTo, ContentType, s.qos, len(rec)); s.maxPacket > 0 && n > int(s.maxPacket) {
 			return fmt.Errorf("mqtt: PUBLISH of %d bytes over the server's Maximum Packet Size %d: %w", n, s.maxPacket, mtp.ErrTooLarge)
 		}
+	} else if n := len(ReplyTopic(dest, s.l.plan.replyTo)); n > maxTopicLen {
+		return fmt.Errorf("mqtt: topic name of %d bytes is too long", n)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mqtt: publish to %q: %w", dest, err)
+	}
+	if s.qos > 0 {
+		return s.publishQoS(dest, rec, tries, fromQueue)
+	}
+	p := publishOut{topic: dest, payload: rec}
+	if s.v5 {
+		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
 	} else {
 		p.topic = ReplyTopic(dest, s.l.plan.replyTo)
-		if len(p.topic) > maxTopicLen {
-			return fmt.Errorf("mqtt: topic name of %d bytes is too long", len(p.topic))
-		}
 	}
-	if p.qos == 0 {
-		b, err := s.w.begin()
-		if err != nil {
-			return s.l.lost()
-		}
-		s.w.send(appendPublish(b, s.v5, &p))
-		return nil
-	}
-	select {
-	case s.quota <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("mqtt: publish to %q: %w", dest, ctx.Err())
-	case <-s.l.done:
-		return s.l.lost()
-	}
-	defer func() { <-s.quota }()
-	w := s.waiter()
-	p.id = s.register(w)
 	b, err := s.w.begin()
 	if err != nil {
-		s.unregister(p.id, w)
-		s.reuse(w)
 		return s.l.lost()
 	}
 	s.w.send(appendPublish(b, s.v5, &p))
-	w.t.Reset(s.timeout)
-	defer s.reuse(w)
-	select {
-	case a := <-w.ch:
-		if a.reason >= 0x80 {
-			return fmt.Errorf("mqtt: publish to %q refused with reason code 0x%02x", dest, a.reason)
-		}
-		return nil
-	case <-ctx.Done():
-		s.unregister(p.id, w)
-		return fmt.Errorf("mqtt: publish to %q: %w", dest, ctx.Err())
-	case <-s.l.done:
-		s.unregister(p.id, w)
-		return s.l.lost()
-	case <-w.t.C:
-		s.unregister(p.id, w)
-		return s.l.broken(fmt.Errorf("no acknowledgement within %v", s.timeout))
-	}
+	return nil
 }
 
 // packetSize5 returns the size on the wire of an MQTT 5.0 PUBLISH to
@@ -484,8 +436,8 @@ func (s *conn) packet(typ, flags byte, n int) error {
 	return nil
 }
 
-// readPublish reads a PUBLISH of n bytes, queues its Record for the
-// handler, then acknowledges it [R-MQTT.20].
+// readPublish reads a PUBLISH of n bytes, acknowledges it [R-MQTT.20]
+// and hands its Record to the Handler.
 func (s *conn) readPublish(flags byte, n int) error {
 	limit := s.l.o.MaxRecord + publishHead + 1<<16 // room for the Topic and properties
 	if n > limit {
@@ -506,6 +458,11 @@ func (s *conn) readPublish(flags byte, n int) error {
 		deliver = !s.rx2[p.id] // a duplicate before PUBREL is not delivered again
 		s.rx2[p.id] = true
 	}
+	// The acknowledgement first: it leaves with the answer the Handler's
+	// Record usually brings, or after ackDelay [R-MQTT.20].
+	if err := s.ack(p.qos, p.id); err != nil {
+		return err
+	}
 	if deliver {
 		r := received{topic: s.topic(p.topic), payload: p.payload, contentType: p.contentType}
 		if len(p.responseTopic) > 0 {
@@ -515,9 +472,11 @@ func (s *conn) readPublish(flags byte, n int) error {
 			r.responseTopic = s.lastResponse
 		}
 		r.replyTo, r.replyOK = s.lastReplyTo, s.lastReplyOK
+		s.inHandler.Store(true)
 		s.l.accept(r)
+		s.inHandler.Store(false)
 	}
-	return s.ack(p.qos, p.id)
+	return nil
 }
 
 // topic returns name as a string, the one of the previous PUBLISH when
@@ -634,11 +593,19 @@ func (s *conn) close() {
 		s.l.nc.Close()
 		s.l.finish(nil)
 		s.w.stop()
-		if s.started {
-			<-s.readerDone
-		}
-		if s.pingerStarted {
-			<-s.pingerDone
+		if !s.inHandler.Load() { // not from a Handler: the reader would wait for us
+			s.waitReader()
 		}
 	})
+}
+
+// waitReader waits for the reader and the pinger to end; the connection
+// is closed or closing.
+func (s *conn) waitReader() {
+	if s.started {
+		<-s.readerDone
+	}
+	if s.pingerStarted {
+		<-s.pingerDone
+	}
 }

@@ -27,8 +27,16 @@
 //     [R-MQTT.22]: on 5.0 in the Response Topic property, with Content
 //     Type "usp.msg" [R-MQTT.23], [R-MQTT.27]; on 3.1.1
 //     after "/reply-to=" in the Topic Name [R-MQTT.24] (see ReplyTopic);
-//   - hands each received Record to the Handler with the sender's "reply
-//     to" Topic as Peer.Address [R-MQTT.25], [R-MQTT.26], or
+//     at QoS 1 and 2 Send does not wait for the acknowledgement: the
+//     Client keeps the publication in flight (no more than the server's
+//     Receive Maximum, the rest waiting in order), ends a connection whose
+//     acknowledgement does not come within Options.WriteTimeout, and sends
+//     what is unacknowledged again on the next connection, with DUP and
+//     the same Packet Identifiers when the server kept the session
+//     [MQTT-4.4.0-1];
+//   - hands each received Record to the Handler, from the connection's
+//     reader, one at a time and in order, with the sender's "reply to"
+//     Topic as Peer.Address [R-MQTT.25], [R-MQTT.26], or
 //     Options.DefaultPeerTopic when the sender gave none;
 //   - reconnects with the retry algorithm of TR-369 [R-MQTT.10],
 //     [R-MQTT.33], queues Records while disconnected, and says DISCONNECT

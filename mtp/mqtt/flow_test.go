@@ -2,6 +2,8 @@ package mqtt_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +15,8 @@ import (
 )
 
 // TestPublishQoS2 checks the sending side of QoS 2 [R-MQTT.20]: PUBLISH,
-// PUBREC from the server, PUBREL, PUBCOMP from the server, and only then
-// does Send return.
+// PUBREC from the server, PUBREL, PUBCOMP from the server. Send returns
+// once the PUBLISH is written, without waiting for the PUBREC.
 func TestPublishQoS2(t *testing.T) {
 	s := newScript(t)
 	o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", PublishQoS: mqtt.QoS2, KeepAlive: -1}
@@ -24,34 +26,38 @@ func TestPublishQoS2(t *testing.T) {
 	serve(t, c, newInbox())
 	s.handshake(&packets.Connack{}, nil)
 	st.wait(t, mtp.StateUp, 10*time.Second)
-	sent := make(chan error, 1)
-	go func() { sent <- c.Send(context.Background(), "usp/b", []byte("exactly once")) }()
+	if err := c.Send(context.Background(), "usp/b", []byte("exactly once")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
 	pub := s.expect(packets.PUBLISH).Content.(*packets.Publish)
-	if pub.QoS != 2 || string(pub.Payload) != "exactly once" {
+	if pub.QoS != 2 || pub.Duplicate || string(pub.Payload) != "exactly once" {
 		t.Fatalf("PUBLISH %v", pub)
 	}
 	s.write(&packets.Pubrec{PacketID: pub.PacketID})
 	if rel := s.expect(packets.PUBREL).Content.(*packets.Pubrel); rel.PacketID != pub.PacketID {
 		t.Fatalf("PUBREL for %d, want %d", rel.PacketID, pub.PacketID)
 	}
-	select {
-	case err := <-sent:
-		t.Fatalf("Send returned %v before PUBCOMP", err)
-	case <-time.After(100 * time.Millisecond):
-	}
 	s.write(&packets.Pubcomp{PacketID: pub.PacketID})
-	if err := <-sent; err != nil {
+	// The identifier is free again: the next publication goes at once.
+	if err := c.Send(context.Background(), "usp/b", []byte("next")); err != nil {
 		t.Fatalf("Send: %v", err)
+	}
+	if next := s.expect(packets.PUBLISH).Content.(*packets.Publish); string(next.Payload) != "next" {
+		t.Fatalf("PUBLISH %v", next)
 	}
 }
 
 // TestServerReceiveMaximum checks that the client keeps no more QoS 1
 // PUBLISH packets unacknowledged than the CONNACK's Receive Maximum
-// allows, and that a refusing PUBACK (reason code 0x80 and above) is
-// Send's error.
+// allows ([MQTT-4.9.0-2]) without blocking Send: the others wait in
+// order, up to Options.QueueLen, then Send says mtp.ErrQueueFull. A
+// refusing PUBACK (reason code 0x80 and above) is logged and frees its
+// place.
 func TestServerReceiveMaximum(t *testing.T) {
 	s := newScript(t)
-	o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", KeepAlive: -1}
+	logs := &logBuf{}
+	o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", KeepAlive: -1, QueueLen: 2,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	st := newStates()
 	o.OnState = st.onState
 	c := mqtt.NewClient(o)
@@ -59,9 +65,11 @@ func TestServerReceiveMaximum(t *testing.T) {
 	one := uint16(1)
 	s.handshake(&packets.Connack{Properties: &packets.Properties{ReceiveMaximum: &one}}, nil)
 	st.wait(t, mtp.StateUp, 10*time.Second)
-	sent := make(chan error, 2)
-	for range 2 {
-		go func() { sent <- c.Send(context.Background(), "usp/b", []byte("r")) }()
+	for i, want := range []error{nil, nil, nil, mtp.ErrQueueFull} {
+		err := c.Send(context.Background(), "usp/b", []byte{'0' + byte(i)})
+		if !errors.Is(err, want) {
+			t.Fatalf("Send %d: %v, want %v", i, err, want)
+		}
 	}
 	first := s.expect(packets.PUBLISH).Content.(*packets.Publish)
 	_ = s.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
@@ -71,18 +79,13 @@ func TestServerReceiveMaximum(t *testing.T) {
 	s.write(&packets.Puback{PacketID: first.PacketID, ReasonCode: 0x97})
 	second := s.expect(packets.PUBLISH).Content.(*packets.Publish)
 	s.write(&packets.Puback{PacketID: second.PacketID})
-	var refused, ok int
-	for range 2 {
-		if err := <-sent; err == nil {
-			ok++
-		} else if strings.Contains(err.Error(), "0x97") {
-			refused++
-		} else {
-			t.Errorf("Send: %v", err)
-		}
+	third := s.expect(packets.PUBLISH).Content.(*packets.Publish)
+	if got := string(first.Payload) + string(second.Payload) + string(third.Payload); got != "012" {
+		t.Errorf("payloads %q in that order, want \"012\"", got)
 	}
-	if refused != 1 || ok != 1 {
-		t.Errorf("%d refused and %d sent, want one of each", refused, ok)
+	s.write(&packets.Puback{PacketID: third.PacketID})
+	if !strings.Contains(logs.String(), "reason_code=151") {
+		t.Errorf("no log of the refusal 0x97; log:\n%s", logs.String())
 	}
 }
 

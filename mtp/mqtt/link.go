@@ -21,19 +21,18 @@ var errLink = errors.New("mqtt: connection lost")
 // byeTimeout bounds the write of DISCONNECT when closing.
 const byeTimeout = 250 * time.Millisecond
 
-// inboxLen is how many received Records wait for the handler before the
-// connection's reader waits too.
-const inboxLen = 256
-
 // session is one MQTT connection with its protocol client, MQTT 5.0 or
 // 3.1.1.
 type session interface {
 	// link returns what both versions share.
 	link() *link
-	// publish sends rec to the Topic dest with our "reply to" Topic and
-	// waits for its acknowledgement at QoS 1 and 2. An error wrapping
-	// errLink means the connection is gone; it is closed then.
-	publish(ctx context.Context, dest string, rec []byte) error
+	// publish sends rec to the Topic dest with our "reply to" Topic; at
+	// QoS 1 and 2 it keeps a copy until the acknowledgement and does not
+	// wait for it. tries counts the connections already lost under rec;
+	// fromQueue exempts it from the bound on publications held back by
+	// the server's Receive Maximum. An error wrapping errLink means the
+	// connection is gone and rec was not taken.
+	publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue bool) error
 	// close says DISCONNECT [R-MQTT.35] if the connection is up, closes
 	// it and waits for the reader's goroutines. It may be called more
 	// than once and from any goroutine.
@@ -42,7 +41,7 @@ type session interface {
 
 // link is the part of a connection both versions share: the network
 // connection, the plan, and the hand-over of received Records to the
-// Client's dispatcher.
+// Handler.
 type link struct {
 	o    *Options // the Client's, read only
 	log  *slog.Logger
@@ -50,16 +49,16 @@ type link struct {
 	peer mtp.Peer // the URL and the server's chain
 	plan plan     // set once connected, before the link is shared
 
-	inbox    chan mtp.Inbound
-	stop     chan struct{} // closed when closing starts
+	handle   func(mtp.Inbound) // called by the reader for each received Record
+	stop     chan struct{}     // closed when closing starts
 	stopOnce sync.Once
 	done     chan struct{} // closed when the connection has ended
 	doneOnce sync.Once
 	err      error // why it ended; written before done is closed
 }
 
-func newLink(o *Options, log *slog.Logger, nc net.Conn, peer mtp.Peer) *link {
-	return &link{o: o, log: log, peer: peer, nc: nc, inbox: make(chan mtp.Inbound, inboxLen),
+func newLink(o *Options, log *slog.Logger, nc net.Conn, peer mtp.Peer, handle func(mtp.Inbound)) *link {
+	return &link{o: o, log: log, peer: peer, nc: nc, handle: handle,
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -71,7 +70,7 @@ func (l *link) finish(err error) {
 	})
 }
 
-// stopping tells receiving goroutines to give up waiting for the inbox.
+// stopping marks the start of closing: a read error from now on is ours.
 func (l *link) stopping() { l.stopOnce.Do(func() { close(l.stop) }) }
 
 // writeFailed ends the link after a failed write, unless it is closing.
@@ -113,8 +112,8 @@ type received struct {
 	replyOK bool
 }
 
-// accept checks a received PUBLISH and queues its Record for the
-// handler. A Content Type other than a USP Record's [R-MQTT.27a] or an
+// accept checks a received PUBLISH and hands its Record to the Handler,
+// in the reader's goroutine. A Content Type other than a USP Record's [R-MQTT.27a] or an
 // oversize payload drops it.
 func (l *link) accept(r received) {
 	if len(r.contentType) > 0 && string(r.contentType) != ContentType && !isUSP(string(r.contentType)) {
@@ -129,11 +128,7 @@ func (l *link) accept(r received) {
 	if in.Record == nil {
 		in.Record = []byte{}
 	}
-	select {
-	case l.inbox <- in:
-	case <-l.stop:
-	case <-l.done:
-	}
+	l.handle(in)
 }
 
 // replyAddress is where to answer a received PUBLISH: its Response

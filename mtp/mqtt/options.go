@@ -144,9 +144,10 @@ type Options struct {
 	SessionExpiry time.Duration
 	// ReceiveMaximum is the MQTT 5.0 CONNECT Receive Maximum: how many
 	// QoS 1 and 2 PUBLISH packets the server may send before their
-	// acknowledgement. The Client acknowledges a PUBLISH as soon as its
-	// Record is queued for the Handler, so the limit holds the server back
-	// only when the Handler falls behind. Zero sends none, which allows
+	// acknowledgement. The Client acknowledges a PUBLISH before it hands
+	// its Record to the Handler, from the connection's reader, so the
+	// limit seldom holds the server back: a slow Handler holds up the
+	// reader, and TCP the server. Zero sends none, which allows
 	// the server 65535. Zero is what the embedded broker (package broker)
 	// needs: its MQTT server loses count of the PUBLISH packets in flight
 	// when both ends publish at once, and then stops delivering. Ignored
@@ -199,8 +200,10 @@ type Options struct {
 	// a PUBLISH's Topic and properties: inbound Records over MaxRecord are
 	// dropped, so the client never announces more.
 	MaxPacketSize uint32
-	// QueueLen is how many Records the Client holds while disconnected;
-	// Send beyond it returns mtp.ErrQueueFull. Zero means DefaultQueueLen.
+	// QueueLen is how many Records the Client holds while disconnected,
+	// and how many it holds behind those in flight when the server's
+	// Receive Maximum is reached; Send beyond it returns mtp.ErrQueueFull.
+	// Zero means DefaultQueueLen.
 	QueueLen int
 	// MinWait and Multiplier are the reconnect back-off, m and k of the
 	// retry algorithm (see mtp.Retry) [R-MQTT.10], [R-MQTT.33]; zero
@@ -214,7 +217,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// WriteTimeout bounds the publication of one Record, up to its PUBACK
 	// or PUBCOMP at QoS 1 or 2; a publication that takes longer drops the
-	// connection. Zero means DefaultWriteTimeout.
+	// connection (Send has returned: the Record goes again on the next
+	// one). Zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// OnState, if not nil, is told when the connection comes up (after
 	// the subscription is acknowledged) and when it goes down, with the

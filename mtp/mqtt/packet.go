@@ -491,6 +491,7 @@ type publishOut struct {
 	topic         string
 	qos           byte
 	id            uint16
+	dup           bool   // a retransmission [MQTT-4.4.0-1]
 	responseTopic string // MQTT 5.0 only; empty: none
 	contentType   string // MQTT 5.0 only; empty: none
 	payload       []byte
@@ -514,7 +515,11 @@ func appendPublish(b []byte, v5 bool, p *publishOut) []byte {
 	if v5 {
 		rem += varintLen(props) + props
 	}
-	b = append(b, typePublish<<4|p.qos<<1)
+	var dup byte
+	if p.dup {
+		dup = 8
+	}
+	b = append(b, typePublish<<4|dup|p.qos<<1)
 	b = appendVarint(b, rem)
 	b = appendString(b, p.topic)
 	if p.qos > 0 {

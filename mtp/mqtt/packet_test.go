@@ -253,31 +253,11 @@ func (c *scriptConn) Close() error                { return nil }
 func readAll(v5 bool, in []byte) (recs []mtp.Inbound, out []byte, err error) {
 	nc := &scriptConn{r: bytes.NewReader(in)}
 	o := (&Options{Version: map[bool]Version{true: V5, false: V311}[v5], MaxRecord: 1 << 16}).withDefaults()
-	l := newLink(&o, slog.New(slog.DiscardHandler), nc, mtp.Peer{})
+	l := newLink(&o, slog.New(slog.DiscardHandler), nc, mtp.Peer{}, func(r mtp.Inbound) { recs = append(recs, r) })
 	c := &Client{o: o}
 	s := newConn(c, l)
-	s.quota = make(chan struct{}, 10)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case r := <-l.inbox:
-				recs = append(recs, r)
-			case <-l.done:
-				for {
-					select {
-					case r := <-l.inbox:
-						recs = append(recs, r)
-					default:
-						return
-					}
-				}
-			}
-		}
-	}()
+	s.recvMax = 10
 	s.readLoop()
-	<-done
 	s.w.stop()
 	_ = s.w.flush(true)
 	return recs, nc.out.Bytes(), l.err

@@ -65,6 +65,20 @@ func (w *packetWriter) send(b []byte) {
 	w.write()
 }
 
+// queue ends a packet started with begin without writing it: the caller
+// then calls kick, perhaps after releasing a lock that keeps packets in
+// their order in the buffer.
+func (w *packetWriter) queue(b []byte) {
+	w.out = b
+	w.mu.Unlock()
+}
+
+// kick writes what is waiting unless another goroutine is writing.
+func (w *packetWriter) kick() {
+	w.mu.Lock()
+	w.write()
+}
+
 // sendAck ends an acknowledgement started with begin: it leaves with the
 // next packet sent, or after ackDelay.
 func (w *packetWriter) sendAck(b []byte) {
