@@ -29,7 +29,8 @@ type conn struct {
 	maxPacket uint32 // the server's Maximum Packet Size; 0: none
 	recvMax   int    // the server's Receive Maximum: publications in flight at most
 	ackTimer  *time.Timer
-	sessionOK bool // the CONNACK's Session Present with Options.KeepSession
+	sessionOK bool   // the CONNACK's Session Present with Options.KeepSession
+	replyTail string // MQTT 3.1.1: what ReplyTopic appends to a destination
 
 	mu       sync.Mutex         // guards the fields below
 	inflight map[uint16]*waiter // the SUBSCRIBE waiting for its SUBACK
@@ -115,6 +116,7 @@ func (c *Client) connect(ctx context.Context, l *link) (*conn, error) {
 		go s.pinger()
 	}
 	l.plan, err = makePlan(&c.o, ack.grant)
+	s.replyTail = ReplyTopic("", l.plan.replyTo)
 	if len(l.plan.ignored) > 0 {
 		c.log.Warn("mqtt: ignoring unusable CONNACK topics", "topics", l.plan.ignored)
 	}
@@ -291,7 +293,7 @@ func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, 
 		if n := packetSize5(dest, s.l.plan.replyTo, ContentType, s.qos, len(rec)); s.maxPacket > 0 && n > int(s.maxPacket) {
 			return fmt.Errorf("mqtt: PUBLISH of %d bytes over the server's Maximum Packet Size %d: %w", n, s.maxPacket, mtp.ErrTooLarge)
 		}
-	} else if n := len(ReplyTopic(dest, s.l.plan.replyTo)); n > maxTopicLen {
+	} else if n := len(dest) + len(s.replyTail); n > maxTopicLen {
 		return fmt.Errorf("mqtt: topic name of %d bytes is too long", n)
 	}
 	if err := ctx.Err(); err != nil {
@@ -304,7 +306,7 @@ func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, 
 	if s.v5 {
 		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
 	} else {
-		p.topic = ReplyTopic(dest, s.l.plan.replyTo)
+		p.topic = dest + s.replyTail
 	}
 	b, err := s.w.begin()
 	if err != nil {

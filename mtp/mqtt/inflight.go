@@ -108,7 +108,7 @@ func (s *conn) sendLocked(o *outPub, dup bool) {
 	if s.v5 {
 		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
 	} else {
-		p.topic = ReplyTopic(o.topic, s.l.plan.replyTo)
+		p.topic = o.topic + s.replyTail // ReplyTopic
 	}
 	s.w.queue(appendPublish(b, s.v5, &p))
 }

@@ -137,3 +137,52 @@ func TestReconnectInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerThenCloseFromHandler checks a Handler, called from the connection's
+// reader, that answers and then closes the Client: nothing waits for the
+// reader, the answer and the DISCONNECT [R-MQTT.35] go out, and Serve
+// returns.
+func TestAnswerThenCloseFromHandler(t *testing.T) {
+	s := newScript(t)
+	o := &mqtt.Options{URL: s.url(), EndpointID: "proto::x", Topic: "usp/a", KeepAlive: -1}
+	st := newStates()
+	o.OnState = st.onState
+	c := mqtt.NewClient(o)
+	served := make(chan error, 1)
+	go func() {
+		served <- c.Serve(context.Background(), mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
+			if err := c.Send(ctx, in.From.Address, []byte("answer")); err != nil {
+				t.Errorf("Send from the Handler: %v", err)
+			}
+			c.Close()
+		}))
+	}()
+	s.handshake(&packets.Connack{}, nil)
+	st.wait(t, mtp.StateUp, 10*time.Second)
+	s.write(&packets.Publish{QoS: 1, PacketID: 7, Topic: "usp/a", Payload: []byte("request"),
+		Properties: &packets.Properties{ResponseTopic: "usp/c"}})
+	var got []string
+	for len(got) < 3 {
+		cp := s.read()
+		got = append(got, cp.PacketType())
+		if cp.Type == packets.PUBLISH {
+			if p := cp.Content.(*packets.Publish); p.Topic != "usp/c" || string(p.Payload) != "answer" {
+				t.Errorf("PUBLISH %q to %q", p.Payload, p.Topic)
+			}
+		}
+		if cp.Type == packets.DISCONNECT {
+			break
+		}
+	}
+	if len(got) != 3 || got[0] != "PUBACK" || got[1] != "PUBLISH" || got[2] != "DISCONNECT" {
+		t.Errorf("the client sent %v, want PUBACK, PUBLISH, DISCONNECT", got)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after a Handler's Close")
+	}
+}
