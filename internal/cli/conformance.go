@@ -44,6 +44,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	secondCert := fs.String("second-cert", "", "certificate `file` of the second controller (TLS), naming --second-id, for an agent that checks the Endpoint ID of the certificate it sees (WebSocket with mutual TLS); default --cert")
 	secondKey := fs.String("second-key", "", "key `file` of --second-cert")
 	pattern := fs.String("run", "", "run only the cases matching these comma-separated `patterns` (\"1.*,2.1\")")
+	skipPattern := fs.String("skip", "", "leave out the cases matching these comma-separated `patterns` (\"4.*,11.1[0-7]\")")
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
 	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
 	reboot := fs.Bool("reboot", false, "run the cases that reboot the agent")
@@ -189,7 +190,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		}
 		o.Second = &conformance.Peer{ID: *second, Transport: tr2, AgentAddr: addr2}
 	}
-	res, err := conformance.Run(ctx, o, conformance.Match(*pattern))
+	res, err := conformance.Run(ctx, o, runFilter(*pattern, *skipPattern))
 	if err != nil {
 		return err
 	}
@@ -258,4 +259,15 @@ func gateAgentURL(raw string, cfg *tls.Config) (gatedURL, *tls.Config, error) {
 		port = u.Port()
 	}
 	return gatedURL{u: u, target: net.JoinHostPort(u.Hostname(), port)}, cfg, nil
+}
+
+// runFilter accepts the case ids that match run ("" for all) and do not
+// match skip ("" for none).
+func runFilter(run, skip string) func(id string) bool {
+	in := conformance.Match(run)
+	if skip == "" {
+		return in
+	}
+	out := conformance.Match(skip)
+	return func(id string) bool { return in(id) && !out(id) }
 }
