@@ -63,7 +63,7 @@ func TestConformanceSecondIDHelp(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("no -second-id in %s", out)
 	}
-	line, _, _ := strings.Cut(out[i:], "\n  -")
+	line, _, _ := strings.Cut(out[i+1:], "\n  -")
 	if !strings.Contains(line, "mqtt") || strings.Contains(line, "(WebSocket and STOMP)") {
 		t.Errorf("-second-id help: %q", line)
 	}
