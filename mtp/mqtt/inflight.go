@@ -23,8 +23,13 @@ type outPub struct {
 	tries int  // connections lost under it
 }
 
-// keepOut is the largest Record buffer kept for reuse.
-const keepOut = 64 << 10
+// keepOut is the largest Record buffer kept for reuse, and keptOut how
+// many are kept: the small answers of the hot path reuse theirs, and an
+// idle connection holds at most keptOut × keepOut bytes of them.
+const (
+	keepOut = 4 << 10
+	keptOut = 64
+)
 
 // newOut returns an outPub holding a copy of rec; s.mu is held.
 func (s *conn) newOut(topic string, rec []byte, tries int) *outPub {
@@ -41,7 +46,7 @@ func (s *conn) newOut(topic string, rec []byte, tries int) *outPub {
 
 // putOut takes back an acknowledged publication's outPub; s.mu is held.
 func (s *conn) putOut(o *outPub) {
-	if cap(o.rec) > keepOut || len(s.freeOut) >= 256 {
+	if cap(o.rec) > keepOut || len(s.freeOut) >= keptOut {
 		return
 	}
 	*o = outPub{rec: o.rec[:0]}
