@@ -284,8 +284,9 @@ func (d *Diag) traceRoute(ctx context.Context, in args, w datamodel.ResponseWrit
 	defer t.Close()
 	var hops []hop
 	status := "Error_MaxHopCountExceeded"
+	c := &cadence{every: timeout}
 	for ttl := 1; ttl <= maxHops && status == "Error_MaxHopCountExceeded"; ttl++ {
-		h, err := probeHop(ctx, t, ttl, tries, timeout)
+		h, err := probeHop(ctx, t, ttl, tries, c)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -349,12 +350,12 @@ func hopNames(ctx context.Context, hops []hop) map[string]string {
 	return names
 }
 
-// probeHop sends up to tries probes with ttl, each waiting timeout,
+// probeHop sends up to tries probes with ttl, each waiting c's timeout,
 // until one reaches the destination; unanswered tries count 0 ms.
-func probeHop(ctx context.Context, t prober, ttl, tries int, timeout time.Duration) (hop, error) {
+func probeHop(ctx context.Context, t prober, ttl, tries int, c *cadence) (hop, error) {
 	var h hop
 	for range tries {
-		a, rtt, err := t.probe(ctx, ttl, timeout)
+		a, rtt, err := t.probe(ctx, ttl, c.timeout(time.Now()))
 		if err != nil {
 			return h, err
 		}
@@ -415,4 +416,27 @@ func writeHops(w datamodel.ResponseWriter, hops []hop, names map[string]string) 
 		}
 		w.SetValue(p+"RTTimes", strings.Join(rt, ","))
 	}
+}
+
+// cadence keeps unanswered probes Timeout apart: a probe sent after the
+// previous one's wait ran out waits until one Timeout after that wait's
+// end, so the time the process takes to wake up and send (tens of
+// milliseconds on a loaded host) is not added to every gap; TP-469 1.92
+// wants the tries within 1% of the Timeout apart.
+type cadence struct {
+	every time.Duration
+	end   time.Time // when the last probe's wait ends
+}
+
+// timeout is how long a probe sent at now waits for its answer.
+func (c *cadence) timeout(now time.Time) time.Duration {
+	late := now.Sub(c.end)
+	if c.end.IsZero() || late < 0 || late >= c.every/2 {
+		// The first probe, one after an answer, or one so late that
+		// keeping the cadence would cut its wait short: a full wait.
+		c.end = now.Add(c.every)
+	} else {
+		c.end = c.end.Add(c.every)
+	}
+	return c.end.Sub(now)
 }
