@@ -504,28 +504,7 @@ func (s *mqttServer) mark() int {
 // waitPacket returns the first packet recorded at index from or later
 // that match accepts, waiting up to d.
 func (s *mqttServer) waitPacket(ctx context.Context, from int, d time.Duration, match func(mqttPacket) bool) (mqttPacket, bool) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		for i := from; i < len(s.packets); i++ {
-			if match(s.packets[i]) {
-				p := s.packets[i]
-				s.mu.Unlock()
-				return p, true
-			}
-		}
-		from = len(s.packets)
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			return mqttPacket{}, false
-		case <-ctx.Done():
-			return mqttPacket{}, false
-		}
-	}
+	return waitRecorded(ctx, &s.mu, &s.packets, &s.changed, from, d, match)
 }
 
 // acceptsSince returns the times of the TCP connections accepted after t.

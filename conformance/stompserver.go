@@ -545,28 +545,7 @@ func (s *stompServer) mark() int {
 // waitEvent returns the first event at index from or later that match
 // accepts, waiting up to d.
 func (s *stompServer) waitEvent(ctx context.Context, from int, d time.Duration, match func(stompEvent) bool) (stompEvent, bool) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		for i := from; i < len(s.events); i++ {
-			if match(s.events[i]) {
-				e := s.events[i]
-				s.mu.Unlock()
-				return e, true
-			}
-		}
-		from = len(s.events)
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timer.C:
-			return stompEvent{}, false
-		case <-ctx.Done():
-			return stompEvent{}, false
-		}
-	}
+	return waitRecorded(ctx, &s.mu, &s.events, &s.changed, from, d, match)
 }
 
 // waitClosed waits up to d for connection id to end.
