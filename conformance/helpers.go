@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/uspkit/uspkit/wire"
 )
@@ -296,4 +298,49 @@ func distinct(ms []map[string]string, key string) bool {
 		seen[m[key]] = true
 	}
 	return len(seen) == len(ms)
+}
+
+// withOverrides returns params with each of overrides in place of the
+// parameter of its name, or added after them.
+func withOverrides(params, overrides []kv) []kv {
+	for _, c := range overrides {
+		if i := slices.IndexFunc(params, func(x kv) bool { return x.name == c.name }); i >= 0 {
+			params[i] = c
+		} else {
+			params = append(params, c)
+		}
+	}
+	return params
+}
+
+// retrySettings reads the retry interval (seconds) and multiplier (per
+// mille) from params, named minName and multName, into min and mult.
+func retrySettings(params []kv, minName, multName string, min *time.Duration, mult *uint32) {
+	for _, c := range params {
+		switch c.name {
+		case minName:
+			var n int
+			fmt.Sscan(c.value, &n)
+			*min = time.Duration(n) * time.Second
+		case multName:
+			fmt.Sscan(c.value, mult)
+		}
+	}
+}
+
+// controllerMTP makes sure the runner's Controller entry has an MTP row of
+// protocol: when it has none, it adds one whose protocol section (e.g.
+// "MQTT.") names ref and carries addr (e.g. Topic), removed at the end of
+// the case. An entry of that protocol stays as it is.
+func (t *T) controllerMTP(protocol, ref string, addr kv) {
+	ctrl := t.controller()
+	for _, v := range flat(t.getResp(t.Do(getReq(ctrl + "MTP.*.Protocol")))) {
+		if v == protocol {
+			return
+		}
+	}
+	row := t.created(t.addResp(t.Do(addReq(false, obj(ctrl+"MTP.", p("Enable", "false"), p("Protocol", protocol))))), 1)[0]
+	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, row), t.r.o.ReplyTimeout) })
+	t.setOK(row+protocol+".", p("Reference", strings.TrimSuffix(ref, ".")), addr)
+	t.setOK(row, p("Enable", "true"))
 }

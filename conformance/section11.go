@@ -89,23 +89,8 @@ func (t *T) mqttSetup(o mqttOpts) *mqttRig {
 	params := []kv{p("Alias", "tp469-mqtt"), p("Enable", "true"), p("BrokerAddress", host), p("BrokerPort", fmt.Sprint(srv.Addr().Port)),
 		p("ProtocolVersion", "5.0"), p("TransportProtocol", transport), p("EnableEncryption", fmt.Sprint(tc != nil)), p("ClientID", "tp469-"+tag),
 		p("KeepAliveTime", "60"), p("ConnectRetryTime", "2"), p("ConnectRetryIntervalMultiplier", "2000"), p("ConnectRetryMaxInterval", "30")}
-	for _, c := range o.client {
-		if i := slices.IndexFunc(params, func(x kv) bool { return x.name == c.name }); i >= 0 {
-			params[i] = c
-		} else {
-			params = append(params, c)
-		}
-	}
-	for _, c := range params {
-		switch c.name {
-		case "ConnectRetryTime":
-			var n int
-			fmt.Sscan(c.value, &n)
-			rig.retryMin = time.Duration(n) * time.Second
-		case "ConnectRetryIntervalMultiplier":
-			fmt.Sscan(c.value, &rig.retryMult)
-		}
-	}
+	params = withOverrides(params, o.client)
+	retrySettings(params, "ConnectRetryTime", "ConnectRetryIntervalMultiplier", &rig.retryMin, &rig.retryMult)
 	// Rows left by an interrupted run go first (Alias is unique).
 	t.c.do(t.ctx, deleteReq(true, `Device.LocalAgent.MTP.[Alias=="tp469-mqtt"].`, `Device.MQTT.Client.[Alias=="tp469-mqtt"].`), t.r.o.ReplyTimeout)
 	rig.client = t.created(t.addResp(t.Do(addReq(false, obj("Device.MQTT.Client.", params...)))), 1)[0]
@@ -113,17 +98,7 @@ func (t *T) mqttSetup(o mqttOpts) *mqttRig {
 
 	// Controller.{i}.MTP.{i}. names the runner's topic, for the MQTT
 	// Connect Record; an entry of protocol MQTT stays as it is.
-	ctrl := t.controller()
-	hasMQTT := false
-	for _, v := range flat(t.getResp(t.Do(getReq(ctrl + "MTP.*.Protocol")))) {
-		hasMQTT = hasMQTT || v == "MQTT"
-	}
-	if !hasMQTT {
-		row := t.created(t.addResp(t.Do(addReq(false, obj(ctrl+"MTP.", p("Enable", "false"), p("Protocol", "MQTT"))))), 1)[0]
-		t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, row), t.r.o.ReplyTimeout) })
-		t.setOK(row+"MQTT.", p("Reference", strings.TrimSuffix(rig.client, ".")), p("Topic", reply))
-		t.setOK(row, p("Enable", "true"))
-	}
+	t.controllerMTP("MQTT", rig.client, p("Topic", reply))
 
 	rig.mtpRow = t.created(t.addResp(t.Do(addReq(false, obj("Device.LocalAgent.MTP.", p("Alias", "tp469-mqtt"), p("Enable", "false"), p("Protocol", "MQTT"))))), 1)[0]
 	// Deleting the MTP first stops the Agent's connection to the server.

@@ -77,39 +77,14 @@ func (t *T) stompSetup(o stompOpts) *stompRig {
 	params := []kv{p("Alias", "tp469-stomp"), p("Enable", "true"), p("Host", host), p("Port", fmt.Sprint(srv.Addr().Port)),
 		p("Username", stompUser), p("Password", "tp469-pass"), p("VirtualHost", "tp469"), p("EnableEncryption", fmt.Sprint(o.tls)),
 		p("EnableHeartbeats", "false"), p("ServerRetryInitialInterval", "2"), p("ServerRetryIntervalMultiplier", "2000"), p("ServerRetryMaxInterval", "30")}
-	for _, c := range o.conn {
-		if i := slices.IndexFunc(params, func(x kv) bool { return x.name == c.name }); i >= 0 {
-			params[i] = c
-		} else {
-			params = append(params, c)
-		}
-	}
-	for _, c := range params {
-		switch c.name {
-		case "ServerRetryInitialInterval":
-			var n int
-			fmt.Sscan(c.value, &n)
-			rig.retryMin = time.Duration(n) * time.Second
-		case "ServerRetryIntervalMultiplier":
-			fmt.Sscan(c.value, &rig.retryMult)
-		}
-	}
+	params = withOverrides(params, o.conn)
+	retrySettings(params, "ServerRetryInitialInterval", "ServerRetryIntervalMultiplier", &rig.retryMin, &rig.retryMult)
 	// Rows left by an interrupted run go first (Alias is unique).
 	t.c.do(t.ctx, deleteReq(true, `Device.LocalAgent.MTP.[Alias=="tp469-stomp"].`, `Device.STOMP.Connection.[Alias=="tp469-stomp"].`), t.r.o.ReplyTimeout)
 	rig.conn = t.created(t.addResp(t.Do(addReq(false, obj("Device.STOMP.Connection.", params...)))), 1)[0]
 	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, rig.conn), t.r.o.ReplyTimeout) })
 
-	ctrl := t.controller()
-	has := false
-	for _, v := range flat(t.getResp(t.Do(getReq(ctrl + "MTP.*.Protocol")))) {
-		has = has || v == "STOMP"
-	}
-	if !has {
-		row := t.created(t.addResp(t.Do(addReq(false, obj(ctrl+"MTP.", p("Enable", "false"), p("Protocol", "STOMP"))))), 1)[0]
-		t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, row), t.r.o.ReplyTimeout) })
-		t.setOK(row+"STOMP.", p("Reference", strings.TrimSuffix(rig.conn, ".")), p("Destination", reply))
-		t.setOK(row, p("Enable", "true"))
-	}
+	t.controllerMTP("STOMP", rig.conn, p("Destination", reply))
 
 	rig.row = t.created(t.addResp(t.Do(addReq(false, obj("Device.LocalAgent.MTP.", p("Alias", "tp469-stomp"), p("Enable", "false"), p("Protocol", "STOMP"))))), 1)[0]
 	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, rig.row), t.r.o.ReplyTimeout) })
