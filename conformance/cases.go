@@ -130,19 +130,14 @@ func skipReason(id, tag string) string {
 }
 
 var sectionReasons = map[string]string{
-	"3":  "needs TLS payload security in the E2E session (TLS12), which the runner does not negotiate",
 	"5":  "CoAP is obsolete in USP 1.3",
 	"8":  "needs a DHCP server or mDNS on the agent's network",
 	"10": "needs the BulkData profile and an HTTP collector",
 }
 
 var reasons = map[string]string{
-	"10.13": "needs MQTT in Device.BulkData.Protocols (the agent reports over HTTP and USPEventNotif)",
-	"2.7":   "needs Record signatures (mac_signature) in the E2E session",
-	"3.10":  "needs Periodic! notifications over three SessionExpiration periods (60 s and 5 s) and a controller that answers them in the session",
-	"2.8":   "needs an E2E session context with an expired certificate",
-	"8.1":   "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
-	"8.3":   "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
-	"8.4":   "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",
-	"9.2":   "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
+	"8.1": "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
+	"8.3": "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
+	"8.4": "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",
+	"9.2": "needs Device.LocalAgent.AddCertificate() (feature 25) and a controller that can change its certificate",
 }
