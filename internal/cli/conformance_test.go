@@ -273,11 +273,18 @@ func TestConformanceWebSocketTLS(t *testing.T) {
 	pki.WriteFiles(t, pkiDir)
 	port := testenv.FreePort(t)
 	tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n", pkiDir, pkiDir, pkiDir)
-	startAgentProcess(t, bin, "os::012345-CONFTLS", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
-		"WebSocket", "proto::uspkit-conformance")
+	// As in TestConformance: E2E certificates for section 3, and the
+	// runner's MQTT and STOMP servers trusted through the system roots.
+	e2eYAML, e2eArgs := e2eConformance(t, "os::012345-CONFTLS", "proto::uspkit-conformance")
+	mtpCerts := t.TempDir()
+	writeMTPCerts(t, mtpCerts)
+	t.Setenv("SSL_CERT_FILE", filepath.Join(mtpCerts, "ca.pem"))
+	startAgentProcessWith(t, bin, "os::012345-CONFTLS", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
+		"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: WebSocket\n"+e2eYAML)
 	args := []string{"--agent", "os::012345-CONFTLS", "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
 		"--ca", pkiDir + "/ca.pem", "--cert", pkiDir + "/client.pem", "--key", pkiDir + "/client.key"}
 	args = append(args, secondControllerArgs(t, pki, pkiDir, "proto::second")...)
+	args = append(append(args, e2eArgs...), mtpCertArgs(mtpCerts)...)
 	if os.Getenv("USP_CONFORMANCE_ALL") == "" {
 		// By default the cases mutual TLS changes: the security section
 		// and those of the second controller, with its own certificate.
