@@ -507,38 +507,9 @@ func (s *mqttServer) waitPacket(ctx context.Context, from int, d time.Duration, 
 	return waitRecorded(ctx, &s.mu, &s.packets, &s.changed, from, d, match)
 }
 
-// acceptsSince returns the times of the TCP connections accepted after t.
-func (s *mqttServer) acceptsSince(t time.Time) []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []time.Time
-	for _, a := range s.accepts {
-		if a.After(t) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // waitAccepts waits up to d for n connections accepted after t.
 func (s *mqttServer) waitAccepts(ctx context.Context, t time.Time, n int, d time.Duration) []time.Time {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if got := s.acceptsSince(t); len(got) >= n {
-			return got
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return s.acceptsSince(t)
-		case <-ctx.Done():
-			return s.acceptsSince(t)
-		}
-	}
+	return waitTimes(ctx, &s.mu, &s.accepts, &s.changed, t, n, d)
 }
 
 // isType matches the packets of one type, from the Agent when in.

@@ -34,3 +34,39 @@ func waitRecorded[T any](ctx context.Context, mu *sync.Mutex, items *[]T, change
 		}
 	}
 }
+
+// timesSince returns the times of *times after t, read under mu.
+func timesSince(mu *sync.Mutex, times *[]time.Time, t time.Time) []time.Time {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []time.Time
+	for _, a := range *times {
+		if a.After(t) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// waitTimes waits up to d for n times of *times after t (the runner's
+// servers record accepted connections there, under mu, closing and
+// replacing *changed) and returns those there are.
+func waitTimes(ctx context.Context, mu *sync.Mutex, times *[]time.Time, changed *chan struct{}, t time.Time, n int, d time.Duration) []time.Time {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		mu.Lock()
+		ch := *changed
+		mu.Unlock()
+		if got := timesSince(mu, times, t); len(got) >= n {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return timesSince(mu, times, t)
+		case <-ctx.Done():
+			return timesSince(mu, times, t)
+		}
+	}
+}

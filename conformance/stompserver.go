@@ -570,36 +570,8 @@ func (s *stompServer) waitClosed(ctx context.Context, id int, d time.Duration) b
 	}
 }
 
-func (s *stompServer) acceptsSince(t time.Time) []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []time.Time
-	for _, a := range s.accepts {
-		if a.After(t) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 func (s *stompServer) waitAccepts(ctx context.Context, t time.Time, n int, d time.Duration) []time.Time {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if got := s.acceptsSince(t); len(got) >= n {
-			return got
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return s.acceptsSince(t)
-		case <-ctx.Done():
-			return s.acceptsSince(t)
-		}
-	}
+	return waitTimes(ctx, &s.mu, &s.accepts, &s.changed, t, n, d)
 }
 
 // isFrame matches the frames of one command, from the Agent when in.
