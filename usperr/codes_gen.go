@@ -68,6 +68,16 @@ const (
 	CodeDeregisterFailure uint32 = 7030
 	// CodePathAlreadyRegistered is 7031, "Path already registered".
 	CodePathAlreadyRegistered uint32 = 7031
+	// CodeUnavailableRole is 7032, "Unavailable Role".
+	CodeUnavailableRole uint32 = 7032
+	// CodeServerUnreachable is 7033, "Server Unreachable".
+	CodeServerUnreachable uint32 = 7033
+	// CodeServerInsecure is 7034, "Server Insecure".
+	CodeServerInsecure uint32 = 7034
+	// CodeCorruptData is 7035, "Corrupt Data".
+	CodeCorruptData uint32 = 7035
+	// CodeBadSignature is 7036, "Bad Signature".
+	CodeBadSignature uint32 = 7036
 	// CodeRecordNotParsed is 7100, "Record could not be parsed".
 	CodeRecordNotParsed uint32 = 7100
 	// CodeSecureSessionRequired is 7101, "Secure session required".
@@ -82,6 +92,18 @@ const (
 	CodeSessionContextTerminated uint32 = 7105
 	// CodeSessionContextNotAllowed is 7106, "Session Context not allowed".
 	CodeSessionContextNotAllowed uint32 = 7106
+	// CodeUnknownExecEnv is 7223, "Unknown Execution Environment".
+	CodeUnknownExecEnv uint32 = 7223
+	// CodeExecEnvMismatch is 7225, "Deployment Unit to Execution Environment Mismatch".
+	CodeExecEnvMismatch uint32 = 7225
+	// CodeDuplicateDU is 7226, "Duplicate Deployment Unit".
+	CodeDuplicateDU uint32 = 7226
+	// CodeSystemResourcesExceeded is 7227, "System Resources Exceeded".
+	CodeSystemResourcesExceeded uint32 = 7227
+	// CodeInvalidDUState is 7229, "Invalid Deployment Unit State".
+	CodeInvalidDUState uint32 = 7229
+	// CodeInvalidExecEnvState is 7230, "Invalid Execution Environment State".
+	CodeInvalidExecEnvState uint32 = 7230
 )
 
 var codes = map[uint32]info{
@@ -117,6 +139,11 @@ var codes = map[uint32]info{
 	7029: {"AlreadyInUse", "Already in use"},
 	7030: {"DeregisterFailure", "Deregister failure"},
 	7031: {"PathAlreadyRegistered", "Path already registered"},
+	7032: {"UnavailableRole", "Unavailable Role"},
+	7033: {"ServerUnreachable", "Server Unreachable"},
+	7034: {"ServerInsecure", "Server Insecure"},
+	7035: {"CorruptData", "Corrupt Data"},
+	7036: {"BadSignature", "Bad Signature"},
 	7100: {"RecordNotParsed", "Record could not be parsed"},
 	7101: {"SecureSessionRequired", "Secure session required"},
 	7102: {"SecureSessionNotSupported", "Secure session not supported"},
@@ -124,4 +151,10 @@ var codes = map[uint32]info{
 	7104: {"InvalidRecordValue", "Invalid Record value"},
 	7105: {"SessionContextTerminated", "Session Context terminated"},
 	7106: {"SessionContextNotAllowed", "Session Context not allowed"},
+	7223: {"UnknownExecEnv", "Unknown Execution Environment"},
+	7225: {"ExecEnvMismatch", "Deployment Unit to Execution Environment Mismatch"},
+	7226: {"DuplicateDU", "Duplicate Deployment Unit"},
+	7227: {"SystemResourcesExceeded", "System Resources Exceeded"},
+	7229: {"InvalidDUState", "Invalid Deployment Unit State"},
+	7230: {"InvalidExecEnvState", "Invalid Execution Environment State"},
 }

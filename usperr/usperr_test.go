@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"strconv"
@@ -31,6 +32,18 @@ var specCodes = map[uint32]string{
 	7105: "Session Context terminated", 7106: "Session Context not allowed",
 }
 
+// dataModelCodes is every other code with a name in the texts TR-369 1.3
+// defers to for 7032-7036 and the 7200-7299 range ("data model defined
+// error codes"): TR-181 2.16's SoftwareModules DUStateChange! FaultCode
+// list, and 7230 from TR-369 1.3 "Software Module Management".
+var dataModelCodes = map[uint32]string{
+	7032: "Unavailable Role", 7033: "Server Unreachable", 7034: "Server Insecure", 7035: "Corrupt Data",
+	7036: "Bad Signature", 7223: "Unknown Execution Environment",
+	7225: "Deployment Unit to Execution Environment Mismatch", 7226: "Duplicate Deployment Unit",
+	7227: "System Resources Exceeded", 7229: "Invalid Deployment Unit State",
+	7230: "Invalid Execution Environment State",
+}
+
 func TestTableCompleteAndUnique(t *testing.T) {
 	src, err := os.ReadFile("codes.txt")
 	if err != nil {
@@ -44,7 +57,9 @@ func TestTableCompleteAndUnique(t *testing.T) {
 	for _, e := range entries {
 		got[e.Code] = e.Message
 	}
-	for code, name := range specCodes {
+	all := maps.Clone(specCodes)
+	maps.Copy(all, dataModelCodes)
+	for code, name := range all {
 		if got[code] != name {
 			t.Errorf("code %d: table says %q, spec says %q", code, got[code], name)
 		}
@@ -52,8 +67,8 @@ func TestTableCompleteAndUnique(t *testing.T) {
 			t.Errorf("code %d not known to the package", code)
 		}
 	}
-	if len(got) != len(specCodes) {
-		t.Errorf("table has %d codes, spec %d", len(got), len(specCodes))
+	if len(got) != len(all) {
+		t.Errorf("table has %d codes, spec %d", len(got), len(all))
 	}
 	if _, err := table.Parse([]byte("7000\tA\tx\n7000\tB\ty\n")); err == nil {
 		t.Error("duplicate code accepted")
@@ -157,7 +172,10 @@ func TestNames(t *testing.T) {
 		{7103, "SARNotSupported", true, false},
 		{7800, "Vendor", true, true},
 		{7999, "Vendor", true, true},
-		{7032, "Unknown", false, false},
+		{7032, "UnavailableRole", true, false},
+		{7227, "SystemResourcesExceeded", true, false},
+		{7228, "Unknown", false, false},
+		{7037, "Unknown", false, false},
 		{8000, "Unknown", false, false},
 	}
 	for _, tt := range tests {
