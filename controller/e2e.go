@@ -139,7 +139,9 @@ func (c *Controller) sessionRecord(ctx context.Context, m *MTP, p mtp.Peer, rec 
 			return
 		}
 		if b, err := r.MarshalBinary(); err == nil {
-			m.Transport.Send(ctx, p.Address, b)
+			if err = c.sendDirect(ctx, m, p, rec.FromID, b); err != nil {
+				c.warns.warn(ctx, c.log, "session record not sent", "agent", rec.FromID, "err", err)
+			}
 		}
 	}
 	for _, r := range got.Resend {

@@ -285,11 +285,19 @@ func (c *Controller) refuseSession(ctx context.Context, m *MTP, p mtp.Peer, id s
 	}
 	b, err := record.NewDisconnect(id, c.opt.EndpointID, 7106, "Session Context is not allowed").MarshalBinary()
 	if err == nil {
-		err = m.Transport.Send(ctx, p.Address, b)
+		err = c.sendDirect(ctx, m, p, id, b)
 	}
 	if err != nil {
 		c.log.WarnContext(ctx, "disconnect not sent", "agent", id, "err", err)
 	}
+}
+
+// sendDirect sends the encoded Record b to an Agent over the route a
+// Record came from, keeping it in the exchange log first, as the send
+// path of requests does, so that it is older than any answer.
+func (c *Controller) sendDirect(ctx context.Context, m *MTP, p mtp.Peer, id string, b []byte) error {
+	c.xchg.add(id, "sent", m.Name, b, time.Now())
+	return m.Transport.Send(ctx, p.Address, b)
 }
 
 // buckets is a token bucket per route for new Agents; entries are dropped
