@@ -77,8 +77,7 @@ const (
 	// FaultTLS: the server's certificate was not trusted or the TLS
 	// handshake failed.
 	FaultTLS
-	// FaultSize: the file's size is not the one expected, or exceeds
-	// MaxSize.
+	// FaultSize: the file's size is not the Request's FileSize.
 	FaultSize
 	// FaultChecksum: the digest does not match, or the algorithm or
 	// expected value is not usable.
@@ -87,9 +86,12 @@ const (
 	FaultStorage
 	// FaultCanceled: ctx ended.
 	FaultCanceled
+	// FaultTooLarge: the file (or the FileSize asked for) exceeds
+	// Options.MaxSize.
+	FaultTooLarge
 )
 
-var faultNames = [...]string{"?", "transfer", "authentication", "protocol", "not found", "tls", "size", "checksum", "storage", "canceled"}
+var faultNames = [...]string{"?", "transfer", "authentication", "protocol", "not found", "tls", "size", "checksum", "storage", "canceled", "too large"}
 
 func (f Fault) String() string {
 	if f > 0 && int(f) < len(faultNames) {
@@ -178,7 +180,7 @@ func Fetch(ctx context.Context, r Request, dst string, o *Options) (int64, error
 			}
 		}
 		if u.Scheme == "file" {
-			err = copyFile(ctx, u, dst, o)
+			err = copyFile(ctx, u, r, dst, o)
 		} else {
 			err = fetchHTTP(ctx, r, dst, o)
 		}
@@ -229,10 +231,22 @@ func checkRequest(r Request, o *Options) error {
 			return fail(FaultChecksum, err, "checksum %q is not a %s digest", r.CheckSum, r.CheckSumAlgorithm)
 		}
 	}
-	if r.FileSize < 0 || (o.MaxSize > 0 && r.FileSize > o.MaxSize) {
-		return fail(FaultSize, nil, "file size %d beyond the limit %d", r.FileSize, o.MaxSize)
+	if r.FileSize < 0 {
+		return fail(FaultSize, nil, "file size %d", r.FileSize)
+	}
+	if o.MaxSize > 0 && r.FileSize > o.MaxSize {
+		return fail(FaultTooLarge, nil, "file size %d beyond the limit %d", r.FileSize, o.MaxSize)
 	}
 	return nil
+}
+
+// overFault is the fault of a file longer than limit(r, o): the limit is
+// the FileSize asked for, else MaxSize.
+func overFault(r Request) Fault {
+	if r.FileSize > 0 {
+		return FaultSize
+	}
+	return FaultTooLarge
 }
 
 // limit is the largest file accepted.
@@ -297,12 +311,12 @@ func fetchHTTP(ctx context.Context, r Request, dst string, o *Options) error {
 	}
 	max := limit(r, o)
 	if resp.ContentLength >= 0 && have+resp.ContentLength > max {
-		return fail(FaultSize, nil, "server announces %d bytes, more than %d", have+resp.ContentLength, max)
+		return fail(overFault(r), nil, "server announces %d bytes, more than %d", have+resp.ContentLength, max)
 	}
 	if err := writeMeta(part, partMeta{URL: r.URL, ETag: resp.Header.Get("ETag")}); err != nil {
 		return err
 	}
-	err = writeBody(part, appendTo, have, max, resp.Body, watch, o)
+	err = writeBody(part, appendTo, have, max, overFault(r), resp.Body, watch, o)
 	if err != nil && context.Cause(ctx) == errStalled {
 		return fail(FaultTransfer, errStalled, "no data for %s", stall)
 	}
@@ -376,8 +390,8 @@ func storageError(err error) error {
 const bufSize = 64 << 10
 
 // writeBody copies body into part (appending after have bytes, or from
-// the start), at most max bytes in all.
-func writeBody(part string, appendTo bool, have, max int64, body io.Reader, watch *watchdog, o *Options) error {
+// the start), at most max bytes in all (more fails with over).
+func writeBody(part string, appendTo bool, have, max int64, over Fault, body io.Reader, watch *watchdog, o *Options) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if appendTo {
 		flags = os.O_WRONLY | os.O_APPEND
@@ -395,7 +409,7 @@ func writeBody(part string, appendTo bool, have, max int64, body io.Reader, watc
 			watch.kick()
 			if have+int64(n) > max {
 				f.Close()
-				return fail(FaultSize, nil, "more than %d bytes", max)
+				return fail(over, nil, "more than %d bytes", max)
 			}
 			if _, err := f.Write(buf[:n]); err != nil {
 				f.Close()
@@ -425,7 +439,7 @@ func writeBody(part string, appendTo bool, have, max int64, body io.Reader, watc
 }
 
 // copyFile copies a file:// URL's file into the partial file.
-func copyFile(ctx context.Context, u *url.URL, dst string, o *Options) error {
+func copyFile(ctx context.Context, u *url.URL, r Request, dst string, o *Options) error {
 	src, err := os.Open(u.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fail(FaultNotFound, err, "no file %s", u.Path)
@@ -440,7 +454,7 @@ func copyFile(ctx context.Context, u *url.URL, dst string, o *Options) error {
 	defer w.stop()
 	stop := context.AfterFunc(ctx, func() { src.Close() })
 	defer stop()
-	return writeBody(part, false, 0, 1<<63-1, src, w, o)
+	return writeBody(part, false, 0, limit(r, o), overFault(r), src, w, o)
 }
 
 // finish checks the partial file's size and digest and renames it to dst.
@@ -461,8 +475,11 @@ func finish(r Request, dst string, o *Options) (int64, error) {
 		return bad(storageError(err))
 	}
 	n := fi.Size()
-	if (r.FileSize > 0 && n != r.FileSize) || (o.MaxSize > 0 && n > o.MaxSize) {
+	if r.FileSize > 0 && n != r.FileSize {
 		return bad(fail(FaultSize, nil, "got %d bytes, want %d", n, r.FileSize))
+	}
+	if o.MaxSize > 0 && n > o.MaxSize {
+		return bad(fail(FaultTooLarge, nil, "got %d bytes, more than %d", n, o.MaxSize))
 	}
 	if r.CheckSumAlgorithm != "" {
 		h, _ := newHash(r.CheckSumAlgorithm)

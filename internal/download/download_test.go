@@ -216,17 +216,45 @@ func TestFetchDiskFull(t *testing.T) {
 }
 
 // TestFetchMaxSize: a file over Options.MaxSize is refused while it
-// streams.
+// streams (FaultTooLarge, not FaultSize, which is a file that is not the
+// FileSize asked for), over HTTP with and without a Content-Length, over
+// file://, and a FileSize over the limit before anything is fetched.
 func TestFetchMaxSize(t *testing.T) {
+	const max = 100_000
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.(http.Flusher).Flush() // chunked: no Content-Length
-		w.Write(payload(200_000))
+		if r.URL.Path == "/chunked" {
+			w.(http.Flusher).Flush() // chunked: no Content-Length
+		}
+		w.Write(payload(2 * max))
 	}))
 	defer s.Close()
-	_, err := download.Fetch(context.Background(), download.Request{URL: s.URL}, filepath.Join(t.TempDir(), "img"), &download.Options{MaxSize: 100_000})
-	var e *download.Error
-	if !errors.As(err, &e) || e.Fault != download.FaultSize {
-		t.Fatalf("err = %v", err)
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, payload(2*max), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		r    download.Request
+		want download.Fault
+	}{
+		{"chunked", download.Request{URL: s.URL + "/chunked"}, download.FaultTooLarge},
+		{"content-length", download.Request{URL: s.URL + "/sized"}, download.FaultTooLarge},
+		{"file", download.Request{URL: "file://" + big}, download.FaultTooLarge},
+		{"FileSize over the limit", download.Request{URL: s.URL + "/sized", FileSize: 2 * max}, download.FaultTooLarge},
+		{"longer than FileSize", download.Request{URL: s.URL + "/chunked", FileSize: max / 2}, download.FaultSize},
+		{"file longer than FileSize", download.Request{URL: "file://" + big, FileSize: max / 2}, download.FaultSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "img")
+			_, err := download.Fetch(context.Background(), tc.r, dst, &download.Options{MaxSize: max})
+			var e *download.Error
+			if !errors.As(err, &e) || e.Fault != tc.want {
+				t.Fatalf("err = %v, want fault %v", err, tc.want)
+			}
+			if fi, err := os.Stat(dst + ".part"); err == nil && fi.Size() > max {
+				t.Fatalf("%d bytes written, over the limit %d", fi.Size(), max)
+			}
+		})
 	}
 }
 

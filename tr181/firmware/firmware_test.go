@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/internal/download"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/tr181/firmware"
@@ -258,7 +259,10 @@ func TestRollback(t *testing.T) {
 
 // TestDownloadFailures: every failure ends in TransferComplete! with its
 // fault code, the command's failure with the same code, a failed Status,
-// and no restart.
+// and no restart. The codes are TR-369 1.3's: TR-181 defines
+// TransferComplete!'s FaultCode as TR-369's, and a failed command's
+// OperationComplete takes 7002-7008, 7016, 7022, 7023 or 7800-7999
+// [R-OPR.0].
 func TestDownloadFailures(t *testing.T) {
 	good := script("2.0", 0)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -274,22 +278,30 @@ func TestDownloadFailures(t *testing.T) {
 	defer srv.Close()
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(good) }))
 	defer tlsSrv.Close()
+	small := &firmware.Options{Download: &download.Options{MaxSize: int64(len(good)) - 1}}
 	for _, tc := range []struct {
 		name   string
 		in     map[string]string
+		opts   *firmware.Options
 		code   uint32
 		status string
 	}{
-		{"404", map[string]string{"URL": srv.URL + "/none"}, firmware.CodeServerUnreachable, firmware.StatusDownloadFailed},
-		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, firmware.CodeCorruptData, firmware.StatusValidationFailed},
-		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, firmware.CodeCorruptData, firmware.StatusDownloadFailed},
-		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, firmware.CodeServerInsecure, firmware.StatusDownloadFailed},
-		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, firmware.CodeCorruptData, firmware.StatusValidationFailed},
-		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed},
-		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, firmware.CodeInvalidArguments, firmware.StatusNoImage},
+		{"404", map[string]string{"URL": srv.URL + "/none"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
+		{"refused", map[string]string{"URL": "http://127.0.0.1:1/x"}, &firmware.Options{Download: &download.Options{Attempts: 1}}, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
+		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed},
+		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
+		{"over max_size", map[string]string{"URL": srv.URL + "/good"}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed},
+		{"FileSize over max_size", map[string]string{"URL": srv.URL + "/good", "FileSize": strconv.Itoa(len(good))}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed},
+		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
+		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed},
+		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, nil, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed},
+		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, nil, firmware.CodeInvalidArguments, firmware.StatusNoImage},
 	} {
+		if !commandFailureCode(tc.code) {
+			t.Fatalf("%s: %d is not a code TR-369 1.3 allows in a command's failure", tc.name, tc.code)
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, nil)
+			f := newFixture(t, tc.opts)
 			tc.in["AutoActivate"] = "true"
 			err := f.operate(t, "Device.DeviceInfo.FirmwareImage.2.Download()", tc.in)
 			if usperr.Code(err) != tc.code {
@@ -576,4 +588,11 @@ func TestDiskFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+// commandFailureCode tells whether TR-369 1.3 allows code in a command's
+// failure (OperateResp CommandFailure, OperationComplete CommandFailure):
+// 7002-7008, 7016, 7022, 7023 and the vendor range 7800-7999.
+func commandFailureCode(code uint32) bool {
+	return (code >= 7002 && code <= 7008) || code == 7016 || code == 7022 || code == 7023 || (code >= usperr.CodeVendorFirst && code <= usperr.CodeVendorLast)
 }

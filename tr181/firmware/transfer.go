@@ -14,8 +14,16 @@ import (
 	"github.com/uspkit/uspkit/usperr"
 )
 
-// Fault codes of TransferComplete! and of the commands' failures, the
-// same as Device.SoftwareModules' DUStateChange! uses for a transfer.
+// Fault codes of TransferComplete! and of the commands' failures. TR-181
+// gives TransferComplete!'s FaultCode as "defined in TR-369", and TR-369
+// 1.3's error table ends at 7031 (then 7100-7199 for Records, 7200-7299
+// for codes a data model defines, 7800-7999 for vendors); a failed
+// command's OperationComplete takes 7002-7008, 7016, 7022, 7023 or a
+// vendor code [R-OPR.0]. So a transfer that fails (unreachable server,
+// 404, TLS refused, a file not of the FileSize asked for, a checksum
+// mismatch, not an image) is 7022 Command failure and its FaultString
+// says which; 7033-7035, which TR-181 defines for DUStateChange! only,
+// are not used here.
 const (
 	CodeRequestDenied     uint32 = 7002
 	CodeInvalidArguments  uint32 = 7004
@@ -23,9 +31,6 @@ const (
 	CodePermissionDenied  uint32 = 7006
 	CodeCommandFailure    uint32 = 7022
 	CodeCommandCanceled   uint32 = 7023
-	CodeServerUnreachable uint32 = 7033
-	CodeServerInsecure    uint32 = 7034
-	CodeCorruptData       uint32 = 7035
 )
 
 // faultCode maps a download failure onto its fault code.
@@ -39,16 +44,13 @@ func faultCode(err error) uint32 {
 		return CodePermissionDenied
 	case download.FaultProtocol:
 		return CodeInvalidArguments
-	case download.FaultTLS:
-		return CodeServerInsecure
-	case download.FaultSize, download.FaultChecksum:
-		return CodeCorruptData
-	case download.FaultStorage:
+	case download.FaultTooLarge, download.FaultStorage:
 		return CodeResourcesExceeded
 	case download.FaultCanceled:
 		return CodeCommandCanceled
 	}
-	return CodeServerUnreachable
+	// FaultTransfer, FaultNotFound, FaultTLS, FaultSize, FaultChecksum.
+	return CodeCommandFailure
 }
 
 // redact drops the credentials a URL may carry, for the log.
@@ -153,7 +155,10 @@ func (s *Service) run(ctx context.Context, d *pending) error {
 	err := s.fetchInto(ctx, d)
 	if err != nil && ctx.Err() != nil && s.closing() {
 		// The Agent is stopping: the next start continues the transfer.
-		return usperr.Errorf(CodeCommandCanceled, "the agent stopped; the transfer continues at its next start")
+		// TR-369 1.3 (Persistence of Asynchronous Operations): the Request
+		// ends with this run and counts as failed; the transfer's outcome
+		// is the TransferComplete! the next run sends.
+		return usperr.Errorf(CodeCommandFailure, "the agent stopped; the transfer continues at its next start")
 	}
 	s.setPending(d, false)
 	s.complete(ctx, t, err)
@@ -232,7 +237,7 @@ func (s *Service) fetchInto(ctx context.Context, d *pending) error {
 	}
 	if _, err := s.o.Flash.Validate(ctx, bank); err != nil {
 		s.setStatus(bank, StatusValidationFailed, "")
-		return usperr.Errorf(CodeCorruptData, "the image is not valid: %v", err)
+		return usperr.Errorf(CodeCommandFailure, "the image is not valid: %v", err)
 	}
 	s.mu.Lock()
 	s.st.Banks[bank-1].Available = true
