@@ -262,10 +262,10 @@ func (m *Manager) operate(ctx context.Context, r *datamodel.Request) error {
 	case pathRoot + "InstallDU()":
 		_, err := m.Install(ctx, InstallArgs{URL: in["URL"], UUID: in["UUID"], Username: in["Username"], Password: in["Password"],
 			ExecutionEnvRef: in["ExecutionEnvRef"], MemoryKiB: intArg(in, "Resources.AllocatedMemory"), CPUPercent: intArg(in, "Resources.AllocatedCPUPercent")})
-		return err
+		return commandError(err)
 	case pathDU + "Update()":
-		return m.Update(ctx, r.Instances[0], UpdateArgs{URL: in["URL"], Username: in["Username"], Password: in["Password"],
-			MemoryKiB: intArg(in, "Resources.AllocatedMemory"), CPUPercent: intArg(in, "Resources.AllocatedCPUPercent")})
+		return commandError(m.Update(ctx, r.Instances[0], UpdateArgs{URL: in["URL"], Username: in["Username"], Password: in["Password"],
+			MemoryKiB: intArg(in, "Resources.AllocatedMemory"), CPUPercent: intArg(in, "Resources.AllocatedCPUPercent")}))
 	case pathDU + "Uninstall()":
 		return m.Uninstall(ctx, r.Instances[0])
 	case pathEU + "SetRequestedState()":

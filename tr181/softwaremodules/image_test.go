@@ -77,11 +77,11 @@ func TestOCIImageLayout(t *testing.T) {
 	srv.put("/bad.tar", imageLayout(t, busybox, "true", true))
 	r := newRig(t, t.TempDir(), env)
 	defer r.m.Close()
-	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/bad.tar"}); usperr.Code(err) != softwaremodules.CodeCorruptData ||
+	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/bad.tar"}); usperr.Code(err) != usperr.CodeCommandFailure ||
 		!strings.Contains(err.Error(), "digest") {
-		t.Errorf("InstallDU of a layout with a bad blob: %v, want 7035 naming the digest", err)
+		t.Errorf("InstallDU of a layout with a bad blob: %v, want 7022 naming the digest", err)
 	}
-	r.ev.next(t)
+	expectEvent(t, r.ev.next(t), map[string]string{"CurrentState": "Failed", "Fault.FaultCode": "7035"})
 	if err := r.operate("Device.SoftwareModules.InstallDU()", map[string]string{"URL": base + "/img.tar"}); err != nil {
 		t.Fatalf("InstallDU: %v", err)
 	}
