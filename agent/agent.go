@@ -75,6 +75,13 @@ type Options struct {
 	// Certificates are the trusted certificates listed in
 	// Device.LocalAgent.Certificate.
 	Certificates []*x509.Certificate
+	// Trust receives the certificates Controllers add with
+	// Device.LocalAgent.AddCertificate() (addcert.go), listed in
+	// Device.LocalAgent.Certificate after Certificates and kept in the
+	// Store; wrap the MTPs' TLS configurations with its ServerTLS or
+	// ClientTLS for them to be trusted. nil: the Agent keeps its own, which
+	// no MTP uses.
+	Trust *TrustStore
 	// E2ETLS holds this Agent's certificate (an ECDSA P-256 key naming
 	// its Endpoint ID) and, in RootCAs, the trust anchors of Controllers'
 	// certificates (Certificates are added to them), for E2E sessions
@@ -213,6 +220,9 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	fresh := len(snap.Objects) == 0
+	if err := a.loadAddedCerts(ctx, snap); err != nil {
+		return nil, fmt.Errorf("agent: added certificates: %w", err)
+	}
 	a.eng, err = datamodel.New(ctx, opt.Mux, datamodel.Options{Store: opt.Store, Logger: a.log, OnChange: a.onChange})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)

@@ -44,6 +44,10 @@ func (a *Agent) register(mux *datamodel.Mux) {
 	mux.Store("Device.LocalAgent.Controller.{i}.E2ESession.", checkE2E)
 	mux.HandleFunc("Device.LocalAgent.Controller.{i}.E2ESession.Reset()", a.resetE2E)
 	mux.HandleFunc("Device.LocalAgent.Certificate.{i}.", a.serveCertificates)
+	if a.opt.Trust == nil {
+		a.opt.Trust = NewTrustStore()
+	}
+	mux.HandleFunc("Device.LocalAgent.AddCertificate()", a.addCertificate) // addcert.go
 	mux.Store(pathTrust, nil)
 	mux.Store("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", checkPermission)
 	mux.Store("Device.LocalAgent.Subscription.{i}.", a.subs.check)
@@ -135,32 +139,36 @@ func checkPermission(ctx context.Context, r *datamodel.Request) error {
 	return nil
 }
 
-// serveCertificates provides Device.LocalAgent.Certificate.{i}. from the
-// certificates the Agent was configured with.
+// serveCertificates provides Device.LocalAgent.Certificate.{i}.: the
+// certificates the Agent was configured with, then those added by
+// AddCertificate() (addcert.go), with their GetFingerprint() and, for
+// added ones, Delete().
 func (a *Agent) serveCertificates(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
-	certs := a.opt.Certificates
 	switch r.Op {
 	case datamodel.OpList:
-		for i := range certs {
-			w.AddInstance(uint32(i + 1))
+		for _, e := range a.certEntries() {
+			w.AddInstance(e.instance)
 		}
 		return nil
 	case datamodel.OpGet, datamodel.OpOperate:
 	default:
-		return usperr.Errorf(usperr.CodeRequestDenied, "certificates are configured on the device")
+		return usperr.Errorf(usperr.CodeRequestDenied, "certificates are configured on the device or added with %sAddCertificate()", pathLocalAgent)
 	}
-	n := int(r.Instances[len(r.Instances)-1])
-	if n < 1 || n > len(certs) {
+	e, ok := a.certEntry(r.Instances[len(r.Instances)-1])
+	if !ok {
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
 	}
-	c := certs[n-1]
+	c := e.cert
 	if r.Op == datamodel.OpOperate {
+		if r.Command != nil && r.Command.Name == "Delete()" {
+			return a.deleteCertificate(ctx, e, r)
+		}
 		return fingerprint(c, w, r)
 	}
 	for _, name := range r.Names {
 		switch name {
 		case "Alias":
-			w.SetValue(name, "cpe-"+strconv.Itoa(n))
+			w.SetValue(name, e.alias)
 		case "Enable":
 			w.SetValue(name, "true")
 		case "SerialNumber":

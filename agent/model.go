@@ -32,7 +32,8 @@ func Define(m *schema.Model) {
 		Param("CertificateNumberOfEntries", schema.UnsignedInt()).
 		Param("SubscriptionNumberOfEntries", schema.UnsignedInt()).
 		Param("RequestNumberOfEntries", schema.UnsignedInt()).
-		Event("Periodic!")
+		Event("Periodic!").
+		Command("AddCertificate()", false, []*schema.Param{schema.Arg("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64))), schema.Arg("Certificate", schema.String(schema.MaxLen(65535)), schema.Mandatory)}, nil) // addcert.go
 	m.Define("Device.LocalAgent.MTP.{i}.", schema.ObjAddDelete, schema.AliasKey(), schema.NumEntries("MTPNumberOfEntries"), schema.EnableParam("Enable")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Enable", schema.Boolean(), schema.ReadWrite, schema.Default("false")).
@@ -110,6 +111,7 @@ func Define(m *schema.Model) {
 		Param("Enable", schema.Boolean(), schema.ReadWrite).
 		Param("SerialNumber", schema.String(schema.MaxLen(64))).
 		Param("Issuer", schema.String(schema.MaxLen(256))).
+		Command("Delete()", false, nil, nil). // added certificates (addcert.go)
 		Command("GetFingerprint()", false, []*schema.Param{schema.Arg("FingerprintAlgorithm", schema.String(schema.Enum("SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512")), schema.Mandatory)}, []*schema.Param{schema.Arg("Fingerprint", schema.HexBinary(schema.MaxLen(128)))})
 	m.Define("Device.LocalAgent.ControllerTrust.").
 		Param("UntrustedRole", schema.String(schema.ListOf(1, 0), schema.Ref()), schema.ReadWrite).
