@@ -268,23 +268,12 @@ func conformanceArgs(t *testing.T, m testenv.MTP, e mtpEnds) []string {
 // checked against docs/conformance.md.
 func TestConformanceWebSocketTLS(t *testing.T) {
 	bin := buildUSP(t)
-	pkiDir := t.TempDir()
-	pki := testenv.NewPKI(t, "proto::uspkit-conformance")
-	pki.WriteFiles(t, pkiDir)
-	port := testenv.FreePort(t)
-	tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n", pkiDir, pkiDir, pkiDir)
-	// As in TestConformance: E2E certificates for section 3, and the
-	// runner's MQTT and STOMP servers trusted through the system roots.
-	e2eYAML, e2eArgs := e2eConformance(t, "os::012345-CONFTLS", "proto::uspkit-conformance")
+	// As in TestConformance, the agent trusts the runner's MQTT and STOMP
+	// servers through its system roots.
 	mtpCerts := t.TempDir()
 	writeMTPCerts(t, mtpCerts)
 	t.Setenv("SSL_CERT_FILE", filepath.Join(mtpCerts, "ca.pem"))
-	startAgentProcessWith(t, bin, "os::012345-CONFTLS", fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
-		"    - endpoint_id: proto::uspkit-conformance\n      mtps:\n        - protocol: WebSocket\n"+e2eYAML)
-	args := []string{"--agent", "os::012345-CONFTLS", "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
-		"--ca", pkiDir + "/ca.pem", "--cert", pkiDir + "/client.pem", "--key", pkiDir + "/client.key"}
-	args = append(args, secondControllerArgs(t, pki, pkiDir, "proto::second")...)
-	args = append(append(args, e2eArgs...), mtpCertArgs(mtpCerts)...)
+	args := webSocketTLSConformance(t, bin, mtpCerts, mtpEnds{agentID: "os::012345-CONFTLS", ctrlID: "proto::uspkit-conformance"}, "proto::second", "")
 	if os.Getenv("USP_CONFORMANCE_ALL") == "" {
 		// By default the cases mutual TLS changes: the security section
 		// and those of the second controller, with its own certificate.
@@ -299,6 +288,29 @@ func TestConformanceWebSocketTLS(t *testing.T) {
 		t.Errorf("only %d cases passed", r.Passed)
 	}
 	checkDoc(t, "WebSocket with mutual TLS", r)
+}
+
+// webSocketTLSConformance starts `usp agent` (Endpoint ID e.agentID) as
+// a WebSocket server with mutual TLS, trusting the runner e.ctrlID, with
+// E2E certificates for section 3 and the YAML extra added to its
+// configuration, and returns the arguments of `usp conformance` that
+// reach it: the runner's certificate names e.ctrlID, the second
+// controller's secondID, and the runner's MQTT and STOMP servers present
+// the certificate of writeMTPCerts in mtpCerts.
+func webSocketTLSConformance(t *testing.T, bin, mtpCerts string, e mtpEnds, secondID, extra string) []string {
+	t.Helper()
+	pkiDir := t.TempDir()
+	pki := testenv.NewPKI(t, e.ctrlID)
+	pki.WriteFiles(t, pkiDir)
+	port := testenv.FreePort(t)
+	tlsConf := fmt.Sprintf("    tls:\n      cert: %s/server.pem\n      key: %s/server.key\n      ca: %s/ca.pem\n      client_auth: true\n", pkiDir, pkiDir, pkiDir)
+	e2eYAML, e2eArgs := e2eConformance(t, e.agentID, e.ctrlID)
+	startAgentProcessWith(t, bin, e.agentID, fmt.Sprintf("  - protocol: WebSocket\n    listen: 127.0.0.1:%d\n    path: /usp\n%s", port, tlsConf),
+		"    - endpoint_id: "+e.ctrlID+"\n      mtps:\n        - protocol: WebSocket\n"+e2eYAML+extra)
+	args := []string{"--agent", e.agentID, "--id", e.ctrlID, "--mtp", "ws", "--url", fmt.Sprintf("wss://localhost:%d/usp", port),
+		"--ca", pkiDir + "/ca.pem", "--cert", pkiDir + "/client.pem", "--key", pkiDir + "/client.key"}
+	args = append(args, secondControllerArgs(t, pki, pkiDir, secondID)...)
+	return append(append(args, e2eArgs...), mtpCertArgs(mtpCerts)...)
 }
 
 // mutualTLSCases are the cases TestConformanceWebSocketTLS runs by

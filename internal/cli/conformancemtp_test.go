@@ -63,10 +63,10 @@ func mtpCertArgs(dir string) []string {
 		"--mtp-expired-cert", filepath.Join(dir, "expired.pem"), "--mtp-expired-key", filepath.Join(dir, "expired.key")}
 }
 
-// writeMTPCerts writes a CA (ca.pem), a server certificate for 127.0.0.1
-// and localhost (server.pem, server.key) and an expired one of the same
-// CA (expired.pem, expired.key) to dir.
-func writeMTPCerts(t *testing.T, dir string) {
+// writeMTPCerts writes a CA (ca.pem), a server certificate for 127.0.0.1,
+// the addresses ips and localhost (server.pem, server.key) and an expired
+// one of the same CA (expired.pem, expired.key) to dir.
+func writeMTPCerts(t *testing.T, dir string, ips ...net.IP) {
 	t.Helper()
 	key := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -101,7 +101,7 @@ func writeMTPCerts(t *testing.T, dir string) {
 		k := key()
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: c.name}, NotBefore: c.notBefore, NotAfter: c.notAfter,
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+			DNSNames: []string{"localhost"}, IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...)}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
 		if err != nil {
 			t.Fatal(err)
