@@ -79,7 +79,8 @@ func (r *routed) ipv6(t *testing.T) (rA, b string) {
 	if err := r.exec(t, r.R, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"); err != nil {
 		t.Skipf("SKIP: no IPv6 forwarding: %v", err)
 	}
-	return p1 + "1", p2 + "2"
+	// Canonical forms, as the results give them (fd00:201:0:: is fd00:201::).
+	return net.ParseIP(p1 + "1").String(), net.ParseIP(p2 + "2").String()
 }
 
 func (r *routed) run(t *testing.T, args ...string) {
@@ -98,20 +99,21 @@ func (r *routed) exec(t *testing.T, ns string, args ...string) error {
 	return nil
 }
 
-// netem delays (and loses) what A sends towards R; it reports false, and
-// says so in the test log, when tc or the kernel's netem queueing
-// discipline (sch_netem) is missing.
-func (r *routed) netem(t *testing.T, spec ...string) bool {
+// netem delays (and loses) what A sends towards R until the test ends; it
+// skips the test, saying why, when tc (Debian's iproute2) or the kernel's
+// netem queueing discipline (sch_netem) is missing. A kernel module is not
+// something a test run can install, so USP_REQUIRE_EXTERNAL=1 does not turn
+// this skip into a failure.
+func (r *routed) netem(t *testing.T, spec ...string) {
 	t.Helper()
 	tc, err := exec.LookPath("tc")
 	if err != nil {
 		tc = "/usr/sbin/tc"
 	}
 	if err := r.exec(t, r.A, append([]string{tc, "qdisc", "add", "dev", r.ifA, "root", "netem"}, spec...)...); err != nil {
-		t.Logf("SKIP (part): tc netem unavailable (Debian's iproute2 for tc, the kernel's sch_netem module): %v", err)
-		return false
+		t.Skipf("SKIP: tc netem unavailable (Debian's iproute2 for tc, the kernel's sch_netem module): %v", err)
 	}
-	return true
+	t.Cleanup(func() { _ = r.exec(t, r.A, tc, "qdisc", "del", "dev", r.ifA, "root") })
 }
 
 // in runs f on a thread that has joined namespace ns: the sockets f opens
@@ -142,45 +144,20 @@ func in(t *testing.T, ns string, f func()) {
 
 // TestNetnsPing: IPPing() from A reaches B through R, through a raw
 // socket and through an unprivileged ping socket; across a link that
-// delays by 50 ms and loses 20% (tc netem, where the kernel has it) it
-// measures round trips of at least 50 ms and counts the losses.
+// delays by 50 ms and loses 20% (subtest netem: tc netem, skipped where
+// the kernel lacks it) it measures round trips of at least 50 ms and
+// counts the losses.
 func TestNetnsPing(t *testing.T) {
 	r := newRouted(t)
-	lossy := r.netem(t, "delay", "50ms", "loss", "20%")
 	for _, kind := range []string{"raw", "ping socket"} {
-		t.Run(kind, func(t *testing.T) {
-			if kind == "ping socket" {
-				if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
-					t.Skipf("SKIP: %v", err)
-				}
-			}
-			f := newFixture(t, nil)
-			var out map[string]string
-			in(t, r.A, func() {
-				out = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
-					"NumberOfRepetitions": "40", "Timeout": "500", "DataBlockSize": "64"})
-			})
-			if out["Status"] != "Complete" || out["IPAddressUsed"] != r.addrA {
-				t.Fatalf("%v", out)
-			}
-			okN, failN := atoi(t, out["SuccessCount"]), atoi(t, out["FailureCount"])
-			mn, avg := atoi(t, out["MinimumResponseTime"]), atoi(t, out["AverageResponseTime"])
-			t.Logf("%d answered, %d lost, RTT min %d ms avg %d ms max %s ms", okN, failN, mn, avg, out["MaximumResponseTime"])
-			switch {
-			case okN+failN != 40:
-				t.Errorf("SuccessCount %d FailureCount %d, want 40 in all", okN, failN)
-			case lossy && (failN < 1 || failN > 20):
-				t.Errorf("FailureCount %d, want about 20%% of 40", failN)
-			case lossy && (mn < 50 || avg > 200):
-				t.Errorf("MinimumResponseTime %d ms AverageResponseTime %d ms, want ≥ 50 ms", mn, avg)
-			case !lossy && failN != 0:
-				t.Errorf("FailureCount %d on a clean link", failN)
-			}
-			if want := "raw=" + fmt.Sprint(kind == "raw"); !strings.Contains(f.log.String(), want) {
-				t.Errorf("the log does not say %s:\n%s", want, f.log)
-			}
-		})
+		t.Run(kind, func(t *testing.T) { netnsPing(t, r, kind, false) })
 	}
+	t.Run("netem", func(t *testing.T) {
+		r.netem(t, "delay", "50ms", "loss", "20%")
+		for _, kind := range []string{"raw", "ping socket"} {
+			t.Run(kind, func(t *testing.T) { netnsPing(t, r, kind, true) })
+		}
+	})
 	t.Run("unanswered", func(t *testing.T) { // B stops answering echo requests
 		if err := r.exec(t, r.B, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"); err != nil {
 			t.Fatal(err)
@@ -201,28 +178,78 @@ func TestNetnsPing(t *testing.T) {
 	})
 }
 
+// netnsPing pings B from A 40 times through a raw socket or a ping
+// socket; lossy: the link delays by 50 ms and loses 20%.
+func netnsPing(t *testing.T, r *routed, kind string, lossy bool) {
+	if kind == "ping socket" {
+		if err := r.exec(t, r.A, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
+			t.Skipf("SKIP: %v", err)
+		}
+	}
+	f := newFixture(t, nil)
+	var out map[string]string
+	in(t, r.A, func() {
+		out = f.mustRun(t, "Device.IP.Diagnostics.IPPing()", map[string]string{"Host": r.addrB, "ProtocolVersion": "IPv4",
+			"NumberOfRepetitions": "40", "Timeout": "500", "DataBlockSize": "64"})
+	})
+	if out["Status"] != "Complete" || out["IPAddressUsed"] != r.addrA {
+		t.Fatalf("%v", out)
+	}
+	okN, failN := atoi(t, out["SuccessCount"]), atoi(t, out["FailureCount"])
+	mn, avg := atoi(t, out["MinimumResponseTime"]), atoi(t, out["AverageResponseTime"])
+	t.Logf("%d answered, %d lost, RTT min %d ms avg %d ms max %s ms", okN, failN, mn, avg, out["MaximumResponseTime"])
+	switch {
+	case okN+failN != 40:
+		t.Errorf("SuccessCount %d FailureCount %d, want 40 in all", okN, failN)
+	case lossy && (failN < 1 || failN > 20):
+		t.Errorf("FailureCount %d, want about 20%% of 40", failN)
+	case lossy && (mn < 50 || avg > 200):
+		t.Errorf("MinimumResponseTime %d ms AverageResponseTime %d ms, want ≥ 50 ms", mn, avg)
+	case !lossy && failN != 0:
+		t.Errorf("FailureCount %d on a clean link", failN)
+	}
+	if want := "raw=" + fmt.Sprint(kind == "raw"); !strings.Contains(f.log.String(), want) {
+		t.Errorf("the log does not say %s:\n%s", want, f.log)
+	}
+}
+
 // TestNetnsTraceRoute: a trace from A to B sees R, then B; with one hop
 // allowed it ends in Error_MaxHopCountExceeded; from R, which has no
 // route beyond its links, it is Error_NoRouteToHost.
+//
+// Over a link that delays by 20 ms (subtests netem: tc netem, skipped
+// where the kernel lacks it) every round trip is at least 20 ms.
 //
 // Each probe kind gets its own namespaces: R's ICMP errors towards A are
 // rate-limited (a burst of 6, then one a second).
 func TestNetnsTraceRoute(t *testing.T) {
 	for _, probe := range []string{"UDP", "ICMP raw", "ICMP ping socket"} {
-		t.Run(probe, func(t *testing.T) {
-			r := newRouted(t)
-			delayed := r.netem(t, "delay", "20ms")
-			if probe == "ICMP ping socket" {
-				for _, ns := range []string{r.A, r.R} {
-					if err := r.exec(t, ns, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
-						t.Skipf("SKIP: %v", err)
-					}
-				}
+		for _, delayed := range []bool{false, true} {
+			name := probe
+			if delayed {
+				name = probe + " netem"
 			}
-			f := newFixture(t, &ipdiag.Options{TraceICMP: probe != "UDP"})
-			traceAtoB(t, r, f, delayed)
-		})
+			t.Run(name, func(t *testing.T) { netnsTrace(t, probe, delayed) })
+		}
 	}
+}
+
+// netnsTrace traces from A to B with probe in namespaces of its own;
+// delayed: the link from A delays by 20 ms.
+func netnsTrace(t *testing.T, probe string, delayed bool) {
+	r := newRouted(t)
+	if delayed {
+		r.netem(t, "delay", "20ms")
+	}
+	if probe == "ICMP ping socket" {
+		for _, ns := range []string{r.A, r.R} {
+			if err := r.exec(t, ns, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"); err != nil {
+				t.Skipf("SKIP: %v", err)
+			}
+		}
+	}
+	f := newFixture(t, &ipdiag.Options{TraceICMP: probe != "UDP"})
+	traceAtoB(t, r, f, delayed)
 }
 
 func traceAtoB(t *testing.T, r *routed, f *fixture, delayed bool) {
