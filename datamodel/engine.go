@@ -307,9 +307,17 @@ func defaultValue(p *schema.Param) string {
 
 // addInstance records instance n of a stored table.
 func (t *txn) addInstance(table string, n uint32) {
-	ns := slices.Clone(t.storedInstances(table))
-	i, _ := slices.BinarySearch(ns, n)
-	t.tables[table] = slices.Insert(ns, i, n)
+	ns := t.storedInstances(table)
+	if len(ns) == 0 || n > ns[len(ns)-1] {
+		// Instance numbers only grow, so the new row goes last: appending
+		// writes past the end of the slice other readers hold (never
+		// inside it), without copying the table's numbers per Add.
+		t.tables[table] = append(ns, n)
+	} else {
+		ns = slices.Clone(ns)
+		i, _ := slices.BinarySearch(ns, n)
+		t.tables[table] = slices.Insert(ns, i, n)
+	}
 	if n > t.counter(table) {
 		t.counters[table] = n
 	}

@@ -17,6 +17,10 @@ import (
 type keyIndex struct {
 	keys [][]string          // the parameters of each unique key
 	rows []map[string]uint32 // per key: key value → instance number
+	// vals counts, for each parameter of a key of several parameters,
+	// the committed rows per value, so that assigning such a parameter a
+	// value no row has [R-ADD.5] reads no row.
+	vals map[string]map[string]int
 }
 
 // appendKey appends the value of key in row p: its parameters' values,
@@ -36,6 +40,9 @@ func (ix *keyIndex) add(n uint32, p map[string]string, buf []byte) []byte {
 		buf = appendKey(buf[:0], k, p)
 		ix.rows[i][string(buf)] = n
 	}
+	for name, c := range ix.vals {
+		c[p[name]]++
+	}
 	return buf
 }
 
@@ -44,6 +51,14 @@ func (ix *keyIndex) remove(n uint32, p map[string]string, buf []byte) []byte {
 		buf = appendKey(buf[:0], k, p)
 		if m, ok := ix.rows[i][string(buf)]; ok && m == n {
 			delete(ix.rows[i], string(buf))
+		}
+	}
+	for name, c := range ix.vals {
+		v := p[name]
+		if c[v] <= 1 {
+			delete(c, v)
+		} else {
+			c[v]--
 		}
 	}
 	return buf
@@ -63,6 +78,14 @@ func (e *Engine) index(in *objInfo, table string) *keyIndex {
 	for _, k := range in.obj.UniqueKeys {
 		ix.keys = append(ix.keys, k.Params)
 		ix.rows = append(ix.rows, map[string]uint32{})
+		if len(k.Params) > 1 {
+			for _, kp := range k.Params {
+				if ix.vals == nil {
+					ix.vals = map[string]map[string]int{}
+				}
+				ix.vals[kp] = map[string]int{}
+			}
+		}
 	}
 	var buf []byte
 	for _, n := range d.tables[table] {
@@ -200,8 +223,8 @@ func sameKey(key []string, a, b map[string]string) bool {
 }
 
 // valueTaken reports whether a row of table, as the transaction sees it,
-// has v for the parameter name: through the key index when name alone is a
-// unique key, else by reading the table.
+// has v for the parameter name: through the key index when name is a
+// parameter of a unique key, else by reading the table.
 func (t *txn) valueTaken(in *objInfo, table, name, v string) bool {
 	rr := &rowReader{t: t, table: table}
 	for i, k := range in.obj.UniqueKeys {
@@ -219,6 +242,26 @@ func (t *txn) valueTaken(in *objInfo, table, name, v string) bool {
 			}
 		}
 		return false
+	}
+	if c, ok := t.e.index(in, table).vals[name]; ok {
+		// The committed rows with v, less those this transaction changed
+		// or deleted, plus its own rows with v.
+		taken := c[v]
+		for path, p := range t.objs {
+			if !strings.HasPrefix(path, table) {
+				continue
+			}
+			if tb, _, ok := rowOf(path); !ok || tb != table {
+				continue
+			}
+			if old := t.e.data.objs[path]; old != nil && old[name] == v {
+				taken--
+			}
+			if p != nil && p[name] == v {
+				taken++
+			}
+		}
+		return taken > 0
 	}
 	for _, n := range t.storedInstances(table) {
 		if rr.row(n)[name] == v {
