@@ -1,10 +1,5 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-)
-
 // prefixSuccessor returns the smallest string greater than every string
 // that starts with p, in SQLite's BINARY collation (byte order), and false
 // when there is none (p is empty or all 0xff bytes).
@@ -22,13 +17,11 @@ func prefixSuccessor(p string) (string, bool) {
 // deletePrefix removes the objects whose path starts with p as one range
 // of the primary key ([p, successor of p)), so SQLite reads only those
 // entries instead of scanning the table.
-func deletePrefix(ctx context.Context, tx *sql.Tx, p string) error {
+func (t *txStmts) deletePrefix(p string) error {
 	if end, ok := prefixSuccessor(p); ok {
-		_, err := tx.ExecContext(ctx, deleteRangeSQL, p, end)
-		return err
+		return t.exec(stDeleteRange, p, end)
 	}
-	_, err := tx.ExecContext(ctx, deleteFromSQL, p)
-	return err
+	return t.exec(stDeleteFrom, p)
 }
 
 const (

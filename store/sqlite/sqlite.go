@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -21,8 +22,9 @@ var migrations = []string{
 
 // DB is an SQLite-backed store, safe for concurrent use.
 type DB struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	stmts [nStmts]*sql.Stmt // Apply's, prepared by Open
 }
 
 // Open opens (creating if needed) the database file at path and brings its
@@ -65,6 +67,10 @@ func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
 	// SQLite gives -wal and -shm the database's mode; older files may
 	// predate that.
 	if err := restrictFiles(path); err != nil {
@@ -78,7 +84,10 @@ func OpenOptions(ctx context.Context, path string, opt Options) (*DB, error) {
 func (s *DB) Path() string { return s.path }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	err := s.closeStmts()
+	return errors.Join(err, s.db.Close())
+}
 
 func (s *DB) migrate(ctx context.Context) error {
 	var version int
@@ -170,7 +179,10 @@ func (s *DB) Apply(ctx context.Context, b *store.Batch) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := applyTx(ctx, tx, b); err != nil {
+	ts := &txStmts{ctx: ctx, tx: tx, db: s}
+	err = ts.apply(b)
+	ts.close()
+	if err != nil {
 		tx.Rollback()
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
@@ -180,9 +192,9 @@ func (s *DB) Apply(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-func applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+func (t *txStmts) apply(b *store.Batch) error {
 	for _, d := range b.Delete {
-		if err := deletePrefix(ctx, tx, d); err != nil {
+		if err := t.deletePrefix(d); err != nil {
 			return err
 		}
 	}
@@ -191,22 +203,22 @@ func applyTx(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO objects (path, params) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET params = excluded.params", o.Path, string(params)); err != nil {
+		if err := t.exec(stPutObject, o.Path, string(params)); err != nil {
 			return err
 		}
 	}
 	for name, v := range b.Counters {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)", name, v); err != nil {
+		if err := t.exec(stPutCounter, name, v); err != nil {
 			return err
 		}
 	}
 	for _, it := range b.DeleteItems {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM items WHERE kind = ? AND id = ?", it.Kind, it.ID); err != nil {
+		if err := t.exec(stDeleteItem, it.Kind, it.ID); err != nil {
 			return err
 		}
 	}
 	for _, it := range b.PutItems {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO items (kind, id, data) VALUES (?, ?, ?) ON CONFLICT(kind, id) DO UPDATE SET data = excluded.data", it.Kind, it.ID, it.Data); err != nil {
+		if err := t.exec(stPutItem, it.Kind, it.ID, it.Data); err != nil {
 			return err
 		}
 	}
