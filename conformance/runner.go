@@ -68,6 +68,9 @@ type Options struct {
 	// MTPTLS, if set, lets the runner's own MQTT and STOMP servers speak
 	// TLS (4.1, 6.11, 11.3); nil skips those cases.
 	MTPTLS *MTPTLSSetup
+	// AltCert, if set, is the alternate certificate of case 9.2
+	// (Device.LocalAgent.AddCertificate()); nil skips the case.
+	AltCert *AltCertSetup
 	// ExpiredCert tells that the runner's Controller certificate (the
 	// Transport's) has expired and the Agent has no absolute time: the
 	// setup of 2.6, which is skipped without it.

@@ -48,6 +48,7 @@ func section9() map[string]caseFunc {
 		"9.6": {wait: fwTransferWait, run: fwBadChecksum},
 		"9.7": {wait: fwTransferWait + fwBootWait, run: fwActiveBank},
 		"9.8": {wait: fwTransferWait + fwCancelWait, run: fwCancel},
+		"9.2": section9Cert()["9.2"], // section9cert.go
 	}
 }
 
