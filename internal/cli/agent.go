@@ -414,6 +414,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	aopt := agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
 		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot}
 	fw.options(&aopt)
+	hs.options(&aopt)
 	if err = cfg.E2ETLS.options(&aopt); err != nil {
 		for _, x := range mtps {
 			x.Transport.Close()

@@ -27,12 +27,17 @@ type hostConfig struct {
 	// Netns is a network namespace file to read instead of the Agent's
 	// own ("/var/run/netns/NAME").
 	Netns string `yaml:"netns"`
+	// ValueChangeInterval is how often the Agent reads the parameters
+	// under ValueChange subscriptions (these objects' and any other
+	// provided ones: agent.Options.PollInterval); 0 means 5s.
+	ValueChangeInterval time.Duration `yaml:"value_change_interval"`
 }
 
 // hostObjects is the Agent's host objects, or nothing without a host:
 // section.
 type hostObjects struct {
-	h *host.Host
+	h    *host.Host
+	poll time.Duration
 }
 
 // setupHost defines the configured areas in m and opens the host; with
@@ -41,8 +46,8 @@ func setupHost(c *hostConfig, dir string, m *schema.Model, log *slog.Logger) (*h
 	if c == nil {
 		return &hostObjects{}, nil
 	}
-	if c.Interval < 0 || c.MaxAge < 0 {
-		return nil, fmt.Errorf("host: interval and max_age cannot be negative")
+	if c.Interval < 0 || c.MaxAge < 0 || c.ValueChangeInterval < 0 {
+		return nil, fmt.Errorf("host: interval, max_age and value_change_interval cannot be negative")
 	}
 	var areas []host.Area
 	for _, s := range c.Areas {
@@ -58,7 +63,15 @@ func setupHost(c *hostConfig, dir string, m *schema.Model, log *slog.Logger) (*h
 		return nil, err
 	}
 	host.Define(m, areas...)
-	return &hostObjects{h: h}, nil
+	return &hostObjects{h: h, poll: c.ValueChangeInterval}, nil
+}
+
+// options sets the Agent's ValueChange polling interval when the host:
+// section names one.
+func (ho *hostObjects) options(o *agent.Options) {
+	if ho.poll > 0 {
+		o.PollInterval = ho.poll
+	}
 }
 
 // register serves the host objects on mux.

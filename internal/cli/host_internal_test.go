@@ -21,8 +21,9 @@ func TestHostConfig(t *testing.T) {
 	}{
 		{"absent", "", func(c *hostConfig) bool { return c == nil }},
 		{"empty", "host: {}\n", func(c *hostConfig) bool { return c != nil && len(c.Areas) == 0 }},
-		{"full", "host:\n  areas: [ip, hosts]\n  interval: 30s\n  max_age: 2s\n  netns: /var/run/netns/x\n", func(c *hostConfig) bool {
-			return len(c.Areas) == 2 && c.Interval == 30*time.Second && c.MaxAge == 2*time.Second && c.Netns == "/var/run/netns/x"
+		{"full", "host:\n  areas: [ip, hosts]\n  interval: 30s\n  max_age: 2s\n  netns: /var/run/netns/x\n  value_change_interval: 250ms\n", func(c *hostConfig) bool {
+			return len(c.Areas) == 2 && c.Interval == 30*time.Second && c.MaxAge == 2*time.Second && c.Netns == "/var/run/netns/x" &&
+				c.ValueChangeInterval == 250*time.Millisecond
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +66,13 @@ func TestAgentHostObjects(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "host-instances.json")); err != nil {
 		t.Errorf("instance numbers not kept: %v", err)
+	}
+	neg := &agentConfig{EndpointID: "os::012345-HOST3", Data: t.TempDir(), Host: &hostConfig{ValueChangeInterval: -time.Second}}
+	if r3, err := startAgent(ctx, neg, log, nil); err == nil || !strings.Contains(err.Error(), "value_change_interval") {
+		if r3 != nil {
+			r3.close()
+		}
+		t.Errorf("negative value_change_interval: %v", err)
 	}
 	bad := &agentConfig{EndpointID: "os::012345-HOST2", Data: t.TempDir(), Host: &hostConfig{Areas: []string{"wifi"}}}
 	if r2, err := startAgent(ctx, bad, log, nil); err == nil || !strings.Contains(err.Error(), "host.areas") {
