@@ -285,17 +285,18 @@ func TestDownloadFailures(t *testing.T) {
 		opts   *firmware.Options
 		code   uint32
 		status string
+		says   string // in FaultString and the command's message
 	}{
-		{"404", map[string]string{"URL": srv.URL + "/none"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
-		{"refused", map[string]string{"URL": "http://127.0.0.1:1/x"}, &firmware.Options{Download: &download.Options{Attempts: 1}}, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
-		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed},
-		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
-		{"over max_size", map[string]string{"URL": srv.URL + "/good"}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed},
-		{"FileSize over max_size", map[string]string{"URL": srv.URL + "/good", "FileSize": strconv.Itoa(len(good))}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed},
-		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed},
-		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed},
-		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, nil, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed},
-		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, nil, firmware.CodeInvalidArguments, firmware.StatusNoImage},
+		{"404", map[string]string{"URL": srv.URL + "/none"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "404"},
+		{"refused", map[string]string{"URL": "http://127.0.0.1:1/x"}, &firmware.Options{Download: &download.Options{Attempts: 1}}, firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "refused"},
+		{"bad checksum", map[string]string{"URL": srv.URL + "/good", "CheckSumAlgorithm": "SHA-256", "CheckSum": sum([]byte("x"))}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed, "SHA-256"},
+		{"size mismatch", map[string]string{"URL": srv.URL + "/good", "FileSize": "5"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "more than 5"},
+		{"over max_size", map[string]string{"URL": srv.URL + "/good"}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed, "more than"},
+		{"FileSize over max_size", map[string]string{"URL": srv.URL + "/good", "FileSize": strconv.Itoa(len(good))}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed, "beyond the limit"},
+		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "certificate"},
+		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed, "not valid"},
+		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, nil, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed, "scheme"},
+		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, nil, firmware.CodeInvalidArguments, firmware.StatusNoImage, "CheckSumAlgorithm"},
 	} {
 		if !commandFailureCode(tc.code) {
 			t.Fatalf("%s: %d is not a code TR-369 1.3 allows in a command's failure", tc.name, tc.code)
@@ -308,8 +309,11 @@ func TestDownloadFailures(t *testing.T) {
 				t.Fatalf("command error %v, want code %d", err, tc.code)
 			}
 			ev := f.ev.last(t)
-			if ev["FaultCode"] != strconv.FormatUint(uint64(tc.code), 10) || ev["FaultString"] == "" {
-				t.Fatalf("TransferComplete! %v", ev)
+			if ev["FaultCode"] != strconv.FormatUint(uint64(tc.code), 10) || !strings.Contains(ev["FaultString"], tc.says) {
+				t.Fatalf("TransferComplete! %v, want FaultString saying %q", ev, tc.says)
+			}
+			if !strings.Contains(usperr.Message(err), tc.says) {
+				t.Fatalf("command error %q, want it saying %q", usperr.Message(err), tc.says)
 			}
 			if s := f.get(t, "Device.DeviceInfo.FirmwareImage.2.Status"); s != tc.status {
 				t.Fatalf("status %q, want %q", s, tc.status)

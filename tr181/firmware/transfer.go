@@ -53,6 +53,17 @@ func faultCode(err error) uint32 {
 	return CodeCommandFailure
 }
 
+// faultString is the FaultString of err: what failed, so that the
+// failures that share 7022 tell themselves apart (a download failure is
+// not a usperr error, whose Message would only say "Internal error").
+func faultString(err error) string {
+	var e *download.Error
+	if errors.As(err, &e) {
+		return clip(e.Error(), 256)
+	}
+	return clip(usperr.Message(err), 256)
+}
+
 // redact drops the credentials a URL may carry, for the log.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
@@ -74,7 +85,7 @@ type transfer struct {
 func (s *Service) complete(ctx context.Context, t transfer, err error) {
 	code, msg := uint32(0), ""
 	if err != nil {
-		code, msg = faultCode(err), clip(usperr.Message(err), 256)
+		code, msg = faultCode(err), faultString(err)
 	}
 	args := map[string]string{
 		"Command": t.command, "CommandKey": t.key, "Requestor": t.requestor, "TransferType": "Download",
@@ -163,7 +174,7 @@ func (s *Service) run(ctx context.Context, d *pending) error {
 	s.setPending(d, false)
 	s.complete(ctx, t, err)
 	if err != nil {
-		return usperr.Errorf(faultCode(err), "%s", usperr.Message(err))
+		return usperr.Errorf(faultCode(err), "%s", faultString(err))
 	}
 	if d.Auto {
 		// Activation follows the command's completion.
