@@ -386,7 +386,8 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	var mtps []agent.MTP
 	factory := cfg.Factory
-	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}, mdns: cfg.Discovery.mdnsOptions(log)}
+	trust := agent.NewTrustStore() // AddCertificate()'s trust anchors, for every MTP's TLS
+	d := &dialer{self: cfg.EndpointID, log: log, local: map[string]mtpConfig{}, mdns: cfg.Discovery.mdnsOptions(log), trust: trust}
 	bd.SetMQTT(&d.mqtt) // Bulk Data over MQTT publishes through the dialled MQTT clients
 	for i := range cfg.MTPs {
 		mc := &cfg.MTPs[i]
@@ -400,7 +401,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 			d.local[mc.Alias] = *mc
 			continue
 		}
-		m, err := buildMTP(ctx, cfg.EndpointID, *mc, onState(mc.Protocol), log)
+		m, err := buildMTP(ctx, cfg.EndpointID, *mc, onState(mc.Protocol), trust, log)
 		if err != nil {
 			for _, x := range mtps {
 				x.Transport.Close()
@@ -412,7 +413,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}
 	mtps = append(mtps, cfg.USPBroker.agentMTP(cfg.EndpointID, onState, log)...)
 	aopt := agent.Options{EndpointID: cfg.EndpointID, Mux: mux, Store: st, MTPs: mtps, Dialer: d, Factory: &factory,
-		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot}
+		SoftwareVersion: buildVersion(), Logger: log, OnReboot: onReboot, Trust: trust}
 	fw.options(&aopt)
 	hs.options(&aopt)
 	if err = cfg.E2ETLS.options(&aopt); err != nil {
@@ -454,13 +455,21 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	}}, nil
 }
 
-func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, log *slog.Logger) (agent.MTP, error) {
+// buildMTP opens a transport of the configuration file that the data
+// model cannot express; its TLS also trusts the certificates added with
+// Device.LocalAgent.AddCertificate() (trust).
+func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateFunc, trust *agent.TrustStore, log *slog.Logger) (agent.MTP, error) {
 	m := agent.MTP{Protocol: mc.Protocol}
 	switch mc.Protocol {
 	case "WebSocket":
 		tc, err := mc.TLS.build(mc.Listen != "")
 		if err != nil {
 			return m, err
+		}
+		if mc.Listen != "" {
+			tc = trust.ServerTLS(tc)
+		} else {
+			tc = trust.ClientTLS(tc)
 		}
 		o := &ws.Options{EndpointID: self, URL: mc.URL, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log}
 		if mc.Listen != "" {
@@ -479,6 +488,7 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 		if err != nil {
 			return m, err
 		}
+		tc = trust.ClientTLS(tc)
 		m.Transport = stomp.NewClient(&stomp.Options{Addr: mc.Addr, TLS: tc, VirtualHost: mc.VirtualHost, Username: mc.Username,
 			Password: mc.Password, EndpointID: self, Destination: mc.Destination, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log,
 			OutgoingHeartbeat: 30 * time.Second, IncomingHeartbeat: 30 * time.Second})
@@ -492,6 +502,7 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 		if err != nil {
 			return m, err
 		}
+		tc = trust.ClientTLS(tc)
 		v, rv := mqtt.V5, record.MQTTVersion5
 		if mc.MQTTVersion == "3.1.1" {
 			v, rv = mqtt.V311, record.MQTTVersion311

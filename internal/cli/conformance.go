@@ -61,6 +61,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mtpKey := fs.String("mtp-key", "", "4.1, 6.11, 11.3: the key `file` of --mtp-cert")
 	mtpExpired := fs.String("mtp-expired-cert", "", "4.1: an expired server certificate `file` of the same trusted issuer, which the agent must refuse")
 	mtpExpiredKey := fs.String("mtp-expired-key", "", "4.1: the key `file` of --mtp-expired-cert")
+	altCert := fs.String("alt-cert", "", "9.2: an alternate certificate `file` of the runner (PEM), naming --id, from a CA the agent does not trust yet")
+	altKey := fs.String("alt-key", "", "9.2: the key `file` of --alt-cert")
+	altCA := fs.String("alt-ca", "", "9.2: the certificate `file` (PEM) the runner adds with Device.LocalAgent.AddCertificate(), the CA of --alt-cert (default: the last certificate of --alt-cert)")
 	expiredCert := fs.Bool("expired-cert", false, "2.6: the --cert certificate has expired and the agent has no absolute time (its tls no_absolute_time)")
 	jsonOut := fs.String("json", "", "write a JSON report to `file`")
 	junitOut := fs.String("junit", "", "write a JUnit XML report to `file`")
@@ -167,6 +170,9 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		o.Firmware = &conformance.FirmwareSetup{Image: *fwImage, Version: *fwVersion, Host: *fwHost}
 	}
 	if o.MTPTLS, err = mtpTLSSetup(*mtpCert, *mtpKey, *mtpExpired, *mtpExpiredKey); err != nil {
+		return err
+	}
+	if o.AltCert, err = altCertSetup(*altCert, *altKey, *altCA); err != nil { // conformancecert.go
 		return err
 	}
 	if o.BulkData, err = bulk.setup(); err != nil {

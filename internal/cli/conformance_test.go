@@ -274,6 +274,7 @@ func TestConformanceWebSocketTLS(t *testing.T) {
 	writeMTPCerts(t, mtpCerts)
 	t.Setenv("SSL_CERT_FILE", filepath.Join(mtpCerts, "ca.pem"))
 	args := webSocketTLSConformance(t, bin, mtpCerts, mtpEnds{agentID: "os::012345-CONFTLS", ctrlID: "proto::uspkit-conformance"}, "proto::second", "")
+	args = append(args, altCertArgs(t, "proto::uspkit-conformance")...) // 9.2 (conformancecert_test.go)
 	if os.Getenv("USP_CONFORMANCE_ALL") == "" {
 		// By default the cases mutual TLS changes: the security section
 		// and those of the second controller, with its own certificate.
@@ -315,4 +316,4 @@ func webSocketTLSConformance(t *testing.T, bin, mtpCerts string, e mtpEnds, seco
 
 // mutualTLSCases are the cases TestConformanceWebSocketTLS runs by
 // default: section 2 (security) and the cases of a second controller.
-const mutualTLSCases = "2.*,1.78,1.95,9.9"
+const mutualTLSCases = "2.*,1.78,1.95,9.2,9.9"

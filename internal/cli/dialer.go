@@ -31,6 +31,10 @@ type dialer struct {
 	mdns  *discovery.Options   // resolves ".local." hosts when set (discovery.go)
 	// mqtt are the MQTT clients opened, for Bulk Data (bulkdatamqtt.go).
 	mqtt mqttClients
+	// trust holds the certificates added with
+	// Device.LocalAgent.AddCertificate(), trusted by the TLS of the
+	// transports opened.
+	trust *agent.TrustStore
 }
 
 // errNoLocal is returned for a transport that needs local settings the
@@ -130,6 +134,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			if tc, err = local.TLS.build(true); err != nil {
 				return m, err
 			}
+			tc = d.trust.ServerTLS(tc) // new connections trust certificates added later
 		}
 		srv, err := ws.Listen(ctx, net.JoinHostPort(host, strconv.Itoa(int(cw.Port))), &ws.Options{EndpointID: self, Path: cw.Path,
 			TLS: tc, PingInterval: cw.KeepAlive, MaxRecord: local.MaxRecord, OnState: c.OnState, Logger: d.log})
@@ -151,15 +156,17 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 }
 
 // clientTLS is the TLS configuration of a client connection: the file's,
-// else the system's roots, or none when the data model asks for none.
+// else the system's roots, or none when the data model asks for none;
+// either way with the certificates added by AddCertificate() so far.
 func (d *dialer) clientTLS(t *tlsConfig, encrypt bool, host string) (*tls.Config, error) {
 	if !encrypt {
 		return nil, nil
 	}
 	if t != nil {
-		return t.build(false)
+		c, err := t.build(false)
+		return d.trust.ClientTLS(c), err
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}, nil
+	return d.trust.ClientTLS(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}), nil
 }
 
 // factoryMTP turns one transport of the configuration file into the
