@@ -193,6 +193,8 @@ type Controller struct {
 	warns warnings
 	// xchg keeps the last Records exchanged with each Agent (Exchange).
 	xchg exchanges
+	// byRoute finds the Agents on a route when its connection ends.
+	byRoute routeIndex
 
 	// bg bounds the Controller's own goroutines (webhooks, first-contact
 	// reads); Run cancels it and waits for them.
@@ -235,7 +237,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		o.NewAgentInterval = time.Second
 	}
 	c := &Controller{opt: o, log: o.Logger, agents: map[string]*Agent{}, pending: map[string]chan *wire.Msg{},
-		queued: map[string][]queuedReq{}, newAgents: buckets{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
+		queued: map[string][]queuedReq{}, newAgents: buckets{}, byRoute: routeIndex{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -263,7 +265,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 			var a Agent
 			if json.Unmarshal(it.Data, &a) == nil {
 				a.Online = false
+				if old := c.agents[a.ID]; old != nil {
+					c.byRoute.remove(old)
+				}
 				c.agents[a.ID] = &a
+				c.byRoute.add(&a)
 			}
 		case "e2e":
 			c.loadSessions(it)
@@ -351,7 +357,8 @@ func (c *Controller) OnState(protocol string) mtp.StateFunc {
 		}
 		c.mu.Lock()
 		var gone []string
-		for _, a := range c.agents {
+		var buf [4]*Agent
+		for _, a := range c.byRoute.on(buf[:0], protocol, p.Address) {
 			if a.Online && c.routeDownLocked(a, protocol, p.Address) {
 				a.Online = false
 				gone = append(gone, a.ID)
@@ -615,7 +622,10 @@ func (c *Controller) Agent(id string) (Agent, bool) {
 // DeleteAgent forgets an Agent and its queued requests.
 func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 	c.mu.Lock()
-	_, ok := c.agents[id]
+	a, ok := c.agents[id]
+	if ok {
+		c.byRoute.remove(a)
+	}
 	delete(c.agents, id)
 	q := c.queued[id]
 	delete(c.queued, id)

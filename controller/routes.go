@@ -43,6 +43,13 @@ func nameMTPs(ms []MTP) ([]MTP, map[string]mtp.Transport, error) {
 // becomes its current route (Agent.MTP, Protocol, Address) and the
 // newest of its routes. c.mu is held.
 func (c *Controller) heardLocked(a *Agent, m *MTP, addr string, now time.Time) {
+	if a.MTP == m.Name && a.Address == addr && len(a.Routes) > 0 && a.Routes[0].MTP == m.Name && a.Routes[0].Address == addr {
+		// Heard again on its current route: only the time changes.
+		a.Protocol, a.Routes[0].Seen = m.Protocol, now
+		return
+	}
+	c.byRoute.remove(a)
+	defer c.byRoute.add(a)
 	a.MTP, a.Protocol, a.Address = m.Name, m.Protocol, addr
 	a.Routes = slices.DeleteFunc(a.Routes, func(r Route) bool { return r.MTP == m.Name })
 	a.Routes = append([]Route{{MTP: m.Name, Address: addr, Seen: now}}, a.Routes...)
@@ -56,6 +63,8 @@ func (c *Controller) heardLocked(a *Agent, m *MTP, addr string, now time.Time) {
 // the next newest becomes current. It reports whether a has no route
 // left, and so is offline. c.mu is held.
 func (c *Controller) routeDownLocked(a *Agent, name, addr string) bool {
+	c.byRoute.remove(a)
+	defer c.byRoute.add(a)
 	a.Routes = slices.DeleteFunc(a.Routes, func(r Route) bool { return r.MTP == name && r.Address == addr })
 	if a.MTP != name || a.Address != addr {
 		return false
@@ -69,6 +78,8 @@ func (c *Controller) routeDownLocked(a *Agent, name, addr string) bool {
 
 // useRouteLocked makes r a's current route. c.mu is held.
 func (c *Controller) useRouteLocked(a *Agent, r Route) {
+	c.byRoute.remove(a)
+	defer c.byRoute.add(a)
 	a.MTP, a.Address = r.MTP, r.Address
 	for _, m := range c.opt.MTPs {
 		if m.Name == r.MTP {
