@@ -234,10 +234,13 @@ func (t *txn) apply(ctx context.Context, g *change) error {
 		}
 		next := maps.Clone(old)
 		changed := map[string]string{}
+		missing := false // a value the stored row lacks is written even if empty
 		for n, v := range g.values {
-			if next[n] != v {
+			cur, ok := next[n]
+			if cur != v {
 				changed[n] = v
 			}
+			missing = missing || !ok
 			next[n] = v
 		}
 		if err := t.checkStored(ctx, in, OpSet, g.tg.path, next); err != nil {
@@ -247,6 +250,12 @@ func (t *txn) apply(ctx context.Context, g *change) error {
 			if old[n] != v {
 				changed[n] = v
 			}
+		}
+		if len(changed) == 0 && !missing {
+			// Every value is the one the object has: nothing to store (a
+			// SendOnBoardRequest() setting OnBoardingComplete to false
+			// again costs no write).
+			return nil
 		}
 		t.setStored(g.tg.path, next)
 		if table, _, ok := splitInstance(g.tg.path); ok && keysTouched(in, g.values) {
