@@ -50,6 +50,7 @@ type addedCert struct {
 	instance uint32
 	alias    string
 	cert     *x509.Certificate
+	disabled bool // Certificate.{i}.Enable false: listed, not trusted
 }
 
 // mergedPool is a base pool with the added certificates, as of gen.
@@ -63,14 +64,16 @@ func NewTrustStore() *TrustStore {
 	return &TrustStore{pools: map[*x509.CertPool]mergedPool{}}
 }
 
-// Certificates returns the certificates added so far, in the order of
-// their Device.LocalAgent.Certificate instance numbers.
+// Certificates returns the certificates added so far and enabled, in the
+// order of their Device.LocalAgent.Certificate instance numbers.
 func (s *TrustStore) Certificates() []*x509.Certificate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*x509.Certificate, len(s.certs))
-	for i, c := range s.certs {
-		out[i] = c.cert
+	var out []*x509.Certificate
+	for _, c := range s.certs {
+		if !c.disabled {
+			out = append(out, c.cert)
+		}
 	}
 	return out
 }
@@ -137,7 +140,7 @@ func (s *TrustStore) ClientTLS(cfg *tls.Config) *tls.Config {
 func (s *TrustStore) merged(base *x509.CertPool) (*x509.CertPool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.certs) == 0 {
+	if !slices.ContainsFunc(s.certs, func(c *addedCert) bool { return !c.disabled }) {
 		return nil, nil
 	}
 	if m, ok := s.pools[base]; ok && m.gen == s.gen {
@@ -154,7 +157,9 @@ func (s *TrustStore) merged(base *x509.CertPool) (*x509.CertPool, error) {
 		pool = sys
 	}
 	for _, c := range s.certs {
-		pool.AddCert(c.cert)
+		if !c.disabled {
+			pool.AddCert(c.cert)
+		}
 	}
 	if len(s.pools) > 64 { // bases are the MTPs' own pools: a handful
 		clear(s.pools)
@@ -191,6 +196,19 @@ func (s *TrustStore) insert(c *addedCert) {
 	s.gen++
 }
 
+// replace swaps the entry with c's instance number for c (entries are
+// never changed in place: readers hold them without the lock).
+func (s *TrustStore) replace(c *addedCert) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.certs {
+		if x.instance == c.instance {
+			s.certs[i] = c
+			s.gen++
+		}
+	}
+}
+
 // reset forgets every entry.
 func (s *TrustStore) reset() {
 	s.mu.Lock()
@@ -209,8 +227,9 @@ func (s *TrustStore) remove(n uint32) {
 
 // storedCert is the stored form of an added certificate.
 type storedCert struct {
-	Alias string `json:"alias"`
-	PEM   string `json:"pem"`
+	Alias    string `json:"alias"`
+	PEM      string `json:"pem"`
+	Disabled bool   `json:"disabled,omitempty"`
 }
 
 // trust returns the Agent's TrustStore.
@@ -253,7 +272,7 @@ func (a *Agent) loadAddedCerts(ctx context.Context, snap *store.Snapshot) error 
 			moved = append(moved, store.Item{Kind: addedCertKind, ID: strconv.FormatUint(uint64(inst), 10), Data: it.Data})
 		}
 		ac.next = max(ac.next, inst)
-		a.trust().insert(&addedCert{instance: inst, alias: sc.Alias, cert: cert})
+		a.trust().insert(&addedCert{instance: inst, alias: sc.Alias, cert: cert, disabled: sc.Disabled})
 	}
 	if len(moved) == 0 {
 		return nil
@@ -290,6 +309,7 @@ type certEntry struct {
 	alias    string
 	cert     *x509.Certificate
 	added    bool
+	disabled bool
 }
 
 // certEntries returns every row of Device.LocalAgent.Certificate.
@@ -299,7 +319,7 @@ func (a *Agent) certEntries() []certEntry {
 		out = append(out, certEntry{instance: uint32(i + 1), alias: "cpe-" + strconv.Itoa(i+1), cert: c})
 	}
 	for _, c := range a.trust().entries() {
-		out = append(out, certEntry{instance: c.instance, alias: c.alias, cert: c.cert, added: true})
+		out = append(out, certEntry{instance: c.instance, alias: c.alias, cert: c.cert, added: true, disabled: c.disabled})
 	}
 	return out
 }
@@ -310,7 +330,7 @@ func (a *Agent) certEntry(n uint32) (certEntry, bool) {
 		return certEntry{instance: n, alias: "cpe-" + strconv.Itoa(int(n)), cert: a.opt.Certificates[n-1]}, true
 	}
 	if c := a.trust().find(n); c != nil {
-		return certEntry{instance: c.instance, alias: c.alias, cert: c.cert, added: true}, true
+		return certEntry{instance: c.instance, alias: c.alias, cert: c.cert, added: true, disabled: c.disabled}, true
 	}
 	return certEntry{}, false
 }
@@ -319,7 +339,8 @@ func (a *Agent) certEntry(n uint32) (certEntry, bool) {
 // Certificate to Device.LocalAgent.Certificate with the SerialNumber and
 // Issuer it carries, under Alias (cpe-N when none is given), stores it,
 // and makes it a trust anchor of new MTP connections through the
-// TrustStore. A Certificate that is not one PEM X.509 certificate fails
+// TrustStore: a trusted CA certificate provided by a secure means
+// [R-SEC.2]. A Certificate that is not one PEM X.509 certificate fails
 // with 7027 (Invalid command arguments); one whose SerialNumber and
 // Issuer, or an Alias that is already in the table, with 7025 (Object
 // exists with duplicate key), as TR-181 has the command fail then.
@@ -412,5 +433,61 @@ func checkCertAlias(s string) error {
 	if strings.ContainsAny(s, ".") {
 		return fmt.Errorf("%q holds a '.'", s)
 	}
+	return nil
+}
+
+// setCertificate is a Set of an added row's writable parameters, Alias
+// and Enable (TR-181 has both readWrite): a disabled certificate stays
+// listed but is no trust anchor of new connections. The configured rows
+// cannot be changed (7002, Request denied).
+func (a *Agent) setCertificate(ctx context.Context, e certEntry, r *datamodel.Request) error {
+	if !e.added {
+		return usperr.Errorf(usperr.CodeRequestDenied, "%s is configured on the device and cannot be changed", r.Path)
+	}
+	ts := a.trust()
+	ts.opMu.Lock()
+	defer ts.opMu.Unlock()
+	cur := ts.find(e.instance)
+	if cur == nil {
+		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
+	}
+	next := *cur
+	for name, v := range r.Values {
+		switch name {
+		case "Alias":
+			if err := checkCertAlias(v); v == "" || err != nil {
+				return usperr.Errorf(usperr.CodeInvalidValue, "Alias: %q is not an Alias", v)
+			}
+			for _, o := range a.certEntries() {
+				if o.instance != e.instance && o.alias == v {
+					return usperr.Errorf(usperr.CodeValueConflict, "Alias: %q is the Alias of %sCertificate.%d.", v, pathLocalAgent, o.instance)
+				}
+			}
+			next.alias = v
+		case "Enable":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return usperr.Errorf(usperr.CodeInvalidType, "Enable: %q is not a boolean", v)
+			}
+			next.disabled = !b
+		default:
+			return usperr.Errorf(usperr.CodeParamReadOnly, "%s is read-only", name)
+		}
+	}
+	if r.CheckOnly || (next.alias == cur.alias && next.disabled == cur.disabled) {
+		return nil
+	}
+	data, err := json.Marshal(storedCert{Alias: next.alias, Disabled: next.disabled,
+		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.cert.Raw}))})
+	if err != nil {
+		return usperr.Errorf(usperr.CodeInternal, "%v", err)
+	}
+	id := strconv.FormatUint(uint64(e.instance), 10)
+	if err := a.opt.Store.Apply(ctx, &store.Batch{PutItems: []store.Item{{Kind: addedCertKind, ID: id, Data: data}}}); err != nil {
+		a.log.ErrorContext(ctx, "Certificate set: store", "err", err)
+		return usperr.Errorf(usperr.CodeInternal, "the change could not be stored: %v", err)
+	}
+	ts.replace(&next)
+	a.log.InfoContext(ctx, "certificate changed", "controller", r.Caller.EndpointID, "instance", e.instance, "alias", next.alias, "enable", !next.disabled)
 	return nil
 }

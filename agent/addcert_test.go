@@ -216,6 +216,55 @@ func TestAddCertificate(t *testing.T) {
 	}
 }
 
+// TestAddedCertificateSet checks the writable parameters of an added
+// row (TR-181: Alias and Enable are readWrite): a new Alias, unique in
+// the table, and Enable, both kept across a restart; the configured rows
+// stay as they are.
+func TestAddedCertificateSet(t *testing.T) {
+	st := store.NewMemory()
+	configured := newTestCA(t, "configured CA")
+	withConfigured := func(o *agent.Options) { o.Certificates = []*x509.Certificate{configured.cert} }
+	e := start(t, st, withConfigured)
+	ca := newTestCA(t, "added CA")
+	if code := opFailure(t, e.ctl.do(addCertReq("first", ca.pem))); code != 0 {
+		t.Fatalf("AddCertificate: error %d", code)
+	}
+	const added = "Device.LocalAgent.Certificate.2."
+	if r := certRows(t, e.ctl)[added]; r["Alias"] != "first" {
+		t.Fatalf("%s: %v, want the added row", added, r)
+	}
+	bad := []struct {
+		name string
+		req  *wire.Request
+	}{
+		{"Alias of the configured row", setReq(false, added, "Alias", "cpe-1")},
+		{"Alias not starting with a letter", setReq(false, added, "Alias", "1st")},
+		{"Enable not a boolean", setReq(false, added, "Enable", "maybe")},
+		{"read-only SerialNumber", setReq(false, added, "SerialNumber", "01")},
+		{"configured row's Alias", setReq(false, "Device.LocalAgent.Certificate.1.", "Alias", "mine")},
+		{"configured row's Enable", setReq(false, "Device.LocalAgent.Certificate.1.", "Enable", "false")},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if m := e.ctl.do(tc.req); m.GetBody().GetError() == nil {
+				t.Errorf("accepted: %v", m)
+			}
+		})
+	}
+	if m := e.ctl.do(setReq(false, added, "Alias", "renamed", "Enable", "false")); m.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("Set Alias and Enable: %v", m)
+	}
+	e.stop()
+	e = start(t, st, withConfigured)
+	rows := certRows(t, e.ctl)
+	if rows[added]["Alias"] != "renamed" || rows[added]["Enable"] != "false" {
+		t.Errorf("after a restart %s is %v, want Alias renamed, Enable false", added, rows[added])
+	}
+	if rows["Device.LocalAgent.Certificate.1."]["Alias"] != "cpe-1" || rows["Device.LocalAgent.Certificate.1."]["Enable"] != "true" {
+		t.Errorf("the configured row changed: %v", rows["Device.LocalAgent.Certificate.1."])
+	}
+}
+
 func colonHex(b []byte) string {
 	parts := make([]string, len(b))
 	for i, x := range b {
@@ -271,7 +320,7 @@ func TestAddCertificatePersists(t *testing.T) {
 // whose certificate another CA issued, accepts it on a new connection
 // once that CA is added with AddCertificate(), without a restart, and
 // refuses it again after Delete(). TrustStore.ClientTLS does the same for
-// the Agent as the TLS client.
+// the Agent as the TLS client. [R-SEC.2]
 func TestAddCertificateTrustsNewConnections(t *testing.T) {
 	pki := testenv.NewPKI(t, ctrlID)
 	trust := agent.NewTrustStore()
@@ -359,6 +408,19 @@ func TestAddCertificateTrustsNewConnections(t *testing.T) {
 		if r["Alias"] == "addedCert" {
 			added = path
 		}
+	}
+	// Enable false keeps the row but no longer trusts the certificate.
+	if m := e.ctl.do(setReq(false, added, "Enable", "false")); m.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("Set Enable false: %v", m)
+	}
+	if err := dial(altCert); err == nil {
+		t.Error("a client of the added CA was accepted with the certificate's Enable false")
+	}
+	if m := e.ctl.do(setReq(false, added, "Enable", "true")); m.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("Set Enable true: %v", m)
+	}
+	if err := dial(altCert); err != nil {
+		t.Errorf("a client of the added CA with Enable true again: %v", err)
 	}
 	if code := opFailure(t, e.ctl.do(operateReq(added+"Delete()", "", true, nil))); code != 0 {
 		t.Fatalf("Delete(): error %d", code)

@@ -150,7 +150,7 @@ func (a *Agent) serveCertificates(ctx context.Context, w datamodel.ResponseWrite
 			w.AddInstance(e.instance)
 		}
 		return nil
-	case datamodel.OpGet, datamodel.OpOperate:
+	case datamodel.OpGet, datamodel.OpOperate, datamodel.OpSet:
 	default:
 		return usperr.Errorf(usperr.CodeRequestDenied, "certificates are configured on the device or added with %sAddCertificate()", pathLocalAgent)
 	}
@@ -159,6 +159,9 @@ func (a *Agent) serveCertificates(ctx context.Context, w datamodel.ResponseWrite
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
 	}
 	c := e.cert
+	if r.Op == datamodel.OpSet {
+		return a.setCertificate(ctx, e, r) // addcert.go
+	}
 	if r.Op == datamodel.OpOperate {
 		if r.Command != nil && r.Command.Name == "Delete()" {
 			return a.deleteCertificate(ctx, e, r)
@@ -170,7 +173,7 @@ func (a *Agent) serveCertificates(ctx context.Context, w datamodel.ResponseWrite
 		case "Alias":
 			w.SetValue(name, e.alias)
 		case "Enable":
-			w.SetValue(name, "true")
+			w.SetValue(name, strconv.FormatBool(!e.disabled))
 		case "SerialNumber":
 			w.SetValue(name, hexColon(c.SerialNumber.Bytes()))
 		case "Issuer":
