@@ -20,6 +20,15 @@ import (
 // way through a Download(); started again, it continues the transfer
 // from the partial file with a Range request and sends TransferComplete!
 // with FaultCode 0 and the command key.
+//
+// The command itself ends with the run that stopped: TR-369 1.3
+// ("Persistence of Asynchronous Operations") has a command in progress
+// at a restart removed from the Request table and considered failed, as
+// neither Download() nor Activate() is described as kept across one. So
+// the restarted Agent's Request table is empty, no OperationComplete
+// reports the interrupted command a success, and the transfer's result is
+// TransferComplete!'s, which TR-181 makes the carrier of "all results of
+// the actual download".
 func TestAgentFirmwareDownloadSurvivesRestart(t *testing.T) {
 	bin := buildUSP(t)
 	img, err := os.ReadFile(bin)
@@ -60,6 +69,7 @@ func TestAgentFirmwareDownloadSurvivesRestart(t *testing.T) {
 	a.ctl = dialController(t, fmt.Sprintf("ws://127.0.0.1:%d/", a.port), "proto::fw-ctl", "os::012345-FWRESUME")
 	a.ctl.onNotify = func(m *wire.Msg) { a.notifs <- m }
 	subscribe(t, a.ctl, "ev", "Event", "Device.LocalAgent.TransferComplete!")
+	subscribe(t, a.ctl, "oc", "OperationComplete", "Device.DeviceInfo.FirmwareImage.2.Download()")
 	a.operate("Device.DeviceInfo.FirmwareImage.2.Download()", "resume-1", map[string]string{"URL": srv.URL, "AutoActivate": "false",
 		"FileSize": strconv.Itoa(len(img))})
 	part := filepath.Join(dir, "firmware", "download-2.part")
@@ -75,10 +85,46 @@ func TestAgentFirmwareDownloadSurvivesRestart(t *testing.T) {
 		t.Fatal("the agent did not stop")
 	}
 	a.start(bin)
-	tc := a.event("TransferComplete!", 30*time.Second)
+	var tc map[string]string
+	ocs := 0
+	// check fails on an OperationComplete of the interrupted Download()
+	// that is not a failure.
+	check := func(m *wire.Msg) {
+		n := m.GetBody().GetRequest().GetNotify()
+		if ev := n.GetEvent(); ev != nil && ev.GetEventName() == "TransferComplete!" {
+			tc = ev.GetParams()
+		}
+		if c := n.GetOperComplete(); c != nil && c.GetCommandName() == "Download()" {
+			ocs++
+			if c.GetCmdFailure() == nil {
+				t.Fatalf("the interrupted Download() completed: %v", c)
+			}
+			t.Logf("OperationComplete of the interrupted Download(): %v", c)
+		}
+	}
+	for deadline := time.After(30 * time.Second); tc == nil; {
+		select {
+		case m := <-a.notifs:
+			check(m)
+		case <-deadline:
+			t.Fatal("no TransferComplete! after the restart")
+		}
+	}
 	if tc["FaultCode"] != "0" || tc["CommandKey"] != "resume-1" {
 		t.Fatalf("TransferComplete! after the restart: %v", tc)
 	}
+	if n := a.get("Device.LocalAgent.RequestNumberOfEntries"); n != "0" {
+		t.Fatalf("RequestNumberOfEntries %s after the restart", n)
+	}
+	for more := true; more; {
+		select {
+		case m := <-a.notifs:
+			check(m)
+		case <-time.After(500 * time.Millisecond):
+			more = false
+		}
+	}
+	t.Logf("%d OperationComplete of the interrupted Download()", ocs)
 	mu.Lock()
 	got := append([]string(nil), ranges...)
 	mu.Unlock()
