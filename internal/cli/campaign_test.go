@@ -90,6 +90,13 @@ func TestFirmwareUpgradeCLI(t *testing.T) {
 	if code != 1 || json.Unmarshal([]byte(out), &x) != nil || x.Counts.Succeeded != 1 || x.Counts.Failed != 1 {
 		t.Fatalf("software install: exit %d, %s %s", code, out, errs)
 	}
+	// On a terminal the progress is one display redrawn in place: the
+	// lines cleared and drawn again, the bar with the final counts.
+	drawn, code := uspRunTerminal(t, bin, data, "software", "install", "--url", "http://127.0.0.1:1/du.tar.gz", "os::012345-CLISIM0", "os::012345-CLISIM9")
+	if code != 1 || !strings.Contains(drawn, "\x1b[2K") || !strings.Contains(drawn, "] 2/2  succeeded 1  failed 1") ||
+		!strings.Contains(drawn, "["+strings.Repeat("#", 40)+"]") {
+		t.Fatalf("software install on a terminal: exit %d, drew %q", code, drawn)
+	}
 	if _, errs, code := uspRun(t, bin, data, "firmware", "upgrade", "--url", "http://x/", "--checksum", "nocolon", "os::012345-CLISIM0"); code != 2 {
 		t.Fatalf("bad --checksum: exit %d %s", code, errs)
 	}
