@@ -97,8 +97,10 @@ func addCertificate(t *T) {
 	}
 	t.need(addCertCmd, certTable+"{i}.Delete()")
 	altTLS := w.TLS.Clone()
-	altTLS.Certificates = []tls.Certificate{alt.Cert}
-	altTLS.GetClientCertificate = nil
+	// Sent whatever CAs the server names as acceptable: with the
+	// certificate itself added, its issuer is not one of them.
+	altTLS.Certificates = nil
+	altTLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &alt.Cert, nil }
 
 	t.dropAddedCert(cert) // left by an interrupted run
 	// Setup: the agent has not seen the alternate certificate.

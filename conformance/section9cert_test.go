@@ -66,6 +66,7 @@ type certAgent int
 
 const (
 	appliesCert   certAgent = iota // its WebSocket server trusts them (agent.TrustStore.ServerTLS)
+	appliesLeaf                    // the same, and the runner adds its certificate, not the CA
 	ignoresCert                    // lists them but its server keeps its configured CAs
 	trustsAltAlso                  // already trusts the alternate CA: the setup is not met
 )
@@ -86,7 +87,7 @@ func run92(t *testing.T, kind certAgent, withAlt bool) (conformance.Result, []st
 	trust := agent.NewTrustStore()
 	srvTLS := pki.ServerConfig()
 	switch kind {
-	case appliesCert:
+	case appliesCert, appliesLeaf:
 		srvTLS = trust.ServerTLS(srvTLS)
 	case trustsAltAlso:
 		pool := pki.CAPool.Clone()
@@ -120,6 +121,9 @@ func run92(t *testing.T, kind certAgent, withAlt bool) (conformance.Result, []st
 		WebSocket: &conformance.WebSocketSetup{Gate: gate, URL: agentURL, TLS: cli}}
 	if withAlt {
 		o.AltCert = &conformance.AltCertSetup{Cert: alt.leaf, Trust: alt.caPEM}
+		if kind == appliesLeaf {
+			o.AltCert.Trust = "" // the runner adds alt.leaf itself
+		}
 	}
 	res, err := conformance.Run(ctx, o, conformance.Match("9.2"))
 	if err != nil {
@@ -137,17 +141,22 @@ func run92(t *testing.T, kind certAgent, withAlt bool) (conformance.Result, []st
 	return res[0], insts
 }
 
-// TestAddCertificateRightAgent: an Agent whose WebSocket server trusts
-// the certificates added with AddCertificate() passes 9.2, and the runner
-// leaves no added certificate behind.
+// TestAddCertificateRightAgent9_2: an Agent whose WebSocket server trusts
+// the certificates added with AddCertificate() passes 9.2, whether the
+// runner adds the alternate CA or the alternate certificate itself, and
+// the runner leaves no added certificate behind.
 func TestAddCertificateRightAgent9_2(t *testing.T) {
 	t.Parallel()
-	r, left := run92(t, appliesCert, true)
-	if r.Status != conformance.Pass {
-		t.Errorf("9.2: %s: %s", r.Status, r.Reason)
-	}
-	if len(left) != 0 {
-		t.Errorf("the runner left certificates: %v", left)
+	for name, kind := range map[string]certAgent{"the CA added": appliesCert, "the certificate added": appliesLeaf} {
+		t.Run(name, func(t *testing.T) {
+			r, left := run92(t, kind, true)
+			if r.Status != conformance.Pass {
+				t.Errorf("9.2: %s: %s", r.Status, r.Reason)
+			}
+			if len(left) != 0 {
+				t.Errorf("the runner left certificates: %v", left)
+			}
+		})
 	}
 }
 
