@@ -88,15 +88,15 @@ func New(o Options) *Server {
 		{"GET", "/api/v1/agents", "List agents (filters: q, model, version, online, tag, group, seen_before, seen_after, param and value; sort: id, model, version, last_seen, online; order: asc, desc; paging: limit, offset)", Viewer, "", s.listAgents},
 		{"GET", "/api/v1/agents/{id}", "One agent", Viewer, "", s.getAgent},
 		{"DELETE", "/api/v1/agents/{id}", "Forget an agent", Admin, "", s.deleteAgent},
-		{"POST", "/api/v1/agents/{id}/get", "USP Get", Operator, "GetBody", s.usp(getReq)},
+		{"POST", "/api/v1/agents/{id}/get", "USP Get", Viewer, "GetBody", s.usp(getReq)},
 		{"POST", "/api/v1/agents/{id}/set", "USP Set", Operator, "SetBody", s.usp(setReq)},
 		{"POST", "/api/v1/agents/{id}/add", "USP Add", Operator, "AddBody", s.usp(addReq)},
 		{"POST", "/api/v1/agents/{id}/delete", "USP Delete", Operator, "DeleteBody", s.usp(deleteReq)},
 		{"POST", "/api/v1/agents/{id}/operate", "USP Operate", Operator, "OperateBody", s.usp(operateReq)},
-		{"POST", "/api/v1/agents/{id}/instances", "USP GetInstances", Operator, "InstancesBody", s.usp(instancesReq)},
-		{"POST", "/api/v1/agents/{id}/supported", "USP GetSupportedDM", Operator, "SupportedBody", s.usp(supportedReq)},
-		{"POST", "/api/v1/agents/{id}/protocol", "USP GetSupportedProtocol", Operator, "", s.usp(protocolReq)},
-		{"POST", "/api/v1/agents/{id}/msg", "Any USP request Msg, in protobuf JSON", Operator, "Msg", s.usp(rawReq)},
+		{"POST", "/api/v1/agents/{id}/instances", "USP GetInstances", Viewer, "InstancesBody", s.usp(instancesReq)},
+		{"POST", "/api/v1/agents/{id}/supported", "USP GetSupportedDM", Viewer, "SupportedBody", s.usp(supportedReq)},
+		{"POST", "/api/v1/agents/{id}/protocol", "USP GetSupportedProtocol", Viewer, "", s.usp(protocolReq)},
+		{"POST", "/api/v1/agents/{id}/msg", "Any USP request Msg, in protobuf JSON", Viewer, "Msg", s.usp(rawReq)},
 		{"GET", "/api/v1/events", "Stored events (after, agent)", Viewer, "", s.listEvents},
 		{"GET", "/api/v1/events/stream", "Live events as Server-Sent Events", Viewer, "", s.streamEvents},
 		{"GET", "/api/v1/subscriptions", "Subscriptions the controller keeps on every agent", Viewer, "", s.listSubscriptions},
@@ -215,7 +215,7 @@ func (s *Server) usp(build func([]byte) (*wire.Request, error)) http.HandlerFunc
 		}
 		if need, at := requiredRole(req, s.opt.Policy); !callerRole(r).allows(need) {
 			s.opt.Logger.Warn("api: request refused by the path policy", "role", callerRole(r), "need", need, "path", at, "agent", r.PathValue("id"))
-			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not change %s (needs %s; see the API's path policy)", callerRole(r), at, need))
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s (needs %s; see the API's path policy)", callerRole(r), refusedWhat(req, at), need))
 			return
 		}
 		timeout := s.opt.Timeout

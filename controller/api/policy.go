@@ -16,37 +16,45 @@ type PathRule struct {
 	Role Role   `json:"role"`
 	// Why is shown in the 403 answer and in the documentation.
 	Why string `json:"why"`
+	// Read, if set, is the least role that may read what lies under
+	// Path (a Get or GetInstances that could return it): for objects
+	// holding credentials. Empty means Viewer, any token.
+	Read Role `json:"read,omitempty"`
 }
 
 // DefaultPolicy is the table Options.Policy defaults to: what an Agent's
 // operator may not change without the admin role, because it decides who
 // controls the Agent, how it is reached, what it trusts, or whether it
-// keeps running. It returns a new slice on every call.
+// keeps running; and what a viewer may not read, because it holds
+// credentials (Read). It returns a new slice on every call.
 func DefaultPolicy() []PathRule {
 	return []PathRule{
-		{"Device.LocalAgent.Controller.", Admin, "which Controllers manage the Agent, their roles and credentials"},
-		{"Device.LocalAgent.ControllerTrust.", Admin, "roles, trusted credentials and challenges (TR-369 R-SEC.3)"},
-		{"Device.LocalAgent.MTP.", Admin, "how the Agent is reached"},
-		{"Device.LocalAgent.Certificate.", Admin, "certificates the Agent trusts"},
-		{"Device.LocalAgent.AddCertificate()", Admin, "certificates the Agent trusts"},
-		{"Device.LocalAgent.Request.", Admin, "requests the Agent runs"},
-		{"Device.MQTT.", Admin, "broker addresses and passwords"},
-		{"Device.STOMP.", Admin, "broker addresses and passwords"},
-		{"Device.Security.", Admin, "certificates and keys"},
-		{"Device.Users.", Admin, "user accounts and passwords"},
-		{"Device.DeviceInfo.FirmwareImage.", Admin, "firmware Download() and Activate()"},
-		{"Device.SoftwareModules.", Admin, "installing and running software"},
-		{"Device.FactoryReset()", Admin, "erases the Agent's configuration"},
-		{"Device.Reboot()", Admin, "restarts the device"},
-		{"Device.ScheduleTimer()", Admin, "schedules commands"},
+		{"Device.LocalAgent.Controller.", Admin, "which Controllers manage the Agent, their roles and credentials", Operator},
+		{"Device.LocalAgent.ControllerTrust.", Admin, "roles, trusted credentials and challenges (TR-369 R-SEC.3)", Operator},
+		{"Device.LocalAgent.MTP.", Admin, "how the Agent is reached", ""},
+		{"Device.LocalAgent.Certificate.", Admin, "certificates the Agent trusts", ""},
+		{"Device.LocalAgent.AddCertificate()", Admin, "certificates the Agent trusts", ""},
+		{"Device.LocalAgent.Request.", Admin, "requests the Agent runs", ""},
+		{"Device.MQTT.", Admin, "broker addresses and passwords", Operator},
+		{"Device.STOMP.", Admin, "broker addresses and passwords", Operator},
+		{"Device.Security.", Admin, "certificates and keys", Operator},
+		{"Device.Users.", Admin, "user accounts and passwords", Operator},
+		{"Device.DeviceInfo.FirmwareImage.", Admin, "firmware Download() and Activate()", ""},
+		{"Device.SoftwareModules.", Admin, "installing and running software", ""},
+		{"Device.FactoryReset()", Admin, "erases the Agent's configuration", ""},
+		{"Device.Reboot()", Admin, "restarts the device", ""},
+		{"Device.ScheduleTimer()", Admin, "schedules commands", ""},
 	}
 }
 
 // requiredRole returns the least role that may send req to an Agent under
-// policy, and the path that asks for it. Reads need Operator; a write or a
-// command needs the highest role of the rules its paths could reach,
-// matching conservatively (see reaches); a request type the API does not
-// know needs Admin.
+// policy, and the path that asks for it. GetSupportedDM and
+// GetSupportedProtocol, which return no values, need Viewer; a Get or
+// GetInstances needs Viewer, or the highest Read role of the rules whose
+// path what it returns could reach (see readReaches); a write or a
+// command needs Operator, or the highest
+// role of the rules its paths could reach, matching conservatively (see
+// reaches); a request type the API does not know needs Admin.
 func requiredRole(req *wire.Request, policy []PathRule) (Role, string) {
 	need, at := Operator, ""
 	raise := func(path string, prefixToo bool) {
@@ -56,8 +64,34 @@ func requiredRole(req *wire.Request, policy []PathRule) (Role, string) {
 			}
 		}
 	}
+	// raiseRead: a read of path going below levels down (-1: all the
+	// way) that could return what a rule's object holds needs the
+	// rule's Read role.
+	raiseRead := func(path string, below int) {
+		for _, r := range policy {
+			if r.Read.allows(need) && r.Read != need && readReaches(path, r.Path, below) {
+				need, at = r.Read, path
+			}
+		}
+	}
 	switch t := req.GetReqType().(type) {
-	case *wire.Request_Get, *wire.Request_GetInstances, *wire.Request_GetSupportedDm, *wire.Request_GetSupportedProtocol:
+	case *wire.Request_GetSupportedDm, *wire.Request_GetSupportedProtocol:
+		need = Viewer
+	case *wire.Request_Get:
+		need = Viewer
+		below := int(t.Get.GetMaxDepth()) - 1 // max_depth 1: the object's own parameters
+		for _, p := range t.Get.GetParamPaths() {
+			raiseRead(p, below)
+		}
+	case *wire.Request_GetInstances:
+		need = Viewer
+		below := -1
+		if t.GetInstances.GetFirstLevelOnly() {
+			below = 1 // the instances of the tables just below
+		}
+		for _, p := range t.GetInstances.GetObjPaths() {
+			raiseRead(p, below)
+		}
 	case *wire.Request_Set:
 		for _, o := range t.Set.GetUpdateObjs() {
 			for _, p := range o.GetParamSettings() {
@@ -81,6 +115,18 @@ func requiredRole(req *wire.Request, policy []PathRule) (Role, string) {
 		return Admin, fmt.Sprintf("request type %T", t)
 	}
 	return need, at
+}
+
+// refusedWhat says what a refused request would have done, for the 403
+// answer: read or change path, or send a request of its type.
+func refusedWhat(req *wire.Request, path string) string {
+	switch {
+	case path == "":
+		return "send this request"
+	case req.GetGet() != nil || req.GetGetInstances() != nil:
+		return "read " + path
+	}
+	return "change " + path
 }
 
 func joinParam(obj, param string) string {
@@ -117,6 +163,29 @@ func reaches(path, rule string, prefixToo bool) bool {
 		}
 	}
 	return len(ps) >= len(rs) || prefixToo
+}
+
+// readReaches reports whether a read of path that goes below levels of
+// objects down (-1: all the way) could return something under rule: path
+// reaches rule as a change would (see reaches), or lies above it by at
+// most below object names (instance segments do not count, so that the
+// answer errs on the side of refusing).
+func readReaches(path, rule string, below int) bool {
+	if reaches(path, rule, false) {
+		return true
+	}
+	if !reaches(path, rule, true) {
+		return false
+	}
+	ps, _ := segments(path)
+	rs, _ := segments(rule)
+	names := 0
+	for _, s := range rs[len(ps):] {
+		if !isInstance(s) {
+			names++
+		}
+	}
+	return below < 0 || names <= below
 }
 
 // isInstance reports whether a path segment addresses instances rather

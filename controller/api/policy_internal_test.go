@@ -26,20 +26,52 @@ func deleteOf(paths ...string) *wire.Request {
 	return &wire.Request{ReqType: &wire.Request_Delete{Delete: &wire.Delete{ObjPaths: paths}}}
 }
 
+func getOf(depth uint32, paths ...string) *wire.Request {
+	return &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: paths, MaxDepth: depth}}}
+}
+
+func instancesOf(firstLevel bool, paths ...string) *wire.Request {
+	return &wire.Request{ReqType: &wire.Request_GetInstances{GetInstances: &wire.GetInstances{ObjPaths: paths, FirstLevelOnly: firstLevel}}}
+}
+
 func operateOf(cmd string) *wire.Request {
 	return &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: cmd}}}
 }
 
 // TestRequiredRole: writes and commands that could reach a sensitive
-// object need admin, whatever form the path takes; reads and other
-// writes need operator.
+// object need admin, whatever form the path takes, and other writes
+// operator; reads need viewer, or operator when they could return a
+// sensitive object's values or instances.
 func TestRequiredRole(t *testing.T) {
 	tests := []struct {
 		name string
 		req  *wire.Request
 		want Role
 	}{
-		{"get anything", &wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.Controller."}}}}, Operator},
+		// Reads: Viewer, unless they could return a sensitive object's
+		// values or instances.
+		{"get a harmless object", getOf(0, "Device.DeviceInfo."), Viewer},
+		{"get a harmless parameter by search", getOf(0, `Device.IP.Interface.[Name=="wan"].Status`), Viewer},
+		{"get LocalAgent's own parameters", getOf(1, "Device.LocalAgent."), Viewer},
+		{"get the controllers", getOf(0, "Device.LocalAgent.Controller."), Operator},
+		{"get a controller's parameter", getOf(1, "Device.LocalAgent.Controller.1.EndpointID"), Operator},
+		{"get LocalAgent in full", getOf(0, "Device.LocalAgent."), Operator},
+		{"get LocalAgent two levels down", getOf(2, "Device.LocalAgent."), Operator},
+		{"get everything", getOf(0, "Device."), Operator},
+		{"get by wildcard", getOf(1, "Device.LocalAgent.*."), Operator},
+		{"get an MQTT password", getOf(0, "Device.MQTT.Client.1.Password"), Operator},
+		{"get through a reference", getOf(1, "Device.DeviceInfo.Some+."), Operator},
+		{"get an unparsable path", getOf(1, "Device..X"), Operator},
+		{"second of two gets", getOf(1, "Device.DeviceInfo.", "Device.Users.User.1."), Operator},
+		{"instances of a harmless table", instancesOf(true, "Device.LocalAgent.Subscription."), Viewer},
+		{"instances of the controllers", instancesOf(true, "Device.LocalAgent.Controller."), Operator},
+		{"instances just below LocalAgent", instancesOf(true, "Device.LocalAgent."), Operator},
+		{"instances of every level of LocalAgent", instancesOf(false, "Device.LocalAgent."), Operator},
+		{"instances of the firmware images (no Read role)", instancesOf(false, "Device.DeviceInfo."), Viewer},
+		{"get the MTPs (no Read role)", getOf(0, "Device.LocalAgent.MTP."), Viewer},
+		{"supported data model", &wire.Request{ReqType: &wire.Request_GetSupportedDm{GetSupportedDm: &wire.GetSupportedDM{ObjPaths: []string{"Device.LocalAgent.Controller."}}}}, Viewer},
+		{"supported protocol", &wire.Request{ReqType: &wire.Request_GetSupportedProtocol{GetSupportedProtocol: &wire.GetSupportedProtocol{}}}, Viewer},
+
 		{"set a harmless parameter", setOf("Device.DeviceInfo.", "FriendlyName"), Operator},
 		{"add a subscription", addOf("Device.LocalAgent.Subscription.", "Enable", "ID"), Operator},
 		{"delete a subscription by alias", deleteOf(`Device.LocalAgent.Subscription.[Alias=="s1"].`), Operator},

@@ -280,14 +280,19 @@ func TestWebUI(t *testing.T) {
 	b := startBrowser(t, chromium, base)
 	agentURL := base + "/#/agent/" + agentID
 
-	// A viewer: no write control anywhere, and the API refuses a write
-	// made with its token from the page.
+	// A viewer: browses the data model read-only, no write control
+	// anywhere, and the API refuses a write made with its token from the
+	// page.
 	b.login(uiViewerToken, "viewer")
 	var writes int
 	var refused float64
+	viewerNode := func(p string) string { return fmt.Sprintf(`#dm-tree button.node[data-path=%q]`, p) }
 	b.run("viewer's agent page", 20*time.Second,
 		chromedp.Navigate(agentURL),
 		chromedp.WaitVisible(chromedp.ID("dm-viewer")),
+		chromedp.Click(chromedp.CSS(viewerNode("Device."))),
+		chromedp.Click(chromedp.CSS(viewerNode("Device.DeviceInfo."))),
+		chromedp.WaitVisible(chromedp.CSS(`#dm-detail td.value[data-path="Device.DeviceInfo.Manufacturer"]`)),
 		chromedp.Sleep(300*time.Millisecond),
 		count(".write", &writes),
 		into(&refused, chromedp.Evaluate[float64](fmt.Sprintf(`fetch('/api/v1/agents/%s/set', {method: 'POST', headers: {Authorization: 'Bearer ' + sessionStorage.getItem('uspkit.token'), 'Content-Type': 'application/json'},

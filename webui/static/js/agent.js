@@ -66,10 +66,9 @@ function tagsEditor(a) {
 function dataModel(sec, page) {
   const { ctx } = page;
   const head = h('h2', { id: 'h-dm', tabindex: -1 }, 'Data model');
-  if (!ctx.canWrite) {
-    clear(sec, head, h('p', { class: 'note', id: 'dm-viewer' }, 'Reading the data model sends USP requests to the agent, which needs the operator role.'));
-    return;
-  }
+  // A viewer reads (Get, GetInstances, GetSupportedDM) but changes nothing;
+  // the API refuses it the objects holding credentials.
+  const note = ctx.canWrite ? null : h('p', { class: 'note', id: 'dm-viewer' }, 'Read only: objects holding credentials need the operator role.');
   const pathIn = h('input', { id: 'dm-path', type: 'text', spellcheck: 'false', placeholder: 'Device.LocalAgent.Controller.*.EndpointID', autocomplete: 'off' });
   const results = h('div', { id: 'dm-results', class: 'scroll' });
   const form = h('form', { class: 'row', role: 'search', 'aria-label': 'Read any path', onsubmit: async e => {
@@ -85,7 +84,7 @@ function dataModel(sec, page) {
   const tree = h('ul', { class: 'tree', id: 'dm-tree', 'aria-label': 'Data model tree' });
   const detail = h('div', { class: 'detail', id: 'dm-detail', 'aria-live': 'polite' }, h('p', { class: 'note' }, 'Choose an object in the tree.'));
   page.detail = detail;
-  clear(sec, head, form, results, h('div', { class: 'dm' }, h('div', { class: 'tree-box' }, tree), detail));
+  clear(sec, head, note, form, results, h('div', { class: 'dm' }, h('div', { class: 'tree-box' }, tree), detail));
   tree.appendChild(node(page, 'Device.', 'Device.', false));
   tree.addEventListener('keydown', treeKeys);
 }
