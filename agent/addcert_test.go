@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -444,4 +445,97 @@ func ExampleTrustStore() {
 	opt := agent.Options{Trust: trust}
 	_ = opt // with the other Options, to agent.New
 	// Output:
+}
+
+// TestAddedCertificatesAtStart checks what a start makes of the stored
+// certificates: one whose instance number a configured certificate now
+// takes (the configured list grew) moves to a new number, and a stored
+// entry that no longer parses is left out without stopping the Agent.
+func TestAddedCertificatesAtStart(t *testing.T) {
+	st := store.NewMemory()
+	added := newTestCA(t, "added CA")
+	e := start(t, st)
+	if code := opFailure(t, e.ctl.do(addCertReq("mine", added.pem))); code != 0 {
+		t.Fatalf("AddCertificate: error %d", code)
+	}
+	if _, ok := certRows(t, e.ctl)["Device.LocalAgent.Certificate.1."]; !ok {
+		t.Fatal("the first added certificate is not instance 1")
+	}
+	e.stop()
+	if err := st.Apply(context.Background(), &store.Batch{PutItems: []store.Item{
+		{Kind: "localagent-certificate", ID: "7", Data: []byte("{not json")},
+		{Kind: "localagent-certificate", ID: "8", Data: []byte(`{"alias":"x","pem":"not a certificate"}`)},
+		{Kind: "localagent-certificate", ID: "nine", Data: []byte(`{}`)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	configured := newTestCA(t, "configured CA")
+	e = start(t, st, func(o *agent.Options) { o.Certificates = []*x509.Certificate{configured.cert} })
+	rows := certRows(t, e.ctl)
+	if len(rows) != 2 || rows["Device.LocalAgent.Certificate.1."]["Issuer"] != configured.cert.Issuer.String() {
+		t.Fatalf("rows %v, want the configured certificate at 1 and the added one", rows)
+	}
+	var moved string
+	for path, r := range rows {
+		if r["Alias"] == "mine" {
+			moved = path
+		}
+	}
+	if moved == "" || moved == "Device.LocalAgent.Certificate.1." {
+		t.Fatalf("the added certificate is at %q", moved)
+	}
+	e.stop()
+	// The new number is stored.
+	e = start(t, st, func(o *agent.Options) { o.Certificates = []*x509.Certificate{configured.cert} })
+	if certRows(t, e.ctl)[moved]["Alias"] != "mine" {
+		t.Errorf("after another restart the added certificate is no longer at %s", moved)
+	}
+}
+
+// TestTrustStoreTLS checks the wrappers' edge cases: nil stays nil, a nil
+// TrustStore leaves the configuration as it is, and a server
+// configuration's own GetConfigForClient still chooses the settings the
+// added certificates join.
+func TestTrustStoreTLS(t *testing.T) {
+	var none *agent.TrustStore
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cases := []struct {
+		name string
+		got  *tls.Config
+		want *tls.Config
+	}{
+		{"nil server config", agent.NewTrustStore().ServerTLS(nil), nil},
+		{"nil client config", agent.NewTrustStore().ClientTLS(nil), nil},
+		{"nil TrustStore, server", none.ServerTLS(cfg), cfg},
+		{"nil TrustStore, client", none.ClientTLS(cfg), cfg},
+		{"nothing added, client", agent.NewTrustStore().ClientTLS(cfg), cfg},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: %p, want %p", c.name, c.got, c.want)
+		}
+	}
+
+	pki := testenv.NewPKI(t, ctrlID)
+	alt := newTestCA(t, "alternate CA")
+	trust := agent.NewTrustStore()
+	e := start(t, nil, func(o *agent.Options) { o.Trust = trust })
+	if code := opFailure(t, e.ctl.do(addCertReq("", alt.pem))); code != 0 {
+		t.Fatalf("AddCertificate: error %d", code)
+	}
+	chosen := pki.ServerConfig()
+	chosen.ClientCAs = x509.NewCertPool() // trusts nothing of its own
+	base := pki.ServerConfig()
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return chosen, nil }
+	got, err := trust.ServerTLS(base).GetConfigForClient(&tls.ClientHelloInfo{})
+	if err != nil || got == nil {
+		t.Fatalf("GetConfigForClient: %v, %v", got, err)
+	}
+	leaf := alt.issue(t, ctrlID).Leaf
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: got.ClientCAs, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("the chosen configuration does not trust the added CA: %v", err)
+	}
+	if _, err := pki.Client.Leaf.Verify(x509.VerifyOptions{Roots: got.ClientCAs, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+		t.Error("the base configuration's CAs replaced the chosen configuration's")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +196,19 @@ func TestAddCertificateSetup9_2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ExampleAltCertSetup gives case 9.2 the runner's alternate certificate,
+// from a CA the Agent does not trust yet, and that CA to add.
+func ExampleAltCertSetup() {
+	cert, err := tls.LoadX509KeyPair("alt.pem", "alt.key") // names Options.ControllerID
+	if err != nil {
+		return
+	}
+	caPEM, err := os.ReadFile("alt-ca.pem")
+	if err != nil {
+		return
+	}
+	o := conformance.Options{AltCert: &conformance.AltCertSetup{Cert: cert, Trust: string(caPEM)}}
+	_ = o // with the other Options, to conformance.Run
 }
