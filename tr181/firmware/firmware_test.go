@@ -271,6 +271,11 @@ func TestDownloadFailures(t *testing.T) {
 			w.Write(good)
 		case "/junk":
 			w.Write([]byte("not an image"))
+		case "/stall": // half the image, then nothing until the client gives up
+			w.Header().Set("Content-Length", strconv.Itoa(len(good)))
+			w.Write(good[:len(good)/2])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
 		default:
 			http.NotFound(w, r)
 		}
@@ -294,6 +299,8 @@ func TestDownloadFailures(t *testing.T) {
 		{"over max_size", map[string]string{"URL": srv.URL + "/good"}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed, "more than"},
 		{"FileSize over max_size", map[string]string{"URL": srv.URL + "/good", "FileSize": strconv.Itoa(len(good))}, small, firmware.CodeResourcesExceeded, firmware.StatusDownloadFailed, "beyond the limit"},
 		{"untrusted TLS", map[string]string{"URL": tlsSrv.URL + "/good"}, nil, firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "certificate"},
+		{"stalled server (timeout)", map[string]string{"URL": srv.URL + "/stall"}, &firmware.Options{Download: &download.Options{Attempts: 2, Backoff: 10 * time.Millisecond, Stall: 200 * time.Millisecond}},
+			firmware.CodeCommandFailure, firmware.StatusDownloadFailed, "no data for"},
 		{"not an image", map[string]string{"URL": srv.URL + "/junk"}, nil, firmware.CodeCommandFailure, firmware.StatusValidationFailed, "not valid"},
 		{"unsupported scheme", map[string]string{"URL": "ftp://127.0.0.1/x"}, nil, firmware.CodeInvalidArguments, firmware.StatusDownloadFailed, "scheme"},
 		{"checksum without algorithm", map[string]string{"URL": srv.URL + "/good", "CheckSum": sum(good)}, nil, firmware.CodeInvalidArguments, firmware.StatusNoImage, "CheckSumAlgorithm"},
