@@ -619,28 +619,29 @@ func (c *Controller) Agent(id string) (Agent, bool) {
 	return *a, true
 }
 
-// DeleteAgent forgets an Agent and its queued requests.
+// DeleteAgent forgets an Agent and everything the Controller keeps for it
+// (see forgetLocked and dropFromGroups): its registry entry, tags and
+// fleet index rows, queued requests, E2E session settings and session,
+// exchange log and static group memberships. Job and campaign results,
+// events and operations stay, as the record of what was done, until they
+// are deleted or roll over. An Agent that is not registered but has E2E
+// settings has them deleted; ErrUnknownAgent means nothing was kept.
 func (c *Controller) DeleteAgent(ctx context.Context, id string) error {
 	c.mu.Lock()
-	a, ok := c.agents[id]
-	if ok {
-		c.byRoute.remove(a)
-	}
-	delete(c.agents, id)
-	q := c.queued[id]
-	delete(c.queued, id)
+	b, ok := c.forgetLocked(id)
 	c.mu.Unlock()
 	if !ok {
 		return ErrUnknownAgent
 	}
+	c.sess.table.End(id)
+	c.ops.rebooted(id) // its subscriptions are no longer known
 	c.xchg.forget(id)
-	b := &store.Batch{DeleteItems: []store.Item{{Kind: "agent", ID: id}}}
-	for _, r := range q {
-		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "queue", ID: r.ID})
-	}
 	c.indexAgent(ctx, &Agent{ID: id})
 	c.flushIndex(ctx) // the Agent is gone from the registry: its row goes
-	return c.opt.Store.Apply(ctx, b)
+	if err := c.opt.Store.Apply(ctx, b); err != nil {
+		return fmt.Errorf("controller: deleting agent: %w", err)
+	}
+	return c.dropFromGroups(ctx, id)
 }
 
 // Stats are figures for metrics.
