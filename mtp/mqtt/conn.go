@@ -42,7 +42,8 @@ type conn struct {
 	ended    bool               // takeOver was called
 	nextID   uint16
 
-	rx2 map[uint16]bool // QoS 2 PUBLISH received, waiting for PUBREL; reader only
+	rx2     map[uint16]bool // QoS 2 PUBLISH received, waiting for PUBREL; reader only
+	holding bool            // the reader holds the writer (packetWriter.hold); reader only
 
 	// The last Topic Name and Response Topic received, kept as strings so
 	// that the same ones (the usual case) are not allocated again.
@@ -52,7 +53,9 @@ type conn struct {
 
 	keepAlive              time.Duration
 	pingSent               atomic.Bool
-	inHandler              atomic.Bool // the reader is in the Handler
+	inHandler              atomic.Int32               // goroutines in the Handler
+	turn                   atomic.Pointer[readerTurn] // the reader's; see handOff
+	handOffTimer           *time.Timer
 	readerDone, pingerDone chan struct{}
 	closeOnce              sync.Once
 	started, pingerStarted bool
@@ -69,6 +72,9 @@ func newConn(c *Client, l *link) *conn {
 		readerDone: make(chan struct{}), pingerDone: make(chan struct{})}
 	s.ackTimer = time.AfterFunc(time.Hour, s.checkAcks)
 	s.ackTimer.Stop()
+	s.handOffTimer = time.AfterFunc(time.Hour, s.handOverReading)
+	s.handOffTimer.Stop()
+	s.turn.Store(&readerTurn{})
 	s.r = newPacketReader(l.nc)
 	s.w = newPacketWriter(l.nc, l.writeFailed)
 	return s
@@ -94,7 +100,7 @@ func (c *Client) connect(ctx context.Context, l *link) (*conn, error) {
 		return nil, err
 	}
 	s.started = true
-	go s.readLoop()
+	go s.readLoop(s.turn.Load())
 	if s.v5 {
 		g := ack.grant
 		if g.assignedID != "" {
@@ -341,15 +347,25 @@ func varintLen(n int) int {
 	return 4
 }
 
-// readLoop reads packets until the connection ends.
-func (s *conn) readLoop() {
-	defer close(s.readerDone)
+// readLoop reads packets until the connection ends, or until it hands the
+// reading over to another goroutine (handOff).
+func (s *conn) readLoop(t *readerTurn) {
 	for {
+		if s.holding && s.r.buffered() == 0 {
+			// Every packet that came in the last read is handled:
+			// what they caused leaves in one write.
+			s.holding = false
+			s.w.release()
+		}
 		typ, flags, n, err := s.r.header()
 		if err == nil {
-			err = s.packet(typ, flags, n)
+			err = s.packet(t, typ, flags, n)
+		}
+		if err == errHandedOver {
+			return // another goroutine reads now
 		}
 		if err != nil {
+			defer close(s.readerDone)
 			select {
 			case <-s.l.stop: // we are closing it
 				s.l.finish(nil)
@@ -370,9 +386,9 @@ func (s *conn) readLoop() {
 var errProtocol = errors.New("mqtt: protocol error")
 
 // packet reads and handles the body of one packet.
-func (s *conn) packet(typ, flags byte, n int) error {
+func (s *conn) packet(t *readerTurn, typ, flags byte, n int) error {
 	if typ == typePublish {
-		return s.readPublish(flags, n)
+		return s.readPublish(t, flags, n)
 	}
 	if n > 1<<16 {
 		return fmt.Errorf("%w: packet type %d of %d bytes", errProtocol, typ, n)
@@ -439,8 +455,9 @@ func (s *conn) packet(typ, flags byte, n int) error {
 }
 
 // readPublish reads a PUBLISH of n bytes, acknowledges it [R-MQTT.20]
-// and hands its Record to the Handler.
-func (s *conn) readPublish(flags byte, n int) error {
+// and hands its Record to the Handler; errHandedOver when the Handler
+// handed the reading over to another goroutine (handOff).
+func (s *conn) readPublish(t *readerTurn, flags byte, n int) error {
 	limit := s.l.o.MaxRecord + publishHead + 1<<16 // room for the Topic and properties
 	if n > limit {
 		return s.dropPublish(flags, n)
@@ -474,9 +491,22 @@ func (s *conn) readPublish(flags byte, n int) error {
 			r.responseTopic = s.lastResponse
 		}
 		r.replyTo, r.replyOK = s.lastReplyTo, s.lastReplyOK
-		s.inHandler.Store(true)
+		if !s.holding && s.r.buffered() > 0 {
+			// More packets came with this one: the answers the Handler
+			// sends wait for them (readLoop releases).
+			s.holding = true
+			s.w.hold()
+		}
+		s.inHandler.Add(1)
+		t.state.Store(turnInHandler)
 		s.l.accept(r)
-		s.inHandler.Store(false)
+		s.inHandler.Add(-1)
+		if !t.state.CompareAndSwap(turnInHandler, turnReading) {
+			if !t.state.CompareAndSwap(turnMayHandOver, turnReading) {
+				return errHandedOver
+			}
+			s.handOffTimer.Stop()
+		}
 	}
 	return nil
 }
@@ -595,7 +625,8 @@ func (s *conn) close() {
 		s.l.nc.Close()
 		s.l.finish(nil)
 		s.w.stop()
-		if !s.inHandler.Load() { // not from a Handler: the reader would wait for us
+		s.handOffTimer.Stop()
+		if s.inHandler.Load() == 0 { // not from a Handler: the reader would wait for us
 			s.waitReader()
 		}
 	})

@@ -37,7 +37,12 @@
 //   - hands each received Record to the Handler, from the connection's
 //     reader, one at a time and in order, with the sender's "reply to"
 //     Topic as Peer.Address [R-MQTT.25], [R-MQTT.26], or
-//     Options.DefaultPeerTopic when the sender gave none;
+//     Options.DefaultPeerTopic when the sender gave none; a Handler that
+//     answers where it gets its Record may call Client.HandOff so that, if
+//     it runs long, another goroutine goes on reading; what Handlers send
+//     while the reader handles packets that arrived together leaves in
+//     one write once it has handled the last of them (or after a
+//     millisecond);
 //   - reconnects with the retry algorithm of TR-369 [R-MQTT.10],
 //     [R-MQTT.33], queues Records while disconnected, and says DISCONNECT
 //     when closed [R-MQTT.35].

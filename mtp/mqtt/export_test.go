@@ -9,6 +9,18 @@ var (
 	ValidTopicFilter = validTopicFilter
 )
 
+// Writes returns how many writes the Client's current connection has made,
+// or -1 while it has none.
+func Writes(c *Client) int64 {
+	c.mu.Lock()
+	s, ok := c.cur.(*conn)
+	c.mu.Unlock()
+	if !ok {
+		return -1
+	}
+	return int64(s.w.writes.Load())
+}
+
 // PlanOf returns the "reply to" Topic and the SUBSCRIBE filters of a
 // connection with o after the CONNACK ack (nil for none, or MQTT 3.1.1).
 func PlanOf(o *Options, ack *paho.Connack) (replyTo string, filters []string, err error) {

@@ -135,6 +135,10 @@ func (pr *packetReader) into(b []byte, n int) ([]byte, error) {
 	return b, nil
 }
 
+// buffered returns how many bytes were read from the connection and not
+// yet consumed.
+func (pr *packetReader) buffered() int { return pr.r.Buffered() }
+
 // skip discards n bytes of packet body.
 func (pr *packetReader) skip(n int) error {
 	_, err := pr.r.Discard(n)

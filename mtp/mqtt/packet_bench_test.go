@@ -55,7 +55,7 @@ func BenchmarkReadPublish(b *testing.B) {
 			for b.Loop() {
 				_, flags, n, err := s.r.header()
 				if err == nil {
-					err = s.readPublish(flags, n)
+					err = s.readPublish(s.turn.Load(), flags, n)
 				}
 				if err != nil {
 					b.Fatal(err)

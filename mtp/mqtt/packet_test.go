@@ -257,7 +257,7 @@ func readAll(v5 bool, in []byte) (recs []mtp.Inbound, out []byte, err error) {
 	c := &Client{o: o}
 	s := newConn(c, l)
 	s.recvMax = 10
-	s.readLoop()
+	s.readLoop(s.turn.Load())
 	s.w.stop()
 	_ = s.w.flush(true)
 	return recs, nc.out.Bytes(), l.err

@@ -15,6 +15,11 @@ import (
 // PUBLISH packets wait, up to ackDelay, to leave with the next packet,
 // typically the answer to the Record they acknowledge.
 //
+// While the connection's reader handles packets that arrived together
+// (hold), the packets sent meanwhile wait for it to have handled the last
+// of them (release), or for ackDelay: the answers to several requests
+// read in one system call leave in one write.
+//
 // A failed write is passed to fail and closes the connection, which ends
 // every call waiting on it; later packets are refused.
 type packetWriter struct {
@@ -27,7 +32,8 @@ type packetWriter struct {
 	spare    []byte    // the other buffer, while out is written
 	writing  bool      // a goroutine is writing
 	err      error     // the first write error
-	acks     bool      // out holds acknowledgements waiting for a write
+	acks     bool      // out holds packets waiting for ackTimer or release
+	held     bool      // hold was called: writes wait for release
 	ackTimer *time.Timer
 
 	writes atomic.Uint64 // writes done, for the keep-alive
@@ -62,7 +68,7 @@ func (w *packetWriter) begin() ([]byte, error) {
 // then leaves with that goroutine's next write).
 func (w *packetWriter) send(b []byte) {
 	w.out = b
-	w.write()
+	w.write(false)
 }
 
 // queue ends a packet started with begin without writing it: the caller
@@ -76,7 +82,22 @@ func (w *packetWriter) queue(b []byte) {
 // kick writes what is waiting unless another goroutine is writing.
 func (w *packetWriter) kick() {
 	w.mu.Lock()
-	w.write()
+	w.write(false)
+}
+
+// hold makes packets sent from now on wait for release, or at most
+// ackDelay, before they are written.
+func (w *packetWriter) hold() {
+	w.mu.Lock()
+	w.held = true
+	w.mu.Unlock()
+}
+
+// release ends hold and writes what waits.
+func (w *packetWriter) release() {
+	w.mu.Lock()
+	w.held = false
+	w.write(false)
 }
 
 // sendAck ends an acknowledgement started with begin: it leaves with the
@@ -99,7 +120,7 @@ func (w *packetWriter) flush(wait bool) error {
 			w.idle.Wait()
 		}
 	}
-	w.write()
+	w.write(true)
 	if !wait {
 		return nil
 	}
@@ -113,9 +134,18 @@ func (w *packetWriter) flush(wait bool) error {
 }
 
 // write writes w.out, and what is appended meanwhile, unless another
-// goroutine is writing; w.mu is held and is released.
-func (w *packetWriter) write() {
+// goroutine is writing or, without force, the writer is held; w.mu is
+// held and is released.
+func (w *packetWriter) write(force bool) {
 	if w.writing || w.err != nil || len(w.out) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	if w.held && !force {
+		if !w.acks {
+			w.acks = true
+			w.ackTimer.Reset(ackDelay)
+		}
 		w.mu.Unlock()
 		return
 	}
