@@ -410,6 +410,9 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 		a.process(ctx, protocol, t, in.From.Address, rec.FromID, msg)
 		return
 	}
+	if a.inline(ctx, protocol, t, in.From.Address, rec.FromID, msg, req) {
+		return // a small read, answered here (inline.go)
+	}
 	// The request goes on in a goroutine of its own, which takes over
 	// the read lock of netMu: the transport is not closed before it has
 	// answered. The order lock is taken here, in arrival order.
