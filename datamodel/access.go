@@ -60,6 +60,9 @@ func (t *txn) instances(ctx context.Context, in *objInfo, path string) ([]uint32
 	if len(ns) > 0 && ns[0] == 0 {
 		ns = ns[1:]
 	}
+	if t.lists == nil {
+		t.lists = map[string][]uint32{}
+	}
 	t.lists[path] = ns
 	return ns, nil
 }
@@ -82,26 +85,36 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 			}
 		}
 	}
-	out := make(map[string]string, len(names))
-	var ask []string
-	for _, n := range names {
-		if c := in.numEntries[n]; c != nil {
-			ns, err := t.instances(ctx, c, tg.path+c.name+".")
-			if err != nil {
-				return nil, err
+	var out map[string]string
+	ask := names
+	if len(in.numEntries) > 0 {
+		out = make(map[string]string, len(names))
+		ask = nil
+		for _, n := range names {
+			if c := in.numEntries[n]; c != nil {
+				ns, err := t.instances(ctx, c, tg.path+c.name+".")
+				if err != nil {
+					return nil, err
+				}
+				out[n] = fmt.Sprint(len(ns))
+				continue
 			}
-			out[n] = fmt.Sprint(len(ns))
-			continue
+			ask = append(ask, n)
 		}
-		ask = append(ask, n)
 	}
 	if len(ask) == 0 || !in.served {
+		if out == nil {
+			out = map[string]string{}
+		}
 		return out, nil
 	}
 	if in.stored {
 		sp := t.storedParams(tg.path)
 		if sp == nil {
 			return nil, usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", tg.path)
+		}
+		if out == nil {
+			out = make(map[string]string, len(ask))
 		}
 		for _, n := range ask {
 			out[n] = sp[n]
@@ -111,8 +124,22 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 		if err != nil {
 			return nil, err
 		}
-		for _, n := range ask {
-			out[n] = rec.values[n]
+		if out == nil && onlyAsked(rec.values, ask) {
+			// The handler's own map holds the answer: names it did not
+			// write read as "".
+			out = rec.values
+			for _, n := range ask {
+				if _, ok := out[n]; !ok {
+					out[n] = ""
+				}
+			}
+		} else {
+			if out == nil {
+				out = make(map[string]string, len(ask))
+			}
+			for _, n := range ask {
+				out[n] = rec.values[n]
+			}
 		}
 	}
 	for _, n := range ask {
@@ -121,6 +148,21 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 		}
 	}
 	return out, nil
+}
+
+// onlyAsked reports whether vals, written by a handler, holds no name
+// outside ask, for a few names (for more, copying is cheaper than
+// checking).
+func onlyAsked(vals map[string]string, ask []string) bool {
+	if vals == nil || len(ask) > 8 {
+		return false
+	}
+	for n := range vals {
+		if !slices.Contains(ask, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // instancesOf returns the instance numbers in an instantiated path.

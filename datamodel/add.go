@@ -148,7 +148,7 @@ func (t *txn) addOne(ctx context.Context, tg target, co CreateObject) (CreatedOb
 			return r, err
 		}
 		t.addInstance(tg.path, n)
-		t.touched[tg.path] = in
+		t.touch(tg.path, in)
 		t.changes = append(t.changes, Change{Op: OpAdd, Path: path, Object: in.obj, Params: maps.Clone(params), Caller: t.caller})
 	} else {
 		vals := map[string]string{}

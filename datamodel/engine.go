@@ -234,15 +234,40 @@ type txn struct {
 }
 
 // read starts a transaction that only reads (Get, GetInstances,
-// GetSupportedDM, under the read lock): it has no maps for changes, which
-// such a transaction never makes.
+// GetSupportedDM, Operate's resolution, under the read lock).
 func (e *Engine) read(c Caller) *txn {
-	return &txn{e: e, caller: c, lists: map[string][]uint32{}}
+	return &txn{e: e, caller: c}
 }
 
+// begin starts a transaction that may change the data model. Its maps are
+// made on first write: a Set that changes nothing, the most common write
+// of a running Agent, allocates none of them.
 func (e *Engine) begin(c Caller) *txn {
-	return &txn{e: e, caller: c, objs: map[string]map[string]string{}, tables: map[string][]uint32{},
-		counters: map[string]uint32{}, touched: map[string]*objInfo{}, lists: map[string][]uint32{}}
+	return &txn{e: e, caller: c}
+}
+
+// putObj records the parameters of a stored instance (nil: deleted).
+func (t *txn) putObj(path string, params map[string]string) {
+	if t.objs == nil {
+		t.objs = map[string]map[string]string{}
+	}
+	t.objs[path] = params
+}
+
+// putTable records the instance numbers of a stored table.
+func (t *txn) putTable(table string, ns []uint32) {
+	if t.tables == nil {
+		t.tables = map[string][]uint32{}
+	}
+	t.tables[table] = ns
+}
+
+// touch records a stored table whose unique keys commit checks.
+func (t *txn) touch(table string, in *objInfo) {
+	if t.touched == nil {
+		t.touched = map[string]*objInfo{}
+	}
+	t.touched[table] = in
 }
 
 // storedParams returns the parameters of a stored instance, or nil if it
@@ -262,7 +287,7 @@ func (t *txn) storedInstances(table string) []uint32 {
 }
 
 // setStored replaces the parameters of a stored instance.
-func (t *txn) setStored(path string, params map[string]string) { t.objs[path] = params }
+func (t *txn) setStored(path string, params map[string]string) { t.putObj(path, params) }
 
 // createStored creates a stored object instance at path with the defaults
 // of in, overlaid with values, and its single-instance stored
@@ -276,7 +301,7 @@ func (t *txn) createStored(in *objInfo, path string, values map[string]string) m
 		params[p.Name] = defaultValue(p)
 	}
 	maps.Copy(params, values)
-	t.objs[path] = params
+	t.putObj(path, params)
 	for _, c := range in.children {
 		if c.stored && !c.obj.Multi {
 			t.createStored(c, path+c.name+".", nil)
@@ -312,13 +337,16 @@ func (t *txn) addInstance(table string, n uint32) {
 		// Instance numbers only grow, so the new row goes last: appending
 		// writes past the end of the slice other readers hold (never
 		// inside it), without copying the table's numbers per Add.
-		t.tables[table] = append(ns, n)
+		t.putTable(table, append(ns, n))
 	} else {
 		ns = slices.Clone(ns)
 		i, _ := slices.BinarySearch(ns, n)
-		t.tables[table] = slices.Insert(ns, i, n)
+		t.putTable(table, slices.Insert(ns, i, n))
 	}
 	if n > t.counter(table) {
+		if t.counters == nil {
+			t.counters = map[string]uint32{}
+		}
 		t.counters[table] = n
 	}
 }
@@ -352,11 +380,11 @@ func (t *txn) deleteStored(path string, o *schema.Object) {
 }
 
 func (t *txn) dropStored(p string) {
-	t.objs[p] = nil
+	t.putObj(p, nil)
 	if table, n, ok := splitInstance(p); ok {
 		ns := t.storedInstances(table)
 		if i, found := slices.BinarySearch(ns, n); found {
-			t.tables[table] = slices.Delete(slices.Clone(ns), i, i+1)
+			t.putTable(table, slices.Delete(slices.Clone(ns), i, i+1))
 		}
 	}
 }
@@ -403,6 +431,9 @@ func (t *txn) commit(ctx context.Context) error {
 			t.rollback(ctx)
 			return err
 		}
+	}
+	if len(t.objs) == 0 && len(t.tables) == 0 && len(t.counters) == 0 {
+		return nil // nothing stored changed
 	}
 	b := &store.Batch{Counters: map[string]uint32{}}
 	for _, p := range slices.Sorted(maps.Keys(t.objs)) {

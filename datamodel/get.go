@@ -38,7 +38,7 @@ func (t *txn) get(ctx context.Context, path string, maxDepth uint32) ([]Resolved
 	case pathname.KindParameter:
 		var out []Resolved
 		for _, tg := range res.targets {
-			if !t.caller.perms(tg.path + res.elem).Has(ParamRead) {
+			if !t.caller.permsOf(tg.path, res.elem).Has(ParamRead) {
 				if !res.search {
 					return nil, errInvalidPath(path, "%s is not in the supported data model", path) // [R-GET.1]
 				}
@@ -85,7 +85,7 @@ func (t *txn) walk(ctx context.Context, tg target, depth uint32, out []Resolved)
 	}
 	if t.caller.Access != nil {
 		for n := range vals {
-			if !t.caller.perms(tg.path + n).Has(ParamRead) {
+			if !t.caller.permsOf(tg.path, n).Has(ParamRead) {
 				delete(vals, n)
 			}
 		}

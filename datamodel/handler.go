@@ -151,6 +151,15 @@ func (c Caller) perms(path string) Perms {
 	return c.Access.Perms(path)
 }
 
+// permsOf is perms(base + name), without building the path when the
+// Caller has every permission.
+func (c Caller) permsOf(base, name string) Perms {
+	if c.Access == nil {
+		return AllPerms
+	}
+	return c.Access.Perms(base + name)
+}
+
 // Logging returns Middleware that logs every handler call at debug level
 // and failures at warn level.
 func Logging(log *slog.Logger) Middleware {

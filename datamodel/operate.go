@@ -40,7 +40,7 @@ func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string,
 		h  Handler
 	}
 	e.mu.RLock()
-	t := e.begin(c)
+	t := e.read(c)
 	res, err := t.resolve(ctx, path)
 	if err == nil && res.kind != pathname.KindCommand {
 		err = errInvalidPath(path, "%s is not a command path", path)

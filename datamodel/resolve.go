@@ -33,6 +33,9 @@ type resolution struct {
 	search bool
 	// missing is set when an instance number or key named no instance.
 	missing bool
+	// first holds the first target while there is one, so that resolving
+	// a path without wildcards or searches allocates no slice of targets.
+	first [1]target
 }
 
 func errInvalidPath(path, format string, args ...any) error {
@@ -61,7 +64,8 @@ func (t *txn) resolveParsed(ctx context.Context, path string, p pathname.Path) (
 	if root == nil || root.obj.Multi {
 		return nil, errInvalidPath(path, "%s is not in the supported data model", segs[0].Text)
 	}
-	cur := []target{{in: root, path: root.obj.Path}}
+	res.first[0] = target{in: root, path: root.obj.Path}
+	cur := res.first[:]
 	last := len(segs) - 1
 	for i := 1; i <= last; i++ {
 		seg := segs[i]
@@ -77,8 +81,8 @@ func (t *txn) resolveParsed(ctx context.Context, path string, p pathname.Path) (
 			cur = next
 			i++
 		case seg.Kind == pathname.TokenName:
-			next := cur[:0:0]
-			for _, tg := range cur {
+			// In place: cur is this resolution's own.
+			for j, tg := range cur {
 				if tg.table {
 					return nil, errInvalidPath(path, "%s needs an instance identifier", tg.path)
 				}
@@ -86,9 +90,8 @@ func (t *txn) resolveParsed(ctx context.Context, path string, p pathname.Path) (
 				if c == nil {
 					return nil, errInvalidPath(path, "%s%s is not in the supported data model", tg.in.obj.Path, seg.Text)
 				}
-				next = append(next, target{in: c, path: tg.path + seg.Text + ".", insts: tg.insts, table: c.obj.Multi})
+				cur[j] = target{in: c, path: join(path, tg.path, seg.Text), insts: tg.insts, table: c.obj.Multi}
 			}
-			cur = next
 		case seg.Kind == pathname.TokenPlaceholder:
 			return nil, errInvalidPath(path, "{i} is not an instance of the instantiated data model")
 		case seg.Kind.IsInstance():
@@ -113,6 +116,29 @@ func (t *txn) resolveParsed(ctx context.Context, path string, p pathname.Path) (
 		}
 	}
 	return res, nil
+}
+
+// join returns base + name + ".": a slice of path when path starts with
+// it (as it does up to the first wildcard, search or reference), without
+// allocating.
+func join(path, base, name string) string {
+	n := len(base) + len(name)
+	if len(path) > n && path[n] == '.' && path[len(base):n] == name && path[:len(base)] == base {
+		return path[:n+1]
+	}
+	return base + name + "."
+}
+
+// joinInstance returns the path of instance n of the table at base, a
+// slice of path when path starts with it.
+func joinInstance(path, base string, n uint32) string {
+	var b [10]byte
+	num := strconv.AppendUint(b[:0], uint64(n), 10)
+	end := len(base) + len(num)
+	if len(path) > end && path[end] == '.' && path[len(base):end] == string(num) && path[:len(base)] == base {
+		return path[:end+1]
+	}
+	return base + string(num) + "."
 }
 
 // checkElem checks that elem is a supported item of in.
@@ -158,11 +184,12 @@ func (t *txn) selectInstances(ctx context.Context, path string, cur []target, se
 				res.missing = true
 				continue
 			}
-			ns = []uint32{seg.Num}
+			one := [1]uint32{seg.Num}
+			ns = one[:]
 		}
 		matched := 0
 		for _, n := range ns {
-			inst := target{in: tg.in, path: tg.path + strconv.FormatUint(uint64(n), 10) + ".", insts: append(slices.Clip(tg.insts), n)}
+			inst := target{in: tg.in, path: joinInstance(path, tg.path, n), insts: append(slices.Clip(tg.insts), n)}
 			if seg.Kind == pathname.TokenExpr {
 				ok, err := t.matches(ctx, inst, seg.Terms)
 				if err != nil {
@@ -204,7 +231,7 @@ func (t *txn) relValue(ctx context.Context, inst target, rel string) (*schema.Pa
 			}
 			p = &schema.Param{Name: rel, Type: schema.UnsignedInt()}
 		}
-		if !t.caller.perms(inst.path + rel).Has(ParamRead) {
+		if !t.caller.permsOf(inst.path, rel).Has(ParamRead) {
 			return nil, "", false, nil
 		}
 		vals, err := t.values(ctx, inst, []string{rel})
@@ -235,7 +262,7 @@ func (t *txn) follow(ctx context.Context, path string, cur []target, name string
 		if tg.in.obj.Param(name) == nil || !tg.in.served {
 			return nil, errInvalidPath(path, "%s%s is not in the supported data model", tg.in.obj.Path, name)
 		}
-		if !t.caller.perms(tg.path + name).Has(ParamRead) {
+		if !t.caller.permsOf(tg.path, name).Has(ParamRead) {
 			continue
 		}
 		vals, err := t.values(ctx, tg, []string{name})

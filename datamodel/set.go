@@ -123,7 +123,7 @@ func (t *txn) setOne(ctx context.Context, tg target, settings []ParamSetting) (u
 			return nil, perrs, err
 		}
 		for n, v := range g.values {
-			if t.caller.perms(g.tg.path + n).Has(ParamRead) {
+			if t.caller.permsOf(g.tg.path, n).Has(ParamRead) {
 				if p := g.tg.in.obj.Param(n); p != nil && p.Secured {
 					v = ""
 				}
@@ -195,7 +195,7 @@ func (t *txn) checkValue(tg target, name, v string, add bool) error {
 	if p.Access == schema.ReadOnly {
 		return usperr.Errorf(usperr.CodeParamReadOnly, "%s%s is read-only", tg.path, name)
 	}
-	if !t.caller.perms(tg.path + name).Has(ParamWrite) {
+	if !t.caller.permsOf(tg.path, name).Has(ParamWrite) {
 		return usperr.Errorf(usperr.CodePermissionDenied, "no write permission on %s%s", tg.path, name)
 	}
 	if err := p.Type.Validate(v); err != nil {
@@ -259,7 +259,7 @@ func (t *txn) apply(ctx context.Context, g *change) error {
 		}
 		t.setStored(g.tg.path, next)
 		if table, _, ok := splitInstance(g.tg.path); ok && keysTouched(in, g.values) {
-			t.touched[table] = in
+			t.touch(table, in)
 		}
 		if len(changed) > 0 {
 			t.changes = append(t.changes, Change{Op: OpSet, Path: g.tg.path, Object: in.obj, Params: changed, Caller: t.caller})

@@ -130,7 +130,7 @@ func (t *txn) supportedObjectPath(ctx context.Context, path string, p pathname.P
 // describeItem describes one parameter, command or event of in.
 func (e *Engine) describeItem(c Caller, in *objInfo, item string, o SupportedOptions) ([]SupportedObject, error) {
 	path := in.obj.Path
-	if !c.perms(path + item).Has(ObjRead) {
+	if !c.permsOf(path, item).Has(ObjRead) {
 		return nil, errInvalidPath(path+item, "%s%s is not in the supported data model", path, item)
 	}
 	so := SupportedObject{Path: path, Access: in.obj.Access, Multi: in.obj.Multi, Divergent: []string{}}
@@ -184,7 +184,7 @@ func (e *Engine) describe(c Caller, in *objInfo, o SupportedOptions, out []Suppo
 	}
 	if items && o.Events {
 		for _, ev := range in.obj.Events {
-			if c.perms(path + ev.Name).Has(CmdRead) {
+			if c.permsOf(path, ev.Name).Has(CmdRead) {
 				so.Events = append(so.Events, ev)
 			}
 		}

@@ -60,7 +60,7 @@ func (t *txn) update(ctx context.Context, path string, values map[string]string)
 	}
 	t.setStored(tg.path, next)
 	if table, _, ok := splitInstance(tg.path); ok && keysTouched(tg.in, changed) {
-		t.touched[table] = tg.in
+		t.touch(table, tg.in)
 	}
 	t.changes = append(t.changes, Change{Op: OpSet, Path: tg.path, Object: tg.in.obj, Params: changed})
 	return nil
