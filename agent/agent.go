@@ -405,7 +405,9 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 		return
 	}
 	req := msg.GetBody().GetRequest()
-	ctx = withVersion(ctx, rec.Version)
+	if rec.Version != "1.3" { // a context without it reads as 1.3 (atLeast): two allocations spared
+		ctx = withVersion(ctx, rec.Version)
+	}
 	if req == nil || a.opt.MaxConcurrent == 1 {
 		a.process(ctx, protocol, t, in.From.Address, rec.FromID, msg)
 		return
