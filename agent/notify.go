@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -415,7 +414,7 @@ func (s *subscriptions) notifyOne(ctx context.Context, c *controller, x *sub, pa
 // notify sends one Notify to a Controller, keeping it for resending when
 // it asks for a response.
 func (s *subscriptions) notify(ctx context.Context, c *controller, subPath string, n *wire.Notify, expires time.Time) string {
-	id := fmt.Sprintf("notify-%d-%d", s.a.start.UnixNano(), s.seq.Add(1))
+	id := s.msgID()
 	msg := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_NOTIFY},
 		Body: &wire.Body{MsgBody: &wire.Body_Request{Request: &wire.Request{ReqType: &wire.Request_Notify{Notify: n}}}}}
 	payload, err := wire.MarshalMsg(msg)
@@ -445,6 +444,17 @@ func (s *subscriptions) notify(ctx context.Context, c *controller, subPath strin
 		s.mu.Unlock()
 	}
 	return id
+}
+
+// msgID is the msg_id of a new Notify: "notify-<start>-<sequence>", unique
+// across restarts of the Agent.
+func (s *subscriptions) msgID() string {
+	var buf [48]byte
+	b := append(buf[:0], "notify-"...)
+	b = strconv.AppendInt(b, s.a.start.UnixNano(), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, s.seq.Add(1), 10)
+	return string(b)
 }
 
 // Bounds of the notifications kept for a Controller not connected.

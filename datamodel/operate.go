@@ -76,7 +76,8 @@ func (e *Engine) Operate(ctx context.Context, c Caller, path, commandKey string,
 			out = append(out, r)
 			continue
 		}
-		req := &Request{Op: OpOperate, Path: j.tg.path, Object: j.tg.in.obj, Instances: j.tg.insts, Values: maps.Clone(input),
+		// input is this job's own copy: the handler may keep it.
+		req := &Request{Op: OpOperate, Path: j.tg.path, Object: j.tg.in.obj, Instances: j.tg.insts, Values: input,
 			Command: cmd, CommandKey: commandKey, Caller: c}
 		run := func(ctx context.Context) (map[string]string, error) {
 			rec, err := t.call(ctx, j.h, req)
