@@ -179,7 +179,7 @@ type Controller struct {
 	seen     map[string]time.Time      // agent+msg_id of Notifies handled
 	events   []Event
 	seq      uint64
-	subs     map[chan Event]struct{}
+	subs     map[chan Event]chan struct{} // each subscriber's lag signal, or nil
 	mtps     map[string]mtp.Transport
 	inflight int
 	notifies int
@@ -237,7 +237,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		o.NewAgentInterval = time.Second
 	}
 	c := &Controller{opt: o, log: o.Logger, agents: map[string]*Agent{}, pending: map[string]chan *wire.Msg{},
-		queued: map[string][]queuedReq{}, newAgents: buckets{}, byRoute: routeIndex{}, seen: map[string]time.Time{}, subs: map[chan Event]struct{}{}, mtps: map[string]mtp.Transport{}}
+		queued: map[string][]queuedReq{}, newAgents: buckets{}, byRoute: routeIndex{}, seen: map[string]time.Time{}, subs: map[chan Event]chan struct{}{}, mtps: map[string]mtp.Transport{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -476,9 +476,9 @@ func (c *Controller) event(ctx context.Context, e Event) error {
 		}
 		c.events = slices.Clone(c.events[over:])
 	}
-	subs := make([]chan Event, 0, len(c.subs))
-	for ch := range c.subs {
-		subs = append(subs, ch)
+	subs := make([]subscriber, 0, len(c.subs))
+	for ch, lag := range c.subs {
+		subs = append(subs, subscriber{ch, lag})
 	}
 	c.mu.Unlock()
 	data, _ := json.Marshal(e)
@@ -486,11 +486,8 @@ func (c *Controller) event(ctx context.Context, e Event) error {
 		return err
 	}
 	c.indexEvent(ctx, e)
-	for _, ch := range subs {
-		select {
-		case ch <- e:
-		default: // a slow subscriber misses events rather than stalling the Controller
-		}
+	for _, s := range subs {
+		s.send(e)
 	}
 	for _, url := range c.opt.Webhooks {
 		c.goBG(func(ctx context.Context) { c.webhook(ctx, url, data) })
@@ -569,7 +566,7 @@ func (c *Controller) createSubscriptions(ctx context.Context, id string, subs []
 func (c *Controller) Subscribe() (<-chan Event, func()) {
 	ch := make(chan Event, 256)
 	c.mu.Lock()
-	c.subs[ch] = struct{}{}
+	c.subs[ch] = nil
 	c.mu.Unlock()
 	return ch, func() {
 		c.mu.Lock()

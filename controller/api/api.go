@@ -273,56 +273,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"events": ev})
 }
 
-// streamEvents sends events as they happen (text/event-stream), after
-// the stored ones newer than ?after.
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
-	ch, stop := s.opt.Controller.Subscribe()
-	defer stop()
-	// A stream outlives the server's WriteTimeout; each write gets its own
-	// deadline instead, so that a reader that stopped reading is dropped.
-	rc := http.NewResponseController(w)
-	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
-	extend()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	agent := r.URL.Query().Get("agent")
-	send := func(e controller.Event) {
-		b, _ := json.Marshal(e)
-		fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, b)
-	}
-	if v := r.URL.Query().Get("after"); v != "" {
-		after, _ := strconv.ParseUint(v, 10, 64)
-		for _, e := range s.opt.Controller.Events(agent, after) {
-			send(e)
-		}
-	}
-	fl.Flush()
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			extend()
-			io.WriteString(w, ": keep-alive\n\n")
-			fl.Flush()
-		case e := <-ch:
-			if agent == "" || e.Agent == agent {
-				extend()
-				send(e)
-				fl.Flush()
-			}
-		}
-	}
-}
-
 // SubscriptionBody is the body of POST /api/v1/subscriptions.
 type SubscriptionBody struct {
 	ID            string `json:"id"`

@@ -135,6 +135,7 @@ export function notifyOf(ev) {
 /** describeEvent renders an event on one line. */
 export function describeEvent(ev) {
   const n = notifyOf(ev);
+  if (ev.kind === 'gap') return `${ev.missed} events missed: no longer kept by the controller`;
   if (ev.kind?.startsWith('job.') && ev.msg) {
     const c = ev.msg.counts || {};
     return `job ${ev.msg.job} ${ev.msg.state || ''}${ev.msg.result ? ` (${ev.msg.result})` : ''}: ${(c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0)} of ${c.total || 0} done`;
