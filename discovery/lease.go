@@ -25,6 +25,10 @@ type Lease struct {
 	Server netip.Addr
 	// V4 is from DHCPv4 option 125, V6 from DHCPv6 option 17.
 	V4, V6 VendorInfo
+	// DNS are the DNS servers the lease gives (DHCPv4 option 6, DHCPv6
+	// option 23): where the Agent looks up the DNS-SD records of a
+	// Controller's FQDN [R-DIS.7].
+	DNS []netip.Addr
 }
 
 // Info returns the lease's vendor information: DHCPv4's, with DHCPv6's for
@@ -115,6 +119,8 @@ func fromVars(vars map[string]string) (*Lease, error) {
 	if l.Interface == "" {
 		l.Interface = vars["INTERFACE"]
 	}
+	// udhcpc's "dns", odhcp6c's "RDNSS": space-separated addresses.
+	l.DNS = parseAddrs(vars["dns"]+" "+vars["RDNSS"], " ")
 	if h := vars["opt125"]; h != "" {
 		b, err := hex.DecodeString(strings.TrimSpace(h))
 		if err != nil {
@@ -134,6 +140,20 @@ func fromVars(vars map[string]string) (*Lease, error) {
 		}
 	}
 	return l, nil
+}
+
+// maxDNS bounds the DNS servers taken from a lease.
+const maxDNS = 8
+
+// parseAddrs reads the IP addresses of a list; what is not one is skipped.
+func parseAddrs(list, sep string) []netip.Addr {
+	var out []netip.Addr
+	for _, f := range strings.Split(list, sep) {
+		if a, err := netip.ParseAddr(strings.TrimSpace(f)); err == nil && len(out) < maxDNS {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // readDhclient reads the last lease block of an ISC dhclient lease file.
@@ -160,6 +180,10 @@ func readDhclient(s string) (*Lease, error) {
 			if a, err := netip.ParseAddr(strings.TrimSpace(strings.TrimPrefix(st, "option dhcp-server-identifier "))); err == nil {
 				cur.Server = a
 			}
+		case strings.HasPrefix(st, "option domain-name-servers "):
+			cur.DNS = parseAddrs(strings.TrimPrefix(st, "option domain-name-servers "), ",")
+		case strings.HasPrefix(st, "option dhcp6.name-servers "):
+			cur.DNS = append(cur.DNS, parseAddrs(strings.TrimPrefix(st, "option dhcp6.name-servers "), ",")...)
 		case strings.HasPrefix(st, "interface "):
 			cur.Interface = unquoteShell(strings.TrimSpace(strings.TrimPrefix(st, "interface ")))
 		case strings.HasPrefix(st, "option vivso "):
