@@ -198,12 +198,13 @@ func (t *txStmts) apply(b *store.Batch) error {
 			return err
 		}
 	}
+	var buf []byte
 	for _, o := range b.Put {
-		params, err := json.Marshal(o.Params)
-		if err != nil {
+		var err error
+		if buf, err = appendParams(buf[:0], o.Params); err != nil {
 			return err
 		}
-		if err := t.exec(stPutObject, o.Path, string(params)); err != nil {
+		if err := t.exec(stPutObject, o.Path, string(buf)); err != nil {
 			return err
 		}
 	}
