@@ -147,21 +147,23 @@ func targetMatches(target, path string) bool {
 		return false
 	}
 	partial := strings.HasSuffix(target, ".")
-	tp := strings.Split(strings.TrimSuffix(target, "."), ".")
-	pp := strings.Split(strings.TrimSuffix(path, "."), ".")
-	n := min(len(tp), len(pp))
-	for i := 0; i < n; i++ {
-		if tp[i] != pp[i] && !((tp[i] == "*" || tp[i] == "{i}") && isInstance(pp[i])) {
+	t, p := strings.TrimSuffix(target, "."), strings.TrimSuffix(path, ".")
+	for { // segment by segment, without allocating
+		ts, trest, tmore := strings.Cut(t, ".")
+		ps, prest, pmore := strings.Cut(p, ".")
+		if ts != ps && !((ts == "*" || ts == "{i}") && isInstance(ps)) {
 			return false
 		}
-	}
-	switch {
-	case len(tp) == len(pp):
-		return true
-	case len(tp) < len(pp):
-		return partial
-	default: // the target is longer: only a table path and its rows
-		return len(tp) == len(pp)+1 && strings.HasSuffix(path, ".") && (tp[n] == "*" || tp[n] == "{i}")
+		switch {
+		case !tmore && !pmore:
+			return true
+		case !tmore:
+			return partial
+		case !pmore: // the target is longer: only a table path and its rows
+			last, _, more := strings.Cut(trest, ".")
+			return !more && strings.HasSuffix(path, ".") && (last == "*" || last == "{i}")
+		}
+		t, p = trest, prest
 	}
 }
 
