@@ -56,11 +56,29 @@ func securedParam(m *schema.Model) func(path, param string) bool {
 // objectPattern turns an instance path ("Device.MQTT.Client.1.") into its
 // schema pattern ("Device.MQTT.Client.{i}.").
 func objectPattern(path string) string {
-	segs := strings.Split(path, ".")
-	for i, s := range segs {
-		if s != "" && strings.Trim(s, "0123456789") == "" {
-			segs[i] = "{i}"
+	var b []byte // nil while path has no instance number
+	start := 0
+	for i := 0; i <= len(path); i++ {
+		if i < len(path) && path[i] != '.' {
+			continue
 		}
+		seg := path[start:i]
+		if seg != "" && strings.Trim(seg, "0123456789") == "" {
+			if b == nil {
+				b = make([]byte, 0, len(path)+8)
+				b = append(b, path[:start]...)
+			}
+			b = append(b, "{i}"...)
+		} else if b != nil {
+			b = append(b, seg...)
+		}
+		if b != nil && i < len(path) {
+			b = append(b, '.')
+		}
+		start = i + 1
 	}
-	return strings.Join(segs, ".")
+	if b == nil {
+		return path
+	}
+	return string(b)
 }
