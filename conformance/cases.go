@@ -135,8 +135,4 @@ var sectionReasons = map[string]string{
 	"10": "needs the BulkData profile and an HTTP collector",
 }
 
-var reasons = map[string]string{
-	"8.1": "needs a capture of the agent's DHCP requests; the host's DHCP client sends options 124/16 (discovery.VendorClassV4, VendorClassV6 give their data), not the agent",
-	"8.3": "needs a DHCP server and a DNS server the agent uses (the agent's DNS-SD lookup of a bare FQDN, R-DIS.7, is tested with usp agent in package internal/cli)",
-	"8.4": "needs the agent preconfigured with a .local. URL of the runner and an mDNS responder for it (the agent's mDNS resolution, R-DIS.5, is tested with usp agent in package internal/cli)",
-}
+var reasons = map[string]string{}

@@ -22,6 +22,13 @@ type DiscoverySetup struct {
 	// client, and the Agent takes them up when the file changes, without
 	// the reboot of the test procedure.
 	Lease string
+	// DHCP, if set, is the runner's DHCP server on the Agent's link: 8.1
+	// checks the requests the Agent's DHCP client sends after a reboot,
+	// 8.2 and 8.3 give their options with it (8.2 then needs no Lease).
+	DHCP *DHCPServer
+	// DNS, if set, is the runner's DNS server, the one DHCP gives: 8.3
+	// answers the Agent's DNS-SD questions with it.
+	DNS *DNSServer
 }
 
 // Timing of section 8.
@@ -35,7 +42,10 @@ const (
 // Options.Discovery.
 func section8() map[string]caseFunc {
 	return map[string]caseFunc{
-		"8.2": {wait: leaseWait, run: dhcpReceivedOptions},
+		"8.1": {boot: true, wait: bootWait + dhcpWait, run: dhcpRequestOptions},
+		"8.2": {wait: bootWait + dhcpWait + leaseWait, run: dhcpReceivedOptions},
+		"8.3": {boot: true, wait: bootWait + dhcpWait + discoveredWait, run: dhcpFQDN},
+		"8.4": {boot: true, wait: bootWait + 3*discoveredWait, run: mdnsLocalController},
 		"8.5": {boot: true, wait: bootWait + announceWait, run: func(t *T) { mdnsAnnounced(t, false) }},
 		"8.6": {boot: true, wait: bootWait + announceWait, run: func(t *T) { mdnsAnnounced(t, true) }},
 		"8.7": {wait: queryWait * 3, run: mdnsQueried},
@@ -53,11 +63,17 @@ func (t *T) mdns() *discovery.Options {
 
 // dhcpReceivedOptions is 8.2: a null-terminated ProvisioningCode from the
 // DHCP server reaches the test Controller's entry without its NUL
-// [R-DIS.1a] [R-DIS.1c].
+// [R-DIS.1a] [R-DIS.1c]. With the runner's DHCP server and reboots it
+// follows the procedure (dhcpProvisioningCode); else the runner writes the
+// lease file.
 func dhcpReceivedOptions(t *T) {
 	d := t.r.o.Discovery
+	if d != nil && d.DHCP != nil && t.r.o.Reboot {
+		dhcpProvisioningCode(t, d.DHCP)
+		return
+	}
 	if d == nil || d.Lease == "" {
-		t.Skipf("needs the DHCP lease file the agent reads (usp conformance --dhcp-lease)")
+		t.Skipf("needs the runner's DHCP server and reboots (usp conformance --dhcp-interface --reboot), or the DHCP lease file the agent reads (--dhcp-lease)")
 	}
 	ctrl := t.controller()
 	code := ctrl + "ProvisioningCode"

@@ -248,6 +248,9 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 func runAgent(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "dhcp-options" {
+		return runAgentDHCPOptions(ctx, e, args[1:])
+	}
 	fs := newFlags(e, "agent", "")
 	config := fs.String("config", "", "configuration `file` (YAML)")
 	data := fs.String("data", "", "data `directory`, overriding the file's")

@@ -52,6 +52,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	mdnsIf := fs.String("mdns-interface", "", "section 8: the network `interface` on which the agent runs mDNS")
 	mdnsPort := fs.Int("mdns-port", 0, "section 8: the mDNS `port` (5353)")
 	lease := fs.String("dhcp-lease", "", "section 8: the DHCP lease `file` the agent reads (usp agent's discovery.dhcp_lease), written by case 8.2")
+	dhcpIf := fs.String("dhcp-interface", "", "8.1-8.3: serve DHCPv4 on this network `interface` of the agent's link, and DNS on its address (port 53, given in option 6)")
 	bulk := bulkDataFlags(fs)
 	e2eFl := e2eFlags(fs)
 	fwImage := fs.String("firmware-image", "", "9.3-9.8: an image `file` the agent accepts, which the runner serves over HTTP (for usp agent: a usp binary)")
@@ -166,6 +167,11 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
 		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, ExpiredCert: *expiredCert, Logger: newLogger(e.stderr, "warn")}
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
+	var stopDHCP func()
+	if o.Discovery, stopDHCP, err = dhcpSetup(ctx, o.Discovery, *dhcpIf, e.stderr); err != nil {
+		return err
+	}
+	defer stopDHCP()
 	if *fwImage != "" {
 		o.Firmware = &conformance.FirmwareSetup{Image: *fwImage, Version: *fwVersion, Host: *fwHost}
 	}

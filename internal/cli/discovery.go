@@ -53,7 +53,8 @@ type discoveryConfig struct {
 	// DHCPPoll is how often the lease is checked for changes; 0 means 5s.
 	DHCPPoll time.Duration `yaml:"dhcp_poll"`
 	// DNSServer ("host:port") answers the DNS-SD queries for a Controller
-	// that DHCP names by a bare FQDN; "" means /etc/resolv.conf's first.
+	// that DHCP names by a bare FQDN; "" means the lease's first DNS
+	// server, else /etc/resolv.conf's first.
 	DNSServer string `yaml:"dns_server"`
 }
 
@@ -205,7 +206,7 @@ func applyLease(ctx context.Context, b []byte, c *discoveryConfig, a *agent.Agen
 		log.Warn("dhcp: controller URL", "file", path, "url", v.ControllerURL, "err", err)
 	}
 	if d.Protocol == "" && d.Host != "" {
-		d = fromFQDN(ctx, c, d, log)
+		d = fromFQDN(ctx, c, d, l.DNS, log)
 	}
 	d.Role = c.Role
 	p, err := a.Discovered(ctx, d)
@@ -222,10 +223,15 @@ const dnsTimeout = 15 * time.Second
 // fromFQDN completes a Controller that DHCP named by a bare FQDN with its
 // DNS-SD records over unicast DNS [R-DIS.7], preferring the instance of the
 // Endpoint ID DHCP gave; without them d keeps only its provisioning values.
-func fromFQDN(ctx context.Context, c *discoveryConfig, d agent.DiscoveredController, log *slog.Logger) agent.DiscoveredController {
+// The DNS server is dns_server, else the lease's first, else resolv.conf's.
+func fromFQDN(ctx context.Context, c *discoveryConfig, d agent.DiscoveredController, leaseDNS []netip.Addr, log *slog.Logger) agent.DiscoveredController {
 	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
 	defer cancel()
-	svcs, err := discovery.LookupDNS(ctx, c.DNSServer, d.Host, []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP})
+	server := c.DNSServer
+	if server == "" && len(leaseDNS) > 0 {
+		server = netip.AddrPortFrom(leaseDNS[0], 53).String()
+	}
+	svcs, err := discovery.LookupDNS(ctx, server, d.Host, []string{discovery.ControllerWebSocket, discovery.ControllerMQTT, discovery.ControllerSTOMP})
 	if err != nil || len(svcs) == 0 {
 		log.Warn("dhcp: no DNS-SD records for the controller's FQDN", "fqdn", d.Host, "err", err)
 		return d
