@@ -189,6 +189,8 @@ type Controller struct {
 	sess     sessions
 	// newAgents limits how fast each route introduces unknown Agents.
 	newAgents buckets
+	// nPending counts the Agents waiting for approval (see pendingcount.go).
+	nPending int
 	// warns rate-limits the warnings bad input causes.
 	warns warnings
 	// xchg keeps the last Records exchanged with each Agent (Exchange).
@@ -267,8 +269,10 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 				a.Online = false
 				if old := c.agents[a.ID]; old != nil {
 					c.byRoute.remove(old)
+					c.countPendingLocked(old.Pending, false)
 				}
 				c.agents[a.ID] = &a
+				c.countPendingLocked(false, a.Pending)
 				c.byRoute.add(&a)
 			}
 		case "e2e":

@@ -23,6 +23,7 @@ func (c *Controller) forgetLocked(id string) (b *store.Batch, ok bool) {
 	if known {
 		c.byRoute.remove(a)
 		delete(c.agents, id)
+		c.countPendingLocked(a.Pending, false)
 		b.DeleteItems = append(b.DeleteItems, store.Item{Kind: "agent", ID: id})
 	}
 	for _, r := range c.queued[id] {

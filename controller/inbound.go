@@ -193,19 +193,12 @@ func (c *Controller) admitLocked(m *MTP, p mtp.Peer, id string, tr trust, now ti
 		return nil, fmt.Errorf("%w: too many new agents from this route", ErrRefused)
 	}
 	pending := c.opt.Admission == AdmitPending || (c.opt.Admission == AdmitVerified && tr == trustClaimed)
-	if pending {
-		n := 0
-		for _, a := range c.agents {
-			if a.Pending {
-				n++
-			}
-		}
-		if n >= c.opt.MaxPending {
-			return nil, fmt.Errorf("%w: %d agents already wait for approval", ErrRefused, n)
-		}
+	if pending && c.nPending >= c.opt.MaxPending {
+		return nil, fmt.Errorf("%w: %d agents already wait for approval", ErrRefused, c.nPending)
 	}
 	a := &Agent{ID: id, Pending: pending}
 	c.agents[id] = a
+	c.countPendingLocked(false, pending)
 	return a, nil
 }
 
@@ -220,6 +213,7 @@ func (c *Controller) Approve(ctx context.Context, id string) error {
 	}
 	was := a.Pending
 	a.Pending = false
+	c.countPendingLocked(was, false)
 	snapshot := *a
 	c.mu.Unlock()
 	if !was {
