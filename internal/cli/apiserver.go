@@ -65,8 +65,8 @@ const (
 const apiCAFile = "api-ca.pem"
 
 // apiServer listens on addr for the REST API, with the limits above and,
-// when cfg.TLS is set, HTTPS (and client certificates when it has a
-// client_ca). It writes the API's certificate chain to dataDir/api-ca.pem
+// when cfg.TLS is set, HTTPS (and, when it has a client_ca, client
+// certificates on every path but the collector's and the file store's). It writes the API's certificate chain to dataDir/api-ca.pem
 // for the CLI verbs. The caller serves hs on ln.
 func apiServer(addr string, cfg *apiConfig, dataDir string, h http.Handler, log *slog.Logger) (hs *http.Server, ln net.Listener, url string, err error) {
 	if cfg == nil {
@@ -91,6 +91,9 @@ func apiServer(addr string, cfg *apiConfig, dataDir string, h http.Handler, log 
 	url = "http://" + tcp.Addr().String()
 	if tc != nil {
 		ln, url = tls.NewListener(ln, tc), "https://"+tcp.Addr().String()
+		if tc.ClientCAs != nil {
+			h = requireClientCert(h, log)
+		}
 	}
 	hs = &http.Server{Handler: h, ReadHeaderTimeout: apiReadHeaderTimeout, ReadTimeout: apiReadTimeout,
 		WriteTimeout: apiWriteTimeout, IdleTimeout: apiIdleTimeout, MaxHeaderBytes: apiMaxHeaderBytes,
@@ -121,7 +124,10 @@ func (t *apiTLSConfig) build(dataDir string) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("api.tls.client_ca: no certificate in %s", t.ClientCA)
 		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		// Asked for, not demanded: Agents reach the collector and the
+		// file store on this listener without one; requireClientCert
+		// demands it on the API and UI paths.
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	chain, err := os.ReadFile(t.Cert)
 	if err != nil {
