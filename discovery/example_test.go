@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -61,4 +62,20 @@ func ExampleVendorInfo_AppendV4() {
 	b, _ := v.AppendV4(nil)
 	fmt.Printf("%x\n", b)
 	// Output: 00000de9121a0450524f561d0a70726f746f3a3a637472
+}
+
+// AnswerHost answers the mDNS questions for one ".local." name, as a
+// Controller whose URL names it does, and tells who asked.
+func ExampleAnswerHost() {
+	h, err := discovery.AnswerHost(context.Background(), &discovery.Options{Interface: "eth0"}, "controller.local",
+		netip.MustParseAddr("192.0.2.10"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer h.Close()
+	time.Sleep(10 * time.Second)
+	for _, q := range h.Queries() {
+		fmt.Println(q.From, q.Type)
+	}
 }
