@@ -30,6 +30,7 @@ func TestDeviceStores(t *testing.T) {
 		t.Skip("builds two agents")
 	}
 	dev := buildDevice(t, t.TempDir(), []string{"GOARCH=" + runtime.GOARCH})
+	devBolt := buildDeviceTags(t, t.TempDir(), []string{"GOARCH=" + runtime.GOARCH}, "usp_bolt") // bbolt is in the device build with usp_bolt only
 	full := filepath.Join(t.TempDir(), "usp-agent")
 	if out, err := exec.Command("go", "build", "-o", full, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -45,7 +46,7 @@ func TestDeviceStores(t *testing.T) {
 	}
 	runs := []*run{
 		{name: "journal, device build", store: "journal", bin: dev},
-		{name: "bolt, device build", store: "bolt", bin: dev},
+		{name: "bolt, device build (usp_bolt)", store: "bolt", bin: devBolt},
 		{name: "sqlite, default build", store: "sqlite", bin: full},
 		{name: "journal, device build, GOGC=100 GOMEMLIMIT=off", store: "journal", bin: dev, env: []string{"GOGC=100", "GOMEMLIMIT=off"}},
 	}

@@ -38,8 +38,15 @@ var deviceTargets = []deviceTarget{
 // the binary's path.
 func buildDevice(t testing.TB, dir string, env []string) string {
 	t.Helper()
+	return buildDeviceTags(t, dir, env)
+}
+
+// buildDeviceTags is buildDevice with the build tags tags added to
+// usp_device (usp_bolt, the feature tags of features.go).
+func buildDeviceTags(t testing.TB, dir string, env []string, tags ...string) string {
+	t.Helper()
 	bin := filepath.Join(dir, "usp-agent")
-	cmd := exec.Command("go", "build", "-tags", "usp_device", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-tags", strings.Join(append([]string{"usp_device"}, tags...), ","), "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	cmd.Env = append(cmd.Env, env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -78,7 +85,7 @@ func TestSizeBudget(t *testing.T) {
 // TestDeviceBuildLeavesOut checks that the device build links none of
 // what a CPE does not run: SQLite (no mips port), the Controller and its
 // REST API, the MQTT broker, PostgreSQL, the conformance runner, the
-// profiler.
+// profiler, bbolt (without usp_bolt) and the protobuf JSON codec.
 func TestDeviceBuildLeavesOut(t *testing.T) {
 	cmd := exec.Command("go", "list", "-e", "-tags", "usp_device", "-deps", ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=mipsle")
@@ -97,6 +104,9 @@ func TestDeviceBuildLeavesOut(t *testing.T) {
 		"github.com/uspkit/uspkit/telemetry",
 		"github.com/jackc/pgx/v5",
 		"net/http/pprof",
+		"go.etcd.io/bbolt",                              // only with usp_bolt
+		"github.com/uspkit/uspkit/store/bolt",           // only with usp_bolt
+		"google.golang.org/protobuf/encoding/protojson", // record's JSON is for usp decode/encode and the Controller
 	} {
 		for _, d := range deps {
 			if d == bad {

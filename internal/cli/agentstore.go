@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/uspkit/uspkit/store"
-	"github.com/uspkit/uspkit/store/bolt"
 	"github.com/uspkit/uspkit/store/journal"
 )
 
@@ -37,7 +36,7 @@ func openAgentStore(ctx context.Context, kind, dir string) (agentStore, error) {
 	case storeJournal:
 		return journal.Open(ctx, filepath.Join(dir, "agent.journal"), journal.Options{})
 	case storeBolt:
-		return bolt.Open(ctx, filepath.Join(dir, "agent.bolt"))
+		return openBoltStore(ctx, dir) // agentstore_bolt.go; the device build has it with usp_bolt
 	}
 	return nil, fmt.Errorf("store %q: want %s, %s or %s", kind, storeSQLite, storeJournal, storeBolt)
 }
