@@ -8,6 +8,8 @@
 // HTTP PUT (a POST when the server answers 405) to the URL given, with the
 // Username and Password as HTTP Basic credentials; Restore() fetches the
 // URL the same way, checks FileSize and the CheckSum, and only then hands
-// the content over. LogRing keeps the newest bytes of a log in memory for
+// the content over. Options.Logs are rows 1 onwards; AddLog and RemoveLog
+// add and remove rows for logs that come and go with something else, such
+// as an Execution Unit's. LogRing keeps the newest bytes of a log in memory for
 // an Agent that logs nowhere else.
 package vendorfiles

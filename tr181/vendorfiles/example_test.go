@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/schema"
@@ -29,4 +30,22 @@ func Example() {
 		fmt.Println(r.Objects[0].Params["Name"])
 	}
 	// Output: device.log
+}
+
+// A log that comes and goes with something else, such as an Execution
+// Unit's, is a row of its own for as long as it exists.
+func ExampleFiles_AddLog() {
+	m := schema.New()
+	m.Define("Device.")
+	deviceinfo.Define(m)
+	vendorfiles.Define(m)
+	mux := datamodel.NewMux(m)
+	files := vendorfiles.Register(mux, vendorfiles.Options{Logs: []vendorfiles.LogFile{vendorfiles.NewLogRing(1 << 20).File("device.log")}})
+	n, _ := files.AddLog(0, vendorfiles.LogFile{Name: "app.log", MaximumSize: 1 << 20, Persistent: true,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("started\n")), nil
+		}})
+	fmt.Println(vendorfiles.LogRef(n))
+	files.RemoveLog(n)
+	// Output: Device.DeviceInfo.VendorLogFile.2
 }

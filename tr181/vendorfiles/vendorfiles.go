@@ -108,6 +108,10 @@ type Files struct {
 	o       Options
 	mu      sync.Mutex
 	aliases map[string]string // instance path → Alias set by a Controller
+	// logs are the VendorLogFile rows by instance number: Options.Logs
+	// at 1 onwards, then those AddLog adds.
+	logs    map[uint32]LogFile
+	nextLog uint32
 }
 
 // Register serves the files of o on mux; Define must have added the
@@ -122,7 +126,11 @@ func Register(mux *datamodel.Mux, o Options) *Files {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Files{o: o, aliases: map[string]string{}}
+	f := &Files{o: o, aliases: map[string]string{}, logs: map[uint32]LogFile{}}
+	for i, l := range o.Logs {
+		f.logs[uint32(i+1)] = l
+	}
+	f.nextLog = uint32(len(o.Logs) + 1)
 	mux.Handle(pathConfig, datamodel.HandlerFunc(f.ServeUSP))
 	mux.Handle(pathLog, datamodel.HandlerFunc(f.ServeUSP))
 	return f
@@ -132,16 +140,28 @@ func Register(mux *datamodel.Mux, o Options) *Files {
 func (f *Files) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
 	isLog := r.Object.Path == pathLog
 	n := len(f.o.Config)
-	if isLog {
-		n = len(f.o.Logs)
-	}
 	if r.Op == datamodel.OpList {
+		if isLog {
+			for _, i := range f.logInstances() {
+				w.AddInstance(i)
+			}
+			return nil
+		}
 		for i := range n {
 			w.AddInstance(uint32(i + 1))
 		}
 		return nil
 	}
-	if len(r.Instances) == 0 || r.Instances[0] < 1 || int(r.Instances[0]) > n {
+	var l LogFile
+	switch {
+	case len(r.Instances) == 0:
+		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
+	case isLog:
+		var ok bool
+		if l, ok = f.logAt(r.Instances[0]); !ok {
+			return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
+		}
+	case r.Instances[0] < 1 || int(r.Instances[0]) > n:
 		return usperr.Errorf(usperr.CodeObjectNotFound, "%s does not exist", r.Path)
 	}
 	i := int(r.Instances[0]) - 1
@@ -149,7 +169,6 @@ func (f *Files) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *dat
 	case datamodel.OpGet:
 		vals := map[string]string{"Alias": f.alias(r.Path, i)}
 		if isLog {
-			l := f.o.Logs[i]
 			vals["Name"], vals["MaximumSize"], vals["Persistent"] = l.Name, strconv.FormatUint(uint64(l.MaximumSize), 10), strconv.FormatBool(l.Persistent)
 		} else {
 			c := f.o.Config[i]
@@ -178,7 +197,6 @@ func (f *Files) ServeUSP(ctx context.Context, w datamodel.ResponseWriter, r *dat
 		in := r.Values
 		switch {
 		case isLog && r.Command.Name == "Upload()":
-			l := f.o.Logs[i]
 			return f.upload(ctx, in, func(ctx context.Context, w io.Writer) error {
 				rc, err := l.Open(ctx)
 				if err != nil {
