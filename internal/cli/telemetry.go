@@ -82,9 +82,9 @@ func startTelemetry(ctx context.Context, tc *telemetryConfig, data, postgres str
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{}, 2)
 	go func() { svc.RunRetention(ctx, maxAge, 0); done <- struct{}{} }()
-	events, stop := c.Subscribe()
-	go func() { ingestPushes(ctx, svc, events, c.Events, log); done <- struct{}{} }()
-	return svc, func() { cancel(); stop(); <-done; <-done; db.Close() }, nil
+	ing := newPushIngest(c, func(ctx context.Context, e controller.Event) { ingestPush(ctx, svc, e, log) }, log)
+	go func() { ing.run(ctx); done <- struct{}{} }()
+	return svc, func() { cancel(); <-done; <-done; db.Close() }, nil
 }
 
 // loadKey reads the 32-byte key at path, creating it (0600) if absent.
@@ -118,32 +118,6 @@ type pushEvent struct {
 			} `json:"notify"`
 		} `json:"request"`
 	} `json:"body"`
-}
-
-// ingestPushes stores the Data of every Device.BulkData.Profile.{i}.Push!
-// event until ctx ends. The subscription drops events when it falls
-// behind; a gap in the sequence numbers is filled from the events the
-// Controller keeps (stored, the newest MaxEvents).
-func ingestPushes(ctx context.Context, svc *telemetry.Service, events <-chan controller.Event, stored func(agent string, after uint64) []controller.Event, log *slog.Logger) {
-	var last uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-events:
-			if last != 0 && e.Seq > last+1 {
-				for _, missed := range stored("", last) {
-					if missed.Seq < e.Seq {
-						ingestPush(ctx, svc, missed, log)
-					}
-				}
-			}
-			if e.Seq > last {
-				last = e.Seq
-			}
-			ingestPush(ctx, svc, e, log)
-		}
-	}
 }
 
 func ingestPush(ctx context.Context, svc *telemetry.Service, e controller.Event, log *slog.Logger) {

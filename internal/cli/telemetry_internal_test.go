@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -12,51 +11,6 @@ import (
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/telemetry"
 )
-
-// TestIngestPushesFillsGaps: Push! events the subscription dropped (a gap
-// in the sequence numbers) are read back from the Controller's events;
-// other events are ignored.
-func TestIngestPushesFillsGaps(t *testing.T) {
-	db, err := telemetry.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := telemetry.New(db, telemetry.NewCredentials([]byte("0123456789abcdef0123456789abcdef")), nil)
-	push := func(seq uint64, kind, event string) controller.Event {
-		msg, _ := json.Marshal(map[string]any{"body": map[string]any{"request": map[string]any{"notify": map[string]any{"event": map[string]any{
-			"obj_path": "Device.BulkData.Profile.1.", "event_name": event,
-			"params": map[string]string{"Data": `{"Report":[{"CollectionTime":` + string(rune('0'+seq)) + `,"N":1}]}`}}}}}})
-		return controller.Event{Seq: seq, Agent: "os::A", Kind: kind, Msg: msg}
-	}
-	all := []controller.Event{push(1, "notify", "Push!"), push(2, "notify", "Push!"), push(3, "notify", "Boot!"), push(4, "response", "Push!"), push(5, "notify", "Push!")}
-	stored := func(agent string, after uint64) []controller.Event {
-		var out []controller.Event
-		for _, e := range all {
-			if e.Seq > after {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
-	ch := make(chan controller.Event, 2)
-	ch <- all[0]
-	ch <- all[4] // 2 to 4 dropped
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ingestPushes(ctx, svc, ch, stored, slog.New(slog.DiscardHandler)); close(done) }()
-	for range 200 {
-		if svc.Stats().Reports >= 3 {
-			break
-		}
-		waitABit()
-	}
-	cancel()
-	<-done
-	if st := svc.Stats(); st.Reports != 3 {
-		t.Errorf("%d reports stored, want 3 (events 1, 2 and 5)", st.Reports)
-	}
-}
 
 func waitABit() { time.Sleep(10 * time.Millisecond) }
 
