@@ -100,11 +100,7 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		if cw.EnableEncryption {
 			scheme = "wss"
 		}
-		host, err := d.resolveLocal(ctx, cw.Host)
-		if err != nil {
-			return m, err
-		}
-		u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(int(cw.Port))), Path: cw.Path}
+		u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(cw.Host, strconv.Itoa(int(cw.Port))), Path: cw.Path}
 		tc, err := d.clientTLS(local.TLS, cw.EnableEncryption, cw.Host)
 		if err != nil {
 			return m, err
@@ -113,7 +109,8 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 			tc.ServerName = cw.Host
 		}
 		// A server certificate naming USP Endpoints must name this Controller [R-SEC.5].
-		m.Transport = ws.NewClient(&ws.Options{EndpointID: self, PeerID: cw.Controller, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,
+		// A host in .local. is resolved with mDNS when connecting (localws.go).
+		m.Transport = d.wsClient(cw.Host, &ws.Options{EndpointID: self, PeerID: cw.Controller, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,
 			MaxRecord: local.MaxRecord, MinWait: cw.Retry.MinWait, Multiplier: cw.Retry.Multiplier, OnState: c.OnState, Logger: d.log})
 		m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
 	case c.WebSocket != nil:
