@@ -14,6 +14,12 @@
 // AutoStart is true starts again when the Manager starts; an EU that fails
 // while Active shows FailureWhileActive in ExecutionFaultCode.
 //
+// Each unit's output goes to a log in the data directory, bounded by
+// Options.MaxLog. With PublishLogs, each log is also a row of
+// Device.DeviceInfo.VendorLogFile (package vendorfiles), named in the
+// unit's VendorLogList, whose Upload() sends the newest MaxLog bytes; the
+// row goes when the unit's DU is uninstalled.
+//
 //	m := schema.New()
 //	agent.Define(m)
 //	softwaremodules.Define(m)
@@ -21,6 +27,7 @@
 //	sm, err := softwaremodules.New(ctx, &softwaremodules.Options{Dir: dir,
 //		Envs: []softwaremodules.ExecEnv{softwaremodules.NewOCI(&softwaremodules.OCIOptions{StateDir: dir + "/oci"}), softwaremodules.ProcessEnv{}}})
 //	softwaremodules.Register(mux, sm)
+//	sm.PublishLogs(vendorfiles.Register(mux, vendorfiles.Options{})) // with vendorfiles.Define(m)
 //	a, err := agent.New(ctx, agent.Options{Mux: mux, ...})
 //	sm.Start(ctx, a) // DUStateChange! goes out through the Agent; AutoStart units start
 //	defer sm.Close()

@@ -54,6 +54,7 @@ func (m *Manager) Install(ctx context.Context, a InstallArgs) (uint32, error) {
 		d := m.findDU(n)
 		ev.uuid, ev.version, ev.du, ev.eus, ev.state = d.UUID, d.Version, n, []uint32{d.EU}, StateInstalled
 		m.mu.Unlock()
+		m.publishLog(ev.eus[0])
 		m.rowsAdded(n, ev.eus[0])
 	} else {
 		ev.state = StateFailed
@@ -347,6 +348,7 @@ func (m *Manager) Uninstall(ctx context.Context, n uint32) error {
 		m.emit(ctx, ev)
 		return ev.err
 	}
+	m.unpublishLog(d.EU)
 	m.mu.Lock()
 	euid := ""
 	if u := m.findEU(d.EU); u != nil {
@@ -360,6 +362,7 @@ func (m *Manager) Uninstall(ctx context.Context, n uint32) error {
 	m.mu.Unlock()
 	if euid != "" {
 		_ = os.Remove(filepath.Join(m.o.Dir, "logs", containerID(euid)+".log"))
+		_ = os.Remove(filepath.Join(m.o.Dir, "logs", containerID(euid)+".log.1"))
 	}
 	ev.state = StateUnInstalled
 	m.rowsDeleted(n, d.EU)

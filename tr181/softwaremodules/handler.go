@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/uspkit/uspkit/datamodel"
+	"github.com/uspkit/uspkit/tr181/vendorfiles"
 	"github.com/uspkit/uspkit/usperr"
 )
 
@@ -155,6 +156,9 @@ func (m *Manager) euValues(n uint32) (map[string]string, error) {
 	}
 	if vals["ExecutionFaultCode"] == "" {
 		vals["ExecutionFaultCode"] = FaultNone
+	}
+	if r.logRow != 0 {
+		vals["VendorLogList"] = vendorfiles.LogRef(r.logRow)
 	}
 	p := r.proc
 	dir := m.duDir(d.N)

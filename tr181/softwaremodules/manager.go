@@ -75,6 +75,11 @@ type Manager struct {
 	ops chan struct{}
 	// announced are the values last announced, by row path.
 	announced map[string]map[string]string
+	// logs is Device.DeviceInfo.VendorLogFile (PublishLogs); logMu
+	// serializes the rows' additions and removals (order: logMu, then
+	// mu).
+	logs  LogTable
+	logMu sync.Mutex
 
 	base context.Context
 	stop context.CancelFunc
@@ -129,6 +134,9 @@ type euState struct {
 	Description string `json:"description"`
 	Fault       string `json:"fault"`
 	FaultMsg    string `json:"fault_msg"`
+	// LogFile is the instance of the unit's VendorLogFile row, kept so
+	// that the row has the same number after a restart.
+	LogFile uint32 `json:"log_file,omitempty"`
 }
 
 // duRun is a Deployment Unit's state that is not kept.
@@ -140,6 +148,8 @@ type euRun struct {
 	proc   Process
 	// stopping is set when the Agent itself ends the process.
 	stopping bool
+	// logRow is the unit's VendorLogFile row, 0 while it has none.
+	logRow uint32
 }
 
 type diskSample struct {
