@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -251,15 +252,22 @@ func writeLongDoc(t *testing.T, section string, r report, took time.Duration, or
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", c.ID, strings.ReplaceAll(c.Title, "|", "\\|"), c.Tag, c.Status, strings.ReplaceAll(c.Reason, "|", "\\|"))
 	}
-	sections := map[string]string{}
-	var names []string
-	if doc, err := os.ReadFile(longDoc); err == nil {
-		names, sections = splitLongDoc(string(doc))
+	doc, _ := os.ReadFile(longDoc) // none yet: the header and this section
+	if err := os.WriteFile(longDoc, []byte(mergeLongDoc(string(doc), section, b.String(), order)), 0o644); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// mergeLongDoc returns docs/conformance-long.md with the text body as its
+// section named section: the sections of doc are kept, in the order
+// order gives (those it does not name last, as they were), under
+// longDocHeader.
+func mergeLongDoc(doc, section, body string, order []string) string {
+	names, sections := splitLongDoc(doc)
 	if _, ok := sections[section]; !ok {
 		names = append(names, section)
 	}
-	sections[section] = b.String()
+	sections[section] = body
 	rank := func(s string) int {
 		if i := slices.Index(order, s); i >= 0 {
 			return i
@@ -271,9 +279,7 @@ func writeLongDoc(t *testing.T, section string, r report, took time.Duration, or
 	for _, n := range names {
 		text += "\n" + strings.TrimRight(sections[n], "\n") + "\n"
 	}
-	if err := os.WriteFile(longDoc, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return text
 }
 
 // splitLongDoc returns the "## " sections of docs/conformance-long.md, by
@@ -344,4 +350,54 @@ func defaultGatedCases(section string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// TestMergeLongDoc checks how a run's section goes into
+// docs/conformance-long.md: it replaces the section of its name or is
+// added in the subtests' order, the other sections are kept, and the
+// header is longDocHeader whatever the file had.
+func TestMergeLongDoc(t *testing.T) {
+	order := []string{"A", "B", "C"}
+	sec := func(name, body string) string { return "## " + name + "\n\n" + body + "\n" }
+	for _, c := range []struct {
+		name, doc, section string
+		want               []string
+	}{
+		{"empty file", "", "B", []string{sec("B", "new")}},
+		{"added in order", "# old header\n\n" + sec("A", "a") + "\n" + sec("C", "c"), "B",
+			[]string{sec("A", "a"), sec("B", "new"), sec("C", "c")}},
+		{"replaced", longDocHeader + "\n" + sec("A", "a") + "\n" + sec("B", "b\n\n### sub\n\nx"), "B",
+			[]string{sec("A", "a"), sec("B", "new")}},
+		{"reordered, unknown last", longDocHeader + "\n" + sec("Z", "z") + "\n" + sec("C", "c"), "A",
+			[]string{sec("A", "new"), sec("C", "c"), sec("Z", "z")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := mergeLongDoc(c.doc, c.section, sec(c.section, "new"), order)
+			if want := longDocHeader + "\n" + strings.Join(c.want, "\n"); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestLongRunApart checks what keeps TestConformanceLong's MTPs apart
+// when they run at once: each has its own probe address, inside the
+// loopback network and apart from TestConformance's 127.0.0.1, and its
+// own runner Endpoint IDs (an MQTT 3.1.1 ClientId).
+func TestLongRunApart(t *testing.T) {
+	names := append(slices.Collect(maps.Keys(conformanceSections())), longMutualTLS)
+	hosts, ids := map[string]bool{}, map[string]bool{}
+	for i, n := range names {
+		h := longProbeHost(i)
+		if !h.IsLoopback() || h.Equal(net.IPv4(127, 0, 0, 1)) || hosts[h.String()] {
+			t.Errorf("%s: probe address %v", n, h)
+		}
+		hosts[h.String()] = true
+		for _, id := range []string{longRunnerID(n), longSecondID(n)} {
+			if ids[id] {
+				t.Errorf("%s: Endpoint ID %s taken", n, id)
+			}
+			ids[id] = true
+		}
+	}
 }
