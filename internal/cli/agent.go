@@ -380,6 +380,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 		startDiagnostics(ctx, mux, &ag, dir, log)
 	}
 	vf.register(mux, db, onReboot, log)
+	sw.publishLogs(vf) // smmlogs.go: each Execution Unit's log is a VendorLogFile row
 	onState := func(protocol string) mtp.StateFunc {
 		return func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
 			if a := ag.Load(); a != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,7 +39,9 @@ const (
 // InstallDU() of a unit from HTTP, the EU started and stopped with
 // SetRequestedState(), AutoStart across an agent restart [R-SMM.0],
 // Uninstall(); the Controller receives DUStateChange! for each DU
-// operation and a ValueChange of the EU's Status.
+// operation and a ValueChange of the EU's Status. The EU's log is
+// Device.DeviceInfo.VendorLogFile.2 (its VendorLogList), uploaded with
+// Upload() to an HTTP server, and gone after Uninstall().
 func TestAgentSoftwareModules(t *testing.T) {
 	t.Run("process", func(t *testing.T) { smmScenario(t, "process", smmHelloDU(t)) })
 	t.Run("oci", func(t *testing.T) { smmScenario(t, "oci", smmBusyboxDU(t)) })
@@ -55,7 +58,13 @@ func smmScenario(t *testing.T, env string, du []byte) {
 		}
 		return srv
 	})
+	uploaded := make(chan string, 4)
 	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/upload/eu.log" {
+			b, _ := io.ReadAll(r.Body)
+			uploaded <- string(b)
+			return
+		}
 		if r.URL.Path != "/hello.tgz" {
 			http.NotFound(w, r)
 			return
@@ -100,6 +109,22 @@ func smmScenario(t *testing.T, env string, du []byte) {
 	waitAgent(t, c, smmAgentID, true)
 	smmWaitEU(t, c, eu, "Active")
 
+	// The EU's log: a VendorLogFile row after the Agent's own, which
+	// keeps its number across the restart, uploaded with Upload().
+	const logRow = "Device.DeviceInfo.VendorLogFile.2"
+	if got := smmParam(t, c, eu+"VendorLogList"); got != logRow {
+		t.Fatalf("VendorLogList %q, want %s", got, logRow)
+	}
+	smmOperate(t, c, logRow+".Upload()", map[string]string{"URL": files.URL + "/upload/eu.log", "Username": "", "Password": ""})
+	select {
+	case got := <-uploaded:
+		if !strings.Contains(got, "hello from the unit") {
+			t.Errorf("uploaded EU log %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("EU log not uploaded within 10 s")
+	}
+
 	// Disabling the ExecEnv stops the unit; enabling it starts it again
 	// (AutoStart), both while the Agent notifies the Status changes.
 	smmSet(t, c, "Device.SoftwareModules.ExecEnv.1.", "Enable", "false")
@@ -114,6 +139,9 @@ func smmScenario(t *testing.T, env string, du []byte) {
 	ev = smmWaitDUEvent(t, events)
 	if ev["OperationPerformed"] != "Uninstall" || ev["CurrentState"] != "UnInstalled" || ev["Fault.FaultCode"] != "0" {
 		t.Fatalf("DUStateChange! after Uninstall: %v", ev)
+	}
+	if n := smmParam(t, c, "Device.DeviceInfo.VendorLogFileNumberOfEntries"); n != "1" {
+		t.Errorf("VendorLogFileNumberOfEntries %q after Uninstall, want 1 (the Agent's own log)", n)
 	}
 	m := smmGet(t, c, "Device.SoftwareModules.DeploymentUnitNumberOfEntries")
 	if n := m.GetBody().GetResponse().GetGetResp().GetReqPathResults()[0].GetResolvedPathResults()[0].GetResultParams()["DeploymentUnitNumberOfEntries"]; n != "0" {
@@ -141,7 +169,7 @@ func smmBusyboxDU(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	cfg := `{"ociVersion":"1.0.2","process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/bin/busybox","sh","-c",` +
-		`"trap 'exit 0' TERM; while true; do /bin/busybox sleep 0.2; done"],"env":["PATH=/bin"],"cwd":"/"},` +
+		`"echo hello from the unit; trap 'exit 0' TERM; while true; do /bin/busybox sleep 0.2; done"],"env":["PATH=/bin"],"cwd":"/"},` +
 		`"root":{"path":"rootfs","readonly":true},"mounts":[{"destination":"/proc","type":"proc","source":"proc"}],` +
 		`"linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"network"}]},` +
 		`"annotations":{"org.opencontainers.image.title":"hello","org.opencontainers.image.version":"1.0"}}`
@@ -165,7 +193,7 @@ func smmHelloDU(t *testing.T) []byte {
 	tw := tar.NewWriter(gz)
 	for _, f := range []struct{ name, body string }{
 		{"manifest.json", `{"name":"hello","version":"1.0","vendor":"Acme","command":["/bin/sh","run.sh"]}`},
-		{"run.sh", "trap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n"},
+		{"run.sh", "echo hello from the unit\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n"},
 	} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body))}); err != nil {
 			t.Error(err)
@@ -249,6 +277,16 @@ func smmGet(t *testing.T, c *controller.Controller, path string) *wire.Msg {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// smmParam returns one parameter's value from a Get of its full path.
+func smmParam(t *testing.T, c *controller.Controller, path string) string {
+	t.Helper()
+	rp := smmGet(t, c, path).GetBody().GetResponse().GetGetResp().GetReqPathResults()
+	if len(rp) != 1 || len(rp[0].GetResolvedPathResults()) != 1 {
+		t.Fatalf("Get %s: %v", path, rp)
+	}
+	return rp[0].GetResolvedPathResults()[0].GetResultParams()[path[strings.LastIndex(path, ".")+1:]]
 }
 
 func smmSet(t *testing.T, c *controller.Controller, obj, param, value string) {

@@ -35,7 +35,8 @@ type agentConfigFile struct {
 // vendorFiles is `usp agent`'s Device.DeviceInfo.VendorConfigFile and
 // VendorLogFile: its stored configuration and its recent log.
 type vendorFiles struct {
-	ring *vendorfiles.LogRing
+	ring  *vendorfiles.LogRing
+	files *vendorfiles.Files // once registered
 }
 
 // defineVendorFiles adds the vendor files to m and returns the logger to
@@ -86,7 +87,7 @@ func (v *vendorFiles) register(mux *datamodel.Mux, db agentStore, reboot func(ca
 			}
 			return nil
 		}}
-	vendorfiles.Register(mux, vendorfiles.Options{Config: []vendorfiles.ConfigFile{cfg}, Logs: []vendorfiles.LogFile{v.ring.File("usp-agent.log")}, Logger: log})
+	v.files = vendorfiles.Register(mux, vendorfiles.Options{Config: []vendorfiles.ConfigFile{cfg}, Logs: []vendorfiles.LogFile{v.ring.File("usp-agent.log")}, Logger: log})
 }
 
 // teeHandler sends the records a takes to a, and a copy to b.

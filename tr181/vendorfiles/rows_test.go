@@ -60,6 +60,9 @@ func TestAddLogRows(t *testing.T) {
 	if got := len(f.get(t, "Device.DeviceInfo.VendorLogFile.*.Name")); got != 4 {
 		t.Errorf("%d rows, want 4", got)
 	}
+	if got := f.get(t, "Device.DeviceInfo.VendorLogFileNumberOfEntries")["Device.DeviceInfo.VendorLogFileNumberOfEntries"]; got != "4" {
+		t.Errorf("VendorLogFileNumberOfEntries %q, want 4", got)
+	}
 	row := f.get(t, vendorfiles.LogRef(7)+".")
 	p7 := vendorfiles.LogRef(7) + "."
 	if row[p7+"Name"] != "eu-b.log" || row[p7+"MaximumSize"] != "1000" || row[p7+"Persistent"] != "true" || row[p7+"Alias"] != "cpe-7" {
@@ -84,6 +87,9 @@ func TestAddLogRows(t *testing.T) {
 	}
 	if got := len(f.get(t, "Device.DeviceInfo.VendorLogFile.*.Name")); got != 3 {
 		t.Errorf("%d rows after RemoveLog, want 3", got)
+	}
+	if got := f.get(t, "Device.DeviceInfo.VendorLogFileNumberOfEntries")["Device.DeviceInfo.VendorLogFileNumberOfEntries"]; got != "3" {
+		t.Errorf("VendorLogFileNumberOfEntries %q after RemoveLog, want 3", got)
 	}
 	if n, err := files.AddLog(7, textLog("eu-b.log", "b\n")); err != nil || n != 7 {
 		t.Errorf("AddLog(7) after RemoveLog(7) = %d, %v", n, err)

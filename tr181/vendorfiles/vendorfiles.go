@@ -63,10 +63,14 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Define adds Device.DeviceInfo.VendorConfigFile.{i} and VendorLogFile.{i}
-// to m, whose Device.DeviceInfo. must be defined. Names, types, access and
-// unique keys are TR-181 Device:2.16's (TestModelMatchesTR181).
+// Define adds Device.DeviceInfo.VendorConfigFile.{i} and VendorLogFile.{i},
+// and their NumberOfEntries, to m, whose Device.DeviceInfo. must be
+// defined. Names, types, access and unique keys are TR-181 Device:2.16's
+// (TestModelMatchesTR181).
 func Define(m *schema.Model) {
+	m.Extend("Device.DeviceInfo.").
+		Param("VendorConfigFileNumberOfEntries", schema.UnsignedInt()).
+		Param("VendorLogFileNumberOfEntries", schema.UnsignedInt())
 	alias := schema.String(schema.Named("Alias"), schema.MaxLen(64))
 	url := schema.String(schema.Named("URL"), schema.MaxLen(2048))
 	str := func(n int) *schema.Type { return schema.String(schema.MaxLen(n)) }
