@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/schema"
 )
 
@@ -153,11 +152,13 @@ func (o *onboarding) sendDue(ctx context.Context) {
 }
 
 // startOnBoarding marks the Controller at ref as needing on-boarding:
-// SendOnBoardRequest() sets its OnBoardingComplete to false [R-NOT.5].
+// SendOnBoardRequest() sets its OnBoardingComplete to false [R-NOT.5]. It is
+// the Agent's own update (Engine.Update): when the value is false already,
+// as it is for every request after the first, that costs a look under the
+// engine's read lock.
 func (a *Agent) startOnBoarding(ctx context.Context, ref string) {
 	ref = strings.TrimSuffix(ref, ".") + "."
-	if _, err := a.eng.Set(ctx, agentCaller, false, []datamodel.UpdateObject{{Path: ref,
-		Params: []datamodel.ParamSetting{{Param: "OnBoardingComplete", Value: "false", Required: true}}}}); err != nil {
+	if err := a.eng.Update(ctx, ref, map[string]string{"OnBoardingComplete": "false"}); err != nil {
 		a.log.WarnContext(ctx, "OnBoardingComplete not set to false", "controller", ref, "err", err)
 	}
 }
