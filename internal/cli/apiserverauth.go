@@ -9,28 +9,21 @@ import (
 	"strings"
 )
 
-// agentPaths are the API listener's paths Agents use without a client
-// certificate: the Bulk Data collector (each Agent's own Basic
-// credentials) and the file store (unguessable tokens).
-var agentPaths = [...]string{"/bulkdata/", "/files/"}
-
-// agentPath reports whether p is one of agentPaths. A path that cleaning
-// would change (dot segments, double slashes) is not: the mux would only
-// redirect it, and it must not reach an API path past the check.
+// agentPath reports whether p is one of the API listener's paths Agents
+// use without a client certificate: the Bulk Data collector
+// (/bulkdata/{agent}, each Agent's own Basic credentials) and the file
+// store (/files/…, unguessable tokens). A path that cleaning would change
+// (dot segments, double slashes) is not: the mux would only redirect it,
+// and it must not reach an API path past the check.
 func agentPath(p string) bool {
-	if path.Clean(p) != p && path.Clean(p)+"/" != p {
+	if c := path.Clean(p); c != p && c+"/" != p {
 		return false
 	}
-	for _, pre := range agentPaths {
-		if strings.HasPrefix(p, pre) {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(p, "/bulkdata/") || strings.HasPrefix(p, "/files/")
 }
 
 // requireClientCert serves h only to clients that presented a certificate
-// chaining to api.tls.client_ca, except on agentPaths. The listener asks
+// chaining to api.tls.client_ca, except on an agentPath. The listener asks
 // for a certificate without demanding one (tls.VerifyClientCertIfGiven),
 // so a certificate that is given has been verified in the handshake (one
 // that does not verify ends the connection); here a request with none is

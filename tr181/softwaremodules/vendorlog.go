@@ -78,12 +78,16 @@ func (m *Manager) publishLog(n uint32) {
 		return
 	}
 	m.mu.Lock()
-	if u, r := m.findEU(n), m.eu[n]; u != nil && r != nil {
-		r.logRow = row
-		if u.LogFile != row {
-			u.LogFile = row
-			m.save()
-		}
+	u, r = m.findEU(n), m.eu[n]
+	if u == nil || r == nil { // uninstalled meanwhile
+		m.mu.Unlock()
+		t.RemoveLog(row)
+		return
+	}
+	r.logRow = row
+	if u.LogFile != row {
+		u.LogFile = row
+		m.save()
 	}
 	m.mu.Unlock()
 	m.announce(datamodel.Change{Op: datamodel.OpAdd, Path: vendorfiles.LogRef(row) + ".", Params: map[string]string{"Name": l.Name}})
