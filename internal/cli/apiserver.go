@@ -194,7 +194,7 @@ func apiHTTPClient(dataDir string) (*http.Client, error) {
 func apiTLSFlags(fs *flag.FlagSet) func() *apiConfig {
 	cert := fs.String("api-cert", "", "serve the REST API over HTTPS with this certificate `file` (PEM, with --api-key)")
 	key := fs.String("api-key", "", "private key `file` of --api-cert")
-	ca := fs.String("api-client-ca", "", "require API clients to present a certificate issued by this CA `file`")
+	ca := fs.String("api-client-ca", "", "require API and web UI clients to present a certificate issued by this CA `file` (Agents reach /bulkdata/ and /files/ without one)")
 	return func() *apiConfig {
 		if *cert == "" && *key == "" && *ca == "" {
 			return nil
