@@ -25,7 +25,6 @@ import (
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
-	"github.com/uspkit/uspkit/tr181/bulkdata"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
 	"github.com/uspkit/uspkit/tr181/gatewayinfo"
 )
@@ -341,7 +340,7 @@ func startAgent(ctx context.Context, cfg *agentConfig, log *slog.Logger, onReboo
 	cfg.USPBroker.define(m)
 	deviceinfo.Define(m)
 	gatewayinfo.Define(m)
-	bulkdata.Define(m)
+	defineBulkData(m) // feature_bulk.go; none with usp_nobulk
 	fw.define(m)
 	bd, err := newBulkData(cfg.BulkData, dir, log)
 	if err != nil {

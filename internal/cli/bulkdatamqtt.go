@@ -1,3 +1,5 @@
+//go:build !usp_nobulk
+
 package cli
 
 import (

@@ -1,3 +1,5 @@
+//go:build !usp_nodiscovery
+
 package cli
 
 import (

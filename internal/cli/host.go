@@ -1,3 +1,5 @@
+//go:build !usp_nohost
+
 package cli
 
 import (

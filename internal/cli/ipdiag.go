@@ -1,3 +1,5 @@
+//go:build !usp_nodiag
+
 package cli
 
 import (

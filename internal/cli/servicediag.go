@@ -1,3 +1,5 @@
+//go:build !usp_device
+
 package cli
 
 import (

@@ -1,3 +1,5 @@
+//go:build !usp_nosmm
+
 package cli
 
 import (
