@@ -145,6 +145,8 @@ func openTail(path string, limit int64) (io.ReadCloser, error) {
 		total += fi.Size()
 	}
 	skip := max(total-limit, 0)
+	// The cut is inside a line unless the byte before it ends one.
+	cutsLine := skip > 0 && byteAt(files, sizes, skip-1) != '\n'
 	var rs []io.Reader
 	for i, f := range files {
 		n := min(skip, sizes[i])
@@ -156,12 +158,28 @@ func openTail(path string, limit int64) (io.ReadCloser, error) {
 		rs = append(rs, io.LimitReader(f, sizes[i]-n))
 	}
 	var r io.Reader = io.MultiReader(rs...)
-	if total > limit {
+	if cutsLine {
 		br := bufio.NewReader(r)
 		_, _ = br.ReadString('\n') // the line cut in two
 		r = br
 	}
 	return readCloser{r, closeAll}, nil
+}
+
+// byteAt returns the byte at offset off of the files one after the
+// other, 0 when it cannot be read.
+func byteAt(files []*os.File, sizes []int64, off int64) byte {
+	for i, f := range files {
+		if off < sizes[i] {
+			b := make([]byte, 1)
+			if _, err := f.ReadAt(b, off); err != nil {
+				return 0
+			}
+			return b[0]
+		}
+		off -= sizes[i]
+	}
+	return 0
 }
 
 type readCloser struct {
