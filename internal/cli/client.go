@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -612,7 +611,7 @@ func runAgents(ctx context.Context, e *env, args []string) error {
 func runEvents(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events", "")
 	mk := clientFlags(fs)
-	follow := fs.Bool("follow", false, "keep printing new events")
+	follow := fs.Bool("follow", false, "keep printing new events; a dropped connection is resumed after the last event printed")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -647,29 +646,7 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(c.server, "/")+"/api/v1/events/stream", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("events: HTTP %d", resp.StatusCode)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-			print([]byte(data))
-		}
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return sc.Err()
+	return c.followEvents(ctx, e, print)
 }
 
 // uspError prints one failed path with its USP error.

@@ -12,8 +12,6 @@ import (
 	"github.com/uspkit/uspkit/telemetry"
 )
 
-func waitABit() { time.Sleep(10 * time.Millisecond) }
-
 // TestTelemetryRetention: telemetry.max_age must be a positive duration;
 // the Controller's telemetry purges values older than it as it starts
 // (and on its schedule after), in the data directory's telemetry.db.
