@@ -82,7 +82,7 @@ func startTelemetry(ctx context.Context, tc *telemetryConfig, data, postgres str
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{}, 2)
 	go func() { svc.RunRetention(ctx, maxAge, 0); done <- struct{}{} }()
-	ing := newPushIngest(c, func(ctx context.Context, e controller.Event) { ingestPush(ctx, svc, e, log) }, log)
+	ing := newPushIngest(c, func(ctx context.Context, e controller.Event) { ingestPush(ctx, svc, e, log) }, pushPoint(data), log)
 	go func() { ing.run(ctx); done <- struct{}{} }()
 	return svc, func() { cancel(); <-done; <-done; db.Close() }, nil
 }
