@@ -87,7 +87,7 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 	}
 	var out map[string]string
 	ask := names
-	if len(in.numEntries) > 0 {
+	if counted(in, names) {
 		out = make(map[string]string, len(names))
 		ask = nil
 		for _, n := range names {
@@ -148,6 +148,20 @@ func (t *txn) values(ctx context.Context, tg target, names []string) (map[string
 		}
 	}
 	return out, nil
+}
+
+// counted reports whether one of names is a …NumberOfEntries parameter
+// the engine computes.
+func counted(in *objInfo, names []string) bool {
+	if len(in.numEntries) == 0 {
+		return false
+	}
+	for _, n := range names {
+		if in.numEntries[n] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // onlyAsked reports whether vals, written by a handler, holds no name

@@ -10,7 +10,8 @@ import (
 
 // BenchmarkGetProvidedParams is a Get of three parameters of a provided
 // single-instance object, each its own path (as an OnBoardRequest reads
-// ManufacturerOUI, ProductClass and SerialNumber).
+// ManufacturerOUI, ProductClass and SerialNumber), an object with a
+// counted table below it.
 func BenchmarkGetProvidedParams(b *testing.B) {
 	m := schema.New()
 	m.Define("Device.")
@@ -18,7 +19,10 @@ func BenchmarkGetProvidedParams(b *testing.B) {
 		Param("ManufacturerOUI", schema.String()).
 		Param("ProductClass", schema.String()).
 		Param("SerialNumber", schema.String()).
-		Param("UpTime", schema.UnsignedInt())
+		Param("UpTime", schema.UnsignedInt()).
+		Param("VendorLogFileNumberOfEntries", schema.UnsignedInt())
+	m.Define("Device.DeviceInfo.VendorLogFile.{i}.", schema.NumEntries("VendorLogFileNumberOfEntries")).
+		Param("Name", schema.String())
 	mux := datamodel.NewMux(m)
 	mux.Handle("Device.DeviceInfo.", datamodel.HandlerFunc(func(_ context.Context, w datamodel.ResponseWriter, r *datamodel.Request) error {
 		for _, n := range r.Names {
