@@ -52,6 +52,9 @@ type apiClient struct {
 	server, token, agent string
 	json                 bool
 	hc                   *http.Client // trusts the API's certificate (apiHTTPClient)
+	// serverFile is the data directory's api.url when server came from
+	// it: a reconnecting `events --follow` reads it again.
+	serverFile string
 }
 
 // clientFlags adds the flags every client verb takes.
@@ -81,6 +84,7 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 					"data directory of a running `usp up` or `usp controller`; %s has no %s (%w)", dir, serverFile, err)
 			}
 			c.server = strings.TrimSpace(string(b))
+			c.serverFile = filepath.Join(dir, serverFile)
 		}
 		c.token = os.Getenv("USP_TOKEN")
 		if c.token == "" {

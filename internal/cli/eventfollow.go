@@ -4,11 +4,13 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -35,7 +37,9 @@ var errStreamIdle = fmt.Errorf("no data for %v", followIdle)
 
 // followEvents prints the API's event stream until ctx ends. When the
 // connection ends (the Controller restarts, the network fails) it
-// reconnects with back-off and resumes after the last event it printed
+// reconnects with back-off (at the address in the data directory's
+// api.url when the server was found there) and resumes after the last
+// event it printed
 // (Last-Event-ID), so that none is printed twice or left out; the ids the
 // Controller no longer keeps come as a gap event, printed as one line (as
 // an object with --json). It returns an error only when the API refuses
@@ -73,6 +77,11 @@ func (c *apiClient) followEvents(ctx context.Context, e *env, print func([]byte)
 func (c *apiClient) streamEvents(ctx context.Context, e *env, last *string, print func([]byte)) (got bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if c.serverFile != "" { // a restarted Controller may listen elsewhere
+		if b, err := os.ReadFile(c.serverFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			c.server = string(bytes.TrimSpace(b))
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(c.server, "/")+"/api/v1/events/stream", nil)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", errStreamFatal, err) // a bad --server does not get better

@@ -40,8 +40,9 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// restartableController is `usp controller` on fixed ports, which can be
-// stopped and started again on its data directory.
+// restartableController is `usp controller` with its WebSocket MTP on a
+// fixed port and its API on any, which can be stopped and started again
+// on its data directory.
 type restartableController struct {
 	t        *testing.T
 	bin, cfg string
@@ -51,9 +52,9 @@ type restartableController struct {
 
 func newRestartableController(t *testing.T, bin, data string) *restartableController {
 	t.Helper()
-	httpAddr, wsAddr := freePort(t), freePort(t)
-	conf := fmt.Sprintf("endpoint_id: proto::follow-ctl\ndata: %s\nlog_level: error\nhttp: %s\nwebsocket: 127.0.0.1:0\nadmission: all\n"+
-		"mtps:\n  - name: lab\n    protocol: WebSocket\n    listen: %s\n    path: /usp\n    identity: claimed\n", data, httpAddr, wsAddr)
+	wsAddr := freePort(t)
+	conf := fmt.Sprintf("endpoint_id: proto::follow-ctl\ndata: %s\nlog_level: error\nhttp: 127.0.0.1:0\nwebsocket: 127.0.0.1:0\nadmission: all\n"+
+		"mtps:\n  - name: lab\n    protocol: WebSocket\n    listen: %s\n    path: /usp\n    identity: claimed\n", data, wsAddr)
 	r := &restartableController{t: t, bin: bin, cfg: filepath.Join(data, "controller.yaml"), ws: "ws://" + wsAddr + "/usp"}
 	if err := os.WriteFile(r.cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -150,8 +151,9 @@ func storedSeqs(t *testing.T, apiURL, token string) []uint64 {
 }
 
 // TestEventsFollowAcrossRestart: `usp events --follow --json` goes on
-// through a restart of the Controller: it reconnects with back-off and
-// resumes with Last-Event-ID, so that every event the Controller stored
+// through a restart of the Controller: it reconnects with back-off (to
+// the API's new address, found in the data directory) and resumes with
+// Last-Event-ID, so that every event the Controller stored
 // after the first one it printed (Notifications from Agents [R-NOT.1]
 // sent before, during and after the restart) is printed once, in order.
 // A wrong token ends it with an error rather than retrying.
@@ -165,8 +167,8 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 	}
 	token := strings.TrimSpace(string(b))
 
-	follow := exec.Command(bin, "events", "--follow", "--json", "--server", ctl.api, "--data", data)
-	follow.Env = append(os.Environ(), "USP_TOKEN="+token)
+	follow := exec.Command(bin, "events", "--follow", "--json", "--data", data)
+	follow.Env = append(os.Environ(), "USP_TOKEN="+token, "USP_SERVER=")
 	stdout, _ := follow.StdoutPipe()
 	var stderr strings.Builder
 	follow.Stderr = &stderr
@@ -246,8 +248,11 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	ctl.stop()
-	before := len(printed())
+	before, oldAPI := len(printed()), ctl.api
 	ctl.start()
+	if ctl.api == oldAPI {
+		t.Logf("the API is at %s again", ctl.api)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	stopGen()
 	sent := <-genDone
