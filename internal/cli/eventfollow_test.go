@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,23 +21,12 @@ import (
 
 	"github.com/uspkit/uspkit/controller"
 	"github.com/uspkit/uspkit/controller/api"
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mtptest"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/wire"
 )
-
-// freePort returns a loopback address nothing listens on now, so that a
-// restarted process can listen where the first one did.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // restartableController is `usp controller` with its WebSocket MTP on a
 // fixed port and its API on any, which can be stopped and started again
@@ -52,7 +40,7 @@ type restartableController struct {
 
 func newRestartableController(t *testing.T, bin, data string) *restartableController {
 	t.Helper()
-	wsAddr := freePort(t)
+	wsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	conf := fmt.Sprintf("endpoint_id: proto::follow-ctl\ndata: %s\nlog_level: error\nhttp: 127.0.0.1:0\nwebsocket: 127.0.0.1:0\nadmission: all\n"+
 		"mtps:\n  - name: lab\n    protocol: WebSocket\n    listen: %s\n    path: /usp\n    identity: claimed\n", data, wsAddr)
 	r := &restartableController{t: t, bin: bin, cfg: filepath.Join(data, "controller.yaml"), ws: "ws://" + wsAddr + "/usp"}
