@@ -43,8 +43,13 @@ type subscriptions struct {
 	reloadMu sync.Mutex // serialises reload
 	storeMu  sync.Mutex // serialises writing pending notifications to the store and removing them
 
-	mu      sync.Mutex
-	subs    map[string]*sub              // by instance path
+	mu   sync.Mutex
+	subs map[string]*sub // by instance path
+	// byType lists the subscriptions of subs by NotifType, each in path
+	// order, so that a change is matched against the subscriptions of its
+	// kind only (an Add against the ObjectCreation ones): built on first
+	// use after subs changes, nil until then, never modified once built.
+	byType  map[string][]*sub
 	pending map[string]*pending          // by msg_id
 	values  map[string]map[string]string // ValueChange baselines: sub path → param path → value
 }
@@ -154,6 +159,7 @@ func (s *subscriptions) reload(ctx context.Context, only ...string) {
 		}
 	}
 	s.subs = next
+	s.byType = nil
 	for path := range s.values {
 		if next[path] == nil || next[path].notifType != notifValueChange {
 			delete(s.values, path)
@@ -368,19 +374,28 @@ func splitCommand(p string) (obj, name string) {
 // notifType that match accepts and whose recipient may be notified of path.
 func (s *subscriptions) send(ctx context.Context, notifType, path string, right datamodel.Perms, match func(*sub) bool, build func(*controller) *wire.Notify) {
 	s.mu.Lock()
-	var subs []*sub
-	for _, x := range s.subs {
-		if x.notifType == notifType {
-			subs = append(subs, x)
-		}
-	}
+	subs := s.ofType(notifType)
 	s.mu.Unlock()
-	slices.SortFunc(subs, func(a, b *sub) int { return strings.Compare(a.path, b.path) })
 	for _, x := range subs {
 		if match(x) {
 			s.sendTo(ctx, x, path, right, build)
 		}
 	}
+}
+
+// ofType returns the subscriptions of one NotifType in path order, a
+// slice the caller must not modify; s.mu is held.
+func (s *subscriptions) ofType(notifType string) []*sub {
+	if s.byType == nil {
+		s.byType = map[string][]*sub{}
+		for _, x := range s.subs {
+			s.byType[x.notifType] = append(s.byType[x.notifType], x)
+		}
+		for _, l := range s.byType {
+			slices.SortFunc(l, func(a, b *sub) int { return strings.Compare(a.path, b.path) })
+		}
+	}
+	return s.byType[notifType]
 }
 
 func (s *subscriptions) sendTo(ctx context.Context, x *sub, path string, right datamodel.Perms, build func(*controller) *wire.Notify) {
