@@ -199,3 +199,46 @@ func TestInstancesAfterRefusedAdd(t *testing.T) {
 		t.Errorf("after the next Add (%s): %v, want %v", res[0].Path, got, want)
 	}
 }
+
+// TestInstancesAfterDeletes: deleting the first and the last rows, in a
+// Delete that is refused and in one that is not, leaves the committed
+// list as it should be, and a later Add goes after the last number ever
+// issued.
+func TestInstancesAfterDeletes(t *testing.T) {
+	ctx := context.Background()
+	eng := pairEngine(t, 5)
+	list := func() []string {
+		var out []string
+		for _, i := range eng.Instances(ctx, admin, []string{"Device.Pair."}, true)[0].Instances {
+			out = append(out, i.Path)
+		}
+		return out
+	}
+	all := []string{"Device.Pair.1.", "Device.Pair.2.", "Device.Pair.3.", "Device.Pair.4.", "Device.Pair.5."}
+	// Not allow_partial: the path that names nothing fails the whole Delete.
+	if _, err := eng.Delete(ctx, admin, false, []string{"Device.Pair.1.", "Device.Pair.5.", "Device.Nope."}); err == nil {
+		t.Fatal("Delete with a bad path accepted")
+	}
+	if got := list(); !slices.Equal(got, all) {
+		t.Errorf("after the refused Delete: %v", got)
+	}
+	if _, err := eng.Delete(ctx, admin, false, []string{"Device.Pair.1.", "Device.Pair.5."}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); !slices.Equal(got, all[1:4]) {
+		t.Errorf("after deleting the first and the last: %v", got)
+	}
+	res, err := eng.Add(ctx, admin, false, []datamodel.CreateObject{{Path: "Device.Pair.", Params: []datamodel.ParamSetting{{Param: "ID", Value: "n"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list(), append(slices.Clone(all[1:4]), "Device.Pair.6."); res[0].Path != "Device.Pair.6." || !slices.Equal(got, want) {
+		t.Errorf("after an Add (%s): %v, want %v", res[0].Path, got, want)
+	}
+	if _, err := eng.Delete(ctx, admin, false, []string{"Device.Pair.6.", "Device.Pair.2."}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); !slices.Equal(got, all[2:4]) {
+		t.Errorf("after deleting the last and the first again: %v", got)
+	}
+}

@@ -384,7 +384,19 @@ func (t *txn) dropStored(p string) {
 	if table, n, ok := splitInstance(p); ok {
 		ns := t.storedInstances(table)
 		if i, found := slices.BinarySearch(ns, n); found {
-			t.putTable(table, slices.Delete(slices.Clone(ns), i, i+1))
+			switch {
+			// The first or the last row: a shorter view of the same
+			// numbers, nothing copied and nothing written in them (the
+			// last keeps no room, so that an append copies rather than
+			// overwrite the number deleted, which the committed list
+			// still holds until commit).
+			case i == 0:
+				t.putTable(table, ns[1:])
+			case i == len(ns)-1:
+				t.putTable(table, ns[:i:i])
+			default:
+				t.putTable(table, slices.Delete(slices.Clone(ns), i, i+1))
+			}
 		}
 	}
 }
