@@ -58,7 +58,7 @@ func TestOpenWrtFeatureTags(t *testing.T) {
 		t.Skip("no make")
 	}
 	all := []string{"CONFIG_USP_AGENT_DIAGNOSTICS", "CONFIG_USP_AGENT_SOFTWARE_MODULES", "CONFIG_USP_AGENT_HOST",
-		"CONFIG_USP_AGENT_BULKDATA", "CONFIG_USP_AGENT_DISCOVERY"}
+		"CONFIG_USP_AGENT_BULKDATA", "CONFIG_USP_AGENT_DISCOVERY", "CONFIG_USP_AGENT_STOMP", "CONFIG_USP_AGENT_WEBSOCKET"}
 	for _, tc := range []struct {
 		name string
 		set  []string

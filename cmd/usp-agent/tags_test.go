@@ -27,6 +27,8 @@ var deviceFeatures = []deviceFeature{
 	{"usp_nobulk", []string{"github.com/uspkit/uspkit/tr181/bulkdata"}, "bulk_data:\n  disabled: true\n",
 		[]string{"Device.BulkData."}},
 	{"usp_nodiscovery", nil, "discovery:\n  advertise: true\n", nil},
+	{"usp_nostomp", []string{"github.com/uspkit/uspkit/mtp/stomp"}, "mtps:\n  - protocol: STOMP\n    addr: 127.0.0.1:61613\n", nil},
+	{"usp_nows", []string{"github.com/uspkit/uspkit/mtp/ws", "github.com/coder/websocket"}, "mtps:\n  - protocol: WebSocket\n    listen: 127.0.0.1:0\n", nil},
 }
 
 // minimalTags is the "minimal CPE" profile: every feature tag.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -20,9 +19,7 @@ import (
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
-	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/uds"
-	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/deviceinfo"
@@ -465,38 +462,9 @@ func buildMTP(ctx context.Context, self string, mc mtpConfig, onState mtp.StateF
 	m := agent.MTP{Protocol: mc.Protocol}
 	switch mc.Protocol {
 	case "WebSocket":
-		tc, err := mc.TLS.build(mc.Listen != "")
-		if err != nil {
-			return m, err
-		}
-		if mc.Listen != "" {
-			tc = trust.ServerTLS(tc)
-		} else {
-			tc = trust.ClientTLS(tc)
-		}
-		o := &ws.Options{EndpointID: self, URL: mc.URL, Path: mc.Path, TLS: tc, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log}
-		if mc.Listen != "" {
-			srv, err := ws.Listen(ctx, mc.Listen, o)
-			if err != nil {
-				return m, err
-			}
-			log.Info("websocket server", "addr", srv.Addr().String())
-			m.Transport = srv
-		} else {
-			m.Transport = ws.NewClient(o)
-			m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
-		}
+		return wsMTP(ctx, self, mc, onState, trust, log) // mtp_ws.go; an error with usp_nows
 	case "STOMP":
-		tc, err := mc.TLS.build(false)
-		if err != nil {
-			return m, err
-		}
-		tc = trust.ClientTLS(tc)
-		m.Transport = stomp.NewClient(&stomp.Options{Addr: mc.Addr, TLS: tc, VirtualHost: mc.VirtualHost, Username: mc.Username,
-			Password: mc.Password, EndpointID: self, Destination: mc.Destination, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log,
-			OutgoingHeartbeat: 30 * time.Second, IncomingHeartbeat: 30 * time.Second})
-		dest := mc.Destination
-		m.Connect = func(to string) *record.Record { return record.NewSTOMPConnect(to, self, dest) }
+		return stompMTP(self, mc, onState, trust, log) // mtp_stomp.go; an error with usp_nostomp
 	case "UDS":
 		m.Transport = uds.NewClient(&uds.Options{Path: mc.Socket, EndpointID: self, MaxRecord: mc.MaxRecord, OnState: onState, Logger: log})
 		m.Connect = func(to string) *record.Record { return record.NewUDSConnect(to, self) }

@@ -14,9 +14,7 @@ import (
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/discovery"
 	"github.com/uspkit/uspkit/mtp/mqtt"
-	"github.com/uspkit/uspkit/mtp/stomp"
 	"github.com/uspkit/uspkit/mtp/uds"
-	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
 )
 
@@ -83,63 +81,11 @@ func (d *dialer) Dial(ctx context.Context, c *agent.Connection) (agent.MTP, erro
 		m.Connect = func(to string) *record.Record { return record.NewMQTTConnect(to, self, rv, cli.Topic()) }
 		d.mqtt.add(cm.Client, cli, v == mqtt.V311)
 	case c.STOMP != nil:
-		cs := c.STOMP
-		tc, err := d.clientTLS(local.TLS, cs.EnableEncryption, cs.Host)
-		if err != nil {
-			return m, err
-		}
-		dest := cs.Destination
-		m.Transport = stomp.NewClient(&stomp.Options{Addr: net.JoinHostPort(cs.Host, strconv.Itoa(int(cs.Port))), TLS: tc,
-			VirtualHost: cs.VirtualHost, Username: cs.Username, Password: cs.Password, EndpointID: self, Destination: dest,
-			OutgoingHeartbeat: cs.OutgoingHeartbeat, IncomingHeartbeat: cs.IncomingHeartbeat, MaxRecord: local.MaxRecord,
-			MinWait: cs.Retry.MinWait, Multiplier: cs.Retry.Multiplier, MaxWait: cs.Retry.MaxWait, OnState: c.OnState, Logger: d.log})
-		m.Connect = func(to string) *record.Record { return record.NewSTOMPConnect(to, self, dest) }
+		return d.dialSTOMP(c, local) // mtp_stomp.go; an error with usp_nostomp
 	case c.WebSocket != nil && c.WebSocket.Controller != "":
-		cw := c.WebSocket
-		scheme := "ws"
-		if cw.EnableEncryption {
-			scheme = "wss"
-		}
-		u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(cw.Host, strconv.Itoa(int(cw.Port))), Path: cw.Path}
-		tc, err := d.clientTLS(local.TLS, cw.EnableEncryption, cw.Host)
-		if err != nil {
-			return m, err
-		}
-		if tc != nil && tc.ServerName == "" {
-			tc.ServerName = cw.Host
-		}
-		// A server certificate naming USP Endpoints must name this Controller [R-SEC.5].
-		// A host in .local. is resolved with mDNS when connecting (localws.go).
-		m.Transport = d.wsClient(cw.Host, &ws.Options{EndpointID: self, PeerID: cw.Controller, URL: u.String(), TLS: tc, PingInterval: cw.KeepAlive,
-			MaxRecord: local.MaxRecord, MinWait: cw.Retry.MinWait, Multiplier: cw.Retry.Multiplier, OnState: c.OnState, Logger: d.log})
-		m.Connect = func(to string) *record.Record { return record.NewWebSocketConnect(to, self) }
+		return d.dialWSClient(c, local) // mtp_ws.go; an error with usp_nows
 	case c.WebSocket != nil:
-		cw := c.WebSocket
-		host := ""
-		if hasLocal {
-			h, _, err := net.SplitHostPort(local.Listen)
-			if err == nil {
-				host = h
-			}
-		}
-		var tc *tls.Config
-		if cw.EnableEncryption {
-			if !hasLocal || local.TLS == nil || local.TLS.Cert == "" {
-				return m, fmt.Errorf("an encrypted WebSocket server needs a certificate (tls.cert): %w", errNoLocal)
-			}
-			var err error
-			if tc, err = local.TLS.build(true); err != nil {
-				return m, err
-			}
-			tc = d.trust.ServerTLS(tc) // new connections trust certificates added later
-		}
-		srv, err := ws.Listen(ctx, net.JoinHostPort(host, strconv.Itoa(int(cw.Port))), &ws.Options{EndpointID: self, Path: cw.Path,
-			TLS: tc, PingInterval: cw.KeepAlive, MaxRecord: local.MaxRecord, OnState: c.OnState, Logger: d.log})
-		if err != nil {
-			return m, err
-		}
-		d.log.Info("websocket server", "addr", srv.Addr().String())
-		m.Transport = srv
+		return d.dialWSServer(ctx, c, local, hasLocal) // mtp_ws.go
 	case c.Protocol == "UDS":
 		if !hasLocal || local.Socket == "" {
 			return m, fmt.Errorf("the socket path (socket): %w", errNoLocal)

@@ -36,9 +36,6 @@ func startDiscovery(context.Context, *discoveryConfig, *agent.Agent, *gatewayinf
 	return func() {}, nil
 }
 
-// resolveLocal leaves every name to the system resolver.
-func (*dialer) resolveLocal(_ context.Context, host string) (string, error) { return host, nil }
-
 func runAgentDHCPOptions(context.Context, *env, []string) error {
 	return errors.New("agent dhcp-options: DHCP discovery is not in this build (usp_nodiscovery)")
 }

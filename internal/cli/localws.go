@@ -1,3 +1,5 @@
+//go:build !usp_nows
+
 package cli
 
 import (
