@@ -12,10 +12,11 @@
 //		go build -tags usp_device -trimpath -ldflags='-s -w' ./cmd/usp-agent
 //
 // bbolt (store: bolt) is in it only with the usp_bolt tag as well, and
-// the tags usp_nodiag, usp_nosmm, usp_nohost, usp_nobulk and
-// usp_nodiscovery leave out the diagnostics, Software Modules, the host
-// objects, Bulk Data and discovery (docs/deploy.md, "A smaller device
-// build"); a configuration section of what was left out is refused.
+// the tags usp_nodiag, usp_nosmm, usp_nohost, usp_nobulk,
+// usp_nodiscovery, usp_nostomp and usp_nows leave out the diagnostics,
+// Software Modules, the host objects, Bulk Data, discovery and the STOMP
+// and WebSocket MTPs (docs/deploy.md, "A smaller device build"); the
+// configuration of what was left out is refused.
 //
 // Unless the environment sets GOGC or GOMEMLIMIT, it runs with GOGC=100
 // and GOMEMLIMIT=32MiB (memory.go).
