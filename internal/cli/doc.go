@@ -11,4 +11,12 @@
 // conformance, telemetry, broker or store/sqlite) starts with
 // "//go:build !usp_device". TestDeviceBuildFiles names a file that does
 // not, and cmd/usp-agent's TestDeviceBuildLeavesOut checks the whole build.
+//
+// Feature tags added to usp_device leave more of the Agent out:
+// usp_nodiag, usp_nosmm, usp_nohost, usp_nobulk, usp_nodiscovery,
+// usp_nostomp and usp_nows; usp_bolt adds the bbolt store. The files a tag
+// removes start with "//go:build !usp_no…", and a file of the same
+// subsystem built with the tag (feature_no*.go, mtp_no*.go) refuses its
+// configuration: cmd/usp-agent's TestDeviceBuildFeatureTags and
+// TestDeviceBuildMinimal check each.
 package cli
