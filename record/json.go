@@ -1,5 +1,3 @@
-//go:build !usp_device
-
 package record
 
 import (

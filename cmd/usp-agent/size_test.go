@@ -115,7 +115,6 @@ func TestDeviceBuildLeavesOut(t *testing.T) {
 		"net/http/pprof",
 		"go.etcd.io/bbolt",                              // only with usp_bolt
 		"github.com/uspkit/uspkit/store/bolt",           // only with usp_bolt
-		"google.golang.org/protobuf/encoding/protojson", // record's JSON is for usp decode/encode and the Controller
 	} {
 		for _, d := range deps {
 			if d == bad {
