@@ -28,9 +28,35 @@ func (t *T) role() *testRole {
 	t.Cleanup(func() { t.c.do(t.ctx, deleteReq(true, role), t.r.o.ReplyTimeout) })
 	tr := &testRole{t: t, path: role}
 	tr.add("Device.", "rw-n", "rw-n", "rw-n", "r-xn")
+	tr.add(role+"Name", "----", "rw-n", "rw-n", "r-xn") // the probe: see effective
 	t.setOK(c, preq("AssignedRole", trimDot(role)))
 	t.Cleanup(func() { t.c.do(t.ctx, setReq(false, obj(c, preq("AssignedRole", old))), t.r.o.ReplyTimeout) })
+	tr.effective()
 	return tr
+}
+
+// effective checks, before the case judges anything, that the assigned
+// role governs the runner's Controller. An Agent may combine the
+// AssignedRole with roles the Controller inherits (InheritedRole, from
+// its credentials or the Agent's policy), and the combined permissions
+// can allow what the test role forbids; the case would then judge a
+// restriction that never applied, or send a command (Reboot()) it was
+// meant to block. The probe is a harmless restriction of the test role
+// itself: read access to its own Name is denied at Order 2. A Get that
+// still returns the Name means the restriction has no effect: the case
+// stops as a setup failure, before any request under test.
+func (r *testRole) effective() {
+	t := r.t
+	name := r.path + "Name"
+	m := t.Do(getReq(name))
+	if v, ok := flat(m.GetBody().GetResponse().GetGetResp())[name]; ok {
+		inherited := ""
+		ir := t.controller() + "InheritedRole"
+		if iv := flat(t.Do(getReq(ir)).GetBody().GetResponse().GetGetResp())[ir]; iv != "" {
+			inherited = " (InheritedRole " + iv + ")"
+		}
+		t.Skipf("setup: the restriction of the assigned role %s did not take effect%s: %s, denied to it, read as %q", trimDot(r.path), inherited, name, v)
+	}
 }
 
 // add adds a Permission at the next Order and checks the AddResp.
