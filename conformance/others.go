@@ -26,7 +26,17 @@ func sectionsOther() map[string]caseFunc {
 	}}
 	m["9.9"] = caseFunc{run: func(t *T) {
 		t.need("Device.LocalAgent.Controller.{i}.SendOnBoardRequest()")
-		second := t.secondController(false)
+		// The second Controller only receives here: the case removes its
+		// entry and adds it anew, so the Agent need not answer it before
+		// (an Agent may ignore a Controller it has no entry for).
+		second := t.r.second
+		if second == nil {
+			t.Skipf("needs a second controller")
+		}
+		t.keepController(second.id) // restored when the case ends (restore.go)
+		// The second Controller makes itself known over its MTP first, as
+		// a connected Controller is; no answer is needed.
+		_, _ = second.do(t.ctx, getReq("Device.LocalAgent.EndpointID"), min(t.r.o.ReplyTimeout, 2*time.Second))
 		role := t.value(t.controller() + "AssignedRole")
 		for _, c := range t.instances("Device.LocalAgent.Controller.") {
 			if t.value(c+"EndpointID") == second.id {

@@ -443,6 +443,7 @@ func (t *T) secondController(trusted bool) *client {
 	if second == nil {
 		t.Skipf("needs a second controller")
 	}
+	t.keepController(second.id) // restored when the case ends (restore.go)
 	var entry string
 	for path, v := range flat(t.getResp(t.Do(getReq("Device.LocalAgent.Controller.*.EndpointID")))) {
 		if v == second.id {

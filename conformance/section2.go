@@ -219,6 +219,11 @@ func section2() map[string]caseFunc {
 		return func(t *T) {
 			t.need("Device.LocalAgent.Controller.{i}.BootParameter.{i}.")
 			ctrls := t.instances("Device.LocalAgent.Controller.")
+			if len(ctrls) < 2 && t.r.second != nil {
+				// The second Controller's entry, for this case only.
+				t.secondController(true)
+				ctrls = t.instances("Device.LocalAgent.Controller.")
+			}
 			if len(ctrls) < 2 {
 				t.Skipf("needs two Controller entries")
 			}

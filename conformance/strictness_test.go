@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,19 @@ func (p *tap) Send(ctx context.Context, addr string, b []byte) error {
 	return p.Transport.Send(ctx, addr, out)
 }
 
+// silent is an Agent's transport that sends no responses or errors, only
+// requests (Notify).
+type silent struct{ mtp.Transport }
+
+func (s silent) Send(ctx context.Context, addr string, b []byte) error {
+	var rec record.Record
+	var m wire.Msg
+	if record.Decode(b, &rec, nil) == nil && proto.Unmarshal(rec.Payload, &m) == nil && m.GetBody().GetRequest() == nil {
+		return nil
+	}
+	return s.Transport.Send(ctx, addr, b)
+}
+
 // operated lists the commands of the Operate requests the runner sent.
 func (p *tap) operated() []string {
 	p.mu.Lock()
@@ -124,22 +138,42 @@ func (p *tap) operated() []string {
 	return out
 }
 
+const secondID = "proto::second-controller"
+
+// harness says how agentRun sets up the Agent and the runner.
+type harness struct {
+	reboot bool // Options.Reboot
+	// secondEntry gives the second Controller an entry from the start.
+	secondEntry bool
+	// secondSilent makes the Agent answer no request of the second
+	// Controller (it still sends it Notifications).
+	secondSilent bool
+	// after inspects the Agent once the runner is done.
+	after func(ctx context.Context, a *agent.Agent)
+}
+
 // agentRun runs the cases pattern selects against an in-process Agent
 // (with a second Controller endpoint), the runner's requests going
 // through primary and second.
-func agentRun(t *testing.T, pattern string, reboot bool, primary, second *tap) []conformance.Result {
+func agentRun(t *testing.T, pattern string, h harness, primary, second *tap) []conformance.Result {
 	t.Helper()
-	const secondID = "proto::second-controller"
+	ctrls := []agent.ControllerConfig{{EndpointID: runnerID, Alias: "runner", MTPs: []agent.ControllerMTPConf{{Protocol: "UDS"}}}}
+	if h.secondEntry {
+		ctrls = append(ctrls, agent.ControllerConfig{EndpointID: secondID, Alias: "second", MTPs: []agent.ControllerMTPConf{{Protocol: "WebSocket"}}})
+	}
 	m := schema.New()
 	agent.Define(m)
 	mux := datamodel.NewMux(m)
 	agentEnd, runnerEnd := mtptest.NewPipe(fakeID, runnerID, nil)
 	agentEnd2, secondEnd := mtptest.NewPipe(fakeID, secondID, nil)
 	primary.Transport, second.Transport = runnerEnd, secondEnd
+	var agentSecond mtp.Transport = agentEnd2
+	if h.secondSilent {
+		agentSecond = silent{agentEnd2}
+	}
 	a, err := agent.New(context.Background(), agent.Options{EndpointID: fakeID, Mux: mux, Store: store.NewMemory(),
-		MTPs: []agent.MTP{{Protocol: "UDS", Transport: agentEnd}, {Protocol: "WebSocket", Transport: agentEnd2}},
-		Factory: &agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: runnerID, Alias: "runner",
-			MTPs: []agent.ControllerMTPConf{{Protocol: "UDS"}}}}},
+		MTPs:         []agent.MTP{{Protocol: "UDS", Transport: agentEnd}, {Protocol: "WebSocket", Transport: agentSecond}},
+		Factory:      &agent.Config{Controllers: ctrls},
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -150,9 +184,12 @@ func agentRun(t *testing.T, pattern string, reboot bool, primary, second *tap) [
 	defer func() { cancel(); <-done }()
 	res, err := conformance.Run(ctx, conformance.Options{AgentID: fakeID, ControllerID: runnerID, Transport: primary, AgentAddr: fakeID,
 		Second: &conformance.Peer{ID: secondID, Transport: second, AgentAddr: fakeID},
-		Reboot: reboot, ReplyTimeout: 3 * time.Second, CaseTimeout: 30 * time.Second}, conformance.Match(pattern))
+		Reboot: h.reboot, ReplyTimeout: 3 * time.Second, CaseTimeout: 30 * time.Second}, conformance.Match(pattern))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if h.after != nil {
+		h.after(ctx, a)
 	}
 	return res
 }
@@ -181,7 +218,7 @@ func TestRestrictionTakesEffectJudge(t *testing.T) {
 			}
 		}
 		primary, second := &tap{rewrite: ignore}, &tap{}
-		res := agentRun(t, permissionCases, true, primary, second)
+		res := agentRun(t, permissionCases, harness{reboot: true}, primary, second)
 		for _, r := range res {
 			t.Logf("%s %s %s", r.ID, r.Status, r.Reason)
 		}
@@ -200,11 +237,88 @@ func TestRestrictionTakesEffectJudge(t *testing.T) {
 		}
 	})
 	t.Run("restriction honoured", func(t *testing.T) {
-		res := agentRun(t, permissionCases, false, &tap{}, &tap{})
+		res := agentRun(t, permissionCases, harness{}, &tap{}, &tap{})
 		for _, r := range res {
 			if r.Status == conformance.Fail || r.Status == conformance.Skip && r.ID != "2.17" {
 				t.Errorf("%s: %s %q", r.ID, r.Status, r.Reason)
 			}
 		}
 	})
+}
+
+// secondEntryWritable reads the writable values of the second
+// Controller's entry (TR-181 Device.LocalAgent.Controller.{i}. and its
+// MTP rows), named relative to the entry: what a restored entry keeps.
+func secondEntryWritable(ctx context.Context, t *testing.T, a *agent.Agent) map[string]string {
+	t.Helper()
+	all := map[string]string{}
+	for _, g := range a.Engine().Get(ctx, datamodel.Caller{}, []string{"Device.LocalAgent.Controller."}, 0) {
+		for _, o := range g.Objects {
+			for k, v := range o.Params {
+				all[o.Path+k] = v
+			}
+		}
+	}
+	entry := ""
+	for k, v := range all {
+		if strings.HasSuffix(k, ".EndpointID") && v == secondID && strings.Count(k, ".") == 4 {
+			entry = strings.TrimSuffix(k, "EndpointID")
+		}
+	}
+	out := map[string]string{}
+	if entry == "" {
+		return out
+	}
+	writable := map[string]bool{"Alias": true, "EndpointID": true, "Enable": true, "AssignedRole": true, "PeriodicNotifInterval": true,
+		"USPNotifRetryMinimumWaitInterval": true, "USPNotifRetryIntervalMultiplier": true, "Protocol": true}
+	for k, v := range all {
+		rel, ok := strings.CutPrefix(k, entry)
+		if !ok || strings.HasPrefix(rel, "BootParameter.") {
+			continue
+		}
+		if writable[rel[strings.LastIndex(rel, ".")+1:]] {
+			out[rel] = v
+		}
+	}
+	return out
+}
+
+// TestCasesRestoreSecondControllerJudge: every case leaves the Agent as it
+// found it. 1.78 and 2.9 delete the second Controller's entry and 9.9
+// replaces it; each puts it back with the same values when it ends, so
+// 1.95, which needs two Controller entries, runs after 1.78.
+func TestCasesRestoreSecondControllerJudge(t *testing.T) {
+	var before, after map[string]string
+	agentRun(t, "1.36", harness{secondEntry: true, after: func(ctx context.Context, a *agent.Agent) {
+		before = secondEntryWritable(ctx, t, a)
+	}}, &tap{}, &tap{})
+	if before["EndpointID"] != secondID || before["Alias"] != "second" {
+		t.Fatalf("no second Controller entry to start with: %v", before)
+	}
+	res := agentRun(t, "1.78,1.95,2.9,9.9", harness{secondEntry: true, after: func(ctx context.Context, a *agent.Agent) {
+		after = secondEntryWritable(ctx, t, a)
+	}}, &tap{}, &tap{})
+	for _, r := range res {
+		t.Logf("%s %s %s", r.ID, r.Status, r.Reason)
+		if r.Status != conformance.Pass {
+			t.Errorf("%s: %s %q", r.ID, r.Status, r.Reason)
+		}
+	}
+	if !maps.Equal(before, after) {
+		t.Errorf("second Controller entry not restored:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestOnBoardRequestUnansweredJudge9_9: in 9.9 the runner deletes the
+// second Controller's entry and adds a new one; the Agent need not answer
+// that Controller while it has no entry for it (nor at all: the case is
+// about the OnBoardRequest it sends), so an Agent that never answers it
+// passes when it sends the new entry its OnBoardRequest.
+func TestOnBoardRequestUnansweredJudge9_9(t *testing.T) {
+	for _, entry := range []bool{false, true} {
+		res := agentRun(t, "9.9", harness{secondEntry: entry, secondSilent: true}, &tap{}, &tap{})
+		if len(res) != 1 || res[0].Status != conformance.Pass {
+			t.Errorf("second entry from the start %v: %+v", entry, res)
+		}
+	}
 }
