@@ -11,6 +11,7 @@ type Case struct {
 	run            func(*T)
 	skip           string        // why the runner never runs it, when run is nil
 	wait           time.Duration // extra time the case needs
+	valueChange    bool          // waits for a ValueChange Notify (Options.ValueChangeWait)
 }
 
 // Runnable reports whether the runner implements the case, and if not,
@@ -23,6 +24,9 @@ type caseFunc struct {
 	wait time.Duration
 	long bool // waits long: only with Options.Long
 	boot bool // reboots the Agent: only with Options.Reboot
+	// valueChange: the case waits for ValueChange Notifications, each up
+	// to Options.ValueChangeWait, which its time limit includes.
+	valueChange bool
 }
 
 // Cases returns every case of the plan, in order.
@@ -32,7 +36,7 @@ func Cases() []Case {
 	for _, p := range plan {
 		c := Case{ID: p.id, Title: p.title, Tag: p.tag}
 		if f, ok := impl[p.id]; ok {
-			c.run, c.wait = f.run, f.wait
+			c.run, c.wait, c.valueChange = f.run, f.wait, f.valueChange
 			if f.long {
 				c.run = longCase(f.run)
 			}

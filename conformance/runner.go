@@ -75,9 +75,20 @@ type Options struct {
 	// Transport's) has expired and the Agent has no absolute time: the
 	// setup of 2.6, which is skipped without it.
 	ExpiredCert bool
+	// ValueChangeWait bounds the wait for a ValueChange Notify after the
+	// change that triggers it. TP-469 sets no limit ("Allow the EUT to
+	// send a Notify message") and an Agent may detect changes by polling
+	// (OB-USP-Agent polls every 15 s by default), so the wait is long;
+	// the result's Note tells how long the Notify took. 0 means
+	// DefaultValueChangeWait.
+	ValueChangeWait time.Duration
 	// Logger receives progress lines; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultValueChangeWait is Options.ValueChangeWait when it is 0: several
+// polling periods of a polling Agent.
+const DefaultValueChangeWait = 60 * time.Second
 
 // Peer is a Controller endpoint: its ID, its transport, and the Agent's
 // address on it.
@@ -99,11 +110,14 @@ const (
 
 // Result is the outcome of one case.
 type Result struct {
-	ID       string        `json:"id"`
-	Title    string        `json:"title"`
-	Tag      string        `json:"tag"`
-	Status   Status        `json:"status"`
-	Reason   string        `json:"reason,omitempty"`
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Tag    string `json:"tag"`
+	Status Status `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Note records what the runner measured that the verdict allows for,
+	// such as how long a ValueChange Notify took.
+	Note     string        `json:"note,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
@@ -135,6 +149,9 @@ func Run(ctx context.Context, o Options, match func(id string) bool) ([]Result, 
 	}
 	if o.ReplyTimeout <= 0 {
 		o.ReplyTimeout = 10 * time.Second
+	}
+	if o.ValueChangeWait <= 0 {
+		o.ValueChangeWait = DefaultValueChangeWait
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -190,6 +207,9 @@ func (r *runner) runCase(ctx context.Context, c Case) (res Result) {
 		return res
 	}
 	timeout := r.o.CaseTimeout + c.wait
+	if c.valueChange {
+		timeout += r.o.ValueChangeWait
+	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := &T{ctx: cctx, r: r, c: r.primary, id: c.ID}
@@ -217,7 +237,7 @@ func (r *runner) runCase(ctx context.Context, c Case) (res Result) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	res.Status, res.Reason = t.status, t.reason
+	res.Status, res.Reason, res.Note = t.status, t.reason, t.note
 	if res.Status == "" {
 		res.Status = Pass
 	}
@@ -232,6 +252,7 @@ type T struct {
 	id  string
 
 	mu       sync.Mutex
+	note     string
 	status   Status
 	reason   string
 	cleanups []func()

@@ -656,25 +656,25 @@ func isValueChange(id, path string) func(*wire.Notify) bool {
 }
 
 func section1Notify(m map[string]caseFunc) {
-	m["1.52"] = caseFunc{run: func(t *T) {
+	m["1.52"] = caseFunc{valueChange: true, run: func(t *T) {
 		pc := t.provisioning("TestValue52")
 		t.vcSub("notify52", pc)
 		t.setOK(parentObject(pc), preq("ProvisioningCode", "TestValue52"))
-		n := t.Notify(10*time.Second, isValueChange("notify52", pc))
-		t.Check(n != nil, "no ValueChange Notify")
+		n := t.valueChange(isValueChange("notify52", pc))
+		t.Check(n != nil, "%s", t.noValueChange())
 		t.Check(n.GetBody().GetRequest().GetNotify().GetValueChange().GetParamValue() == "TestValue52", "value %v", n)
 	}}
-	m["1.53"] = caseFunc{wait: 20 * time.Second, long: true, run: func(t *T) {
+	m["1.53"] = caseFunc{wait: 20 * time.Second, long: true, valueChange: true, run: func(t *T) {
 		pc := t.provisioning("TestValue53")
 		s := t.vcSub("notify53", pc)
 		t.setOK(parentObject(pc), preq("ProvisioningCode", "TestValue53"))
-		t.Check(t.Notify(10*time.Second, isValueChange("notify53", pc)) != nil, "no ValueChange Notify")
+		t.Check(t.valueChange(isValueChange("notify53", pc)) != nil, "%s", t.noValueChange())
 		r := t.deleteResp(t.Do(deleteReq(false, s)))
 		t.deleteResult(r.GetDeletedObjResults()[0], s, s)
 		t.setOK(parentObject(pc), preq("ProvisioningCode", "notify53-2"))
 		t.Check(t.Notify(20*time.Second, isValueChange("notify53", pc)) == nil, "Notify after the subscription was deleted")
 	}}
-	m["1.54"] = caseFunc{wait: 40 * time.Second, long: true, run: func(t *T) {
+	m["1.54"] = caseFunc{wait: 40 * time.Second, long: true, valueChange: true, run: func(t *T) {
 		pc := t.provisioning("TestValue54")
 		c := parentObject(pc)
 		t.setOK(c, preq("USPNotifRetryMinimumWaitInterval", "5"), preq("USPNotifRetryIntervalMultiplier", "2000"))
@@ -684,9 +684,9 @@ func section1Notify(m map[string]caseFunc) {
 		t.c.mu.Unlock()
 		t.Cleanup(func() { t.c.mu.Lock(); t.c.ackOff = false; t.c.mu.Unlock() })
 		t.setOK(c, preq("ProvisioningCode", "TestValue54"))
-		first := t.Notify(10*time.Second, isValueChange("notify54", pc))
+		first := t.valueChange(isValueChange("notify54", pc))
 		t0 := time.Now()
-		t.Check(first != nil, "no Notify")
+		t.Check(first != nil, "%s", t.noValueChange())
 		t.Check(first.GetBody().GetRequest().GetNotify().GetSendResp(), "send_resp is false")
 		again := t.Notify(12*time.Second, isValueChange("notify54", pc))
 		t1 := time.Now()
@@ -699,18 +699,18 @@ func section1Notify(m map[string]caseFunc) {
 		t.Check(d >= 9*time.Second && d <= 21*time.Second, "second retry after %v, want 10-20 s", d)
 		t.c.ack(t.ctx, third)
 	}}
-	m["1.55"] = caseFunc{wait: 35 * time.Second, long: true, run: func(t *T) {
+	m["1.55"] = caseFunc{wait: 35 * time.Second, long: true, valueChange: true, run: func(t *T) {
 		t.need(subTable + "{i}.TimeToLive")
 		pc := t.provisioning("TestValue55")
 		s := t.vcSub("notify55", pc, p("TimeToLive", "20"))
 		t.setOK(parentObject(pc), preq("ProvisioningCode", "TestValue55"))
-		t.Check(t.Notify(10*time.Second, isValueChange("notify55", pc)) != nil, "no Notify")
+		t.Check(t.valueChange(isValueChange("notify55", pc)) != nil, "%s", t.noValueChange())
 		time.Sleep(21 * time.Second)
 		t.Check(!slices.Contains(t.instances(subTable), s), "%s still exists after its TimeToLive", s)
 		t.setOK(parentObject(pc), preq("ProvisioningCode", "TestValue55-2"))
 		t.Check(t.Notify(10*time.Second, isValueChange("notify55", pc)) == nil, "Notify after expiry")
 	}}
-	m["1.56"] = caseFunc{wait: 70 * time.Second, long: true, run: func(t *T) {
+	m["1.56"] = caseFunc{wait: 70 * time.Second, long: true, valueChange: true, run: func(t *T) {
 		t.need(subTable + "{i}.NotifExpiration")
 		pc := t.provisioning("TestValue56")
 		c := parentObject(pc)
@@ -721,7 +721,7 @@ func section1Notify(m map[string]caseFunc) {
 		t.c.mu.Unlock()
 		t.Cleanup(func() { t.c.mu.Lock(); t.c.ackOff = false; t.c.mu.Unlock() })
 		t.setOK(c, preq("ProvisioningCode", "TestValue56"))
-		t.Check(t.Notify(10*time.Second, isValueChange("notify56", pc)) != nil, "no Notify")
+		t.Check(t.valueChange(isValueChange("notify56", pc)) != nil, "%s", t.noValueChange())
 		t0 := time.Now()
 		t.Check(t.Notify(20*time.Second, isValueChange("notify56", pc)) != nil, "no retry within 20 s")
 		for time.Since(t0) < 21*time.Second {

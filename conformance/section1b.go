@@ -352,14 +352,14 @@ func section1Misc(m map[string]caseFunc) {
 	m["1.82"] = caseFunc{run: noneMatching(subTable + "[Enable==true].")}
 	m["1.86"] = caseFunc{run: noneMatching(subTable + "[Enable==true].")}
 	m["1.87"] = caseFunc{run: noneMatching(subTable)}
-	m["1.84"] = caseFunc{run: func(t *T) {
+	m["1.84"] = caseFunc{valueChange: true, run: func(t *T) {
 		t.need("Device.LocalAgent.Controller.{i}.BootParameter.{i}.")
 		c := t.controller()
 		bps := t.addBootParams(c, "true", "true")
 		t.addSubs(obj(subTable, p("Enable", "true"), p("ID", "notify84"), p("NotifType", "ValueChange"), preq("ReferenceList", c+"BootParameter.*.Enable")))
 		t.setOK(bps[1], preq("Enable", "false"))
-		n := t.Notify(10*time.Second, isValueChange("notify84", bps[1]+"Enable"))
-		t.Check(n != nil, "no ValueChange Notify for %sEnable", bps[1])
+		n := t.valueChange(isValueChange("notify84", bps[1]+"Enable"))
+		t.Check(n != nil, "%s for %sEnable", t.noValueChange(), bps[1])
 		t.Check(n.GetBody().GetRequest().GetNotify().GetValueChange().GetParamValue() == "false", "value %v", n)
 	}}
 	m["1.88"] = caseFunc{run: func(t *T) {

@@ -22,7 +22,7 @@ func section1Features(m map[string]caseFunc) {
 			t.setOK(s, preq("TriggerConfigSettings", s+"Enable=false"))
 			t.setOK(parentObject(pc), preq("ProvisioningCode", value))
 			if notifies {
-				t.Check(t.Notify(10*time.Second, isValueChange(id, pc)) != nil, "no ValueChange Notify")
+				t.Check(t.valueChange(isValueChange(id, pc)) != nil, "%s", t.noValueChange())
 			}
 			// The configuration change follows the event; an Agent may
 			// apply it a little later than it answers the Set.
@@ -36,7 +36,7 @@ func section1Features(m map[string]caseFunc) {
 		}
 	}
 	m["1.93"] = caseFunc{run: trigger("93", "Config", false)}
-	m["1.94"] = caseFunc{run: trigger("94", "NotifyAndConfig", true)}
+	m["1.94"] = caseFunc{valueChange: true, run: trigger("94", "NotifyAndConfig", true)}
 
 	m["1.101"] = caseFunc{run: func(t *T) {
 		c := t.onBoarding()

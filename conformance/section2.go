@@ -173,13 +173,13 @@ func section2() map[string]caseFunc {
 			t.setOK(c, preq("PeriodicNotifInterval", v))
 			match := func(n *wire.Notify) bool { return n.GetValueChange().GetParamPath() == target }
 			if want {
-				t.Check(t.Notify(10*time.Second, match) != nil, "no ValueChange Notify")
+				t.Check(t.valueChange(match) != nil, "%s", t.noValueChange())
 			} else {
 				t.Check(t.Notify(t.waitFor(30*time.Second), match) == nil, "ValueChange Notify without notify permission")
 			}
 		}
 	}
-	m["2.19"] = caseFunc{run: vc("rw-n", true)}
+	m["2.19"] = caseFunc{valueChange: true, run: vc("rw-n", true)}
 	m["2.20"] = caseFunc{run: vc("rw--", false), wait: 30 * time.Second}
 	m["2.21"] = caseFunc{run: func(t *T) {
 		t.need("Device.LocalAgent.Controller.{i}.BootParameter.{i}.")

@@ -125,6 +125,25 @@ func (s silent) Send(ctx context.Context, addr string, b []byte) error {
 	return s.Transport.Send(ctx, addr, b)
 }
 
+// late is an Agent's transport that sends ValueChange Notifications d
+// after the Agent does.
+type late struct {
+	mtp.Transport
+	d time.Duration
+}
+
+func (l *late) Send(ctx context.Context, addr string, b []byte) error {
+	var rec record.Record
+	var m wire.Msg
+	if record.Decode(b, &rec, nil) == nil && proto.Unmarshal(rec.Payload, &m) == nil &&
+		m.GetBody().GetRequest().GetNotify().GetValueChange() != nil {
+		cp := append([]byte(nil), b...)
+		time.AfterFunc(l.d, func() { _ = l.Transport.Send(context.Background(), addr, cp) })
+		return nil
+	}
+	return l.Transport.Send(ctx, addr, b)
+}
+
 // operated lists the commands of the Operate requests the runner sent.
 func (p *tap) operated() []string {
 	p.mu.Lock()
@@ -148,6 +167,11 @@ type harness struct {
 	// secondSilent makes the Agent answer no request of the second
 	// Controller (it still sends it Notifications).
 	secondSilent bool
+	// notifyDelay holds back the Agent's ValueChange Notifications to the
+	// runner, as an Agent that detects changes by polling does.
+	notifyDelay time.Duration
+	// valueChangeWait is Options.ValueChangeWait.
+	valueChangeWait time.Duration
 	// after inspects the Agent once the runner is done.
 	after func(ctx context.Context, a *agent.Agent)
 }
@@ -167,12 +191,16 @@ func agentRun(t *testing.T, pattern string, h harness, primary, second *tap) []c
 	agentEnd, runnerEnd := mtptest.NewPipe(fakeID, runnerID, nil)
 	agentEnd2, secondEnd := mtptest.NewPipe(fakeID, secondID, nil)
 	primary.Transport, second.Transport = runnerEnd, secondEnd
+	var agentPrimary mtp.Transport = agentEnd
+	if h.notifyDelay > 0 {
+		agentPrimary = &late{Transport: agentEnd, d: h.notifyDelay}
+	}
 	var agentSecond mtp.Transport = agentEnd2
 	if h.secondSilent {
 		agentSecond = silent{agentEnd2}
 	}
 	a, err := agent.New(context.Background(), agent.Options{EndpointID: fakeID, Mux: mux, Store: store.NewMemory(),
-		MTPs:         []agent.MTP{{Protocol: "UDS", Transport: agentEnd}, {Protocol: "WebSocket", Transport: agentSecond}},
+		MTPs:         []agent.MTP{{Protocol: "UDS", Transport: agentPrimary}, {Protocol: "WebSocket", Transport: agentSecond}},
 		Factory:      &agent.Config{Controllers: ctrls},
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
@@ -184,7 +212,7 @@ func agentRun(t *testing.T, pattern string, h harness, primary, second *tap) []c
 	defer func() { cancel(); <-done }()
 	res, err := conformance.Run(ctx, conformance.Options{AgentID: fakeID, ControllerID: runnerID, Transport: primary, AgentAddr: fakeID,
 		Second: &conformance.Peer{ID: secondID, Transport: second, AgentAddr: fakeID},
-		Reboot: h.reboot, ReplyTimeout: 3 * time.Second, CaseTimeout: 30 * time.Second}, conformance.Match(pattern))
+		Reboot: h.reboot, ValueChangeWait: h.valueChangeWait, ReplyTimeout: 3 * time.Second, CaseTimeout: 30 * time.Second}, conformance.Match(pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,5 +348,40 @@ func TestOnBoardRequestUnansweredJudge9_9(t *testing.T) {
 		if len(res) != 1 || res[0].Status != conformance.Pass {
 			t.Errorf("second entry from the start %v: %+v", entry, res)
 		}
+	}
+}
+
+// TestValueChangeWaitJudge: TP-469 sets no limit on the wait for a
+// ValueChange Notify ("Allow the EUT to send a Notify message") and an
+// Agent may detect changes by polling, so the runner waits up to
+// Options.ValueChangeWait (a minute by default, several polling periods)
+// and notes how long the Notify took. Scaled down: a Notify 1.2 s late
+// passes with a 3 s wait, where a fixed 1 s wait would fail it.
+func TestValueChangeWaitJudge(t *testing.T) {
+	if conformance.DefaultValueChangeWait < 45*time.Second {
+		t.Fatalf("DefaultValueChangeWait %v: shorter than three 15 s polling periods", conformance.DefaultValueChangeWait)
+	}
+	cases := []struct {
+		name string
+		wait time.Duration
+		want conformance.Status
+		note string
+	}{
+		{"wait covers the delay", 3 * time.Second, conformance.Pass, "ValueChange Notify after 1.2"},
+		{"wait shorter than the delay", time.Second, conformance.Fail, "no ValueChange Notify within 1s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := agentRun(t, "1.52,1.84,2.19", harness{notifyDelay: 1200 * time.Millisecond, valueChangeWait: c.wait}, &tap{}, &tap{})
+			if len(res) != 3 {
+				t.Fatalf("%d results: %+v", len(res), res)
+			}
+			for _, r := range res {
+				t.Logf("%s %s %q note %q", r.ID, r.Status, r.Reason, r.Note)
+				if r.Status != c.want || !strings.Contains(r.Note, c.note) {
+					t.Errorf("%s: %s %q note %q, want %s with a note %q", r.ID, r.Status, r.Reason, r.Note, c.want, c.note)
+				}
+			}
+		})
 	}
 }
