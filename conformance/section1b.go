@@ -404,6 +404,10 @@ func section1Misc(m map[string]caseFunc) {
 	}}
 	m["1.95"] = caseFunc{run: func(t *T) {
 		t.need("Device.LocalAgent.Controller.{i}.BootParameter.{i}.")
+		if len(t.instances("Device.LocalAgent.Controller.")) < 2 && t.r.second != nil {
+			// The second Controller's entry, for this case only.
+			t.secondController(true)
+		}
 		if len(t.instances("Device.LocalAgent.Controller.")) < 2 {
 			t.Skipf("needs two Controller entries")
 		}
