@@ -113,8 +113,8 @@ func TestDeviceBuildLeavesOut(t *testing.T) {
 		"github.com/uspkit/uspkit/telemetry",
 		"github.com/jackc/pgx/v5",
 		"net/http/pprof",
-		"go.etcd.io/bbolt",                              // only with usp_bolt
-		"github.com/uspkit/uspkit/store/bolt",           // only with usp_bolt
+		"go.etcd.io/bbolt",                    // only with usp_bolt
+		"github.com/uspkit/uspkit/store/bolt", // only with usp_bolt
 	} {
 		for _, d := range deps {
 			if d == bad {
