@@ -184,15 +184,7 @@ func (s *DHCPServer) SetLeaseTime(d time.Duration) {
 
 // Requests returns the requests received at or after since, oldest first.
 func (s *DHCPServer) Requests(since time.Time) []DHCPMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []DHCPMessage
-	for _, m := range s.requests {
-		if !m.At.Before(since) {
-			out = append(out, m)
-		}
-	}
-	return out
+	return recordedSince(&s.mu, &s.requests, since, func(m DHCPMessage) time.Time { return m.At })
 }
 
 // WaitRequest waits until ctx is done for a request of one of the types

@@ -70,3 +70,17 @@ func waitTimes(ctx context.Context, mu *sync.Mutex, times *[]time.Time, changed 
 		}
 	}
 }
+
+// recordedSince returns, under mu, the items of *items whose time (at) is
+// at or after since, oldest first.
+func recordedSince[T any](mu *sync.Mutex, items *[]T, since time.Time, at func(T) time.Time) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []T
+	for _, it := range *items {
+		if !at(it).Before(since) {
+			out = append(out, it)
+		}
+	}
+	return out
+}

@@ -114,15 +114,7 @@ func (s *DNSServer) SetController(c *DNSController) {
 
 // Queries returns the questions received at or after since.
 func (s *DNSServer) Queries(since time.Time) []DNSQuery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []DNSQuery
-	for _, q := range s.queries {
-		if !q.At.Before(since) {
-			out = append(out, q)
-		}
-	}
-	return out
+	return recordedSince(&s.mu, &s.queries, since, func(q DNSQuery) time.Time { return q.At })
 }
 
 func (s *DNSServer) serve(w dns.ResponseWriter, q *dns.Msg) {
