@@ -46,6 +46,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 	pattern := fs.String("run", "", "run only the cases matching these comma-separated `patterns` (\"1.*,2.1\")")
 	skipPattern := fs.String("skip", "", "leave out the cases matching these comma-separated `patterns` (\"4.*,11.1[0-7]\")")
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit per case")
+	vcWait := fs.Duration("value-change-wait", conformance.DefaultValueChangeWait, "how long ValueChange cases wait for the Notify (an Agent may detect changes by polling)")
 	long := fs.Bool("long", false, "run the cases that wait more than 20 seconds")
 	reboot := fs.Bool("reboot", false, "run the cases that reboot the agent")
 	probeHost := fs.String("probe-host", "", "1.92, 4.1, 6.*, 11.*: an IP `address` of this host the agent reaches, where the runner watches its TraceRoute probes and its MQTT and STOMP servers listen (default 127.0.0.1)")
@@ -165,7 +166,7 @@ func runConformance(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := conformance.Options{AgentID: *agentID, ControllerID: *selfID, Transport: tr, AgentAddr: agentAddr, WebSocket: wsSetup,
-		CaseTimeout: *timeout, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, ExpiredCert: *expiredCert, Logger: newLogger(e.stderr, "warn")}
+		CaseTimeout: *timeout, ValueChangeWait: *vcWait, Long: *long, Reboot: *reboot, ProbeHost: *probeHost, ExpiredCert: *expiredCert, Logger: newLogger(e.stderr, "warn")}
 	o.Discovery = discoverySetup(*mdnsIf, *mdnsPort, *lease)
 	var stopDHCP func()
 	if o.Discovery, stopDHCP, err = dhcpSetup(ctx, o.Discovery, *dhcpIf, e.stderr); err != nil {
