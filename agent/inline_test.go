@@ -9,7 +9,6 @@ import (
 
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/mtp"
-	"github.com/uspkit/uspkit/wire"
 )
 
 // handOffPipe is a transport that hands its reading over, as mqtt.Client
@@ -65,24 +64,7 @@ func TestInlineGetsConcurrent(t *testing.T) {
 	p := &handOffPipe{}
 	e := start(t, nil, withSlow(s), withHandOff(p))
 	const n = 4
-	var reqs []*wire.Request
-	for range n {
-		reqs = append(reqs, get("Device.X_TEST_Slow.Value"))
-	}
-	chs := e.ctl.sendAll(reqs...)
-	deadline := time.Now().Add(5 * time.Second)
-	for s.inside.Load() < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	close(s.gate)
-	for _, ch := range chs {
-		if r := wait(t, ch); r.GetBody().GetResponse().GetGetResp() == nil {
-			t.Fatalf("reply %v", r)
-		}
-	}
-	if got := s.most.Load(); got != n {
-		t.Errorf("at most %d Gets in the handler at once, want %d", got, n)
-	}
+	slowGetsTogether(t, e, s, n)
 	if got := p.handOffs.Load(); got < n {
 		t.Errorf("%d hand-offs, want one per Get (%d): the Gets were not answered on the transport's goroutine", got, n)
 	}

@@ -97,7 +97,14 @@ func wait(t *testing.T, ch chan *wire.Msg) *wire.Msg {
 func TestConcurrentGets(t *testing.T) {
 	s := &slowObject{gate: make(chan struct{})}
 	e := start(t, nil, withSlow(s))
-	const n = 4
+	slowGetsTogether(t, e, s, 4)
+}
+
+// slowGetsTogether sends n Gets of the slow object's parameter at once,
+// opens its gate once all n are in the handler (or after 5 s), and checks
+// that every Get is answered and that all n were in the handler together.
+func slowGetsTogether(t *testing.T, e *env, s *slowObject, n int32) {
+	t.Helper()
 	var reqs []*wire.Request
 	for range n {
 		reqs = append(reqs, get("Device.X_TEST_Slow.Value"))
