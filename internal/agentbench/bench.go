@@ -121,9 +121,18 @@ type Result struct {
 	Requests, Errors int
 	Elapsed          time.Duration
 	P50, P99         time.Duration
-	// CPU is the Agent process's user and system time over the cell;
-	// zero without a PID. Its resolution is 10 ms.
+	// CPU is the Agent process's CPU time over the cell; zero without a
+	// PID. It is the sum of its threads' run times (schedstat, to the
+	// nanosecond) where the kernel has them, else User + System.
 	CPU time.Duration
+	// User and System split the CPU time: in user space and in the kernel
+	// (system calls, and the network stack's work on the process's
+	// behalf). They come from clock ticks: 10 ms resolution each, so a
+	// cell needs some hundreds of milliseconds of CPU for a useful split.
+	User, System time.Duration
+	// Voluntary and Involuntary are the Agent's context switches over the
+	// cell, summed over its threads; zero without a PID.
+	Voluntary, Involuntary int64
 	// RSS is the Agent's VmRSS after the cell, in KiB; zero without a PID.
 	RSS int
 	// FirstErr is the first error seen, if any.
@@ -144,6 +153,26 @@ func (r Result) CPUPerRequest() time.Duration {
 		return 0
 	}
 	return r.CPU / time.Duration(r.Requests)
+}
+
+// UserPerRequest and SystemPerRequest split CPUPerRequest.
+func (r Result) UserPerRequest() time.Duration   { return perRequest(r.User, r.Requests) }
+func (r Result) SystemPerRequest() time.Duration { return perRequest(r.System, r.Requests) }
+
+// SwitchesPerRequest are the Agent's voluntary and involuntary context
+// switches per successful request.
+func (r Result) SwitchesPerRequest() (voluntary, involuntary float64) {
+	if r.Requests == 0 {
+		return 0, 0
+	}
+	return float64(r.Voluntary) / float64(r.Requests), float64(r.Involuntary) / float64(r.Requests)
+}
+
+func perRequest(d time.Duration, n int) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return d / time.Duration(n)
 }
 
 // Report is a whole run.
@@ -292,7 +321,7 @@ func (c *conn) cell(ctx context.Context, w workload, n, round int, o *Options) R
 	var next, errs atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, n)
-	cpu0, _ := c.cpu()
+	p0, err0 := c.proc()
 	start := time.Now()
 	deadline := start.Add(o.Duration)
 	var wg sync.WaitGroup
@@ -331,8 +360,13 @@ func (c *conn) cell(ctx context.Context, w workload, n, round int, o *Options) R
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
-	if cpu1, err := c.cpu(); err == nil {
-		res.CPU = cpu1 - cpu0
+	if p1, err := c.proc(); err == nil && err0 == nil {
+		d := p1.sub(p0)
+		res.User, res.System, res.CPU = d.User, d.System, d.User+d.System
+		if p0.Run > 0 && d.Run > 0 {
+			res.CPU = d.Run
+		}
+		res.Voluntary, res.Involuntary = d.Voluntary, d.Involuntary
 	}
 	if c.PID != 0 {
 		res.RSS, _ = procRSS(c.PID)
@@ -382,20 +416,21 @@ func (c *conn) fillRows(ctx context.Context, o *Options) {
 	wg.Wait()
 }
 
-func (c *conn) cpu() (time.Duration, error) {
+func (c *conn) proc() (procSample, error) {
 	if c.PID == 0 {
-		return 0, errors.New("agentbench: no pid")
+		return procSample{}, errors.New("agentbench: no pid")
 	}
-	return procCPU(c.PID)
+	return readProc(c.PID)
 }
 
 // Print writes the results as an aligned table, then the RSS figures.
 func Print(w io.Writer, rep *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tworkload\tin flight\tround\trequests\terrors\treq/s\tp50\tp99\tCPU/req\tRSS KiB\t")
+	fmt.Fprintln(tw, "target\tworkload\tin flight\tround\trequests\terrors\treq/s\tp50\tp99\tCPU/req\tuser/req\tsys/req\tvcsw/req\tivcsw/req\tRSS KiB\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%d\t\n", r.Target, r.Workload, r.InFlight, r.Round, r.Requests, r.Errors,
-			r.PerSecond(), round(r.P50), round(r.P99), round(r.CPUPerRequest()), r.RSS)
+		v, iv := r.SwitchesPerRequest()
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%d\t\n", r.Target, r.Workload, r.InFlight, r.Round, r.Requests, r.Errors,
+			r.PerSecond(), round(r.P50), round(r.P99), round(r.CPUPerRequest()), round(r.UserPerRequest()), round(r.SystemPerRequest()), v, iv, r.RSS)
 	}
 	tw.Flush()
 	for _, r := range rep.Results {
