@@ -15,7 +15,6 @@ import (
 
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
-	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -48,10 +47,14 @@ type MQTTTarget struct {
 	Username, Password string
 }
 
-// WebSocketTarget is an Agent that is a WebSocket server.
+// WebSocketTarget is an Agent reached over WebSocket: a WebSocket server
+// at URL, or a WebSocket client that dials the load client at Listen.
 type WebSocketTarget struct {
 	// URL is the Agent's ws:// URL.
 	URL string
+	// Listen, when set, makes the load client a WebSocket server on this
+	// host:port that the Agent connects to (any path); URL is then unused.
+	Listen string
 }
 
 // Options bound and shape a run; nil means defaults.
@@ -266,6 +269,7 @@ func dial(ctx context.Context, tg Target, o *Options, i int, wg *sync.WaitGroup)
 			}
 		}
 	}
+	wait := o.Timeout
 	switch {
 	case tg.MQTT != nil:
 		topic := tg.MQTT.ControllerTopic
@@ -281,9 +285,12 @@ func dial(ctx context.Context, tg Target, o *Options, i int, wg *sync.WaitGroup)
 			Logger: o.Logger})
 		c.c = newClient(c.t, tg.MQTT.AgentTopic, o.ControllerID, tg.EndpointID)
 	case tg.WebSocket != nil:
-		c.t = ws.NewClient(&ws.Options{URL: tg.WebSocket.URL, EndpointID: o.ControllerID, MinWait: 100 * time.Millisecond, OnState: onState,
-			Logger: o.Logger})
-		c.c = newClient(c.t, "", o.ControllerID, tg.EndpointID)
+		var addr string
+		var err error
+		if c.t, addr, wait, err = webSocketTransport(ctx, tg, o, onState); err != nil {
+			return nil, err
+		}
+		c.c = newClient(c.t, addr, o.ControllerID, tg.EndpointID)
 	default:
 		return nil, fmt.Errorf("agentbench: target %q: neither MQTT nor WebSocket", tg.Name)
 	}
@@ -291,9 +298,9 @@ func dial(ctx context.Context, tg Target, o *Options, i int, wg *sync.WaitGroup)
 	go func() { defer wg.Done(); _ = c.t.Serve(ctx, c.c) }()
 	select {
 	case <-up:
-	case <-time.After(o.Timeout):
+	case <-time.After(wait):
 		c.t.Close()
-		return nil, fmt.Errorf("agentbench: %s: not connected after %v", tg.Name, o.Timeout)
+		return nil, fmt.Errorf("agentbench: %s: not connected after %v", tg.Name, wait)
 	}
 	// The first request also waits for the Agent's own connection.
 	deadline := time.Now().Add(o.Timeout)

@@ -33,7 +33,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	duration := fs.Duration("t", 3*time.Second, "at most this long per cell")
 	rounds := fs.Int("rounds", 1, "repeat every cell this many times")
 	var more []string
-	fs.Func("target", "a further Agent, measured interleaved with the first: `name=N,agent=ID,pid=P,mqtt=URL,topic=T` or name=N,agent=ID,pid=P,ws=URL (repeatable)",
+	fs.Func("target", "a further Agent, measured interleaved with the first: `name=N,agent=ID,pid=P,mqtt=URL,topic=T` or name=N,agent=ID,pid=P,ws=URL, or name=N,agent=ID,pid=P,ws-listen=HOST:PORT (a WebSocket server the Agent dials) (repeatable)",
 		func(s string) error { more = append(more, s); return nil })
 	if err := parse(fs, args); err != nil {
 		return err
@@ -97,8 +97,10 @@ func benchTarget(kv map[string]string, v311 bool, ctlTopic, user, pass string) (
 		tg.MQTT = &agentbench.MQTTTarget{URL: kv["mqtt"], V311: v311, AgentTopic: kv["topic"], ControllerTopic: ctlTopic, Username: user, Password: pass}
 	case kv["ws"] != "":
 		tg.WebSocket = &agentbench.WebSocketTarget{URL: kv["ws"]}
+	case kv["ws-listen"] != "":
+		tg.WebSocket = &agentbench.WebSocketTarget{Listen: kv["ws-listen"]}
 	default:
-		return tg, fmt.Errorf("%w: %s: give an MQTT broker with the Agent's topic, or a WebSocket URL", errUsage, tg.Name)
+		return tg, fmt.Errorf("%w: %s: give an MQTT broker with the Agent's topic, a WebSocket URL, or a ws-listen address", errUsage, tg.Name)
 	}
 	return tg, nil
 }
