@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/usperr"
@@ -28,7 +26,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 	if err != nil {
 		a.log.ErrorContext(ctx, "response could not be encoded", "err", err)
 		reply = errMsg(reply.GetHeader().GetMsgId(), usperr.Errorf(usperr.CodeInternal, "response could not be encoded"))
-		payload, _ = proto.Marshal(reply)
+		payload, _ = wire.MarshalMsg(reply)
 	}
 	err = a.sendPayload(ctx, t, addr, to, payload)
 	if err == nil {
@@ -39,7 +37,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 		return
 	}
 	for _, small := range smallerAnswers(reply, len(payload), protocol) {
-		b, err := proto.Marshal(small)
+		b, err := wire.MarshalMsg(small)
 		if err != nil {
 			continue
 		}

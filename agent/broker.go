@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/usperr"
@@ -196,7 +194,7 @@ func (b *broker) handleRecord(ctx context.Context, in mtp.Inbound) {
 		return // connect records carry nothing here
 	}
 	var msg wire.Msg
-	if err := proto.Unmarshal(rec.Payload, &msg); err != nil {
+	if err := wire.UnmarshalMsg(rec.Payload, &msg); err != nil {
 		a.log.WarnContext(ctx, "broker: msg could not be parsed", "from", rec.FromID, "err", err)
 		return
 	}
@@ -238,7 +236,7 @@ func (b *broker) handleRecord(ctx context.Context, in mtp.Inbound) {
 
 // sendMsg sends m to the Service eid at addr.
 func (b *broker) sendMsg(ctx context.Context, eid, addr string, m *wire.Msg) error {
-	payload, err := proto.Marshal(m)
+	payload, err := wire.MarshalMsg(m)
 	if err != nil {
 		return fmt.Errorf("agent: broker: %w", err)
 	}

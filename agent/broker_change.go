@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
@@ -376,7 +374,7 @@ func (b *broker) add(ctx context.Context, c datamodel.Caller, id string, m *wire
 			// One result per instance created, each under the requested path.
 			out := make([]*wire.AddResp_CreatedObjectResult, len(rs))
 			for k, r := range rs {
-				out[k] = proto.Clone(r).(*wire.AddResp_CreatedObjectResult)
+				out[k] = r.CloneVT()
 				out[k].RequestedPath = p
 			}
 			return out

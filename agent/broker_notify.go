@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
@@ -298,7 +296,7 @@ func (b *broker) forward(ctx context.Context, ctlPath, path string, right datamo
 	if x == nil {
 		return
 	}
-	b.a.subs.sendTo(ctx, x, path, right, func(*controller) *wire.Notify { return proto.Clone(n).(*wire.Notify) })
+	b.a.subs.sendTo(ctx, x, path, right, func(*controller) *wire.Notify { return n.CloneVT() })
 }
 
 // serviceGone runs after a USP Service disconnected and lost its

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
@@ -389,7 +387,7 @@ func (b *broker) operate(ctx context.Context, c datamodel.Caller, id string, o *
 		b.ss.ops[opKey] = map[string]chan *wire.Notify_OperationComplete{}
 		b.mu.Unlock()
 	}
-	fwd := proto.Clone(o).(*wire.Operate)
+	fwd := o.CloneVT()
 	fwd.SendResp = true
 	m, err := b.call(ctx, s, wire.Header_OPERATE, &wire.Request{ReqType: &wire.Request_Operate{Operate: fwd}})
 	if err == nil && m.GetBody().GetError() != nil {

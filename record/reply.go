@@ -1,8 +1,6 @@
 package record
 
 import (
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/endpoint"
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
@@ -22,7 +20,7 @@ func ErrorReply(in *Record, self string, err error) *Record {
 		return nil
 	}
 	var msg wire.Msg
-	if proto.Unmarshal(in.Payload, &msg) != nil {
+	if wire.UnmarshalMsg(in.Payload, &msg) != nil {
 		return nil
 	}
 	id := msg.GetHeader().GetMsgId()
@@ -36,7 +34,7 @@ func ErrorReply(in *Record, self string, err error) *Record {
 			ErrMsg:  usperr.Message(err),
 		}}},
 	}
-	payload, merr := proto.Marshal(reply)
+	payload, merr := wire.MarshalMsg(reply)
 	if merr != nil {
 		return nil
 	}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/record"
@@ -56,7 +54,7 @@ func (c *Controller) run(ctx context.Context) {
 			return
 		}
 		var m wire.Msg
-		if proto.Unmarshal(rec.Payload, &m) != nil {
+		if wire.UnmarshalMsg(rec.Payload, &m) != nil {
 			return
 		}
 		if n := m.GetBody().GetRequest().GetNotify(); n != nil {
@@ -97,7 +95,7 @@ func (c *Controller) Do(ctx context.Context, req *wire.Request) (*wire.Msg, erro
 		c.mu.Unlock()
 	}()
 	mt := wire.RequestMsgType(req)
-	pb, err := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: mt}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}})
+	pb, err := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: mt}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}})
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -148,7 +146,7 @@ func (c *Controller) notified(ctx context.Context, from, id string, n *wire.Noti
 	if !n.GetSendResp() {
 		return
 	}
-	pb, err := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_NOTIFY_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{
+	pb, err := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_NOTIFY_RESP}, Body: &wire.Body{MsgBody: &wire.Body_Response{
 		Response: &wire.Response{RespType: &wire.Response_NotifyResp{NotifyResp: &wire.NotifyResp{SubscriptionId: n.GetSubscriptionId()}}}}}})
 	if err != nil {
 		return

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
@@ -239,7 +237,7 @@ func (s *Service) call(ctx context.Context, broker string, mt wire.Header_MsgTyp
 		delete(s.pending, id)
 		s.mu.Unlock()
 	}()
-	b, err := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: mt}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}})
+	b, err := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: mt}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}})
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -291,7 +289,7 @@ func (s *Service) answer(b []byte) bool {
 		return false
 	}
 	var m wire.Msg
-	if proto.Unmarshal(rec.Payload, &m) != nil {
+	if wire.UnmarshalMsg(rec.Payload, &m) != nil {
 		return false
 	}
 	if m.GetBody().GetResponse() == nil && m.GetBody().GetError() == nil {

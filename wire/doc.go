@@ -14,6 +14,20 @@
 // accept and refuse exactly what proto.Unmarshal and proto.Marshal do
 // (TestFastCodecMatchesProto and FuzzFastCodec compare them).
 //
+// With the build tag usp_noproto (the Agent's device build) the package
+// links no protobuf runtime: the same types, fields, oneof wrappers,
+// getters and enums are generated as plain Go (*_plain.go, written by
+// internal/plaingen from the protoc-gen-go output, which that build leaves
+// out), and the vtprotobuf methods (MarshalVT, UnmarshalVT, SizeVT,
+// CloneVT) do all the work. What it lacks: ProtoReflect and the
+// descriptors, so proto.Marshal, protojson and prototext do not take its
+// messages, and a message has no String method. UnmarshalMsg there refuses
+// a known field that comes with another wire type than its own, which
+// proto.Unmarshal keeps as unknown; everything else is accepted, refused
+// and encoded alike (TestPlainCodecGolden checks it on golden vectors
+// produced by the protobuf build). Code that the device build links calls
+// UnmarshalMsg, MarshalMsg and CloneVT, never the proto package.
+//
 // Most code should not build Records by hand: package record validates and
 // encodes them, and appends to a caller's buffer.
 //

@@ -1,3 +1,5 @@
+//go:build !usp_noproto
+
 // USP Msg: the requests, responses, notifications and errors exchanged
 // between Controllers and Agents. Wire-compatible with the TR-369 1.3 message
 // schema, plus the two additions of 1.4 that older peers ignore

@@ -8,16 +8,1858 @@ import (
 	binary "encoding/binary"
 	fmt "fmt"
 	protohelpers "github.com/planetscale/vtprotobuf/protohelpers"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	io "io"
 )
 
-const (
-	// Verify that this generated code is sufficiently up-to-date.
-	_ = protoimpl.EnforceVersion(20 - protoimpl.MinVersion)
-	// Verify that runtime/protoimpl is sufficiently up-to-date.
-	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
-)
+func (m *Msg) CloneVT() *Msg {
+	if m == nil {
+		return (*Msg)(nil)
+	}
+	r := new(Msg)
+	r.Header = m.Header.CloneVT()
+	r.Body = m.Body.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Header) CloneVT() *Header {
+	if m == nil {
+		return (*Header)(nil)
+	}
+	r := new(Header)
+	r.MsgId = m.MsgId
+	r.MsgType = m.MsgType
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Body) CloneVT() *Body {
+	if m == nil {
+		return (*Body)(nil)
+	}
+	r := new(Body)
+	if m.MsgBody != nil {
+		r.MsgBody = m.MsgBody.(interface{ CloneVT() isBody_MsgBody }).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Body_Request) CloneVT() isBody_MsgBody {
+	if m == nil {
+		return (*Body_Request)(nil)
+	}
+	r := new(Body_Request)
+	r.Request = m.Request.CloneVT()
+	return r
+}
+
+func (m *Body_Response) CloneVT() isBody_MsgBody {
+	if m == nil {
+		return (*Body_Response)(nil)
+	}
+	r := new(Body_Response)
+	r.Response = m.Response.CloneVT()
+	return r
+}
+
+func (m *Body_Error) CloneVT() isBody_MsgBody {
+	if m == nil {
+		return (*Body_Error)(nil)
+	}
+	r := new(Body_Error)
+	r.Error = m.Error.CloneVT()
+	return r
+}
+
+func (m *Request) CloneVT() *Request {
+	if m == nil {
+		return (*Request)(nil)
+	}
+	r := new(Request)
+	if m.ReqType != nil {
+		r.ReqType = m.ReqType.(interface{ CloneVT() isRequest_ReqType }).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Request_Get) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Get)(nil)
+	}
+	r := new(Request_Get)
+	r.Get = m.Get.CloneVT()
+	return r
+}
+
+func (m *Request_GetSupportedDm) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_GetSupportedDm)(nil)
+	}
+	r := new(Request_GetSupportedDm)
+	r.GetSupportedDm = m.GetSupportedDm.CloneVT()
+	return r
+}
+
+func (m *Request_GetInstances) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_GetInstances)(nil)
+	}
+	r := new(Request_GetInstances)
+	r.GetInstances = m.GetInstances.CloneVT()
+	return r
+}
+
+func (m *Request_Set) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Set)(nil)
+	}
+	r := new(Request_Set)
+	r.Set = m.Set.CloneVT()
+	return r
+}
+
+func (m *Request_Add) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Add)(nil)
+	}
+	r := new(Request_Add)
+	r.Add = m.Add.CloneVT()
+	return r
+}
+
+func (m *Request_Delete) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Delete)(nil)
+	}
+	r := new(Request_Delete)
+	r.Delete = m.Delete.CloneVT()
+	return r
+}
+
+func (m *Request_Operate) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Operate)(nil)
+	}
+	r := new(Request_Operate)
+	r.Operate = m.Operate.CloneVT()
+	return r
+}
+
+func (m *Request_Notify) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Notify)(nil)
+	}
+	r := new(Request_Notify)
+	r.Notify = m.Notify.CloneVT()
+	return r
+}
+
+func (m *Request_GetSupportedProtocol) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_GetSupportedProtocol)(nil)
+	}
+	r := new(Request_GetSupportedProtocol)
+	r.GetSupportedProtocol = m.GetSupportedProtocol.CloneVT()
+	return r
+}
+
+func (m *Request_Register) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Register)(nil)
+	}
+	r := new(Request_Register)
+	r.Register = m.Register.CloneVT()
+	return r
+}
+
+func (m *Request_Deregister) CloneVT() isRequest_ReqType {
+	if m == nil {
+		return (*Request_Deregister)(nil)
+	}
+	r := new(Request_Deregister)
+	r.Deregister = m.Deregister.CloneVT()
+	return r
+}
+
+func (m *Response) CloneVT() *Response {
+	if m == nil {
+		return (*Response)(nil)
+	}
+	r := new(Response)
+	if m.RespType != nil {
+		r.RespType = m.RespType.(interface{ CloneVT() isResponse_RespType }).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Response_GetResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_GetResp)(nil)
+	}
+	r := new(Response_GetResp)
+	r.GetResp = m.GetResp.CloneVT()
+	return r
+}
+
+func (m *Response_GetSupportedDmResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_GetSupportedDmResp)(nil)
+	}
+	r := new(Response_GetSupportedDmResp)
+	r.GetSupportedDmResp = m.GetSupportedDmResp.CloneVT()
+	return r
+}
+
+func (m *Response_GetInstancesResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_GetInstancesResp)(nil)
+	}
+	r := new(Response_GetInstancesResp)
+	r.GetInstancesResp = m.GetInstancesResp.CloneVT()
+	return r
+}
+
+func (m *Response_SetResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_SetResp)(nil)
+	}
+	r := new(Response_SetResp)
+	r.SetResp = m.SetResp.CloneVT()
+	return r
+}
+
+func (m *Response_AddResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_AddResp)(nil)
+	}
+	r := new(Response_AddResp)
+	r.AddResp = m.AddResp.CloneVT()
+	return r
+}
+
+func (m *Response_DeleteResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_DeleteResp)(nil)
+	}
+	r := new(Response_DeleteResp)
+	r.DeleteResp = m.DeleteResp.CloneVT()
+	return r
+}
+
+func (m *Response_OperateResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_OperateResp)(nil)
+	}
+	r := new(Response_OperateResp)
+	r.OperateResp = m.OperateResp.CloneVT()
+	return r
+}
+
+func (m *Response_NotifyResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_NotifyResp)(nil)
+	}
+	r := new(Response_NotifyResp)
+	r.NotifyResp = m.NotifyResp.CloneVT()
+	return r
+}
+
+func (m *Response_GetSupportedProtocolResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_GetSupportedProtocolResp)(nil)
+	}
+	r := new(Response_GetSupportedProtocolResp)
+	r.GetSupportedProtocolResp = m.GetSupportedProtocolResp.CloneVT()
+	return r
+}
+
+func (m *Response_RegisterResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_RegisterResp)(nil)
+	}
+	r := new(Response_RegisterResp)
+	r.RegisterResp = m.RegisterResp.CloneVT()
+	return r
+}
+
+func (m *Response_DeregisterResp) CloneVT() isResponse_RespType {
+	if m == nil {
+		return (*Response_DeregisterResp)(nil)
+	}
+	r := new(Response_DeregisterResp)
+	r.DeregisterResp = m.DeregisterResp.CloneVT()
+	return r
+}
+
+func (m *Error_ParamError) CloneVT() *Error_ParamError {
+	if m == nil {
+		return (*Error_ParamError)(nil)
+	}
+	r := new(Error_ParamError)
+	r.ParamPath = m.ParamPath
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Error) CloneVT() *Error {
+	if m == nil {
+		return (*Error)(nil)
+	}
+	r := new(Error)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if rhs := m.ParamErrs; rhs != nil {
+		tmpContainer := make([]*Error_ParamError, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamErrs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Get) CloneVT() *Get {
+	if m == nil {
+		return (*Get)(nil)
+	}
+	r := new(Get)
+	r.MaxDepth = m.MaxDepth
+	if rhs := m.ParamPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.ParamPaths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetResp_RequestedPathResult) CloneVT() *GetResp_RequestedPathResult {
+	if m == nil {
+		return (*GetResp_RequestedPathResult)(nil)
+	}
+	r := new(GetResp_RequestedPathResult)
+	r.RequestedPath = m.RequestedPath
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if rhs := m.ResolvedPathResults; rhs != nil {
+		tmpContainer := make([]*GetResp_ResolvedPathResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ResolvedPathResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetResp_ResolvedPathResult) CloneVT() *GetResp_ResolvedPathResult {
+	if m == nil {
+		return (*GetResp_ResolvedPathResult)(nil)
+	}
+	r := new(GetResp_ResolvedPathResult)
+	r.ResolvedPath = m.ResolvedPath
+	if rhs := m.ResultParams; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.ResultParams = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetResp) CloneVT() *GetResp {
+	if m == nil {
+		return (*GetResp)(nil)
+	}
+	r := new(GetResp)
+	if rhs := m.ReqPathResults; rhs != nil {
+		tmpContainer := make([]*GetResp_RequestedPathResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ReqPathResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDM) CloneVT() *GetSupportedDM {
+	if m == nil {
+		return (*GetSupportedDM)(nil)
+	}
+	r := new(GetSupportedDM)
+	r.FirstLevelOnly = m.FirstLevelOnly
+	r.ReturnCommands = m.ReturnCommands
+	r.ReturnEvents = m.ReturnEvents
+	r.ReturnParams = m.ReturnParams
+	r.ReturnUniqueKeySets = m.ReturnUniqueKeySets
+	if rhs := m.ObjPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.ObjPaths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_RequestedObjectResult) CloneVT() *GetSupportedDMResp_RequestedObjectResult {
+	if m == nil {
+		return (*GetSupportedDMResp_RequestedObjectResult)(nil)
+	}
+	r := new(GetSupportedDMResp_RequestedObjectResult)
+	r.ReqObjPath = m.ReqObjPath
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	r.DataModelInstUri = m.DataModelInstUri
+	if rhs := m.SupportedObjs; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_SupportedObjectResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.SupportedObjs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_SupportedObjectResult) CloneVT() *GetSupportedDMResp_SupportedObjectResult {
+	if m == nil {
+		return (*GetSupportedDMResp_SupportedObjectResult)(nil)
+	}
+	r := new(GetSupportedDMResp_SupportedObjectResult)
+	r.SupportedObjPath = m.SupportedObjPath
+	r.Access = m.Access
+	r.IsMultiInstance = m.IsMultiInstance
+	if rhs := m.SupportedCommands; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_SupportedCommandResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.SupportedCommands = tmpContainer
+	}
+	if rhs := m.SupportedEvents; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_SupportedEventResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.SupportedEvents = tmpContainer
+	}
+	if rhs := m.SupportedParams; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_SupportedParamResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.SupportedParams = tmpContainer
+	}
+	if rhs := m.DivergentPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.DivergentPaths = tmpContainer
+	}
+	if rhs := m.UniqueKeySets; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_SupportedUniqueKeySet, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UniqueKeySets = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_SupportedParamResult) CloneVT() *GetSupportedDMResp_SupportedParamResult {
+	if m == nil {
+		return (*GetSupportedDMResp_SupportedParamResult)(nil)
+	}
+	r := new(GetSupportedDMResp_SupportedParamResult)
+	r.ParamName = m.ParamName
+	r.Access = m.Access
+	r.ValueType = m.ValueType
+	r.ValueChange = m.ValueChange
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_SupportedCommandResult) CloneVT() *GetSupportedDMResp_SupportedCommandResult {
+	if m == nil {
+		return (*GetSupportedDMResp_SupportedCommandResult)(nil)
+	}
+	r := new(GetSupportedDMResp_SupportedCommandResult)
+	r.CommandName = m.CommandName
+	r.CommandType = m.CommandType
+	if rhs := m.InputArgNames; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.InputArgNames = tmpContainer
+	}
+	if rhs := m.OutputArgNames; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.OutputArgNames = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_SupportedEventResult) CloneVT() *GetSupportedDMResp_SupportedEventResult {
+	if m == nil {
+		return (*GetSupportedDMResp_SupportedEventResult)(nil)
+	}
+	r := new(GetSupportedDMResp_SupportedEventResult)
+	r.EventName = m.EventName
+	if rhs := m.ArgNames; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.ArgNames = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp_SupportedUniqueKeySet) CloneVT() *GetSupportedDMResp_SupportedUniqueKeySet {
+	if m == nil {
+		return (*GetSupportedDMResp_SupportedUniqueKeySet)(nil)
+	}
+	r := new(GetSupportedDMResp_SupportedUniqueKeySet)
+	if rhs := m.KeyNames; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.KeyNames = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedDMResp) CloneVT() *GetSupportedDMResp {
+	if m == nil {
+		return (*GetSupportedDMResp)(nil)
+	}
+	r := new(GetSupportedDMResp)
+	if rhs := m.ReqObjResults; rhs != nil {
+		tmpContainer := make([]*GetSupportedDMResp_RequestedObjectResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ReqObjResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetInstances) CloneVT() *GetInstances {
+	if m == nil {
+		return (*GetInstances)(nil)
+	}
+	r := new(GetInstances)
+	r.FirstLevelOnly = m.FirstLevelOnly
+	if rhs := m.ObjPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.ObjPaths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetInstancesResp_RequestedPathResult) CloneVT() *GetInstancesResp_RequestedPathResult {
+	if m == nil {
+		return (*GetInstancesResp_RequestedPathResult)(nil)
+	}
+	r := new(GetInstancesResp_RequestedPathResult)
+	r.RequestedPath = m.RequestedPath
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if rhs := m.CurrInsts; rhs != nil {
+		tmpContainer := make([]*GetInstancesResp_CurrInstance, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.CurrInsts = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetInstancesResp_CurrInstance) CloneVT() *GetInstancesResp_CurrInstance {
+	if m == nil {
+		return (*GetInstancesResp_CurrInstance)(nil)
+	}
+	r := new(GetInstancesResp_CurrInstance)
+	r.InstantiatedObjPath = m.InstantiatedObjPath
+	if rhs := m.UniqueKeys; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.UniqueKeys = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetInstancesResp) CloneVT() *GetInstancesResp {
+	if m == nil {
+		return (*GetInstancesResp)(nil)
+	}
+	r := new(GetInstancesResp)
+	if rhs := m.ReqPathResults; rhs != nil {
+		tmpContainer := make([]*GetInstancesResp_RequestedPathResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ReqPathResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedProtocol) CloneVT() *GetSupportedProtocol {
+	if m == nil {
+		return (*GetSupportedProtocol)(nil)
+	}
+	r := new(GetSupportedProtocol)
+	r.ControllerSupportedProtocolVersions = m.ControllerSupportedProtocolVersions
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *GetSupportedProtocolResp) CloneVT() *GetSupportedProtocolResp {
+	if m == nil {
+		return (*GetSupportedProtocolResp)(nil)
+	}
+	r := new(GetSupportedProtocolResp)
+	r.AgentSupportedProtocolVersions = m.AgentSupportedProtocolVersions
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Add_CreateObject) CloneVT() *Add_CreateObject {
+	if m == nil {
+		return (*Add_CreateObject)(nil)
+	}
+	r := new(Add_CreateObject)
+	r.ObjPath = m.ObjPath
+	if rhs := m.ParamSettings; rhs != nil {
+		tmpContainer := make([]*Add_CreateParamSetting, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamSettings = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Add_CreateParamSetting) CloneVT() *Add_CreateParamSetting {
+	if m == nil {
+		return (*Add_CreateParamSetting)(nil)
+	}
+	r := new(Add_CreateParamSetting)
+	r.Param = m.Param
+	r.Value = m.Value
+	r.Required = m.Required
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Add) CloneVT() *Add {
+	if m == nil {
+		return (*Add)(nil)
+	}
+	r := new(Add)
+	r.AllowPartial = m.AllowPartial
+	if rhs := m.CreateObjs; rhs != nil {
+		tmpContainer := make([]*Add_CreateObject, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.CreateObjs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult_OperationStatus_OperationFailure) CloneVT() *AddResp_CreatedObjectResult_OperationStatus_OperationFailure {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult_OperationStatus_OperationFailure)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult_OperationStatus_OperationFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult_OperationStatus_OperationSuccess) CloneVT() *AddResp_CreatedObjectResult_OperationStatus_OperationSuccess {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult_OperationStatus_OperationSuccess)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult_OperationStatus_OperationSuccess)
+	r.InstantiatedPath = m.InstantiatedPath
+	if rhs := m.ParamErrs; rhs != nil {
+		tmpContainer := make([]*AddResp_ParameterError, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamErrs = tmpContainer
+	}
+	if rhs := m.UniqueKeys; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.UniqueKeys = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult_OperationStatus) CloneVT() *AddResp_CreatedObjectResult_OperationStatus {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult_OperationStatus)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult_OperationStatus)
+	if m.OperStatus != nil {
+		r.OperStatus = m.OperStatus.(interface {
+			CloneVT() isAddResp_CreatedObjectResult_OperationStatus_OperStatus
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult_OperationStatus_OperFailure) CloneVT() isAddResp_CreatedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult_OperationStatus_OperFailure)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult_OperationStatus_OperFailure)
+	r.OperFailure = m.OperFailure.CloneVT()
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult_OperationStatus_OperSuccess) CloneVT() isAddResp_CreatedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult_OperationStatus_OperSuccess)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult_OperationStatus_OperSuccess)
+	r.OperSuccess = m.OperSuccess.CloneVT()
+	return r
+}
+
+func (m *AddResp_CreatedObjectResult) CloneVT() *AddResp_CreatedObjectResult {
+	if m == nil {
+		return (*AddResp_CreatedObjectResult)(nil)
+	}
+	r := new(AddResp_CreatedObjectResult)
+	r.RequestedPath = m.RequestedPath
+	r.OperStatus = m.OperStatus.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp_ParameterError) CloneVT() *AddResp_ParameterError {
+	if m == nil {
+		return (*AddResp_ParameterError)(nil)
+	}
+	r := new(AddResp_ParameterError)
+	r.Param = m.Param
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *AddResp) CloneVT() *AddResp {
+	if m == nil {
+		return (*AddResp)(nil)
+	}
+	r := new(AddResp)
+	if rhs := m.CreatedObjResults; rhs != nil {
+		tmpContainer := make([]*AddResp_CreatedObjectResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.CreatedObjResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Delete) CloneVT() *Delete {
+	if m == nil {
+		return (*Delete)(nil)
+	}
+	r := new(Delete)
+	r.AllowPartial = m.AllowPartial
+	if rhs := m.ObjPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.ObjPaths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure) CloneVT() *DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess) CloneVT() *DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess)
+	if rhs := m.AffectedPaths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.AffectedPaths = tmpContainer
+	}
+	if rhs := m.UnaffectedPathErrs; rhs != nil {
+		tmpContainer := make([]*DeleteResp_UnaffectedPathError, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UnaffectedPathErrs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult_OperationStatus) CloneVT() *DeleteResp_DeletedObjectResult_OperationStatus {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult_OperationStatus)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult_OperationStatus)
+	if m.OperStatus != nil {
+		r.OperStatus = m.OperStatus.(interface {
+			CloneVT() isDeleteResp_DeletedObjectResult_OperationStatus_OperStatus
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult_OperationStatus_OperFailure) CloneVT() isDeleteResp_DeletedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult_OperationStatus_OperFailure)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult_OperationStatus_OperFailure)
+	r.OperFailure = m.OperFailure.CloneVT()
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult_OperationStatus_OperSuccess) CloneVT() isDeleteResp_DeletedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult_OperationStatus_OperSuccess)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult_OperationStatus_OperSuccess)
+	r.OperSuccess = m.OperSuccess.CloneVT()
+	return r
+}
+
+func (m *DeleteResp_DeletedObjectResult) CloneVT() *DeleteResp_DeletedObjectResult {
+	if m == nil {
+		return (*DeleteResp_DeletedObjectResult)(nil)
+	}
+	r := new(DeleteResp_DeletedObjectResult)
+	r.RequestedPath = m.RequestedPath
+	r.OperStatus = m.OperStatus.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp_UnaffectedPathError) CloneVT() *DeleteResp_UnaffectedPathError {
+	if m == nil {
+		return (*DeleteResp_UnaffectedPathError)(nil)
+	}
+	r := new(DeleteResp_UnaffectedPathError)
+	r.UnaffectedPath = m.UnaffectedPath
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeleteResp) CloneVT() *DeleteResp {
+	if m == nil {
+		return (*DeleteResp)(nil)
+	}
+	r := new(DeleteResp)
+	if rhs := m.DeletedObjResults; rhs != nil {
+		tmpContainer := make([]*DeleteResp_DeletedObjectResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.DeletedObjResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Set_UpdateObject) CloneVT() *Set_UpdateObject {
+	if m == nil {
+		return (*Set_UpdateObject)(nil)
+	}
+	r := new(Set_UpdateObject)
+	r.ObjPath = m.ObjPath
+	if rhs := m.ParamSettings; rhs != nil {
+		tmpContainer := make([]*Set_UpdateParamSetting, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamSettings = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Set_UpdateParamSetting) CloneVT() *Set_UpdateParamSetting {
+	if m == nil {
+		return (*Set_UpdateParamSetting)(nil)
+	}
+	r := new(Set_UpdateParamSetting)
+	r.Param = m.Param
+	r.Value = m.Value
+	r.Required = m.Required
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Set) CloneVT() *Set {
+	if m == nil {
+		return (*Set)(nil)
+	}
+	r := new(Set)
+	r.AllowPartial = m.AllowPartial
+	if rhs := m.UpdateObjs; rhs != nil {
+		tmpContainer := make([]*Set_UpdateObject, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UpdateObjs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult_OperationStatus_OperationFailure) CloneVT() *SetResp_UpdatedObjectResult_OperationStatus_OperationFailure {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult_OperationStatus_OperationFailure)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult_OperationStatus_OperationFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if rhs := m.UpdatedInstFailures; rhs != nil {
+		tmpContainer := make([]*SetResp_UpdatedInstanceFailure, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UpdatedInstFailures = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess) CloneVT() *SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess)
+	if rhs := m.UpdatedInstResults; rhs != nil {
+		tmpContainer := make([]*SetResp_UpdatedInstanceResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UpdatedInstResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult_OperationStatus) CloneVT() *SetResp_UpdatedObjectResult_OperationStatus {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult_OperationStatus)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult_OperationStatus)
+	if m.OperStatus != nil {
+		r.OperStatus = m.OperStatus.(interface {
+			CloneVT() isSetResp_UpdatedObjectResult_OperationStatus_OperStatus
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult_OperationStatus_OperFailure) CloneVT() isSetResp_UpdatedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult_OperationStatus_OperFailure)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult_OperationStatus_OperFailure)
+	r.OperFailure = m.OperFailure.CloneVT()
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult_OperationStatus_OperSuccess) CloneVT() isSetResp_UpdatedObjectResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult_OperationStatus_OperSuccess)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult_OperationStatus_OperSuccess)
+	r.OperSuccess = m.OperSuccess.CloneVT()
+	return r
+}
+
+func (m *SetResp_UpdatedObjectResult) CloneVT() *SetResp_UpdatedObjectResult {
+	if m == nil {
+		return (*SetResp_UpdatedObjectResult)(nil)
+	}
+	r := new(SetResp_UpdatedObjectResult)
+	r.RequestedPath = m.RequestedPath
+	r.OperStatus = m.OperStatus.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedInstanceFailure) CloneVT() *SetResp_UpdatedInstanceFailure {
+	if m == nil {
+		return (*SetResp_UpdatedInstanceFailure)(nil)
+	}
+	r := new(SetResp_UpdatedInstanceFailure)
+	r.AffectedPath = m.AffectedPath
+	if rhs := m.ParamErrs; rhs != nil {
+		tmpContainer := make([]*SetResp_ParameterError, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamErrs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_UpdatedInstanceResult) CloneVT() *SetResp_UpdatedInstanceResult {
+	if m == nil {
+		return (*SetResp_UpdatedInstanceResult)(nil)
+	}
+	r := new(SetResp_UpdatedInstanceResult)
+	r.AffectedPath = m.AffectedPath
+	if rhs := m.ParamErrs; rhs != nil {
+		tmpContainer := make([]*SetResp_ParameterError, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.ParamErrs = tmpContainer
+	}
+	if rhs := m.UpdatedParams; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.UpdatedParams = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp_ParameterError) CloneVT() *SetResp_ParameterError {
+	if m == nil {
+		return (*SetResp_ParameterError)(nil)
+	}
+	r := new(SetResp_ParameterError)
+	r.Param = m.Param
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SetResp) CloneVT() *SetResp {
+	if m == nil {
+		return (*SetResp)(nil)
+	}
+	r := new(SetResp)
+	if rhs := m.UpdatedObjResults; rhs != nil {
+		tmpContainer := make([]*SetResp_UpdatedObjectResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.UpdatedObjResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Operate) CloneVT() *Operate {
+	if m == nil {
+		return (*Operate)(nil)
+	}
+	r := new(Operate)
+	r.Command = m.Command
+	r.CommandKey = m.CommandKey
+	r.SendResp = m.SendResp
+	if rhs := m.InputArgs; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.InputArgs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *OperateResp_OperationResult_OutputArgs) CloneVT() *OperateResp_OperationResult_OutputArgs {
+	if m == nil {
+		return (*OperateResp_OperationResult_OutputArgs)(nil)
+	}
+	r := new(OperateResp_OperationResult_OutputArgs)
+	if rhs := m.OutputArgs; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.OutputArgs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *OperateResp_OperationResult_CommandFailure) CloneVT() *OperateResp_OperationResult_CommandFailure {
+	if m == nil {
+		return (*OperateResp_OperationResult_CommandFailure)(nil)
+	}
+	r := new(OperateResp_OperationResult_CommandFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *OperateResp_OperationResult) CloneVT() *OperateResp_OperationResult {
+	if m == nil {
+		return (*OperateResp_OperationResult)(nil)
+	}
+	r := new(OperateResp_OperationResult)
+	r.ExecutedCommand = m.ExecutedCommand
+	if m.OperationResp != nil {
+		r.OperationResp = m.OperationResp.(interface {
+			CloneVT() isOperateResp_OperationResult_OperationResp
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *OperateResp_OperationResult_ReqObjPath) CloneVT() isOperateResp_OperationResult_OperationResp {
+	if m == nil {
+		return (*OperateResp_OperationResult_ReqObjPath)(nil)
+	}
+	r := new(OperateResp_OperationResult_ReqObjPath)
+	r.ReqObjPath = m.ReqObjPath
+	return r
+}
+
+func (m *OperateResp_OperationResult_ReqOutputArgs) CloneVT() isOperateResp_OperationResult_OperationResp {
+	if m == nil {
+		return (*OperateResp_OperationResult_ReqOutputArgs)(nil)
+	}
+	r := new(OperateResp_OperationResult_ReqOutputArgs)
+	r.ReqOutputArgs = m.ReqOutputArgs.CloneVT()
+	return r
+}
+
+func (m *OperateResp_OperationResult_CmdFailure) CloneVT() isOperateResp_OperationResult_OperationResp {
+	if m == nil {
+		return (*OperateResp_OperationResult_CmdFailure)(nil)
+	}
+	r := new(OperateResp_OperationResult_CmdFailure)
+	r.CmdFailure = m.CmdFailure.CloneVT()
+	return r
+}
+
+func (m *OperateResp) CloneVT() *OperateResp {
+	if m == nil {
+		return (*OperateResp)(nil)
+	}
+	r := new(OperateResp)
+	if rhs := m.OperationResults; rhs != nil {
+		tmpContainer := make([]*OperateResp_OperationResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.OperationResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_Event) CloneVT() *Notify_Event {
+	if m == nil {
+		return (*Notify_Event)(nil)
+	}
+	r := new(Notify_Event)
+	r.ObjPath = m.ObjPath
+	r.EventName = m.EventName
+	if rhs := m.Params; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.Params = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_ValueChange) CloneVT() *Notify_ValueChange {
+	if m == nil {
+		return (*Notify_ValueChange)(nil)
+	}
+	r := new(Notify_ValueChange)
+	r.ParamPath = m.ParamPath
+	r.ParamValue = m.ParamValue
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_ObjectCreation) CloneVT() *Notify_ObjectCreation {
+	if m == nil {
+		return (*Notify_ObjectCreation)(nil)
+	}
+	r := new(Notify_ObjectCreation)
+	r.ObjPath = m.ObjPath
+	if rhs := m.UniqueKeys; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.UniqueKeys = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_ObjectDeletion) CloneVT() *Notify_ObjectDeletion {
+	if m == nil {
+		return (*Notify_ObjectDeletion)(nil)
+	}
+	r := new(Notify_ObjectDeletion)
+	r.ObjPath = m.ObjPath
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_OperationComplete_OutputArgs) CloneVT() *Notify_OperationComplete_OutputArgs {
+	if m == nil {
+		return (*Notify_OperationComplete_OutputArgs)(nil)
+	}
+	r := new(Notify_OperationComplete_OutputArgs)
+	if rhs := m.OutputArgs; rhs != nil {
+		tmpContainer := make(map[string]string, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v
+		}
+		r.OutputArgs = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_OperationComplete_CommandFailure) CloneVT() *Notify_OperationComplete_CommandFailure {
+	if m == nil {
+		return (*Notify_OperationComplete_CommandFailure)(nil)
+	}
+	r := new(Notify_OperationComplete_CommandFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_OperationComplete) CloneVT() *Notify_OperationComplete {
+	if m == nil {
+		return (*Notify_OperationComplete)(nil)
+	}
+	r := new(Notify_OperationComplete)
+	r.ObjPath = m.ObjPath
+	r.CommandName = m.CommandName
+	r.CommandKey = m.CommandKey
+	if m.OperationResp != nil {
+		r.OperationResp = m.OperationResp.(interface {
+			CloneVT() isNotify_OperationComplete_OperationResp
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_OperationComplete_ReqOutputArgs) CloneVT() isNotify_OperationComplete_OperationResp {
+	if m == nil {
+		return (*Notify_OperationComplete_ReqOutputArgs)(nil)
+	}
+	r := new(Notify_OperationComplete_ReqOutputArgs)
+	r.ReqOutputArgs = m.ReqOutputArgs.CloneVT()
+	return r
+}
+
+func (m *Notify_OperationComplete_CmdFailure) CloneVT() isNotify_OperationComplete_OperationResp {
+	if m == nil {
+		return (*Notify_OperationComplete_CmdFailure)(nil)
+	}
+	r := new(Notify_OperationComplete_CmdFailure)
+	r.CmdFailure = m.CmdFailure.CloneVT()
+	return r
+}
+
+func (m *Notify_OnBoardRequest) CloneVT() *Notify_OnBoardRequest {
+	if m == nil {
+		return (*Notify_OnBoardRequest)(nil)
+	}
+	r := new(Notify_OnBoardRequest)
+	r.Oui = m.Oui
+	r.ProductClass = m.ProductClass
+	r.SerialNumber = m.SerialNumber
+	r.AgentSupportedProtocolVersions = m.AgentSupportedProtocolVersions
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify) CloneVT() *Notify {
+	if m == nil {
+		return (*Notify)(nil)
+	}
+	r := new(Notify)
+	r.SubscriptionId = m.SubscriptionId
+	r.SendResp = m.SendResp
+	if m.Notification != nil {
+		r.Notification = m.Notification.(interface{ CloneVT() isNotify_Notification }).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Notify_Event_) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_Event_)(nil)
+	}
+	r := new(Notify_Event_)
+	r.Event = m.Event.CloneVT()
+	return r
+}
+
+func (m *Notify_ValueChange_) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_ValueChange_)(nil)
+	}
+	r := new(Notify_ValueChange_)
+	r.ValueChange = m.ValueChange.CloneVT()
+	return r
+}
+
+func (m *Notify_ObjCreation) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_ObjCreation)(nil)
+	}
+	r := new(Notify_ObjCreation)
+	r.ObjCreation = m.ObjCreation.CloneVT()
+	return r
+}
+
+func (m *Notify_ObjDeletion) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_ObjDeletion)(nil)
+	}
+	r := new(Notify_ObjDeletion)
+	r.ObjDeletion = m.ObjDeletion.CloneVT()
+	return r
+}
+
+func (m *Notify_OperComplete) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_OperComplete)(nil)
+	}
+	r := new(Notify_OperComplete)
+	r.OperComplete = m.OperComplete.CloneVT()
+	return r
+}
+
+func (m *Notify_OnBoardReq) CloneVT() isNotify_Notification {
+	if m == nil {
+		return (*Notify_OnBoardReq)(nil)
+	}
+	r := new(Notify_OnBoardReq)
+	r.OnBoardReq = m.OnBoardReq.CloneVT()
+	return r
+}
+
+func (m *NotifyResp) CloneVT() *NotifyResp {
+	if m == nil {
+		return (*NotifyResp)(nil)
+	}
+	r := new(NotifyResp)
+	r.SubscriptionId = m.SubscriptionId
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Register_RegistrationPath) CloneVT() *Register_RegistrationPath {
+	if m == nil {
+		return (*Register_RegistrationPath)(nil)
+	}
+	r := new(Register_RegistrationPath)
+	r.Path = m.Path
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Register) CloneVT() *Register {
+	if m == nil {
+		return (*Register)(nil)
+	}
+	r := new(Register)
+	r.AllowPartial = m.AllowPartial
+	if rhs := m.RegPaths; rhs != nil {
+		tmpContainer := make([]*Register_RegistrationPath, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.RegPaths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure) CloneVT() *RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess) CloneVT() *RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess)
+	r.RegisteredPath = m.RegisteredPath
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult_OperationStatus) CloneVT() *RegisterResp_RegisteredPathResult_OperationStatus {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult_OperationStatus)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult_OperationStatus)
+	if m.OperStatus != nil {
+		r.OperStatus = m.OperStatus.(interface {
+			CloneVT() isRegisterResp_RegisteredPathResult_OperationStatus_OperStatus
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult_OperationStatus_OperFailure) CloneVT() isRegisterResp_RegisteredPathResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult_OperationStatus_OperFailure)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult_OperationStatus_OperFailure)
+	r.OperFailure = m.OperFailure.CloneVT()
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult_OperationStatus_OperSuccess) CloneVT() isRegisterResp_RegisteredPathResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult_OperationStatus_OperSuccess)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult_OperationStatus_OperSuccess)
+	r.OperSuccess = m.OperSuccess.CloneVT()
+	return r
+}
+
+func (m *RegisterResp_RegisteredPathResult) CloneVT() *RegisterResp_RegisteredPathResult {
+	if m == nil {
+		return (*RegisterResp_RegisteredPathResult)(nil)
+	}
+	r := new(RegisterResp_RegisteredPathResult)
+	r.RequestedPath = m.RequestedPath
+	r.OperStatus = m.OperStatus.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *RegisterResp) CloneVT() *RegisterResp {
+	if m == nil {
+		return (*RegisterResp)(nil)
+	}
+	r := new(RegisterResp)
+	if rhs := m.RegisteredPathResults; rhs != nil {
+		tmpContainer := make([]*RegisterResp_RegisteredPathResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.RegisteredPathResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Deregister) CloneVT() *Deregister {
+	if m == nil {
+		return (*Deregister)(nil)
+	}
+	r := new(Deregister)
+	if rhs := m.Paths; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.Paths = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure) CloneVT() *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure)
+	r.ErrCode = m.ErrCode
+	r.ErrMsg = m.ErrMsg
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess) CloneVT() *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess)
+	if rhs := m.DeregisteredPath; rhs != nil {
+		tmpContainer := make([]string, len(rhs))
+		copy(tmpContainer, rhs)
+		r.DeregisteredPath = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult_OperationStatus) CloneVT() *DeregisterResp_DeregisteredPathResult_OperationStatus {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult_OperationStatus)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult_OperationStatus)
+	if m.OperStatus != nil {
+		r.OperStatus = m.OperStatus.(interface {
+			CloneVT() isDeregisterResp_DeregisteredPathResult_OperationStatus_OperStatus
+		}).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult_OperationStatus_OperFailure) CloneVT() isDeregisterResp_DeregisteredPathResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult_OperationStatus_OperFailure)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult_OperationStatus_OperFailure)
+	r.OperFailure = m.OperFailure.CloneVT()
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult_OperationStatus_OperSuccess) CloneVT() isDeregisterResp_DeregisteredPathResult_OperationStatus_OperStatus {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult_OperationStatus_OperSuccess)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult_OperationStatus_OperSuccess)
+	r.OperSuccess = m.OperSuccess.CloneVT()
+	return r
+}
+
+func (m *DeregisterResp_DeregisteredPathResult) CloneVT() *DeregisterResp_DeregisteredPathResult {
+	if m == nil {
+		return (*DeregisterResp_DeregisteredPathResult)(nil)
+	}
+	r := new(DeregisterResp_DeregisteredPathResult)
+	r.RequestedPath = m.RequestedPath
+	r.OperStatus = m.OperStatus.CloneVT()
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DeregisterResp) CloneVT() *DeregisterResp {
+	if m == nil {
+		return (*DeregisterResp)(nil)
+	}
+	r := new(DeregisterResp)
+	if rhs := m.DeregisteredPathResults; rhs != nil {
+		tmpContainer := make([]*DeregisterResp_DeregisteredPathResult, len(rhs))
+		for k, v := range rhs {
+			tmpContainer[k] = v.CloneVT()
+		}
+		r.DeregisteredPathResults = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
 
 func (m *Msg) MarshalVT() (dAtA []byte, err error) {
 	if m == nil {

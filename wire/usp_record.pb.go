@@ -1,3 +1,5 @@
+//go:build !usp_noproto
+
 // USP Record: the envelope that carries a USP Msg (or an MTP connect or
 // disconnect indication) between two Endpoints. Wire-compatible with the
 // TR-369 1.3 record schema: every message, field name, number and type below

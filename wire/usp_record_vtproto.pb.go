@@ -8,16 +8,210 @@ import (
 	binary "encoding/binary"
 	fmt "fmt"
 	protohelpers "github.com/planetscale/vtprotobuf/protohelpers"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	io "io"
 )
 
-const (
-	// Verify that this generated code is sufficiently up-to-date.
-	_ = protoimpl.EnforceVersion(20 - protoimpl.MinVersion)
-	// Verify that runtime/protoimpl is sufficiently up-to-date.
-	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
-)
+func (m *Record) CloneVT() *Record {
+	if m == nil {
+		return (*Record)(nil)
+	}
+	r := new(Record)
+	r.Version = m.Version
+	r.ToId = m.ToId
+	r.FromId = m.FromId
+	r.PayloadSecurity = m.PayloadSecurity
+	if rhs := m.MacSignature; rhs != nil {
+		tmpBytes := make([]byte, len(rhs))
+		copy(tmpBytes, rhs)
+		r.MacSignature = tmpBytes
+	}
+	if rhs := m.SenderCert; rhs != nil {
+		tmpBytes := make([]byte, len(rhs))
+		copy(tmpBytes, rhs)
+		r.SenderCert = tmpBytes
+	}
+	if m.RecordType != nil {
+		r.RecordType = m.RecordType.(interface{ CloneVT() isRecord_RecordType }).CloneVT()
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *Record_NoSessionContext) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_NoSessionContext)(nil)
+	}
+	r := new(Record_NoSessionContext)
+	r.NoSessionContext = m.NoSessionContext.CloneVT()
+	return r
+}
+
+func (m *Record_SessionContext) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_SessionContext)(nil)
+	}
+	r := new(Record_SessionContext)
+	r.SessionContext = m.SessionContext.CloneVT()
+	return r
+}
+
+func (m *Record_WebsocketConnect) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_WebsocketConnect)(nil)
+	}
+	r := new(Record_WebsocketConnect)
+	r.WebsocketConnect = m.WebsocketConnect.CloneVT()
+	return r
+}
+
+func (m *Record_MqttConnect) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_MqttConnect)(nil)
+	}
+	r := new(Record_MqttConnect)
+	r.MqttConnect = m.MqttConnect.CloneVT()
+	return r
+}
+
+func (m *Record_StompConnect) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_StompConnect)(nil)
+	}
+	r := new(Record_StompConnect)
+	r.StompConnect = m.StompConnect.CloneVT()
+	return r
+}
+
+func (m *Record_Disconnect) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_Disconnect)(nil)
+	}
+	r := new(Record_Disconnect)
+	r.Disconnect = m.Disconnect.CloneVT()
+	return r
+}
+
+func (m *Record_UdsConnect) CloneVT() isRecord_RecordType {
+	if m == nil {
+		return (*Record_UdsConnect)(nil)
+	}
+	r := new(Record_UdsConnect)
+	r.UdsConnect = m.UdsConnect.CloneVT()
+	return r
+}
+
+func (m *NoSessionContextRecord) CloneVT() *NoSessionContextRecord {
+	if m == nil {
+		return (*NoSessionContextRecord)(nil)
+	}
+	r := new(NoSessionContextRecord)
+	if rhs := m.Payload; rhs != nil {
+		tmpBytes := make([]byte, len(rhs))
+		copy(tmpBytes, rhs)
+		r.Payload = tmpBytes
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *SessionContextRecord) CloneVT() *SessionContextRecord {
+	if m == nil {
+		return (*SessionContextRecord)(nil)
+	}
+	r := new(SessionContextRecord)
+	r.SessionId = m.SessionId
+	r.SequenceId = m.SequenceId
+	r.ExpectedId = m.ExpectedId
+	r.RetransmitId = m.RetransmitId
+	r.PayloadSarState = m.PayloadSarState
+	r.PayloadrecSarState = m.PayloadrecSarState
+	if rhs := m.Payload; rhs != nil {
+		tmpContainer := make([][]byte, len(rhs))
+		for k, v := range rhs {
+			tmpBytes := make([]byte, len(v))
+			copy(tmpBytes, v)
+			tmpContainer[k] = tmpBytes
+		}
+		r.Payload = tmpContainer
+	}
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *WebSocketConnectRecord) CloneVT() *WebSocketConnectRecord {
+	if m == nil {
+		return (*WebSocketConnectRecord)(nil)
+	}
+	r := new(WebSocketConnectRecord)
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *MQTTConnectRecord) CloneVT() *MQTTConnectRecord {
+	if m == nil {
+		return (*MQTTConnectRecord)(nil)
+	}
+	r := new(MQTTConnectRecord)
+	r.Version = m.Version
+	r.SubscribedTopic = m.SubscribedTopic
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *STOMPConnectRecord) CloneVT() *STOMPConnectRecord {
+	if m == nil {
+		return (*STOMPConnectRecord)(nil)
+	}
+	r := new(STOMPConnectRecord)
+	r.Version = m.Version
+	r.SubscribedDestination = m.SubscribedDestination
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *UDSConnectRecord) CloneVT() *UDSConnectRecord {
+	if m == nil {
+		return (*UDSConnectRecord)(nil)
+	}
+	r := new(UDSConnectRecord)
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
+
+func (m *DisconnectRecord) CloneVT() *DisconnectRecord {
+	if m == nil {
+		return (*DisconnectRecord)(nil)
+	}
+	r := new(DisconnectRecord)
+	r.Reason = m.Reason
+	r.ReasonCode = m.ReasonCode
+	if len(m.unknownFields) > 0 {
+		r.unknownFields = make([]byte, len(m.unknownFields))
+		copy(r.unknownFields, m.unknownFields)
+	}
+	return r
+}
 
 func (m *Record) MarshalVT() (dAtA []byte, err error) {
 	if m == nil {
