@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/usperr"
@@ -62,7 +60,7 @@ func TestAnswerTooLarge(t *testing.T) {
 			if er == nil {
 				t.Fatalf("answer %v, want an Error", r)
 			}
-			if n := proto.Size(r); n > limit {
+			if n := r.SizeVT(); n > limit {
 				t.Fatalf("Error of %d bytes over the MTP's %d", n, limit)
 			}
 			switch {

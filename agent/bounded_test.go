@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
 )
@@ -45,7 +43,7 @@ func TestErrorsBounded(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := e.ctl.do(tc.req)
-			if n := proto.Size(m); n > limit {
+			if n := m.SizeVT(); n > limit {
 				t.Errorf("reply of %d bytes (limit %d): %.600v", n, limit, m)
 			}
 			tc.check(t, m)

@@ -1,3 +1,5 @@
+//go:build !usp_noproto
+
 package agent_test
 
 import (

@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
@@ -50,7 +48,7 @@ func benchRequests(b *testing.B, inflight, maxConcurrent int) {
 	go ctlEnd.Serve(ctx, mtp.HandlerFunc(func(_ context.Context, in mtp.Inbound) {
 		var rec record.Record
 		var msg wire.Msg
-		if record.Decode(in.Record, &rec, nil) != nil || proto.Unmarshal(rec.Payload, &msg) != nil || msg.GetBody().GetResponse().GetGetResp() == nil {
+		if record.Decode(in.Record, &rec, nil) != nil || wire.UnmarshalMsg(rec.Payload, &msg) != nil || msg.GetBody().GetResponse().GetGetResp() == nil {
 			bad.Add(1)
 		}
 		answered <- struct{}{}
@@ -59,7 +57,7 @@ func benchRequests(b *testing.B, inflight, maxConcurrent int) {
 		ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.EndpointID"}}}}}}}
 	send := func(i int) {
 		req.Header.MsgId = fmt.Sprint("m", i)
-		payload, _ := proto.Marshal(req)
+		payload, _ := wire.MarshalMsg(req)
 		rec, _ := record.NewNoSession(agentID, ctrlID, payload).MarshalBinary()
 		if err := ctlEnd.Send(ctx, agentID, rec); err != nil {
 			b.Fatal(err)

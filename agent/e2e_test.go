@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/e2e"
@@ -91,7 +89,7 @@ func (c *rawCtl) next(timeout time.Duration) *record.Record {
 }
 
 func getMsg(id string, paths ...string) []byte {
-	b, _ := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_GET},
+	b, _ := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.Header_GET},
 		Body: &wire.Body{MsgBody: &wire.Body_Request{Request: get(paths...)}}})
 	return b
 }
@@ -117,7 +115,7 @@ func response(t *testing.T, r *record.Record) (string, []string) {
 		t.Fatalf("record %v with %d payloads", r.Type, len(r.Session.Payload))
 	}
 	var m wire.Msg
-	if err := proto.Unmarshal(r.Session.Payload[0], &m); err != nil {
+	if err := wire.UnmarshalMsg(r.Session.Payload[0], &m); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -218,7 +216,7 @@ func TestE2ESegmented(t *testing.T) {
 		msgs = got.Msgs
 	}
 	var m wire.Msg
-	if err := proto.Unmarshal(msgs[0], &m); err != nil || m.GetHeader().GetMsgId() != "big" {
+	if err := wire.UnmarshalMsg(msgs[0], &m); err != nil || m.GetHeader().GetMsgId() != "big" {
 		t.Fatalf("reassembled %v %v", &m, err)
 	}
 	if n < 2 {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/internal/testenv"
@@ -68,10 +66,10 @@ func TestE2ERetryUnanswered(t *testing.T) {
 	// m = 1 s, k = 1000: every wait is 1 s.
 	set := &wire.Msg{Header: &wire.Header{MsgId: "set-1", MsgType: wire.Header_SET}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: setReq(false,
 		"Device.LocalAgent.Controller.1.E2ESession.", "SessionRetryMinimumWaitInterval", "1", "SessionRetryIntervalMultiplier", "1000")}}}
-	b, _ := proto.Marshal(set)
+	b, _ := wire.MarshalMsg(set)
 	c.send(record.NewNoSession(agentID, ctrlID, b))
 	time.Sleep(300 * time.Millisecond)
-	plain, _ := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: "get-1", MsgType: wire.Header_GET}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: get("Device.LocalAgent.EndpointID")}}})
+	plain, _ := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: "get-1", MsgType: wire.Header_GET}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: get("Device.LocalAgent.EndpointID")}}})
 	c.send(&record.Record{Version: record.Version, ToID: agentID, FromID: ctrlID, Type: record.TypeSessionContext,
 		Session: record.SessionContext{SessionID: 77, SequenceID: 1, ExpectedID: 1, Payload: [][]byte{plain}}})
 	refused := time.Now()

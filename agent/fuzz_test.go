@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store"
@@ -19,7 +17,7 @@ import (
 // it), and the Agent still answers a Get afterwards.
 func FuzzDispatch(f *testing.F) {
 	req := func(r *wire.Request) []byte {
-		b, _ := proto.Marshal(&wire.Msg{Header: &wire.Header{MsgId: "1"}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: r}}})
+		b, _ := wire.MarshalMsg(&wire.Msg{Header: &wire.Header{MsgId: "1"}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: r}}})
 		return b
 	}
 	f.Add(req(&wire.Request{ReqType: &wire.Request_Get{Get: &wire.Get{ParamPaths: []string{"Device.LocalAgent.", `Device.LocalAgent.Controller.[EndpointID=="proto::c"].`}, MaxDepth: 2}}}))
@@ -44,7 +42,7 @@ func FuzzDispatch(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var msg wire.Msg
-		if proto.Unmarshal(b, &msg) != nil {
+		if wire.UnmarshalMsg(b, &msg) != nil {
 			return
 		}
 		var reply *wire.Msg

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/internal/testenv"
@@ -145,7 +143,7 @@ func (c *ctl) handle(ctx context.Context, in mtp.Inbound) {
 		c.t.Errorf("record to %q from %q", rec.ToID, rec.FromID)
 	}
 	var msg wire.Msg
-	if err := proto.Unmarshal(rec.Payload, &msg); err != nil {
+	if err := wire.UnmarshalMsg(rec.Payload, &msg); err != nil {
 		c.t.Errorf("controller got a bad msg: %v", err)
 		return
 	}
@@ -175,7 +173,7 @@ func respNotify(id, sub string) *wire.Msg {
 }
 
 func (c *ctl) send(m *wire.Msg) {
-	payload, err := proto.Marshal(m)
+	payload, err := wire.MarshalMsg(m)
 	if err != nil {
 		c.t.Fatal(err)
 	}

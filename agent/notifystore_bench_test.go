@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/mtp"
@@ -43,7 +41,7 @@ func BenchmarkOperateOnBoard(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	send := func(msg *wire.Msg) {
-		payload, _ := proto.Marshal(msg)
+		payload, _ := wire.MarshalMsg(msg)
 		rec, _ := record.NewNoSession(agentID, ctrlID, payload).MarshalBinary()
 		if err := ctlEnd.Send(ctx, agentID, rec); err != nil {
 			b.Error(err)
@@ -54,7 +52,7 @@ func BenchmarkOperateOnBoard(b *testing.B) {
 	go ctlEnd.Serve(ctx, mtp.HandlerFunc(func(_ context.Context, in mtp.Inbound) {
 		var rec record.Record
 		var msg wire.Msg
-		if record.Decode(in.Record, &rec, nil) != nil || proto.Unmarshal(rec.Payload, &msg) != nil {
+		if record.Decode(in.Record, &rec, nil) != nil || wire.UnmarshalMsg(rec.Payload, &msg) != nil {
 			bad.Add(1)
 			return
 		}

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/agent"
 	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/internal/testenv"
@@ -44,7 +42,7 @@ func newMQTTEnd(t *testing.T, broker, topic string) *mqttEnd {
 		e.c.Serve(ctx, mtp.HandlerFunc(func(ctx context.Context, in mtp.Inbound) {
 			var rec record.Record
 			var m wire.Msg
-			if record.Decode(in.Record, &rec, nil) == nil && proto.Unmarshal(rec.Payload, &m) == nil {
+			if record.Decode(in.Record, &rec, nil) == nil && wire.UnmarshalMsg(rec.Payload, &m) == nil {
 				e.got <- &m
 			}
 		}))
@@ -61,7 +59,7 @@ func newMQTTEnd(t *testing.T, broker, topic string) *mqttEnd {
 func (e *mqttEnd) send(t *testing.T, to string, id string, req *wire.Request) {
 	t.Helper()
 	m := &wire.Msg{Header: &wire.Header{MsgId: id, MsgType: wire.RequestMsgType(req)}, Body: &wire.Body{MsgBody: &wire.Body_Request{Request: req}}}
-	payload, _ := proto.Marshal(m)
+	payload, _ := wire.MarshalMsg(m)
 	b, _ := record.NewNoSession(agentID, ctrlID, payload).MarshalBinary()
 	if err := e.c.Send(context.Background(), to, b); err != nil {
 		t.Fatal(err)

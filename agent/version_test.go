@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/record"
 	"github.com/uspkit/uspkit/usperr"
 	"github.com/uspkit/uspkit/wire"
@@ -16,7 +14,7 @@ import (
 func (c *ctl) doVersion(version string, req *wire.Request) *wire.Msg {
 	c.t.Helper()
 	m, ch := c.prepare(req)
-	payload, err := proto.Marshal(m)
+	payload, err := wire.MarshalMsg(m)
 	if err != nil {
 		c.t.Fatal(err)
 	}
