@@ -64,10 +64,10 @@ func TestOpenWrtFeatureTags(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{"every feature", all, "usp_device"},
+		{"every feature", all, "usp_device,usp_noproto"},
 		{"minimal CPE", nil, "usp_device," + strings.Join(minimalTags(), ",")},
-		{"no diagnostics", all[1:], "usp_device,usp_nodiag"},
-		{"bolt", append(all[:len(all):len(all)], "CONFIG_USP_AGENT_BOLT"), "usp_device,usp_bolt"},
+		{"no diagnostics", all[1:], "usp_device,usp_noproto,usp_nodiag"},
+		{"bolt", append(all[:len(all):len(all)], "CONFIG_USP_AGENT_BOLT"), "usp_device,usp_noproto,usp_bolt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := openwrtTags(t, tc.set...); got != tc.want {

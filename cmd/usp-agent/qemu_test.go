@@ -252,7 +252,9 @@ func TestQEMU(t *testing.T) {
 				t.Skip("USP_QEMU_ALL=1 runs this CPU")
 			}
 			qemu := testenv.LookPath(t, tg.qemu, "qemu-user-static")
-			bin := buildDevice(t, t.TempDir(), tg.env)
+			// As the OpenWrt package builds it: without the protobuf
+			// runtime, against the conformance runner's protobuf codec.
+			bin := buildDeviceTags(t, t.TempDir(), tg.env, "usp_noproto")
 			n := time.Now().UnixNano()
 			agentID := "os::012345-QEMU" + strings.ToUpper(tg.name)
 			agentTopic := fmt.Sprintf("usp/agent/qemu/%s/%d", tg.name, n)

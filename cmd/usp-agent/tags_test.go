@@ -31,9 +31,10 @@ var deviceFeatures = []deviceFeature{
 	{"usp_nows", []string{"github.com/uspkit/uspkit/mtp/ws", "github.com/coder/websocket"}, "mtps:\n  - protocol: WebSocket\n    listen: 127.0.0.1:0\n", nil},
 }
 
-// minimalTags is the "minimal CPE" profile: every feature tag.
+// minimalTags is the "minimal CPE" profile: every feature tag, and
+// usp_noproto (wire without the protobuf runtime, noproto_test.go).
 func minimalTags() []string {
-	var tags []string
+	tags := []string{"usp_noproto"}
 	for _, f := range deviceFeatures {
 		tags = append(tags, f.tag)
 	}
