@@ -56,6 +56,8 @@ type conn struct {
 	inHandler              atomic.Int32               // goroutines in the Handler
 	turn                   atomic.Pointer[readerTurn] // the reader's; see handOff
 	handOffTimer           *time.Timer
+	handOffArmed           atomic.Bool // handOffTimer is set, or firing
+	epoch                  time.Time   // the origin of now
 	readerDone, pingerDone chan struct{}
 	closeOnce              sync.Once
 	started, pingerStarted bool
@@ -69,7 +71,7 @@ type waiter struct {
 func newConn(c *Client, l *link) *conn {
 	s := &conn{l: l, v5: c.o.Version != V311, qos: c.o.PublishQoS.level(), timeout: c.o.WriteTimeout,
 		inflight: map[uint16]*waiter{}, pubs: map[uint16]*outPub{}, rx2: map[uint16]bool{},
-		readerDone: make(chan struct{}), pingerDone: make(chan struct{})}
+		readerDone: make(chan struct{}), pingerDone: make(chan struct{}), epoch: time.Now()}
 	s.ackTimer = time.AfterFunc(time.Hour, s.checkAcks)
 	s.ackTimer.Stop()
 	s.handOffTimer = time.AfterFunc(time.Hour, s.handOverReading)
@@ -498,15 +500,14 @@ func (s *conn) readPublish(t *readerTurn, flags byte, n int) error {
 			s.w.hold()
 		}
 		s.inHandler.Add(1)
+		t.queued.Store(s.r.buffered() > 0)
 		t.state.Store(turnInHandler)
 		s.l.accept(r)
 		s.inHandler.Add(-1)
-		if !t.state.CompareAndSwap(turnInHandler, turnReading) {
-			if !t.state.CompareAndSwap(turnMayHandOver, turnReading) {
-				return errHandedOver
-			}
-			s.handOffTimer.Stop()
+		if !t.state.CompareAndSwap(turnInHandler, turnReading) && !t.state.CompareAndSwap(turnMayHandOver, turnReading) {
+			return errHandedOver
 		}
+		// A hand-over timer the Handler set is left to fire: see handOff.
 	}
 	return nil
 }

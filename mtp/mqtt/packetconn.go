@@ -33,6 +33,8 @@ type packetWriter struct {
 	writing  bool      // a goroutine is writing
 	err      error     // the first write error
 	acks     bool      // out holds packets waiting for ackTimer or release
+	ackDue   time.Time // when the oldest of those must leave
+	ackArmed bool      // ackTimer is set, or firing
 	held     bool      // hold was called: writes wait for release
 	ackTimer *time.Timer
 
@@ -46,9 +48,49 @@ const ackDelay = time.Millisecond
 func newPacketWriter(nc net.Conn, fail func(error)) *packetWriter {
 	w := &packetWriter{nc: nc, fail: fail}
 	w.idle.L = &w.mu
-	w.ackTimer = time.AfterFunc(time.Hour, func() { w.flush(false) })
+	w.ackTimer = time.AfterFunc(time.Hour, w.ackTimeout)
 	w.ackTimer.Stop()
 	return w
+}
+
+// waitAcks marks the packets in w.out as waiting, up to ackDelay, for a
+// write; w.mu is held.
+//
+// ackTimer is not set and stopped for each packet: setting a timer
+// earlier than every other one wakes a sleeping thread of the runtime,
+// and a stopped timer still wakes one at its old time. It is set when it
+// is not already, is left running when a write takes the packets, and
+// when it fires it writes what is due, sets itself again for what is
+// not, or ends: one timer per ackDelay at most, whatever the rate of
+// packets.
+func (w *packetWriter) waitAcks() {
+	if w.acks {
+		return
+	}
+	w.acks = true
+	w.ackDue = time.Now().Add(ackDelay)
+	if !w.ackArmed {
+		w.ackArmed = true
+		w.ackTimer.Reset(ackDelay)
+	}
+}
+
+// ackTimeout is ackTimer's function: it writes the waiting packets once
+// they are due.
+func (w *packetWriter) ackTimeout() {
+	w.mu.Lock()
+	w.ackArmed = false
+	if !w.acks {
+		w.mu.Unlock()
+		return
+	}
+	if wait := time.Until(w.ackDue); wait > 0 {
+		w.ackArmed = true
+		w.ackTimer.Reset(wait)
+		w.mu.Unlock()
+		return
+	}
+	w.write(true)
 }
 
 // begin starts a packet: it returns the buffer to append it to, with
@@ -104,10 +146,7 @@ func (w *packetWriter) release() {
 // next packet sent, or after ackDelay.
 func (w *packetWriter) sendAck(b []byte) {
 	w.out = b
-	if !w.acks {
-		w.acks = true
-		w.ackTimer.Reset(ackDelay)
-	}
+	w.waitAcks()
 	w.mu.Unlock()
 }
 
@@ -142,18 +181,12 @@ func (w *packetWriter) write(force bool) {
 		return
 	}
 	if w.held && !force {
-		if !w.acks {
-			w.acks = true
-			w.ackTimer.Reset(ackDelay)
-		}
+		w.waitAcks()
 		w.mu.Unlock()
 		return
 	}
 	w.writing = true
-	if w.acks {
-		w.acks = false
-		w.ackTimer.Stop()
-	}
+	w.acks = false // ackTimer, if set, finds nothing due
 	for len(w.out) > 0 {
 		buf := w.out
 		w.out = w.spare[:0]
@@ -175,10 +208,7 @@ func (w *packetWriter) write(force bool) {
 			w.nc.Close()
 			return
 		}
-		if w.acks {
-			w.acks = false
-			w.ackTimer.Stop()
-		}
+		w.acks = false
 	}
 	w.writing = false
 	w.idle.Broadcast()
