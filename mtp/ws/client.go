@@ -242,7 +242,9 @@ func (c *Client) flush(ctx context.Context, l *link) error {
 }
 
 // Send writes rec to the server, or queues a copy while disconnected (or
-// while the queue is being flushed, to keep order). addr is ignored.
+// while the queue is being flushed, to keep order). addr is ignored. A
+// ctx deadline bounds the write; a ctx without one is checked before it
+// (see Options.PingInterval for what ends a write the peer does not read).
 func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 	if len(rec) > c.o.MaxRecord {
 		return fmt.Errorf("ws: record of %d bytes, limit %d: %w", len(rec), c.o.MaxRecord, mtp.ErrTooLarge)

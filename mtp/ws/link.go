@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -41,26 +42,26 @@ type link struct {
 	o    *Options
 	log  *slog.Logger
 
-	rejectFn func(string) // l.reject, made once
-	rejected string       // why the last Record was rejected, if it was
+	// Set by serve, for the readers.
+	ctx context.Context
+	h   mtp.Handler
+
+	// The reading goroutine's turn, and what hands it over (handoff.go).
+	turn         atomic.Pointer[readerTurn]
+	epoch        time.Time
+	handOffTimer *time.Timer
+	handOffArmed atomic.Bool // handOffTimer is set, or firing
+	readEnd      chan error  // the last reader's error, when not serve's own
 }
 
 func newLink(c *websocket.Conn, peer mtp.Peer, o *Options) *link {
 	c.SetReadLimit(int64(o.MaxRecord))
-	l := &link{ws: c, peer: peer, o: o,
+	l := &link{ws: c, peer: peer, o: o, epoch: time.Now(), readEnd: make(chan error, 1),
 		log: o.Logger.With("peer", peer.EndpointID, "addr", peer.Address)}
-	l.rejectFn = l.reject
+	l.turn.Store(newTurn())
+	l.handOffTimer = time.AfterFunc(time.Hour, l.handOverReading)
+	l.handOffTimer.Stop()
 	return l
-}
-
-// reject notes that the handler could not extract the Record; read then
-// closes the connection with 1003 [R-WS.16]. Only read's goroutine calls
-// it, through the handler.
-func (l *link) reject(reason string) {
-	if reason == "" {
-		reason = "USP Record cannot be extracted"
-	}
-	l.rejected = reason
 }
 
 // serve hands every Record read to h, with ctx, until the connection ends,
@@ -72,7 +73,12 @@ func (l *link) serve(ctx context.Context, h mtp.Handler) error {
 	if l.o.PingInterval > 0 {
 		wg.Go(func() { pingErr <- l.keepAlive(pctx) })
 	}
-	err := l.read(ctx, h)
+	l.ctx, l.h = ctx, h
+	err := l.readLoop(l.turn.Load())
+	if err == errHandedOver {
+		err = <-l.readEnd
+	}
+	l.handOffTimer.Stop()
 	stop()
 	wg.Wait()
 	select {
@@ -86,12 +92,14 @@ func (l *link) serve(ctx context.Context, h mtp.Handler) error {
 	return err
 }
 
-// read is the receive loop. It reads with a context that is never
-// cancelled, since cancelling a read drops the connection without a close
-// frame; Close ends it with a proper close handshake instead [R-WS.8].
-func (l *link) read(ctx context.Context, h mtp.Handler) error {
-	rctx := context.WithoutCancel(ctx)
-	var buf []byte
+// readLoop is the receive loop of one reader's turn: it returns
+// errHandedOver when a Handler it called handed the reading over to
+// another goroutine, else why the connection ended. It reads with a
+// context that is never cancelled, since cancelling a read drops the
+// connection without a close frame; Close ends it with a proper close
+// handshake instead [R-WS.8].
+func (l *link) readLoop(t *readerTurn) error {
+	rctx := context.WithoutCancel(l.ctx)
 	for {
 		typ, r, err := l.ws.Reader(rctx)
 		if err != nil {
@@ -102,7 +110,7 @@ func (l *link) read(ctx context.Context, h mtp.Handler) error {
 			_ = l.ws.Close(websocket.StatusUnsupportedData, "USP Records travel in binary messages")
 			return ErrTextFrame
 		}
-		if buf, err = readAll(r, buf[:0]); err != nil {
+		if t.buf, err = readAll(r, t.buf[:0]); err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				// The library has sent the 1009 close frame; finish the handshake.
 				_ = l.ws.Close(websocket.StatusMessageTooBig, "")
@@ -110,14 +118,23 @@ func (l *link) read(ctx context.Context, h mtp.Handler) error {
 			}
 			return fmt.Errorf("ws: read: %w", err)
 		}
-		l.handle(ctx, h, buf)
-		if reason := l.rejected; reason != "" {
-			// [R-WS.16]: a Record that cannot be extracted closes with 1003.
+		t.state.Store(turnInHandler)
+		l.handle(l.ctx, l.h, t)
+		handedOver := !t.state.CompareAndSwap(turnInHandler, turnReading) && !t.state.CompareAndSwap(turnMayHandOver, turnReading)
+		if reason := t.rejected; reason != "" {
+			// [R-WS.16]: a Record that cannot be extracted closes with
+			// 1003; a reader that took over sees the connection end.
 			if len(reason) > maxCloseReason {
 				reason = reason[:maxCloseReason]
 			}
 			_ = l.ws.Close(websocket.StatusUnsupportedData, reason)
+			if handedOver {
+				return errHandedOver
+			}
 			return fmt.Errorf("ws: %w: %s", ErrRejected, reason)
+		}
+		if handedOver {
+			return errHandedOver
 		}
 	}
 }
@@ -126,14 +143,15 @@ func (l *link) read(ctx context.Context, h mtp.Handler) error {
 // control frame leaves it [RFC 6455 5.5].
 const maxCloseReason = 120
 
-// handle calls h, logging instead of crashing when it panics.
-func (l *link) handle(ctx context.Context, h mtp.Handler, rec []byte) {
+// handle calls h with the turn's Record, logging instead of crashing when
+// it panics.
+func (l *link) handle(ctx context.Context, h mtp.Handler, t *readerTurn) {
 	defer func() {
 		if v := recover(); v != nil {
 			l.log.Error("ws: handler panic", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	h.HandleRecord(ctx, mtp.Inbound{Record: rec, From: l.peer, Reject: l.rejectFn})
+	h.HandleRecord(ctx, mtp.Inbound{Record: t.buf, From: l.peer, Reject: t.reject})
 }
 
 // readAll appends r's content to buf, reusing its backing array.
@@ -180,8 +198,27 @@ func (l *link) keepAlive(ctx context.Context) error {
 	}
 }
 
-// write sends one Record in a binary message [R-WS.14].
+// write sends one Record in a binary message [R-WS.14], in one system
+// call when it fits the library's write buffer.
+//
+// The library watches a ctx that can be done with a context.AfterFunc for
+// each message, whose registration takes the parent context's lock and
+// allocates. A ctx that is done fails the write at once; one with a
+// deadline still bounds the write the library's way. One with none (a
+// process's or a request's lifetime) is checked before the write only,
+// when keep-alives are on: a write that blocks on a peer that
+// reads nothing also holds back the Ping, so the keep-alive drops the
+// connection within two PingIntervals and the write returns with it, as
+// it does on Close.
 func (l *link) write(ctx context.Context, rec []byte) error {
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ws: write: %w", err)
+		}
+		if _, ok := ctx.Deadline(); !ok && l.o.PingInterval > 0 {
+			ctx = context.Background()
+		}
+	}
 	return l.ws.Write(ctx, websocket.MessageBinary, rec)
 }
 

@@ -95,7 +95,9 @@ type Options struct {
 	// [R-WS.17], [R-WS.18]; a connection whose Pong has not come back one
 	// interval (and at least a second) later is dropped. Zero means
 	// DefaultPingInterval; negative turns pings off (received Pings are
-	// always answered).
+	// always answered). A Send whose ctx has no deadline and whose write
+	// the peer does not read ends when the connection is dropped so, or
+	// on Close; with pings off, when its ctx is done.
 	PingInterval time.Duration
 
 	// MinWait and Multiplier are a Client's reconnect back-off, m and k of

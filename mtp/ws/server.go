@@ -133,6 +133,8 @@ func (s *Server) Serve(ctx context.Context, h mtp.Handler) error {
 }
 
 // Send writes rec to the connection of the peer whose Endpoint ID is addr.
+// A ctx deadline bounds the write; a ctx without one is checked before it
+// (see Options.PingInterval for what ends a write the peer does not read).
 func (s *Server) Send(ctx context.Context, addr string, rec []byte) error {
 	if len(rec) > s.o.MaxRecord {
 		return fmt.Errorf("ws: record of %d bytes, limit %d: %w", len(rec), s.o.MaxRecord, mtp.ErrTooLarge)
