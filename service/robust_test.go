@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/uds"
 	"github.com/uspkit/uspkit/record"
@@ -45,7 +43,7 @@ func dialRaw(t *testing.T, w *world, id string) *rawService {
 				return
 			}
 			var m wire.Msg
-			if proto.Unmarshal(rec.Payload, &m) == nil {
+			if wire.UnmarshalMsg(rec.Payload, &m) == nil {
 				select {
 				case r.in <- &m:
 				default:
@@ -69,7 +67,7 @@ func (r *rawService) sendBytes(b []byte) {
 }
 
 func (r *rawService) send(m *wire.Msg) {
-	pb, _ := proto.Marshal(m)
+	pb, _ := wire.MarshalMsg(m)
 	b, _ := record.NewNoSession(brokerID, r.id, pb).MarshalBinary()
 	r.sendBytes(b)
 }
