@@ -61,7 +61,7 @@ func TestOpenWrtService(t *testing.T) {
 		t.Skip("builds the agent")
 	}
 	sh := testenv.LookPath(t, "busybox", "busybox")
-	bin := buildDevice(t, t.TempDir(), []string{"GOARCH=" + runtime.GOARCH})
+	bin := buildDeviceTags(t, t.TempDir(), []string{"GOARCH=" + runtime.GOARCH}, "usp_noproto") // as the package's Makefile builds it
 	url := "tcp://" + testenv.StartMosquitto(t).Plain
 	dir := privateTemp(t)
 	n := time.Now().UnixNano()
