@@ -270,6 +270,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	}
 	log, closeLog := cfg.Log.logger(e.stderr, cfg.LogLevel)
 	defer closeLog()
+	memProfiling(*pprofAddr != "")
 	if *pprofAddr != "" {
 		if err := servePprof(ctx, *pprofAddr, log); err != nil {
 			return err

@@ -17,10 +17,6 @@ import (
 // touched, so VmRSS shows the working set. Nothing is lost: the pages are
 // read-only copies of the file.
 
-// idleCPU is the processor time under which an interval of releaseEvery
-// counts as idle.
-const idleCPU = 50 * 1e6 // 50 ms in nanoseconds
-
 // execMappings returns the start and end addresses of the read-only
 // mappings of file in maps (the text of /proc/self/maps).
 func execMappings(maps []byte, file string) [][2]uintptr {

@@ -14,11 +14,13 @@ func dontNeed(addr, n uintptr) error {
 	return nil
 }
 
-// processCPU is the processor time the process used, in nanoseconds.
-func processCPU() int64 {
+// processUsage is the processor time the process used, in nanoseconds,
+// and the minor page faults it took (each a page of memory or of a file
+// mapped in).
+func processUsage() procUsage {
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
-		return 0
+		return procUsage{}
 	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return procUsage{cpu: ru.Utime.Nano() + ru.Stime.Nano(), faults: int64(ru.Minflt)}
 }

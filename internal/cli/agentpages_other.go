@@ -6,4 +6,4 @@ import "errors"
 
 func dontNeed(addr, n uintptr) error { return errors.ErrUnsupported }
 
-func processCPU() int64 { return 0 }
+func processUsage() procUsage { return procUsage{} }
