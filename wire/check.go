@@ -19,21 +19,48 @@ func utf8Error(field string) error {
 	return fmt.Errorf("%w: %s", ErrInvalidUTF8, field)
 }
 
-// checkUnknown reports malformed unknown fields: a tag whose field number
-// is out of range (the generated decoder keeps those the standard decoder
-// refuses) or a value that does not parse.
-func checkUnknown(b []byte) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || !num.IsValid() {
-			return errMalformed
-		}
-		b = b[n:]
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return errMalformed
-		}
-		b = b[n:]
+// errWireType is a known field that comes with another wire type than its
+// own (proto.Unmarshal keeps it as an unknown field).
+var errWireType = errors.New("wire: a field with another wire type than its own")
+
+// The helpers of the generated walkers (usp_msg_check.go): each consumes
+// one tag or one field's value from the front of *b.
+
+func consumeTag(b *[]byte) (protowire.Number, protowire.Type, error) {
+	num, typ, n := protowire.ConsumeTag(*b)
+	if n < 0 || !num.IsValid() {
+		return 0, 0, errMalformed
 	}
+	*b = (*b)[n:]
+	return num, typ, nil
+}
+
+func consumeBytesField(typ protowire.Type, b *[]byte) ([]byte, error) {
+	if typ != protowire.BytesType {
+		return nil, errWireType
+	}
+	v, n := protowire.ConsumeBytes(*b)
+	if n < 0 {
+		return nil, errMalformed
+	}
+	*b = (*b)[n:]
+	return v, nil
+}
+
+// consumeScalarField consumes a number of wire type want (or, repeated, a
+// packed list of them).
+func consumeScalarField(num protowire.Number, typ, want protowire.Type, repeated bool, b *[]byte) error {
+	if typ != want && (!repeated || typ != protowire.BytesType) {
+		return errWireType
+	}
+	return consumeUnknownField(num, typ, b)
+}
+
+func consumeUnknownField(num protowire.Number, typ protowire.Type, b *[]byte) error {
+	n := protowire.ConsumeFieldValue(num, typ, *b)
+	if n < 0 {
+		return errMalformed
+	}
+	*b = (*b)[n:]
 	return nil
 }

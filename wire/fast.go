@@ -9,12 +9,14 @@ import (
 )
 
 // UnmarshalMsg decodes b into m with the generated fast decoder, and
-// accepts and refuses exactly what proto.Unmarshal does: input the fast
-// decoder refuses (a field with another wire type than its own, which the
-// standard decoder keeps as unknown), that is malformed (an unknown field
-// whose number is out of range) or that holds a string that is not valid
-// UTF-8 (which proto3 forbids and the fast decoder does not check) is
-// decoded again by proto.Unmarshal, whose result is returned. Unknown
+// accepts and refuses exactly what proto.Unmarshal does: input that the
+// generated walker (walkMsg, usp_msg_check.go) or the fast decoder
+// refuses is decoded again by proto.Unmarshal, whose result is returned.
+// That is a field with another wire type than its own (which the standard
+// decoder keeps as unknown), malformed input the fast decoder lets through
+// (a field number out of range, a varint too long, a group not closed, in
+// an unknown field or a map entry) and a string that is not valid UTF-8
+// (which proto3 forbids and the fast decoder does not check). Unknown
 // fields are kept as read (proto.Unmarshal writes their tags in the
 // shortest form).
 //
@@ -22,7 +24,7 @@ import (
 // decoder refuses is an error instead (see fast_plain.go).
 func UnmarshalMsg(b []byte, m *Msg) error {
 	m.Reset()
-	if m.UnmarshalVT(b) == nil && m.checkUTF8() == nil {
+	if walkMsg(b) == nil && m.UnmarshalVT(b) == nil {
 		return nil
 	}
 	m.Reset()

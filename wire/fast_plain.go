@@ -4,9 +4,11 @@ package wire
 
 import "fmt"
 
-// UnmarshalMsg decodes b into m with the generated decoder and refuses a
-// string that is not valid UTF-8 (which proto3 forbids) and an unknown
-// field whose tag is malformed, as proto.Unmarshal does.
+// UnmarshalMsg decodes b into m with the generated decoder, after the
+// generated walker (walkMsg, usp_msg_check.go) has checked b as
+// proto.Unmarshal does: strings valid UTF-8 (which proto3 forbids
+// otherwise), tags and values well formed, unknown fields and map entries
+// included.
 //
 // This is the usp_noproto build, without the protobuf runtime, where it
 // differs from proto.Unmarshal in one respect: a known field that comes
@@ -16,13 +18,12 @@ import "fmt"
 // alike, and decodes to the same message (TestPlainCodecGolden).
 func UnmarshalMsg(b []byte, m *Msg) error {
 	m.Reset()
+	if err := walkMsg(b); err != nil {
+		return err
+	}
 	if err := m.UnmarshalVT(b); err != nil {
 		m.Reset()
 		return fmt.Errorf("wire: %w", err)
-	}
-	if err := m.checkUTF8(); err != nil {
-		m.Reset()
-		return err
 	}
 	return nil
 }

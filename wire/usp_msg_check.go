@@ -2,10 +2,14 @@
 
 package wire
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Msg) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -16,14 +20,11 @@ func (x *Msg) checkUTF8() error {
 	if err := x.Body.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Header) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -31,14 +32,11 @@ func (x *Header) checkUTF8() error {
 	if !utf8.ValidString(x.MsgId) {
 		return utf8Error("usp.Header.msg_id")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Body) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -57,14 +55,11 @@ func (x *Body) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Request) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -115,14 +110,11 @@ func (x *Request) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Response) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -173,14 +165,11 @@ func (x *Response) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Error) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -193,14 +182,11 @@ func (x *Error) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Get) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -210,14 +196,11 @@ func (x *Get) checkUTF8() error {
 			return utf8Error("usp.Get.param_paths")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -227,14 +210,11 @@ func (x *GetResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDM) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -244,14 +224,11 @@ func (x *GetSupportedDM) checkUTF8() error {
 			return utf8Error("usp.GetSupportedDM.obj_paths")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -261,14 +238,11 @@ func (x *GetSupportedDMResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetInstances) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -278,14 +252,11 @@ func (x *GetInstances) checkUTF8() error {
 			return utf8Error("usp.GetInstances.obj_paths")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetInstancesResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -295,14 +266,11 @@ func (x *GetInstancesResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedProtocol) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -310,14 +278,11 @@ func (x *GetSupportedProtocol) checkUTF8() error {
 	if !utf8.ValidString(x.ControllerSupportedProtocolVersions) {
 		return utf8Error("usp.GetSupportedProtocol.controller_supported_protocol_versions")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedProtocolResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -325,14 +290,11 @@ func (x *GetSupportedProtocolResp) checkUTF8() error {
 	if !utf8.ValidString(x.AgentSupportedProtocolVersions) {
 		return utf8Error("usp.GetSupportedProtocolResp.agent_supported_protocol_versions")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Add) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -342,14 +304,11 @@ func (x *Add) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -359,14 +318,11 @@ func (x *AddResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Delete) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -376,14 +332,11 @@ func (x *Delete) checkUTF8() error {
 			return utf8Error("usp.Delete.obj_paths")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -393,14 +346,11 @@ func (x *DeleteResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Set) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -410,14 +360,11 @@ func (x *Set) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -427,14 +374,11 @@ func (x *SetResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Operate) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -453,14 +397,11 @@ func (x *Operate) checkUTF8() error {
 			return utf8Error("usp.Operate.InputArgsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *OperateResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -470,14 +411,11 @@ func (x *OperateResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -511,14 +449,11 @@ func (x *Notify) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *NotifyResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -526,14 +461,11 @@ func (x *NotifyResp) checkUTF8() error {
 	if !utf8.ValidString(x.SubscriptionId) {
 		return utf8Error("usp.NotifyResp.subscription_id")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Register) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -543,14 +475,11 @@ func (x *Register) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *RegisterResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -560,14 +489,11 @@ func (x *RegisterResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Deregister) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -577,14 +503,11 @@ func (x *Deregister) checkUTF8() error {
 			return utf8Error("usp.Deregister.paths")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeregisterResp) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -594,14 +517,11 @@ func (x *DeregisterResp) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Error_ParamError) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -612,14 +532,11 @@ func (x *Error_ParamError) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.Error.ParamError.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetResp_RequestedPathResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -635,14 +552,11 @@ func (x *GetResp_RequestedPathResult) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetResp_ResolvedPathResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -658,14 +572,11 @@ func (x *GetResp_ResolvedPathResult) checkUTF8() error {
 			return utf8Error("usp.GetResp.ResolvedPathResult.ResultParamsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_RequestedObjectResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -684,14 +595,11 @@ func (x *GetSupportedDMResp_RequestedObjectResult) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_SupportedObjectResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -724,14 +632,11 @@ func (x *GetSupportedDMResp_SupportedObjectResult) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_SupportedParamResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -739,14 +644,11 @@ func (x *GetSupportedDMResp_SupportedParamResult) checkUTF8() error {
 	if !utf8.ValidString(x.ParamName) {
 		return utf8Error("usp.GetSupportedDMResp.SupportedParamResult.param_name")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_SupportedCommandResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -764,14 +666,11 @@ func (x *GetSupportedDMResp_SupportedCommandResult) checkUTF8() error {
 			return utf8Error("usp.GetSupportedDMResp.SupportedCommandResult.output_arg_names")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_SupportedEventResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -784,14 +683,11 @@ func (x *GetSupportedDMResp_SupportedEventResult) checkUTF8() error {
 			return utf8Error("usp.GetSupportedDMResp.SupportedEventResult.arg_names")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetSupportedDMResp_SupportedUniqueKeySet) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -801,14 +697,11 @@ func (x *GetSupportedDMResp_SupportedUniqueKeySet) checkUTF8() error {
 			return utf8Error("usp.GetSupportedDMResp.SupportedUniqueKeySet.key_names")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetInstancesResp_RequestedPathResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -824,14 +717,11 @@ func (x *GetInstancesResp_RequestedPathResult) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *GetInstancesResp_CurrInstance) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -847,14 +737,11 @@ func (x *GetInstancesResp_CurrInstance) checkUTF8() error {
 			return utf8Error("usp.GetInstancesResp.CurrInstance.UniqueKeysEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Add_CreateObject) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -867,14 +754,11 @@ func (x *Add_CreateObject) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Add_CreateParamSetting) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -885,14 +769,11 @@ func (x *Add_CreateParamSetting) checkUTF8() error {
 	if !utf8.ValidString(x.Value) {
 		return utf8Error("usp.Add.CreateParamSetting.value")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp_CreatedObjectResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -903,14 +784,11 @@ func (x *AddResp_CreatedObjectResult) checkUTF8() error {
 	if err := x.OperStatus.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp_ParameterError) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -921,14 +799,11 @@ func (x *AddResp_ParameterError) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.AddResp.ParameterError.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp_CreatedObjectResult_OperationStatus) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -943,14 +818,11 @@ func (x *AddResp_CreatedObjectResult_OperationStatus) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp_CreatedObjectResult_OperationStatus_OperationFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -958,14 +830,11 @@ func (x *AddResp_CreatedObjectResult_OperationStatus_OperationFailure) checkUTF8
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *AddResp_CreatedObjectResult_OperationStatus_OperationSuccess) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -986,14 +855,11 @@ func (x *AddResp_CreatedObjectResult_OperationStatus_OperationSuccess) checkUTF8
 			return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess.UniqueKeysEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp_DeletedObjectResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1004,14 +870,11 @@ func (x *DeleteResp_DeletedObjectResult) checkUTF8() error {
 	if err := x.OperStatus.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp_UnaffectedPathError) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1022,14 +885,11 @@ func (x *DeleteResp_UnaffectedPathError) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.DeleteResp.UnaffectedPathError.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp_DeletedObjectResult_OperationStatus) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1044,14 +904,11 @@ func (x *DeleteResp_DeletedObjectResult_OperationStatus) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1059,14 +916,11 @@ func (x *DeleteResp_DeletedObjectResult_OperationStatus_OperationFailure) checkU
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.DeleteResp.DeletedObjectResult.OperationStatus.OperationFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1081,14 +935,11 @@ func (x *DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess) checkU
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Set_UpdateObject) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1101,14 +952,11 @@ func (x *Set_UpdateObject) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Set_UpdateParamSetting) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1119,14 +967,11 @@ func (x *Set_UpdateParamSetting) checkUTF8() error {
 	if !utf8.ValidString(x.Value) {
 		return utf8Error("usp.Set.UpdateParamSetting.value")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedObjectResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1137,14 +982,11 @@ func (x *SetResp_UpdatedObjectResult) checkUTF8() error {
 	if err := x.OperStatus.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedInstanceFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1157,14 +999,11 @@ func (x *SetResp_UpdatedInstanceFailure) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedInstanceResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1185,14 +1024,11 @@ func (x *SetResp_UpdatedInstanceResult) checkUTF8() error {
 			return utf8Error("usp.SetResp.UpdatedInstanceResult.UpdatedParamsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_ParameterError) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1203,14 +1039,11 @@ func (x *SetResp_ParameterError) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.SetResp.ParameterError.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedObjectResult_OperationStatus) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1225,14 +1058,11 @@ func (x *SetResp_UpdatedObjectResult_OperationStatus) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedObjectResult_OperationStatus_OperationFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1245,14 +1075,11 @@ func (x *SetResp_UpdatedObjectResult_OperationStatus_OperationFailure) checkUTF8
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1262,14 +1089,11 @@ func (x *SetResp_UpdatedObjectResult_OperationStatus_OperationSuccess) checkUTF8
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *OperateResp_OperationResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1291,14 +1115,11 @@ func (x *OperateResp_OperationResult) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *OperateResp_OperationResult_OutputArgs) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1311,14 +1132,11 @@ func (x *OperateResp_OperationResult_OutputArgs) checkUTF8() error {
 			return utf8Error("usp.OperateResp.OperationResult.OutputArgs.OutputArgsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *OperateResp_OperationResult_CommandFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1326,14 +1144,11 @@ func (x *OperateResp_OperationResult_CommandFailure) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.OperateResp.OperationResult.CommandFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_Event) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1352,14 +1167,11 @@ func (x *Notify_Event) checkUTF8() error {
 			return utf8Error("usp.Notify.Event.ParamsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_ValueChange) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1370,14 +1182,11 @@ func (x *Notify_ValueChange) checkUTF8() error {
 	if !utf8.ValidString(x.ParamValue) {
 		return utf8Error("usp.Notify.ValueChange.param_value")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_ObjectCreation) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1393,14 +1202,11 @@ func (x *Notify_ObjectCreation) checkUTF8() error {
 			return utf8Error("usp.Notify.ObjectCreation.UniqueKeysEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_ObjectDeletion) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1408,14 +1214,11 @@ func (x *Notify_ObjectDeletion) checkUTF8() error {
 	if !utf8.ValidString(x.ObjPath) {
 		return utf8Error("usp.Notify.ObjectDeletion.obj_path")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_OperationComplete) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1439,14 +1242,11 @@ func (x *Notify_OperationComplete) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_OnBoardRequest) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1463,14 +1263,11 @@ func (x *Notify_OnBoardRequest) checkUTF8() error {
 	if !utf8.ValidString(x.AgentSupportedProtocolVersions) {
 		return utf8Error("usp.Notify.OnBoardRequest.agent_supported_protocol_versions")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_OperationComplete_OutputArgs) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1483,14 +1280,11 @@ func (x *Notify_OperationComplete_OutputArgs) checkUTF8() error {
 			return utf8Error("usp.Notify.OperationComplete.OutputArgs.OutputArgsEntry.value")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Notify_OperationComplete_CommandFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1498,14 +1292,11 @@ func (x *Notify_OperationComplete_CommandFailure) checkUTF8() error {
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.Notify.OperationComplete.CommandFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *Register_RegistrationPath) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1513,14 +1304,11 @@ func (x *Register_RegistrationPath) checkUTF8() error {
 	if !utf8.ValidString(x.Path) {
 		return utf8Error("usp.Register.RegistrationPath.path")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *RegisterResp_RegisteredPathResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1531,14 +1319,11 @@ func (x *RegisterResp_RegisteredPathResult) checkUTF8() error {
 	if err := x.OperStatus.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *RegisterResp_RegisteredPathResult_OperationStatus) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1553,14 +1338,11 @@ func (x *RegisterResp_RegisteredPathResult_OperationStatus) checkUTF8() error {
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1568,14 +1350,11 @@ func (x *RegisterResp_RegisteredPathResult_OperationStatus_OperationFailure) che
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1583,14 +1362,11 @@ func (x *RegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess) che
 	if !utf8.ValidString(x.RegisteredPath) {
 		return utf8Error("usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationSuccess.registered_path")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeregisterResp_DeregisteredPathResult) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1601,14 +1377,11 @@ func (x *DeregisterResp_DeregisteredPathResult) checkUTF8() error {
 	if err := x.OperStatus.checkUTF8(); err != nil {
 		return err
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeregisterResp_DeregisteredPathResult_OperationStatus) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1623,14 +1396,11 @@ func (x *DeregisterResp_DeregisteredPathResult_OperationStatus) checkUTF8() erro
 			return err
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1638,14 +1408,11 @@ func (x *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure)
 	if !utf8.ValidString(x.ErrMsg) {
 		return utf8Error("usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationFailure.err_msg")
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
-	}
 	return nil
 }
 
 // checkUTF8 reports a string of x, or of a message in it, that is not
-// valid UTF-8, and malformed unknown fields.
+// valid UTF-8.
 func (x *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess) checkUTF8() error {
 	if x == nil {
 		return nil
@@ -1655,8 +1422,3243 @@ func (x *DeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess)
 			return utf8Error("usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationSuccess.deregistered_path")
 		}
 	}
-	if len(x.unknownFields) > 0 {
-		return checkUnknown(x.unknownFields)
+	return nil
+}
+
+// walkMsg checks the encoding of a usp.Msg as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkMsg(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkHeader(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkBody(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkHeader checks the encoding of a usp.Header as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkHeader(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Header.msg_id")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkBody checks the encoding of a usp.Body as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkBody(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRequest(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkResponse(v); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkError(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRequest checks the encoding of a usp.Request as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRequest(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGet(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDM(v); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetInstances(v); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSet(v); err != nil {
+				return err
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAdd(v); err != nil {
+				return err
+			}
+		case 6:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDelete(v); err != nil {
+				return err
+			}
+		case 7:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperate(v); err != nil {
+				return err
+			}
+		case 8:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify(v); err != nil {
+				return err
+			}
+		case 9:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedProtocol(v); err != nil {
+				return err
+			}
+		case 10:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegister(v); err != nil {
+				return err
+			}
+		case 11:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregister(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkResponse checks the encoding of a usp.Response as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkResponse(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetResp(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp(v); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetInstancesResp(v); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp(v); err != nil {
+				return err
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp(v); err != nil {
+				return err
+			}
+		case 6:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp(v); err != nil {
+				return err
+			}
+		case 7:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperateResp(v); err != nil {
+				return err
+			}
+		case 8:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotifyResp(v); err != nil {
+				return err
+			}
+		case 9:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedProtocolResp(v); err != nil {
+				return err
+			}
+		case 10:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegisterResp(v); err != nil {
+				return err
+			}
+		case 11:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregisterResp(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkError checks the encoding of a usp.Error as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkError(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Error.err_msg")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkError_ParamError(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGet checks the encoding of a usp.Get as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGet(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Get.param_paths")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetResp checks the encoding of a usp.GetResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetResp_RequestedPathResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDM checks the encoding of a usp.GetSupportedDM as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDM(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDM.obj_paths")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 4:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 5:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 6:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp checks the encoding of a usp.GetSupportedDMResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_RequestedObjectResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetInstances checks the encoding of a usp.GetInstances as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetInstances(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstances.obj_paths")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetInstancesResp checks the encoding of a usp.GetInstancesResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetInstancesResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetInstancesResp_RequestedPathResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedProtocol checks the encoding of a usp.GetSupportedProtocol as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedProtocol(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedProtocol.controller_supported_protocol_versions")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedProtocolResp checks the encoding of a usp.GetSupportedProtocolResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedProtocolResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedProtocolResp.agent_supported_protocol_versions")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAdd checks the encoding of a usp.Add as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAdd(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAdd_CreateObject(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp checks the encoding of a usp.AddResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_CreatedObjectResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDelete checks the encoding of a usp.Delete as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDelete(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Delete.obj_paths")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp checks the encoding of a usp.DeleteResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp_DeletedObjectResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSet checks the encoding of a usp.Set as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSet(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSet_UpdateObject(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp checks the encoding of a usp.SetResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedObjectResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperate checks the encoding of a usp.Operate as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperate(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Operate.command")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Operate.command_key")
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperate_InputArgsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperate_InputArgsEntry checks the encoding of a usp.Operate.InputArgsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperate_InputArgsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Operate.InputArgsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Operate.InputArgsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperateResp checks the encoding of a usp.OperateResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperateResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperateResp_OperationResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify checks the encoding of a usp.Notify as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.subscription_id")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_Event(v); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_ValueChange(v); err != nil {
+				return err
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_ObjectCreation(v); err != nil {
+				return err
+			}
+		case 6:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_ObjectDeletion(v); err != nil {
+				return err
+			}
+		case 7:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_OperationComplete(v); err != nil {
+				return err
+			}
+		case 8:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_OnBoardRequest(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotifyResp checks the encoding of a usp.NotifyResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotifyResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.NotifyResp.subscription_id")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegister checks the encoding of a usp.Register as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegister(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegister_RegistrationPath(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegisterResp checks the encoding of a usp.RegisterResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegisterResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegisterResp_RegisteredPathResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregister checks the encoding of a usp.Deregister as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregister(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Deregister.paths")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregisterResp checks the encoding of a usp.DeregisterResp as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregisterResp(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregisterResp_DeregisteredPathResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkError_ParamError checks the encoding of a usp.Error.ParamError as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkError_ParamError(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Error.ParamError.param_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Error.ParamError.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetResp_RequestedPathResult checks the encoding of a usp.GetResp.RequestedPathResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetResp_RequestedPathResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetResp.RequestedPathResult.requested_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetResp.RequestedPathResult.err_msg")
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetResp_ResolvedPathResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetResp_ResolvedPathResult checks the encoding of a usp.GetResp.ResolvedPathResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetResp_ResolvedPathResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetResp.ResolvedPathResult.resolved_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetResp_ResolvedPathResult_ResultParamsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetResp_ResolvedPathResult_ResultParamsEntry checks the encoding of a usp.GetResp.ResolvedPathResult.ResultParamsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetResp_ResolvedPathResult_ResultParamsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetResp.ResolvedPathResult.ResultParamsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetResp.ResolvedPathResult.ResultParamsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_RequestedObjectResult checks the encoding of a usp.GetSupportedDMResp.RequestedObjectResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_RequestedObjectResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.RequestedObjectResult.req_obj_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.RequestedObjectResult.err_msg")
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.RequestedObjectResult.data_model_inst_uri")
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_SupportedObjectResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_SupportedObjectResult checks the encoding of a usp.GetSupportedDMResp.SupportedObjectResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_SupportedObjectResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedObjectResult.supported_obj_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_SupportedCommandResult(v); err != nil {
+				return err
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_SupportedEventResult(v); err != nil {
+				return err
+			}
+		case 6:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_SupportedParamResult(v); err != nil {
+				return err
+			}
+		case 7:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedObjectResult.divergent_paths")
+			}
+		case 8:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetSupportedDMResp_SupportedUniqueKeySet(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_SupportedParamResult checks the encoding of a usp.GetSupportedDMResp.SupportedParamResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_SupportedParamResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedParamResult.param_name")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		case 4:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_SupportedCommandResult checks the encoding of a usp.GetSupportedDMResp.SupportedCommandResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_SupportedCommandResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedCommandResult.command_name")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedCommandResult.input_arg_names")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedCommandResult.output_arg_names")
+			}
+		case 4:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_SupportedEventResult checks the encoding of a usp.GetSupportedDMResp.SupportedEventResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_SupportedEventResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedEventResult.event_name")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedEventResult.arg_names")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetSupportedDMResp_SupportedUniqueKeySet checks the encoding of a usp.GetSupportedDMResp.SupportedUniqueKeySet as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetSupportedDMResp_SupportedUniqueKeySet(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetSupportedDMResp.SupportedUniqueKeySet.key_names")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetInstancesResp_RequestedPathResult checks the encoding of a usp.GetInstancesResp.RequestedPathResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetInstancesResp_RequestedPathResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstancesResp.RequestedPathResult.requested_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstancesResp.RequestedPathResult.err_msg")
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetInstancesResp_CurrInstance(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetInstancesResp_CurrInstance checks the encoding of a usp.GetInstancesResp.CurrInstance as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetInstancesResp_CurrInstance(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstancesResp.CurrInstance.instantiated_obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkGetInstancesResp_CurrInstance_UniqueKeysEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkGetInstancesResp_CurrInstance_UniqueKeysEntry checks the encoding of a usp.GetInstancesResp.CurrInstance.UniqueKeysEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkGetInstancesResp_CurrInstance_UniqueKeysEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstancesResp.CurrInstance.UniqueKeysEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.GetInstancesResp.CurrInstance.UniqueKeysEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAdd_CreateObject checks the encoding of a usp.Add.CreateObject as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAdd_CreateObject(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Add.CreateObject.obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAdd_CreateParamSetting(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAdd_CreateParamSetting checks the encoding of a usp.Add.CreateParamSetting as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAdd_CreateParamSetting(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Add.CreateParamSetting.param")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Add.CreateParamSetting.value")
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_CreatedObjectResult checks the encoding of a usp.AddResp.CreatedObjectResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_CreatedObjectResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.CreatedObjectResult.requested_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_CreatedObjectResult_OperationStatus(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_ParameterError checks the encoding of a usp.AddResp.ParameterError as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_ParameterError(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.ParameterError.param")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.ParameterError.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_CreatedObjectResult_OperationStatus checks the encoding of a usp.AddResp.CreatedObjectResult.OperationStatus as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_CreatedObjectResult_OperationStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_CreatedObjectResult_OperationStatus_OperationFailure(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_CreatedObjectResult_OperationStatus_OperationFailure checks the encoding of a usp.AddResp.CreatedObjectResult.OperationStatus.OperationFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_CreatedObjectResult_OperationStatus_OperationFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess checks the encoding of a usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess.instantiated_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_ParameterError(v); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess_UniqueKeysEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess_UniqueKeysEntry checks the encoding of a usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess.UniqueKeysEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkAddResp_CreatedObjectResult_OperationStatus_OperationSuccess_UniqueKeysEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess.UniqueKeysEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.AddResp.CreatedObjectResult.OperationStatus.OperationSuccess.UniqueKeysEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp_DeletedObjectResult checks the encoding of a usp.DeleteResp.DeletedObjectResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp_DeletedObjectResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeleteResp.DeletedObjectResult.requested_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp_DeletedObjectResult_OperationStatus(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp_UnaffectedPathError checks the encoding of a usp.DeleteResp.UnaffectedPathError as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp_UnaffectedPathError(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeleteResp.UnaffectedPathError.unaffected_path")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeleteResp.UnaffectedPathError.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp_DeletedObjectResult_OperationStatus checks the encoding of a usp.DeleteResp.DeletedObjectResult.OperationStatus as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp_DeletedObjectResult_OperationStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp_DeletedObjectResult_OperationStatus_OperationFailure(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp_DeletedObjectResult_OperationStatus_OperationFailure checks the encoding of a usp.DeleteResp.DeletedObjectResult.OperationStatus.OperationFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp_DeletedObjectResult_OperationStatus_OperationFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeleteResp.DeletedObjectResult.OperationStatus.OperationFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess checks the encoding of a usp.DeleteResp.DeletedObjectResult.OperationStatus.OperationSuccess as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeleteResp.DeletedObjectResult.OperationStatus.OperationSuccess.affected_paths")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeleteResp_UnaffectedPathError(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSet_UpdateObject checks the encoding of a usp.Set.UpdateObject as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSet_UpdateObject(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Set.UpdateObject.obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSet_UpdateParamSetting(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSet_UpdateParamSetting checks the encoding of a usp.Set.UpdateParamSetting as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSet_UpdateParamSetting(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Set.UpdateParamSetting.param")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Set.UpdateParamSetting.value")
+			}
+		case 3:
+			if err := consumeScalarField(num, typ, protowire.VarintType, false, &b); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedObjectResult checks the encoding of a usp.SetResp.UpdatedObjectResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedObjectResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedObjectResult.requested_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedObjectResult_OperationStatus(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedInstanceFailure checks the encoding of a usp.SetResp.UpdatedInstanceFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedInstanceFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedInstanceFailure.affected_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_ParameterError(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedInstanceResult checks the encoding of a usp.SetResp.UpdatedInstanceResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedInstanceResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedInstanceResult.affected_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_ParameterError(v); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedInstanceResult_UpdatedParamsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedInstanceResult_UpdatedParamsEntry checks the encoding of a usp.SetResp.UpdatedInstanceResult.UpdatedParamsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedInstanceResult_UpdatedParamsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedInstanceResult.UpdatedParamsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedInstanceResult.UpdatedParamsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_ParameterError checks the encoding of a usp.SetResp.ParameterError as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_ParameterError(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.ParameterError.param")
+			}
+		case 2:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.ParameterError.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedObjectResult_OperationStatus checks the encoding of a usp.SetResp.UpdatedObjectResult.OperationStatus as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedObjectResult_OperationStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedObjectResult_OperationStatus_OperationFailure(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedObjectResult_OperationStatus_OperationSuccess(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedObjectResult_OperationStatus_OperationFailure checks the encoding of a usp.SetResp.UpdatedObjectResult.OperationStatus.OperationFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedObjectResult_OperationStatus_OperationFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.SetResp.UpdatedObjectResult.OperationStatus.OperationFailure.err_msg")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedInstanceFailure(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkSetResp_UpdatedObjectResult_OperationStatus_OperationSuccess checks the encoding of a usp.SetResp.UpdatedObjectResult.OperationStatus.OperationSuccess as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkSetResp_UpdatedObjectResult_OperationStatus_OperationSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkSetResp_UpdatedInstanceResult(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperateResp_OperationResult checks the encoding of a usp.OperateResp.OperationResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperateResp_OperationResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.OperateResp.OperationResult.executed_command")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.OperateResp.OperationResult.req_obj_path")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperateResp_OperationResult_OutputArgs(v); err != nil {
+				return err
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperateResp_OperationResult_CommandFailure(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperateResp_OperationResult_OutputArgs checks the encoding of a usp.OperateResp.OperationResult.OutputArgs as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperateResp_OperationResult_OutputArgs(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkOperateResp_OperationResult_OutputArgs_OutputArgsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperateResp_OperationResult_OutputArgs_OutputArgsEntry checks the encoding of a usp.OperateResp.OperationResult.OutputArgs.OutputArgsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperateResp_OperationResult_OutputArgs_OutputArgsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.OperateResp.OperationResult.OutputArgs.OutputArgsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.OperateResp.OperationResult.OutputArgs.OutputArgsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkOperateResp_OperationResult_CommandFailure checks the encoding of a usp.OperateResp.OperationResult.CommandFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkOperateResp_OperationResult_CommandFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.OperateResp.OperationResult.CommandFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_Event checks the encoding of a usp.Notify.Event as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_Event(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.Event.obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.Event.event_name")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_Event_ParamsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_Event_ParamsEntry checks the encoding of a usp.Notify.Event.ParamsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_Event_ParamsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.Event.ParamsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.Event.ParamsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_ValueChange checks the encoding of a usp.Notify.ValueChange as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_ValueChange(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ValueChange.param_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ValueChange.param_value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_ObjectCreation checks the encoding of a usp.Notify.ObjectCreation as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_ObjectCreation(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ObjectCreation.obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_ObjectCreation_UniqueKeysEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_ObjectCreation_UniqueKeysEntry checks the encoding of a usp.Notify.ObjectCreation.UniqueKeysEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_ObjectCreation_UniqueKeysEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ObjectCreation.UniqueKeysEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ObjectCreation.UniqueKeysEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_ObjectDeletion checks the encoding of a usp.Notify.ObjectDeletion as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_ObjectDeletion(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.ObjectDeletion.obj_path")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_OperationComplete checks the encoding of a usp.Notify.OperationComplete as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_OperationComplete(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.obj_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.command_name")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.command_key")
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_OperationComplete_OutputArgs(v); err != nil {
+				return err
+			}
+		case 5:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_OperationComplete_CommandFailure(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_OnBoardRequest checks the encoding of a usp.Notify.OnBoardRequest as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_OnBoardRequest(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OnBoardRequest.oui")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OnBoardRequest.product_class")
+			}
+		case 3:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OnBoardRequest.serial_number")
+			}
+		case 4:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OnBoardRequest.agent_supported_protocol_versions")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_OperationComplete_OutputArgs checks the encoding of a usp.Notify.OperationComplete.OutputArgs as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_OperationComplete_OutputArgs(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkNotify_OperationComplete_OutputArgs_OutputArgsEntry(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_OperationComplete_OutputArgs_OutputArgsEntry checks the encoding of a usp.Notify.OperationComplete.OutputArgs.OutputArgsEntry as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_OperationComplete_OutputArgs_OutputArgsEntry(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.OutputArgs.OutputArgsEntry.key")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.OutputArgs.OutputArgsEntry.value")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkNotify_OperationComplete_CommandFailure checks the encoding of a usp.Notify.OperationComplete.CommandFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkNotify_OperationComplete_CommandFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Notify.OperationComplete.CommandFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegister_RegistrationPath checks the encoding of a usp.Register.RegistrationPath as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegister_RegistrationPath(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.Register.RegistrationPath.path")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegisterResp_RegisteredPathResult checks the encoding of a usp.RegisterResp.RegisteredPathResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegisterResp_RegisteredPathResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.RegisterResp.RegisteredPathResult.requested_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegisterResp_RegisteredPathResult_OperationStatus(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegisterResp_RegisteredPathResult_OperationStatus checks the encoding of a usp.RegisterResp.RegisteredPathResult.OperationStatus as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegisterResp_RegisteredPathResult_OperationStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegisterResp_RegisteredPathResult_OperationStatus_OperationFailure(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkRegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegisterResp_RegisteredPathResult_OperationStatus_OperationFailure checks the encoding of a usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegisterResp_RegisteredPathResult_OperationStatus_OperationFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkRegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess checks the encoding of a usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationSuccess as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkRegisterResp_RegisteredPathResult_OperationStatus_OperationSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.RegisterResp.RegisteredPathResult.OperationStatus.OperationSuccess.registered_path")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregisterResp_DeregisteredPathResult checks the encoding of a usp.DeregisterResp.DeregisteredPathResult as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregisterResp_DeregisteredPathResult(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeregisterResp.DeregisteredPathResult.requested_path")
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregisterResp_DeregisteredPathResult_OperationStatus(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregisterResp_DeregisteredPathResult_OperationStatus checks the encoding of a usp.DeregisterResp.DeregisteredPathResult.OperationStatus as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregisterResp_DeregisteredPathResult_OperationStatus(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure(v); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if err := walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess(v); err != nil {
+				return err
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure checks the encoding of a usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationFailure as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationFailure(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			if err := consumeScalarField(num, typ, protowire.Fixed32Type, false, &b); err != nil {
+				return err
+			}
+		case 2:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationFailure.err_msg")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess checks the encoding of a usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationSuccess as protobuf-go's decoder
+// does (see walkMessage in wire/internal/plaingen).
+func walkDeregisterResp_DeregisteredPathResult_OperationStatus_OperationSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, err := consumeTag(&b)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1:
+			v, err := consumeBytesField(typ, &b)
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(v) {
+				return utf8Error("usp.DeregisterResp.DeregisteredPathResult.OperationStatus.OperationSuccess.deregistered_path")
+			}
+		default:
+			if err := consumeUnknownField(num, typ, &b); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
