@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -175,4 +176,29 @@ func FuzzFastCodec(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(checkSame)
+}
+
+// TestMapEntryWireType checks a map entry whose key comes with another
+// wire type than its own: proto.Unmarshal skips it as unknown, the
+// generated decoder would read it as a string length (the walker sends
+// such input to proto.Unmarshal).
+func TestMapEntryWireType(t *testing.T) {
+	// key 2 (a varint), value "", value "v": {"": "v"} for proto.Unmarshal;
+	// the generated decoder would take the two bytes after the 2 as the key.
+	entry := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 2)
+	entry = protowire.AppendString(protowire.AppendTag(entry, 2, protowire.BytesType), "")
+	entry = protowire.AppendString(protowire.AppendTag(entry, 2, protowire.BytesType), "v")
+	op := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "Device.X()")
+	op = protowire.AppendBytes(protowire.AppendTag(op, 4, protowire.BytesType), entry)
+	req := protowire.AppendBytes(protowire.AppendTag(nil, 7, protowire.BytesType), op) // Request.operate
+	body := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), req)
+	data := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), body)
+	checkSame(t, data)
+	var m wire.Msg
+	if err := wire.UnmarshalMsg(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetBody().GetRequest().GetOperate().GetInputArgs(); len(got) != 1 || got[""] != "v" {
+		t.Fatalf("input_args %q, want \"\": v", got)
+	}
 }
