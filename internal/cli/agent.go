@@ -30,8 +30,9 @@ import (
 type agentConfig struct {
 	EndpointID string `yaml:"endpoint_id"`
 	Data       string `yaml:"data"`
-	// Store is the driver keeping the data directory's store: sqlite
-	// (default), journal or bolt (internal/cli/agentstore.go).
+	// Store is the driver keeping the data directory's store: journal
+	// (default; sqlite where agent.db is there already), sqlite or bolt
+	// (internal/cli/agentstore.go).
 	Store    string      `yaml:"store"`
 	LogLevel string      `yaml:"log_level"`
 	MTPs     []mtpConfig `yaml:"mtps"`

@@ -112,8 +112,8 @@ factory:
 		res[1].GetResolvedPathResults()[0].GetResultParams()["UpTime"] == "" || res[2].GetErrCode() != 7026 {
 		t.Fatalf("GetResp: %v", r)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "agent.db")); err != nil {
-		t.Errorf("no database in the data directory: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "agent.journal")); err != nil {
+		t.Errorf("no store (the journal, the default) in the data directory: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond)
 	if rss := vmRSS(cmd.Process.Pid); rss > 0 {

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/uspkit/uspkit/store"
@@ -19,16 +22,15 @@ type agentStore interface {
 // Store drivers `usp agent` offers (agentConfig.Store); docs/config.md
 // says when to take which.
 const (
-	storeSQLite  = "sqlite"  // agent.db: the default
-	storeJournal = "journal" // agent.journal/: an append-only journal, least flash wear
+	storeSQLite  = "sqlite"  // agent.db
+	storeJournal = "journal" // agent.journal/: an append-only journal, least flash wear: the default
 	storeBolt    = "bolt"    // agent.bolt: bbolt, a B+tree file
 )
 
-// openAgentStore opens the store named kind in dir; "" is defaultStore:
-// SQLite, or the journal in the device build (agentstore_device.go).
+// openAgentStore opens the store named kind in dir; "" is storeFor(dir).
 func openAgentStore(ctx context.Context, kind, dir string) (agentStore, error) {
 	if kind == "" {
-		kind = defaultStore
+		kind = storeFor(dir)
 	}
 	switch kind {
 	case storeSQLite:
@@ -39,4 +41,20 @@ func openAgentStore(ctx context.Context, kind, dir string) (agentStore, error) {
 		return openBoltStore(ctx, dir) // agentstore_bolt.go; the device build has it with usp_bolt
 	}
 	return nil, fmt.Errorf("store %q: want %s, %s or %s", kind, storeSQLite, storeJournal, storeBolt)
+}
+
+// storeFor is the driver of a configuration without store: the journal,
+// which costs the least CPU and writes the fewest bytes per acknowledged
+// change and keeps each as durably as SQLite (docs/perf.md "Agent
+// stores"); but a data directory that already holds an SQLite database
+// and no journal goes on with SQLite, which held the default before:
+// changing the driver starts from the factory configuration, and an
+// upgrade must not lose the Agent's data model.
+func storeFor(dir string) string {
+	if hasSQLite(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "agent.journal")); errors.Is(err, fs.ErrNotExist) {
+			return storeSQLite
+		}
+	}
+	return storeJournal
 }

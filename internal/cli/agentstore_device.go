@@ -7,13 +7,11 @@ import (
 	"fmt"
 )
 
-// defaultStore is the driver of a configuration without store: in the
-// device build: the journal, which writes the fewest bytes per change to
-// flash and builds for every CPU Go supports.
-const defaultStore = storeJournal
-
 // openSQLiteStore fails: the device build leaves SQLite out (it has no
 // port to mips, and would double the binary on the others).
 func openSQLiteStore(context.Context, string) (agentStore, error) {
 	return nil, fmt.Errorf("store %q: not in the device build (usp_device); use %s or %s", storeSQLite, storeJournal, storeBolt)
 }
+
+// hasSQLite is false: the device build has no SQLite store to go on with.
+func hasSQLite(string) bool { return false }

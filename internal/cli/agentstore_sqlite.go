@@ -4,15 +4,19 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 
 	"github.com/uspkit/uspkit/store/sqlite"
 )
 
-// defaultStore is the driver of a configuration without store:.
-const defaultStore = storeSQLite
-
 // openSQLiteStore opens agent.db in dir.
 func openSQLiteStore(ctx context.Context, dir string) (agentStore, error) {
 	return sqlite.OpenOptions(ctx, filepath.Join(dir, "agent.db"), sqlite.Options{CacheKiB: agentCacheKiB})
+}
+
+// hasSQLite reports whether dir holds an SQLite store, agent.db.
+func hasSQLite(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "agent.db"))
+	return err == nil
 }

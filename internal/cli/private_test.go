@@ -37,6 +37,7 @@ func TestAgentFilesAtRest(t *testing.T) {
 	conf := fmt.Sprintf(`endpoint_id: os::012345-REST1
 data: %s
 log_level: warn
+store: sqlite
 mtps:
   - protocol: MQTT
     url: tcp://%s
