@@ -9,6 +9,11 @@
 // share the machine's load. Each cell is bounded by a request count and a
 // duration.
 //
+// Over WebSocket the load client either dials an Agent's WebSocket server
+// (WebSocketTarget.URL) or is itself the WebSocket server an Agent dials,
+// as it would dial its Controller (WebSocketTarget.Listen), so that Agents
+// can be compared with the connection in the same direction.
+//
 //	res, err := agentbench.Run(ctx, []agentbench.Target{{
 //		Name: "usp agent", EndpointID: "os::012345-BENCH", PID: pid,
 //		MQTT: &agentbench.MQTTTarget{URL: "tcp://127.0.0.1:1883", AgentTopic: "usp/agent/bench"},
