@@ -91,6 +91,7 @@ type storedData struct {
 	tables   map[string][]uint32          // table path → sorted instance numbers
 	counters map[string]uint32            // table path → last instance number issued
 	index    map[string]*keyIndex         // stored table path → its unique keys' index, built on use
+	shrink   shrinker                     // deletions from objs (shrink.go)
 }
 
 // New builds an Engine for mux and loads the stored objects from
@@ -468,6 +469,9 @@ func (t *txn) commit(ctx context.Context) error {
 		buf = d.reindex(p, d.objs[p], v, buf)
 		if v == nil {
 			delete(d.objs, p)
+			if d.shrink.deletedOne(len(d.objs)) {
+				d.objs = rebuilt(d.objs)
+			}
 		} else {
 			d.objs[p] = v
 		}

@@ -21,6 +21,9 @@ type keyIndex struct {
 	// the committed rows per value, so that assigning such a parameter a
 	// value no row has [R-ADD.5] reads no row.
 	vals map[string]map[string]int
+	// shrink counts the rows deleted, to rebuild the maps once most of
+	// what they grew to is gone (shrink.go).
+	shrink shrinker
 }
 
 // appendKey appends the value of key in row p: its parameters' values,
@@ -62,6 +65,20 @@ func (ix *keyIndex) remove(n uint32, p map[string]string, buf []byte) []byte {
 		}
 	}
 	return buf
+}
+
+// deletedRow counts a row deleted from the table and rebuilds the maps
+// once most of what they grew to is gone.
+func (ix *keyIndex) deletedRow() {
+	if len(ix.rows) == 0 || !ix.shrink.deletedOne(len(ix.rows[0])) {
+		return
+	}
+	for i := range ix.rows {
+		ix.rows[i] = rebuilt(ix.rows[i])
+	}
+	for name, c := range ix.vals {
+		ix.vals[name] = rebuilt(c)
+	}
 }
 
 // index returns the key index of a stored table, building it from the
@@ -116,6 +133,8 @@ func (d *storedData) reindex(path string, old, v map[string]string, buf []byte) 
 	}
 	if v != nil {
 		buf = ix.add(n, v, buf)
+	} else if old != nil {
+		ix.deletedRow()
 	}
 	return buf
 }

@@ -57,7 +57,16 @@ type Memory struct {
 	objects  map[string]map[string]string
 	counters map[string]uint32
 	items    map[[2]string][]byte
+	deleted  int // objects deleted since objects was last rebuilt
 }
+
+// Go maps keep the room they grew to when their entries are deleted (a
+// copy made with maps.Clone too), so Memory rebuilds its map of objects
+// at its present size once at least shrinkAfter deletions, and three
+// times as many as the objects left, are behind it: a burst of Adds and
+// Deletes of thousands of rows leaves no map sized for the burst, and the
+// copying costs a constant per deletion.
+const shrinkAfter = 256
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
@@ -95,8 +104,14 @@ func (m *Memory) Apply(ctx context.Context, b *Batch) error {
 		for p := range m.objects {
 			if strings.HasPrefix(p, d) {
 				delete(m.objects, p)
+				m.deleted++
 			}
 		}
+	}
+	if m.deleted >= shrinkAfter && m.deleted >= 3*len(m.objects) {
+		objects := make(map[string]map[string]string, len(m.objects))
+		maps.Copy(objects, m.objects)
+		m.objects, m.deleted = objects, 0
 	}
 	for _, o := range b.Put {
 		m.objects[o.Path] = maps.Clone(o.Params)
