@@ -125,6 +125,7 @@ type Options struct {
 
 // Agent is a USP Agent. Create it with New and run it with Run.
 type Agent struct {
+	ident identityCache // identity.go
 	opt   Options
 	log   *slog.Logger
 	eng   *datamodel.Engine

@@ -262,18 +262,9 @@ func (a *Agent) sendOnBoardRequest(ctx context.Context, w datamodel.ResponseWrit
 }
 
 func (a *Agent) onBoard(ctx context.Context, c *controller) {
-	info := map[string]string{}
-	if a.eng.Model().Object("Device.DeviceInfo.") != nil {
-		for _, res := range a.eng.Get(ctx, agentCaller, []string{"Device.DeviceInfo.ManufacturerOUI", "Device.DeviceInfo.ProductClass", "Device.DeviceInfo.SerialNumber"}, 0) {
-			for _, o := range res.Objects {
-				for n, v := range o.Params {
-					info[n] = v
-				}
-			}
-		}
-	}
+	id := a.identity(ctx) // identity.go
 	n := &wire.Notify{SendResp: true, Notification: &wire.Notify_OnBoardReq{OnBoardReq: &wire.Notify_OnBoardRequest{
-		Oui: info["ManufacturerOUI"], ProductClass: info["ProductClass"], SerialNumber: info["SerialNumber"],
+		Oui: id.oui, ProductClass: id.productClass, SerialNumber: id.serialNumber,
 		AgentSupportedProtocolVersions: SupportedVersions}}}
 	a.onb.track(a.subs.notify(ctx, c, "", n, time.Time{}), c.ref)
 }

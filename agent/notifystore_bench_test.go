@@ -21,7 +21,16 @@ import (
 // Agent with an SQLite store over an in-memory pipe, one at a time: the
 // OperateResp, the OnBoardRequest Notify with send_resp and the
 // Controller's NotifyResp to it.
-func BenchmarkOperateOnBoard(b *testing.B) {
+func BenchmarkOperateOnBoard(b *testing.B) { benchOperateOnBoard(b, nil) }
+
+// BenchmarkOperateOnBoardDeviceInfo is BenchmarkOperateOnBoard with
+// Device.DeviceInfo. in the model, whose identity each OnBoardRequest
+// carries (identity.go).
+func BenchmarkOperateOnBoardDeviceInfo(b *testing.B) {
+	benchOperateOnBoard(b, &deviceInfo{oui: "00D09E", class: "uspkit", serial: "SN42"})
+}
+
+func benchOperateOnBoard(b *testing.B, di *deviceInfo) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "agent.db"))
@@ -31,8 +40,12 @@ func BenchmarkOperateOnBoard(b *testing.B) {
 	defer db.Close()
 	m := schema.New()
 	agent.Define(m)
+	o := agent.Options{Mux: datamodel.NewMux(m)}
+	if di != nil {
+		withDeviceInfo(di)(&o)
+	}
 	agentEnd, ctlEnd := mtptest.NewPipe(agentID, ctrlID, nil)
-	a, err := agent.New(ctx, agent.Options{EndpointID: agentID, Mux: datamodel.NewMux(m), Store: db,
+	a, err := agent.New(ctx, agent.Options{EndpointID: agentID, Mux: o.Mux, Store: db,
 		MTPs:    []agent.MTP{{Protocol: "UDS", Transport: agentEnd}},
 		Factory: &agent.Config{Controllers: []agent.ControllerConfig{{EndpointID: ctrlID, MTPs: []agent.ControllerMTPConf{{Protocol: "UDS"}}}}}})
 	if err != nil {
