@@ -31,7 +31,7 @@ import (
 //
 // While quiet it checks every slowCheck (one getrusage call) and returns
 // the heap's free memory beyond releaseSlack (nothing happens when
-// nothing was freed).
+// nothing was freed); so does it every slowCheck while busy.
 const (
 	slowCheck    = 5 * time.Second
 	fastCheck    = time.Second
@@ -80,12 +80,13 @@ type releaser struct {
 	busy, touched    bool          // CPU used, pages mapped in, since the last release
 	quiet            int           // quiet checks since
 	pagesAt          time.Time     // the last release of pages after faults alone
+	freeAt           time.Time     // the last release of any kind
 }
 
 // start counts start-up as activity and returns the time until the first
 // check.
 func (r *releaser) start() time.Duration {
-	r.last, r.every, r.busy = r.usage(), fastCheck, true
+	r.last, r.every, r.busy, r.freeAt = r.usage(), fastCheck, true, r.now()
 	return r.every
 }
 
@@ -97,11 +98,11 @@ func (r *releaser) check() time.Duration {
 	r.last = u
 	if busy, touched := cpu*quietRate > int64(r.every), faults > quietFaults; busy || touched {
 		r.busy, r.touched, r.quiet = r.busy || busy, r.touched || touched, 0
-		return r.next(fastCheck)
+		return r.next(r.freeEvery(fastCheck))
 	}
 	if r.busy || r.touched {
 		if r.quiet++; r.quiet < quietChecks {
-			return r.next(fastCheck)
+			return r.next(r.freeEvery(fastCheck))
 		}
 		switch {
 		case r.busy:
@@ -116,8 +117,22 @@ func (r *releaser) check() time.Duration {
 	} else {
 		r.free()
 	}
+	r.freeAt = r.now()
 	r.last = r.usage() // the release's own work is not activity
 	return r.next(slowCheck)
+}
+
+// freeEvery returns the heap's free memory beyond releaseSlack when the
+// last release of any kind is slowCheck old or more, so that activity
+// that never pauses for quietChecks checks still hands back what it
+// frees; it returns d.
+func (r *releaser) freeEvery(d time.Duration) time.Duration {
+	if now := r.now(); now.Sub(r.freeAt) >= slowCheck {
+		r.free()
+		r.freeAt = now
+		r.last = r.usage()
+	}
+	return d
 }
 
 func (r *releaser) next(d time.Duration) time.Duration {

@@ -13,7 +13,7 @@ func TestReleaserChecks(t *testing.T) {
 	type step struct {
 		cpu    int64 // CPU used since the previous check, ns
 		faults int64
-		want   string        // releases made by the check: "all", "pages", "free" or ""
+		want   string        // releases made by the check: "all", "pages", "free" or "" (a check follows the previous after the interval it returned)
 		next   time.Duration // the interval it returns
 	}
 	tests := []struct {
@@ -25,20 +25,25 @@ func TestReleaserChecks(t *testing.T) {
 		}},
 		{"a burst, then quiet: everything after two quiet checks", []step{
 			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
-			{500 * ms, 3000, "", fastCheck}, {300 * ms, 10, "", fastCheck},
+			{500 * ms, 3000, "free", fastCheck}, {300 * ms, 10, "", fastCheck},
 			{1 * ms, 2, "", fastCheck}, {1 * ms, 2, "all", slowCheck},
 			{0, 0, "free", slowCheck},
 		}},
 		{"activity in between restarts the count", []step{
 			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
-			{100 * ms, 0, "", fastCheck}, {0, 0, "", fastCheck}, {50 * ms, 0, "", fastCheck},
+			{100 * ms, 0, "free", fastCheck}, {0, 0, "", fastCheck}, {50 * ms, 0, "", fastCheck},
 			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
 		}},
 		{"page faults alone: the pages, at most once every pagesEvery", []step{
 			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
-			{0, 200, "", fastCheck}, {0, 0, "", fastCheck}, {0, 0, "pages", slowCheck},
-			{0, 200, "", fastCheck}, {0, 0, "", fastCheck}, {0, 0, "free", slowCheck},
+			{0, 200, "free", fastCheck}, {0, 0, "", fastCheck}, {0, 0, "pages", slowCheck},
+			{0, 200, "free", fastCheck}, {0, 0, "", fastCheck}, {0, 0, "free", slowCheck},
 			{0, 0, "free", slowCheck},
+		}},
+		{"activity that never pauses: the free heap every slowCheck", []step{
+			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
+			{100 * ms, 0, "free", fastCheck}, {100 * ms, 0, "", fastCheck}, {100 * ms, 0, "", fastCheck},
+			{100 * ms, 0, "", fastCheck}, {100 * ms, 0, "", fastCheck}, {100 * ms, 0, "free", fastCheck},
 		}},
 		{"a little CPU and a few faults are quiet", []step{
 			{0, 0, "", fastCheck}, {0, 0, "all", slowCheck},
