@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -64,9 +65,22 @@ func NewClient(o *Options) *Client {
 		r.SetBasicAuth(c.o.Username, c.o.Password)
 		c.hdr.Set("Authorization", r.Header.Get("Authorization"))
 	}
+	d := &net.Dialer{Timeout: c.o.HandshakeTimeout, KeepAlive: 30 * time.Second}
 	c.rt = &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: c.o.HandshakeTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// The connection is a corkConn under TLS (cork.go); dial finds it
+		// through its ctx.
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cc := &corkConn{Conn: nc}
+			if slot, ok := ctx.Value(corkKey{}).(*atomic.Pointer[corkConn]); ok {
+				slot.Store(cc)
+			}
+			return cc, nil
+		},
 		TLSHandshakeTimeout: c.o.HandshakeTimeout,
 	}
 	if c.o.TLS != nil {
@@ -135,6 +149,8 @@ func (c *Client) Serve(ctx context.Context, h mtp.Handler) error {
 // selected v1.usp.
 func (c *Client) dial(ctx context.Context) (*link, error) {
 	capt := &extCapture{base: c.rt}
+	var cork atomic.Pointer[corkConn]
+	ctx = context.WithValue(ctx, corkKey{}, &cork)
 	ctx, cancel := context.WithTimeout(ctx, c.o.HandshakeTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, c.target, &websocket.DialOptions{
@@ -157,7 +173,7 @@ func (c *Client) dial(ctx context.Context) (*link, error) {
 		_ = conn.Close(websocket.StatusPolicyViolation, "server certificate names another Endpoint")
 		return nil, err
 	}
-	return newLink(conn, peer, &c.o), nil
+	return newLink(conn, peer, &c.o, cork.Load()), nil
 }
 
 // extCapture takes the bbf-usp-protocol extension out of a handshake

@@ -104,6 +104,9 @@ func (l *link) handOverReading() {
 	}
 	next := newTurn()
 	l.turn.Store(next)
+	if l.cork != nil {
+		l.cork.flush() // what the Handler wrote so far leaves now
+	}
 	go func() {
 		// The reader that ends the connection reports it to serve.
 		if err := l.readLoop(next); err != errHandedOver {

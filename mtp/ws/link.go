@@ -52,15 +52,20 @@ type link struct {
 	handOffTimer *time.Timer
 	handOffArmed atomic.Bool // handOffTimer is set, or firing
 	readEnd      chan error  // the last reader's error, when not serve's own
+
+	// cork, when the connection is one the link's Client or Server
+	// made, holds writes while the reader is busy (cork.go); nil: none.
+	cork *corkConn
 }
 
-func newLink(c *websocket.Conn, peer mtp.Peer, o *Options) *link {
+func newLink(c *websocket.Conn, peer mtp.Peer, o *Options, cork *corkConn) *link {
 	c.SetReadLimit(int64(o.MaxRecord))
-	l := &link{ws: c, peer: peer, o: o, epoch: time.Now(), readEnd: make(chan error, 1),
+	l := &link{ws: c, peer: peer, o: o, epoch: time.Now(), readEnd: make(chan error, 1), cork: cork,
 		log: o.Logger.With("peer", peer.EndpointID, "addr", peer.Address)}
 	l.turn.Store(newTurn())
 	l.handOffTimer = time.AfterFunc(time.Hour, l.handOverReading)
 	l.handOffTimer.Stop()
+	cork.attach(l)
 	return l
 }
 
@@ -78,6 +83,7 @@ func (l *link) serve(ctx context.Context, h mtp.Handler) error {
 	if err == errHandedOver {
 		err = <-l.readEnd
 	}
+	l.cork.detach()
 	l.handOffTimer.Stop()
 	stop()
 	wg.Wait()

@@ -69,6 +69,7 @@ func Listen(ctx context.Context, addr string, o *Options) (*Server, error) {
 	}
 	s := NewServer(o)
 	var ln net.Listener = netlimit.Wrap(tcp, &netlimit.Options{MaxConns: s.o.MaxConns, MaxPerSource: s.o.MaxConnsPerSource, Logger: s.log})
+	ln = corkListener{ln} // under TLS: one write may carry several records
 	if s.o.TLS != nil {
 		cfg := s.o.TLS.Clone()
 		cfg.NextProtos = []string{"http/1.1"} // an upgrade needs HTTP/1.1
@@ -107,7 +108,10 @@ func (s *Server) Serve(ctx context.Context, h mtp.Handler) error {
 		t := s.o.HandshakeTimeout
 		s.hs = &http.Server{Handler: s, ReadHeaderTimeout: t, ReadTimeout: t, WriteTimeout: t, IdleTimeout: t,
 			MaxHeaderBytes: maxHeaderBytes,
-			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(ctx, corkKey{}, c)
+			}}
 		go func(hs *http.Server) { errc <- hs.Serve(s.ln) }(s.hs)
 	}
 	s.mu.Unlock()
@@ -242,7 +246,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("ws: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	s.run(ctx, h, newLink(c, peer, &s.o))
+	var cork *corkConn
+	if nc, ok := r.Context().Value(corkKey{}).(net.Conn); ok {
+		cork = corkOf(nc)
+	}
+	s.run(ctx, h, newLink(c, peer, &s.o, cork))
 }
 
 // enter counts one more connection, if the Server is serving.
