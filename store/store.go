@@ -58,6 +58,11 @@ type Memory struct {
 	counters map[string]uint32
 	items    map[[2]string][]byte
 	deleted  int // objects deleted since objects was last rebuilt
+	// below counts, for each path ending in '.' that is a proper prefix of
+	// an object's path at a segment boundary ("Device.", "Device.X.",
+	// "Device.X.3." for "Device.X.3.Y.1."), the objects under it, so that
+	// a Delete of an object with nothing below it reads no other object.
+	below map[string]int
 }
 
 // Go maps keep the room they grew to when their entries are deleted (a
@@ -70,7 +75,34 @@ const shrinkAfter = 256
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{objects: map[string]map[string]string{}, counters: map[string]uint32{}, items: map[[2]string][]byte{}}
+	return &Memory{objects: map[string]map[string]string{}, counters: map[string]uint32{}, items: map[[2]string][]byte{}, below: map[string]int{}}
+}
+
+// remove deletes the object at path p, which is there.
+func (m *Memory) remove(p string) {
+	delete(m.objects, p)
+	m.deleted++
+	m.count(p, -1)
+}
+
+// count adds n to the count of objects below each proper prefix of p
+// ending in '.'.
+func (m *Memory) count(p string, n int) {
+	for i := 0; i < len(p)-1; i++ {
+		if p[i] != '.' {
+			continue
+		}
+		a := p[:i+1]
+		old, ok := m.below[a]
+		switch c := old + n; {
+		case c <= 0:
+			delete(m.below, a)
+		case ok:
+			m.below[a] = c
+		default:
+			m.below[strings.Clone(a)] = c // not holding on to p once it is deleted
+		}
+	}
 }
 
 // Load returns a copy of everything stored.
@@ -101,19 +133,29 @@ func (m *Memory) Apply(ctx context.Context, b *Batch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, d := range b.Delete {
+		if _, ok := m.objects[d]; ok {
+			m.remove(d)
+		}
+		if strings.HasSuffix(d, ".") && m.below[d] == 0 {
+			continue // nothing below d
+		}
 		for p := range m.objects {
 			if strings.HasPrefix(p, d) {
-				delete(m.objects, p)
-				m.deleted++
+				m.remove(p)
 			}
 		}
 	}
 	if m.deleted >= shrinkAfter && m.deleted >= 3*len(m.objects) {
 		objects := make(map[string]map[string]string, len(m.objects))
 		maps.Copy(objects, m.objects)
-		m.objects, m.deleted = objects, 0
+		below := make(map[string]int, len(m.below))
+		maps.Copy(below, m.below)
+		m.objects, m.below, m.deleted = objects, below, 0
 	}
 	for _, o := range b.Put {
+		if _, ok := m.objects[o.Path]; !ok {
+			m.count(o.Path, 1)
+		}
 		m.objects[o.Path] = maps.Clone(o.Params)
 	}
 	for k, v := range b.Counters {
