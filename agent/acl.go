@@ -24,6 +24,7 @@ type acl struct {
 	// Controller, so that the paths one message resolves are remembered
 	// for the next (a Perms result depends only on the roles).
 	cached map[string]*access
+	cred   credACL // roles inherited from certificates (credential.go)
 }
 
 type role struct {
@@ -84,6 +85,7 @@ func (l *acl) build(id string) *access {
 	if !ok {
 		refs = l.untrusted
 	}
+	refs = l.withInherited(id, refs) // credential.go
 	var rs []*role
 	for _, ref := range refs {
 		if r := l.roles[strings.TrimSuffix(ref, ".")]; r != nil {

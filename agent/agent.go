@@ -237,6 +237,8 @@ func New(ctx context.Context, opt Options) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.initE2EStatus(ctx)
+	// No role is inherited before a Record is validated [R-SEC.21] (credential.go).
+	a.syncInherited(ctx)
 	a.subs.dropVolatile(ctx) // subscriptions without Persistent end with the process
 	a.subs.reload(ctx)
 	if err := a.subs.loadPending(ctx, snap); err != nil {
@@ -382,6 +384,9 @@ func (a *Agent) handleRecord(ctx context.Context, protocol string, t mtp.Transpo
 	}
 	if in.From.EndpointID != "" && in.From.EndpointID != rec.FromID {
 		a.log.WarnContext(ctx, "record from_id does not match the connection's endpoint", "from", rec.FromID, "peer", in.From.EndpointID)
+		return
+	}
+	if !a.admitCertificate(ctx, in, &rec) { // credential.go
 		return
 	}
 	if !a.recordIntact(ctx, in, &rec) {

@@ -322,6 +322,9 @@ func (a *Agent) registerUnknown(ctx context.Context, id, protocol string) {
 		return
 	}
 	untrusted := a.rows(ctx, pathTrust)[pathTrust]["UntrustedRole"]
+	if a.acl.inheritedRoles(id) != "" {
+		untrusted = "" // its roles come from a credential (credential.go)
+	}
 	res, err := a.eng.Add(ctx, agentCaller, false, []datamodel.CreateObject{{Path: pathControllers,
 		Params: ps("EndpointID", id, "Enable", "true", "AssignedRole", untrusted)}})
 	if err != nil {
@@ -460,6 +463,7 @@ func (a *Agent) reload(ctx context.Context) error {
 	}
 	a.acl.set(roles, byID, untrusted)
 	a.acl.setSecured(splitRoles(rows[pathTrust]["SecuredRoles"]))
+	a.loadCredentials(rows) // credential.go
 	a.mu.Lock()
 	a.ctrls = byEndpoint
 	a.ctrlRefs = ctrls

@@ -34,6 +34,7 @@ func (a *Agent) onChange(ctx context.Context, changes []datamodel.Change) {
 		if err := a.reload(ctx); err != nil {
 			a.log.ErrorContext(ctx, "reloading configuration", "err", err)
 		}
+		a.syncInherited(ctx) // credential.go
 		a.dropOrphans(ctx, changes)
 		a.initE2EStatus(ctx)
 		a.periodic.kick()

@@ -50,6 +50,7 @@ func (a *Agent) register(mux *datamodel.Mux) {
 	mux.HandleFunc("Device.LocalAgent.AddCertificate()", a.addCertificate) // addcert.go
 	mux.Store(pathTrust, nil)
 	mux.Store("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", checkPermission)
+	mux.Store("Device.LocalAgent.ControllerTrust.Credential.{i}.", a.checkCredential) // credential.go
 	mux.Store("Device.LocalAgent.Subscription.{i}.", a.subs.check)
 	mux.Handle("Device.LocalAgent.Request.{i}.", a.reqs)
 	m := mux.Model()
@@ -116,7 +117,7 @@ func (a *Agent) checkController(ctx context.Context, r *datamodel.Request) error
 			return usperr.Errorf(usperr.CodeInvalidValue, "EndpointID: %v", err)
 		}
 	}
-	return nil
+	return a.checkControllerCredential(r) // credential.go
 }
 
 // checkPermission accepts only permission strings of the form "rwxn" with

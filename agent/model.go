@@ -147,6 +147,7 @@ func Define(m *schema.Model) {
 		Param("TriggerAction", schema.String(schema.Enum(triggerNotify, triggerConfig, triggerNotifyAndConfig)), schema.ReadWrite, schema.Default(triggerNotify)).
 		Param("TriggerConfigSettings", schema.String(schema.ListOf(16, 0)), schema.ReadWrite) // trigger.go
 	defineConnections(m)
+	defineCredentials(m) // credential.go
 	m.Define("Device.LocalAgent.Request.{i}.", schema.Keys("Originator", "Command", "CommandKey"), schema.AliasKey(), schema.NumEntries("RequestNumberOfEntries")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Originator", schema.String()).

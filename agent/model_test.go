@@ -23,6 +23,11 @@ func TestModelMatchesTR181(t *testing.T) {
 	if m.Len() < 15 {
 		t.Errorf("only %d objects defined", m.Len())
 	}
+	for _, p := range credentialParams { // credential_test.go
+		if m.Param(p) == nil || ref.Param(p) == nil {
+			t.Errorf("%s: defined %v, in TR-181 %v", p, m.Param(p) != nil, ref.Param(p) != nil)
+		}
+	}
 }
 
 // newerThanTR181216 are the differences from TR-181 2.16 the model makes

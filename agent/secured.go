@@ -59,6 +59,7 @@ func (l *acl) readsSecured(id string) bool {
 	if !ok {
 		refs = l.untrusted
 	}
+	refs = l.withInherited(id, refs) // credential.go
 	for _, r := range refs {
 		if slices.Contains(l.secured, strings.TrimSuffix(strings.TrimSpace(r), ".")) {
 			return true
