@@ -18,13 +18,12 @@ import (
 // their reports through them (bulkdata.MQTTPublisher). The zero
 // mqttClients is empty and usable.
 //
-// A report goes out with the client's Send: at the QoS of the Agent's MTP
-// (Device.LocalAgent.MTP.{i}.MQTT.PublishQoS), not retained, and on MQTT
-// 5.0 with the client's Response Topic and Content Type properties. The
-// profile's PublishQoS, PublishRetain and the report's media type are not
-// applied, for mtp/mqtt publishes Records only. An MQTT 3.1.1 client would
-// add its "/reply-to=" suffix to the topic, so only MQTT 5.0 clients
-// publish reports.
+// A report goes out with the client's Publish: at the profile's
+// MQTT.PublishQoS, lowered to the server's Maximum QoS, with RETAIN when
+// MQTT.PublishRetain is true unless the server said Retain Available = 0,
+// and the report's media type as Content Type (TR-181
+// Device.BulkData.Profile.{i}.MQTT). Only MQTT 5.0 clients publish
+// reports.
 type mqttClients struct {
 	mu sync.Mutex
 	m  map[string]mqttClient // by row, without the trailing dot
@@ -68,7 +67,7 @@ func (r *mqttClients) PublishMQTT(ctx context.Context, client string, m bulkdata
 	case c.v311:
 		return errors.New("MQTT 3.1.1 clients do not publish bulk data (the topic would carry the reply-to suffix)")
 	}
-	if err := c.c.Send(ctx, m.Topic, m.Payload); err != nil {
+	if err := c.c.Publish(ctx, mqtt.Message{Topic: m.Topic, Payload: m.Payload, QoS: mqtt.QoS(m.QoS + 1), Retain: m.Retain, ContentType: m.ContentType}); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	return nil

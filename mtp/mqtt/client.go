@@ -253,6 +253,10 @@ func (c *Client) requeueOut(prev []*outPub) {
 		if o.rel {
 			continue // the server has it: its PUBREC came
 		}
+		if o.msg != nil {
+			c.log.Warn("mqtt: dropping unacknowledged message after a connection loss", "topic", o.topic, "size", len(o.rec))
+			continue // a Publish message is not a Record: it is not queued
+		}
 		if o.id != 0 { // sent: the connection broke under it
 			o.tries++
 		}

@@ -31,6 +31,8 @@ type conn struct {
 	ackTimer  *time.Timer
 	sessionOK bool   // the CONNACK's Session Present with Options.KeepSession
 	replyTail string // MQTT 3.1.1: what ReplyTopic appends to a destination
+	maxQoS    byte   // the CONNACK's Maximum QoS (2 if none): Publish stays under it
+	noRetain  bool   // the CONNACK said Retain Available = 0: Publish clears RETAIN
 
 	mu       sync.Mutex         // guards the fields below
 	inflight map[uint16]*waiter // the SUBSCRIBE waiting for its SUBACK
@@ -116,6 +118,7 @@ func (c *Client) connect(ctx context.Context, l *link) (*conn, error) {
 		c.mu.Unlock()
 	}
 	s.sessionOK = ack.sessionPresent && c.o.KeepSession
+	s.maxQoS, s.noRetain = ack.maxQoS, ack.noRetain
 	if ack.keepAlive >= 0 {
 		s.keepAlive = time.Duration(ack.keepAlive) * time.Second // the server's wins [MQTT-3.1.2-21]
 	}

@@ -19,8 +19,9 @@ type outPub struct {
 	id    uint16 // packet identifier while in flight; 0 in the backlog
 	seq   uint64 // order of the first sending, for retransmission
 	sent  time.Time
-	rel   bool // QoS 2: PUBREC received, PUBREL sent
-	tries int  // connections lost under it
+	rel   bool    // QoS 2: PUBREC received, PUBREL sent
+	tries int     // connections lost under it
+	msg   *msgOut // a Client.Publish message; nil for a Record
 }
 
 // keepOut is the largest Record buffer kept for reuse, and keptOut how
@@ -110,6 +111,11 @@ func (s *conn) sendLocked(o *outPub, dup bool) {
 		return
 	}
 	p := publishOut{topic: o.topic, qos: s.qos, id: o.id, payload: o.rec, dup: dup}
+	if o.msg != nil {
+		p.qos, p.retain, p.contentType = o.msg.qos, o.msg.retain, o.msg.contentType
+		s.w.queue(appendPublish(b, s.v5, &p))
+		return
+	}
 	if s.v5 {
 		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
 	} else {

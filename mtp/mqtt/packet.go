@@ -386,12 +386,14 @@ type connackIn struct {
 	receiveMax     uint16 // 0: none given
 	keepAlive      int    // Server Keep Alive in seconds; -1: none given
 	reasonString   string
+	maxQoS         byte // MQTT 5.0 Maximum QoS; 2 when none given
+	noRetain       bool // MQTT 5.0 Retain Available = 0
 }
 
 // parseConnack decodes a CONNACK body.
 func parseConnack(v5 bool, body []byte) (connackIn, error) {
 	d := dec{b: body}
-	c := connackIn{keepAlive: -1}
+	c := connackIn{keepAlive: -1, maxQoS: 2}
 	flags := d.u8()
 	c.sessionPresent = flags&1 != 0
 	c.code = d.u8()
@@ -419,6 +421,10 @@ func parseConnack(v5 bool, body []byte) (connackIn, error) {
 				c.keepAlive = int(p.n)
 			case propReasonString:
 				c.reasonString = string(p.s)
+			case propMaximumQoS:
+				c.maxQoS = byte(min(p.n, 2))
+			case propRetainAvailable:
+				c.noRetain = p.n == 0
 			}
 		}
 		d.bad = d.bad || ps.bad
@@ -496,6 +502,7 @@ type publishOut struct {
 	qos           byte
 	id            uint16
 	dup           bool   // a retransmission [MQTT-4.4.0-1]
+	retain        bool   // the RETAIN flag; Records never have it
 	responseTopic string // MQTT 5.0 only; empty: none
 	contentType   string // MQTT 5.0 only; empty: none
 	payload       []byte
@@ -522,6 +529,9 @@ func appendPublish(b []byte, v5 bool, p *publishOut) []byte {
 	var dup byte
 	if p.dup {
 		dup = 8
+	}
+	if p.retain {
+		dup |= 1
 	}
 	b = append(b, typePublish<<4|dup|p.qos<<1)
 	b = appendVarint(b, rem)

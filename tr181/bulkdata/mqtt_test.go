@@ -31,7 +31,7 @@ func (p *mqttPub) PublishMQTT(ctx context.Context, client string, m bulkdata.MQT
 	p.got = append(p.got, client+" "+m.Topic)
 	p.msg = append(p.msg, m)
 	p.mu.Unlock()
-	return p.c.Send(ctx, m.Topic, m.Payload)
+	return p.c.Publish(ctx, mqtt.Message{Topic: m.Topic, Payload: m.Payload, QoS: mqtt.QoS(m.QoS + 1), Retain: m.Retain, ContentType: m.ContentType})
 }
 
 // serveMQTT connects an mtp/mqtt client to the broker at addr, with the
@@ -101,7 +101,7 @@ func TestMQTT(t *testing.T) {
 		t.Run(c.encoding, func(t *testing.T) {
 			topic := "bulkdata/reports/" + strings.ToLower(c.encoding)
 			reportsGot := make(chan []byte, 8)
-			serveMQTT(t, broker, "os::012345-SUB"+c.encoding, []string{topic}, reportsGot)
+			rawSubscribe(t, broker, topic, reportsGot)
 			pub := &mqttPub{c: serveMQTT(t, broker, "os::012345-PUB"+c.encoding, nil, make(chan []byte, 1))}
 			e := newEnvIn(t, nil, func(e *env) { e.svc.SetMQTT(pub) })
 			e.add(t, "Device.Test.Interface.", "Name", "eth0")
