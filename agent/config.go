@@ -22,6 +22,9 @@ type Config struct {
 	// UntrustedRole names the role of unknown Controllers; "" means
 	// "Untrusted".
 	UntrustedRole string `yaml:"untrusted_role"`
+	// Credentials are ControllerTrust.Credential entries: certificates
+	// (CAs, Trusted Brokers) whose Controllers inherit a role.
+	Credentials []CredentialConfig `yaml:"credentials"` // credential.go
 	// MTPs are the Agent's transports, opened by Options.Dialer.
 	MTPs []MTPConfig `yaml:"-"`
 }
@@ -122,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UntrustedRole != "" && !roles[c.UntrustedRole] {
 		return fmt.Errorf("untrusted_role: no role named %q", c.UntrustedRole)
+	}
+	if err := c.validateCredentials(roles); err != nil { // credential.go
+		return err
 	}
 	for i, ct := range c.Controllers {
 		if err := endpoint.Validate(ct.EndpointID); err != nil {
@@ -264,6 +270,11 @@ func (a *Agent) seed(ctx context.Context) error {
 			if _, err := add(p+"BootParameter.", ps("Enable", "true", "ParameterName", bp)); err != nil {
 				return err
 			}
+		}
+	}
+	for _, cr := range cfg.Credentials {
+		if _, err := add(pathCredentials, cr.settings(roleRef)); err != nil { // credential.go
+			return err
 		}
 	}
 	for _, m := range cfg.MTPs {

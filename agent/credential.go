@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -377,4 +378,54 @@ func (a *Agent) syncInherited(ctx context.Context) {
 			a.log.WarnContext(ctx, "InheritedRole not written", "controller", p["EndpointID"], "err", err)
 		}
 	}
+}
+
+// CredentialConfig is one Device.LocalAgent.ControllerTrust.Credential.{i}
+// entry of the factory configuration.
+type CredentialConfig struct {
+	Alias string `yaml:"alias"`
+	// Certificate is the instance number of the Device.LocalAgent.
+	// Certificate row the entry trusts: 1 for the first of
+	// Options.Certificates.
+	Certificate uint32 `yaml:"certificate"`
+	// Roles are the names of the roles inherited; none gives the
+	// UntrustedRole to a Controller without an AssignedRole.
+	Roles []string `yaml:"roles"`
+	// AllowedUses is MTP-only, MTP-and-USP or MTP-and-broker.
+	AllowedUses string `yaml:"allowed_uses"`
+	Disabled    bool   `yaml:"disabled"`
+}
+
+// validateCredentials checks the Credentials against the role names.
+func (c *Config) validateCredentials(roles map[string]bool) error {
+	for i, cr := range c.Credentials {
+		if cr.Certificate == 0 {
+			return fmt.Errorf("credentials[%d].certificate: give the Device.LocalAgent.Certificate instance number", i)
+		}
+		switch cr.AllowedUses {
+		case usesMTPOnly, usesMTPAndUSP, usesBroker:
+		default:
+			return fmt.Errorf("credentials[%d].allowed_uses: %q is not %s, %s or %s", i, cr.AllowedUses, usesMTPOnly, usesMTPAndUSP, usesBroker)
+		}
+		for _, r := range cr.Roles {
+			if !roles[r] {
+				return fmt.Errorf("credentials[%d].roles: no role named %q", i, r)
+			}
+		}
+	}
+	return nil
+}
+
+// settings are the entry's parameters, with roles by reference.
+func (cr CredentialConfig) settings(roleRef map[string]string) []datamodel.ParamSetting {
+	var refs []string
+	for _, r := range cr.Roles {
+		refs = append(refs, roleRef[r])
+	}
+	s := ps("Enable", strconv.FormatBool(!cr.Disabled), "Credential", pathCertificates+strconv.FormatUint(uint64(cr.Certificate), 10),
+		"Role", strings.Join(refs, ","), "AllowedUses", cr.AllowedUses)
+	if cr.Alias != "" {
+		s = append(s, ps("Alias", cr.Alias)...)
+	}
+	return s
 }

@@ -14,10 +14,14 @@ import (
 	"time"
 
 	"github.com/uspkit/uspkit/agent"
+	"github.com/uspkit/uspkit/datamodel"
 	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/mtp/ws"
 	"github.com/uspkit/uspkit/record"
+	"github.com/uspkit/uspkit/schema"
+	"github.com/uspkit/uspkit/store"
 	"github.com/uspkit/uspkit/wire"
 )
 
@@ -53,7 +57,7 @@ type credRig struct {
 	otherLeaf  tls.Certificate
 }
 
-func startCredRig(t *testing.T) *credRig {
+func startCredRig(t *testing.T, st *store.Memory) *credRig {
 	t.Helper()
 	pkiA := testenv.NewPKI(t, "proto::ctl-a")
 	pkiB := testenv.NewPKI(t, "proto::ctl-b")
@@ -71,7 +75,7 @@ func startCredRig(t *testing.T) *credRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := start(t, nil, func(o *agent.Options) {
+	e := start(t, st, func(o *agent.Options) {
 		o.MTPs = append(o.MTPs, agent.MTP{Protocol: "WebSocket", Transport: srv})
 		o.Certificates = []*x509.Certificate{caA, caB, pkiA.Client.Leaf, other.Leaf}
 		o.Factory = &agent.Config{
@@ -243,7 +247,7 @@ func (r *credRig) set(t *testing.T, path string, kv ...string) {
 // an entry gets the UntrustedRole; disabling the entry, or making it
 // MTP-only, takes the Role back at once.
 func TestCredentialInheritedRole(t *testing.T) {
-	r := startCredRig(t)
+	r := startCredRig(t, nil)
 	if m := r.ctl.do(addReq("Device.LocalAgent.ControllerTrust.Credential.", "Alias", "ca-a", "Enable", "true",
 		"Credential", "Device.LocalAgent.Certificate.1", "Role", roleReadOnly, "AllowedUses", "MTP-and-USP")); m.GetBody().GetResponse().GetAddResp() == nil {
 		t.Fatalf("add credential: %v", m)
@@ -314,7 +318,7 @@ func TestCredentialInheritedRole(t *testing.T) {
 // TestCredentialUnion: the permissions are the union of the AssignedRole
 // and InheritedRole roles ("A Controller's Role").
 func TestCredentialUnion(t *testing.T) {
-	r := startCredRig(t)
+	r := startCredRig(t, nil)
 	r.ctl.do(addReq("Device.LocalAgent.ControllerTrust.Credential.", "Enable", "true",
 		"Credential", "Device.LocalAgent.Certificate.1", "Role", roleUntrusted, "AllowedUses", "MTP-and-USP"))
 	a := r.dial(t, r.pkiA.Client, "proto::ctl-a")
@@ -335,7 +339,7 @@ func TestCredentialUnion(t *testing.T) {
 // Controller.{i}.Credential lists certificates must present one of them:
 // its Records are dropped otherwise [R-SEC.4].
 func TestControllerCredentialMismatch(t *testing.T) {
-	r := startCredRig(t)
+	r := startCredRig(t, nil)
 	a := r.dial(t, r.pkiA.Client, "proto::ctl-a")
 	if !a.reads("Device.LocalAgent.EndpointID") {
 		t.Fatal("no answer before Controller.{i}.Credential is set")
@@ -357,7 +361,7 @@ func TestControllerCredentialMismatch(t *testing.T) {
 // TestCredentialBadReference: a Credential entry must refer to an
 // existing Device.LocalAgent.Certificate row (7012, Invalid value).
 func TestCredentialBadReference(t *testing.T) {
-	r := startCredRig(t)
+	r := startCredRig(t, nil)
 	for _, ref := range []string{"Device.LocalAgent.Certificate.9", "Device.LocalAgent.Controller.1", "nonsense"} {
 		m := r.ctl.do(addReq("Device.LocalAgent.ControllerTrust.Credential.", "Credential", ref, "AllowedUses", "MTP-and-USP"))
 		if code := opFailureCode(m); code != 7012 {
@@ -384,4 +388,147 @@ func opFailureCode(m *wire.Msg) uint32 {
 		return pe.GetErrCode()
 	}
 	return er.GetErrCode()
+}
+
+// TestCredentialTrustedBroker: the Agent reaches its Controllers through
+// an MQTT broker with TLS. When the broker's chain holds the certificate
+// of an enabled MTP-and-broker Credential entry, the broker is a Trusted
+// Broker and a Controller whose Records come through it inherits the
+// entry's Role (TR-369 "Trusted Brokers", [R-SEC.26]); an MTP-only or an
+// MTP-and-USP entry gives a broker's Records no Role.
+func TestCredentialTrustedBroker(t *testing.T) {
+	srv := testenv.StartMosquitto(t)
+	ca := parsePEM(t, srv.PKI.CAPEM)
+	for i, tt := range []struct {
+		uses  string
+		reads bool
+	}{
+		{"MTP-and-broker", true},
+		{"MTP-only", false},
+		{"MTP-and-USP", false},
+	} {
+		t.Run(tt.uses, func(t *testing.T) {
+			agentTopic := fmt.Sprintf("usp/agent/cred-%d", i)
+			m := schema.New()
+			agent.Define(m)
+			var a *agent.Agent
+			ready := make(chan struct{})
+			onState := func(ctx context.Context, p mtp.Peer, s mtp.State, err error) {
+				<-ready
+				a.OnState("MQTT")(ctx, p, s, err)
+			}
+			tr := mqtt.NewClient(&mqtt.Options{URL: "ssl://" + srv.TLS, TLS: srv.PKI.ClientConfig(), EndpointID: agentID, Topic: agentTopic,
+				MinWait: 100 * time.Millisecond, OnState: onState})
+			st := store.NewMemory()
+			var err error
+			a, err = agent.New(context.Background(), agent.Options{EndpointID: agentID, Mux: datamodel.NewMux(m), Store: st, SoftwareVersion: "test",
+				Certificates: []*x509.Certificate{ca},
+				MTPs:         []agent.MTP{{Protocol: "MQTT", Transport: tr}},
+				Factory: &agent.Config{
+					Roles: []agent.RoleConfig{
+						{Name: "Read Only", Permissions: []agent.PermissionConfig{{Targets: []string{"Device."}, Param: "r---", Obj: "r---", InstantiatedObj: "r---", CommandEvent: "r---"}}},
+						{Name: "Untrusted", Permissions: []agent.PermissionConfig{{Targets: []string{"Device.LocalAgent.EndpointID"}, Param: "r---", Obj: "----", InstantiatedObj: "----", CommandEvent: "----"}}},
+					},
+					UntrustedRole: "Untrusted",
+					Credentials:   []agent.CredentialConfig{{Alias: "broker-ca", Certificate: 1, Roles: []string{"Read Only"}, AllowedUses: tt.uses}},
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(ready)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+
+			c := newMQTTEnd(t, srv.Plain, fmt.Sprintf("usp/controller/cred-%d", i))
+			ask := func(id, path string) bool {
+				t.Helper()
+				for range 50 { // until the Agent's subscription is in place
+					c.send(t, agentTopic, id, get(path))
+					if r := c.next(200 * time.Millisecond); r != nil {
+						for _, rp := range r.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+							for _, res := range rp.GetResolvedPathResults() {
+								if len(res.GetResultParams()) > 0 {
+									return true
+								}
+							}
+						}
+						return false
+					}
+				}
+				t.Fatalf("no answer through the broker")
+				return false
+			}
+			if !ask("g-1", "Device.LocalAgent.EndpointID") {
+				t.Fatal("the UntrustedRole's read is refused")
+			}
+			if got := ask("g-2", "Device.LocalAgent.SoftwareVersion"); got != tt.reads {
+				t.Errorf("AllowedUses %s: reads beyond the UntrustedRole %v, want %v", tt.uses, got, tt.reads)
+			}
+		})
+	}
+}
+
+// TestCredentialPersists: the Credential table is kept across a restart
+// like the other LocalAgent tables, while no inherited role outlives the
+// process [R-SEC.21].
+func TestCredentialPersists(t *testing.T) {
+	st := store.NewMemory()
+	r := startCredRig(t, st)
+	r.ctl.do(addReq("Device.LocalAgent.ControllerTrust.Credential.", "Alias", "ca-a", "Enable", "true",
+		"Credential", "Device.LocalAgent.Certificate.1", "Role", roleReadOnly, "AllowedUses", "MTP-and-USP"))
+	a := r.dial(t, r.pkiA.Client, "proto::ctl-a")
+	if !a.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Fatal("role not inherited")
+	}
+	if _, pa := r.controllerRow(t, "proto::ctl-a"); pa["InheritedRole"] != roleReadOnly {
+		t.Fatalf("InheritedRole %q", pa["InheritedRole"])
+	}
+	r.stop()
+
+	r = startCredRig(t, st)
+	m := r.ctl.do(get("Device.LocalAgent.ControllerTrust.Credential.1."))
+	for name, want := range map[string]string{"Alias": "ca-a", "Enable": "true", "Credential": "Device.LocalAgent.Certificate.1",
+		"Role": roleReadOnly, "AllowedUses": "MTP-and-USP"} {
+		if got := value(t, m, "Device.LocalAgent.ControllerTrust.Credential.1."+name); got != want {
+			t.Errorf("after a restart, %s = %q, want %q", name, got, want)
+		}
+	}
+	if _, pa := r.controllerRow(t, "proto::ctl-a"); pa["InheritedRole"] != "" {
+		t.Errorf("InheritedRole %q after a restart, before any Record", pa["InheritedRole"])
+	}
+}
+
+// TestCredentialConfigValidate: a factory Credential names a certificate,
+// a known AllowedUses and existing roles.
+func TestCredentialConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cr   agent.CredentialConfig
+		err  string
+	}{
+		{"valid", agent.CredentialConfig{Certificate: 1, Roles: []string{"Full Access"}, AllowedUses: "MTP-and-USP"}, ""},
+		{"no role: the UntrustedRole", agent.CredentialConfig{Certificate: 2, AllowedUses: "MTP-and-broker"}, ""},
+		{"no certificate", agent.CredentialConfig{AllowedUses: "MTP-only"}, "credentials[0].certificate"},
+		{"unknown use", agent.CredentialConfig{Certificate: 1, AllowedUses: "USP-only"}, "credentials[0].allowed_uses"},
+		{"unknown role", agent.CredentialConfig{Certificate: 1, Roles: []string{"Root"}, AllowedUses: "MTP-and-USP"}, "credentials[0].roles"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&agent.Config{Credentials: []agent.CredentialConfig{tt.cr}}).Validate()
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("Validate: %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// ExampleCredentialConfig trusts the CA of Device.LocalAgent.Certificate.1
+// to give the Controllers it certifies the "Full Access" role.
+func ExampleCredentialConfig() {
+	cfg := agent.Config{Credentials: []agent.CredentialConfig{
+		{Alias: "operator-ca", Certificate: 1, Roles: []string{"Full Access"}, AllowedUses: "MTP-and-USP"},
+	}}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
 }
