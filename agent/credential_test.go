@@ -57,7 +57,7 @@ type credRig struct {
 	otherLeaf  tls.Certificate
 }
 
-func startCredRig(t *testing.T, st *store.Memory) *credRig {
+func startCredRig(t *testing.T, st *store.Memory, more ...envOption) *credRig {
 	t.Helper()
 	pkiA := testenv.NewPKI(t, "proto::ctl-a")
 	pkiB := testenv.NewPKI(t, "proto::ctl-b")
@@ -86,6 +86,9 @@ func startCredRig(t *testing.T, st *store.Memory) *credRig {
 			},
 			UntrustedRole: "Untrusted",
 			Controllers:   []agent.ControllerConfig{{EndpointID: ctrlID, MTPs: []agent.ControllerMTPConf{{Protocol: "UDS"}}}},
+		}
+		for _, f := range more {
+			f(o)
 		}
 	})
 	return &credRig{env: e, url: "wss://localhost:" + strings.TrimPrefix(srv.Addr().String(), "127.0.0.1:") + "/usp", pkiA: pkiA, pkiB: pkiB, otherLeaf: other}
@@ -531,4 +534,24 @@ func ExampleCredentialConfig() {
 	}}
 	fmt.Println(cfg.Validate())
 	// Output: <nil>
+}
+
+// TestCredentialFactoryBeforeCertificate: a factory Credential entry may
+// name a Certificate row that AddCertificate() gives later (an Agent
+// built with no certificates); it gives its Role once the row exists.
+func TestCredentialFactoryBeforeCertificate(t *testing.T) {
+	r := startCredRig(t, nil, func(o *agent.Options) {
+		o.Certificates = nil
+		o.Factory.Credentials = []agent.CredentialConfig{{Alias: "ca-a", Certificate: 1, Roles: []string{"Read Only"}, AllowedUses: "MTP-and-USP"}}
+	})
+	a := r.dial(t, r.pkiA.Client, "proto::ctl-a")
+	if a.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Fatal("a role inherited from a certificate the Agent does not have")
+	}
+	if code := opFailure(t, r.ctl.do(addCertReq("", string(r.pkiA.CAPEM)))); code != 0 {
+		t.Fatalf("AddCertificate: %d", code)
+	}
+	if !a.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Error("the factory credential gives no role once its certificate is added")
+	}
 }
