@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/store/seal"
@@ -41,10 +42,22 @@ func sealStore(ctx context.Context, inner seal.Store, dir string, m *schema.Mode
 }
 
 // securedParam reports whether param of the object at an instance path
-// is Secured in m.
+// is Secured in m. The store asks about every parameter of each object it
+// writes, one object after the other, so the schema object of the last
+// path asked about is kept: objectPattern allocates for an instance path.
 func securedParam(m *schema.Model) func(path, param string) bool {
+	type lastObject struct {
+		path string
+		obj  *schema.Object
+	}
+	var last atomic.Pointer[lastObject]
 	return func(path, param string) bool {
-		o := m.Object(objectPattern(path))
+		var o *schema.Object
+		if l := last.Load(); l != nil && l.path == path {
+			o = l.obj
+		} else if o = m.Object(objectPattern(path)); o != nil {
+			last.Store(&lastObject{path, o})
+		}
 		if o == nil {
 			return false
 		}
