@@ -26,12 +26,21 @@ type e2eRetries struct {
 	since map[string]time.Time // Controller Endpoint ID → first failure
 
 	tlsOnce sync.Once
-	tls     *tls.Config
+	tls     *tls.Config // Options.E2ETLS with Options.Certificates
+
+	tlsMu  sync.Mutex
+	tlsCur *tls.Config // tls with the TrustStore's anchors as of tlsGen
+	tlsGen uint64
+	tlsSet bool // tlsCur is set
 }
 
 // e2eTLS returns the TLS settings of TLS12 sessions: Options.E2ETLS, whose
-// trust anchors for Controllers' certificates also take those listed in
-// Device.LocalAgent.Certificate (Options.Certificates); nil without
+// trust anchors for Controllers' certificates (RootCAs, else ClientCAs)
+// also take those listed in Device.LocalAgent.Certificate: the configured
+// ones (Options.Certificates) and those added with AddCertificate() and
+// enabled (Options.Trust), so that a session started after
+// AddCertificate() accepts a Controller whose certificate chains to the
+// added CA, as the MTPs' TLS does [R-E2E.43], [R-SEC.2]. nil without
 // Options.E2ETLS.
 func (a *Agent) e2eTLS() *tls.Config {
 	r := a.e2eRetry
@@ -40,19 +49,48 @@ func (a *Agent) e2eTLS() *tls.Config {
 			return
 		}
 		c := a.opt.E2ETLS.Clone()
+		pool := c.RootCAs
+		if pool == nil {
+			pool = c.ClientCAs
+		}
+		if pool == nil {
+			// Only the listed and added certificates: never the
+			// system's roots.
+			pool = x509.NewCertPool()
+		}
 		if len(a.opt.Certificates) > 0 {
-			pool := x509.NewCertPool()
-			if c.RootCAs != nil {
-				pool = c.RootCAs.Clone()
-			}
+			pool = pool.Clone()
 			for _, cert := range a.opt.Certificates {
 				pool.AddCert(cert)
 			}
-			c.RootCAs = pool
 		}
+		c.RootCAs = pool
 		r.tls = c
 	})
-	return r.tls
+	if r.tls == nil || a.opt.Trust == nil {
+		return r.tls
+	}
+	return r.withAdded(a.opt.Trust)
+}
+
+// withAdded returns r.tls with the enabled certificates of trust among
+// its RootCAs; it is built again only after trust changes, since the
+// session table asks for it with every Record.
+func (r *e2eRetries) withAdded(trust *TrustStore) *tls.Config {
+	gen := trust.generation()
+	r.tlsMu.Lock()
+	defer r.tlsMu.Unlock()
+	if !r.tlsSet || r.tlsGen != gen {
+		r.tlsCur, r.tlsGen, r.tlsSet = trust.ClientTLS(r.tls), gen, true
+	}
+	return r.tlsCur
+}
+
+// generation counts the changes of the added certificates.
+func (s *TrustStore) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
 }
 
 func newE2ERetries() *e2eRetries {
