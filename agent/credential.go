@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,18 +140,28 @@ func (l *acl) setCredentials(entries []credEntry, ctrlCreds map[string][]uint32)
 // entry src (none when src is empty) and drops its cached permissions at
 // once; it reports a change.
 func (l *acl) setInherited(id, src string, roles []string) bool {
+	same := func() bool {
+		cur, had := l.cred.inherited[id]
+		return !had && src == "" || had && cur.src == src && slices.Equal(cur.roles, roles)
+	}
+	l.mu.RLock()
+	unchanged := same() // the usual case: no write lock per Record
+	l.mu.RUnlock()
+	if unchanged {
+		return false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cur, had := l.cred.inherited[id]
+	if same() {
+		return false
+	}
+	_, had := l.cred.inherited[id]
 	if src == "" {
 		if !had {
 			return false
 		}
 		delete(l.cred.inherited, id)
 	} else {
-		if had && cur.src == src && slices.Equal(cur.roles, roles) {
-			return false
-		}
 		if l.cred.inherited == nil {
 			l.cred.inherited = map[string]inheritance{}
 		}
@@ -262,6 +273,13 @@ func (a *Agent) checkControllerCredential(r *datamodel.Request) error {
 	return nil
 }
 
+// namesEndpoint reports whether the certificate holds the URN form of the
+// Endpoint ID id in a uniformResourceIdentifier subjectAltName [R-SEC.4]:
+// an MTP may have authenticated its peer otherwise (a password).
+func namesEndpoint(c *x509.Certificate, id string) bool {
+	return slices.ContainsFunc(c.URIs, func(u *url.URL) bool { return u.String() == "urn:bbf:usp:id:"+id })
+}
+
 // certOf returns the enabled Certificate row n's certificate.
 func (a *Agent) certOf(n uint32) *x509.Certificate {
 	e, ok := a.certEntry(n)
@@ -299,7 +317,7 @@ func (a *Agent) admitCertificate(ctx context.Context, in mtp.Inbound, rec *recor
 	}
 	certs := in.From.Certs
 	entries, own := a.acl.credentials(rec.FromID)
-	identifies := len(certs) > 0 && in.From.Authenticated && in.From.EndpointID == rec.FromID
+	identifies := len(certs) > 0 && in.From.Authenticated && in.From.EndpointID == rec.FromID && namesEndpoint(certs[0], rec.FromID)
 	var e *credEntry
 	broker := false
 	switch {

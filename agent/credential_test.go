@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -59,6 +60,13 @@ type credRig struct {
 
 func startCredRig(t *testing.T, st *store.Memory, more ...envOption) *credRig {
 	t.Helper()
+	return startCredRigAuth(t, st, nil, more...)
+}
+
+// startCredRigAuth is startCredRig with an authentication hook on the
+// Agent's WebSocket server.
+func startCredRigAuth(t *testing.T, st *store.Memory, auth ws.AuthFunc, more ...envOption) *credRig {
+	t.Helper()
 	pkiA := testenv.NewPKI(t, "proto::ctl-a")
 	pkiB := testenv.NewPKI(t, "proto::ctl-b")
 	u, _ := url.Parse("urn:bbf:usp:id:proto::ctl-other")
@@ -71,7 +79,7 @@ func startCredRig(t *testing.T, st *store.Memory, more ...envOption) *credRig {
 	srvTLS.ClientCAs = pool
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv, err := ws.Listen(ctx, "127.0.0.1:0", &ws.Options{EndpointID: agentID, Path: "/usp", TLS: srvTLS})
+	srv, err := ws.Listen(ctx, "127.0.0.1:0", &ws.Options{EndpointID: agentID, Path: "/usp", TLS: srvTLS, Authenticate: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,5 +561,23 @@ func TestCredentialFactoryBeforeCertificate(t *testing.T) {
 	}
 	if !a.reads("Device.LocalAgent.SoftwareVersion") {
 		t.Error("the factory credential gives no role once its certificate is added")
+	}
+}
+
+// TestCredentialNeedsEndpointInCertificate: a Controller the MTP
+// authenticated otherwise (a hook accepting it), whose certificate from a
+// trusted CA does not carry its Endpoint ID, inherits no Role [R-SEC.4].
+func TestCredentialNeedsEndpointInCertificate(t *testing.T) {
+	accept := func(ctx context.Context, r *http.Request, eid string, certs []*x509.Certificate) error { return nil }
+	r := startCredRigAuth(t, nil, accept, func(o *agent.Options) {
+		o.Factory.Credentials = []agent.CredentialConfig{{Certificate: 1, Roles: []string{"Read Only"}, AllowedUses: "MTP-and-USP"}}
+	})
+	named := r.dial(t, r.pkiA.Client, "proto::ctl-a")
+	if !named.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Fatal("a certificate naming the Controller inherits no role")
+	}
+	anon := r.dial(t, r.pkiA.Issue(t, "no-endpoint-id", nil, nil, nil), "proto::ctl-anon")
+	if anon.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Error("a certificate without the Controller's Endpoint ID gave a role")
 	}
 }
