@@ -735,7 +735,9 @@ func section1Notify(m map[string]caseFunc) {
 		c := t.controller()
 		t.addSubs(obj(subTable, p("Enable", "true"), p("ID", "notify57"), p("NotifType", "ObjectCreation"), preq("ReferenceList", subTable), p("NotifRetry", "true")))
 		s2 := t.vcSub("notify57-2", c+"ProvisioningCode")
-		n := t.Notify(10*time.Second, func(n *wire.Notify) bool { return n.GetSubscriptionId() == "notify57" })
+		// The Notify follows the Add that caused it: it is awaited like a
+		// response, up to Options.ReplyTimeout, and taken as soon as it comes.
+		n := t.Notify(t.r.o.ReplyTimeout, func(n *wire.Notify) bool { return n.GetSubscriptionId() == "notify57" })
 		t.Check(n != nil, "no ObjectCreation Notify")
 		oc := n.GetBody().GetRequest().GetNotify().GetObjCreation()
 		k := oc.GetUniqueKeys()
@@ -745,7 +747,7 @@ func section1Notify(m map[string]caseFunc) {
 		x := t.ensureSubs(1)[0]
 		t.addSubs(obj(subTable, p("Enable", "true"), p("ID", "notify58"), p("NotifType", "ObjectDeletion"), preq("ReferenceList", subTable), p("NotifRetry", "true")))
 		t.deleteResp(t.Do(deleteReq(false, x)))
-		n := t.Notify(10*time.Second, func(n *wire.Notify) bool { return n.GetSubscriptionId() == "notify58" })
+		n := t.Notify(t.r.o.ReplyTimeout, func(n *wire.Notify) bool { return n.GetSubscriptionId() == "notify58" }) // as in 1.57
 		t.Check(n != nil, "no ObjectDeletion Notify")
 		t.Check(n.GetBody().GetRequest().GetNotify().GetObjDeletion().GetObjPath() == x, "deletion %v", n)
 	}}

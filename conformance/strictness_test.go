@@ -174,6 +174,8 @@ type harness struct {
 	valueChangeWait time.Duration
 	// after inspects the Agent once the runner is done.
 	after func(ctx context.Context, a *agent.Agent)
+	// wrap, when set, wraps the Agent's transport to the runner.
+	wrap func(mtp.Transport) mtp.Transport
 }
 
 // agentRun runs the cases pattern selects against an in-process Agent
@@ -194,6 +196,9 @@ func agentRun(t *testing.T, pattern string, h harness, primary, second *tap) []c
 	var agentPrimary mtp.Transport = agentEnd
 	if h.notifyDelay > 0 {
 		agentPrimary = &late{Transport: agentEnd, d: h.notifyDelay}
+	}
+	if h.wrap != nil {
+		agentPrimary = h.wrap(agentPrimary)
 	}
 	var agentSecond mtp.Transport = agentEnd2
 	if h.secondSilent {
