@@ -417,6 +417,7 @@ func (a *Agent) deleteCertificate(ctx context.Context, e certEntry, r *datamodel
 		return usperr.Errorf(usperr.CodeCommandFailure, "the certificate could not be removed from the store: %v", err)
 	}
 	a.trust().remove(e.instance)
+	a.dropCertRefs(ctx, e.instance) // credential.go
 	a.log.InfoContext(ctx, "certificate deleted", "controller", r.Caller.EndpointID, "instance", e.instance, "alias", e.alias)
 	return nil
 }

@@ -450,3 +450,33 @@ func (cr CredentialConfig) settings(roleRef map[string]string) []datamodel.Param
 	}
 	return s
 }
+
+// dropCertRefs removes the references to Certificate row n, deleted, from
+// the Credential entries and the Controllers' Credential lists: TR-181's
+// strong references become empty when their target goes.
+func (a *Agent) dropCertRefs(ctx context.Context, n uint32) {
+	for path, p := range a.rows(ctx, pathLocalAgent) {
+		cred, isCred := strings.CutPrefix(path, pathCredentials)
+		ctrl, isCtrl := strings.CutPrefix(path, pathControllers)
+		switch {
+		case isCred && strings.Count(cred, ".") == 1:
+			if m, ok := certInstance(p["Credential"]); ok && m == n {
+				if err := a.eng.Update(ctx, path, map[string]string{"Credential": ""}); err != nil {
+					a.log.WarnContext(ctx, "reference to a deleted certificate kept", "path", path, "err", err)
+				}
+			}
+		case isCtrl && strings.Count(ctrl, ".") == 1 && p["Credential"] != "":
+			var keep []string
+			for ref := range strings.SplitSeq(p["Credential"], ",") {
+				if m, ok := certInstance(ref); !ok || m != n {
+					keep = append(keep, strings.TrimSpace(ref))
+				}
+			}
+			if v := strings.Join(keep, ","); v != p["Credential"] {
+				if err := a.eng.Update(ctx, path, map[string]string{"Credential": v}); err != nil {
+					a.log.WarnContext(ctx, "reference to a deleted certificate kept", "path", path, "err", err)
+				}
+			}
+		}
+	}
+}

@@ -581,3 +581,37 @@ func TestCredentialNeedsEndpointInCertificate(t *testing.T) {
 		t.Error("a certificate without the Controller's Endpoint ID gave a role")
 	}
 }
+
+// TestCredentialCertificateDeleted: deleting a Certificate row empties
+// the strong references to it (a Credential entry's Credential, an item of
+// a Controller's Credential), and the Role it gave goes.
+func TestCredentialCertificateDeleted(t *testing.T) {
+	r := startCredRig(t, nil, func(o *agent.Options) { o.Certificates = nil })
+	if code := opFailure(t, r.ctl.do(addCertReq("ca-a", string(r.pkiA.CAPEM)))); code != 0 {
+		t.Fatalf("AddCertificate: %d", code)
+	}
+	leafPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.pkiA.Client.Certificate[0]})
+	if code := opFailure(t, r.ctl.do(addCertReq("ctl-a", string(leafPEM)))); code != 0 {
+		t.Fatalf("AddCertificate: %d", code)
+	}
+	r.ctl.do(addReq("Device.LocalAgent.ControllerTrust.Credential.", "Enable", "true",
+		"Credential", "Device.LocalAgent.Certificate.1", "Role", roleReadOnly, "AllowedUses", "MTP-and-USP"))
+	a := r.dial(t, r.pkiA.Client, "proto::ctl-a")
+	if !a.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Fatal("role not inherited")
+	}
+	rowA, _ := r.controllerRow(t, "proto::ctl-a")
+	r.set(t, rowA, "Credential", "Device.LocalAgent.Certificate.1,Device.LocalAgent.Certificate.2")
+	if code := opFailure(t, r.ctl.do(operateReq("Device.LocalAgent.Certificate.1.Delete()", "", true, nil))); code != 0 {
+		t.Fatalf("Delete(): %d", code)
+	}
+	if v := value(t, r.ctl.do(get("Device.LocalAgent.ControllerTrust.Credential.1.Credential")), "Device.LocalAgent.ControllerTrust.Credential.1.Credential"); v != "" {
+		t.Errorf("Credential.1.Credential %q after its certificate was deleted", v)
+	}
+	if _, pa := r.controllerRow(t, "proto::ctl-a"); pa["Credential"] != "Device.LocalAgent.Certificate.2" {
+		t.Errorf("Controller Credential %q, want the remaining Certificate.2", pa["Credential"])
+	}
+	if a.reads("Device.LocalAgent.SoftwareVersion") {
+		t.Error("the role outlived the certificate that gave it")
+	}
+}
