@@ -152,6 +152,14 @@ func (l *acl) setInherited(id, src string, roles []string) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if src != "" { // the entry as it is now, not as the caller read it
+		i := slices.IndexFunc(l.cred.entries, func(e credEntry) bool { return e.ref == src })
+		if i < 0 || l.cred.entries[i].uses != usesMTPAndUSP && l.cred.entries[i].uses != usesBroker {
+			src, roles = "", nil
+		} else {
+			roles = l.cred.entries[i].roles
+		}
+	}
 	if same() {
 		return false
 	}
