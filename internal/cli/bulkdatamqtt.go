@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,39 +20,35 @@ import (
 // A report goes out with the client's Publish: at the profile's
 // MQTT.PublishQoS, lowered to the server's Maximum QoS, with RETAIN when
 // MQTT.PublishRetain is true unless the server said Retain Available = 0,
-// and the report's media type as Content Type (TR-181
-// Device.BulkData.Profile.{i}.MQTT). Only MQTT 5.0 clients publish
-// reports.
+// and the report's media type as Content Type on MQTT 5.0 (TR-181
+// Device.BulkData.Profile.{i}.MQTT). MQTT 5.0 and 3.1.1 clients publish
+// reports alike: the topic is MQTT.PublishTopic as it is, without the
+// "reply to" of USP Records.
 type mqttClients struct {
 	mu sync.Mutex
 	m  map[string]mqttClient // by row, without the trailing dot
 }
 
 type mqttClient struct {
-	c    *mqtt.Client
-	v311 bool
+	c *mqtt.Client
 }
 
-// add records c as the connection of the Device.MQTT.Client row ("Device.MQTT.Client.1.").
-func (r *mqttClients) add(row string, c *mqtt.Client, v311 bool) {
+// add records c, of either MQTT version, as the connection of the
+// Device.MQTT.Client row ("Device.MQTT.Client.1.").
+func (r *mqttClients) add(row string, c *mqtt.Client, _ bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
 		r.m = map[string]mqttClient{}
 	}
-	r.m[strings.TrimSuffix(row, ".")] = mqttClient{c: c, v311: v311}
+	r.m[strings.TrimSuffix(row, ".")] = mqttClient{c: c}
 }
 
-// MQTTAvailable reports whether an MQTT 5.0 client was opened.
+// MQTTAvailable reports whether an MQTT client was opened.
 func (r *mqttClients) MQTTAvailable() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, c := range r.m {
-		if !c.v311 {
-			return true
-		}
-	}
-	return false
+	return len(r.m) > 0
 }
 
 // PublishMQTT publishes m through the client of the row client.
@@ -61,11 +56,8 @@ func (r *mqttClients) PublishMQTT(ctx context.Context, client string, m bulkdata
 	r.mu.Lock()
 	c, ok := r.m[strings.TrimSuffix(client, ".")]
 	r.mu.Unlock()
-	switch {
-	case !ok:
+	if !ok {
 		return fmt.Errorf("%s has no connection (no Device.LocalAgent.MTP uses it)", client)
-	case c.v311:
-		return errors.New("MQTT 3.1.1 clients do not publish bulk data (the topic would carry the reply-to suffix)")
 	}
 	if err := c.c.Publish(ctx, mqtt.Message{Topic: m.Topic, Payload: m.Payload, QoS: mqtt.QoS(m.QoS + 1), Retain: m.Retain, ContentType: m.ContentType}); err != nil {
 		return fmt.Errorf("mqtt: %w", err)

@@ -21,11 +21,19 @@ import (
 // report at the profile's PublishQoS, retained as PublishRetain says
 // (TR-181 Device.BulkData.Profile.{i}.MQTT): mosquitto_sub, subscribing
 // at QoS 2 after the publication, receives it with the RETAIN flag at
-// that QoS, or nothing when it was not retained.
+// that QoS, or nothing when it was not retained. MQTT 5.0 and 3.1.1
+// clients alike publish on the topic as it is.
 func TestBulkDataMQTTPublish(t *testing.T) {
 	broker := testenv.Mosquitto(t)
 	sub := testenv.LookPath(t, "mosquitto_sub", "mosquitto-clients")
-	c := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + broker, Version: mqtt.V5, EndpointID: "os::012345-BDMQTT", Topic: "usp/agent/bdmqtt"})
+	host, port, _ := net.SplitHostPort(broker)
+	for _, v := range []mqtt.Version{mqtt.V5, mqtt.V311} {
+		t.Run(v.String(), func(t *testing.T) { bulkDataMQTTPublish(t, broker, host, port, sub, v) })
+	}
+}
+
+func bulkDataMQTTPublish(t *testing.T, broker, host, port, sub string, v mqtt.Version) {
+	c := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + broker, Version: v, EndpointID: "os::012345-BDMQTT", Topic: "usp/agent/bdmqtt"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -34,15 +42,17 @@ func TestBulkDataMQTTPublish(t *testing.T) {
 	}()
 	defer func() { cancel(); c.Close(); <-done }()
 	var r mqttClients
-	r.add("Device.MQTT.Client.1.", c, false)
-	host, port, _ := net.SplitHostPort(broker)
+	r.add("Device.MQTT.Client.1.", c, v == mqtt.V311)
+	if !r.MQTTAvailable() {
+		t.Error("MQTT not available with an MQTT client")
+	}
 	for _, tc := range []struct {
 		qos    byte
 		retain bool
 	}{{0, true}, {1, true}, {2, true}, {2, false}} {
 		name := fmt.Sprintf("qos%d-retain-%v", tc.qos, tc.retain)
 		t.Run(name, func(t *testing.T) {
-			topic := "bulkdata/cli/" + name
+			topic := "bulkdata/cli/" + v.String() + "/" + name
 			m := bulkdata.MQTTMessage{Topic: topic, Payload: []byte(name), QoS: tc.qos, Retain: tc.retain, ContentType: "text/csv; charset=UTF-8"}
 			var err error
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

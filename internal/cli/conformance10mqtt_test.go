@@ -7,14 +7,13 @@ import (
 )
 
 // TestConformanceBulkDataMQTT runs TP-469 10.13 against `usp agent`
-// whose MTP is an MQTT client of mosquitto: with MQTT 5.0 the agent has
-// MQTT in Device.BulkData.Protocols and publishes two reports through
-// that client on the plan's topic, which the runner's own subscriber
-// receives; with MQTT 3.1.1 (whose topic would carry the reply-to
-// suffix) MQTT is not in Device.BulkData.Protocols and the case skips.
+// whose MTP is an MQTT client of mosquitto: with MQTT 5.0 and 3.1.1 the
+// agent has MQTT in Device.BulkData.Protocols and publishes two reports
+// through that client on the plan's topic as it is (no reply-to suffix),
+// which the runner's own subscriber receives.
 func TestConformanceBulkDataMQTT(t *testing.T) {
 	bin := buildUSP(t)
-	want := map[string]string{"MQTT5": "pass", "MQTT5-TLS": "pass", "MQTT311": "skip"}
+	want := map[string]string{"MQTT5": "pass", "MQTT5-TLS": "pass", "MQTT311": "pass"}
 	testenv.EachMTP(t, func(t *testing.T, m testenv.MTP) {
 		e := newMTPEnds(m, "proto::uspkit-conformance")
 		mtps, ctrls := agentMTPYAML(m, e)
