@@ -67,6 +67,12 @@ type MosquittoOptions struct {
 	// Persist keeps sessions, subscriptions and queued messages on disk,
 	// saved at every change, so that they survive Kill and Restart.
 	Persist bool
+	// Global holds more mosquitto.conf lines of the general section,
+	// such as "retain_available false".
+	Global string
+	// PlainSettings holds more lines of the Plain listener's section,
+	// such as "max_qos 1".
+	PlainSettings string
 }
 
 // StartMosquitto starts a mosquitto broker for t alone, SIGKILLed at its
@@ -187,7 +193,13 @@ func (m *MosquittoServer) config() string {
 	} else {
 		b.WriteString("persistence false\n")
 	}
+	if m.o.Global != "" {
+		b.WriteString(strings.TrimSuffix(m.o.Global, "\n") + "\n")
+	}
 	fmt.Fprintf(&b, "\nlistener %s 127.0.0.1\nallow_anonymous true\n", port(m.Plain))
+	if m.o.PlainSettings != "" {
+		b.WriteString(strings.TrimSuffix(m.o.PlainSettings, "\n") + "\n")
+	}
 	tlsFiles := fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\n", m.Files.CA, m.Files.ServerCert, m.Files.ServerKey)
 	fmt.Fprintf(&b, "\nlistener %s 127.0.0.1\nallow_anonymous true\n%srequire_certificate true\n", port(m.TLS), tlsFiles)
 	if m.ServerTLS != "" {

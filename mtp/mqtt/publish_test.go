@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uspkit/uspkit/internal/testenv"
 	"github.com/uspkit/uspkit/mtp"
 	"github.com/uspkit/uspkit/mtp/mqtt"
 )
@@ -89,5 +90,50 @@ func TestPublishMessageChecks(t *testing.T) {
 	}
 	if err := c.Publish(context.Background(), mqtt.Message{Topic: "a/b", QoS: mqtt.QoS2}); !errors.Is(err, mtp.ErrNoPeer) {
 		t.Errorf("disconnected: %v, want ErrNoPeer", err)
+	}
+}
+
+// TestPublishMessageServerLimits: against a mosquitto whose CONNACK says
+// Maximum QoS 1 and Retain Available 0, a message asked for at QoS 2 and
+// retained goes at QoS 1 without RETAIN (TR-181
+// Device.BulkData.Profile.{i}.MQTT.PublishQoS and PublishRetain); sent as
+// asked, the server would end the connection [MQTT-3.3.1-7],
+// [MQTT-3.2.2-14].
+func TestPublishMessageServerLimits(t *testing.T) {
+	m := testenv.StartMosquittoWith(t, &testenv.MosquittoOptions{Global: "retain_available false", PlainSettings: "max_qos 1"})
+	id := randID()
+	topic := "bulkdata/limits/" + id
+	live := newRawV5(t, m.Plain, topic)
+	o := &mqtt.Options{URL: "tcp://" + m.Plain, Version: mqtt.V5, EndpointID: "proto::" + id, Topic: "usp/agent/" + id, MinWait: time.Second}
+	st := newStates()
+	o.OnState = st.onState
+	c := mqtt.NewClient(o)
+	serve(t, c, newInbox())
+	st.wait(t, mtp.StateUp, 10*time.Second)
+	for i := range 2 {
+		if err := c.Publish(context.Background(), mqtt.Message{Topic: topic, Payload: []byte{byte(i)}, QoS: mqtt.QoS2, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+		p := live.next(t)
+		if p.QoS != 1 || p.Retain || !bytes.Equal(p.Payload, []byte{byte(i)}) {
+			t.Errorf("got %x at QoS %d retain %v, want %x at QoS 1 not retained", p.Payload, p.QoS, p.Retain, []byte{byte(i)})
+		}
+	}
+	late := newRawV5(t, m.Plain, topic)
+	select {
+	case p := <-late.got:
+		t.Errorf("late subscriber got %x: retained", p.Payload)
+	case <-time.After(500 * time.Millisecond):
+	}
+	for {
+		select {
+		case e := <-st:
+			if e.State == mtp.StateDown {
+				t.Fatalf("the connection went down: %v", e.Err)
+			}
+			continue
+		default:
+		}
+		break
 	}
 }
