@@ -154,7 +154,7 @@ func (c *Client) session(ctx context.Context, h mtp.Handler) (up bool, err error
 	prev := c.carried
 	c.carried = nil
 	c.mu.Unlock()
-	if s.sessionOK {
+	if s.sessionOK && s.maxQoS > 0 {
 		s.resend(prev) // [MQTT-4.4.0-1]
 	} else if len(prev) > 0 {
 		c.requeueOut(prev)

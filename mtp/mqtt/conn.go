@@ -119,6 +119,12 @@ func (c *Client) connect(ctx context.Context, l *link) (*conn, error) {
 	}
 	s.sessionOK = ack.sessionPresent && c.o.KeepSession
 	s.maxQoS, s.noRetain = ack.maxQoS, ack.noRetain
+	if s.qos > s.maxQoS {
+		// Records too go at the server's Maximum QoS when it is lower
+		// (TR-181 Device.LocalAgent.MTP.{i}.MQTT.PublishQoS).
+		c.log.Info("mqtt: publishing at the server's Maximum QoS", "publish_qos", s.qos, "maximum_qos", s.maxQoS)
+		s.qos = s.maxQoS
+	}
 	if ack.keepAlive >= 0 {
 		s.keepAlive = time.Duration(ack.keepAlive) * time.Second // the server's wins [MQTT-3.1.2-21]
 	}

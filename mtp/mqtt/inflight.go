@@ -112,7 +112,8 @@ func (s *conn) sendLocked(o *outPub, dup bool) {
 	}
 	p := publishOut{topic: o.topic, qos: s.qos, id: o.id, payload: o.rec, dup: dup}
 	if o.msg != nil {
-		p.qos, p.retain, p.contentType = o.msg.qos, o.msg.retain, o.msg.contentType
+		// A retransmission on a server with a lower Maximum QoS goes at it.
+		p.qos, p.retain, p.contentType = max(min(o.msg.qos, s.maxQoS), 1), o.msg.retain && !s.noRetain, o.msg.contentType
 		s.w.queue(appendPublish(b, s.v5, &p))
 		return
 	}

@@ -174,7 +174,9 @@ type Options struct {
 	// not SubscribeQoS (the data model's
 	// MQTT.Client.{i}.Subscription.{i}.QoS).
 	SubscriptionQoS map[string]QoS
-	// PublishQoS is the QoS of every PUBLISH; QoSDefault means QoS 1.
+	// PublishQoS is the QoS of every PUBLISH; QoSDefault means QoS 1. On
+	// MQTT 5.0 a server whose CONNACK gives a lower Maximum QoS gets its
+	// Maximum QoS.
 	PublishQoS QoS
 	// DefaultPeerTopic is the Peer.Address of an inbound Record whose
 	// PUBLISH names no "reply to" Topic (no Response Topic property, no

@@ -137,3 +137,35 @@ func TestPublishMessageServerLimits(t *testing.T) {
 		break
 	}
 }
+
+// TestSendServerMaximumQoS: Records asked for at QoS 2
+// (Device.LocalAgent.MTP.{i}.MQTT.PublishQoS) go at QoS 1 to a server
+// whose CONNACK says Maximum QoS 1, which would end the connection of a
+// client that published above it.
+func TestSendServerMaximumQoS(t *testing.T) {
+	m := testenv.StartMosquittoWith(t, &testenv.MosquittoOptions{PlainSettings: "max_qos 1"})
+	id := randID()
+	dest := "usp/controller/" + id
+	live := newRawV5(t, m.Plain, dest)
+	o := &mqtt.Options{URL: "tcp://" + m.Plain, Version: mqtt.V5, EndpointID: "proto::" + id, Topic: "usp/agent/" + id, PublishQoS: mqtt.QoS2, MinWait: time.Second}
+	st := newStates()
+	o.OnState = st.onState
+	c := mqtt.NewClient(o)
+	serve(t, c, newInbox())
+	st.wait(t, mtp.StateUp, 10*time.Second)
+	for i := range 3 {
+		if err := c.Send(context.Background(), dest, []byte{0x0a, byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if p := live.next(t); p.QoS != 1 || p.Payload[1] != byte(i) {
+			t.Errorf("Record %d: %x at QoS %d, want QoS 1", i, p.Payload, p.QoS)
+		}
+	}
+	select {
+	case e := <-st:
+		if e.State == mtp.StateDown {
+			t.Fatalf("the connection went down: %v", e.Err)
+		}
+	default:
+	}
+}
