@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 // another CA cannot establish a session: the TLS handshake fails, the
 // Record is failed [R-E2E.41] and nothing is answered. Once the
 // Controller has added its CA (outside a session), a new session is
-// established and answers, without a restart of the Agent.
+// established and answers, without a restart of the Agent; once the CA's
+// row is deleted, new sessions fail again.
 func TestSessionsTLS12AddedCA(t *testing.T) {
 	agentPKI := testenv.NewPKI(t, ctrlID)
 	ctrlPKI := testenv.NewPKI(t, ctrlID) // the CA the Agent does not know yet
@@ -61,5 +63,28 @@ func TestSessionsTLS12AddedCA(t *testing.T) {
 	}
 	if sec, up := r.c.SessionState(agentID); sec != record.PayloadSecurityTLS12 || !up {
 		t.Fatalf("session security %d, established %v", sec, up)
+	}
+
+	// Deleted, the CA is no longer trusted by new sessions.
+	resp, err = r.c.Do(ctx, agentID, get("Device.LocalAgent.Certificate.*.Alias"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := ""
+	for path, v := range paramsOf(resp) {
+		if v == "controller-ca" {
+			row = strings.TrimSuffix(path, "Alias")
+		}
+	}
+	del := &wire.Request{ReqType: &wire.Request_Operate{Operate: &wire.Operate{Command: row + "Delete()", CommandKey: "del", SendResp: true}}}
+	if resp, err := r.c.Do(ctx, agentID, del); row == "" || err != nil || resp.GetBody().GetResponse().GetOperateResp() == nil {
+		t.Fatalf("%sDelete(): %v, %v", row, resp, err)
+	}
+	r.c.SetSessions(agentID, tls12) // a new session
+	short, cancel = context.WithTimeout(ctx, 3*time.Second)
+	resp, err = r.c.Do(short, agentID, get("Device.DeviceInfo.ModelName"))
+	cancel()
+	if err == nil {
+		t.Fatalf("answered in a new TLS12 session after the CA was deleted: %v", resp)
 	}
 }
