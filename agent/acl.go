@@ -25,6 +25,7 @@ type acl struct {
 	// for the next (a Perms result depends only on the roles).
 	cached map[string]*access
 	cred   credACL // roles inherited from certificates (credential.go)
+	banned string  // BannedRole reference without the trailing dot (banned.go)
 }
 
 type role struct {
@@ -86,6 +87,7 @@ func (l *acl) build(id string) *access {
 		refs = l.untrusted
 	}
 	refs = l.withInherited(id, refs) // credential.go
+	refs = l.applyBan(refs)          // banned.go
 	var rs []*role
 	for _, ref := range refs {
 		if r := l.roles[strings.TrimSuffix(ref, ".")]; r != nil {

@@ -133,6 +133,7 @@ type Agent struct {
 	now   func() time.Time
 
 	acl  *acl
+	chal challenges // ControllerTrust challenges (challenge.go)
 	subs *subscriptions
 	onb  *onboarding // OnBoardRequest resends (onboarding.go)
 	reqs *requests

@@ -25,6 +25,9 @@ type Config struct {
 	// Credentials are ControllerTrust.Credential entries: certificates
 	// (CAs, Trusted Brokers) whose Controllers inherit a role.
 	Credentials []CredentialConfig `yaml:"credentials"` // credential.go
+	// Challenges are ControllerTrust.Challenge entries: passphrases that
+	// give a Controller a role.
+	Challenges []ChallengeConfig `yaml:"challenges"` // challenge.go
 	// MTPs are the Agent's transports, opened by Options.Dialer.
 	MTPs []MTPConfig `yaml:"-"`
 }
@@ -127,6 +130,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("untrusted_role: no role named %q", c.UntrustedRole)
 	}
 	if err := c.validateCredentials(roles); err != nil { // credential.go
+		return err
+	}
+	if err := c.validateChallenges(roles); err != nil { // challenge.go
 		return err
 	}
 	for i, ct := range c.Controllers {
@@ -274,6 +280,11 @@ func (a *Agent) seed(ctx context.Context) error {
 	}
 	for _, cr := range cfg.Credentials {
 		if _, err := add(pathCredentials, cr.settings(roleRef)); err != nil { // credential.go
+			return err
+		}
+	}
+	for _, ch := range cfg.Challenges {
+		if _, err := add(pathChallenges, ch.settings(roleRef)); err != nil { // challenge.go
 			return err
 		}
 	}
@@ -474,7 +485,8 @@ func (a *Agent) reload(ctx context.Context) error {
 	}
 	a.acl.set(roles, byID, untrusted)
 	a.acl.setSecured(splitRoles(rows[pathTrust]["SecuredRoles"]))
-	a.loadCredentials(rows) // credential.go
+	a.acl.setBanned(rows[pathTrust]["BannedRole"]) // banned.go
+	a.loadCredentials(rows)                        // credential.go
 	a.mu.Lock()
 	a.ctrls = byEndpoint
 	a.ctrlRefs = ctrls

@@ -51,6 +51,9 @@ func (a *Agent) register(mux *datamodel.Mux) {
 	mux.Store(pathTrust, nil)
 	mux.Store("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", checkPermission)
 	mux.Store("Device.LocalAgent.ControllerTrust.Credential.{i}.", a.checkCredential) // credential.go
+	mux.Store("Device.LocalAgent.ControllerTrust.Challenge.{i}.", checkChallenge)     // challenge.go
+	mux.HandleFunc(cmdRequestChal, a.requestChallenge)                                // challenge.go
+	mux.HandleFunc(cmdChalResp, a.challengeResponse)                                  // challenge.go
 	mux.Store("Device.LocalAgent.Subscription.{i}.", a.subs.check)
 	mux.Handle("Device.LocalAgent.Request.{i}.", a.reqs)
 	m := mux.Model()

@@ -148,6 +148,7 @@ func Define(m *schema.Model) {
 		Param("TriggerConfigSettings", schema.String(schema.ListOf(16, 0)), schema.ReadWrite) // trigger.go
 	defineConnections(m)
 	defineCredentials(m) // credential.go
+	defineChallenges(m)  // challenge.go
 	m.Define("Device.LocalAgent.Request.{i}.", schema.Keys("Originator", "Command", "CommandKey"), schema.AliasKey(), schema.NumEntries("RequestNumberOfEntries")).
 		Param("Alias", schema.String(schema.Named("Alias"), schema.MaxLen(64)), schema.ReadWrite).
 		Param("Originator", schema.String()).

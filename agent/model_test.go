@@ -23,7 +23,7 @@ func TestModelMatchesTR181(t *testing.T) {
 	if m.Len() < 15 {
 		t.Errorf("only %d objects defined", m.Len())
 	}
-	for _, p := range credentialParams { // credential_test.go
+	for _, p := range append(credentialParams, challengeParams...) { // credential_test.go, challenge_test.go
 		if m.Param(p) == nil || ref.Param(p) == nil {
 			t.Errorf("%s: defined %v, in TR-181 %v", p, m.Param(p) != nil, ref.Param(p) != nil)
 		}

@@ -60,6 +60,7 @@ func (l *acl) readsSecured(id string) bool {
 		refs = l.untrusted
 	}
 	refs = l.withInherited(id, refs) // credential.go
+	refs = l.applyBan(refs)          // banned.go
 	for _, r := range refs {
 		if slices.Contains(l.secured, strings.TrimSuffix(strings.TrimSpace(r), ".")) {
 			return true
