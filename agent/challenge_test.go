@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,42 @@ func TestBannedRole(t *testing.T) {
 	if code := opFailure(t, c.do(requestChallenge(chal1, ""))); code == 0 {
 		t.Fatal("RequestChallenge by a banned Controller succeeded")
 	}
+}
+
+// TestChallengeConfigValidate names the wrong field of a factory
+// Challenge.
+func TestChallengeConfigValidate(t *testing.T) {
+	neg := int32(-1)
+	for _, tt := range []struct {
+		name string
+		ch   agent.ChallengeConfig
+		err  string
+	}{
+		{"good", agent.ChallengeConfig{Value: "pass", Roles: []string{"Full Access"}}, ""},
+		{"no value", agent.ChallengeConfig{Roles: []string{"Full Access"}}, "challenges[0].value"},
+		{"unknown role", agent.ChallengeConfig{Value: "pass", Roles: []string{"Nobody"}}, "challenges[0].roles"},
+		{"instruction type", agent.ChallengeConfig{Value: "pass", InstructionType: "text/markdown"}, "challenges[0].instruction_type"},
+		{"negative lockout", agent.ChallengeConfig{Value: "pass", LockoutPeriod: &neg}, "challenges[0].lockout_period"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&agent.Config{Challenges: []agent.ChallengeConfig{tt.ch}}).Validate()
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("Validate: %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// ExampleChallengeConfig gives "Full Access" to the Controller that
+// answers the passphrase printed under the device, with three tries
+// before a 5-minute lockout.
+func ExampleChallengeConfig() {
+	lockout := int32(300)
+	cfg := agent.Config{Challenges: []agent.ChallengeConfig{{
+		Alias: "admin", Description: "Request administrative privileges", Roles: []string{"Full Access"},
+		Value: "k7Qe-93xP-Lm2w", Instruction: "Enter the passphrase printed under the device",
+		Retries: 3, LockoutPeriod: &lockout,
+	}}}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
 }
