@@ -42,20 +42,29 @@ func nameMTPs(ms []MTP) ([]MTP, map[string]mtp.Transport, error) {
 // heardLocked records that Agent a was heard over MTP m at addr: that
 // becomes its current route (Agent.MTP, Protocol, Address) and the
 // newest of its routes. c.mu is held.
+//
+// a.Routes is never written in place: copies of an Agent taken under c.mu
+// (to persist or return it) share the slice and are read without the lock,
+// so every change makes a new one.
 func (c *Controller) heardLocked(a *Agent, m *MTP, addr string, now time.Time) {
 	if a.MTP == m.Name && a.Address == addr && len(a.Routes) > 0 && a.Routes[0].MTP == m.Name && a.Routes[0].Address == addr {
 		// Heard again on its current route: only the time changes.
-		a.Protocol, a.Routes[0].Seen = m.Protocol, now
+		routes := slices.Clone(a.Routes)
+		routes[0].Seen = now
+		a.Protocol, a.Routes = m.Protocol, routes
 		return
 	}
 	c.byRoute.remove(a)
 	defer c.byRoute.add(a)
 	a.MTP, a.Protocol, a.Address = m.Name, m.Protocol, addr
-	a.Routes = slices.DeleteFunc(a.Routes, func(r Route) bool { return r.MTP == m.Name })
-	a.Routes = append([]Route{{MTP: m.Name, Address: addr, Seen: now}}, a.Routes...)
-	if len(a.Routes) > maxRoutes {
-		a.Routes = a.Routes[:maxRoutes]
+	routes := make([]Route, 1, len(a.Routes)+1)
+	routes[0] = Route{MTP: m.Name, Address: addr, Seen: now}
+	for _, r := range a.Routes {
+		if r.MTP != m.Name && len(routes) < maxRoutes {
+			routes = append(routes, r)
+		}
 	}
+	a.Routes = routes
 }
 
 // routeDownLocked handles the end of the connection to addr on the MTP
@@ -65,7 +74,7 @@ func (c *Controller) heardLocked(a *Agent, m *MTP, addr string, now time.Time) {
 func (c *Controller) routeDownLocked(a *Agent, name, addr string) bool {
 	c.byRoute.remove(a)
 	defer c.byRoute.add(a)
-	a.Routes = slices.DeleteFunc(a.Routes, func(r Route) bool { return r.MTP == name && r.Address == addr })
+	a.Routes = slices.DeleteFunc(slices.Clone(a.Routes), func(r Route) bool { return r.MTP == name && r.Address == addr })
 	if a.MTP != name || a.Address != addr {
 		return false
 	}
