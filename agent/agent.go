@@ -79,8 +79,9 @@ type Options struct {
 	// Device.LocalAgent.AddCertificate() (addcert.go), listed in
 	// Device.LocalAgent.Certificate after Certificates and kept in the
 	// Store; wrap the MTPs' TLS configurations with its ServerTLS or
-	// ClientTLS for them to be trusted. nil: the Agent keeps its own, which
-	// no MTP uses.
+	// ClientTLS for them to be trusted. E2E sessions with TLS12 payload
+	// security trust them whatever the MTPs do. nil: the Agent keeps its
+	// own, which only its E2E sessions use.
 	Trust *TrustStore
 	// E2ETLS holds this Agent's certificate (an ECDSA P-256 key naming
 	// its Endpoint ID) and, in RootCAs, the trust anchors of Controllers'
