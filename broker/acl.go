@@ -156,6 +156,7 @@ func (c *config) newSession(a Account, clientID string) (*session, error) {
 		if !a.Controller {
 			s.bindOwn, s.ctlTopics = f, c.controllerPrefix
 		}
+		c.reportRights(s, a, clientID)
 		if t, ok := strings.CutSuffix(f, "/#"); ok && !strings.ContainsAny(t, "+#") {
 			s.reply = t // "usp/agent/x/#" covers "usp/agent/x"
 		}

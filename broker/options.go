@@ -151,6 +151,18 @@ type Options struct {
 	// DefaultControllerTopicPattern.
 	ControllerTopicPattern string
 
+	// ReportTopicPattern, if not empty, is a further topic filter each
+	// Agent may publish to under USPPolicy, with a {user} (or {client})
+	// placeholder standing for the Agent itself, such as
+	// "usp/bulkdata/{user}/#" for the Bulk Data reports Agents publish
+	// (TR-181 Device.BulkData.Profile.{i}.MQTT.PublishTopic): an Agent
+	// publishes only under its own name there, and such a PUBLISH, not a
+	// USP Record, needs no "reply to" Topic. Controllers may subscribe to
+	// the whole pattern, the placeholder as "+". It must hold a
+	// placeholder and lie outside the Agent and Controller topics. Empty
+	// means none.
+	ReportTopicPattern string
+
 	// MaxPacketSize is the largest MQTT packet accepted, in bytes; larger
 	// ones close the connection. It is announced in MQTT 5 CONNACKs. Zero
 	// means DefaultMaxPacketSize.
@@ -293,6 +305,9 @@ func newConfig(o *Options) (*config, error) {
 	}
 	if c.agentPrefix == c.controllerPrefix {
 		return nil, fmt.Errorf("broker: Agent and Controller topic patterns share the prefix %q", c.agentPrefix)
+	}
+	if err := c.checkReportPattern(); err != nil {
+		return nil, err
 	}
 	c.controllers = make(map[string]bool, len(c.Controllers))
 	for _, n := range c.Controllers {
