@@ -45,6 +45,9 @@ type embeddedBrokerConfig struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// MaxClients caps connected clients (0: broker.DefaultMaxClients).
 	MaxClients int `yaml:"max_clients"`
+	// reportTopic is the broker's ReportTopicPattern: where Agents
+	// publish Bulk Data reports (telemetrymqtt.go).
+	reportTopic string
 }
 
 // Files of the embedded broker in the data directory.
@@ -83,7 +86,7 @@ func startEmbeddedBroker(ctx context.Context, dir string, c *embeddedBrokerConfi
 	eb := &embeddedBroker{accts: accts, ca: ca, ctlPass: randomToken()}
 	o := &broker.Options{Addr: cfg.Listen, Users: map[string]string{embeddedControllerUser: eb.ctlPass},
 		Controllers: []string{embeddedControllerUser}, USPPolicy: true, Accounts: accts,
-		AllowAnonymous: cfg.AllowAnonymous, MaxClients: cfg.MaxClients, Logger: log}
+		AllowAnonymous: cfg.AllowAnonymous, MaxClients: cfg.MaxClients, ReportTopicPattern: cfg.reportTopic, Logger: log}
 	if cfg.TLSListen != "" {
 		if o.TLS, err = eb.serverTLS(&cfg); err != nil {
 			return nil, err
@@ -218,9 +221,15 @@ func withEmbeddedBroker(ctx context.Context, cfg *controllerConfig, bc *embedded
 	if err := privateDir(cfg.Data, log); err != nil {
 		return nil, nil, err
 	}
+	if !cfg.Telemetry.disabled() {
+		bc = bc.withReports(cfg.Telemetry.bulkMQTTTopic())
+	}
 	eb, err := startEmbeddedBroker(ctx, cfg.Data, bc, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded_broker: %w", err)
+	}
+	if !cfg.Telemetry.disabled() {
+		cfg.bulkMQTT = &bulkMQTTConn{url: eb.url(), username: embeddedControllerUser, password: eb.ctlPass}
 	}
 	cfg.accounts = eb.accountsAPI()
 	cfg.wsAuth = accountAuth(eb.accts, eb.ca)

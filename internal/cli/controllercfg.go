@@ -85,6 +85,11 @@ type controllerConfig struct {
 	// wsIdentity is the identity policy of the `websocket` server
 	// ("": verified; usp up --lab: claimed).
 	wsIdentity string
+	// bulkMQTT is the broker connection of the MQTT Bulk Data report
+	// ingest when not that of the first MQTT MTP (telemetrymqtt.go);
+	// bulkMQTTUp, if not nil, is closed once it is subscribed.
+	bulkMQTT   *bulkMQTTConn
+	bulkMQTTUp chan struct{}
 }
 
 // ctrlMTPConfig is one transport of the Controller. It has the keys of an
@@ -605,6 +610,10 @@ func startController(ctx context.Context, cfg *controllerConfig, log *slog.Logge
 	tel, stopTelemetry, err := startTelemetry(ctx, cfg.Telemetry, cfg.Data, cfg.Postgres, c, log)
 	if err != nil {
 		return fail(fmt.Errorf("telemetry: %w", err))
+	}
+	if stopTelemetry, err = withBulkMQTT(ctx, cfg, tel, stopTelemetry, log); err != nil {
+		stopTelemetry()
+		return fail(err)
 	}
 	// The web UI is served at / next to the API (webui.Mount).
 	hs, ln, apiURL, err := apiServer(cfg.HTTP, cfg.API, cfg.Data, webui.Mount(api.New(api.Options{Controller: c, Tokens: tokens, Logger: log, Accounts: cfg.accounts,

@@ -34,9 +34,19 @@ type telemetryConfig struct {
 	// MetricParams are the report parameter names whose latest value per
 	// Agent /metrics exports.
 	MetricParams []string `yaml:"metric_params"`
+	// MQTTTopic is the topic filter the Controller takes the Bulk Data
+	// reports Agents publish to MQTT from, on the embedded broker or that
+	// of its first MQTT MTP; its first "+" level is the Agent's Endpoint
+	// ID (telemetrymqtt.go). "" means usp/bulkdata/+/#, "off" none.
+	MQTTTopic string `yaml:"mqtt_topic"`
 }
 
 func (t *telemetryConfig) check() error {
+	if t != nil {
+		if err := checkBulkMQTTTopic(t.MQTTTopic); err != nil {
+			return err
+		}
+	}
 	if t == nil || t.MaxAge == "" {
 		return nil
 	}

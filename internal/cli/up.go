@@ -55,7 +55,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err := privateDir(dir, log); err != nil {
 		return err
 	}
-	eb, err := startEmbeddedBroker(ctx, dir, &embeddedBrokerConfig{Listen: *mqttAddr, TLSListen: *mqttTLS, AllowAnonymous: *anonymous}, log)
+	eb, err := startEmbeddedBroker(ctx, dir, &embeddedBrokerConfig{Listen: *mqttAddr, TLSListen: *mqttTLS, AllowAnonymous: *anonymous,
+		reportTopic: reportPattern(defaultBulkMQTTTopic)}, log)
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, API: apiTLS(), WebSocket: *wsAddr,
 		accounts: eb.accountsAPI(), wsAuth: accountAuth(eb.accts, eb.ca)}
 	cfg.MTPs = externalMTPs
+	cfg.bulkMQTT = &bulkMQTTConn{url: mqttURL, username: embeddedControllerUser, password: eb.ctlPass}
 	if *lab {
 		cfg.wsIdentity, cfg.Admission = "claimed", "all"
 	}
