@@ -132,6 +132,11 @@ type session struct {
 	// PUBLISHes to Controller topics (ctlTopics) must carry a reply-to
 	// inside it. Empty for everyone else.
 	bindOwn, ctlTopics string
+	// reports, for a Controller, is the filter of the Agents' report
+	// topics (Options.ReportTopicPattern) it may subscribe to; it is not
+	// announced in the CONNACK, so that a USP client does not take
+	// reports for Records. Empty for everyone else.
+	reports string
 }
 
 // newSession applies the policy of c to an authenticated account.
@@ -192,7 +197,7 @@ func (s *session) maySubscribe(f string) bool {
 			return true
 		}
 	}
-	return false
+	return s.reports != "" && filterCovers(s.reports, f)
 }
 
 // mayPublish reports whether the session may publish to topic t.

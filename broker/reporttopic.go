@@ -45,7 +45,7 @@ func (c *config) reportRights(s *session, a Account, clientID string) {
 		return
 	}
 	if a.Controller {
-		s.subscribe = append(s.subscribe, reportFilter(c.ReportTopicPattern))
+		s.reports = reportFilter(c.ReportTopicPattern)
 		return
 	}
 	if f, err := expand(c.ReportTopicPattern, clientID, a.Name); err == nil {

@@ -73,3 +73,22 @@ func TestReportTopicPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestReportTopicNotAnnounced: the report filter is not among a
+// Controller's "subscribe-topic" CONNACK filters [R-MQTT.44], which USP
+// clients subscribe to and read as Records.
+func TestReportTopicNotAnnounced(t *testing.T) {
+	c, err := newConfig(&Options{USPPolicy: true, ReportTopicPattern: "usp/bulkdata/{user}/#"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := c.newSession(Account{Name: "controller", Controller: true}, "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ctl.subscribe {
+		if filterCovers(f, "usp/bulkdata/x") {
+			t.Errorf("report topics announced in %q", f)
+		}
+	}
+}
