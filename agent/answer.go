@@ -28,6 +28,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 		reply = errMsg(reply.GetHeader().GetMsgId(), usperr.Errorf(usperr.CodeInternal, "response could not be encoded"))
 		payload, _ = wire.MarshalMsg(reply)
 	}
+	ctx = a.retainResponse(ctx, protocol, t, to, reply)
 	err = a.sendPayload(ctx, t, addr, to, payload)
 	if err == nil {
 		return
@@ -41,7 +42,7 @@ func (a *Agent) answer(ctx context.Context, protocol string, t mtp.Transport, ad
 		if err != nil {
 			continue
 		}
-		err = a.sendPayload(ctx, t, addr, to, b)
+		err = a.sendPayload(mtp.WithRetain(ctx, false), t, addr, to, b) // an Error: never retained
 		if err == nil {
 			a.log.WarnContext(ctx, "answer too large for the MTP; a smaller Error sent instead", "to", to, "mtp", protocol,
 				"msg_id", reply.GetHeader().GetMsgId(), "size", len(payload), "sent", len(b))

@@ -398,6 +398,9 @@ type controllerMTP struct {
 	// Device.MQTT.Client.{i}. or Device.STOMP.Connection.{i}. to send
 	// through, or "".
 	client string
+	// retainResponse and retainNotify are the MQTT row's
+	// PublishRetainResponse and PublishRetainNotify.
+	retainResponse, retainNotify bool
 }
 
 // addrFor returns the Controller's configured address over protocol (its
@@ -451,6 +454,8 @@ func (a *Agent) reload(ctx context.Context) error {
 			case "MQTT":
 				m.addr = rows[path+"MQTT."]["Topic"]
 				m.client = refRow(rows[path+"MQTT."]["Reference"])
+				m.retainResponse = rows[path+"MQTT."]["PublishRetainResponse"] == "true"
+				m.retainNotify = rows[path+"MQTT."]["PublishRetainNotify"] == "true"
 			case "STOMP":
 				m.addr = rows[path+"STOMP."]["Destination"]
 				m.client = refRow(rows[path+"STOMP."]["Reference"])

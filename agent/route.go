@@ -81,6 +81,9 @@ func (a *Agent) deliver(ctx context.Context, c *controller, rec *record.Record) 
 }
 
 func (a *Agent) deliverOver(ctx context.Context, m controllerMTP, r route, heard bool, rec *record.Record) bool {
+	if m.protocol == "MQTT" && m.retainNotify {
+		ctx = mtp.WithRetain(ctx, true) // MQTT.PublishRetainNotify
+	}
 	switch {
 	case (m.protocol == "MQTT" || m.protocol == "STOMP") && m.addr != "":
 		t := a.referenced(m.protocol, m.client, m.addr)

@@ -41,6 +41,8 @@ type pending struct {
 	topic string
 	rec   []byte
 	tries int // publications cut short by a lost connection
+	// retain is the RETAIN flag asked for (mtp.WithRetain).
+	retain bool
 }
 
 // maxTries is how many connections may break under the same Record
@@ -211,7 +213,7 @@ func (c *Client) flush(ctx context.Context, s session) error {
 		}
 		c.mu.Unlock()
 		for i := range q {
-			err := s.publish(ctx, q[i].topic, q[i].rec, q[i].tries, true)
+			err := s.publish(ctx, q[i].topic, q[i].rec, q[i].tries, true, q[i].retain)
 			if err == nil {
 				continue
 			}
@@ -265,7 +267,7 @@ func (c *Client) requeueOut(prev []*outPub) {
 				"size", len(o.rec), "tries", o.tries)
 			continue
 		}
-		q = append(q, pending{topic: o.topic, rec: o.rec, tries: o.tries})
+		q = append(q, pending{topic: o.topic, rec: o.rec, tries: o.tries, retain: o.retain})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -297,7 +299,8 @@ func (c *Client) deliver(ctx context.Context, in mtp.Inbound, h mtp.Handler) {
 // else as a new PUBLISH, so it may arrive twice (QoS 1 is "at least
 // once"). A refusal in the acknowledgement (reason code 0x80 or more) is
 // logged; an acknowledgement missing after Options.WriteTimeout ends the
-// connection.
+// connection. A ctx from mtp.WithRetain(ctx, true) sets the PUBLISH's
+// RETAIN flag, unless the MQTT 5.0 server said Retain Available = 0.
 func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 	if err := c.fits(rec); err != nil {
 		return err
@@ -312,6 +315,7 @@ func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 		return err
 	}
 	up, _ := ctx.Value(upKey{}).(upValue)
+	retain := mtp.Retain(ctx)
 	for first := true; ; first = false {
 		c.mu.Lock()
 		if c.closed {
@@ -324,10 +328,10 @@ func (c *Client) Send(ctx context.Context, addr string, rec []byte) error {
 		}
 		if s == nil {
 			defer c.mu.Unlock()
-			return c.enqueueLocked(addr, rec)
+			return c.enqueueLocked(addr, rec, retain)
 		}
 		c.mu.Unlock()
-		err := s.publish(ctx, addr, rec, 0, false)
+		err := s.publish(ctx, addr, rec, 0, false, retain)
 		if !errors.Is(err, errLink) {
 			return err
 		}
@@ -375,11 +379,11 @@ func (c *Client) MaxRecord() int {
 }
 
 // enqueueLocked queues a copy of rec; c.mu is held.
-func (c *Client) enqueueLocked(topic string, rec []byte) error {
+func (c *Client) enqueueLocked(topic string, rec []byte, retain bool) error {
 	if len(c.queue) >= c.o.QueueLen {
 		return fmt.Errorf("mqtt: %d records queued: %w", len(c.queue), mtp.ErrQueueFull)
 	}
-	c.queue = append(c.queue, pending{topic: topic, rec: append([]byte(nil), rec...)})
+	c.queue = append(c.queue, pending{topic: topic, rec: append([]byte(nil), rec...), retain: retain})
 	return nil
 }
 

@@ -305,7 +305,7 @@ func (s *conn) acked(a ackIn, done bool) *waiter {
 // returns once the publication is taken (publishQoS), without waiting
 // for its acknowledgement; tries is how many connections were already
 // lost under it, and fromQueue exempts it from the backlog's bound.
-func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue bool) error {
+func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue, retain bool) error {
 	if s.v5 {
 		if n := packetSize5(dest, s.l.plan.replyTo, ContentType, s.qos, len(rec)); s.maxPacket > 0 && n > int(s.maxPacket) {
 			return fmt.Errorf("mqtt: PUBLISH of %d bytes over the server's Maximum Packet Size %d: %w", n, s.maxPacket, mtp.ErrTooLarge)
@@ -317,9 +317,9 @@ func (s *conn) publish(ctx context.Context, dest string, rec []byte, tries int, 
 		return fmt.Errorf("mqtt: publish to %q: %w", dest, err)
 	}
 	if s.qos > 0 {
-		return s.publishQoS(dest, rec, tries, fromQueue)
+		return s.publishQoS(dest, rec, tries, fromQueue, retain)
 	}
-	p := publishOut{topic: dest, payload: rec}
+	p := publishOut{topic: dest, payload: rec, retain: retain && !s.noRetain}
 	if s.v5 {
 		p.responseTopic, p.contentType = s.l.plan.replyTo, ContentType
 	} else {

@@ -22,6 +22,9 @@ type outPub struct {
 	rel   bool    // QoS 2: PUBREC received, PUBREL sent
 	tries int     // connections lost under it
 	msg   *msgOut // a Client.Publish message; nil for a Record
+	// retain is a Record's RETAIN flag as asked (mtp.WithRetain); it is
+	// cleared on the wire when the server has no retained messages.
+	retain bool
 }
 
 // keepOut is the largest Record buffer kept for reuse, and keptOut how
@@ -63,7 +66,7 @@ func (s *conn) putOut(o *outPub) {
 // and the publications without one go again on the next connection
 // (retransmitted with DUP and their Packet Identifiers when the server
 // kept the session [MQTT-4.4.0-1]), like those the backlog still holds.
-func (s *conn) publishQoS(dest string, rec []byte, tries int, fromQueue bool) error {
+func (s *conn) publishQoS(dest string, rec []byte, tries int, fromQueue, retain bool) error {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -75,11 +78,15 @@ func (s *conn) publishQoS(dest string, rec []byte, tries int, fromQueue bool) er
 			s.mu.Unlock()
 			return fmt.Errorf("mqtt: %d records wait for the server's Receive Maximum: %w", n, mtp.ErrQueueFull)
 		}
-		s.backlog = append(s.backlog, s.newOut(dest, rec, tries))
+		o := s.newOut(dest, rec, tries)
+		o.retain = retain
+		s.backlog = append(s.backlog, o)
 		s.mu.Unlock()
 		return nil
 	}
-	s.sendLocked(s.newOut(dest, rec, tries), false)
+	o := s.newOut(dest, rec, tries)
+	o.retain = retain
+	s.sendLocked(o, false)
 	s.mu.Unlock()
 	s.w.kick()
 	return nil
@@ -110,7 +117,7 @@ func (s *conn) sendLocked(o *outPub, dup bool) {
 		s.w.queue(appendAck(b, typePubrel, o.id))
 		return
 	}
-	p := publishOut{topic: o.topic, qos: s.qos, id: o.id, payload: o.rec, dup: dup}
+	p := publishOut{topic: o.topic, qos: s.qos, id: o.id, payload: o.rec, dup: dup, retain: o.retain && !s.noRetain}
 	if o.msg != nil {
 		// A retransmission on a server with a lower Maximum QoS goes at it.
 		p.qos, p.retain, p.contentType = max(min(o.msg.qos, s.maxQoS), 1), o.msg.retain && !s.noRetain, o.msg.contentType

@@ -30,9 +30,10 @@ type session interface {
 	// QoS 1 and 2 it keeps a copy until the acknowledgement and does not
 	// wait for it. tries counts the connections already lost under rec;
 	// fromQueue exempts it from the bound on publications held back by
-	// the server's Receive Maximum. An error wrapping errLink means the
+	// the server's Receive Maximum; retain sets RETAIN unless the server
+	// said Retain Available = 0. An error wrapping errLink means the
 	// connection is gone and rec was not taken.
-	publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue bool) error
+	publish(ctx context.Context, dest string, rec []byte, tries int, fromQueue, retain bool) error
 	// close says DISCONNECT [R-MQTT.35] if the connection is up, closes
 	// it and waits for the reader's goroutines. It may be called more
 	// than once and from any goroutine.

@@ -502,7 +502,7 @@ type publishOut struct {
 	qos           byte
 	id            uint16
 	dup           bool   // a retransmission [MQTT-4.4.0-1]
-	retain        bool   // the RETAIN flag; Records never have it
+	retain        bool   // the RETAIN flag (mtp.WithRetain, Message.Retain)
 	responseTopic string // MQTT 5.0 only; empty: none
 	contentType   string // MQTT 5.0 only; empty: none
 	payload       []byte
