@@ -215,6 +215,9 @@ func startBulkMQTT(ctx context.Context, conn *bulkMQTTConn, f string, svc *telem
 func withBulkMQTT(ctx context.Context, cfg *controllerConfig, svc *telemetry.Service, stop func(), log *slog.Logger) (func(), error) {
 	f := cfg.Telemetry.bulkMQTTTopic()
 	if svc == nil || f == "" {
+		if cfg.bulkMQTTUp != nil {
+			close(cfg.bulkMQTTUp) // nothing to wait for
+		}
 		return stop, nil
 	}
 	conn := cfg.bulkMQTT

@@ -66,7 +66,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	cfg := &controllerConfig{EndpointID: "proto::uspkit-controller", Data: dir, HTTP: *httpAddr, API: apiTLS(), WebSocket: *wsAddr,
 		accounts: eb.accountsAPI(), wsAuth: accountAuth(eb.accts, eb.ca)}
 	cfg.MTPs = externalMTPs
-	cfg.bulkMQTT = &bulkMQTTConn{url: mqttURL, username: embeddedControllerUser, password: eb.ctlPass}
+	cfg.bulkMQTT, cfg.bulkMQTTUp = &bulkMQTTConn{url: mqttURL, username: embeddedControllerUser, password: eb.ctlPass}, make(chan struct{})
 	if *lab {
 		cfg.wsIdentity, cfg.Admission = "claimed", "all"
 	}
@@ -115,6 +115,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	case <-time.After(15 * time.Second):
 		return errors.New("the controller did not reach the MQTT broker")
+	}
+	// Bulk Data reports the agent publishes from now on are taken.
+	select {
+	case <-cfg.bulkMQTTUp:
+	case <-time.After(15 * time.Second):
+		return errors.New("the controller did not subscribe to Bulk Data reports")
 	}
 	go func() { errc <- ra.run(ctx) }()
 	// Ready when the agent has reached the controller.

@@ -1,0 +1,152 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/uspkit/uspkit/tr181/bulkdata"
+)
+
+// bulkREST reads the Controller's REST API of a `usp up` data directory.
+type bulkREST struct {
+	t     *testing.T
+	api   string
+	token string
+}
+
+func (r bulkREST) get(path string) []byte {
+	r.t.Helper()
+	req, _ := http.NewRequest("GET", r.api+path, nil)
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		r.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// params lists the parameters stored for agent.
+func (r bulkREST) params(agent string) []string {
+	r.t.Helper()
+	var v struct{ Params []string }
+	json.Unmarshal(r.get("/api/v1/agents/"+url.PathEscape(agent)+"/telemetry"), &v)
+	return v.Params
+}
+
+// waitParam waits until agent has values of param.
+func (r bulkREST) waitParam(agent, param string) {
+	r.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !slices.Contains(r.params(agent), param) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no %s of %s stored: %v", param, agent, r.params(agent))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metric returns the value of a /metrics line.
+func (r bulkREST) metric(name string) string {
+	r.t.Helper()
+	for _, l := range strings.Split(string(r.get("/metrics")), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestBulkDataMQTTEmbedded: under `usp up`, an Agent's Bulk Data profile
+// with Protocol MQTT publishes its report to usp/bulkdata/<EndpointID>/…
+// on the embedded broker, and the Controller stores it as it stores an
+// HTTP report (REST API, /metrics). The broker refuses a report an Agent
+// publishes under another Agent's Endpoint ID, and a malformed report is
+// counted as rejected and stores nothing.
+func TestBulkDataMQTTEmbedded(t *testing.T) {
+	bin := buildUSP(t)
+	data := t.TempDir()
+	lines, _ := upProcess(t, bin, data)
+	tok, err := os.ReadFile(strings.Fields(lines["token"])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := bulkREST{t: t, api: lines["api"], token: strings.TrimSpace(string(tok))}
+	agentA := strings.Fields(lines["agent"])[0]
+	usp := func(args ...string) string {
+		t.Helper()
+		out, errs, code := uspRun(t, bin, data, args...)
+		if code != 0 {
+			t.Fatalf("usp %v: exit %d: %s%s", args, code, out, errs)
+		}
+		return out
+	}
+
+	// A real Agent (the one of usp up) publishes a JSON report over MQTT.
+	usp("add", "Device.BulkData.Profile.", "Enable=true", "Protocol=MQTT", "EncodingType=JSON", "ReportingInterval=3600",
+		"MQTT.Reference=Device.MQTT.Client.1", "MQTT.PublishTopic=usp/bulkdata/"+agentA+"/report")
+	usp("add", "Device.BulkData.Profile.1.Parameter.", "Reference=Device.DeviceInfo.UpTime")
+	usp("operate", "Device.BulkData.Profile.1.ForceCollection()")
+	rest.waitParam(agentA, "Device.DeviceInfo.UpTime")
+	if got := rest.metric("usp_bulkdata_reports_total"); got == "" || got == "0" {
+		t.Errorf("usp_bulkdata_reports_total %q after an MQTT report", got)
+	}
+
+	// Agent B, with an account of its own, publishes a CSV report made by
+	// tr181/bulkdata under its own Endpoint ID, a forged one under A's,
+	// and a malformed one.
+	const agentB = "os::012345-MQTTBULK2"
+	creds := fields(usp("agents", "add", agentB))
+	_, cb, err := mqttLogin(t, lines["mqtt"], "bulk-b", agentB, creds["password"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(name string) []byte {
+		return bulkdata.EncodeCSV(nil, []bulkdata.Report{{Time: time.Now(), Values: []bulkdata.Value{{Name: name, Value: "42"}}}},
+			bulkdata.CSVOptions{FieldSeparator: ",", RowSeparator: "\r\n", ReportFormat: bulkdata.FormatParameterPerRow, Timestamp: bulkdata.TimestampUnix})
+	}
+	publish := func(topic string, body []byte, ct string) byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r, err := cb.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: body, Properties: &paho.PublishProperties{ContentType: ct}})
+		if r == nil {
+			t.Fatalf("publish to %s: %v", topic, err)
+		}
+		return r.ReasonCode
+	}
+	if rc := publish("usp/bulkdata/"+agentA+"/report", report("Forged.Value"), "text/csv; charset=UTF-8; header=present"); rc < 0x80 {
+		t.Errorf("report under another Agent's Endpoint ID accepted by the broker: reason %#x", rc)
+	}
+	rejected := rest.metric("usp_bulkdata_rejected_total")
+	if rc := publish("usp/bulkdata/"+agentB+"/report", []byte(`{"Report": [`), "application/json"); rc >= 0x80 {
+		t.Errorf("malformed report refused by the broker: %#x", rc)
+	}
+	if rc := publish("usp/bulkdata/"+agentB+"/report", report("Device.DeviceInfo.UpTime"), "text/csv; charset=UTF-8; header=present"); rc >= 0x80 {
+		t.Errorf("own report refused by the broker: %#x", rc)
+	}
+	rest.waitParam(agentB, "Device.DeviceInfo.UpTime")
+	if got := rest.params(agentB); len(got) != 1 {
+		t.Errorf("params of %s: %v, want only its report's", agentB, got)
+	}
+	if slices.Contains(rest.params(agentA), "Forged.Value") {
+		t.Errorf("forged report stored for %s", agentA)
+	}
+	if got := rest.metric("usp_bulkdata_rejected_total"); got == rejected {
+		t.Errorf("usp_bulkdata_rejected_total still %s after a malformed report", got)
+	}
+}
