@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/uspkit/uspkit/internal/testenv"
+	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/bulkdata"
 )
 
@@ -149,4 +152,56 @@ func TestBulkDataMQTTEmbedded(t *testing.T) {
 	if got := rest.metric("usp_bulkdata_rejected_total"); got == rejected {
 		t.Errorf("usp_bulkdata_rejected_total still %s after a malformed report", got)
 	}
+}
+
+// TestBulkDataMQTTMosquitto: `usp controller` with an MQTT MTP on
+// mosquitto takes the reports published to its telemetry.mqtt_topic
+// there, the Agent named by the filter's "+" level; JSON (Content Type)
+// and CSV without a Content Type (as an MQTT 3.1.1 publisher sends it)
+// are stored, a topic whose level is no Endpoint ID stores nothing.
+func TestBulkDataMQTTMosquitto(t *testing.T) {
+	bin := buildUSP(t)
+	brk := testenv.Mosquitto(t)
+	data := t.TempDir()
+	p := startControllerProc(t, bin, data, fmt.Sprintf("mtps:\n  - protocol: MQTT\n    url: tcp://%s\n    topic: usp/controller/bulk\n"+
+		"telemetry:\n  mqtt_topic: site/+/bulk/#\n", brk))
+	rest := bulkREST{t: t, api: p.api, token: p.token}
+	const agent = "os::012345-MOSQBULK1"
+	_, c, err := mqttLogin(t, "tcp://"+brk, "bulk-pub", "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_700_000_000, 0)
+	jsonReport := bulkdata.EncodeJSON(nil, []bulkdata.Report{{Time: at, Values: []bulkdata.Value{
+		{Name: "Device.DeviceInfo.UpTime", Value: "1234", Type: schema.BaseUnsignedInt}}}},
+		bulkdata.JSONOptions{ReportFormat: bulkdata.FormatObjectHierarchy, Timestamp: bulkdata.TimestampUnix})
+	csvReport := bulkdata.EncodeCSV(nil, []bulkdata.Report{{Time: at, Values: []bulkdata.Value{{Name: "Device.Ethernet.Interface.1.Stats.BytesSent", Value: "99"}}}},
+		bulkdata.CSVOptions{FieldSeparator: ",", RowSeparator: "\r\n", ReportFormat: bulkdata.FormatParameterPerRow, Timestamp: bulkdata.TimestampUnix})
+	publish := func(topic string, body []byte, ct string, retain bool) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pp := &paho.Publish{Topic: topic, QoS: 1, Retain: retain, Payload: body}
+		if ct != "" {
+			pp.Properties = &paho.PublishProperties{ContentType: ct}
+		}
+		if _, err := c.Publish(ctx, pp); err != nil {
+			t.Fatalf("publish to %s: %v", topic, err)
+		}
+	}
+	// Retained, so that it reaches the Controller whenever it subscribes.
+	publish("site/"+agent+"/bulk/r", jsonReport, "application/json; charset=UTF-8", true)
+	rest.waitParam(agent, "Device.DeviceInfo.UpTime")
+	publish("site/not-an-endpoint-id/bulk/r", csvReport, "", false)
+	publish("site/"+agent+"/bulk", csvReport, "", false)
+	rest.waitParam(agent, "Device.Ethernet.Interface.1.Stats.BytesSent")
+	if got := rest.params("not-an-endpoint-id"); len(got) != 0 {
+		t.Errorf("report of an unmappable topic stored: %v", got)
+	}
+	var q struct{ Points []struct{ V float64 } }
+	json.Unmarshal(rest.get("/api/v1/agents/"+url.PathEscape(agent)+"/telemetry?param=Device.DeviceInfo.UpTime&from=1699999999&to=1700000001"), &q)
+	if len(q.Points) != 1 || q.Points[0].V != 1234 {
+		t.Errorf("UpTime points %+v, want one 1234 at the report's time", q.Points)
+	}
+	publish("site/"+agent+"/bulk/r", nil, "", true) // clear the retained report
 }
