@@ -94,13 +94,15 @@ func (l *acl) build(id string) *access {
 			rs = append(rs, r)
 		}
 	}
-	return &access{roles: rs, cache: map[string]datamodel.Perms{}}
+	return &access{roles: rs, keep: instDepths(rs), cache: map[string]datamodel.Perms{}}
 }
 
 // access is one caller's permissions, with a cache of the paths asked
-// about (at most 4,096), kept until the configuration changes.
+// about (at most 4,096), kept until the configuration changes. The cache
+// is keyed by schema path where the targets allow it (aclcache.go).
 type access struct {
 	roles []*role
+	keep  uint64 // depths at which a target names an instance (instDepths)
 	mu    sync.RWMutex
 	cache map[string]datamodel.Perms
 }
@@ -109,8 +111,16 @@ type access struct {
 // granted. Within a role, each family of rights comes from the
 // highest-ordered Permission whose Targets match the path.
 func (a *access) Perms(path string) datamodel.Perms {
+	var buf [128]byte
+	key := schemaKey(buf[:0], path, a.keep)
 	a.mu.RLock()
-	p, ok := a.cache[path]
+	var p datamodel.Perms
+	var ok bool
+	if key != nil {
+		p, ok = a.cache[string(key)]
+	} else {
+		p, ok = a.cache[path]
+	}
 	a.mu.RUnlock()
 	if ok {
 		return p
@@ -127,7 +137,11 @@ func (a *access) Perms(path string) datamodel.Perms {
 	}
 	a.mu.Lock()
 	if len(a.cache) < 4096 {
-		a.cache[path] = out
+		if key != nil {
+			a.cache[string(key)] = out
+		} else {
+			a.cache[path] = out
+		}
 	}
 	a.mu.Unlock()
 	return out

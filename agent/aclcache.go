@@ -1,0 +1,101 @@
+package agent
+
+import (
+	"strings"
+)
+
+// The permission cache of one caller is keyed by the object's schema path
+// (instance numbers replaced by "{i}") at every depth where none of the
+// caller's Permission Targets names an instance, so that a load over
+// thousands of rows keeps one entry per parameter of the schema instead
+// of one per row. The key gives the same answer as the path: targetMatches
+// compares a target segment with the path segment at the same depth, and
+// at such a depth every target segment is a wildcard ("*", "{i}"), which
+// matches an instance number and "{i}" alike, or a name, which matches
+// neither. Where a target names an instance (a number, an alias or a
+// search expression) the depth keeps its instance numbers, so that, for
+// example, Device.LocalAgent.Controller.1. is still judged per instance
+// (TR-369 "Access Control").
+
+// instDepths returns the depths (segment indexes, counted from 0 after
+// the trailing dot is dropped, as targetMatches counts them) at which a
+// Target of roles names an instance; bit 63 stands for every depth from
+// 63 on.
+func instDepths(roles []*role) uint64 {
+	var keep uint64
+	for _, r := range roles {
+		for _, p := range r.perms {
+			for _, t := range p.targets {
+				keep |= targetInstDepths(t)
+			}
+		}
+	}
+	return keep
+}
+
+// targetInstDepths is instDepths for one target. A bracket (alias or
+// search expression, which may hold dots of its own) keeps every depth
+// from its segment on.
+func targetInstDepths(target string) uint64 {
+	var keep uint64
+	t := strings.TrimSuffix(target, ".")
+	for d := 0; ; d++ {
+		seg, rest, more := strings.Cut(t, ".")
+		if d >= 63 {
+			return keep | 1<<63
+		}
+		if strings.ContainsAny(seg, "[]") {
+			return keep | ^uint64(0)<<d
+		}
+		if seg != "*" && seg != "{i}" && isInstance(seg) {
+			keep |= 1 << d
+		}
+		if !more {
+			return keep
+		}
+		t = rest
+	}
+}
+
+// schemaKey writes into buf the cache key of path: path with the instance
+// segments at the depths not in keep replaced by "{i}". It returns nil
+// when the key is path itself.
+func schemaKey(buf []byte, path string, keep uint64) []byte {
+	p := strings.TrimSuffix(path, ".")
+	changed := false
+	buf = buf[:0]
+	for d := 0; ; d++ {
+		seg, rest, more := strings.Cut(p, ".")
+		if (d >= 63 && keep&(1<<63) != 0) || (d < 63 && keep&(1<<d) != 0) || !numeric(seg) {
+			buf = append(buf, seg...)
+		} else {
+			buf = append(buf, "{i}"...)
+			changed = true
+		}
+		if !more {
+			break
+		}
+		buf = append(buf, '.')
+		p = rest
+	}
+	if !changed {
+		return nil
+	}
+	if strings.HasSuffix(path, ".") {
+		buf = append(buf, '.')
+	}
+	return buf
+}
+
+// numeric reports whether seg is an instance number, as isInstance does,
+// without building an error for the names that make up most segments;
+// "*" counts too, which matches what "{i}" matches.
+func numeric(seg string) bool {
+	if seg == "*" {
+		return true
+	}
+	if seg == "" || seg[0] < '0' || seg[0] > '9' {
+		return false
+	}
+	return isInstance(seg)
+}
