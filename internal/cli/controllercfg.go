@@ -157,7 +157,8 @@ Configuration file keys (YAML; unknown keys are refused):
                      tls_listen, cert, key, hosts, allow_anonymous (false), max_clients
   postgres           PostgreSQL DSN; the registry, queues and events go there instead of SQLite
   telemetry          Bulk Data collector and time series (on): disabled (false), max_age (720h),
-                     collector_url (default: the API's address), metric_params (latest values in /metrics)
+                     collector_url (default: the API's address), metric_params (latest values in /metrics),
+                     mqtt_topic (MQTT reports, the "+" level the Agent: usp/bulkdata/+/#; off)
   admission          a new Agent is registered when its identity is verified (verified), always (all),
                      or held until approved (pending)
   max_pending        at most this many Agents wait for approval (1000)
