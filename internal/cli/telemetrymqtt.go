@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -153,7 +154,7 @@ func startBulkMQTT(ctx context.Context, conn *bulkMQTTConn, f string, svc *telem
 	log = log.With("bulkdata_topic", f)
 	in := &bulkMQTTIngest{svc: svc, filter: f, log: log}
 	ctx, cancel := context.WithCancel(ctx)
-	var once bool
+	var once sync.Once
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		TlsCfg:                        tc,
@@ -174,9 +175,8 @@ func startBulkMQTT(ctx context.Context, conn *bulkMQTTConn, f string, svc *telem
 					return
 				}
 				log.Info("MQTT bulk data reports: subscribed")
-				if up != nil && !once {
-					once = true
-					close(up)
+				if up != nil {
+					once.Do(func() { close(up) })
 				}
 			}()
 		},
