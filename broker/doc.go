@@ -19,6 +19,10 @@
 // [R-MQTT.44] and, when the client requested it, its own topic as
 // Response Information [R-MQTT.12], [R-MQTT.21]; so an Agent with no
 // configured topic learns where to listen [R-MQTT.15], [R-MQTT.16].
+// Options.ReportTopicPattern ("usp/bulkdata/{user}/#", say) adds a topic
+// where each Agent publishes data that is not USP Records, such as Bulk
+// Data reports, under its own name only, and which Controllers may
+// subscribe to.
 //
 //	b, err := broker.New(&broker.Options{
 //		Addr:      "127.0.0.1:0",
