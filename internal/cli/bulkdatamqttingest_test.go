@@ -16,6 +16,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/uspkit/uspkit/internal/testenv"
+	"github.com/uspkit/uspkit/mtp"
+	"github.com/uspkit/uspkit/mtp/mqtt"
 	"github.com/uspkit/uspkit/schema"
 	"github.com/uspkit/uspkit/tr181/bulkdata"
 )
@@ -167,10 +169,9 @@ func TestBulkDataMQTTMosquitto(t *testing.T) {
 		"telemetry:\n  mqtt_topic: site/+/bulk/#\n", brk))
 	rest := bulkREST{t: t, api: p.api, token: p.token}
 	const agent = "os::012345-MOSQBULK1"
-	_, c, err := mqttLogin(t, "tcp://"+brk, "bulk-pub", "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Two publishers with the project's MQTT client: MQTT 5.0 (with
+	// Content Type) and MQTT 3.1.1 (none).
+	v5, v311 := bulkPublisher(t, brk, mqtt.V5, "os::012345-PUB5"), bulkPublisher(t, brk, mqtt.V311, "os::012345-PUB311")
 	at := time.Unix(1_700_000_000, 0)
 	jsonReport := bulkdata.EncodeJSON(nil, []bulkdata.Report{{Time: at, Values: []bulkdata.Value{
 		{Name: "Device.DeviceInfo.UpTime", Value: "1234", Type: schema.BaseUnsignedInt}}}},
@@ -181,11 +182,11 @@ func TestBulkDataMQTTMosquitto(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		pp := &paho.Publish{Topic: topic, QoS: 1, Retain: retain, Payload: body}
-		if ct != "" {
-			pp.Properties = &paho.PublishProperties{ContentType: ct}
+		c := v5
+		if ct == "" {
+			c = v311
 		}
-		if _, err := c.Publish(ctx, pp); err != nil {
+		if err := c.Publish(ctx, mqtt.Message{Topic: topic, QoS: mqtt.QoS1, Retain: retain, Payload: body, ContentType: ct}); err != nil {
 			t.Fatalf("publish to %s: %v", topic, err)
 		}
 	}
@@ -203,5 +204,31 @@ func TestBulkDataMQTTMosquitto(t *testing.T) {
 	if len(q.Points) != 1 || q.Points[0].V != 1234 {
 		t.Errorf("UpTime points %+v, want one 1234 at the report's time", q.Points)
 	}
-	publish("site/"+agent+"/bulk/r", nil, "", true) // clear the retained report
+	publish("site/"+agent+"/bulk/r", nil, "application/json", true) // clear the retained report
+}
+
+// bulkPublisher connects the project's MQTT client, of version v, to the
+// anonymous broker at addr and waits until it is up.
+func bulkPublisher(t *testing.T, addr string, v mqtt.Version, id string) *mqtt.Client {
+	t.Helper()
+	up := make(chan struct{}, 1)
+	c := mqtt.NewClient(&mqtt.Options{URL: "tcp://" + addr, Version: v, EndpointID: id, Topic: "usp/agent/" + id,
+		OnState: func(_ context.Context, _ mtp.Peer, s mtp.State, _ error) {
+			if s == mtp.StateUp {
+				select {
+				case up <- struct{}{}:
+				default:
+				}
+			}
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Serve(ctx, mtp.HandlerFunc(func(context.Context, mtp.Inbound) {})); close(done) }()
+	t.Cleanup(func() { c.Close(); cancel(); <-done })
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("MQTT %v publisher not connected", v)
+	}
+	return c
 }
