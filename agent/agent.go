@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uspkit/uspkit/datamodel"
@@ -154,6 +155,10 @@ type Agent struct {
 	ctrlRefs map[string]*controller // every controller by instance path
 	linkList []*link                // transports being served
 	wg       sync.WaitGroup
+
+	// retainAny is whether some enabled Controller's MQTT row has
+	// PublishRetainResponse true, so that answers need not look (retain.go).
+	retainAny atomic.Bool
 
 	linkMu   sync.Mutex // serialises reconcile
 	linkKick chan struct{}

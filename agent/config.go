@@ -492,9 +492,16 @@ func (a *Agent) reload(ctx context.Context) error {
 	a.acl.setSecured(splitRoles(rows[pathTrust]["SecuredRoles"]))
 	a.acl.setBanned(rows[pathTrust]["BannedRole"]) // banned.go
 	a.loadCredentials(rows)                        // credential.go
+	retain := false
+	for _, c := range byEndpoint {
+		for _, m := range c.mtps {
+			retain = retain || m.retainResponse
+		}
+	}
 	a.mu.Lock()
 	a.ctrls = byEndpoint
 	a.ctrlRefs = ctrls
+	a.retainAny.Store(retain)
 	a.mu.Unlock()
 	return nil
 }

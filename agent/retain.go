@@ -16,7 +16,7 @@ import (
 // retained. The MQTT client clears RETAIN when the server said Retain
 // Available = 0. Notify Messages follow PublishRetainNotify (deliverOver).
 func (a *Agent) retainResponse(ctx context.Context, protocol string, t mtp.Transport, to string, reply *wire.Msg) context.Context {
-	if protocol != "MQTT" || reply.GetBody().GetResponse() == nil {
+	if !a.retainAny.Load() || protocol != "MQTT" || reply.GetBody().GetResponse() == nil {
 		return ctx
 	}
 	a.mu.Lock()

@@ -41,6 +41,7 @@ func TestRetainResponseRow(t *testing.T) {
 			{MTP: MTP{Protocol: "MQTT", Transport: fixed}},
 		},
 	}
+	a.retainAny.Store(true) // as reload sets it when a row has PublishRetainResponse true
 	resp := &wire.Msg{Body: &wire.Body{MsgBody: &wire.Body_Response{Response: &wire.Response{}}}}
 	errAnswer := errorMsg("1", &wire.Error{ErrCode: 7000})
 	for _, tc := range []struct {
@@ -66,5 +67,19 @@ func TestRetainResponseRow(t *testing.T) {
 				t.Errorf("retain %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRetainResponseNoneSet: with no row asking for it, an answer is not
+// retained without a look at the rows (the flag reload keeps).
+func TestRetainResponseNoneSet(t *testing.T) {
+	a := &Agent{ctrls: map[string]*controller{"ctrl": {mtps: []controllerMTP{{protocol: "MQTT", retainResponse: true}}}}}
+	resp := &wire.Msg{Body: &wire.Body{MsgBody: &wire.Body_Response{Response: &wire.Response{}}}}
+	if mtp.Retain(a.retainResponse(context.Background(), "MQTT", nil, "ctrl", resp)) {
+		t.Error("retained with retainAny false")
+	}
+	a.retainAny.Store(true)
+	if !mtp.Retain(a.retainResponse(context.Background(), "MQTT", nil, "ctrl", resp)) {
+		t.Error("not retained with retainAny true")
 	}
 }
