@@ -232,3 +232,57 @@ func bulkPublisher(t *testing.T, addr string, v mqtt.Version, id string) *mqtt.C
 	}
 	return c
 }
+
+// TestBulkDataMQTTShared: two Controllers whose MQTT MTPs share a
+// subscription group on mosquitto take each report once between them.
+func TestBulkDataMQTTShared(t *testing.T) {
+	bin := buildUSP(t)
+	brk := testenv.Mosquitto(t)
+	var rests []bulkREST
+	for i := range 2 {
+		p := startControllerProc(t, bin, t.TempDir(), fmt.Sprintf("mtps:\n  - protocol: MQTT\n    url: tcp://%s\n    topic: usp/controller/shared\n"+
+			"    shared_group: ctl\n    reply_topic: usp/controller/shared-%d\n", brk, i))
+		rests = append(rests, bulkREST{t: t, api: p.api, token: p.token})
+	}
+	const agent, n = "os::012345-SHARED1", 20
+	pub := bulkPublisher(t, brk, mqtt.V5, "os::012345-PUBSH")
+	// The Controllers subscribe after "ready": publish until one stores.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(rests[0].params(agent))+len(rests[1].params(agent)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no report stored")
+		}
+		pub.Publish(context.Background(), mqtt.Message{Topic: "usp/bulkdata/" + agent, QoS: mqtt.QoS1, ContentType: "application/json",
+			Payload: []byte(`{"Report":[{"CollectionTime":1700000000,"Probe":1}]}`)})
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // probes still on their way
+	for i := range n {
+		if err := pub.Publish(context.Background(), mqtt.Message{Topic: "usp/bulkdata/" + agent, QoS: mqtt.QoS1, ContentType: "application/json",
+			Payload: fmt.Appendf(nil, `{"Report":[{"CollectionTime":1700000000,"P%02d":%d}]}`, i, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		seen := map[string]int{}
+		for _, r := range rests {
+			for _, p := range r.params(agent) {
+				seen[p]++
+			}
+		}
+		delete(seen, "Probe")
+		if len(seen) == n {
+			for p, k := range seen {
+				if k != 1 {
+					t.Errorf("%s stored by %d Controllers", p, k)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d reports stored: %v", len(seen), n, seen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

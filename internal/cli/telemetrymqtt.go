@@ -32,6 +32,18 @@ const defaultBulkMQTTTopic = "usp/bulkdata/+/#"
 type bulkMQTTConn struct {
 	url, username, password string
 	tls                     *tlsConfig
+	// share is the MTP's shared subscription group: Controllers that
+	// share one also share the reports, each stored once.
+	share string
+}
+
+// bulkSubscription is the SUBSCRIBE filter of the report filter f: a
+// shared subscription "$share/<group>/f" when the MTP has a group.
+func bulkSubscription(f, group string) string {
+	if group == "" {
+		return f
+	}
+	return "$share/" + group + "/" + f
 }
 
 // bulkMQTTTopic is the ingest's topic filter ("" when off).
@@ -166,7 +178,7 @@ func startBulkMQTT(ctx context.Context, conn *bulkMQTTConn, f string, svc *telem
 		ConnectTimeout:                10 * time.Second,
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			go func() {
-				sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: f, QoS: 1}}})
+				sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: bulkSubscription(f, conn.share), QoS: 1}}})
 				if err == nil && (len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80) {
 					err = fmt.Errorf("refused: %v", sa.Reasons)
 				}
@@ -224,7 +236,7 @@ func withBulkMQTT(ctx context.Context, cfg *controllerConfig, svc *telemetry.Ser
 	if conn == nil {
 		for _, m := range cfg.MTPs {
 			if m.Protocol == "MQTT" {
-				conn = &bulkMQTTConn{url: m.URL, username: m.Username, password: m.Password, tls: m.TLS}
+				conn = &bulkMQTTConn{url: m.URL, username: m.Username, password: m.Password, tls: m.TLS, share: m.SharedGroup}
 				break
 			}
 		}

@@ -36,6 +36,12 @@ func TestReportAgent(t *testing.T) {
 			t.Errorf("reportPattern(%q) = %q, want %q", f, got, want)
 		}
 	}
+	if got := bulkSubscription("usp/bulkdata/+/#", "ctl"); got != "$share/ctl/usp/bulkdata/+/#" {
+		t.Errorf("shared subscription %q", got)
+	}
+	if got := bulkSubscription("usp/bulkdata/+/#", ""); got != "usp/bulkdata/+/#" {
+		t.Errorf("subscription %q", got)
+	}
 	for f, ok := range map[string]bool{"": true, "off": true, "usp/bulkdata/+/#": true, "usp/bulkdata/#": false, "a/b+/c": false, "a/#/+": false, "$share/g/+/x": false} {
 		if err := checkBulkMQTTTopic(f); (err == nil) != ok {
 			t.Errorf("checkBulkMQTTTopic(%q): %v", f, err)
