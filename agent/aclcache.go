@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"math"
 	"strings"
 )
 
@@ -87,15 +88,26 @@ func schemaKey(buf []byte, path string, keep uint64) []byte {
 	return buf
 }
 
-// numeric reports whether seg is an instance number, as isInstance does,
-// without building an error for the names that make up most segments;
-// "*" counts too, which matches what "{i}" matches.
+// numeric reports whether seg is an instance number as isInstance judges
+// it (decimal digits, a value from 1 to 2^32-1, leading zeros allowed,
+// not "0"), without strconv, which builds an error for every name; "*"
+// counts too, since it matches what "{i}" matches.
 func numeric(seg string) bool {
 	if seg == "*" {
 		return true
 	}
-	if seg == "" || seg[0] < '0' || seg[0] > '9' {
+	if seg == "" || seg == "0" {
 		return false
 	}
-	return isInstance(seg)
+	var v uint64
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		if v = v*10 + uint64(c-'0'); v > math.MaxUint32 {
+			return false
+		}
+	}
+	return true
 }

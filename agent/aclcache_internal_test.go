@@ -86,7 +86,8 @@ func TestPermsCacheAgrees(t *testing.T) {
 	}
 	var paths []string
 	for _, base := range []string{"Device.LocalAgent.Subscription.", "Device.LocalAgent.Controller.", "Device.DeviceInfo."} {
-		paths = append(paths, base, base+"*.", base+"{i}.", base+"0.", base+"x.", base+"[cpe-1].", base+"4294967296.")
+		paths = append(paths, base, base+"*.", base+"{i}.", base+"0.", base+"00.", base+"x.", base+"[cpe-1].", base+"4294967296.",
+			base+"4294967295.", base+"99999999999999999999.", base+"1x.", base+"-1.", base+"+1.")
 		for i := 1; i <= 5; i++ {
 			n := fmt.Sprint(i)
 			paths = append(paths, base+n+".", base+n+".ID", base+n+".Enable", base+"0"+n+".", base+n+".MTP.", base+n+".MTP.3.",
@@ -158,5 +159,16 @@ func TestPermsCacheStaysSmall(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { b.Perms("Device.LocalAgent.Subscription.9.Enable") }); a != 0 {
 		t.Errorf("%.0f allocations per cached Perms", a)
+	}
+}
+
+// TestNumericAgrees: numeric judges instance numbers as isInstance does.
+func TestNumericAgrees(t *testing.T) {
+	for _, s := range []string{"", "0", "00", "1", "01", "007", "42", "4294967295", "4294967296", "04294967295",
+		"99999999999999999999", "1x", "x1", "-1", "+1", " 1", "1_0", "{i}", "*", "Enable", "[cpe-1]"} {
+		want := isInstance(s) && s != "{i}"
+		if got := numeric(s); got != want {
+			t.Errorf("numeric(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
