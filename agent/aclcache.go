@@ -64,25 +64,31 @@ func targetInstDepths(target string) uint64 {
 func schemaKey(buf []byte, path string, keep uint64) []byte {
 	p := strings.TrimSuffix(path, ".")
 	changed := false
-	buf = buf[:0]
-	for d := 0; ; d++ {
-		seg, rest, more := strings.Cut(p, ".")
-		if (d >= 63 && keep&(1<<63) != 0) || (d < 63 && keep&(1<<d) != 0) || !numeric(seg) {
-			buf = append(buf, seg...)
-		} else {
+	start, d := 0, 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '.' {
+			continue
+		}
+		seg := p[start:i]
+		kept := keep&(1<<min(d, 63)) != 0
+		switch {
+		case !kept && numeric(seg):
+			if !changed { // the key starts as the path up to here
+				buf, changed = append(buf[:0], p[:start]...), true
+			}
 			buf = append(buf, "{i}"...)
-			changed = true
+		case changed:
+			buf = append(buf, seg...)
 		}
-		if !more {
-			break
+		if changed && i < len(p) {
+			buf = append(buf, '.')
 		}
-		buf = append(buf, '.')
-		p = rest
+		start, d = i+1, d+1
 	}
 	if !changed {
 		return nil
 	}
-	if strings.HasSuffix(path, ".") {
+	if len(p) < len(path) {
 		buf = append(buf, '.')
 	}
 	return buf
