@@ -153,7 +153,7 @@ func TestChallengeLockout(t *testing.T) {
 	}
 	lockedAt := time.Now()
 	r := c.do(challengeResponse(id, "second"))
-	if code := opFailure(t, r); code != usperr.CodeRequestDenied || !strings.Contains(r.String(), "locked out") {
+	if code := opFailure(t, r); code != usperr.CodeRequestDenied || !strings.Contains(failureMsg(r), "locked out") {
 		t.Fatalf("right answer during the lockout: %d %v, want 7002 locked out", code, r)
 	}
 	if code := opFailure(t, c.do(requestChallenge(chal2, ""))); code != usperr.CodeRequestDenied {
@@ -296,4 +296,16 @@ func ExampleChallengeConfig() {
 	}}}
 	fmt.Println(cfg.Validate())
 	// Output: <nil>
+}
+
+// failureMsg is the error message of a reply: its Error's, or its one
+// operation result's CmdFailure's.
+func failureMsg(m *wire.Msg) string {
+	if er := m.GetBody().GetError(); er != nil {
+		return er.GetErrMsg()
+	}
+	for _, r := range m.GetBody().GetResponse().GetOperateResp().GetOperationResults() {
+		return r.GetCmdFailure().GetErrMsg()
+	}
+	return ""
 }
